@@ -1,0 +1,95 @@
+/* config.c - the one table of settings (see config.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef enum { OPT_STR, OPT_INT, OPT_LEVEL } opt_kind_t;
+
+typedef struct {
+    const char *env;
+    opt_kind_t kind;
+    size_t offset;
+    size_t size;      /* OPT_STR: capacity */
+    const char *def;  /* NULL: no default (left empty) */
+    long min, max;    /* OPT_INT bounds */
+} opt_t;
+
+#define STR(field, env, def) {env, OPT_STR, offsetof(sms_config_t, field), sizeof(((sms_config_t *)0)->field), def, 0, 0}
+#define INT(field, env, def, lo, hi) {env, OPT_INT, offsetof(sms_config_t, field), 0, def, lo, hi}
+
+static const opt_t options[] = {
+    STR(kafka_brokers, "SMS_KAFKA_BROKERS", "127.0.0.1:9092"),
+    STR(redis_host, "SMS_REDIS_HOST", "127.0.0.1"),
+    INT(redis_port, "SMS_REDIS_PORT", "6379", 1, 65535),
+    INT(redis_timeout_ms, "SMS_REDIS_TIMEOUT_MS", "2000", 10, 600000),
+    STR(http_host, "SMS_HTTP_HOST", "127.0.0.1"),
+    INT(http_port, "SMS_HTTP_PORT", "8080", 0, 65535),
+    STR(jwt_secret, "SMS_JWT_SECRET", NULL),
+    STR(gateway_id, "SMS_GATEWAY_ID", NULL),
+    INT(reply_timeout_ms, "SMS_REPLY_TIMEOUT_MS", "5000", 10, 600000),
+    INT(body_limit, "SMS_BODY_LIMIT", "1048576", 1, 1 << 30),
+    INT(header_limit, "SMS_HEADER_LIMIT", "16384", 256, 1 << 20),
+    INT(header_timeout_ms, "SMS_HEADER_TIMEOUT_MS", "10000", 10, 600000),
+    INT(idle_timeout_ms, "SMS_IDLE_TIMEOUT_MS", "60000", 10, 3600000),
+    INT(max_connections, "SMS_MAX_CONNECTIONS", "20000", 1, 1000000),
+    INT(topic_partitions, "SMS_TOPIC_PARTITIONS", "4", 1, 1024),
+    STR(data_dir, "SMS_DATA_DIR", "./.run/data"),
+    {"SMS_LOG_LEVEL", OPT_LEVEL, offsetof(sms_config_t, log_level), 0, "info", 0, 0},
+};
+
+static int set_option(sms_config_t *cfg, const opt_t *o, const char *value, char *err, size_t errlen) {
+    char *field = (char *)cfg + o->offset;
+    switch (o->kind) {
+    case OPT_STR:
+        if (strlen(value) >= o->size) {
+            snprintf(err, errlen, "%s: longer than %zu bytes", o->env, o->size - 1);
+            return -1;
+        }
+        memcpy(field, value, strlen(value) + 1);
+        return 0;
+    case OPT_INT: {
+        char *end;
+        errno = 0;
+        long v = strtol(value, &end, 10);
+        if (errno || end == value || *end || v < o->min || v > o->max) {
+            snprintf(err, errlen, "%s: '%s' is not an integer in %ld..%ld", o->env, value, o->min, o->max);
+            return -1;
+        }
+        *(int *)field = (int)v;
+        return 0;
+    }
+    case OPT_LEVEL:
+        if (sms_log_level_parse(value, (sms_log_level_t *)field) != 0) {
+            snprintf(err, errlen, "%s: '%s' is not one of debug, info, warn, error", o->env, value);
+            return -1;
+        }
+        return 0;
+    }
+    return -1;
+}
+
+int sms_config_load(sms_config_t *cfg, char *err, size_t errlen) {
+    memset(cfg, 0, sizeof *cfg);
+    for (size_t i = 0; i < sizeof options / sizeof options[0]; i++) {
+        const opt_t *o = &options[i];
+        const char *value = getenv(o->env);
+        if (value == NULL || *value == '\0') value = o->def;
+        if (value == NULL) continue;
+        if (set_option(cfg, o, value, err, errlen) != 0) return -1;
+    }
+    if (cfg->gateway_id[0] == '\0') {
+        char host[64] = "localhost";
+        if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "localhost");
+        host[sizeof host - 1] = '\0';
+        /* Topic names allow [a-zA-Z0-9._-]; hostnames may hold nothing else but keep it safe. */
+        for (char *p = host; *p; p++)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-'))
+                *p = '-';
+        snprintf(cfg->gateway_id, sizeof cfg->gateway_id, "gw-%s-%d", host, cfg->http_port);
+    }
+    return 0;
+}

@@ -1,0 +1,35 @@
+/* config.h - every setting of every sms process, read once from the
+ * environment. The table in config.c lists name, variable, default and
+ * bounds; processes read this struct and never call getenv. */
+#ifndef SMS_CONFIG_H
+#define SMS_CONFIG_H
+
+#include <stddef.h>
+
+#include "log.h"
+
+typedef struct sms_config_s {
+    char kafka_brokers[256];   /* SMS_KAFKA_BROKERS */
+    char redis_host[128];      /* SMS_REDIS_HOST */
+    int redis_port;            /* SMS_REDIS_PORT */
+    int redis_timeout_ms;      /* SMS_REDIS_TIMEOUT_MS: a command unanswered this long fails */
+    char http_host[64];        /* SMS_HTTP_HOST */
+    int http_port;             /* SMS_HTTP_PORT */
+    char jwt_secret[256];      /* SMS_JWT_SECRET (empty = unset) */
+    char gateway_id[128];      /* SMS_GATEWAY_ID (default gw-<hostname>-<port>) */
+    int reply_timeout_ms;      /* SMS_REPLY_TIMEOUT_MS */
+    int body_limit;            /* SMS_BODY_LIMIT bytes */
+    int header_limit;          /* SMS_HEADER_LIMIT bytes */
+    int header_timeout_ms;     /* SMS_HEADER_TIMEOUT_MS: whole request head must arrive within */
+    int idle_timeout_ms;       /* SMS_IDLE_TIMEOUT_MS: keep-alive connection with nothing to do */
+    int max_connections;       /* SMS_MAX_CONNECTIONS */
+    int topic_partitions;      /* SMS_TOPIC_PARTITIONS (topic creation) */
+    char data_dir[256];        /* SMS_DATA_DIR */
+    sms_log_level_t log_level; /* SMS_LOG_LEVEL */
+} sms_config_t;
+
+/* Fills cfg from the environment and defaults. Returns 0, or -1 with a
+ * message naming the variable in err. */
+int sms_config_load(sms_config_t *cfg, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,151 @@
+/* envelope.c - msgpack codec of events, commands and replies (see envelope.h). */
+#include "envelope.h"
+
+#include <string.h>
+
+#include "msgpack_util.h"
+
+static void pack_s(msgpack_packer *pk, sms_str_t s) { sms_mp_pack_strn(pk, s.ptr, s.len); }
+
+void sms_event_pack_head(msgpack_packer *pk, sms_str_t id, sms_str_t type, int64_t v, int64_t time,
+                         sms_str_t actor, sms_str_t key, sms_str_t cause) {
+    msgpack_pack_map(pk, 8);
+    sms_mp_pack_str(pk, "id");     pack_s(pk, id);
+    sms_mp_pack_str(pk, "type");   pack_s(pk, type);
+    sms_mp_pack_str(pk, "v");      msgpack_pack_int64(pk, v);
+    sms_mp_pack_str(pk, "time");   msgpack_pack_int64(pk, time);
+    sms_mp_pack_str(pk, "actor");  pack_s(pk, actor);
+    sms_mp_pack_str(pk, "key");    pack_s(pk, key);
+    sms_mp_pack_str(pk, "cause");  pack_s(pk, cause);
+    sms_mp_pack_str(pk, "data");
+}
+
+/* Unpacks exactly one object filling the whole buffer. */
+static sms_env_result_t unpack_one(const void *buf, size_t len, msgpack_unpacked *u) {
+    size_t off = 0;
+    msgpack_unpacked_init(u);
+    if (msgpack_unpack_next(u, buf, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len ||
+        u->data.type != MSGPACK_OBJECT_MAP) {
+        msgpack_unpacked_destroy(u);
+        return SMS_ENV_EPARSE;
+    }
+    return SMS_ENV_OK;
+}
+
+static bool get_str(const msgpack_object *map, const char *key, sms_str_t *out) {
+    return sms_mp_str(sms_mp_map_get(map, key), &out->ptr, &out->len);
+}
+
+static bool get_opt_str(const msgpack_object *map, const char *key, sms_str_t *out) {
+    const msgpack_object *o = sms_mp_map_get(map, key);
+    out->ptr = "";
+    out->len = 0;
+    return o == NULL || o->type == MSGPACK_OBJECT_NIL || sms_mp_str(o, &out->ptr, &out->len);
+}
+
+static bool get_map(const msgpack_object *map, const char *key, const msgpack_object **out) {
+    const msgpack_object *o = sms_mp_map_get(map, key);
+    if (o == NULL || o->type != MSGPACK_OBJECT_MAP) return false;
+    *out = o;
+    return true;
+}
+
+sms_env_result_t sms_event_decode(const void *buf, size_t len, sms_event_t *out) {
+    memset(out, 0, sizeof *out);
+    if (unpack_one(buf, len, &out->unpacked) != SMS_ENV_OK) return SMS_ENV_EPARSE;
+    const msgpack_object *m = &out->unpacked.data;
+    if (!get_str(m, "id", &out->id) || !get_str(m, "type", &out->type) ||
+        !sms_mp_i64(sms_mp_map_get(m, "v"), &out->v) || !sms_mp_i64(sms_mp_map_get(m, "time"), &out->time) ||
+        !get_str(m, "actor", &out->actor) || !get_str(m, "key", &out->key) ||
+        !get_str(m, "cause", &out->cause) || !get_map(m, "data", &out->data)) {
+        msgpack_unpacked_destroy(&out->unpacked);
+        memset(out, 0, sizeof *out);
+        return SMS_ENV_EFIELD;
+    }
+    return SMS_ENV_OK;
+}
+
+void sms_event_close(sms_event_t *ev) {
+    if (ev->data) msgpack_unpacked_destroy(&ev->unpacked);
+    memset(ev, 0, sizeof *ev);
+}
+
+void sms_command_pack_head(msgpack_packer *pk, const sms_command_head_t *h) {
+    msgpack_pack_map(pk, 9 + (h->has_if_match ? 1 : 0) + (h->traceparent.len ? 1 : 0));
+    sms_mp_pack_str(pk, "id");       pack_s(pk, h->id);
+    sms_mp_pack_str(pk, "type");     pack_s(pk, h->type);
+    sms_mp_pack_str(pk, "v");        msgpack_pack_int64(pk, h->v);
+    sms_mp_pack_str(pk, "time");     msgpack_pack_int64(pk, h->time);
+    sms_mp_pack_str(pk, "actor");    pack_s(pk, h->actor);
+    sms_mp_pack_str(pk, "role");     pack_s(pk, h->role);
+    sms_mp_pack_str(pk, "key");      pack_s(pk, h->key);
+    sms_mp_pack_str(pk, "reply_to"); pack_s(pk, h->reply_to);
+    sms_mp_pack_str(pk, "data");
+}
+
+void sms_command_pack_tail(msgpack_packer *pk, const sms_command_head_t *h) {
+    if (h->has_if_match) {
+        sms_mp_pack_str(pk, "if_match");
+        msgpack_pack_int64(pk, h->if_match);
+    }
+    if (h->traceparent.len) {
+        sms_mp_pack_str(pk, "traceparent");
+        pack_s(pk, h->traceparent);
+    }
+}
+
+sms_env_result_t sms_command_decode(const void *buf, size_t len, sms_command_t *out) {
+    memset(out, 0, sizeof *out);
+    if (unpack_one(buf, len, &out->unpacked) != SMS_ENV_OK) return SMS_ENV_EPARSE;
+    const msgpack_object *m = &out->unpacked.data;
+    const msgpack_object *im = sms_mp_map_get(m, "if_match");
+    out->has_if_match = im != NULL && im->type != MSGPACK_OBJECT_NIL;
+    if (!get_str(m, "id", &out->id) || !get_str(m, "type", &out->type) ||
+        !sms_mp_i64(sms_mp_map_get(m, "v"), &out->v) || !sms_mp_i64(sms_mp_map_get(m, "time"), &out->time) ||
+        !get_str(m, "actor", &out->actor) || !get_str(m, "role", &out->role) ||
+        !get_str(m, "key", &out->key) || !get_str(m, "reply_to", &out->reply_to) ||
+        !get_map(m, "data", &out->data) || !get_opt_str(m, "traceparent", &out->traceparent) ||
+        (out->has_if_match && !sms_mp_i64(im, &out->if_match))) {
+        msgpack_unpacked_destroy(&out->unpacked);
+        memset(out, 0, sizeof *out);
+        return SMS_ENV_EFIELD;
+    }
+    return SMS_ENV_OK;
+}
+
+void sms_command_close(sms_command_t *cmd) {
+    if (cmd->data) msgpack_unpacked_destroy(&cmd->unpacked);
+    memset(cmd, 0, sizeof *cmd);
+}
+
+void sms_reply_pack_head(msgpack_packer *pk, sms_str_t id, int status, sms_str_t location) {
+    msgpack_pack_map(pk, 3 + (location.len ? 1 : 0));
+    sms_mp_pack_str(pk, "id");     pack_s(pk, id);
+    sms_mp_pack_str(pk, "status"); msgpack_pack_int(pk, status);
+    sms_mp_pack_str(pk, "body");
+}
+
+void sms_reply_pack_tail(msgpack_packer *pk, sms_str_t location) {
+    if (location.len == 0) return;
+    sms_mp_pack_str(pk, "location");
+    pack_s(pk, location);
+}
+
+sms_env_result_t sms_reply_decode(const void *buf, size_t len, sms_reply_t *out) {
+    memset(out, 0, sizeof *out);
+    if (unpack_one(buf, len, &out->unpacked) != SMS_ENV_OK) return SMS_ENV_EPARSE;
+    const msgpack_object *m = &out->unpacked.data;
+    out->body = sms_mp_map_get(m, "body");
+    if (!get_str(m, "id", &out->id) || !sms_mp_i64(sms_mp_map_get(m, "status"), &out->status) ||
+        out->body == NULL || !get_opt_str(m, "location", &out->location)) {
+        msgpack_unpacked_destroy(&out->unpacked);
+        memset(out, 0, sizeof *out);
+        return SMS_ENV_EFIELD;
+    }
+    return SMS_ENV_OK;
+}
+
+void sms_reply_close(sms_reply_t *r) {
+    if (r->body) msgpack_unpacked_destroy(&r->unpacked);
+    memset(r, 0, sizeof *r);
+}

@@ -1,0 +1,89 @@
+/* envelope.h - the versioned msgpack envelope of every event, command and
+ * reply on the bus (the public contract in schemas/asyncapi.yaml).
+ *
+ * Event:   {id, type, v, time, actor, key, cause, data}      (this key order)
+ * Command: {id, type, v, time, actor, role, key, reply_to, data [, if_match] [, traceparent]}
+ * Reply:   {id, status, body [, location]}
+ *
+ * Encoding: the *_pack_head functions write the map header and every key
+ * before data/body; the caller then packs exactly one value (the data map).
+ * Decoding: *_decode unpacks into a caller-owned struct whose string fields
+ * point into the unpacked zone; release it with *_close. Unknown keys are
+ * ignored (consumers must tolerate additions). */
+#ifndef SMS_ENVELOPE_H
+#define SMS_ENVELOPE_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sms_str_s {
+    const char *ptr;
+    size_t len;
+} sms_str_t;
+
+#define SMS_STR(s) ((sms_str_t){(s), strlen(s)})
+
+typedef enum {
+    SMS_ENV_OK = 0,
+    SMS_ENV_EPARSE = -1,   /* not msgpack, or trailing bytes */
+    SMS_ENV_EFIELD = -2,   /* a required key is missing or has the wrong type */
+} sms_env_result_t;
+
+/* ---- events ---- */
+typedef struct sms_event_s {
+    sms_str_t id, type, actor, key, cause;
+    int64_t v;
+    int64_t time;
+    const msgpack_object *data;  /* a map */
+    msgpack_unpacked unpacked;   /* owns the memory the fields point into */
+} sms_event_t;
+
+void sms_event_pack_head(msgpack_packer *pk, sms_str_t id, sms_str_t type, int64_t v, int64_t time,
+                         sms_str_t actor, sms_str_t key, sms_str_t cause);
+sms_env_result_t sms_event_decode(const void *buf, size_t len, sms_event_t *out);
+void sms_event_close(sms_event_t *ev);
+
+/* ---- commands ---- */
+typedef struct sms_command_s {
+    sms_str_t id, type, actor, role, key, reply_to, traceparent; /* traceparent.len 0 if absent */
+    int64_t v;
+    int64_t time;
+    bool has_if_match;
+    int64_t if_match;
+    const msgpack_object *data;  /* a map (may be empty) */
+    msgpack_unpacked unpacked;
+} sms_command_t;
+
+typedef struct sms_command_head_s {
+    sms_str_t id, type, actor, role, key, reply_to, traceparent; /* traceparent.len 0: omitted */
+    int64_t v;
+    int64_t time;
+    bool has_if_match;
+    int64_t if_match;
+} sms_command_head_t;
+
+/* Packs everything but data's value; if_match/traceparent follow data, so
+ * the caller packs data and then calls sms_command_pack_tail. */
+void sms_command_pack_head(msgpack_packer *pk, const sms_command_head_t *h);
+void sms_command_pack_tail(msgpack_packer *pk, const sms_command_head_t *h);
+sms_env_result_t sms_command_decode(const void *buf, size_t len, sms_command_t *out);
+void sms_command_close(sms_command_t *cmd);
+
+/* ---- replies ---- */
+typedef struct sms_reply_s {
+    sms_str_t id, location; /* location.len 0 if absent */
+    int64_t status;
+    const msgpack_object *body;
+    msgpack_unpacked unpacked;
+} sms_reply_t;
+
+/* Packs {id, status, "body": — the caller packs the body value, then calls
+ * sms_reply_pack_tail with the same location (len 0: none). */
+void sms_reply_pack_head(msgpack_packer *pk, sms_str_t id, int status, sms_str_t location);
+void sms_reply_pack_tail(msgpack_packer *pk, sms_str_t location);
+sms_env_result_t sms_reply_decode(const void *buf, size_t len, sms_reply_t *out);
+void sms_reply_close(sms_reply_t *r);
+
+#endif

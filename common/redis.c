@@ -1,0 +1,289 @@
+/* redis.c - blocking and libuv-async hiredis clients with timeouts (see redis.h). */
+#include "redis.h"
+
+#include <hiredis/async.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "clock.h"
+#include "log.h"
+
+/* ---------------- blocking ---------------- */
+
+redisContext *sms_redis_connect(const sms_config_t *cfg, char *err, size_t errlen) {
+    struct timeval tv = {cfg->redis_timeout_ms / 1000, (cfg->redis_timeout_ms % 1000) * 1000};
+    redisContext *c = redisConnectWithTimeout(cfg->redis_host, cfg->redis_port, tv);
+    if (c == NULL || c->err) {
+        snprintf(err, errlen, "redis %s:%d: %s", cfg->redis_host, cfg->redis_port, c ? c->errstr : "out of memory");
+        if (c) redisFree(c);
+        return NULL;
+    }
+    if (redisSetTimeout(c, tv) != REDIS_OK) {
+        snprintf(err, errlen, "redis: cannot set timeout");
+        redisFree(c);
+        return NULL;
+    }
+    return c;
+}
+
+redisReply *sms_redis_get_reply(redisContext *c, char *err, size_t errlen) {
+    void *reply = NULL;
+    if (redisGetReply(c, &reply) != REDIS_OK || reply == NULL) {
+        snprintf(err, errlen, "redis: %s", c->errstr[0] ? c->errstr : "no reply");
+        return NULL;
+    }
+    return reply;
+}
+
+int sms_redis_script_load(redisContext *c, sms_redis_script_t *s, char *err, size_t errlen) {
+    redisReply *r = redisCommand(c, "SCRIPT LOAD %s", s->source);
+    if (r == NULL || r->type != REDIS_REPLY_STRING || r->len != 40) {
+        snprintf(err, errlen, "SCRIPT LOAD: %s", r ? (r->type == REDIS_REPLY_ERROR ? r->str : "bad reply") : c->errstr);
+        if (r) freeReplyObject(r);
+        return -1;
+    }
+    memcpy(s->sha, r->str, 40);
+    s->sha[40] = '\0';
+    freeReplyObject(r);
+    return 0;
+}
+
+/* ---------------- libuv adapter (fixed) ----------------
+ * The same as hiredis' adapters/libuv.h except that a poll error is passed on
+ * as readiness, so hiredis sees the failed connect (SO_ERROR) and reports it. */
+
+typedef struct uv_events_s {
+    redisAsyncContext *context;
+    uv_poll_t handle;
+    int events;
+} uv_events_t;
+
+static void adapter_poll(uv_poll_t *handle, int status, int events) {
+    uv_events_t *p = handle->data;
+    int ev = status ? p->events : events;
+    if (p->context != NULL && (ev & UV_READABLE)) redisAsyncHandleRead(p->context);
+    if (p->context != NULL && (ev & UV_WRITABLE)) redisAsyncHandleWrite(p->context);
+}
+
+static void adapter_update(uv_events_t *p) {
+    if (p->events) uv_poll_start(&p->handle, p->events, adapter_poll);
+    else uv_poll_stop(&p->handle);
+}
+
+static void adapter_add_read(void *d) { uv_events_t *p = d; p->events |= UV_READABLE; adapter_update(p); }
+static void adapter_del_read(void *d) { uv_events_t *p = d; p->events &= ~UV_READABLE; adapter_update(p); }
+static void adapter_add_write(void *d) { uv_events_t *p = d; p->events |= UV_WRITABLE; adapter_update(p); }
+static void adapter_del_write(void *d) { uv_events_t *p = d; p->events &= ~UV_WRITABLE; adapter_update(p); }
+
+static void adapter_on_close(uv_handle_t *h) { sms_free(h->data); }
+
+static void adapter_cleanup(void *d) {
+    uv_events_t *p = d;
+    p->context = NULL; /* hiredis is freeing the context; never touch it again */
+    uv_close((uv_handle_t *)&p->handle, adapter_on_close);
+}
+
+static int adapter_attach(redisAsyncContext *ac, uv_loop_t *loop) {
+    if (ac->ev.data != NULL) return REDIS_ERR;
+    uv_events_t *p = sms_calloc(1, sizeof *p);
+    if (uv_poll_init_socket(loop, &p->handle, ac->c.fd) != 0) {
+        sms_free(p);
+        return REDIS_ERR;
+    }
+    ac->ev.addRead = adapter_add_read;
+    ac->ev.delRead = adapter_del_read;
+    ac->ev.addWrite = adapter_add_write;
+    ac->ev.delWrite = adapter_del_write;
+    ac->ev.cleanup = adapter_cleanup;
+    ac->ev.data = p;
+    p->handle.data = p;
+    p->context = ac;
+    return REDIS_OK;
+}
+
+/* ---------------- async client ---------------- */
+
+typedef struct pending_s {
+    struct pending_s *prev, *next;
+    sms_redis_cb cb;
+    void *data;
+    uint64_t deadline_ms;
+    bool answered; /* cb already ran (timeout/close); drop the late reply */
+} pending_t;
+
+struct sms_redis_s {
+    uv_loop_t *loop;
+    char *host;
+    int port;
+    int timeout_ms;
+    redisAsyncContext *ac; /* NULL while disconnected */
+    bool connected;
+    bool closing;
+    uv_timer_t timer; /* deadlines, connect timeout and reconnect backoff */
+    uint64_t connect_started_ms;
+    uint64_t reconnect_at_ms;
+    int backoff_ms;
+    pending_t head; /* sentinel of the list of commands sent, oldest first */
+    void (*done)(void *);
+    void *done_data;
+};
+
+static void start_connect(sms_redis_t *r);
+
+static void pending_unlink(pending_t *p) {
+    p->prev->next = p->next;
+    p->next->prev = p->prev;
+    p->prev = p->next = p;
+}
+
+/* Runs the callbacks of every pending command with NULL (they are not freed:
+ * hiredis still owns them until it calls back, which it does on disconnect). */
+static void fail_all_pending(sms_redis_t *r) {
+    for (pending_t *p = r->head.next; p != &r->head; p = p->next) {
+        if (p->answered) continue;
+        p->answered = true;
+        p->cb(NULL, p->data);
+    }
+}
+
+static void on_reply(redisAsyncContext *ac, void *reply, void *privdata) {
+    (void)ac;
+    pending_t *p = privdata;
+    if (!p->answered) {
+        p->answered = true;
+        p->cb(reply, p->data);
+    }
+    pending_unlink(p);
+    sms_free(p);
+}
+
+static void schedule_reconnect(sms_redis_t *r) {
+    r->reconnect_at_ms = sms_mono_ms() + (uint64_t)r->backoff_ms;
+    r->backoff_ms = r->backoff_ms < 1000 ? r->backoff_ms * 2 : 2000;
+}
+
+static void on_connect(const redisAsyncContext *ac, int status) {
+    sms_redis_t *r = ac->data;
+    if (status != REDIS_OK) {
+        sms_log(SMS_LOG_WARN, "redis_connect_failed", "%s:%d: %s", r->host, r->port, ac->errstr);
+        r->ac = NULL; /* hiredis frees the context after this callback */
+        if (!r->closing) schedule_reconnect(r);
+        return;
+    }
+    r->connected = true;
+    r->backoff_ms = 50;
+    sms_log(SMS_LOG_INFO, "redis_connected", "%s:%d", r->host, r->port);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status) {
+    sms_redis_t *r = ac->data;
+    if (status != REDIS_OK) sms_log(SMS_LOG_WARN, "redis_disconnected", "%s", ac->errstr);
+    r->ac = NULL;
+    r->connected = false;
+    fail_all_pending(r);
+    if (!r->closing) schedule_reconnect(r);
+}
+
+static void start_connect(sms_redis_t *r) {
+    r->reconnect_at_ms = 0;
+    redisAsyncContext *ac = redisAsyncConnect(r->host, r->port);
+    if (ac == NULL || ac->err) {
+        sms_log(SMS_LOG_WARN, "redis_connect_failed", "%s:%d: %s", r->host, r->port, ac ? ac->errstr : "oom");
+        if (ac) redisAsyncFree(ac);
+        schedule_reconnect(r);
+        return;
+    }
+    ac->data = r;
+    if (adapter_attach(ac, r->loop) != REDIS_OK) {
+        redisAsyncFree(ac);
+        schedule_reconnect(r);
+        return;
+    }
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    r->ac = ac;
+    r->connect_started_ms = sms_mono_ms();
+}
+
+/* Frees the context now (never from inside a hiredis callback): hiredis calls
+ * every pending callback with NULL and, if it was connected, on_disconnect. */
+static void drop_connection(sms_redis_t *r) {
+    redisAsyncContext *ac = r->ac;
+    fail_all_pending(r);
+    r->ac = NULL;
+    r->connected = false;
+    if (ac) redisAsyncFree(ac);
+}
+
+static void on_timer(uv_timer_t *t) {
+    sms_redis_t *r = t->data;
+    uint64_t now = sms_mono_ms();
+    if (r->closing) return;
+    if (r->ac == NULL) {
+        if (r->reconnect_at_ms && now >= r->reconnect_at_ms) start_connect(r);
+        return;
+    }
+    bool stuck = !r->connected && now - r->connect_started_ms > (uint64_t)r->timeout_ms;
+    pending_t *oldest = r->head.next;
+    if (oldest != &r->head && !oldest->answered && now > oldest->deadline_ms) stuck = true;
+    if (stuck) {
+        /* An unanswered command means the connection is unusable: fail
+         * everything now, then drop it. */
+        sms_log(SMS_LOG_WARN, "redis_timeout", "no answer within %d ms; reconnecting", r->timeout_ms);
+        drop_connection(r);
+        schedule_reconnect(r);
+    }
+}
+
+int sms_redis_new(uv_loop_t *loop, const char *host, int port, int timeout_ms, sms_redis_t **out) {
+    sms_redis_t *r = sms_calloc(1, sizeof *r);
+    r->loop = loop;
+    r->host = sms_strdup(host);
+    r->port = port;
+    r->timeout_ms = timeout_ms;
+    r->backoff_ms = 50;
+    r->head.prev = r->head.next = &r->head;
+    uv_timer_init(loop, &r->timer);
+    r->timer.data = r;
+    uv_timer_start(&r->timer, on_timer, 50, 50);
+    start_connect(r);
+    *out = r;
+    return 0;
+}
+
+int sms_redis_cmd(sms_redis_t *r, sms_redis_cb cb, void *data, int argc, const char **argv, const size_t *argvlen) {
+    if (!r->connected || r->closing) return -1;
+    pending_t *p = sms_calloc(1, sizeof *p);
+    p->cb = cb;
+    p->data = data;
+    p->deadline_ms = sms_mono_ms() + (uint64_t)r->timeout_ms;
+    if (redisAsyncCommandArgv(r->ac, on_reply, p, argc, argv, argvlen) != REDIS_OK) {
+        sms_free(p);
+        return -1;
+    }
+    p->prev = r->head.prev;
+    p->next = &r->head;
+    r->head.prev->next = p;
+    r->head.prev = p;
+    return 0;
+}
+
+bool sms_redis_connected(const sms_redis_t *r) { return r->connected; }
+
+static void on_timer_closed(uv_handle_t *h) {
+    sms_redis_t *r = h->data;
+    void (*done)(void *) = r->done;
+    void *done_data = r->done_data;
+    sms_free(r->host);
+    sms_free(r);
+    if (done) done(done_data);
+}
+
+void sms_redis_close(sms_redis_t *r, void (*done)(void *), void *data) {
+    r->closing = true;
+    r->done = done;
+    r->done_data = data;
+    drop_connection(r);
+    uv_close((uv_handle_t *)&r->timer, on_timer_closed);
+}

@@ -1,0 +1,54 @@
+/* redis.h - hiredis 0.14 clients: a blocking one for batch workers and CLIs,
+ * and an async one on a libuv loop for the gateway.
+ *
+ * Debian's hiredis 0.14.1 has two gaps this module closes: its libuv adapter
+ * ignores poll errors, so a refused connect never completes (we ship a fixed
+ * adapter that hands errors to hiredis, as hiredis 1.x does), and async
+ * commands have no timeout (we keep our own deadline per command and
+ * reconnect when one passes). */
+#ifndef SMS_REDIS_H
+#define SMS_REDIS_H
+
+#include <hiredis/hiredis.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "config.h"
+
+/* ---- blocking ---- */
+
+/* Connects with cfg->redis_timeout_ms as connect and per-command timeout.
+ * Returns the context (redisFree) or NULL with a reason in err. */
+redisContext *sms_redis_connect(const sms_config_t *cfg, char *err, size_t errlen);
+
+/* A Lua script loaded into Redis and called by SHA. */
+typedef struct sms_redis_script_s {
+    const char *source;
+    char sha[41];
+} sms_redis_script_t;
+
+/* SCRIPT LOADs s->source and fills s->sha. 0 or -1 (reason in err). */
+int sms_redis_script_load(redisContext *c, sms_redis_script_t *s, char *err, size_t errlen);
+
+/* Reads a blocking reply; returns it or NULL (connection error, err filled).
+ * A Redis error reply is returned as a reply of type REDIS_REPLY_ERROR. */
+redisReply *sms_redis_get_reply(redisContext *c, char *err, size_t errlen);
+
+/* ---- async on libuv ---- */
+typedef struct sms_redis_s sms_redis_t;
+
+/* reply is NULL when the command failed: disconnected, timed out, or the
+ * client is closing. hiredis frees reply after the callback returns. */
+typedef void (*sms_redis_cb)(redisReply *reply, void *data);
+
+/* Starts connecting (and reconnecting forever, with backoff) to host:port. */
+int sms_redis_new(uv_loop_t *loop, const char *host, int port, int timeout_ms, sms_redis_t **out);
+/* Sends a command; cb runs exactly once, unless this returns -1 (not
+ * connected), in which case it never runs. */
+int sms_redis_cmd(sms_redis_t *r, sms_redis_cb cb, void *data, int argc, const char **argv, const size_t *argvlen);
+bool sms_redis_connected(const sms_redis_t *r);
+/* Fails pending commands, disconnects, closes handles, then calls done(data) and frees r. */
+void sms_redis_close(sms_redis_t *r, void (*done)(void *), void *data);
+
+#endif

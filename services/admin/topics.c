@@ -1,0 +1,23 @@
+/* topics.c - the shared topics and why each has its settings (see topics.h). */
+#include "topics.h"
+
+/* Events are the record: kept forever, never compacted away. */
+static const char *const events_cfg[] = {"retention.ms", "-1", "retention.bytes", "-1", "cleanup.policy", "delete",
+                                         "min.insync.replicas", "1", NULL};
+/* Commands only matter until handled; a week covers any outage we would survive. */
+static const char *const commands_cfg[] = {"retention.ms", "604800000", "min.insync.replicas", "1", NULL};
+
+static const struct {
+    const char *name;
+    const char *const *cfg;
+} topics[] = {
+    {"sms.commands.classes", commands_cfg},
+    {"sms.events.classes", events_cfg},
+};
+
+size_t admin_topics(int partitions, sms_topic_spec_t *specs, size_t cap) {
+    size_t n = sizeof topics / sizeof topics[0];
+    for (size_t i = 0; i < n && i < cap; i++)
+        specs[i] = (sms_topic_spec_t){topics[i].name, partitions, topics[i].cfg};
+    return n < cap ? n : cap;
+}

@@ -1,0 +1,168 @@
+/* views.c - canonical checksums and drops of the services' Redis views (see views.h). */
+#include "views.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+
+static const char *const classes_bookkeeping[] = {"offsets", "meta", NULL};
+
+const admin_view_t admin_views[] = {
+    {"classes", "sms:classes:", classes_bookkeeping},
+};
+const size_t admin_n_views = sizeof admin_views / sizeof admin_views[0];
+
+const admin_view_t *admin_view_find(const char *service) {
+    for (size_t i = 0; i < admin_n_views; i++)
+        if (strcmp(admin_views[i].service, service) == 0) return &admin_views[i];
+    return NULL;
+}
+
+typedef struct keylist_s {
+    char **keys;
+    size_t n, cap;
+} keylist_t;
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool is_bookkeeping(const admin_view_t *v, const char *key) {
+    const char *suffix = key + strlen(v->prefix);
+    for (const char *const *b = v->bookkeeping; *b; b++)
+        if (strcmp(suffix, *b) == 0) return true;
+    return false;
+}
+
+/* Collects the view's keys, sorted. */
+static int list_keys(redisContext *rc, const admin_view_t *v, keylist_t *out) {
+    char cursor[32] = "0";
+    memset(out, 0, sizeof *out);
+    do {
+        redisReply *r = redisCommand(rc, "SCAN %s MATCH %s* COUNT 1000", cursor, v->prefix);
+        if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+            if (r) freeReplyObject(r);
+            return -1;
+        }
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        for (size_t i = 0; i < r->element[1]->elements; i++) {
+            if (out->n == out->cap) {
+                out->cap = out->cap ? out->cap * 2 : 256;
+                out->keys = sms_realloc(out->keys, out->cap * sizeof *out->keys);
+            }
+            out->keys[out->n++] = sms_strdup(r->element[1]->element[i]->str);
+        }
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0);
+    qsort(out->keys, out->n, sizeof *out->keys, cmp_str);
+    return 0;
+}
+
+static void keylist_free(keylist_t *l) {
+    for (size_t i = 0; i < l->n; i++) sms_free(l->keys[i]);
+    sms_free(l->keys);
+}
+
+/* Hashes a length-prefixed string so that concatenations cannot collide. */
+static void feed(EVP_MD_CTX *md, const char *s, size_t n) {
+    unsigned char len[8];
+    for (int i = 0; i < 8; i++) len[i] = (unsigned char)(n >> (8 * i));
+    EVP_DigestUpdate(md, len, sizeof len);
+    EVP_DigestUpdate(md, s, n);
+}
+
+typedef struct pair_s {
+    redisReply *a, *b;
+} pair_t;
+
+static int cmp_pair(const void *x, const void *y) {
+    const pair_t *p = x, *q = y;
+    size_t n = p->a->len < q->a->len ? p->a->len : q->a->len;
+    int c = memcmp(p->a->str, q->a->str, n);
+    return c ? c : (p->a->len > q->a->len) - (p->a->len < q->a->len);
+}
+
+/* Feeds an array reply; pairs (hash) or singles (set) sorted, zsets as given (already ordered). */
+static void feed_array(EVP_MD_CTX *md, redisReply *r, size_t stride, bool sort) {
+    size_t n = r->elements / stride;
+    pair_t *items = sms_calloc(n ? n : 1, sizeof *items);
+    for (size_t i = 0; i < n; i++) {
+        items[i].a = r->element[i * stride];
+        items[i].b = stride == 2 ? r->element[i * stride + 1] : NULL;
+    }
+    if (sort) qsort(items, n, sizeof *items, cmp_pair);
+    for (size_t i = 0; i < n; i++) {
+        feed(md, items[i].a->str, items[i].a->len);
+        if (items[i].b) feed(md, items[i].b->str, items[i].b->len);
+    }
+    sms_free(items);
+}
+
+long admin_view_checksum(redisContext *rc, const admin_view_t *v, char hex[65]) {
+    keylist_t keys;
+    if (list_keys(rc, v, &keys) != 0) return -1;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    long count = 0, rc_out = 0;
+    for (size_t i = 0; i < keys.n && rc_out == 0; i++) {
+        const char *key = keys.keys[i];
+        if (is_bookkeeping(v, key)) continue;
+        redisReply *t = redisCommand(rc, "TYPE %s", key);
+        if (t == NULL || t->type != REDIS_REPLY_STATUS) {
+            if (t) freeReplyObject(t);
+            rc_out = -1;
+            break;
+        }
+        redisReply *r = NULL;
+        if (!strcmp(t->str, "string")) r = redisCommand(rc, "GET %s", key);
+        else if (!strcmp(t->str, "hash")) r = redisCommand(rc, "HGETALL %s", key);
+        else if (!strcmp(t->str, "set")) r = redisCommand(rc, "SMEMBERS %s", key);
+        else if (!strcmp(t->str, "zset")) r = redisCommand(rc, "ZRANGE %s 0 -1 WITHSCORES", key);
+        else if (!strcmp(t->str, "list")) r = redisCommand(rc, "LRANGE %s 0 -1", key);
+        else if (!strcmp(t->str, "none")) { freeReplyObject(t); continue; } /* deleted meanwhile */
+        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+            fprintf(stderr, "sms-admin: cannot read %s (%s)\n", key, t->str);
+            rc_out = -1;
+        } else {
+            feed(md, key, strlen(key));
+            feed(md, t->str, strlen(t->str));
+            if (r->type == REDIS_REPLY_STRING) feed(md, r->str, r->len);
+            else if (!strcmp(t->str, "hash")) feed_array(md, r, 2, true);
+            else if (!strcmp(t->str, "set")) feed_array(md, r, 1, true);
+            else feed_array(md, r, 1, false);
+            count++;
+        }
+        if (r) freeReplyObject(r);
+        freeReplyObject(t);
+    }
+    unsigned char digest[32];
+    unsigned int dlen = 0;
+    EVP_DigestFinal_ex(md, digest, &dlen);
+    EVP_MD_CTX_free(md);
+    for (unsigned i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    keylist_free(&keys);
+    return rc_out ? -1 : count;
+}
+
+int admin_view_drop(redisContext *rc, const admin_view_t *v) {
+    keylist_t keys;
+    if (list_keys(rc, v, &keys) != 0) return -1;
+    int rc_out = 0;
+    for (size_t i = 0; i < keys.n; i++) {
+        redisReply *r = redisCommand(rc, "UNLINK %s", keys.keys[i]);
+        if (r == NULL) rc_out = -1;
+        else freeReplyObject(r);
+    }
+    keylist_free(&keys);
+    return rc_out;
+}
+
+int admin_view_built(redisContext *rc, const admin_view_t *v) {
+    redisReply *r = redisCommand(rc, "HEXISTS %smeta built", v->prefix);
+    int built = r && r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
+    if (r) freeReplyObject(r);
+    return built;
+}

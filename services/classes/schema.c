@@ -1,0 +1,110 @@
+/* schema.c - class snapshot (events) and public representation (HTTP) codecs. */
+#include "schema.h"
+
+#include <string.h>
+
+#include "alloc.h"
+#include "clock.h"
+#include "json_msgpack.h"
+#include "msgpack_util.h"
+
+void classes_class_clear(classes_class_t *c) {
+    sms_free(c->id);
+    sms_free(c->code);
+    sms_free(c->name);
+    sms_free(c->description);
+    sms_free(c->term);
+    sms_free(c->status);
+    sms_free(c->lecturer_id);
+    memset(c, 0, sizeof *c);
+}
+
+static char *dup_or_null(const char *s) { return s ? sms_strdup(s) : NULL; }
+
+void classes_class_copy(classes_class_t *dst, const classes_class_t *src) {
+    dst->id = dup_or_null(src->id);
+    dst->code = dup_or_null(src->code);
+    dst->name = dup_or_null(src->name);
+    dst->description = dup_or_null(src->description);
+    dst->term = dup_or_null(src->term);
+    dst->status = dup_or_null(src->status);
+    dst->lecturer_id = dup_or_null(src->lecturer_id);
+    dst->created_at = src->created_at;
+    dst->updated_at = src->updated_at;
+    dst->version = src->version;
+}
+
+void classes_set(char **field, const char *value, size_t len) {
+    sms_free(*field);
+    *field = sms_strndup(value, len);
+}
+
+static const char *nz(const char *s) { return s ? s : ""; }
+
+void classes_pack_snapshot(msgpack_packer *pk, const classes_class_t *c, const char *const *changed,
+                           size_t n_changed) {
+    msgpack_pack_map(pk, 10 + (changed ? 1 : 0));
+    sms_mp_pack_kv_str(pk, "id", nz(c->id));
+    sms_mp_pack_kv_str(pk, "code", nz(c->code));
+    sms_mp_pack_kv_str(pk, "name", nz(c->name));
+    sms_mp_pack_kv_str(pk, "description", nz(c->description));
+    sms_mp_pack_kv_str(pk, "term", nz(c->term));
+    sms_mp_pack_kv_str(pk, "status", nz(c->status));
+    sms_mp_pack_kv_str(pk, "lecturer_id", nz(c->lecturer_id));
+    sms_mp_pack_kv_i64(pk, "created_at", c->created_at);
+    sms_mp_pack_kv_i64(pk, "updated_at", c->updated_at);
+    sms_mp_pack_kv_i64(pk, "version", c->version);
+    if (changed) {
+        sms_mp_pack_str(pk, "changed");
+        msgpack_pack_array(pk, n_changed);
+        for (size_t i = 0; i < n_changed; i++) sms_mp_pack_str(pk, changed[i]);
+    }
+}
+
+int classes_read_snapshot(const msgpack_object *data, classes_class_t *out) {
+    static const char *const strs[] = {"id", "code", "name", "description", "term", "status", "lecturer_id"};
+    char **fields[] = {&out->id, &out->code, &out->name, &out->description, &out->term, &out->status,
+                       &out->lecturer_id};
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+        *fields[i] = sms_mp_strdup(sms_mp_map_get(data, strs[i]));
+        if (*fields[i] == NULL) goto error;
+    }
+    if (!sms_mp_i64(sms_mp_map_get(data, "created_at"), &out->created_at) ||
+        !sms_mp_i64(sms_mp_map_get(data, "updated_at"), &out->updated_at) ||
+        !sms_mp_i64(sms_mp_map_get(data, "version"), &out->version))
+        goto error;
+    return 0;
+error:
+    classes_class_clear(out);
+    return -1;
+}
+
+void classes_pack_public(msgpack_packer *pk, const classes_class_t *c) {
+    char created[SMS_RFC3339_LEN], updated[SMS_RFC3339_LEN];
+    msgpack_pack_map(pk, 10);
+    sms_mp_pack_kv_str(pk, "id", nz(c->id));
+    sms_mp_pack_kv_str(pk, "code", nz(c->code));
+    sms_mp_pack_kv_str(pk, "name", nz(c->name));
+    sms_mp_pack_kv_str(pk, "description", nz(c->description));
+    sms_mp_pack_kv_str(pk, "term", nz(c->term));
+    sms_mp_pack_kv_str(pk, "status", nz(c->status));
+    sms_mp_pack_kv_str(pk, "lecturer_id", nz(c->lecturer_id));
+    sms_mp_pack_kv_str(pk, "created_at", sms_rfc3339(c->created_at, created));
+    sms_mp_pack_kv_str(pk, "updated_at", sms_rfc3339(c->updated_at, updated));
+    sms_mp_pack_kv_i64(pk, "version", c->version);
+}
+
+void classes_render_json(const classes_class_t *c, sms_buf_t *out) {
+    /* One definition of the public shape: pack it, then render that as JSON. */
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    classes_pack_public(&pk, c);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    if (msgpack_unpack_next(&u, sb.data, sb.size, NULL) == MSGPACK_UNPACK_SUCCESS) sms_msgpack_to_json(&u.data, out);
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&sb);
+}

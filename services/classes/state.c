@@ -1,0 +1,185 @@
+/* state.c - per-batch cache and overlay of the class view (see state.h). */
+#include "state.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "log.h"
+#include "msgpack_util.h"
+#include "projection.h"
+#include "redis.h"
+
+char classes_absent;
+
+void classes_state_init(classes_state_t *st, redisContext *rc) {
+    st->rc = rc;
+    sms_strmap_init(&st->classes);
+    sms_strmap_init(&st->codes);
+    sms_strmap_init(&st->cmds);
+}
+
+static void free_values(sms_strmap_t *m, void (*fn)(void *)) {
+    for (size_t i = 0; i < m->cap; i++) {
+        sms_strmap_entry_t *e = &m->slots[i];
+        if (e->key && e->value && e->value != &classes_absent) fn(e->value);
+    }
+}
+
+static void free_class(void *v) {
+    classes_class_clear(v);
+    sms_free(v);
+}
+
+void classes_state_close(classes_state_t *st) {
+    /* Tombstoned slots have value NULL, so free_values skips them. */
+    free_values(&st->classes, free_class);
+    free_values(&st->codes, sms_free);
+    free_values(&st->cmds, sms_free);
+    sms_strmap_close(&st->classes);
+    sms_strmap_close(&st->codes);
+    sms_strmap_close(&st->cmds);
+}
+
+void classes_code_key(const char *lecturer, const char *code, char *out, size_t cap) {
+    int n = snprintf(out, cap, "%s\n", lecturer);
+    size_t i = n > 0 ? (size_t)n : 0;
+    for (; *code && i + 1 < cap; code++, i++) out[i] = (*code >= 'a' && *code <= 'z') ? (char)(*code - 32) : *code;
+    out[i < cap ? i : cap - 1] = '\0';
+}
+
+/* The code a command's body asks for, if any. */
+static bool body_code(const sms_command_t *c, const char **code, size_t *len) {
+    return sms_mp_str(sms_mp_map_get(c->data, "code"), code, len) && *len > 0 && *len <= CLASSES_CODE_MAX * 4;
+}
+
+static void parse_class(redisReply *r, const char *id, size_t idlen, classes_class_t *c) {
+    memset(c, 0, sizeof *c);
+    classes_set(&c->id, id, idlen);
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        const char *f = r->element[i]->str;
+        redisReply *v = r->element[i + 1];
+        if (!strcmp(f, "code")) classes_set(&c->code, v->str, v->len);
+        else if (!strcmp(f, "name")) classes_set(&c->name, v->str, v->len);
+        else if (!strcmp(f, "description")) classes_set(&c->description, v->str, v->len);
+        else if (!strcmp(f, "term")) classes_set(&c->term, v->str, v->len);
+        else if (!strcmp(f, "status")) classes_set(&c->status, v->str, v->len);
+        else if (!strcmp(f, "lecturer_id")) classes_set(&c->lecturer_id, v->str, v->len);
+        else if (!strcmp(f, "created_at")) c->created_at = atoll(v->str);
+        else if (!strcmp(f, "updated_at")) c->updated_at = atoll(v->str);
+        else if (!strcmp(f, "version")) c->version = atoll(v->str);
+    }
+}
+
+int classes_state_prefetch(classes_state_t *st, const sms_command_t *const *cmds, size_t n) {
+    size_t appended = 0;
+    char codekey[512];
+    for (size_t i = 0; i < n; i++) {
+        const sms_command_t *c = cmds[i];
+        redisAppendCommand(st->rc, "HGET " CLASSES_KEY_PREFIX "cmds %b", c->id.ptr, c->id.len);
+        redisAppendCommand(st->rc, "HGETALL " CLASSES_KEY_PREFIX "c:%b", c->key.ptr, c->key.len);
+        const char *code;
+        size_t len;
+        if (body_code(c, &code, &len)) {
+            char *lec = sms_strndup(c->actor.ptr, c->actor.len), *cd = sms_strndup(code, len);
+            classes_code_key("", cd, codekey, sizeof codekey);
+            redisAppendCommand(st->rc, "SMEMBERS " CLASSES_KEY_PREFIX "code:%s:%s", lec, codekey + 1);
+            sms_free(lec);
+            sms_free(cd);
+        } else {
+            redisAppendCommand(st->rc, "PING");
+        }
+        appended += 3;
+    }
+    char err[256];
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        const sms_command_t *c = cmds[i];
+        redisReply *r[3];
+        for (int k = 0; k < 3; k++) {
+            r[k] = sms_redis_get_reply(st->rc, err, sizeof err);
+            if (r[k] == NULL) {
+                sms_log(SMS_LOG_ERROR, "redis_failed", "%s", err);
+                for (int j = 0; j < k; j++) freeReplyObject(r[j]);
+                return -1; /* the connection is unusable; the caller reconnects */
+            }
+        }
+        if (sms_strmap_get(&st->cmds, c->id.ptr, c->id.len) == NULL)
+            sms_strmap_put(&st->cmds, c->id.ptr, c->id.len,
+                           r[0]->type == REDIS_REPLY_STRING ? (void *)sms_strndup(r[0]->str, r[0]->len) : &classes_absent);
+        if (c->key.len && sms_strmap_get(&st->classes, c->key.ptr, c->key.len) == NULL) {
+            void *v = &classes_absent;
+            if (r[1]->type == REDIS_REPLY_ARRAY && r[1]->elements > 0) {
+                classes_class_t *cl = sms_malloc(sizeof *cl);
+                parse_class(r[1], c->key.ptr, c->key.len, cl);
+                v = cl;
+            }
+            sms_strmap_put(&st->classes, c->key.ptr, c->key.len, v);
+        }
+        const char *code;
+        size_t len;
+        if (body_code(c, &code, &len)) {
+            char *lec = sms_strndup(c->actor.ptr, c->actor.len), *cd = sms_strndup(code, len);
+            classes_code_key(lec, cd, codekey, sizeof codekey);
+            if (sms_strmap_get(&st->codes, codekey, strlen(codekey)) == NULL) {
+                void *v = &classes_absent;
+                if (r[2]->type == REDIS_REPLY_ARRAY && r[2]->elements > 0)
+                    v = sms_strndup(r[2]->element[0]->str, r[2]->element[0]->len);
+                sms_strmap_put(&st->codes, codekey, strlen(codekey), v);
+            }
+            sms_free(lec);
+            sms_free(cd);
+        }
+        for (int k = 0; k < 3; k++) {
+            if (r[k]->type == REDIS_REPLY_ERROR) {
+                sms_log(SMS_LOG_ERROR, "redis_error", "%s", r[k]->str);
+                rc = -1;
+            }
+            freeReplyObject(r[k]);
+        }
+    }
+    (void)appended;
+    return rc;
+}
+
+const classes_class_t *classes_state_class(classes_state_t *st, sms_str_t id) {
+    void *v = sms_strmap_get(&st->classes, id.ptr, id.len);
+    return v == &classes_absent ? NULL : v;
+}
+
+const char *classes_state_code_holder(classes_state_t *st, const char *lecturer, const char *code) {
+    char key[512];
+    classes_code_key(lecturer, code, key, sizeof key);
+    void *v = sms_strmap_get(&st->codes, key, strlen(key));
+    return v == &classes_absent ? NULL : v;
+}
+
+const char *classes_state_cmd(classes_state_t *st, sms_str_t cmd_id) {
+    void *v = sms_strmap_get(&st->cmds, cmd_id.ptr, cmd_id.len);
+    return v == &classes_absent ? NULL : v;
+}
+
+static void put_owned(sms_strmap_t *m, const char *key, size_t klen, void *value, void (*fn)(void *)) {
+    void *prev = sms_strmap_put(m, key, klen, value);
+    if (prev && prev != &classes_absent) fn(prev);
+}
+
+void classes_state_apply(classes_state_t *st, sms_str_t cmd_id, int status, const classes_class_t *before,
+                         const classes_class_t *after) {
+    char key[512];
+    char summary[64];
+    snprintf(summary, sizeof summary, "%d %s", status, after->id);
+    put_owned(&st->cmds, cmd_id.ptr, cmd_id.len, sms_strdup(summary), sms_free);
+    if (before && strcmp(before->status, "active") == 0) {
+        classes_code_key(before->lecturer_id, before->code, key, sizeof key);
+        put_owned(&st->codes, key, strlen(key), &classes_absent, sms_free);
+    }
+    if (strcmp(after->status, "active") == 0) {
+        classes_code_key(after->lecturer_id, after->code, key, sizeof key);
+        put_owned(&st->codes, key, strlen(key), sms_strdup(after->id), sms_free);
+    }
+    classes_class_t *copy = sms_malloc(sizeof *copy);
+    classes_class_copy(copy, after);
+    put_owned(&st->classes, after->id, strlen(after->id), copy, free_class);
+}

@@ -1,0 +1,41 @@
+/* state.h - what the decider knows during one batch of commands: the view
+ * entries the batch touches, fetched from Redis in one pipeline, plus the
+ * effects of the batch's earlier accepted commands (an overlay), so that
+ * commands later in the batch see them. Discarded after the batch. */
+#ifndef CLASSES_STATE_H
+#define CLASSES_STATE_H
+
+#include <hiredis/hiredis.h>
+
+#include "envelope.h"
+#include "schema.h"
+#include "strmap.h"
+
+typedef struct classes_state_s {
+    redisContext *rc;
+    sms_strmap_t classes; /* id -> classes_class_t* (or &classes_absent) */
+    sms_strmap_t codes;   /* "<lecturer>\n<CODE>" -> char* id of the active holder (or &classes_absent) */
+    sms_strmap_t cmds;    /* command id -> char* "<status> <class id>" (or &classes_absent) */
+} classes_state_t;
+
+extern char classes_absent;
+
+void classes_state_init(classes_state_t *st, redisContext *rc);
+void classes_state_close(classes_state_t *st);
+
+/* Fetches what cmds[0..n) will need, in one pipeline. 0, or -1 (Redis down). */
+int classes_state_prefetch(classes_state_t *st, const sms_command_t *const *cmds, size_t n);
+
+/* Lookups; all return NULL when absent. */
+const classes_class_t *classes_state_class(classes_state_t *st, sms_str_t id);
+const char *classes_state_code_holder(classes_state_t *st, const char *lecturer, const char *code);
+const char *classes_state_cmd(classes_state_t *st, sms_str_t cmd_id);
+
+/* Overlay: records an accepted command's effects (before may be NULL). */
+void classes_state_apply(classes_state_t *st, sms_str_t cmd_id, int status, const classes_class_t *before,
+                         const classes_class_t *after);
+
+/* Upper-cases code into out (cap bytes). */
+void classes_code_key(const char *lecturer, const char *code, char *out, size_t cap);
+
+#endif
