@@ -1,0 +1,163 @@
+"""Idempotency-Key: the command id is <sub>:<key>, so a replay returns the first result."""
+
+import threading
+import time
+import uuid
+
+import requests
+
+from helpers import assert_class, assert_problem, describe, uniq
+
+PATH = "/lecturer/classes"
+
+
+def _key():
+    return f"idem-{uuid.uuid4()}"
+
+
+def test_same_key_same_user_creates_once(api):
+    key = _key()
+    body = {"code": uniq("IDEM"), "name": "Once only"}
+    r1 = api.post(PATH, json=body, headers={"Idempotency-Key": key})
+    assert r1.status_code == 201, describe(r1)
+    r2 = api.post(PATH, json=body, headers={"Idempotency-Key": key})
+    assert r2.status_code in (200, 201), f"replay must succeed, not conflict\n{describe(r2)}"
+    assert r2.json()["id"] == r1.json()["id"]
+    assert r2.json() == r1.json(), "a replay returns the first result's body"
+    if "Location" in r2.headers:
+        assert r2.headers["Location"] == r1.headers["Location"]
+    items = api.list_all("all")
+    assert [c["id"] for c in items] == [r1.json()["id"]], "exactly one class must exist"
+
+
+def test_replay_after_an_update_returns_the_first_result(api):
+    key = _key()
+    body = {"code": uniq(), "name": "first"}
+    r1 = api.post(PATH, json=body, headers={"Idempotency-Key": key})
+    assert r1.status_code == 201, describe(r1)
+    api.update(r1.json()["id"], name="changed since")
+    r2 = api.post(PATH, json=body, headers={"Idempotency-Key": key})
+    assert r2.status_code in (200, 201), describe(r2)
+    assert r2.json()["id"] == r1.json()["id"]
+    assert len(api.list_all("all")) == 1
+
+
+def test_same_key_different_body_returns_the_first_result(api):
+    key = _key()
+    r1 = api.post(PATH, json={"code": uniq("A"), "name": "first"}, headers={"Idempotency-Key": key})
+    assert r1.status_code == 201, describe(r1)
+    r2 = api.post(PATH, json={"code": uniq("B"), "name": "second"}, headers={"Idempotency-Key": key})
+    assert r2.status_code in (200, 201), describe(r2)
+    assert r2.json()["id"] == r1.json()["id"] and r2.json()["code"] == r1.json()["code"]
+    assert len(api.list_all("all")) == 1, "a reused key must not create a second class"
+
+
+def test_same_key_other_user_is_independent(api, make_api):
+    key = _key()
+    body = {"code": uniq("SHARE"), "name": "Same key, other user"}
+    mine = api.post(PATH, json=body, headers={"Idempotency-Key": key})
+    other = make_api()
+    theirs = other.post(PATH, json=body, headers={"Idempotency-Key": key})
+    assert mine.status_code == 201, describe(mine)
+    assert theirs.status_code == 201, f"another user's identical key is a new command\n{describe(theirs)}"
+    assert theirs.json()["id"] != mine.json()["id"]
+    assert theirs.json()["lecturer_id"] == other.sub
+    assert [c["id"] for c in api.list_all("all")] == [mine.json()["id"]]
+    assert [c["id"] for c in other.list_all("all")] == [theirs.json()["id"]]
+
+
+def test_without_key_every_request_is_new(api):
+    body = {"code": uniq("NOKEY"), "name": "No key"}
+    r1 = api.post(PATH, json=body)
+    assert r1.status_code == 201, describe(r1)
+    r2 = api.post(PATH, json=body)
+    assert_problem(r2, 409, "code_taken")
+
+
+def test_concurrent_same_key_creates_once(api):
+    key = _key()
+    body = {"code": uniq("CONC"), "name": "Concurrent"}
+    n = 8
+    results = [None] * n
+    barrier = threading.Barrier(n)
+
+    def worker(i):
+        client = api.clone()
+        barrier.wait()
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                r = client.post(PATH, json=body, headers={"Idempotency-Key": key})
+            except requests.RequestException as e:
+                r = e
+            retry = isinstance(r, Exception) or r.status_code in (503, 504)
+            if not retry or time.monotonic() > deadline:
+                results[i] = r
+                return
+            time.sleep(0.2)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    for r in results:
+        assert not isinstance(r, Exception) and r is not None, f"request failed: {r!r}"
+        assert r.status_code in (200, 201), describe(r)
+    ids = {r.json()["id"] for r in results}
+    assert len(ids) == 1, f"concurrent requests with one key produced several classes: {ids}"
+    assert [c["id"] for c in api.list_all("all")] == list(ids)
+
+
+def test_put_with_same_key_applies_once(api):
+    c = api.create()
+    key = _key()
+    r1 = api.put(f"{PATH}/{c['id']}", json={"name": "once"}, headers={"Idempotency-Key": key})
+    assert r1.status_code == 200, describe(r1)
+    r2 = api.put(f"{PATH}/{c['id']}", json={"name": "once"}, headers={"Idempotency-Key": key})
+    assert r2.status_code == 200, describe(r2)
+    assert r1.json()["version"] == 2 and r2.json() == r1.json()
+    assert api.get_class(c["id"])["version"] == 2, "a replayed PUT must not bump the version"
+
+
+def test_put_with_same_key_and_if_match_replays_instead_of_412(api):
+    c = api.create()
+    key = _key()
+    h = {"Idempotency-Key": key, "If-Match": "1"}
+    r1 = api.put(f"{PATH}/{c['id']}", json={"name": "guarded"}, headers=h)
+    assert r1.status_code == 200, describe(r1)
+    # The class is now at version 2, but the replay returns the stored result.
+    r2 = api.put(f"{PATH}/{c['id']}", json={"name": "guarded"}, headers=h)
+    assert r2.status_code == 200, describe(r2)
+    assert r2.json() == r1.json()
+
+
+def test_failed_result_is_replayed_too(api):
+    taken = api.create()
+    key = _key()
+    body = {"code": taken["code"], "name": "clash"}
+    r1 = api.post(PATH, json=body, headers={"Idempotency-Key": key})
+    assert_problem(r1, 409, "code_taken")
+    # Free the code; the key still names the first (failed) operation.
+    api.deactivate(taken["id"])
+    r2 = api.post(PATH, json=body, headers={"Idempotency-Key": key})
+    assert_problem(r2, 409, "code_taken")
+    assert [c["id"] for c in api.list_all("all")] == [taken["id"]]
+
+
+def test_key_reused_on_another_route_returns_the_first_result(api):
+    key = _key()
+    r1 = api.post(PATH, json={"code": uniq(), "name": "orig"}, headers={"Idempotency-Key": key})
+    assert r1.status_code == 201, describe(r1)
+    cid = r1.json()["id"]
+    r2 = api.put(f"{PATH}/{cid}", json={"name": "should not apply"}, headers={"Idempotency-Key": key})
+    assert r2.status_code in (200, 201) and r2.json() == r1.json(), describe(r2)
+    assert_class(api.get_class(cid), version=1, name="orig")
+
+
+def test_key_length_limits(api):
+    ok = api.post(PATH, json={"code": uniq(), "name": "k"}, headers={"Idempotency-Key": "k" * 200})
+    assert ok.status_code == 201, describe(ok)
+    r = api.post(PATH, json={"code": uniq(), "name": "k"}, headers={"Idempotency-Key": "k" * 201})
+    assert_problem(r, 400, "validation", fields=["Idempotency-Key"])
+    assert len(api.list_all("all")) == 1
