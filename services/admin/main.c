@@ -9,7 +9,7 @@
 #include "alloc.h"
 #include "clock.h"
 #include "config.h"
-#include "jwt.h"
+#include "token.h"
 #include "kafka.h"
 #include "redis.h"
 #include "topics.h"

@@ -83,7 +83,6 @@ size_t classes_validate_body(const msgpack_object *data, bool is_create, classes
         known++;
         const char *s;
         size_t n;
-        if (kv->val.type == MSGPACK_OBJECT_NIL && !rule->required_on_create) continue;
         if (!sms_mp_str(&kv->val, &s, &n)) {
             add_error(out, k, klen, "must be a string");
             continue;
@@ -116,7 +115,7 @@ static bool take_field(const msgpack_object *data, const char *name, char **fiel
     if (v == NULL) return false;
     const char *s = "";
     size_t n = 0;
-    if (v->type != MSGPACK_OBJECT_NIL) sms_mp_str(v, &s, &n);
+    sms_mp_str(v, &s, &n); /* validated before: a string */
     if (*field && strlen(*field) == n && memcmp(*field, s, n) == 0) return false;
     classes_set(field, s, n);
     return true;

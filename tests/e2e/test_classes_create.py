@@ -62,11 +62,17 @@ def test_length_limits_count_characters_not_bytes(api):
 
 def test_unicode_round_trips(api):
     body = {"code": "Ünï-" + uniq(), "name": "Größe 日本語 🎓 \"quoted\" \\ back\\slash",
-            "description": "line1\nline2\ttab \u0001 ctrl", "term": "秋-2025"}
+            "description": "line1\nline2\ttab", "term": "秋-2025"}
     r = api.post(PATH, json=body)
     assert r.status_code == 201, describe(r)
     assert_class(r.json(), **body)
     assert api.get_class(r.json()["id"]) == r.json()
+
+
+def test_control_characters_are_400(api):
+    # Newlines and tabs are text; other control characters are not.
+    body = {"code": uniq(), "name": "n", "description": "bell \u0007 here"}
+    assert_problem(api.post(PATH, json=body), 400, "validation", fields=["description"])
 
 
 @pytest.mark.parametrize("field,length", [("code", 65), ("name", 201), ("description", 2001),

@@ -1,11 +1,11 @@
-/* jwt.h - HS256 JSON Web Tokens (libjwt): verification for the gateway,
+/* token.h - HS256 JSON Web Tokens (libjwt): verification for the gateway,
  * minting for sms-admin and tests.
  *
  * Only HS256 is accepted: a token whose header says "none" or any other
  * algorithm is rejected before its claims are read. Claims: sub (string),
  * role (lecturer|student|admin), exp (seconds since epoch, required). */
-#ifndef SMS_JWT_H
-#define SMS_JWT_H
+#ifndef SMS_TOKEN_H
+#define SMS_TOKEN_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,0 +1,186 @@
+/* token.c - HS256 JSON Web Tokens on libjwt (see token.h).
+ *
+ * Called by the gateway's auth.c for every authenticated request, and by
+ * sms-admin and tests to mint. The header is decoded and checked here (alg
+ * must be exactly HS256) before libjwt sees the token, so "none" and other
+ * algorithms never reach signature or claim handling; libjwt then verifies
+ * the HMAC (constant-time compare in Debian's 1.10.2+deb12u1) and parses the
+ * claims. */
+#include "token.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+/* This file's own jwt.h shadows libjwt's <jwt.h> wherever common/ is on the
+ * include path, so libjwt's header is named by where libjwt-dev puts it. */
+#include <jwt.h>
+
+#include "alloc.h"
+
+/* Tokens are small; anything longer is not one of ours and is refused before
+ * any decoding work. */
+#define SMS_JWT_MAX_LEN 4096
+#define SMS_JWT_MAX_HEADER 512
+
+static int b64url_value(unsigned char c) {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '-') return 62;
+    if (c == '_') return 63;
+    return -1;
+}
+
+/* Decodes unpadded base64url (in, n) into out (capacity cap, NUL-terminated).
+ * Returns the decoded length, or -1 on a bad character, a bad length or an
+ * overflow. */
+static long b64url_decode(const char *in, size_t n, char *out, size_t cap) {
+    if (n % 4 == 1) return -1;
+    size_t need = n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0);
+    if (need + 1 > cap) return -1;
+    size_t o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        int v = b64url_value((unsigned char)in[i]);
+        if (v < 0) return -1;
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (char)((acc >> bits) & 0xff);
+        }
+    }
+    out[o] = '\0';
+    return (long)o;
+}
+
+/* Decodes a base64url JSON object. Returns the parsed object (free with
+ * cJSON_Delete) or NULL if it is not base64url, not JSON or not an object. */
+static cJSON *decode_json_part(const char *part, size_t n) {
+    char stack[SMS_JWT_MAX_HEADER];
+    size_t cap = n / 4 * 3 + 4; /* decoded size, rounded up, plus the NUL */
+    char *text = cap <= sizeof stack ? stack : sms_malloc(cap);
+    cJSON *json = NULL;
+    long len = b64url_decode(part, n, text, cap);
+    if (len > 0 && strlen(text) == (size_t)len) { /* an embedded NUL is not JSON we accept */
+        json = cJSON_ParseWithLength(text, (size_t)len);
+        if (json && !cJSON_IsObject(json)) {
+            cJSON_Delete(json);
+            json = NULL;
+        }
+    }
+    if (text != stack) sms_free(text);
+    return json;
+}
+
+/* Checks the JOSE header: must be a JSON object whose alg is the string
+ * "HS256". Anything else, "none" first of all, is SMS_JWT_BAD_ALG. */
+static sms_jwt_result_t check_header(const char *part, size_t n) {
+    if (n == 0 || n > SMS_JWT_MAX_HEADER) return SMS_JWT_MALFORMED;
+    cJSON *hdr = decode_json_part(part, n);
+    if (hdr == NULL) return SMS_JWT_MALFORMED;
+    const cJSON *alg = cJSON_GetObjectItemCaseSensitive(hdr, "alg");
+    sms_jwt_result_t r = SMS_JWT_OK;
+    if (!cJSON_IsString(alg)) r = SMS_JWT_MALFORMED;
+    else if (strcmp(alg->valuestring, "HS256") != 0) r = SMS_JWT_BAD_ALG;
+    cJSON_Delete(hdr);
+    return r;
+}
+
+static int role_known(const char *role) {
+    return strcmp(role, "lecturer") == 0 || strcmp(role, "student") == 0 || strcmp(role, "admin") == 0;
+}
+
+/* Reads sub, role and exp from a verified token into out. */
+static sms_jwt_result_t read_claims(jwt_t *jwt, int64_t now_s, sms_jwt_claims_t *out) {
+    const char *sub = jwt_get_grant(jwt, "sub"); /* NULL if absent or not a string */
+    const char *role = jwt_get_grant(jwt, "role");
+    if (sub == NULL || sub[0] == '\0' || strlen(sub) >= sizeof out->sub) return SMS_JWT_BAD_CLAIMS;
+    if (role == NULL || !role_known(role)) return SMS_JWT_BAD_CLAIMS;
+    errno = 0;
+    long exp = jwt_get_grant_int(jwt, "exp");
+    /* libjwt yields 0 for a missing exp (errno ENOENT) and also for a string,
+     * real or bool exp (jansson's json_integer_value), so 0 and below mean
+     * "no usable exp". */
+    if (errno != 0 || exp <= 0) return SMS_JWT_BAD_CLAIMS;
+    if ((int64_t)exp <= now_s) return SMS_JWT_EXPIRED;
+    memcpy(out->sub, sub, strlen(sub) + 1);
+    memcpy(out->role, role, strlen(role) + 1);
+    out->exp = (int64_t)exp;
+    return SMS_JWT_OK;
+}
+
+sms_jwt_result_t sms_jwt_verify(const char *token, size_t len, const char *secret, int64_t now_s,
+                                sms_jwt_claims_t *out) {
+    if (token == NULL || len == 0 || len > SMS_JWT_MAX_LEN) return SMS_JWT_MALFORMED;
+    if (secret == NULL || secret[0] == '\0') return SMS_JWT_BAD_SIGNATURE;
+    const char *dot1 = memchr(token, '.', len);
+    if (dot1 == NULL) return SMS_JWT_MALFORMED;
+    const char *dot2 = memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token));
+    if (dot2 == NULL || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token)) != NULL)
+        return SMS_JWT_MALFORMED;
+
+    sms_jwt_result_t r = check_header(token, (size_t)(dot1 - token));
+    if (r != SMS_JWT_OK) return r;
+    size_t payload_len = (size_t)(dot2 - dot1 - 1);
+    size_t sig_len = len - (size_t)(dot2 + 1 - token);
+    if (payload_len == 0 || sig_len == 0) return SMS_JWT_MALFORMED;
+    for (size_t i = 0; i < len; i++)
+        if (token[i] != '.' && b64url_value((unsigned char)token[i]) < 0) return SMS_JWT_MALFORMED;
+
+    char copy[SMS_JWT_MAX_LEN + 1];
+    memcpy(copy, token, len);
+    copy[len] = '\0';
+    jwt_t *jwt = NULL;
+    if (jwt_decode(&jwt, copy, (const unsigned char *)secret, (int)strlen(secret)) != 0) {
+        /* libjwt says EINVAL for both a bad signature and an unparsable
+         * payload; tell them apart for the 401's detail. */
+        cJSON *payload = decode_json_part(dot1 + 1, payload_len);
+        r = payload ? SMS_JWT_BAD_SIGNATURE : SMS_JWT_MALFORMED;
+        cJSON_Delete(payload);
+        return r;
+    }
+    if (jwt_get_alg(jwt) != JWT_ALG_HS256) r = SMS_JWT_BAD_ALG;
+    else r = read_claims(jwt, now_s, out);
+    jwt_free(jwt);
+    return r;
+}
+
+const char *sms_jwt_strerror(sms_jwt_result_t r) {
+    switch (r) {
+    case SMS_JWT_OK: return "ok";
+    case SMS_JWT_MALFORMED: return "malformed token";
+    case SMS_JWT_BAD_ALG: return "unsupported algorithm";
+    case SMS_JWT_BAD_SIGNATURE: return "bad signature";
+    case SMS_JWT_EXPIRED: return "token expired";
+    case SMS_JWT_BAD_CLAIMS: return "invalid claims";
+    }
+    return "invalid token";
+}
+
+int sms_jwt_mint(const char *sub, const char *role, int64_t now_s, int64_t ttl_s, const char *secret,
+                 char **out) {
+    *out = NULL;
+    if (sub == NULL || sub[0] == '\0' || strlen(sub) >= sizeof(((sms_jwt_claims_t *)0)->sub)) return -1;
+    if (role == NULL || !role_known(role) || secret == NULL || secret[0] == '\0' || ttl_s <= 0) return -1;
+    jwt_t *jwt = NULL;
+    char *encoded = NULL;
+    int rc = -1;
+    if (jwt_new(&jwt) != 0) goto done;
+    if (jwt_add_grant(jwt, "sub", sub) != 0 || jwt_add_grant(jwt, "role", role) != 0 ||
+        jwt_add_grant_int(jwt, "iat", (long)now_s) != 0 ||
+        jwt_add_grant_int(jwt, "exp", (long)(now_s + ttl_s)) != 0)
+        goto done;
+    if (jwt_set_alg(jwt, JWT_ALG_HS256, (const unsigned char *)secret, (int)strlen(secret)) != 0) goto done;
+    encoded = jwt_encode_str(jwt); /* libjwt's malloc: released with free() below */
+    if (encoded == NULL) goto done;
+    *out = sms_strdup(encoded);
+    rc = 0;
+done:
+    free(encoded);
+    jwt_free(jwt);
+    return rc;
+}

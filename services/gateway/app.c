@@ -1,0 +1,215 @@
+/* app.c - the gateway's application side: creates its Redis and Kafka
+ * clients, registers every route, answers /healthz and /readyz, and shares
+ * the small helpers the routes_*.c files use for Redis reads. */
+#include "app.h"
+
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "app_internal.h"
+#include "log.h"
+
+/* Views the gateway serves from; readiness waits until each is built. */
+static const char *const view_markers[] = {"sms:classes:meta"};
+#define N_VIEWS (sizeof view_markers / sizeof view_markers[0])
+
+/* ---- helpers for routes ---- */
+
+void gw_script_init(gw_script_t *s) {
+    unsigned char digest[SHA_DIGEST_LENGTH];
+    SHA1((const unsigned char *)s->source, strlen(s->source), digest);
+    for (int i = 0; i < SHA_DIGEST_LENGTH; i++) snprintf(s->sha + 2 * i, 3, "%02x", digest[i]);
+}
+
+typedef struct script_call_s {
+    gw_app_t *app;
+    gw_script_t *script;
+    int argc;
+    char **argv;
+    size_t *lens;
+    void (*cb)(redisReply *, void *);
+    void *data;
+    bool retried;
+} script_call_t;
+
+static void script_call_free(script_call_t *c) {
+    for (int i = 0; i < c->argc; i++) sms_free(c->argv[i]);
+    sms_free(c->argv);
+    sms_free(c->lens);
+    sms_free(c);
+}
+
+static int script_send(script_call_t *c, bool by_sha);
+
+static void on_script_reply(redisReply *r, void *data) {
+    script_call_t *c = data;
+    /* After a Redis restart the script cache is empty: send the source once. */
+    if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0 && !c->retried) {
+        c->retried = true;
+        if (script_send(c, false) == 0) return;
+        r = NULL;
+    }
+    if (r && r->type == REDIS_REPLY_ERROR) {
+        sms_log(SMS_LOG_ERROR, "redis_script_error", "%s", r->str);
+        r = NULL;
+    }
+    c->cb(r, c->data);
+    script_call_free(c);
+}
+
+static int script_send(script_call_t *c, bool by_sha) {
+    const char *argv[24];
+    size_t lens[24];
+    argv[0] = by_sha ? "EVALSHA" : "EVAL";
+    lens[0] = strlen(argv[0]);
+    argv[1] = by_sha ? c->script->sha : c->script->source;
+    lens[1] = strlen(argv[1]);
+    argv[2] = "0";
+    lens[2] = 1;
+    for (int i = 0; i < c->argc; i++) {
+        argv[3 + i] = c->argv[i];
+        lens[3 + i] = c->lens[i];
+    }
+    return sms_redis_cmd(c->app->redis, on_script_reply, c, 3 + c->argc, argv, lens);
+}
+
+int gw_script_call(gw_app_t *app, gw_script_t *s, int argc, const char **argv, const size_t *lens,
+                   void (*cb)(redisReply *, void *), void *data) {
+    if (argc > 20) return -1;
+    script_call_t *c = sms_calloc(1, sizeof *c);
+    c->app = app;
+    c->script = s;
+    c->argc = argc;
+    c->argv = sms_calloc((size_t)argc, sizeof *c->argv);
+    c->lens = sms_calloc((size_t)argc, sizeof *c->lens);
+    for (int i = 0; i < argc; i++) {
+        c->argv[i] = sms_strndup(argv[i], lens[i]);
+        c->lens[i] = lens[i];
+    }
+    c->cb = cb;
+    c->data = data;
+    if (script_send(c, true) != 0) {
+        script_call_free(c);
+        return -1;
+    }
+    return 0;
+}
+
+gw_read_t *gw_read_new(gw_app_t *app, gw_request_t *req) {
+    gw_read_t *rd = sms_malloc(sizeof *rd);
+    rd->app = app;
+    rd->req = req;
+    app->reads_inflight++;
+    return rd;
+}
+
+gw_request_t *gw_read_finish(gw_read_t *rd) {
+    gw_request_t *req = rd->req;
+    rd->app->reads_inflight--;
+    sms_free(rd);
+    return req;
+}
+
+void gw_respond_redis_down(gw_request_t *req) {
+    gw_respond_problem_h(req, 503, "unavailable", "the data store is not reachable; retry shortly", NULL, 0,
+                         "Retry-After: 1\r\n");
+}
+
+/* ---- health ---- */
+
+static void healthz(gw_request_t *req, void *data) {
+    (void)data;
+    static const char body[] = "{\"status\":\"ok\"}";
+    gw_respond(req, 200, "application/json", body, sizeof body - 1, NULL);
+}
+
+static void readyz(gw_request_t *req, void *data) {
+    gw_app_t *app = data;
+    bool kafka = gw_bus_kafka_ok(app->bus), redis = sms_redis_connected(app->redis);
+    bool views = redis && app->views_ok;
+    bool ready = kafka && redis && views;
+    char body[200];
+    int n = snprintf(body, sizeof body, "{\"status\":\"%s\",\"checks\":{\"kafka\":\"%s\",\"redis\":\"%s\",\"views\":\"%s\"}}",
+                     ready ? "ready" : "not_ready", kafka ? "ok" : "unreachable", redis ? "ok" : "unreachable",
+                     views ? "ok" : "building");
+    gw_respond(req, ready ? 200 : 503, "application/json", body, (size_t)n, ready ? NULL : "Retry-After: 1\r\n");
+}
+
+typedef struct views_probe_s {
+    gw_app_t *app;
+    size_t index;
+} views_probe_t;
+
+static void on_view_marker(redisReply *r, void *data) {
+    views_probe_t *p = data;
+    /* One missing marker makes the gateway not ready until it is back. */
+    if (p->index == 0) p->app->views_ok = true;
+    if (r == NULL || r->type != REDIS_REPLY_INTEGER || r->integer != 1) p->app->views_ok = false;
+    sms_free(p);
+}
+
+static void on_views_timer(uv_timer_t *t) {
+    gw_app_t *app = t->data;
+    if (!sms_redis_connected(app->redis)) {
+        app->views_ok = false;
+        return;
+    }
+    for (size_t i = 0; i < N_VIEWS; i++) {
+        views_probe_t *p = sms_malloc(sizeof *p);
+        p->app = app;
+        p->index = i;
+        const char *argv[] = {"HEXISTS", view_markers[i], "built"};
+        size_t lens[] = {7, strlen(view_markers[i]), 5};
+        if (sms_redis_cmd(app->redis, on_view_marker, p, 3, argv, lens) != 0) sms_free(p);
+    }
+}
+
+/* ---- lifecycle ---- */
+
+int gw_app_new(uv_loop_t *loop, const sms_config_t *cfg, gw_app_t **out) {
+    gw_app_t *app = sms_calloc(1, sizeof *app);
+    app->loop = loop;
+    app->cfg = cfg;
+    if (gw_bus_new(loop, cfg, &app->bus) != 0) {
+        sms_free(app);
+        return -1;
+    }
+    sms_redis_new(loop, cfg->redis_host, cfg->redis_port, cfg->redis_timeout_ms, &app->redis);
+    uv_timer_init(loop, &app->views_timer);
+    app->views_timer.data = app;
+    uv_timer_start(&app->views_timer, on_views_timer, 100, 500);
+    *out = app;
+    return 0;
+}
+
+int gw_app_register_routes(gw_app_t *app, gw_router_t *router) {
+    int rc = 0;
+    rc |= gw_router_add(router, "GET", "/healthz", GW_ROUTE_PUBLIC, 0, healthz, app);
+    rc |= gw_router_add(router, "GET", "/readyz", GW_ROUTE_PUBLIC, 0, readyz, app);
+    rc |= gw_routes_classes(app, router);
+    return rc ? -1 : 0;
+}
+
+size_t gw_app_inflight(const gw_app_t *app) { return app->reads_inflight + gw_bus_inflight(app->bus); }
+
+static void part_closed(void *data) {
+    gw_app_t *app = data;
+    if (--app->closing_parts > 0) return;
+    void (*done)(void *) = app->done;
+    void *done_data = app->done_data;
+    sms_free(app);
+    if (done) done(done_data);
+}
+
+static void on_views_timer_closed(uv_handle_t *h) { part_closed(h->data); }
+
+void gw_app_close(gw_app_t *app, void (*done)(void *), void *done_data) {
+    app->done = done;
+    app->done_data = done_data;
+    app->closing_parts = 3;
+    uv_close((uv_handle_t *)&app->views_timer, on_views_timer_closed);
+    sms_redis_close(app->redis, part_closed, app); /* pending reads get NULL and answer 503 */
+    gw_bus_close(app->bus, part_closed, app);
+}

@@ -1,0 +1,29 @@
+/* app.h - the gateway's application side: its Redis and Kafka clients, the
+ * pending command table, and the route handlers that use them. main.c wires
+ * it to the HTTP server; nothing here parses HTTP. */
+#ifndef GW_APP_H
+#define GW_APP_H
+
+#include <uv.h>
+
+#include "config.h"
+#include "router.h"
+
+typedef struct gw_app_s gw_app_t;
+
+/* Creates the app on loop: connects Redis (async), creates the command
+ * producer and this gateway's reply topic and consumer. Returns 0 and *out
+ * (freed by gw_app_close), or a negative error having logged why. */
+int gw_app_new(uv_loop_t *loop, const sms_config_t *cfg, gw_app_t **out);
+
+/* Registers every route (health, readiness, classes, ...) on router. */
+int gw_app_register_routes(gw_app_t *app, gw_router_t *router);
+
+/* Number of requests waiting on a reply or a Redis answer. */
+size_t gw_app_inflight(const gw_app_t *app);
+
+/* Closes clients and handles; calls done(app_data) once everything is closed
+ * and frees the app. Pending requests are answered 503 first. */
+void gw_app_close(gw_app_t *app, void (*done)(void *), void *done_data);
+
+#endif

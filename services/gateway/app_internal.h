@@ -1,0 +1,56 @@
+/* app_internal.h - the gateway app's state, shared by app.c (wiring,
+ * health) and the routes_*.c files (one per service's API). */
+#ifndef GW_APP_INTERNAL_H
+#define GW_APP_INTERNAL_H
+
+#include <stdbool.h>
+
+#include "app.h"
+#include "bus.h"
+#include "http.h"
+#include "redis.h"
+
+struct gw_app_s {
+    uv_loop_t *loop;
+    const sms_config_t *cfg;
+    sms_redis_t *redis;
+    gw_bus_t *bus;
+    uv_timer_t views_timer;   /* polls the services' "view built" markers */
+    bool views_ok;
+    size_t reads_inflight;
+    int closing_parts;
+    void (*done)(void *);
+    void *done_data;
+};
+
+/* A Lua read script called by SHA, falling back to EVAL after a Redis restart. */
+typedef struct gw_script_s {
+    const char *source;
+    char sha[41];
+} gw_script_t;
+
+/* Computes s->sha (SHA-1 of the source). */
+void gw_script_init(gw_script_t *s);
+
+/* Runs script with argv (argc strings) on the app's Redis; cb gets the reply
+ * (NULL on failure). Returns 0, or -1 if Redis is not connected (cb not called). */
+int gw_script_call(gw_app_t *app, gw_script_t *s, int argc, const char **argv, const size_t *lens,
+                   void (*cb)(redisReply *, void *), void *data);
+
+/* A pending Redis read for req. */
+typedef struct gw_read_s {
+    gw_app_t *app;
+    gw_request_t *req;
+} gw_read_t;
+
+gw_read_t *gw_read_new(gw_app_t *app, gw_request_t *req);
+/* Frees rd and returns its request (to answer). */
+gw_request_t *gw_read_finish(gw_read_t *rd);
+
+/* Answers 503 because Redis is not reachable. */
+void gw_respond_redis_down(gw_request_t *req);
+
+/* routes_classes.c */
+int gw_routes_classes(gw_app_t *app, gw_router_t *router);
+
+#endif

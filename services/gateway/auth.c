@@ -1,0 +1,120 @@
+/* auth.c - bearer-token checks and the verified-token cache (see auth.h).
+ * Called by conn.c per request on AUTH routes; calls sms_jwt_verify. */
+#include "auth.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <uv.h>
+
+#include "alloc.h"
+#include "router.h"
+
+/* RFC 6750 3 and openapi.yaml: no error parameter when no token was sent. */
+static const char www_none[] = "WWW-Authenticate: Bearer\r\n";
+static const char www_invalid[] = "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n";
+
+typedef struct slot_s {
+    uint16_t len; /* 0: empty */
+    char token[GW_AUTH_CACHE_TOKEN_MAX];
+    sms_jwt_claims_t claims;
+} slot_t;
+
+struct gw_auth_cache_s {
+    uint64_t seed; /* random: which slot a token lands in is not up to the client */
+    slot_t slots[GW_AUTH_CACHE_SLOTS];
+};
+
+gw_auth_cache_t *gw_auth_cache_new(void) {
+    gw_auth_cache_t *c = sms_calloc(1, sizeof *c);
+    if (uv_random(NULL, NULL, &c->seed, sizeof c->seed, 0, NULL) != 0)
+        c->seed = (uint64_t)(uintptr_t)c ^ uv_hrtime(); /* only spreads slots; secrecy is not needed */
+    return c;
+}
+
+void gw_auth_cache_free(gw_auth_cache_t *cache) { sms_free(cache); }
+
+static slot_t *slot_for(gw_auth_cache_t *cache, const char *token, size_t len) {
+    uint64_t h = cache->seed ^ 0xcbf29ce484222325ull; /* FNV-1a, seeded */
+    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)token[i]) * 0x100000001b3ull;
+    h ^= h >> 29;
+    return &cache->slots[h % GW_AUTH_CACHE_SLOTS];
+}
+
+/* Verifies token, through the cache when there is one. */
+static sms_jwt_result_t verify(gw_auth_cache_t *cache, const char *token, size_t len, const char *secret,
+                               int64_t now_s, sms_jwt_claims_t *claims) {
+    slot_t *slot = NULL;
+    if (cache && len <= GW_AUTH_CACHE_TOKEN_MAX) {
+        slot = slot_for(cache, token, len);
+        /* Constant time: how long a comparison takes must not tell a client
+         * how much of someone else's cached token it guessed. */
+        if (slot->len == len && CRYPTO_memcmp(slot->token, token, len) == 0) {
+            if (slot->claims.exp <= now_s) {
+                slot->len = 0;
+                return SMS_JWT_EXPIRED;
+            }
+            *claims = slot->claims;
+            return SMS_JWT_OK;
+        }
+    }
+    sms_jwt_result_t r = sms_jwt_verify(token, len, secret, now_s, claims);
+    if (r == SMS_JWT_OK && slot) { /* only tokens that verified are ever stored */
+        memcpy(slot->token, token, len);
+        slot->len = (uint16_t)len;
+        slot->claims = *claims;
+    }
+    return r;
+}
+
+unsigned gw_auth_role_bit(const char *role) {
+    if (strcmp(role, "lecturer") == 0) return GW_ROLE_LECTURER;
+    if (strcmp(role, "student") == 0) return GW_ROLE_STUDENT;
+    if (strcmp(role, "admin") == 0) return GW_ROLE_ADMIN;
+    return 0;
+}
+
+static int unauthorized(gw_auth_failure_t *fail, const char *detail, const char *www) {
+    fail->status = 401;
+    fail->code = "unauthorized";
+    fail->detail = detail;
+    fail->www_authenticate = www;
+    return -1;
+}
+
+static void describe_roles(unsigned roles, char *out, size_t cap) {
+    static const char *const names[] = {"lecturer", "student", "admin"};
+    size_t off = 0;
+    out[0] = '\0';
+    for (int i = 0; i < 3; i++) {
+        if (!(roles & (1u << i))) continue;
+        int n = snprintf(out + off, cap - off, "%s%s", off ? " or " : "", names[i]);
+        if (n < 0 || (size_t)n >= cap - off) break;
+        off += (size_t)n;
+    }
+}
+
+int gw_auth_check(gw_auth_cache_t *cache, const char *authorization, const char *secret, int64_t now_s,
+                  unsigned roles, sms_jwt_claims_t *claims, gw_auth_failure_t *fail) {
+    if (authorization == NULL || authorization[0] == '\0') return unauthorized(fail, "missing token", www_none);
+    if (strncasecmp(authorization, "Bearer ", 7) != 0)
+        return unauthorized(fail, "missing token: the Authorization scheme must be Bearer", www_none);
+    const char *token = authorization + 7;
+    while (*token == ' ') token++;
+    size_t len = strlen(token);
+    if (len == 0) return unauthorized(fail, "missing token", www_none);
+    sms_jwt_result_t r = verify(cache, token, len, secret, now_s, claims);
+    if (r != SMS_JWT_OK) return unauthorized(fail, sms_jwt_strerror(r), www_invalid);
+    if ((gw_auth_role_bit(claims->role) & roles) == 0) {
+        char allowed[40];
+        describe_roles(roles, allowed, sizeof allowed);
+        snprintf(fail->detail_buf, sizeof fail->detail_buf, "This route needs role %s.", allowed);
+        fail->status = 403;
+        fail->code = "forbidden";
+        fail->detail = fail->detail_buf;
+        fail->www_authenticate = NULL;
+        return -1;
+    }
+    return 0;
+}

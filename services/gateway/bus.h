@@ -1,0 +1,40 @@
+/* bus.h - the gateway's write path over Kafka: turns an HTTP write into a
+ * command on sms.commands.<service>, keyed by the caller, and answers the
+ * request when the owning service's reply arrives on this gateway's reply
+ * topic (sms.replies.<gateway-id>), or with 504 after the deadline.
+ * Loop thread only. */
+#ifndef GW_BUS_H
+#define GW_BUS_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "config.h"
+#include "http.h"
+
+typedef struct gw_bus_s gw_bus_t;
+
+/* Creates the producer, this gateway's reply topic (if missing) and its
+ * consumer, and hooks both to loop. Blocks briefly (topic creation) — call
+ * before serving. 0 and *out, or -1 (logged). */
+int gw_bus_new(uv_loop_t *loop, const sms_config_t *cfg, gw_bus_t **out);
+
+/* Sends command `type` for aggregate `key` ("" for creations) of `service`
+ * with body (a JSON object, or NULL for {}) on behalf of req's user, and
+ * answers req later. Reads Idempotency-Key, If-Match and traceparent from
+ * req; a malformed one is answered 400 here. */
+void gw_bus_send(gw_bus_t *bus, gw_request_t *req, const char *service, const char *type, const char *key,
+                 const cJSON *body);
+
+/* True while the last metadata probe reached a broker. */
+bool gw_bus_kafka_ok(const gw_bus_t *bus);
+/* Requests waiting for a reply. */
+size_t gw_bus_inflight(const gw_bus_t *bus);
+
+/* Answers every waiting request 503, closes handles and clients, then calls
+ * done(data) and frees bus. */
+void gw_bus_close(gw_bus_t *bus, void (*done)(void *), void *data);
+
+#endif

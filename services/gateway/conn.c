@@ -1,0 +1,567 @@
+/* conn.c - one client connection: reading, parsing with http-parser,
+ * dispatching each request (router, auth, content type, handler), timeouts,
+ * backpressure and the close sequence.
+ *
+ * http.c starts connections (gw__conn_start) and drains them on shutdown;
+ * response.c writes answers and calls gw__conn_update after each change. The
+ * parser is paused after every request so that dispatch, backpressure checks
+ * and handlers never run inside a parser callback. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "auth.h"
+#include "http_internal.h"
+#include "log.h"
+
+#define LINGER_MAX_BYTES (256 * 1024) /* discarded while lingering before we stop waiting */
+#define REQUEST_LINE_OVERHEAD 16      /* method, spaces, "HTTP/1.1", CRLF: counted against header_limit */
+
+static void on_timer(uv_timer_t *t);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+static int over_limits(const gw_conn_t *c) {
+    if (c->n_queued >= GW_HTTP_MAX_PIPELINE) return 1;
+    size_t unsent = c->queued_bytes + uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
+    return unsent > GW_HTTP_MAX_PENDING_OUTPUT;
+}
+
+/* Forces the next gw__conn_update to re-arm the timer from now. */
+static void timer_touch(gw_conn_t *c) {
+    if (!c->lingering) c->timer_mode = GW_TIMER_NONE;
+}
+
+/* Appends req to the queue as HANDLING: from here it counts as in flight
+ * until gw_respond. */
+static void enqueue(gw_conn_t *c, gw_request_t *req) {
+    req->state = GW_REQ_HANDLING;
+    req->next = NULL;
+    if (c->q_tail) c->q_tail->next = req;
+    else c->q_head = req;
+    c->q_tail = req;
+    c->n_queued++;
+    c->n_handling++;
+    c->srv->n_inflight++;
+}
+
+/* ---- http-parser callbacks ---- */
+
+static int count_head(gw_conn_t *c, gw_request_t *req, size_t n) {
+    req->head_bytes += (uint32_t)n;
+    if (req->head_bytes > (uint32_t)c->srv->cfg->header_limit) {
+        c->err_status = 431;
+        return -1;
+    }
+    return 0;
+}
+
+static int on_message_begin(http_parser *p) {
+    gw_conn_t *c = p->data;
+    c->cur = gw__req_new(c->srv, c);
+    c->cur->head_bytes = REQUEST_LINE_OVERHEAD;
+    c->n_requests++;
+    c->req_deadline = uv_now(c->srv->loop) + (uint64_t)c->srv->cfg->header_timeout_ms;
+    timer_touch(c);
+    return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t len) {
+    gw_conn_t *c = p->data;
+    if (count_head(c, c->cur, len) != 0) return -1;
+    gw__req_append(c->cur, at, len);
+    return 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len) {
+    gw_conn_t *c = p->data;
+    gw_request_t *req = c->cur;
+    if (req->piece != GW_PIECE_FIELD) {
+        if (req->n_hdrs >= GW_HTTP_MAX_HEADERS || count_head(c, req, 4) != 0) { /* ": " and CRLF */
+            c->err_status = 431;
+            return -1;
+        }
+        gw__req_piece(req, GW_PIECE_FIELD);
+    }
+    if (count_head(c, req, len) != 0) return -1;
+    gw__req_append(req, at, len);
+    return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len) {
+    gw_conn_t *c = p->data;
+    gw_request_t *req = c->cur;
+    if (req->piece != GW_PIECE_VALUE) gw__req_piece(req, GW_PIECE_VALUE);
+    if (count_head(c, req, len) != 0) return -1;
+    gw__req_append(req, at, len);
+    return 0;
+}
+
+/* Answers "Expect: 100-continue" when nothing else is due on the connection
+ * first (an interim response must not overtake earlier final ones). */
+static void on_write_continue(uv_write_t *w, int status) {
+    gw_conn_t *c = w->data;
+    (void)status; /* a failed write shows up again on the final response */
+    sms_free(w);
+    c->n_writing--;
+    if (!c->closing) gw__conn_update(c);
+}
+
+static void maybe_continue(gw_conn_t *c, gw_request_t *req, const http_parser *p) {
+    static const char msg[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    const char *expect = gw_req_header(req, "Expect");
+    if (expect == NULL || strcasecmp(expect, "100-continue") != 0) return;
+    if (p->http_major != 1 || p->http_minor == 0 || c->q_head != NULL || c->n_writing != 0) return;
+    uv_buf_t b = uv_buf_init((char *)msg, sizeof msg - 1);
+    int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (n <= 0 || n == (int)b.len) return; /* not sent at all: the client sends the body after its own wait */
+    /* Partly sent: the rest must go out before anything else. */
+    b.base += n;
+    b.len -= (size_t)n;
+    uv_write_t *w = sms_malloc(sizeof *w);
+    w->data = c;
+    if (uv_write(w, (uv_stream_t *)&c->tcp, &b, 1, on_write_continue) != 0) {
+        sms_free(w);
+        gw__conn_close(c);
+        return;
+    }
+    c->n_writing++;
+}
+
+static int on_headers_complete(http_parser *p) {
+    gw_conn_t *c = p->data;
+    gw_request_t *req = c->cur;
+    gw__req_piece(req, GW_PIECE_DONE);
+    int status = gw__req_head_done(req, p);
+    if (status != 0) {
+        c->err_status = status;
+        return -1;
+    }
+    if ((p->flags & F_CONTENTLENGTH) && p->content_length > (uint64_t)c->srv->cfg->body_limit) {
+        c->err_status = 413; /* refused on the header alone: the body is never read */
+        return -1;
+    }
+    /* The body gets its own header_timeout_ms from the end of the head. */
+    c->req_deadline = uv_now(c->srv->loop) + (uint64_t)c->srv->cfg->header_timeout_ms;
+    timer_touch(c);
+    maybe_continue(c, req, p);
+    return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len) {
+    gw_conn_t *c = p->data;
+    gw_request_t *req = c->cur;
+    if ((uint64_t)req->body_len + len > (uint64_t)c->srv->cfg->body_limit) {
+        c->err_status = 413; /* a chunked body growing past the limit */
+        return -1;
+    }
+    gw__req_append(req, at, len);
+    req->body_len += (uint32_t)len;
+    return 0;
+}
+
+static int on_message_complete(http_parser *p) {
+    gw_conn_t *c = p->data;
+    gw_request_t *req = c->cur;
+    gw__req_append(req, "", 1); /* NUL after the body, not counted */
+    req->keep_alive = http_should_keep_alive(p) != 0;
+    c->complete = req;
+    c->cur = NULL;
+    http_parser_pause(p, 1); /* back to conn_process before the next request */
+    return 0;
+}
+
+const http_parser_settings gw__parser_settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+/* ---- dispatch ---- */
+
+/* application/json or application/<x>+json, optional parameters; a charset
+ * parameter, if any, must be utf-8. */
+static int is_json(const char *ct) {
+    if (ct == NULL) return 0;
+    while (*ct == ' ' || *ct == '\t') ct++;
+    const char *semi = strchr(ct, ';');
+    size_t n = semi ? (size_t)(semi - ct) : strlen(ct);
+    while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t')) n--;
+    int ok = (n == 16 && strncasecmp(ct, "application/json", 16) == 0) ||
+             (n > 17 && strncasecmp(ct, "application/", 12) == 0 && strncasecmp(ct + n - 5, "+json", 5) == 0);
+    if (!ok || semi == NULL) return ok;
+    const char *cs = strcasestr(semi, "charset=");
+    if (cs == NULL) return 1;
+    cs += 8;
+    if (*cs == '"') cs++;
+    return strncasecmp(cs, "utf-8", 5) == 0 && (cs[5] == '\0' || cs[5] == '"' || cs[5] == ';' || cs[5] == ' ');
+}
+
+static int is_safe(const char *method) {
+    return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 || strcmp(method, "OPTIONS") == 0;
+}
+
+/* RFC 9112 9.3.2: pipelined requests may run in parallel only if all are
+ * safe. A write waits for everything before it, and everything after a write
+ * waits for it, so a pipelined GET sees the POST sent before it. */
+static int must_wait(const gw_conn_t *c, const gw_request_t *req) {
+    return c->n_handling > 0 && (!is_safe(req->method) || c->n_unsafe_handling > 0);
+}
+
+static void dispatch(gw_conn_t *c, gw_request_t *req) {
+    gw_server_t *srv = c->srv;
+    enqueue(c, req);
+    if (!is_safe(req->method)) {
+        req->unsafe = 1;
+        c->n_unsafe_handling++;
+    }
+    if (!req->keep_alive || c->parser.upgrade) c->stop_parsing = 1;
+    if (srv->draining) {
+        c->stop_parsing = 1;
+        gw_respond_problem_h(req, 503, "unavailable", "The server is shutting down.", NULL, 0, "Retry-After: 1\r\n");
+        return;
+    }
+    gw_match_t m;
+    int found = gw_router_match(srv->router, req->method, gw_req_path(req), req->path_len, &m);
+    if (found == 404) {
+        gw_respond_problem(req, 404, "not_found", "No such route.", NULL, 0);
+        return;
+    }
+    if (found == 405) {
+        char allow[96];
+        memcpy(allow, "Allow: ", 7);
+        size_t n = strlen(m.allow);
+        memcpy(allow + 7, m.allow, n);
+        memcpy(allow + 7 + n, "\r\n", 3);
+        gw_respond_problem_h(req, 405, "method_not_allowed", "The path does not support this method.", NULL, 0,
+                             allow);
+        return;
+    }
+    const gw_route_t *route = m.route;
+    gw__req_set_params(req, &m);
+    if (route->flags & GW_ROUTE_AUTH) {
+        sms_jwt_claims_t claims;
+        gw_auth_failure_t fail;
+        if (gw_auth_check(srv->auth_cache, gw_req_header(req, "Authorization"), srv->cfg->jwt_secret,
+                          (int64_t)time(NULL), route->roles, &claims, &fail) != 0) {
+            if (fail.status == 403) gw__req_set_user(req, claims.sub, claims.role); /* known, for the log */
+            gw_respond_problem_h(req, fail.status, fail.code, fail.detail, NULL, 0, fail.www_authenticate);
+            return;
+        }
+        gw__req_set_user(req, claims.sub, claims.role);
+    }
+    if ((route->flags & GW_ROUTE_JSON_BODY) && req->body_len > 0 && !is_json(gw_req_header(req, "Content-Type"))) {
+        gw_respond_problem(req, 415, "unsupported_media_type", "The body must be application/json.", NULL, 0);
+        return;
+    }
+    route->fn(req, route->data);
+}
+
+/* A request the server answers itself with an error that ends the connection
+ * (400, 408, 413, 431, 503 over capacity). req may be a partial request. */
+static void fail_request(gw_conn_t *c, gw_request_t *req, int status, const char *why) {
+    const int limit_body = c->srv->cfg->body_limit, limit_head = c->srv->cfg->header_limit;
+    char detail[128];
+    const char *code = "bad_request";
+    c->stop_parsing = 1;
+    if (req == NULL) req = gw__req_new(c->srv, c);
+    enqueue(c, req);
+    req->close_after = 1;
+    switch (status) {
+    case 408:
+        code = "request_timeout";
+        snprintf(detail, sizeof detail, "The request did not arrive within %d ms.", c->srv->cfg->header_timeout_ms);
+        break;
+    case 413:
+        code = "payload_too_large";
+        snprintf(detail, sizeof detail, "The body is larger than %d bytes.", limit_body);
+        break;
+    case 431:
+        code = "headers_too_large";
+        snprintf(detail, sizeof detail, "The request line and headers exceed %d bytes or %d lines.", limit_head,
+                 GW_HTTP_MAX_HEADERS);
+        break;
+    default:
+        status = 400;
+        snprintf(detail, sizeof detail, "Malformed HTTP request: %s.", why ? why : "unparsable");
+        break;
+    }
+    gw_respond_problem(req, status, code, detail, NULL, 0);
+}
+
+static void keep_pending(gw_conn_t *c, const char *data, size_t len, int from_pending) {
+    if (len == 0) {
+        sms_free(c->pending);
+        c->pending = NULL;
+        c->pending_len = c->pending_cap = 0;
+        return;
+    }
+    if (from_pending) {
+        memmove(c->pending, data, len);
+    } else {
+        if (c->pending_cap < len) {
+            sms_free(c->pending);
+            c->pending = sms_malloc(len);
+            c->pending_cap = len;
+        }
+        memcpy(c->pending, data, len);
+    }
+    c->pending_len = len;
+}
+
+/* Parses data, dispatching each complete request, until the data is used up,
+ * the connection stops taking requests, or it is over its backpressure
+ * limits (the rest is kept in c->pending and reading stops). */
+static void conn_process(gw_conn_t *c, const char *data, size_t len, int from_pending) {
+    c->processing = 1;
+    while (len > 0 && !c->stop_parsing && !c->closing && !c->held && !over_limits(c)) {
+        size_t n = http_parser_execute(&c->parser, &gw__parser_settings, data, len);
+        enum http_errno err = HTTP_PARSER_ERRNO(&c->parser);
+        data += n;
+        len -= n;
+        if (err == HPE_PAUSED) {
+            http_parser_pause(&c->parser, 0);
+            gw_request_t *req = c->complete;
+            c->complete = NULL;
+            if (req && must_wait(c, req)) c->held = req; /* dispatched by gw__conn_update later */
+            else if (req) dispatch(c, req);
+            continue;
+        }
+        if (err != HPE_OK) {
+            int status = c->err_status ? c->err_status : err == HPE_HEADER_OVERFLOW ? 431 : 400;
+            gw_request_t *req = c->cur;
+            c->cur = NULL;
+            /* A callback's own 400 is about the request target; otherwise
+             * http-parser says what it could not parse. */
+            fail_request(c, req, status, c->err_status ? "bad request target" : http_errno_description(err));
+            break;
+        }
+        if (n == 0) break; /* no progress without an error: never expected */
+    }
+    if (c->stop_parsing || c->closing) len = 0;
+    keep_pending(c, data, len, from_pending);
+    c->processing = 0;
+    gw__conn_update(c);
+}
+
+/* ---- reading ---- */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+    gw_conn_t *c = h->data;
+    (void)suggested;
+    buf->base = c->srv->read_buf;
+    buf->len = sizeof c->srv->read_buf;
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+    gw_conn_t *c = s->data;
+    if (nread == 0 || c->closing) return;
+    if (c->lingering) {
+        if (nread < 0) gw__conn_close(c);
+        else if ((c->lingered += (size_t)nread) > LINGER_MAX_BYTES) gw__conn_close(c);
+        return;
+    }
+    if (nread < 0) {
+        if (nread != UV_EOF) {
+            gw__conn_close(c); /* reset: queued requests become abandoned */
+            return;
+        }
+        /* Half-close: answer what was asked (printf ... | nc does this), then close. */
+        c->eof = 1;
+        (void)uv_read_stop(s); /* cannot fail for a TCP handle */
+        c->reading = 0;
+        if (c->cur) {
+            gw__req_release(c->cur);
+            c->cur = NULL;
+        }
+        gw__conn_update(c);
+        return;
+    }
+    conn_process(c, buf->base, (size_t)nread, 0);
+}
+
+/* ---- timers ---- */
+
+static void arm_timer(gw_conn_t *c) {
+    gw_timer_mode_t mode;
+    uint64_t now = uv_now(c->srv->loop), deadline = 0;
+    const sms_config_t *cfg = c->srv->cfg;
+    if (c->n_handling > 0) {
+        mode = GW_TIMER_NONE; /* waiting on a handler is never a timeout */
+    } else if (c->cur) {
+        mode = GW_TIMER_HEAD;
+        deadline = c->req_deadline;
+    } else {
+        mode = GW_TIMER_IDLE;
+        /* A fresh connection must send its first request as promptly as a
+         * head; afterwards keep-alive idleness is allowed idle_timeout_ms. */
+        deadline = now + (uint64_t)(c->n_requests == 0 ? cfg->header_timeout_ms : cfg->idle_timeout_ms);
+    }
+    if (mode == c->timer_mode && (mode != GW_TIMER_HEAD || deadline == c->timer_deadline)) return;
+    c->timer_mode = mode;
+    c->timer_deadline = deadline;
+    if (mode == GW_TIMER_NONE) {
+        (void)uv_timer_stop(&c->timer); /* always 0 */
+        return;
+    }
+    (void)uv_timer_start(&c->timer, on_timer, deadline > now ? deadline - now : 0, 0); /* 0: cb is set */
+}
+
+static void on_timer(uv_timer_t *t) {
+    gw_conn_t *c = t->data;
+    if (c->closing) return;
+    switch (c->timer_mode) {
+    case GW_TIMER_HEAD: {
+        gw_request_t *req = c->cur;
+        c->cur = NULL;
+        c->timer_mode = GW_TIMER_NONE;
+        fail_request(c, req, 408, NULL);
+        break;
+    }
+    case GW_TIMER_IDLE:
+    case GW_TIMER_LINGER:
+        gw__conn_close(c);
+        break;
+    case GW_TIMER_NONE:
+        break;
+    }
+}
+
+/* ---- closing ---- */
+
+static void on_close(uv_handle_t *h) {
+    gw_conn_t *c = h->data;
+    if (--c->handles_open > 0) return;
+    if (c->cur) gw__req_release(c->cur);
+    if (c->complete) gw__req_release(c->complete);
+    if (c->held) gw__req_release(c->held);
+    while (c->q_head) {
+        gw_request_t *req = c->q_head;
+        c->q_head = req->next;
+        req->next = NULL;
+        if (req->state == GW_REQ_HANDLING) req->conn = NULL; /* its handler answers it later; then it is freed */
+        else gw__req_release(req);
+    }
+    sms_free(c->pending);
+    gw__server_conn_closed(c->srv, c);
+    sms_free(c);
+}
+
+void gw__conn_close(gw_conn_t *c) {
+    if (c->closing) return;
+    c->closing = 1;
+    c->reading = 0;
+    uv_close((uv_handle_t *)&c->tcp, on_close);
+    uv_close((uv_handle_t *)&c->timer, on_close);
+}
+
+static void on_shutdown(uv_shutdown_t *sr, int status) {
+    gw_conn_t *c = sr->data;
+    if (c->closing) return;
+    if (status < 0 || c->eof) {
+        gw__conn_close(c);
+        return;
+    }
+    /* Lingering close: the client may still be sending (a refused body, a
+     * pipelined request); closing now would make the kernel reset the
+     * connection and could destroy our final response in flight. Read and
+     * discard until its FIN, bounded in time and bytes. */
+    c->lingering = 1;
+    c->timer_mode = GW_TIMER_LINGER;
+    (void)uv_timer_start(&c->timer, on_timer, GW_HTTP_LINGER_MS, 0); /* 0: cb is set */
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
+        gw__conn_close(c);
+        return;
+    }
+    c->reading = 1;
+}
+
+static void conn_shutdown(gw_conn_t *c) {
+    c->shutting = 1;
+    if (c->reading) {
+        (void)uv_read_stop((uv_stream_t *)&c->tcp); /* cannot fail for a TCP handle */
+        c->reading = 0;
+    }
+    (void)uv_timer_stop(&c->timer); /* always 0 */
+    c->timer_mode = GW_TIMER_NONE;
+    c->sreq.data = c;
+    if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown) != 0) gw__conn_close(c);
+}
+
+/* ---- state ---- */
+
+void gw__conn_update(gw_conn_t *c) {
+    if (c->processing || c->closing || c->shutting) return;
+    if (c->held && !must_wait(c, c->held)) {
+        gw_request_t *req = c->held;
+        c->held = NULL;
+        c->processing = 1; /* a handler answering at once must not re-enter here */
+        dispatch(c, req);
+        c->processing = 0;
+        if (c->closing || c->shutting) return;
+    }
+    if (c->pending_len && !c->stop_parsing && !c->held && !over_limits(c)) {
+        conn_process(c, c->pending, c->pending_len, 1); /* ends by calling us again */
+        return;
+    }
+    if (c->stop_parsing || c->eof) {
+        if (c->pending_len) keep_pending(c, NULL, 0, 0);
+        if (c->cur) {
+            gw__req_release(c->cur); /* a request that will never be completed */
+            c->cur = NULL;
+        }
+    }
+    if (c->n_queued == 0 && c->n_writing == 0) {
+        if (c->eof) {
+            gw__conn_close(c);
+            return;
+        }
+        if (c->stop_parsing) {
+            conn_shutdown(c);
+            return;
+        }
+        if (c->srv->draining && c->cur == NULL) {
+            gw__conn_close(c); /* idle while draining: nothing to finish */
+            return;
+        }
+    }
+    int want = !c->stop_parsing && !c->eof && c->pending_len == 0 && !c->held && !over_limits(c);
+    if (want && !c->reading) {
+        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
+            gw__conn_close(c);
+            return;
+        }
+        c->reading = 1;
+    } else if (!want && c->reading) {
+        (void)uv_read_stop((uv_stream_t *)&c->tcp); /* cannot fail for a TCP handle */
+        c->reading = 0;
+    }
+    arm_timer(c);
+}
+
+void gw__conn_drain(gw_conn_t *c) {
+    if (c->closing || c->shutting) return;
+    gw__conn_update(c);
+}
+
+void gw__conn_start(gw_server_t *srv, gw_conn_t *c) {
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    (void)uv_tcp_nodelay(&c->tcp, 1); /* best effort: responses are single writes anyway */
+    if (c->rejected) {
+        gw_request_t *req = gw__req_new(srv, c);
+        req->no_log = 1;
+        c->stop_parsing = 1;
+        enqueue(c, req);
+        req->close_after = 1;
+        gw_respond_problem_h(req, 503, "unavailable", "Too many connections; try again later.", NULL, 0,
+                             "Retry-After: 1\r\n");
+        return;
+    }
+    gw__conn_update(c);
+}

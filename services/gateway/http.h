@@ -1,0 +1,97 @@
+/* http.h - the gateway's HTTP/1.1 server (libuv + http-parser) and the
+ * request API its handlers see.
+ *
+ * main.c creates one server on the loop and runs it; the server parses
+ * requests (keep-alive, pipelining, limits, timeouts), routes them through
+ * router.h, checks bearer tokens (auth.h) and calls the route's handler,
+ * which answers with gw_respond now or later from any loop callback.
+ * Everything here runs on the loop thread only. */
+#ifndef GW_HTTP_H
+#define GW_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "config.h"
+#include "problem.h"
+#include "router.h"
+
+/* ---- What a handler sees ------------------------------------------------
+ * Every returned string is owned by the request, NUL-terminated, and valid
+ * until gw_respond/gw_respond_problem is called on it. */
+
+const char *gw_req_method(const gw_request_t *req);       /* "GET" ... */
+const char *gw_req_path(const gw_request_t *req);         /* decoded path, no query */
+const char *gw_req_param(const gw_request_t *req, const char *name);  /* path param, NULL if absent */
+/* Query parameter value, percent-decoded (+ as space), NUL-terminated, NULL if absent. Repeated: first wins. */
+const char *gw_req_query(const gw_request_t *req, const char *name);
+const char *gw_req_header(const gw_request_t *req, const char *name); /* case-insensitive, NULL if absent */
+/* Body bytes (*len set; "" and 0 when there is none); NUL-terminated after
+ * len so a JSON parser may treat it as a string. Chunked bodies arrive here
+ * de-chunked. */
+const char *gw_req_body(const gw_request_t *req, size_t *len);
+const char *gw_req_id(const gw_request_t *req);           /* X-Request-Id */
+const char *gw_req_user(const gw_request_t *req);         /* JWT sub, NULL on public routes */
+const char *gw_req_role(const gw_request_t *req);         /* JWT role, NULL on public routes */
+
+/* Respond. May be called later from any callback on the loop thread, exactly once per request.
+ * extra_headers: NULL or preformatted lines each ending "\r\n" (e.g. "Location: /x\r\n"). Body is copied.
+ * content_type may be NULL (no Content-Type line, e.g. 204). The server adds
+ * Content-Length (except on 1xx/204/304), X-Request-Id, Date and Connection.
+ * If the client has gone away meanwhile, this just frees the request. After this call req is invalid. */
+void gw_respond(gw_request_t *req, int status, const char *content_type, const char *body, size_t len,
+                const char *extra_headers);
+/* Convenience: problem+json response (uses sms_problem_json with the request id). */
+void gw_respond_problem(gw_request_t *req, int status, const char *code, const char *detail,
+                        const sms_problem_error_t *errors, size_t n_errors);
+/* Same, with extra header lines as in gw_respond (e.g. "Retry-After: 1\r\n"). */
+void gw_respond_problem_h(gw_request_t *req, int status, const char *code, const char *detail,
+                          const sms_problem_error_t *errors, size_t n_errors, const char *extra_headers);
+/* True if the client connection is gone (handler may skip work). */
+int gw_req_abandoned(const gw_request_t *req);
+/* Monotonic start time in µs (for latency): when the request's first byte was parsed. */
+uint64_t gw_req_start_us(const gw_request_t *req);
+
+/* ---- The server ----------------------------------------------------------- */
+
+typedef struct gw_server_s gw_server_t;
+
+/* Fixed policy (see README.md, "Backpressure"). */
+#define GW_HTTP_MAX_PENDING_OUTPUT (1024 * 1024) /* bytes unsent per connection before it stops being read */
+#define GW_HTTP_MAX_PIPELINE 64                  /* requests queued per connection before it stops being read */
+#define GW_HTTP_MAX_HEADERS 100                  /* header lines per request, more -> 431 */
+#define GW_HTTP_LINGER_MS 2000                   /* after a final response, wait this long for the client's FIN */
+
+/* Creates a server on loop using cfg's limits (body_limit, header_limit,
+ * header_timeout_ms, idle_timeout_ms, max_connections, jwt_secret,
+ * reply_timeout_ms). cfg and router are borrowed and must outlive the
+ * server. Returns 0 and *out (free with gw_server_free), or a negative errno. */
+int gw_server_new(uv_loop_t *loop, const sms_config_t *cfg, const gw_router_t *router, gw_server_t **out);
+
+/* Binds and listens on host:port (IPv4 or IPv6 literal; port 0 = ephemeral).
+ * Returns 0 or a negative libuv error (UV_EADDRINUSE ...). */
+int gw_server_listen(gw_server_t *s, const char *host, int port);
+
+/* The bound port (after gw_server_listen), or -1. */
+int gw_server_port(const gw_server_t *s);
+
+/* Graceful stop: closes the listener, answers requests that arrive from now
+ * on with 503 and closes those connections, closes idle connections, lets
+ * in-flight requests finish and their responses be written, and after
+ * cfg->reply_timeout_ms + 1 s closes whatever is left (handlers still
+ * running then see gw_req_abandoned). Calls done(data) once, on the loop,
+ * when every connection and server handle is closed. Safe to call twice (the
+ * second call is ignored). */
+void gw_server_shutdown(gw_server_t *s, void (*done)(void *), void *data);
+
+/* Frees the server. Call after the shutdown's done callback (or if the
+ * server never listened); requests still held by handlers must have been
+ * answered first (gw_app_close answers its pending ones). */
+void gw_server_free(gw_server_t *s);
+
+/* Open client connections and requests given to handlers but not answered. */
+size_t gw_server_connections(const gw_server_t *s);
+size_t gw_server_inflight(const gw_server_t *s);
+
+#endif

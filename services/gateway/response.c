@@ -1,0 +1,194 @@
+/* response.c - answering requests: formats the status line, headers and body
+ * into the request's buffer, logs the request once, and writes answers to the
+ * socket strictly in request order (uv_try_write first, uv_write for the
+ * rest). Handlers call gw_respond; conn.c uses it for the server's own
+ * errors. */
+#include <string.h>
+
+#include "alloc.h"
+#include "clock.h"
+#include "http_internal.h"
+#include "log.h"
+
+static void put(sms_buf_t *b, const char *s, size_t n) {
+    memcpy(b->data + b->len, s, n); /* room reserved by format_response */
+    b->len += n;
+}
+
+static void put_str(sms_buf_t *b, const char *s) { put(b, s, strlen(s)); }
+
+static void put_uint(sms_buf_t *b, uint64_t v) {
+    char tmp[24];
+    size_t i = sizeof tmp;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    put(b, tmp + i, sizeof tmp - i);
+}
+
+static int status_has_body(int status) { return status >= 200 && status != 204 && status != 304; }
+
+static void format_response(gw_request_t *req, int status, const char *ctype, const char *body, size_t len,
+                            const char *extra) {
+    sms_buf_t *o = &req->out;
+    const char *reason = sms_http_reason(status);
+    const char *date = gw__server_date_line(req->srv);
+    int has_body = status_has_body(status);
+    int send_body = has_body && !req->is_head;
+    size_t need = 160 + strlen(reason) + strlen(date) + strlen(req->id) + (ctype ? strlen(ctype) : 0) +
+                  (extra ? strlen(extra) : 0) + (send_body ? len : 0);
+    sms_buf_reset(o);
+    sms_buf_reserve(o, need);
+    put(o, "HTTP/1.1 ", 9);
+    put_uint(o, (uint64_t)status);
+    put(o, " ", 1);
+    put_str(o, reason);
+    put(o, "\r\n", 2);
+    if (ctype) {
+        put(o, "Content-Type: ", 14);
+        put_str(o, ctype);
+        put(o, "\r\n", 2);
+    }
+    if (has_body) {
+        put(o, "Content-Length: ", 16);
+        put_uint(o, len);
+        put(o, "\r\n", 2);
+    }
+    put(o, "X-Request-Id: ", 14);
+    put_str(o, req->id);
+    put(o, "\r\n", 2);
+    put_str(o, date);
+    if (req->close_after) put(o, "Connection: close\r\n", 19);
+    else if (req->http10) put(o, "Connection: keep-alive\r\n", 24);
+    if (extra) put_str(o, extra);
+    put(o, "\r\n", 2);
+    if (send_body && len) put(o, body, len);
+    o->data[o->len] = '\0';
+}
+
+static void log_request(const gw_request_t *req) {
+    if (req->no_log) return;
+    sms_log_request_t line = {
+        .user_id = gw_req_user(req),
+        .method = req->method,
+        .endpoint = req->has_head && req->path_len ? gw_req_path(req) : "-",
+        .request_id = req->id,
+        .status = req->status,
+        .latency_ms = (double)(sms_mono_us() - req->start_us) / 1000.0,
+    };
+    sms_log_request(&line);
+}
+
+void gw_respond(gw_request_t *req, int status, const char *content_type, const char *body, size_t len,
+                const char *extra_headers) {
+    if (req->state != GW_REQ_HANDLING) {
+        /* Answering twice is a handler bug; the first answer stands. */
+        sms_log(SMS_LOG_ERROR, "respond_twice", "request %s answered again with %d", req->id, status);
+        return;
+    }
+    gw_server_t *srv = req->srv;
+    gw_conn_t *c = req->conn;
+    if (status < 100 || status > 599) status = 500;
+    srv->n_inflight--;
+    req->status = status;
+    gw__req_ensure_id(req);
+    log_request(req);
+    if (c == NULL) { /* the client went away: nobody to write to */
+        gw__req_release(req);
+        return;
+    }
+    c->n_handling--;
+    if (req->unsafe) c->n_unsafe_handling--;
+    req->state = GW_REQ_READY;
+    if (c->closing) return; /* the close callback frees it */
+    /* The last request of a connection that takes no more says so. */
+    if (!req->keep_alive || ((c->stop_parsing || srv->draining) && req == c->q_tail && c->cur == NULL))
+        req->close_after = 1;
+    format_response(req, status, content_type, body, body ? len : 0, extra_headers);
+    c->queued_bytes += req->out.len;
+    if (req == c->q_head) gw__conn_flush(c);
+    else gw__conn_update(c); /* the queue grew: maybe over the output limit now */
+}
+
+void gw_respond_problem_h(gw_request_t *req, int status, const char *code, const char *detail,
+                          const sms_problem_error_t *errors, size_t n_errors, const char *extra_headers) {
+    sms_buf_t b;
+    sms_buf_init(&b);
+    gw__req_ensure_id(req);
+    sms_problem_json(&b, status, code, detail, errors, n_errors, req->id);
+    gw_respond(req, status, "application/problem+json", b.data, b.len, extra_headers);
+    sms_buf_close(&b);
+}
+
+void gw_respond_problem(gw_request_t *req, int status, const char *code, const char *detail,
+                        const sms_problem_error_t *errors, size_t n_errors) {
+    gw_respond_problem_h(req, status, code, detail, errors, n_errors, NULL);
+}
+
+static void on_write(uv_write_t *w, int status) {
+    gw_request_t *req = w->data;
+    gw_conn_t *c = req->conn;
+    gw__req_release(req);
+    c->n_writing--;
+    if (c->closing) return;
+    if (status < 0) {
+        gw__conn_close(c);
+        return;
+    }
+    if (!c->shutting) c->timer_mode = GW_TIMER_NONE; /* progress: the idle clock starts again */
+    gw__conn_update(c);
+}
+
+/* Hands one formatted response to the socket. Returns 0 (req now belongs to
+ * the write, or was written and released) or a libuv error (req released). */
+static int write_one(gw_conn_t *c, gw_request_t *req) {
+    uv_stream_t *s = (uv_stream_t *)&c->tcp;
+    uv_buf_t b = uv_buf_init(req->out.data, (unsigned)req->out.len);
+    if (c->n_writing == 0) {
+        int n = uv_try_write(s, &b, 1);
+        if (n == (int)b.len) {
+            gw__req_release(req);
+            return 0;
+        }
+        if (n < 0 && n != UV_EAGAIN) {
+            gw__req_release(req);
+            return n;
+        }
+        if (n > 0) {
+            b.base += n;
+            b.len -= (size_t)n;
+        }
+    }
+    req->state = GW_REQ_WRITING;
+    req->wreq.data = req;
+    int rc = uv_write(&req->wreq, s, &b, 1, on_write);
+    if (rc != 0) {
+        gw__req_release(req);
+        return rc;
+    }
+    c->n_writing++;
+    return 0;
+}
+
+void gw__conn_flush(gw_conn_t *c) {
+    gw_request_t *req;
+    while ((req = c->q_head) != NULL && req->state == GW_REQ_READY) {
+        c->q_head = req->next;
+        if (c->q_head == NULL) c->q_tail = NULL;
+        req->next = NULL;
+        c->n_queued--;
+        c->queued_bytes -= req->out.len;
+        if (c->closing || c->shutting) {
+            gw__req_release(req);
+            continue;
+        }
+        int close_after = req->close_after;
+        if (write_one(c, req) != 0) {
+            gw__conn_close(c);
+            continue;
+        }
+        if (close_after) c->stop_parsing = 1;
+    }
+    gw__conn_update(c);
+}

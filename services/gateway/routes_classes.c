@@ -1,0 +1,214 @@
+/* routes_classes.c - the lecturer's classes API at the gateway: reads are
+ * answered from the classes service's Redis view (sms:classes:*, see
+ * services/classes/projection.h), writes become class.* commands. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "app_internal.h"
+#include "buf.h"
+
+#define LIST_LIMIT_DEFAULT 20
+#define LIST_LIMIT_MAX 100
+#define LIST_Q_MAX 200
+
+/* ARGV: lecturer, status, lower-case prefix ("" = none), cursor ("" = start), limit.
+ * Walks the lecturer's zset newest first from the cursor, keeps classes whose
+ * code or name starts with the prefix, and returns {json..., next cursor or false}. */
+static gw_script_t list_script = {.source =
+    "local p = 'sms:classes:'\n"
+    "local key = p .. 'l:' .. ARGV[1] .. ':' .. ARGV[2]\n"
+    "local q, limit = ARGV[3], tonumber(ARGV[5])\n"
+    "local max = '+'\n"
+    "if ARGV[4] ~= '' then max = '(' .. ARGV[4] end\n"
+    "local out, last = {}, nil\n"
+    "while true do\n"
+    "  local members = redis.call('ZREVRANGEBYLEX', key, max, '-', 'LIMIT', 0, 200)\n"
+    "  for _, m in ipairs(members) do\n"
+    "    local h = redis.call('HMGET', p .. 'c:' .. string.sub(m, 15), 'json', 'code', 'name')\n"
+    "    if h[1] and (q == '' or string.sub(string.lower(h[2]), 1, #q) == q\n"
+    "                 or string.sub(string.lower(h[3]), 1, #q) == q) then\n"
+    "      if #out == limit then return {out, last} end\n"
+    "      out[#out + 1] = h[1]\n"
+    "      last = m\n"
+    "    end\n"
+    "    max = '(' .. m\n"
+    "  end\n"
+    "  if #members < 200 then return {out, false} end\n"
+    "end\n"};
+
+/* ---- GET /lecturer/classes/{id} ---- */
+
+static void on_class(redisReply *r, void *data) {
+    gw_read_t *rd = data;
+    const char *user = gw_req_user(rd->req);
+    gw_request_t *req = gw_read_finish(rd);
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+        gw_respond_redis_down(req);
+        return;
+    }
+    redisReply *owner = r->element[0], *json = r->element[1];
+    /* Another lecturer's class is answered exactly like a missing one. */
+    if (owner->type != REDIS_REPLY_STRING || json->type != REDIS_REPLY_STRING || strcmp(owner->str, user) != 0) {
+        gw_respond_problem(req, 404, "not_found", "no such class", NULL, 0);
+        return;
+    }
+    gw_respond(req, 200, "application/json", json->str, json->len, NULL);
+}
+
+static void get_class(gw_request_t *req, void *data) {
+    gw_app_t *app = data;
+    const char *id = gw_req_param(req, "id");
+    char key[256];
+    int n = snprintf(key, sizeof key, "sms:classes:c:%s", id);
+    if (n < 0 || (size_t)n >= sizeof key) {
+        gw_respond_problem(req, 404, "not_found", "no such class", NULL, 0);
+        return;
+    }
+    const char *argv[] = {"HMGET", key, "lecturer_id", "json"};
+    size_t lens[] = {5, (size_t)n, 11, 4};
+    gw_read_t *rd = gw_read_new(app, req);
+    if (sms_redis_cmd(app->redis, on_class, rd, 4, argv, lens) != 0) gw_respond_redis_down(gw_read_finish(rd));
+}
+
+/* ---- GET /lecturer/classes ---- */
+
+static void on_list(redisReply *r, void *data) {
+    gw_read_t *rd = data;
+    gw_request_t *req = gw_read_finish(rd);
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_ARRAY) {
+        gw_respond_redis_down(req);
+        return;
+    }
+    sms_buf_t b;
+    sms_buf_init(&b);
+    sms_buf_puts(&b, "{\"items\":[");
+    redisReply *items = r->element[0];
+    for (size_t i = 0; i < items->elements; i++) {
+        if (i) sms_buf_putc(&b, ',');
+        sms_buf_append(&b, items->element[i]->str, items->element[i]->len);
+    }
+    sms_buf_puts(&b, "],\"next_cursor\":");
+    redisReply *next = r->element[1];
+    if (next->type == REDIS_REPLY_STRING) sms_buf_json_str(&b, next->str, next->len);
+    else sms_buf_puts(&b, "null");
+    sms_buf_putc(&b, '}');
+    gw_respond(req, 200, "application/json", b.data, b.len, NULL);
+    sms_buf_close(&b);
+}
+
+/* Cursors are "<13 digits>:<id>"; anything else was not made by us. */
+static bool valid_cursor(const char *c) {
+    size_t n = strlen(c);
+    if (n < 15 || n > 80 || c[13] != ':') return false;
+    for (int i = 0; i < 13; i++)
+        if (c[i] < '0' || c[i] > '9') return false;
+    for (size_t i = 14; i < n; i++)
+        if (!((c[i] >= '0' && c[i] <= '9') || (c[i] >= 'A' && c[i] <= 'Z'))) return false;
+    return true;
+}
+
+static void list_classes(gw_request_t *req, void *data) {
+    gw_app_t *app = data;
+    sms_problem_error_t errs[4];
+    size_t n_errs = 0;
+    const char *status = gw_req_query(req, "status");
+    if (status == NULL || *status == '\0') status = "active";
+    else if (strcmp(status, "active") && strcmp(status, "inactive") && strcmp(status, "all"))
+        errs[n_errs++] = (sms_problem_error_t){"status", "must be active, inactive or all"};
+    long limit = LIST_LIMIT_DEFAULT;
+    const char *lim = gw_req_query(req, "limit");
+    if (lim) {
+        char *end;
+        limit = strtol(lim, &end, 10);
+        if (*lim == '\0' || *end || limit < 1 || limit > LIST_LIMIT_MAX)
+            errs[n_errs++] = (sms_problem_error_t){"limit", "must be an integer from 1 to 100"};
+    }
+    const char *cursor = gw_req_query(req, "cursor");
+    if (cursor && *cursor && !valid_cursor(cursor))
+        errs[n_errs++] = (sms_problem_error_t){"cursor", "is not a cursor this API returned"};
+    const char *q = gw_req_query(req, "q");
+    if (q && strlen(q) > LIST_Q_MAX) errs[n_errs++] = (sms_problem_error_t){"q", "must be at most 200 characters"};
+    if (n_errs) {
+        gw_respond_problem(req, 400, "validation", "invalid query parameters", errs, n_errs);
+        return;
+    }
+    char qlower[LIST_Q_MAX + 1] = "";
+    size_t qn = q ? strlen(q) : 0;
+    for (size_t i = 0; i < qn; i++) qlower[i] = (q[i] >= 'A' && q[i] <= 'Z') ? (char)(q[i] + 32) : q[i];
+    qlower[qn] = '\0';
+    char limit_s[8];
+    snprintf(limit_s, sizeof limit_s, "%ld", limit);
+    const char *user = gw_req_user(req);
+    const char *c = cursor ? cursor : "";
+    const char *argv[] = {user, status, qlower, c, limit_s};
+    size_t lens[] = {strlen(user), strlen(status), qn, strlen(c), strlen(limit_s)};
+    gw_read_t *rd = gw_read_new(app, req);
+    if (gw_script_call(app, &list_script, 5, argv, lens, on_list, rd) != 0) gw_respond_redis_down(gw_read_finish(rd));
+}
+
+/* ---- writes ---- */
+
+/* Parses the body as a JSON object, or answers 400 and returns NULL. */
+static cJSON *parse_object(gw_request_t *req) {
+    size_t len;
+    const char *body = gw_req_body(req, &len);
+    const char *end = NULL;
+    cJSON *json = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+    if (json == NULL) {
+        char detail[96];
+        size_t at = end ? (size_t)(end - body) : (cJSON_GetErrorPtr() ? (size_t)(cJSON_GetErrorPtr() - body) : 0);
+        snprintf(detail, sizeof detail, "the body is not valid JSON (error near byte %zu)", at);
+        gw_respond_problem(req, 400, "malformed_json", len ? detail : "the body is empty; send a JSON object", NULL, 0);
+        return NULL;
+    }
+    if (end && (size_t)(end - body) < len) { /* trailing bytes after the value */
+        for (const char *p = end; p < body + len; p++)
+            if (*p != ' ' && *p != '\n' && *p != '\r' && *p != '\t') {
+                cJSON_Delete(json);
+                gw_respond_problem(req, 400, "malformed_json", "unexpected data after the JSON value", NULL, 0);
+                return NULL;
+            }
+    }
+    if (!cJSON_IsObject(json)) {
+        cJSON_Delete(json);
+        gw_respond_problem(req, 400, "malformed_json", "the body must be a JSON object", NULL, 0);
+        return NULL;
+    }
+    return json;
+}
+
+static void create_class(gw_request_t *req, void *data) {
+    gw_app_t *app = data;
+    cJSON *body = parse_object(req);
+    if (!body) return;
+    gw_bus_send(app->bus, req, "classes", "class.create", "", body);
+    cJSON_Delete(body);
+}
+
+static void update_class(gw_request_t *req, void *data) {
+    gw_app_t *app = data;
+    cJSON *body = parse_object(req);
+    if (!body) return;
+    gw_bus_send(app->bus, req, "classes", "class.update", gw_req_param(req, "id"), body);
+    cJSON_Delete(body);
+}
+
+static void delete_class(gw_request_t *req, void *data) {
+    gw_app_t *app = data;
+    gw_bus_send(app->bus, req, "classes", "class.deactivate", gw_req_param(req, "id"), NULL);
+}
+
+int gw_routes_classes(gw_app_t *app, gw_router_t *router) {
+    gw_script_init(&list_script);
+    const unsigned auth = GW_ROUTE_AUTH, json = GW_ROUTE_AUTH | GW_ROUTE_JSON_BODY;
+    int rc = 0;
+    rc |= gw_router_add(router, "GET", "/lecturer/classes", auth, GW_ROLE_LECTURER, list_classes, app);
+    rc |= gw_router_add(router, "POST", "/lecturer/classes", json, GW_ROLE_LECTURER, create_class, app);
+    rc |= gw_router_add(router, "GET", "/lecturer/classes/{id}", auth, GW_ROLE_LECTURER, get_class, app);
+    rc |= gw_router_add(router, "PUT", "/lecturer/classes/{id}", json, GW_ROLE_LECTURER, update_class, app);
+    rc |= gw_router_add(router, "DELETE", "/lecturer/classes/{id}", auth, GW_ROLE_LECTURER, delete_class, app);
+    return rc ? -1 : 0;
+}
