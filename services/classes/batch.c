@@ -28,15 +28,17 @@ typedef struct item_s {
     msgpack_sbuffer event;   /* packed event when out.event_type != NULL */
     bool produced, delivered;
     int dr_err;
+    int32_t partition;       /* where the event landed */
+    int64_t offset;
 } item_t;
 
 void classes_on_delivery(void *opaque, int err, int32_t partition, int64_t offset) {
     item_t *it = opaque;
-    (void)partition;
-    (void)offset;
     if (it == NULL) return; /* replies carry no opaque */
     it->delivered = err == 0;
     it->dr_err = err;
+    it->partition = partition;
+    it->offset = offset;
 }
 
 static void pack_event(item_t *it, int64_t now) {
@@ -204,6 +206,10 @@ int classes_handle_batch(classes_service_t *svc, rd_kafka_message_t **msgs, size
         if (r == NULL) break;
         freeReplyObject(r);
     }
+    if (!view_failed)
+        for (size_t i = 0; i < n; i++)
+            if (items[i].produced && items[i].delivered)
+                classes_self_applied_add(svc, items[i].partition, items[i].offset);
     if (view_failed) {
         /* Events are durable; the tailer applies them once Redis is back.
          * Answer 503 so clients retry with their Idempotency-Key. */

@@ -93,13 +93,15 @@ static void teardown(classes_service_t *s) {
     if (s->producer) sms_producer_free(s->producer);
     if (s->rc) redisFree(s->rc);
     sms_free(s->tail_next);
+    sms_strmap_close(&s->self_applied);
 }
 
 static int serve(classes_service_t *s) {
     if (classes_tailer_start(s) != 0) return -1;
     if (sms_consumer_subscribe(s->commands, CLASSES_TOPIC_COMMANDS) != 0) return -1;
     sms_log(SMS_LOG_INFO, "ready", "handling %s", CLASSES_TOPIC_COMMANDS);
-    uint64_t last_check = sms_mono_ms();
+    uint64_t last_check = sms_mono_ms(), last_stats = last_check;
+    uint64_t n_batches = 0, n_commands = 0, busy_us = 0;
     rd_kafka_message_t *msgs[CLASSES_BATCH_MAX];
     while (!s->stop) {
         char err[512];
@@ -130,9 +132,22 @@ static int serve(classes_service_t *s) {
             if (classes_tailer_catch_up(s) != 0) { rewind_batch(msgs, n); continue; }
             s->need_catchup = false;
         }
+        uint64_t started = sms_mono_us();
         if (classes_handle_batch(s, msgs, n) != 0) {
             rewind_batch(msgs, n);
             sleep(1);
+            continue;
+        }
+        n_batches++;
+        n_commands += n;
+        busy_us += sms_mono_us() - started;
+        if (sms_mono_ms() - last_stats >= 10000) {
+            /* Throughput comes from batch size; this line shows whether it does. */
+            sms_log(SMS_LOG_INFO, "stats", "%llu commands in %llu batches (%.1f per batch), %.2f ms per batch",
+                    (unsigned long long)n_commands, (unsigned long long)n_batches,
+                    (double)n_commands / (double)n_batches, (double)busy_us / 1000.0 / (double)n_batches);
+            last_stats = sms_mono_ms();
+            n_batches = n_commands = busy_us = 0;
         }
     }
     return 0;

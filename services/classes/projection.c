@@ -27,6 +27,7 @@ static sms_redis_script_t apply_script = {.source =
     "redis.call('HSET', k, 'lecturer_id', lec, 'status', status, 'version', ARGV[2],\n"
     "           'codeu', ARGV[5], 'code', ARGV[6], 'name', ARGV[7], 'json', ARGV[9],\n"
     "           'description', ARGV[14], 'term', ARGV[15], 'created_at', ARGV[8], 'updated_at', ARGV[16])\n"
+    "redis.call('HSET', p .. 'docs:' .. lec, id, ARGV[9])\n"
     "local member = string.format('%013d', tonumber(ARGV[8])) .. ':' .. id\n"
     "local l = p .. 'l:' .. lec .. ':'\n"
     "redis.call('ZADD', l .. 'all', 0, member)\n"

@@ -2,6 +2,7 @@
  *
  * Keys (all under sms:classes:):
  *   c:<id>                  hash: lecturer_id, status, version, code, codeu, name, json
+ *   docs:<lecturer>         hash: class id -> public JSON (a page of a list is one HMGET)
  *   l:<lecturer>:<status>   zset (score 0) of "<created_at ms, 13 digits>:<id>", status
  *                           active|inactive|all; lex order = creation order
  *   code:<lecturer>:<CODE>  set of active class ids using that (upper-cased) code

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "kafka.h"
+#include "strmap.h"
 
 #define CLASSES_TOPIC_COMMANDS "sms.commands.classes"
 #define CLASSES_TOPIC_EVENTS "sms.events.classes"
@@ -29,6 +30,9 @@ typedef struct classes_service_s {
     int n_partitions;          /* of the events topic */
     int64_t *tail_next;        /* per partition: next offset the tailer will apply */
     bool need_catchup;         /* partitions were (re)assigned: catch the view up first */
+    /* Events this process applied right after producing them ("<partition>:<offset>"):
+     * the tailer only records their offsets instead of running the projection again. */
+    sms_strmap_t self_applied;
     volatile sig_atomic_t stop;
 } classes_service_t;
 
@@ -44,6 +48,11 @@ int classes_tailer_poll(classes_service_t *svc);
 /* Drops the view and replays the whole log (used by --rebuild-views and when
  * meta disappears). 0 or -1. */
 int classes_tailer_rebuild(classes_service_t *svc);
+
+/* Remembers / forgets that an event at partition:offset is already in the view. */
+void classes_self_applied_add(classes_service_t *svc, int32_t partition, int64_t offset);
+bool classes_self_applied_take(classes_service_t *svc, int32_t partition, int64_t offset);
+void classes_self_applied_clear(classes_service_t *svc);
 
 /* batch.c */
 /* Handles msgs[0..n) (commands). Returns 0 having destroyed the messages, or

@@ -14,6 +14,27 @@
 
 #define TAIL_BATCH 512
 
+static int self_key(char *buf, size_t cap, int32_t partition, int64_t offset) {
+    return snprintf(buf, cap, "%d:%lld", partition, (long long)offset);
+}
+
+void classes_self_applied_add(classes_service_t *svc, int32_t partition, int64_t offset) {
+    char key[48];
+    int n = self_key(key, sizeof key, partition, offset);
+    sms_strmap_put(&svc->self_applied, key, (size_t)n, svc);
+}
+
+bool classes_self_applied_take(classes_service_t *svc, int32_t partition, int64_t offset) {
+    char key[48];
+    int n = self_key(key, sizeof key, partition, offset);
+    return sms_strmap_del(&svc->self_applied, key, (size_t)n) != NULL;
+}
+
+void classes_self_applied_clear(classes_service_t *svc) {
+    sms_strmap_close(&svc->self_applied);
+    sms_strmap_init(&svc->self_applied);
+}
+
 static int assign_from_view(classes_service_t *svc) {
     if (classes_projection_offsets(svc->rc, svc->tail_next, svc->n_partitions) != 0) return -1;
     return sms_consumer_assign(svc->tailer, CLASSES_TOPIC_EVENTS, svc->tail_next, svc->n_partitions);
@@ -32,7 +53,9 @@ static int apply_some(classes_service_t *svc, int timeout_ms) {
     for (size_t i = 0; i < n; i++) {
         sms_event_t ev;
         int appended = 0;
-        if (sms_event_decode(msgs[i]->payload, msgs[i]->len, &ev) == SMS_ENV_OK) {
+        if (classes_self_applied_take(svc, msgs[i]->partition, msgs[i]->offset)) {
+            /* Already in the view: just move the recorded offset past it. */
+        } else if (sms_event_decode(msgs[i]->payload, msgs[i]->len, &ev) == SMS_ENV_OK) {
             appended = classes_projection_append(svc->rc, &ev, msgs[i]->partition, msgs[i]->offset);
             sms_event_close(&ev);
         } else {
@@ -102,6 +125,7 @@ out:
 int classes_tailer_rebuild(classes_service_t *svc) {
     sms_log(SMS_LOG_INFO, "view_rebuild", "dropping the classes view and replaying %s from offset 0",
             CLASSES_TOPIC_EVENTS);
+    classes_self_applied_clear(svc); /* nothing is in the view any more */
     if (classes_projection_drop(svc->rc) != 0) return -1;
     if (assign_from_view(svc) != 0) return -1; /* no offsets recorded: every partition from 0 */
     if (catch_up_to_watermarks(svc, true) != 0) return -1;

@@ -219,7 +219,7 @@ int gw_bus_new(uv_loop_t *loop, const sms_config_t *cfg, gw_bus_t **out) {
         sms_log(SMS_LOG_ERROR, "reply_topic_failed", "%s: %s", bus->reply_topic, err);
         goto error;
     }
-    sms_producer_opts_t popts = {.client_id = cfg->gateway_id, .linger_ms = 0, .on_delivery = on_delivery};
+    sms_producer_opts_t popts = {.client_id = cfg->gateway_id, .linger_ms = 1, .on_delivery = on_delivery};
     if (sms_producer_new(cfg, &popts, &bus->producer, err, sizeof err) != 0) {
         sms_log(SMS_LOG_ERROR, "kafka_producer_failed", "%s", err);
         goto error;

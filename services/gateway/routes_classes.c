@@ -23,12 +23,25 @@ static gw_script_t list_script = {.source =
     "local q, limit = ARGV[3], tonumber(ARGV[5])\n"
     "local max = '+'\n"
     "if ARGV[4] ~= '' then max = '(' .. ARGV[4] end\n"
+    /* Without a filter every member is an item: one range and one HMGET of
+     * the lecturer's documents make the page. */
+    "if q == '' then\n"
+    "  local members = redis.call('ZREVRANGEBYLEX', key, max, '-', 'LIMIT', 0, limit + 1)\n"
+    "  local n = math.min(#members, limit)\n"
+    "  if n == 0 then return {{}, false} end\n"
+    "  local ids = {}\n"
+    "  for i = 1, n do ids[i] = string.sub(members[i], 15) end\n"
+    "  local docs = redis.call('HMGET', p .. 'docs:' .. ARGV[1], unpack(ids))\n"
+    "  if #members > limit then return {docs, members[limit]} end\n"
+    "  return {docs, false}\n"
+    "end\n"
+    /* With a prefix filter, scan newest first until the page is full. */
     "local out, last = {}, nil\n"
     "while true do\n"
     "  local members = redis.call('ZREVRANGEBYLEX', key, max, '-', 'LIMIT', 0, 200)\n"
     "  for _, m in ipairs(members) do\n"
     "    local h = redis.call('HMGET', p .. 'c:' .. string.sub(m, 15), 'json', 'code', 'name')\n"
-    "    if h[1] and (q == '' or string.sub(string.lower(h[2]), 1, #q) == q\n"
+    "    if h[1] and (string.sub(string.lower(h[2]), 1, #q) == q\n"
     "                 or string.sub(string.lower(h[3]), 1, #q) == q) then\n"
     "      if #out == limit then return {out, last} end\n"
     "      out[#out + 1] = h[1]\n"
@@ -86,8 +99,10 @@ static void on_list(redisReply *r, void *data) {
     sms_buf_init(&b);
     sms_buf_puts(&b, "{\"items\":[");
     redisReply *items = r->element[0];
+    size_t written = 0;
     for (size_t i = 0; i < items->elements; i++) {
-        if (i) sms_buf_putc(&b, ',');
+        if (items->element[i]->type != REDIS_REPLY_STRING) continue; /* never expected: list and hash are written together */
+        if (written++) sms_buf_putc(&b, ',');
         sms_buf_append(&b, items->element[i]->str, items->element[i]->len);
     }
     sms_buf_puts(&b, "],\"next_cursor\":");
