@@ -60,20 +60,7 @@ static void answer_from_view(classes_service_t *svc, item_t *it, const char *sum
     if (sscanf(summary, "%d %127s", &status, id) != 2) status = 500;
     redisReply *r = redisCommand(svc->rc, "HGETALL " CLASSES_KEY_PREFIX "c:%s", id);
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements > 0) {
-        classes_class_t *c = &it->out.after;
-        memset(c, 0, sizeof *c);
-        classes_set(&c->id, id, strlen(id));
-        for (size_t i = 0; i + 1 < r->elements; i += 2) {
-            const char *f = r->element[i]->str;
-            redisReply *v = r->element[i + 1];
-            char **s = !strcmp(f, "code") ? &c->code : !strcmp(f, "name") ? &c->name
-                     : !strcmp(f, "description") ? &c->description : !strcmp(f, "term") ? &c->term
-                     : !strcmp(f, "status") ? &c->status : !strcmp(f, "lecturer_id") ? &c->lecturer_id : NULL;
-            if (s) classes_set(s, v->str, v->len);
-            else if (!strcmp(f, "created_at")) c->created_at = atoll(v->str);
-            else if (!strcmp(f, "updated_at")) c->updated_at = atoll(v->str);
-            else if (!strcmp(f, "version")) c->version = atoll(v->str);
-        }
+        classes_class_from_hash(r, id, strlen(id), &it->out.after);
         it->out.has_class = true;
         it->out.status = status;
     } else {

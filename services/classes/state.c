@@ -54,7 +54,7 @@ static bool body_code(const sms_command_t *c, const char **code, size_t *len) {
     return sms_mp_str(sms_mp_map_get(c->data, "code"), code, len) && *len > 0 && *len <= CLASSES_CODE_MAX * 4;
 }
 
-static void parse_class(redisReply *r, const char *id, size_t idlen, classes_class_t *c) {
+void classes_class_from_hash(const redisReply *r, const char *id, size_t idlen, classes_class_t *c) {
     memset(c, 0, sizeof *c);
     classes_set(&c->id, id, idlen);
     for (size_t i = 0; i + 1 < r->elements; i += 2) {
@@ -112,7 +112,7 @@ int classes_state_prefetch(classes_state_t *st, const sms_command_t *const *cmds
             void *v = &classes_absent;
             if (r[1]->type == REDIS_REPLY_ARRAY && r[1]->elements > 0) {
                 classes_class_t *cl = sms_malloc(sizeof *cl);
-                parse_class(r[1], c->key.ptr, c->key.len, cl);
+                classes_class_from_hash(r[1], c->key.ptr, c->key.len, cl);
                 v = cl;
             }
             sms_strmap_put(&st->classes, c->key.ptr, c->key.len, v);

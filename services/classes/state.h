@@ -35,6 +35,9 @@ const char *classes_state_cmd(classes_state_t *st, sms_str_t cmd_id);
 void classes_state_apply(classes_state_t *st, sms_str_t cmd_id, int status, const classes_class_t *before,
                          const classes_class_t *after);
 
+/* Fills c from an HGETALL reply of the class hash c:<id> (see projection.h). */
+void classes_class_from_hash(const redisReply *r, const char *id, size_t idlen, classes_class_t *c);
+
 /* Upper-cases code into out (cap bytes). */
 void classes_code_key(const char *lecturer, const char *code, char *out, size_t cap);
 
