@@ -11,7 +11,7 @@
 #include "schema.h"
 
 /* ARGV: 1 id, 2 version, 3 status, 4 lecturer, 5 CODE, 6 code, 7 name,
- * 8 created_at, 9 json, 10 cause, 11 reply status, 12 partition ("" = none),
+ * 8 created_at, 9 json, 10 cause, 11 reply status, 12 "<topic>:<partition>" ("" = none),
  * 13 next offset, 14 description, 15 term, 16 updated_at.
  * Returns 1 if applied, 0 if the view already had it. */
 static sms_redis_script_t apply_script = {.source =
@@ -62,7 +62,8 @@ static bool is_class_event(const sms_event_t *ev) {
     return false;
 }
 
-int classes_projection_append(redisContext *rc, const sms_event_t *ev, int32_t partition, int64_t offset) {
+int classes_projection_append(redisContext *rc, const char *topic, const sms_event_t *ev, int32_t partition,
+                              int64_t offset) {
     classes_class_t c;
     if (!is_class_event(ev) || classes_read_snapshot(ev->data, &c) != 0) {
         sms_log(SMS_LOG_WARN, "event_skipped", "%.*s %.*s is not a class event this version understands",
@@ -72,13 +73,13 @@ int classes_projection_append(redisContext *rc, const sms_event_t *ev, int32_t p
     sms_buf_t json;
     sms_buf_init(&json);
     classes_render_json(&c, &json);
-    char ver[24], created[24], updated[24], status[8], part[16] = "", next[24] = "", codeu[CLASSES_CODE_MAX * 4 + 1];
+    char ver[24], created[24], updated[24], status[8], part[160] = "", next[24] = "", codeu[CLASSES_CODE_MAX * 4 + 1];
     snprintf(ver, sizeof ver, "%lld", (long long)c.version);
     snprintf(created, sizeof created, "%lld", (long long)c.created_at);
     snprintf(updated, sizeof updated, "%lld", (long long)c.updated_at);
     snprintf(status, sizeof status, "%d", reply_status_of(ev));
     if (partition >= 0) {
-        snprintf(part, sizeof part, "%d", partition);
+        snprintf(part, sizeof part, "%s:%d", topic, partition);
         snprintf(next, sizeof next, "%lld", (long long)offset + 1);
     }
     upper(codeu, c.code, sizeof codeu);
@@ -93,65 +94,4 @@ int classes_projection_append(redisContext *rc, const sms_event_t *ev, int32_t p
     sms_buf_close(&json);
     classes_class_clear(&c);
     return 1;
-}
-
-int classes_projection_append_offset(redisContext *rc, int32_t partition, int64_t offset) {
-    redisAppendCommand(rc, "HSET " CLASSES_KEY_PREFIX "offsets %d %lld", partition, (long long)offset + 1);
-    return 1;
-}
-
-int classes_projection_is_built(redisContext *rc) {
-    redisReply *r = redisCommand(rc, "HEXISTS " CLASSES_KEY_PREFIX "meta built");
-    if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
-        if (r) freeReplyObject(r);
-        return -1;
-    }
-    int built = r->integer == 1;
-    freeReplyObject(r);
-    return built;
-}
-
-int classes_projection_mark_built(redisContext *rc) {
-    redisReply *r = redisCommand(rc, "HSET " CLASSES_KEY_PREFIX "meta built 1");
-    int ok = r != NULL && r->type == REDIS_REPLY_INTEGER;
-    if (r) freeReplyObject(r);
-    return ok ? 0 : -1;
-}
-
-int classes_projection_drop(redisContext *rc) {
-    char cursor[32] = "0";
-    do {
-        redisReply *r = redisCommand(rc, "SCAN %s MATCH " CLASSES_KEY_PREFIX "* COUNT 1000", cursor);
-        if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-            if (r) freeReplyObject(r);
-            return -1;
-        }
-        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
-        redisReply *keys = r->element[1];
-        for (size_t i = 0; i < keys->elements; i++) {
-            redisReply *d = redisCommand(rc, "UNLINK %b", keys->element[i]->str, keys->element[i]->len);
-            if (d == NULL) {
-                freeReplyObject(r);
-                return -1;
-            }
-            freeReplyObject(d);
-        }
-        freeReplyObject(r);
-    } while (strcmp(cursor, "0") != 0);
-    return 0;
-}
-
-int classes_projection_offsets(redisContext *rc, int64_t *offsets, int n) {
-    for (int i = 0; i < n; i++) offsets[i] = 0;
-    redisReply *r = redisCommand(rc, "HGETALL " CLASSES_KEY_PREFIX "offsets");
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
-        if (r) freeReplyObject(r);
-        return -1;
-    }
-    for (size_t i = 0; i + 1 < r->elements; i += 2) {
-        int p = atoi(r->element[i]->str);
-        if (p >= 0 && p < n) offsets[p] = atoll(r->element[i + 1]->str);
-    }
-    freeReplyObject(r);
-    return 0;
 }

@@ -17,7 +17,6 @@ void classes_state_init(classes_state_t *st, redisContext *rc) {
     st->rc = rc;
     sms_strmap_init(&st->classes);
     sms_strmap_init(&st->codes);
-    sms_strmap_init(&st->cmds);
 }
 
 static void free_values(sms_strmap_t *m, void (*fn)(void *)) {
@@ -36,10 +35,8 @@ void classes_state_close(classes_state_t *st) {
     /* Tombstoned slots have value NULL, so free_values skips them. */
     free_values(&st->classes, free_class);
     free_values(&st->codes, sms_free);
-    free_values(&st->cmds, sms_free);
     sms_strmap_close(&st->classes);
     sms_strmap_close(&st->codes);
-    sms_strmap_close(&st->cmds);
 }
 
 void classes_code_key(const char *lecturer, const char *code, char *out, size_t cap) {
@@ -73,11 +70,9 @@ void classes_class_from_hash(const redisReply *r, const char *id, size_t idlen, 
 }
 
 int classes_state_prefetch(classes_state_t *st, const sms_command_t *const *cmds, size_t n) {
-    size_t appended = 0;
     char codekey[512];
     for (size_t i = 0; i < n; i++) {
         const sms_command_t *c = cmds[i];
-        redisAppendCommand(st->rc, "HGET " CLASSES_KEY_PREFIX "cmds %b", c->id.ptr, c->id.len);
         redisAppendCommand(st->rc, "HGETALL " CLASSES_KEY_PREFIX "c:%b", c->key.ptr, c->key.len);
         const char *code;
         size_t len;
@@ -90,14 +85,13 @@ int classes_state_prefetch(classes_state_t *st, const sms_command_t *const *cmds
         } else {
             redisAppendCommand(st->rc, "PING");
         }
-        appended += 3;
     }
     char err[256];
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
         const sms_command_t *c = cmds[i];
-        redisReply *r[3];
-        for (int k = 0; k < 3; k++) {
+        redisReply *r[2];
+        for (int k = 0; k < 2; k++) {
             r[k] = sms_redis_get_reply(st->rc, err, sizeof err);
             if (r[k] == NULL) {
                 sms_log(SMS_LOG_ERROR, "redis_failed", "%s", err);
@@ -105,14 +99,11 @@ int classes_state_prefetch(classes_state_t *st, const sms_command_t *const *cmds
                 return -1; /* the connection is unusable; the caller reconnects */
             }
         }
-        if (sms_strmap_get(&st->cmds, c->id.ptr, c->id.len) == NULL)
-            sms_strmap_put(&st->cmds, c->id.ptr, c->id.len,
-                           r[0]->type == REDIS_REPLY_STRING ? (void *)sms_strndup(r[0]->str, r[0]->len) : &classes_absent);
         if (c->key.len && sms_strmap_get(&st->classes, c->key.ptr, c->key.len) == NULL) {
             void *v = &classes_absent;
-            if (r[1]->type == REDIS_REPLY_ARRAY && r[1]->elements > 0) {
+            if (r[0]->type == REDIS_REPLY_ARRAY && r[0]->elements > 0) {
                 classes_class_t *cl = sms_malloc(sizeof *cl);
-                classes_class_from_hash(r[1], c->key.ptr, c->key.len, cl);
+                classes_class_from_hash(r[0], c->key.ptr, c->key.len, cl);
                 v = cl;
             }
             sms_strmap_put(&st->classes, c->key.ptr, c->key.len, v);
@@ -124,14 +115,14 @@ int classes_state_prefetch(classes_state_t *st, const sms_command_t *const *cmds
             classes_code_key(lec, cd, codekey, sizeof codekey);
             if (sms_strmap_get(&st->codes, codekey, strlen(codekey)) == NULL) {
                 void *v = &classes_absent;
-                if (r[2]->type == REDIS_REPLY_ARRAY && r[2]->elements > 0)
-                    v = sms_strndup(r[2]->element[0]->str, r[2]->element[0]->len);
+                if (r[1]->type == REDIS_REPLY_ARRAY && r[1]->elements > 0)
+                    v = sms_strndup(r[1]->element[0]->str, r[1]->element[0]->len);
                 sms_strmap_put(&st->codes, codekey, strlen(codekey), v);
             }
             sms_free(lec);
             sms_free(cd);
         }
-        for (int k = 0; k < 3; k++) {
+        for (int k = 0; k < 2; k++) {
             if (r[k]->type == REDIS_REPLY_ERROR) {
                 sms_log(SMS_LOG_ERROR, "redis_error", "%s", r[k]->str);
                 rc = -1;
@@ -139,7 +130,6 @@ int classes_state_prefetch(classes_state_t *st, const sms_command_t *const *cmds
             freeReplyObject(r[k]);
         }
     }
-    (void)appended;
     return rc;
 }
 
@@ -155,22 +145,13 @@ const char *classes_state_code_holder(classes_state_t *st, const char *lecturer,
     return v == &classes_absent ? NULL : v;
 }
 
-const char *classes_state_cmd(classes_state_t *st, sms_str_t cmd_id) {
-    void *v = sms_strmap_get(&st->cmds, cmd_id.ptr, cmd_id.len);
-    return v == &classes_absent ? NULL : v;
-}
-
 static void put_owned(sms_strmap_t *m, const char *key, size_t klen, void *value, void (*fn)(void *)) {
     void *prev = sms_strmap_put(m, key, klen, value);
     if (prev && prev != &classes_absent) fn(prev);
 }
 
-void classes_state_apply(classes_state_t *st, sms_str_t cmd_id, int status, const classes_class_t *before,
-                         const classes_class_t *after) {
+void classes_state_apply(classes_state_t *st, const classes_class_t *before, const classes_class_t *after) {
     char key[512];
-    char summary[64];
-    snprintf(summary, sizeof summary, "%d %s", status, after->id);
-    put_owned(&st->cmds, cmd_id.ptr, cmd_id.len, sms_strdup(summary), sms_free);
     if (before && strcmp(before->status, "active") == 0) {
         classes_code_key(before->lecturer_id, before->code, key, sizeof key);
         put_owned(&st->codes, key, strlen(key), &classes_absent, sms_free);

@@ -15,7 +15,6 @@ typedef struct classes_state_s {
     redisContext *rc;
     sms_strmap_t classes; /* id -> classes_class_t* (or &classes_absent) */
     sms_strmap_t codes;   /* "<lecturer>\n<CODE>" -> char* id of the active holder (or &classes_absent) */
-    sms_strmap_t cmds;    /* command id -> char* "<status> <class id>" (or &classes_absent) */
 } classes_state_t;
 
 extern char classes_absent;
@@ -29,11 +28,9 @@ int classes_state_prefetch(classes_state_t *st, const sms_command_t *const *cmds
 /* Lookups; all return NULL when absent. */
 const classes_class_t *classes_state_class(classes_state_t *st, sms_str_t id);
 const char *classes_state_code_holder(classes_state_t *st, const char *lecturer, const char *code);
-const char *classes_state_cmd(classes_state_t *st, sms_str_t cmd_id);
 
 /* Overlay: records an accepted command's effects (before may be NULL). */
-void classes_state_apply(classes_state_t *st, sms_str_t cmd_id, int status, const classes_class_t *before,
-                         const classes_class_t *after);
+void classes_state_apply(classes_state_t *st, const classes_class_t *before, const classes_class_t *after);
 
 /* Fills c from an HGETALL reply of the class hash c:<id> (see projection.h). */
 void classes_class_from_hash(const redisReply *r, const char *id, size_t idlen, classes_class_t *c);

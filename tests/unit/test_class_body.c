@@ -92,7 +92,7 @@ static void decide(classes_state_t *st, const char *type, const char *key, const
     char new_id[32];
     snprintf(new_id, sizeof new_id, "01TESTID%018d", counter++);
     classes_decide(st, &f.cmd, 1000, new_id, o);
-    if (o->event_type) classes_state_apply(st, f.cmd.id, o->status, classes_state_class(st, f.cmd.key), &o->after);
+    if (o->event_type) classes_state_apply(st, classes_state_class(st, f.cmd.key), &o->after);
     free_cmd(&f);
 }
 

@@ -1,0 +1,683 @@
+/* worker.c - the command -> event -> view pipeline shared by every service
+ * (see worker.h). Sections: decisions, the view tailer, the command batch,
+ * the loop. */
+#include "worker.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "clock.h"
+#include "kafka.h"
+#include "log.h"
+#include "msgpack_util.h"
+#include "redis.h"
+#include "strmap.h"
+
+#define TAIL_BATCH 512
+#define MAX_TOPICS 8
+
+typedef struct tail_topic_s {
+    char name[128];
+    int n_partitions;
+    int64_t *next; /* per partition: next offset to apply */
+} tail_topic_t;
+
+typedef struct worker_s {
+    const sms_worker_ops_t *ops;
+    const sms_config_t *cfg;
+    char prefix[64];          /* "sms:<service>:" */
+    char commands_topic[128];
+    char events_topic[128];
+    sms_producer_t *producer;
+    sms_consumer_t *commands;
+    sms_consumer_t *tailer;
+    redisContext *rc;
+    tail_topic_t topics[MAX_TOPICS];
+    size_t n_topics;
+    bool need_catchup;
+    /* Events this process applied right after producing them
+     * ("<partition>:<offset>" of its own events topic): the tailer only
+     * records their offsets instead of projecting them again. */
+    sms_strmap_t self_applied;
+} worker_t;
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+/* ---------------- decisions ---------------- */
+
+void sms_decision_fail(sms_decision_t *d, int status, const char *code, const char *fmt, ...) {
+    d->status = status;
+    d->problem_code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(d->detail, sizeof d->detail, fmt, ap);
+    va_end(ap);
+}
+
+void sms_decision_error(sms_decision_t *d, const char *field, size_t field_len, const char *fmt, ...) {
+    if (d->n_errors == SMS_DECISION_MAX_ERRORS) return;
+    size_t i = d->n_errors++;
+    snprintf(d->error_fields[i], sizeof d->error_fields[i], "%.*s", (int)(field_len > 64 ? 64 : field_len), field);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(d->error_messages[i], sizeof d->error_messages[i], fmt, ap);
+    va_end(ap);
+    d->errors[i].field = d->error_fields[i];
+    d->errors[i].message = d->error_messages[i];
+}
+
+msgpack_packer sms_decision_event(sms_decision_t *d, const char *key) {
+    msgpack_packer pk;
+    if (d->n_events == SMS_DECISION_MAX_EVENTS) abort(); /* a decider bug, not an input error */
+    sms_decision_event_t *e = &d->events[d->n_events++];
+    snprintf(e->key, sizeof e->key, "%s", key);
+    msgpack_packer_init(&pk, &e->event, msgpack_sbuffer_write);
+    return pk;
+}
+
+msgpack_packer sms_decision_body(sms_decision_t *d) {
+    msgpack_packer pk;
+    msgpack_sbuffer_clear(&d->body);
+    msgpack_packer_init(&pk, &d->body, msgpack_sbuffer_write);
+    return pk;
+}
+
+static void decision_init(sms_decision_t *d) {
+    memset(d, 0, sizeof *d);
+    d->status = 500;
+    msgpack_sbuffer_init(&d->body);
+    for (size_t i = 0; i < SMS_DECISION_MAX_EVENTS; i++) msgpack_sbuffer_init(&d->events[i].event);
+}
+
+static void decision_close(sms_decision_t *d) {
+    msgpack_sbuffer_destroy(&d->body);
+    for (size_t i = 0; i < SMS_DECISION_MAX_EVENTS; i++) msgpack_sbuffer_destroy(&d->events[i].event);
+}
+
+static void decision_unavailable(sms_decision_t *d, const char *detail) {
+    d->n_events = 0;
+    sms_decision_fail(d, 503, "unavailable", "%s", detail);
+}
+
+/* ---------------- the view tailer ---------------- */
+
+static int self_key(char *buf, size_t cap, int32_t partition, int64_t offset) {
+    return snprintf(buf, cap, "%d:%lld", partition, (long long)offset);
+}
+
+static bool self_applied_take(worker_t *w, const char *topic, int32_t partition, int64_t offset) {
+    if (strcmp(topic, w->events_topic) != 0) return false;
+    char key[48];
+    int n = self_key(key, sizeof key, partition, offset);
+    return sms_strmap_del(&w->self_applied, key, (size_t)n) != NULL;
+}
+
+static int redis_ok(worker_t *w, redisReply *r, const char *what) {
+    if (r == NULL) {
+        sms_log(SMS_LOG_ERROR, "redis_failed", "%s: %s", what, w->rc->errstr);
+        return -1;
+    }
+    int rc = r->type == REDIS_REPLY_ERROR ? -1 : 0;
+    if (rc) sms_log(SMS_LOG_ERROR, "redis_error", "%s: %s", what, r->str);
+    freeReplyObject(r);
+    return rc;
+}
+
+static int view_is_built(worker_t *w) {
+    redisReply *r = redisCommand(w->rc, "HEXISTS %smeta built", w->prefix);
+    if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
+        if (r) freeReplyObject(r);
+        return -1;
+    }
+    int built = r->integer == 1;
+    freeReplyObject(r);
+    return built;
+}
+
+static int view_drop(worker_t *w) {
+    char cursor[32] = "0";
+    do {
+        redisReply *r = redisCommand(w->rc, "SCAN %s MATCH %s* COUNT 1000", cursor, w->prefix);
+        if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+            if (r) freeReplyObject(r);
+            return -1;
+        }
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        redisReply *keys = r->element[1];
+        for (size_t i = 0; i < keys->elements; i++)
+            redisAppendCommand(w->rc, "UNLINK %b", keys->element[i]->str, keys->element[i]->len);
+        int rc = 0;
+        for (size_t i = 0; i < keys->elements; i++) {
+            redisReply *d = NULL;
+            if (redisGetReply(w->rc, (void **)&d) != REDIS_OK) rc = -1;
+            if (d) freeReplyObject(d);
+        }
+        freeReplyObject(r);
+        if (rc) return -1;
+    } while (strcmp(cursor, "0") != 0);
+    return 0;
+}
+
+/* Reads the recorded offsets and assigns every partition of every topic. */
+static int tailer_assign(worker_t *w) {
+    redisReply *r = redisCommand(w->rc, "HGETALL %soffsets", w->prefix);
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+        if (r) freeReplyObject(r);
+        return -1;
+    }
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16);
+    for (size_t t = 0; t < w->n_topics; t++) {
+        tail_topic_t *tt = &w->topics[t];
+        for (int p = 0; p < tt->n_partitions; p++) {
+            char field[160];
+            snprintf(field, sizeof field, "%s:%d", tt->name, p);
+            tt->next[p] = 0;
+            for (size_t i = 0; i + 1 < r->elements; i += 2)
+                if (strcmp(r->element[i]->str, field) == 0) tt->next[p] = atoll(r->element[i + 1]->str);
+            rd_kafka_topic_partition_list_add(l, tt->name, p)->offset = tt->next[p];
+        }
+    }
+    freeReplyObject(r);
+    rd_kafka_resp_err_t e = rd_kafka_assign(sms_consumer_rk(w->tailer), l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e) sms_log(SMS_LOG_ERROR, "kafka_assign_failed", "%s", rd_kafka_err2str(e));
+    return e ? -1 : 0;
+}
+
+static tail_topic_t *tail_topic(worker_t *w, const char *name) {
+    for (size_t t = 0; t < w->n_topics; t++)
+        if (strcmp(w->topics[t].name, name) == 0) return &w->topics[t];
+    return NULL;
+}
+
+/* Applies up to TAIL_BATCH messages, waiting at most timeout_ms for the
+ * first. Returns how many, or -1 on a Redis failure. */
+static int tailer_apply_some(worker_t *w, int timeout_ms) {
+    rd_kafka_message_t *msgs[TAIL_BATCH];
+    size_t n = 0;
+    while (n < TAIL_BATCH) {
+        rd_kafka_message_t *m = sms_consumer_poll(w->tailer, n == 0 ? timeout_ms : 0);
+        if (m == NULL) break;
+        msgs[n++] = m;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *topic = rd_kafka_topic_name(msgs[i]->rkt);
+        int appended = 0;
+        sms_event_t ev;
+        if (self_applied_take(w, topic, msgs[i]->partition, msgs[i]->offset)) {
+            /* already in the view */
+        } else if (sms_event_decode(msgs[i]->payload, msgs[i]->len, &ev) == SMS_ENV_OK) {
+            appended = w->ops->project(w->rc, topic, &ev, msgs[i]->partition, msgs[i]->offset);
+            sms_event_close(&ev);
+        } else {
+            sms_log(SMS_LOG_WARN, "event_undecodable", "%s[%d] offset %lld skipped", topic, msgs[i]->partition,
+                    (long long)msgs[i]->offset);
+        }
+        if (!appended) /* not projected: still move the recorded offset past it */
+            redisAppendCommand(w->rc, "HSET %soffsets %s:%d %lld", w->prefix, topic, msgs[i]->partition,
+                               (long long)msgs[i]->offset + 1);
+    }
+    int rc = (int)n;
+    for (size_t i = 0; i < n && rc >= 0; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(w->rc, (void **)&r) != REDIS_OK) r = NULL;
+        if (redis_ok(w, r, "projection") != 0) rc = -1;
+    }
+    if (rc >= 0)
+        for (size_t i = 0; i < n; i++) {
+            tail_topic_t *tt = tail_topic(w, rd_kafka_topic_name(msgs[i]->rkt));
+            if (tt && msgs[i]->partition < tt->n_partitions) tt->next[msgs[i]->partition] = msgs[i]->offset + 1;
+        }
+    for (size_t i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
+    return rc;
+}
+
+/* Applies until every partition reached the high watermark read at the start. */
+static int tailer_catch_up_to_end(worker_t *w, bool progress) {
+    rd_kafka_t *rk = sms_consumer_rk(w->tailer);
+    int64_t *hw[MAX_TOPICS] = {0};
+    int64_t total = 0, done = 0;
+    int rc = 0;
+    for (size_t t = 0; t < w->n_topics; t++) {
+        tail_topic_t *tt = &w->topics[t];
+        hw[t] = sms_calloc((size_t)tt->n_partitions, sizeof *hw[t]);
+        for (int p = 0; p < tt->n_partitions; p++) {
+            hw[t][p] = sms_kafka_high_watermark(rk, tt->name, p, 5000);
+            if (hw[t][p] < 0) { rc = -1; goto out; }
+            total += hw[t][p] > tt->next[p] ? hw[t][p] - tt->next[p] : 0;
+        }
+    }
+    uint64_t started = sms_mono_ms(), last_report = started;
+    for (;;) {
+        bool behind = false;
+        for (size_t t = 0; t < w->n_topics; t++)
+            for (int p = 0; p < w->topics[t].n_partitions; p++)
+                if (w->topics[t].next[p] < hw[t][p]) behind = true;
+        if (!behind || stop_requested) break;
+        int n = tailer_apply_some(w, 100);
+        if (n < 0) { rc = -1; goto out; }
+        done += n;
+        if (progress && sms_mono_ms() - last_report >= 1000) {
+            last_report = sms_mono_ms();
+            sms_log(SMS_LOG_INFO, "catch_up_progress", "%lld/%lld events", (long long)done, (long long)total);
+        }
+    }
+    if (progress)
+        sms_log(SMS_LOG_INFO, "caught_up", "%lld events applied in %llu ms", (long long)done,
+                (unsigned long long)(sms_mono_ms() - started));
+out:
+    for (size_t t = 0; t < w->n_topics; t++) sms_free(hw[t]);
+    return rc;
+}
+
+static int tailer_rebuild(worker_t *w) {
+    sms_log(SMS_LOG_INFO, "view_rebuild", "dropping %s* and replaying the log from offset 0", w->prefix);
+    sms_strmap_close(&w->self_applied); /* nothing is in the view any more */
+    sms_strmap_init(&w->self_applied);
+    if (view_drop(w) != 0 || tailer_assign(w) != 0 || tailer_catch_up_to_end(w, true) != 0) return -1;
+    return redis_ok(w, redisCommand(w->rc, "HSET %smeta built 1", w->prefix), "mark built");
+}
+
+/* Makes the view hold the whole log: rebuilds it when the built marker is
+ * missing; otherwise applies what is new. first: position the tailer too. */
+static int tailer_catch_up(worker_t *w, bool first) {
+    int built = view_is_built(w);
+    if (built < 0) return -1;
+    if (!built) return tailer_rebuild(w);
+    if (first && tailer_assign(w) != 0) return -1;
+    return tailer_catch_up_to_end(w, first);
+}
+
+/* ---------------- the command batch ---------------- */
+
+typedef struct item_s {
+    rd_kafka_message_t *msg;
+    bool decoded;
+    sms_command_t cmd;
+    sms_decision_t d;
+    char *replay_summary;       /* handled before: answer from the view */
+    size_t n_produced;
+    size_t n_delivered;
+    int dr_err;
+    int32_t partitions[SMS_DECISION_MAX_EVENTS];
+    int64_t offsets[SMS_DECISION_MAX_EVENTS];
+} item_t;
+
+/* The producer's delivery callback: events carry their item, replies NULL. */
+static void on_delivery(void *opaque, int err, int32_t partition, int64_t offset) {
+    item_t *it = opaque;
+    if (it == NULL) return;
+    if (err) {
+        it->dr_err = err;
+        return;
+    }
+    if (it->n_delivered < SMS_DECISION_MAX_EVENTS) {
+        it->partitions[it->n_delivered] = partition;
+        it->offsets[it->n_delivered] = offset;
+    }
+    it->n_delivered++;
+}
+
+static void send_reply(worker_t *w, item_t *it) {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    const sms_decision_t *d = &it->d;
+    sms_str_t loc = SMS_STR(d->location);
+    sms_reply_pack_head(&pk, it->cmd.id, d->status, loc);
+    if (d->status >= 400)
+        sms_problem_pack(&pk, d->status, d->problem_code ? d->problem_code : "error", d->detail[0] ? d->detail : NULL,
+                         d->errors, d->n_errors);
+    else if (d->body.size)
+        msgpack_sbuffer_write(&sb, d->body.data, d->body.size);
+    else
+        msgpack_pack_map(&pk, 0);
+    sms_reply_pack_tail(&pk, loc);
+    char topic[256];
+    snprintf(topic, sizeof topic, "%.*s", (int)it->cmd.reply_to.len, it->cmd.reply_to.ptr);
+    int rc;
+    while ((rc = sms_producer_send(w->producer, topic, it->cmd.id, sb.data, sb.size, it->cmd.traceparent, NULL)) ==
+           SMS_KAFKA_EQUEUE)
+        sms_producer_poll(w->producer, 10);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static bool valid_reply_topic(sms_str_t t) {
+    return t.len > 12 && t.len < 250 && memcmp(t.ptr, "sms.replies.", 12) == 0;
+}
+
+/* Looks up every command id in <prefix>cmds (one pipeline); fills replay_summary. */
+static int dedupe(worker_t *w, item_t *items, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (items[i].decoded) redisAppendCommand(w->rc, "HGET %scmds %b", w->prefix, items[i].cmd.id.ptr, items[i].cmd.id.len);
+    for (size_t i = 0; i < n; i++) {
+        if (!items[i].decoded) continue;
+        redisReply *r = NULL;
+        if (redisGetReply(w->rc, (void **)&r) != REDIS_OK || r == NULL) {
+            sms_log(SMS_LOG_ERROR, "redis_failed", "dedupe: %s", w->rc->errstr);
+            return -1;
+        }
+        if (r->type == REDIS_REPLY_STRING) items[i].replay_summary = sms_strndup(r->str, r->len);
+        freeReplyObject(r);
+    }
+    return 0;
+}
+
+/* Handles msgs[0..n). Returns 0 having destroyed them, or -1 if the view
+ * could not be read (nothing was done; the caller rewinds). */
+static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n) {
+    const sms_worker_ops_t *ops = w->ops;
+    item_t *items = sms_calloc(n, sizeof *items);
+    const sms_command_t **fresh = sms_calloc(n, sizeof *fresh);
+    size_t n_fresh = 0;
+    void *state = NULL;
+    int rc = 0;
+    sms_strmap_t in_batch; /* command id -> first item deciding it in this batch */
+    sms_strmap_init(&in_batch);
+
+    for (size_t i = 0; i < n; i++) {
+        item_t *it = &items[i];
+        it->msg = msgs[i];
+        decision_init(&it->d);
+        if (sms_command_decode(msgs[i]->payload, msgs[i]->len, &it->cmd) != SMS_ENV_OK ||
+            !valid_reply_topic(it->cmd.reply_to)) {
+            /* Nobody to answer and nothing to do: log it and move past it. */
+            sms_log(SMS_LOG_WARN, "command_undecodable", "partition %d offset %lld skipped", msgs[i]->partition,
+                    (long long)msgs[i]->offset);
+            if (it->cmd.data) sms_command_close(&it->cmd);
+            continue;
+        }
+        it->decoded = true;
+    }
+    if (dedupe(w, items, n) != 0) { rc = -1; goto cleanup; }
+    for (size_t i = 0; i < n; i++)
+        if (items[i].decoded && !items[i].replay_summary) fresh[n_fresh++] = &items[i].cmd;
+    state = ops->batch_begin(w->rc, fresh, n_fresh);
+    if (state == NULL) { rc = -1; goto cleanup; }
+
+    int64_t now = sms_now_ms();
+    size_t produced = 0;
+    for (size_t i = 0; i < n; i++) {
+        item_t *it = &items[i];
+        if (!it->decoded || it->replay_summary) continue;
+        /* The same command twice in one batch: the second is a replay of the first. */
+        if (sms_strmap_get(&in_batch, it->cmd.id.ptr, it->cmd.id.len)) {
+            it->replay_summary = sms_strdup("");
+            continue;
+        }
+        sms_strmap_put(&in_batch, it->cmd.id.ptr, it->cmd.id.len, it);
+        ops->decide(state, &it->cmd, now, &it->d);
+        for (size_t e = 0; e < it->d.n_events; e++) {
+            sms_decision_event_t *ev = &it->d.events[e];
+            int prc;
+            while ((prc = sms_producer_send(w->producer, w->events_topic, SMS_STR(ev->key), ev->event.data,
+                                            ev->event.size, it->cmd.traceparent, it)) == SMS_KAFKA_EQUEUE)
+                sms_producer_poll(w->producer, 10);
+            if (prc != 0) {
+                it->dr_err = -1; /* answered 503 below */
+                break;
+            }
+            it->n_produced++;
+            produced++;
+        }
+        if (it->d.n_events && ops->overlay) ops->overlay(state, &it->cmd, &it->d);
+    }
+
+    if (produced && sms_producer_flush(w->producer, 30000) != 0)
+        sms_log(SMS_LOG_ERROR, "event_delivery_timeout", "events not acknowledged within 30 s");
+
+    /* Apply what is durable. What is not is answered 503: if it did land,
+     * the tailer applies it, and a retry with the same key finds it. */
+    size_t appended = 0;
+    for (size_t i = 0; i < n; i++) {
+        item_t *it = &items[i];
+        if (!it->n_produced && !it->dr_err) continue;
+        if (it->dr_err || it->n_delivered != it->d.n_events) {
+            sms_log(SMS_LOG_ERROR, "event_not_durable", "%s",
+                    it->dr_err > 0 ? rd_kafka_err2str((rd_kafka_resp_err_t)it->dr_err) : "not sent");
+            decision_unavailable(&it->d, "the change was not acknowledged by Kafka; retry with the same Idempotency-Key");
+            it->n_produced = 0;
+            continue;
+        }
+        for (size_t e = 0; e < it->d.n_events; e++) {
+            sms_event_t ev;
+            if (sms_event_decode(it->d.events[e].event.data, it->d.events[e].event.size, &ev) == SMS_ENV_OK) {
+                appended += (size_t)ops->project(w->rc, w->events_topic, &ev, -1, 0);
+                sms_event_close(&ev);
+            }
+        }
+    }
+    bool view_failed = false;
+    for (size_t k = 0; k < appended; k++) {
+        redisReply *r = NULL;
+        if (redisGetReply(w->rc, (void **)&r) != REDIS_OK) r = NULL;
+        if (redis_ok(w, r, "apply") != 0) view_failed = true;
+        if (r == NULL && w->rc->err) break;
+    }
+    for (size_t i = 0; i < n; i++) {
+        item_t *it = &items[i];
+        if (!it->n_produced) continue;
+        if (view_failed) {
+            /* Durable but maybe not visible: the tailer applies it once Redis is back. */
+            decision_unavailable(&it->d, "the change is saved but not visible yet; retry with the same Idempotency-Key");
+            continue;
+        }
+        for (size_t e = 0; e < it->n_delivered && e < SMS_DECISION_MAX_EVENTS; e++) {
+            char key[48];
+            int kn = self_key(key, sizeof key, it->partitions[e], it->offsets[e]);
+            sms_strmap_put(&w->self_applied, key, (size_t)kn, w);
+        }
+    }
+
+    /* Replays are answered from the view, after this batch's own changes are in it. */
+    for (size_t i = 0; i < n; i++) {
+        item_t *it = &items[i];
+        if (!it->replay_summary) continue;
+        const char *summary = it->replay_summary;
+        char *fetched = NULL;
+        if (*summary == '\0') { /* duplicate within this batch: its summary is in the view now */
+            redisReply *r = redisCommand(w->rc, "HGET %scmds %b", w->prefix, it->cmd.id.ptr, it->cmd.id.len);
+            if (r && r->type == REDIS_REPLY_STRING) fetched = sms_strndup(r->str, r->len);
+            if (r) freeReplyObject(r);
+            summary = fetched;
+        }
+        if (summary) ops->replay(w->rc, summary, &it->d);
+        else decision_unavailable(&it->d, "the first copy of this command did not complete; retry");
+        sms_free(fetched);
+    }
+
+    for (size_t i = 0; i < n; i++)
+        if (items[i].decoded) send_reply(w, &items[i]);
+    sms_producer_poll(w->producer, 0);
+    for (size_t i = 0; i < n; i++) sms_consumer_store(w->commands, msgs[i]);
+
+cleanup:
+    if (state) ops->batch_end(state);
+    for (size_t i = 0; i < n; i++) {
+        decision_close(&items[i].d);
+        if (items[i].decoded) sms_command_close(&items[i].cmd);
+        sms_free(items[i].replay_summary);
+        if (rc == 0) rd_kafka_message_destroy(msgs[i]);
+    }
+    sms_strmap_close(&in_batch);
+    sms_free(fresh);
+    sms_free(items);
+    return rc;
+}
+
+/* ---------------- the loop ---------------- */
+
+static void on_rebalance(void *opaque, bool assigned) {
+    worker_t *w = opaque;
+    if (assigned) w->need_catchup = true;
+}
+
+static int connect_redis(worker_t *w) {
+    char err[256];
+    if (w->rc) redisFree(w->rc);
+    w->rc = sms_redis_connect(w->cfg, err, sizeof err);
+    if (w->rc == NULL || (w->ops->redis_init && w->ops->redis_init(w->rc, err, sizeof err) != 0)) {
+        sms_log(SMS_LOG_ERROR, "redis_unavailable", "%s", err);
+        if (w->rc) redisFree(w->rc);
+        w->rc = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* Rewinds each partition of msgs to its first message so a failed batch is
+ * fetched again, then destroys the messages. */
+static void rewind_batch(rd_kafka_message_t **msgs, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        bool first = true;
+        for (size_t j = 0; j < i; j++)
+            if (msgs[j]->partition == msgs[i]->partition) first = false;
+        if (first) {
+            rd_kafka_resp_err_t e = rd_kafka_seek(msgs[i]->rkt, msgs[i]->partition, msgs[i]->offset, 5000);
+            if (e) sms_log(SMS_LOG_ERROR, "kafka_seek_failed", "%s", rd_kafka_err2str(e));
+        }
+    }
+    for (size_t i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
+}
+
+static int setup(worker_t *w, bool commands) {
+    char err[512], client[96];
+    snprintf(client, sizeof client, "sms-%s", w->ops->service);
+    sms_producer_opts_t popts = {.client_id = client, .linger_ms = 1, .on_delivery = on_delivery};
+    if (sms_producer_new(w->cfg, &popts, &w->producer, err, sizeof err) != 0) {
+        sms_log(SMS_LOG_ERROR, "kafka_producer_failed", "%s", err);
+        return -1;
+    }
+    char tail_group[128];
+    snprintf(tail_group, sizeof tail_group, "sms-%s-tailer", w->ops->service);
+    sms_consumer_opts_t topts = {.group_id = tail_group, .client_id = tail_group, .fetch_wait_ms = 10};
+    if (sms_consumer_new(w->cfg, &topts, &w->tailer, err, sizeof err) != 0) {
+        sms_log(SMS_LOG_ERROR, "kafka_consumer_failed", "%s", err);
+        return -1;
+    }
+    snprintf(w->topics[w->n_topics++].name, sizeof w->topics[0].name, "%s", w->events_topic);
+    for (const char *const *t = w->ops->learn_topics; t && *t && w->n_topics < MAX_TOPICS; t++)
+        snprintf(w->topics[w->n_topics++].name, sizeof w->topics[0].name, "%s", *t);
+    for (size_t t = 0; t < w->n_topics; t++) {
+        int n = sms_kafka_partitions(sms_consumer_rk(w->tailer), w->topics[t].name, 10000);
+        if (n <= 0) {
+            sms_log(SMS_LOG_ERROR, "topic_missing", "%s does not exist: run `sms-admin create-topics`", w->topics[t].name);
+            return -1;
+        }
+        w->topics[t].n_partitions = n;
+        w->topics[t].next = sms_calloc((size_t)n, sizeof *w->topics[t].next);
+    }
+    for (int attempt = 0; connect_redis(w) != 0; attempt++) {
+        if (attempt == 30 || stop_requested) return -1;
+        sleep(1);
+    }
+    if (!commands) return 0;
+    char group[96];
+    snprintf(group, sizeof group, "sms-%s", w->ops->service);
+    sms_consumer_opts_t copts = {.group_id = group, .client_id = client, .fetch_wait_ms = 2,
+                                 .on_rebalance = on_rebalance, .opaque = w};
+    if (sms_consumer_new(w->cfg, &copts, &w->commands, err, sizeof err) != 0) {
+        sms_log(SMS_LOG_ERROR, "kafka_consumer_failed", "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+static void teardown(worker_t *w) {
+    if (w->commands) sms_consumer_free(w->commands); /* commits what was stored */
+    if (w->tailer) sms_consumer_free(w->tailer);
+    if (w->producer) sms_producer_free(w->producer);
+    if (w->rc) redisFree(w->rc);
+    for (size_t t = 0; t < w->n_topics; t++) sms_free(w->topics[t].next);
+    sms_strmap_close(&w->self_applied);
+}
+
+static int serve(worker_t *w) {
+    if (tailer_catch_up(w, true) != 0) return -1;
+    if (sms_consumer_subscribe(w->commands, w->commands_topic) != 0) return -1;
+    sms_log(SMS_LOG_INFO, "ready", "handling %s", w->commands_topic);
+    uint64_t last_check = sms_mono_ms(), last_stats = last_check;
+    uint64_t n_batches = 0, n_commands = 0, busy_us = 0;
+    rd_kafka_message_t *msgs[SMS_WORKER_BATCH_MAX];
+    while (!stop_requested) {
+        char err[512];
+        if (sms_producer_fatal(w->producer, err, sizeof err)) {
+            sms_log(SMS_LOG_ERROR, "kafka_fatal", "%s", err);
+            return -1; /* the idempotent producer cannot go on; restart cleanly */
+        }
+        if (w->rc == NULL || w->rc->err) {
+            if (connect_redis(w) != 0) { sleep(1); continue; }
+            w->need_catchup = true;
+        }
+        if (sms_mono_ms() - last_check >= 1000 || w->need_catchup) {
+            last_check = sms_mono_ms();
+            /* Also notices a wiped view (no built marker) and rebuilds it. */
+            if (tailer_catch_up(w, false) != 0) continue;
+            w->need_catchup = false;
+        }
+        if (tailer_apply_some(w, 0) < 0) continue;
+
+        size_t n = 0;
+        while (n < SMS_WORKER_BATCH_MAX) {
+            rd_kafka_message_t *m = sms_consumer_poll(w->commands, n == 0 ? 20 : 0);
+            if (m == NULL) break;
+            msgs[n++] = m;
+        }
+        if (n == 0) continue;
+        if (w->need_catchup) { /* assigned during that poll: the view must hold the log first */
+            if (tailer_catch_up(w, false) != 0) { rewind_batch(msgs, n); continue; }
+            w->need_catchup = false;
+        }
+        uint64_t started = sms_mono_us();
+        if (handle_batch(w, msgs, n) != 0) {
+            rewind_batch(msgs, n);
+            sleep(1);
+            continue;
+        }
+        n_batches++;
+        n_commands += n;
+        busy_us += sms_mono_us() - started;
+        if (sms_mono_ms() - last_stats >= 10000) {
+            /* Throughput comes from batch size; this line shows whether it does. */
+            sms_log(SMS_LOG_INFO, "stats", "%llu commands in %llu batches (%.1f per batch), %.2f ms per batch",
+                    (unsigned long long)n_commands, (unsigned long long)n_batches,
+                    (double)n_commands / (double)n_batches, (double)busy_us / 1000.0 / (double)n_batches);
+            last_stats = sms_mono_ms();
+            n_batches = n_commands = busy_us = 0;
+        }
+    }
+    return 0;
+}
+
+int sms_worker_main(const sms_worker_ops_t *ops, const sms_config_t *cfg, bool rebuild_only) {
+    worker_t w;
+    memset(&w, 0, sizeof w);
+    w.ops = ops;
+    w.cfg = cfg;
+    snprintf(w.prefix, sizeof w.prefix, "sms:%s:", ops->service);
+    snprintf(w.commands_topic, sizeof w.commands_topic, "sms.commands.%s", ops->service);
+    snprintf(w.events_topic, sizeof w.events_topic, "sms.events.%s", ops->service);
+    sms_strmap_init(&w.self_applied);
+
+    signal(SIGPIPE, SIG_IGN);
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
+    int rc = setup(&w, !rebuild_only);
+    if (rc == 0) rc = rebuild_only ? tailer_rebuild(&w) : serve(&w);
+    teardown(&w);
+    sms_log(rc == 0 ? SMS_LOG_INFO : SMS_LOG_ERROR, "exit", "%s", rc == 0 ? "clean" : "failed");
+    return rc == 0 ? 0 : 1;
+}

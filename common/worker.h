@@ -1,0 +1,112 @@
+/* worker.h - the pipeline every sms service runs: commands in, events out,
+ * Redis view kept equal to the event log, replies back to the gateway.
+ *
+ * A service supplies a table of operations (sms_worker_ops_t): how to
+ * prefetch and decide a batch of commands, and how to project an event into
+ * its view. The worker owns everything else:
+ *
+ *   - a batch loop on sms.commands.<service> (consumer group sms-<service>):
+ *     dedupe by command id -> prefetch -> decide in order (with an overlay so
+ *     later commands see earlier ones) -> produce events (acks=all) and wait
+ *     for their delivery reports -> apply them to the view -> reply -> store
+ *     the commands' offsets. A reply is sent only when its events are durable
+ *     and visible, so a 2xx at the gateway means both.
+ *   - a tailer that reads every partition of the topics the view is built
+ *     from (its own events topic, plus other services' events it learns
+ *     from) starting at the offsets recorded in the view, and projects each
+ *     event. When the view's "built" marker is missing (new or wiped Redis,
+ *     `sms-admin rebuild-views`) it drops the view and replays from offset 0.
+ *
+ * One thread, blocking clients (hiredis with SMS_REDIS_TIMEOUT_MS on every
+ * command, librdkafka polls): the worker serves no sockets, and throughput
+ * comes from batching. Run more instances (same group) for more cores.
+ *
+ * View bookkeeping keys under the service's prefix (sms:<service>:):
+ *   cmds     hash: command id -> summary written by the projection (dedupe)
+ *   offsets  hash: "<topic>:<partition>" -> next offset the tailer applies
+ *   meta     hash: built=1 once the view holds the whole log */
+#ifndef SMS_WORKER_H
+#define SMS_WORKER_H
+
+#include <hiredis/hiredis.h>
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "envelope.h"
+#include "problem.h"
+
+#define SMS_WORKER_BATCH_MAX 256
+#define SMS_DECISION_MAX_EVENTS 4
+#define SMS_DECISION_MAX_ERRORS 16
+
+/* One event a decision writes: data packed by the service into `event`
+ * (the whole envelope: use sms_event_pack_head then the data map). */
+typedef struct sms_decision_event_s {
+    char key[128];          /* Kafka key: the aggregate id */
+    msgpack_sbuffer event;  /* initialised by the worker */
+} sms_decision_event_t;
+
+/* What the service decided for one command. The worker initialises it
+ * (status 500, empty buffers) and frees it. */
+typedef struct sms_decision_s {
+    int status;                     /* HTTP status of the reply */
+    /* status < 400: the reply body, a packed msgpack map (empty: {}) */
+    msgpack_sbuffer body;
+    char location[256];             /* Location of a 201, or "" */
+    /* status >= 400: the problem */
+    const char *problem_code;
+    char detail[256];
+    sms_problem_error_t errors[SMS_DECISION_MAX_ERRORS];
+    char error_fields[SMS_DECISION_MAX_ERRORS][72];
+    char error_messages[SMS_DECISION_MAX_ERRORS][160];
+    size_t n_errors;
+    /* events to write, in order */
+    sms_decision_event_t events[SMS_DECISION_MAX_EVENTS];
+    size_t n_events;
+} sms_decision_t;
+
+/* Helpers for deciders. */
+void sms_decision_fail(sms_decision_t *d, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void sms_decision_error(sms_decision_t *d, const char *field, size_t field_len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Adds an event slot keyed by key; returns a packer writing into it. */
+msgpack_packer sms_decision_event(sms_decision_t *d, const char *key);
+/* A packer writing the reply body. */
+msgpack_packer sms_decision_body(sms_decision_t *d);
+
+typedef struct sms_worker_ops_s {
+    const char *service;            /* "classes": topics sms.{commands,events}.classes, keys sms:classes: */
+    /* Other services' events topics this view also learns from (NULL-terminated, may be NULL). */
+    const char *const *learn_topics;
+
+    /* After every (re)connect: load scripts. 0, or -1 with err. */
+    int (*redis_init)(redisContext *rc, char *err, size_t errlen);
+    /* Appends (pipelines) one Redis command applying ev, from topic (its
+     * partition and offset, or partition -1 when applied right after being
+     * produced). The command must also record offsets[<topic>:<partition>] =
+     * offset + 1 when partition >= 0, and cmds[ev.cause] for its own events.
+     * Returns 1 if appended, 0 if the event is not for this view (the worker
+     * then records the offset itself). */
+    int (*project)(redisContext *rc, const char *topic, const sms_event_t *ev, int32_t partition, int64_t offset);
+
+    /* Per batch: creates the decider's state, prefetching (one pipeline)
+     * what cmds need. Returns NULL on a Redis failure. */
+    void *(*batch_begin)(redisContext *rc, const sms_command_t *const *cmds, size_t n);
+    void (*batch_end)(void *state);
+    /* Decides one new command at now_ms. */
+    void (*decide)(void *state, const sms_command_t *cmd, int64_t now_ms, sms_decision_t *d);
+    /* Called once a decision's events are produced, before the next decision. */
+    void (*overlay)(void *state, const sms_command_t *cmd, const sms_decision_t *d);
+    /* Answers again a command handled before; summary is its cmds entry. */
+    void (*replay)(redisContext *rc, const char *summary, sms_decision_t *d);
+} sms_worker_ops_t;
+
+/* Runs the service until SIGTERM/SIGINT: returns the process exit code.
+ * With rebuild_only, drops the view, replays the log and returns. */
+int sms_worker_main(const sms_worker_ops_t *ops, const sms_config_t *cfg, bool rebuild_only);
+
+#endif

@@ -1,0 +1,95 @@
+/* ops.c - the classes service's operations for the shared worker
+ * (common/worker.h): prefetch state, decide with handlers.c, pack the event
+ * and the reply, project with projection.c, answer replays from the view. */
+#include "ops.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "handlers.h"
+#include "id.h"
+#include "projection.h"
+#include "redis.h"
+#include "state.h"
+
+static void *batch_begin(redisContext *rc, const sms_command_t *const *cmds, size_t n) {
+    classes_state_t *st = sms_malloc(sizeof *st);
+    classes_state_init(st, rc);
+    if (classes_state_prefetch(st, cmds, n) != 0) {
+        classes_state_close(st);
+        sms_free(st);
+        return NULL;
+    }
+    return st;
+}
+
+static void batch_end(void *state) {
+    classes_state_close(state);
+    sms_free(state);
+}
+
+static void reply_class(sms_decision_t *d, int status, const classes_class_t *c) {
+    d->status = status;
+    msgpack_packer pk = sms_decision_body(d);
+    classes_pack_public(&pk, c);
+    if (status == 201) snprintf(d->location, sizeof d->location, "/lecturer/classes/%s", c->id);
+}
+
+static void decide(void *state, const sms_command_t *cmd, int64_t now_ms, sms_decision_t *d) {
+    classes_state_t *st = state;
+    classes_outcome_t out;
+    char new_id[SMS_ID_SIZE];
+    classes_decide(st, cmd, now_ms, sms_id_new(new_id), &out);
+    if (out.status >= 400) {
+        sms_decision_fail(d, out.status, out.problem_code, "%s", out.detail);
+        for (size_t i = 0; i < out.n_errors; i++)
+            sms_decision_error(d, out.errors[i].field, strlen(out.errors[i].field), "%s", out.errors[i].message);
+        classes_outcome_clear(&out);
+        return;
+    }
+    reply_class(d, out.status, &out.after);
+    if (out.event_type) {
+        char event_id[SMS_ID_SIZE];
+        msgpack_packer pk = sms_decision_event(d, out.after.id);
+        sms_event_pack_head(&pk, SMS_STR(sms_id_new(event_id)), SMS_STR(out.event_type), CLASSES_EVENT_VERSION,
+                            now_ms, cmd->actor, SMS_STR(out.after.id), cmd->id);
+        bool updated = strcmp(out.event_type, "class.updated") == 0;
+        classes_pack_snapshot(&pk, &out.after, updated ? out.changed : NULL, out.n_changed);
+        /* Later commands of this batch must see this one's effect. */
+        classes_state_apply(st, classes_state_class(st, cmd->key), &out.after);
+    }
+    classes_outcome_clear(&out);
+}
+
+/* summary is "<status> <class id>", written by the projection script. */
+static void replay(redisContext *rc, const char *summary, sms_decision_t *d) {
+    int status = 0;
+    char id[128] = "";
+    if (sscanf(summary, "%d %127s", &status, id) != 2) {
+        sms_decision_fail(d, 500, "internal", "unreadable command record");
+        return;
+    }
+    redisReply *r = redisCommand(rc, "HGETALL " CLASSES_KEY_PREFIX "c:%s", id);
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements > 0) {
+        classes_class_t c;
+        classes_class_from_hash(r, id, strlen(id), &c);
+        reply_class(d, status, &c);
+        classes_class_clear(&c);
+    } else {
+        sms_decision_fail(d, 503, "unavailable", "the result of this command is not readable yet; retry");
+    }
+    if (r) freeReplyObject(r);
+}
+
+const sms_worker_ops_t classes_ops = {
+    .service = "classes",
+    .learn_topics = NULL,
+    .redis_init = classes_projection_init,
+    .project = classes_projection_append,
+    .batch_begin = batch_begin,
+    .batch_end = batch_end,
+    .decide = decide,
+    .overlay = NULL, /* decide applies the overlay itself: it has the class at hand */
+    .replay = replay,
+};
