@@ -13,6 +13,8 @@ static const struct {
 } topics[] = {
     {"sms.commands.classes", commands_cfg},
     {"sms.events.classes", events_cfg},
+    {"sms.commands.assignments", commands_cfg},
+    {"sms.events.assignments", events_cfg},
 };
 
 size_t admin_topics(int partitions, sms_topic_spec_t *specs, size_t cap) {

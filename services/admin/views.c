@@ -8,10 +8,11 @@
 
 #include "alloc.h"
 
-static const char *const classes_bookkeeping[] = {"offsets", "meta", NULL};
+/* The worker's bookkeeping keys (common/worker.h), the same for every service. */
+static const char *const bookkeeping[] = {"offsets", "meta", NULL};
 
 const admin_view_t admin_views[] = {
-    {"classes", "sms:classes:", classes_bookkeeping},
+    {"classes", "sms:classes:", bookkeeping},
 };
 const size_t admin_n_views = sizeof admin_views / sizeof admin_views[0];
 
