@@ -78,8 +78,14 @@ void sms_decision_error(sms_decision_t *d, const char *field, size_t field_len, 
 
 msgpack_packer sms_decision_event(sms_decision_t *d, const char *key) {
     msgpack_packer pk;
-    if (d->n_events == SMS_DECISION_MAX_EVENTS) abort(); /* a decider bug, not an input error */
+    if (d->n_events == d->cap_events) {
+        size_t cap = d->cap_events ? d->cap_events * 2 : 4;
+        d->events = sms_realloc(d->events, cap * sizeof *d->events);
+        for (size_t i = d->cap_events; i < cap; i++) msgpack_sbuffer_init(&d->events[i].event);
+        d->cap_events = cap;
+    }
     sms_decision_event_t *e = &d->events[d->n_events++];
+    msgpack_sbuffer_clear(&e->event);
     snprintf(e->key, sizeof e->key, "%s", key);
     msgpack_packer_init(&pk, &e->event, msgpack_sbuffer_write);
     return pk;
@@ -96,12 +102,12 @@ static void decision_init(sms_decision_t *d) {
     memset(d, 0, sizeof *d);
     d->status = 500;
     msgpack_sbuffer_init(&d->body);
-    for (size_t i = 0; i < SMS_DECISION_MAX_EVENTS; i++) msgpack_sbuffer_init(&d->events[i].event);
 }
 
 static void decision_close(sms_decision_t *d) {
     msgpack_sbuffer_destroy(&d->body);
-    for (size_t i = 0; i < SMS_DECISION_MAX_EVENTS; i++) msgpack_sbuffer_destroy(&d->events[i].event);
+    for (size_t i = 0; i < d->cap_events; i++) msgpack_sbuffer_destroy(&d->events[i].event);
+    sms_free(d->events);
 }
 
 static void decision_unavailable(sms_decision_t *d, const char *detail) {
@@ -309,8 +315,8 @@ typedef struct item_s {
     size_t n_produced;
     size_t n_delivered;
     int dr_err;
-    int32_t partitions[SMS_DECISION_MAX_EVENTS];
-    int64_t offsets[SMS_DECISION_MAX_EVENTS];
+    int32_t *partitions;        /* where each delivered event landed (n_events long) */
+    int64_t *offsets;
 } item_t;
 
 /* The producer's delivery callback: events carry their item, replies NULL. */
@@ -321,7 +327,7 @@ static void on_delivery(void *opaque, int err, int32_t partition, int64_t offset
         it->dr_err = err;
         return;
     }
-    if (it->n_delivered < SMS_DECISION_MAX_EVENTS) {
+    if (it->n_delivered < it->d.n_events) {
         it->partitions[it->n_delivered] = partition;
         it->offsets[it->n_delivered] = offset;
     }
@@ -418,6 +424,10 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n) {
         }
         sms_strmap_put(&in_batch, it->cmd.id.ptr, it->cmd.id.len, it);
         ops->decide(state, &it->cmd, now, &it->d);
+        if (it->d.n_events) {
+            it->partitions = sms_calloc(it->d.n_events, sizeof *it->partitions);
+            it->offsets = sms_calloc(it->d.n_events, sizeof *it->offsets);
+        }
         for (size_t e = 0; e < it->d.n_events; e++) {
             sms_decision_event_t *ev = &it->d.events[e];
             int prc;
@@ -473,7 +483,7 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n) {
             decision_unavailable(&it->d, "the change is saved but not visible yet; retry with the same Idempotency-Key");
             continue;
         }
-        for (size_t e = 0; e < it->n_delivered && e < SMS_DECISION_MAX_EVENTS; e++) {
+        for (size_t e = 0; e < it->n_delivered && e < it->d.n_events; e++) {
             char key[48];
             int kn = self_key(key, sizeof key, it->partitions[e], it->offsets[e]);
             sms_strmap_put(&w->self_applied, key, (size_t)kn, w);
@@ -506,6 +516,8 @@ cleanup:
     if (state) ops->batch_end(state);
     for (size_t i = 0; i < n; i++) {
         decision_close(&items[i].d);
+        sms_free(items[i].partitions);
+        sms_free(items[i].offsets);
         if (items[i].decoded) sms_command_close(&items[i].cmd);
         sms_free(items[i].replay_summary);
         if (rc == 0) rd_kafka_message_destroy(msgs[i]);

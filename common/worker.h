@@ -39,7 +39,6 @@
 #include "problem.h"
 
 #define SMS_WORKER_BATCH_MAX 256
-#define SMS_DECISION_MAX_EVENTS 4
 #define SMS_DECISION_MAX_ERRORS 16
 
 /* One event a decision writes: data packed by the service into `event`
@@ -63,9 +62,10 @@ typedef struct sms_decision_s {
     char error_fields[SMS_DECISION_MAX_ERRORS][72];
     char error_messages[SMS_DECISION_MAX_ERRORS][160];
     size_t n_errors;
-    /* events to write, in order */
-    sms_decision_event_t events[SMS_DECISION_MAX_EVENTS];
-    size_t n_events;
+    /* events to write, in order (grown by sms_decision_event; a command may
+     * write many, e.g. one per changed grade) */
+    sms_decision_event_t *events;
+    size_t n_events, cap_events;
 } sms_decision_t;
 
 /* Helpers for deciders. */
