@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <unistd.h>
 
 typedef enum { OPT_STR, OPT_INT, OPT_LEVEL } opt_kind_t;
@@ -38,6 +40,9 @@ static const opt_t options[] = {
     INT(max_connections, "SMS_MAX_CONNECTIONS", "20000", 1, 1000000),
     INT(topic_partitions, "SMS_TOPIC_PARTITIONS", "4", 1, 1024),
     STR(data_dir, "SMS_DATA_DIR", "./.run/data"),
+    STR(upload_secret, "SMS_UPLOAD_SECRET", NULL), /* unset: derived from SMS_JWT_SECRET, see derive_upload_secret */
+    INT(upload_limit, "SMS_UPLOAD_LIMIT", "26214400", 1, 2147483647),
+    INT(upload_ttl_s, "SMS_UPLOAD_TTL_S", "900", 1, 604800),
     {"SMS_LOG_LEVEL", OPT_LEVEL, offsetof(sms_config_t, log_level), 0, "info", 0, 0},
 };
 
@@ -72,6 +77,24 @@ static int set_option(sms_config_t *cfg, const opt_t *o, const char *value, char
     return -1;
 }
 
+/* When SMS_UPLOAD_SECRET is unset, the URL-signing key is derived from
+ * SMS_JWT_SECRET: hex(HMAC-SHA256(key = SMS_JWT_SECRET, "sms upload url
+ * signing key v1")). A separate key, so that a signed URL can never be
+ * replayed as (or forged from) a token signature; derived, so that a
+ * deployment with only SMS_JWT_SECRET still works. Set SMS_UPLOAD_SECRET to
+ * rotate the two independently. With no JWT secret either it stays empty (the
+ * gateway refuses to start without SMS_JWT_SECRET anyway). */
+static void derive_upload_secret(sms_config_t *cfg) {
+    static const char label[] = "sms upload url signing key v1";
+    unsigned char mac[32];
+    unsigned int n = 0;
+    if (cfg->upload_secret[0] != '\0' || cfg->jwt_secret[0] == '\0') return;
+    if (HMAC(EVP_sha256(), cfg->jwt_secret, (int)strlen(cfg->jwt_secret), (const unsigned char *)label,
+             sizeof label - 1, mac, &n) == NULL || n != sizeof mac)
+        return; /* left empty: signing then fails closed (every URL is refused) */
+    for (unsigned i = 0; i < n; i++) snprintf(cfg->upload_secret + 2 * i, 3, "%02x", mac[i]);
+}
+
 int sms_config_load(sms_config_t *cfg, char *err, size_t errlen) {
     memset(cfg, 0, sizeof *cfg);
     for (size_t i = 0; i < sizeof options / sizeof options[0]; i++) {
@@ -91,5 +114,6 @@ int sms_config_load(sms_config_t *cfg, char *err, size_t errlen) {
                 *p = '-';
         snprintf(cfg->gateway_id, sizeof cfg->gateway_id, "gw-%s-%d", host, cfg->http_port);
     }
+    derive_upload_secret(cfg);
     return 0;
 }

@@ -25,6 +25,9 @@ typedef struct sms_config_s {
     int max_connections;       /* SMS_MAX_CONNECTIONS */
     int topic_partitions;      /* SMS_TOPIC_PARTITIONS (topic creation) */
     char data_dir[256];        /* SMS_DATA_DIR */
+    char upload_secret[256];   /* SMS_UPLOAD_SECRET: signs upload/download URLs (default: derived, see config.c) */
+    int upload_limit;          /* SMS_UPLOAD_LIMIT bytes: largest file a signed upload URL accepts */
+    int upload_ttl_s;          /* SMS_UPLOAD_TTL_S: lifetime of a signed URL, and the most a client may ask for */
     sms_log_level_t log_level; /* SMS_LOG_LEVEL */
 } sms_config_t;
 

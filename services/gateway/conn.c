@@ -1,11 +1,13 @@
 /* conn.c - one client connection: reading, parsing with http-parser,
- * dispatching each request (router, auth, content type, handler), timeouts,
- * backpressure and the close sequence.
+ * dispatching each request (router, auth, content type, handler), streaming
+ * request bodies to a handler's sink, timeouts, backpressure and the close
+ * sequence.
  *
  * http.c starts connections (gw__conn_start) and drains them on shutdown;
  * response.c writes answers and calls gw__conn_update after each change. The
  * parser is paused after every request so that dispatch, backpressure checks
  * and handlers never run inside a parser callback. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -21,6 +23,7 @@
 
 static void on_timer(uv_timer_t *t);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void stream_step(gw_conn_t *c);
 
 static int over_limits(const gw_conn_t *c) {
     if (c->n_queued >= GW_HTTP_MAX_PIPELINE) return 1;
@@ -112,7 +115,10 @@ static void maybe_continue(gw_conn_t *c, gw_request_t *req, const http_parser *p
     static const char msg[] = "HTTP/1.1 100 Continue\r\n\r\n";
     const char *expect = gw_req_header(req, "Expect");
     if (expect == NULL || strcasecmp(expect, "100-continue") != 0) return;
-    if (p->http_major != 1 || p->http_minor == 0 || c->q_head != NULL || c->n_writing != 0) return;
+    /* A streaming request asks from the queue, where it may be the head. */
+    if (p->http_major != 1 || p->http_minor == 0 || (c->q_head != NULL && c->q_head != req) || c->n_writing != 0 ||
+        c->out_stream != NULL)
+        return;
     uv_buf_t b = uv_buf_init((char *)msg, sizeof msg - 1);
     int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
     if (n <= 0 || n == (int)b.len) return; /* not sent at all: the client sends the body after its own wait */
@@ -138,6 +144,20 @@ static int on_headers_complete(http_parser *p) {
         c->err_status = status;
         return -1;
     }
+    gw__req_route(req, c->srv->router);
+    if (p->flags & F_CONTENTLENGTH) req->content_length = (int64_t)p->content_length;
+    if (req->route && (req->route->flags & GW_ROUTE_STREAM_BODY)) {
+        /* Its handler must see the head before any body byte is parsed:
+         * stop here, conn_process dispatches it (stream_step). */
+        req->keep_alive = http_should_keep_alive(p) != 0;
+        req->stream = GW_STREAM_HELD;
+        c->in_stream = req;
+        c->stream_bytes = 0;
+        c->stream_busy = c->stream_ended = 0;
+        sms_buf_reset(&c->stage);
+        http_parser_pause(p, 1);
+        return 0;
+    }
     if ((p->flags & F_CONTENTLENGTH) && p->content_length > (uint64_t)c->srv->cfg->body_limit) {
         c->err_status = 413; /* refused on the header alone: the body is never read */
         return -1;
@@ -152,6 +172,18 @@ static int on_headers_complete(http_parser *p) {
 static int on_body(http_parser *p, const char *at, size_t len) {
     gw_conn_t *c = p->data;
     gw_request_t *req = c->cur;
+    if (req->stream) { /* GW_STREAM_OPEN: parsing waits for the sink otherwise */
+        if (req->stream_max && c->stream_bytes + len > req->stream_max) {
+            c->err_status = 413;
+            return -1;
+        }
+        c->stream_bytes += len;
+        sms_buf_append(&c->stage, at, len); /* at most one read's worth: the sink gets it after this execute */
+        /* Progress: the next bytes get header_timeout_ms again. */
+        c->req_deadline = uv_now(c->srv->loop) + (uint64_t)c->srv->cfg->header_timeout_ms;
+        timer_touch(c);
+        return 0;
+    }
     if ((uint64_t)req->body_len + len > (uint64_t)c->srv->cfg->body_limit) {
         c->err_status = 413; /* a chunked body growing past the limit */
         return -1;
@@ -164,6 +196,12 @@ static int on_body(http_parser *p, const char *at, size_t len) {
 static int on_message_complete(http_parser *p) {
     gw_conn_t *c = p->data;
     gw_request_t *req = c->cur;
+    if (req->stream) { /* dispatched long ago: on_end is due once the sink has every byte */
+        c->stream_ended = 1;
+        c->cur = NULL;
+        http_parser_pause(p, 1);
+        return 0;
+    }
     gw__req_append(req, "", 1); /* NUL after the body, not counted */
     req->keep_alive = http_should_keep_alive(p) != 0;
     c->complete = req;
@@ -213,6 +251,9 @@ static int must_wait(const gw_conn_t *c, const gw_request_t *req) {
     return c->n_handling > 0 && (!is_safe(req->method) || c->n_unsafe_handling > 0);
 }
 
+/* Hands a request to its handler (or answers it: 503 draining, 404, 405,
+ * 401/403, 415). A streaming request comes here with its head only; an
+ * answer before it chose a sink detaches the stream (response.c). */
 static void dispatch(gw_conn_t *c, gw_request_t *req) {
     gw_server_t *srv = c->srv;
     enqueue(c, req);
@@ -220,30 +261,28 @@ static void dispatch(gw_conn_t *c, gw_request_t *req) {
         req->unsafe = 1;
         c->n_unsafe_handling++;
     }
-    if (!req->keep_alive || c->parser.upgrade) c->stop_parsing = 1;
+    /* A streaming request's body is still to come: its end decides (stream_step). */
+    if (!req->stream && (!req->keep_alive || c->parser.upgrade)) c->stop_parsing = 1;
     if (srv->draining) {
         c->stop_parsing = 1;
         gw_respond_problem_h(req, 503, "unavailable", "The server is shutting down.", NULL, 0, "Retry-After: 1\r\n");
         return;
     }
-    gw_match_t m;
-    int found = gw_router_match(srv->router, req->method, gw_req_path(req), req->path_len, &m);
-    if (found == 404) {
+    if (req->route_status == 404) {
         gw_respond_problem(req, 404, "not_found", "No such route.", NULL, 0);
         return;
     }
-    if (found == 405) {
+    if (req->route_status == 405) {
         char allow[96];
         memcpy(allow, "Allow: ", 7);
-        size_t n = strlen(m.allow);
-        memcpy(allow + 7, m.allow, n);
+        size_t n = strnlen(req->allow, sizeof req->allow - 1);
+        memcpy(allow + 7, req->allow, n);
         memcpy(allow + 7 + n, "\r\n", 3);
         gw_respond_problem_h(req, 405, "method_not_allowed", "The path does not support this method.", NULL, 0,
                              allow);
         return;
     }
-    const gw_route_t *route = m.route;
-    gw__req_set_params(req, &m);
+    const gw_route_t *route = req->route;
     if (route->flags & GW_ROUTE_AUTH) {
         sms_jwt_claims_t claims;
         gw_auth_failure_t fail;
@@ -255,7 +294,8 @@ static void dispatch(gw_conn_t *c, gw_request_t *req) {
         }
         gw__req_set_user(req, claims.sub, claims.role);
     }
-    if ((route->flags & GW_ROUTE_JSON_BODY) && req->body_len > 0 && !is_json(gw_req_header(req, "Content-Type"))) {
+    if ((route->flags & GW_ROUTE_JSON_BODY) && !req->stream && req->body_len > 0 &&
+        !is_json(gw_req_header(req, "Content-Type"))) {
         gw_respond_problem(req, 415, "unsupported_media_type", "The body must be application/json.", NULL, 0);
         return;
     }
@@ -294,6 +334,143 @@ static void fail_request(gw_conn_t *c, gw_request_t *req, int status, const char
     gw_respond_problem(req, status, code, detail, NULL, 0);
 }
 
+/* ---- streaming request bodies ---- */
+
+/* True while the parser must not run: the streaming request waits for
+ * earlier requests or for its handler's sink, the sink has bytes, or the
+ * body ended and on_end is still due. */
+static int stream_blocked(const gw_conn_t *c) {
+    const gw_request_t *s = c->in_stream;
+    return s && (s->stream != GW_STREAM_OPEN || c->stream_busy || c->stream_ended || c->stage.len > 0);
+}
+
+/* The streaming request was dispatched (its handler owns the answer) and
+ * its body is still arriving. */
+static int stream_receiving(const gw_conn_t *c) {
+    const gw_request_t *s = c->in_stream;
+    return s && (s->stream == GW_STREAM_HANDLER || s->stream == GW_STREAM_OPEN) && !c->stream_ended;
+}
+
+static void stream_forget(gw_conn_t *c) {
+    gw_request_t *req = c->in_stream;
+    c->in_stream = NULL;
+    if (c->cur == req) c->cur = NULL;
+    c->stream_busy = c->stream_ended = 0;
+    sms_buf_close(&c->stage); /* up to a read's worth: not pinned by idle connections */
+    req->stream = GW_STREAM_DONE;
+}
+
+/* Takes the request being parsed away from the parser, for the caller to
+ * release or answer: a plain partial request, or a streaming head that was
+ * never dispatched. Dispatched streams go through stream_abort instead. */
+static gw_request_t *cur_take(gw_conn_t *c) {
+    gw_request_t *req = c->cur;
+    c->cur = NULL;
+    if (req && req == c->in_stream) {
+        c->in_stream = NULL;
+        sms_buf_close(&c->stage);
+    }
+    return req;
+}
+
+/* The dispatched streaming request's body will not complete. With a sink:
+ * tell it and answer status (400, 408, 413, or 499 when the connection is
+ * gone). Without one yet, its handler still owns the answer and learns of
+ * the failure from gw_req_stream_body. No further requests are parsed. */
+static void stream_abort(gw_conn_t *c, int status) {
+    gw_request_t *req = c->in_stream;
+    int had_sink = req->stream == GW_STREAM_OPEN;
+    stream_forget(c);
+    c->stop_parsing = 1;
+    if (!had_sink) return;
+    req->sink->on_abort(req, status, req->sink_ctx);
+    char detail[128];
+    const char *code = "bad_request";
+    switch (status) {
+    case 408:
+        code = "request_timeout";
+        snprintf(detail, sizeof detail, "No body bytes arrived for %d ms.", c->srv->cfg->header_timeout_ms);
+        break;
+    case 413:
+        code = "payload_too_large";
+        snprintf(detail, sizeof detail, "The body is larger than %llu bytes.", (unsigned long long)req->stream_max);
+        break;
+    case 499:
+        code = "client_closed_request";
+        snprintf(detail, sizeof detail, "The connection closed before the body was complete.");
+        break;
+    default:
+        snprintf(detail, sizeof detail, "The body is malformed or ended early.");
+        break;
+    }
+    req->close_after = 1;
+    gw_respond_problem(req, status, code, detail, NULL, 0);
+}
+
+/* Moves the streaming request on: dispatches its head once the requests
+ * before it are done, hands staged body bytes to the sink, and after the
+ * last of them calls on_end. Runs with c->processing set, never inside a
+ * parser callback; the sink may resume or answer from within. */
+static void stream_step(gw_conn_t *c) {
+    gw_request_t *req;
+    while ((req = c->in_stream) != NULL && !c->closing) {
+        if (req->stream == GW_STREAM_HELD) {
+            if (must_wait(c, req)) return;
+            req->stream = GW_STREAM_HANDLER;
+            dispatch(c, req);
+            continue; /* it may have answered, or chosen a sink */
+        }
+        if (req->stream != GW_STREAM_OPEN || c->stream_busy) return;
+        if (c->stage.len > 0) {
+            c->stream_busy = 1;
+            req->sink->on_data(req, c->stage.data, c->stage.len, req->sink_ctx);
+            continue; /* resumed at once, busy, or answered (req may be gone) */
+        }
+        if (!c->stream_ended) return;
+        stream_forget(c);
+        if (!req->keep_alive) c->stop_parsing = 1;
+        req->sink->on_end(req, req->sink_ctx);
+        return;
+    }
+}
+
+void gw__conn_stream_detach(gw_conn_t *c) {
+    int complete = c->stream_ended;
+    gw_request_t *req = c->in_stream;
+    stream_forget(c);
+    if (!complete) {
+        /* The rest of the body is never read: this connection cannot carry
+         * another request. */
+        c->stop_parsing = 1;
+        req->close_after = 1;
+    } else if (!req->keep_alive) {
+        c->stop_parsing = 1;
+    }
+}
+
+int gw_req_stream_body(gw_request_t *req, const gw_body_sink_t *sink, void *ctx, uint64_t max_bytes) {
+    gw_conn_t *c = req->conn;
+    if (sink == NULL || req->stream != GW_STREAM_HANDLER || c == NULL || c->closing || c->in_stream != req) return -1;
+    req->sink = sink;
+    req->sink_ctx = ctx;
+    req->stream_max = max_bytes;
+    req->stream = GW_STREAM_OPEN;
+    /* The body gets header_timeout_ms from now, again after every chunk. */
+    c->req_deadline = uv_now(c->srv->loop) + (uint64_t)c->srv->cfg->header_timeout_ms;
+    timer_touch(c);
+    maybe_continue(c, req, &c->parser);
+    if (!c->processing && !c->closing) gw__conn_update(c);
+    return 0;
+}
+
+void gw_req_body_resume(gw_request_t *req) {
+    gw_conn_t *c = req->conn;
+    if (c == NULL || c->in_stream != req || !c->stream_busy) return;
+    c->stream_busy = 0;
+    sms_buf_reset(&c->stage);
+    if (!c->processing && !c->closing) gw__conn_update(c);
+}
+
 static void keep_pending(gw_conn_t *c, const char *data, size_t len, int from_pending) {
     if (len == 0) {
         sms_free(c->pending);
@@ -319,7 +496,7 @@ static void keep_pending(gw_conn_t *c, const char *data, size_t len, int from_pe
  * limits (the rest is kept in c->pending and reading stops). */
 static void conn_process(gw_conn_t *c, const char *data, size_t len, int from_pending) {
     c->processing = 1;
-    while (len > 0 && !c->stop_parsing && !c->closing && !c->held && !over_limits(c)) {
+    while (len > 0 && !c->stop_parsing && !c->closing && !c->held && !stream_blocked(c) && !over_limits(c)) {
         size_t n = http_parser_execute(&c->parser, &gw__parser_settings, data, len);
         enum http_errno err = HTTP_PARSER_ERRNO(&c->parser);
         data += n;
@@ -330,17 +507,22 @@ static void conn_process(gw_conn_t *c, const char *data, size_t len, int from_pe
             c->complete = NULL;
             if (req && must_wait(c, req)) c->held = req; /* dispatched by gw__conn_update later */
             else if (req) dispatch(c, req);
+            else stream_step(c); /* a streaming head, or the end of a streamed body */
             continue;
         }
         if (err != HPE_OK) {
             int status = c->err_status ? c->err_status : err == HPE_HEADER_OVERFLOW ? 431 : 400;
-            gw_request_t *req = c->cur;
-            c->cur = NULL;
+            if (stream_receiving(c)) {
+                stream_abort(c, status);
+                break;
+            }
+            gw_request_t *req = cur_take(c);
             /* A callback's own 400 is about the request target; otherwise
              * http-parser says what it could not parse. */
             fail_request(c, req, status, c->err_status ? "bad request target" : http_errno_description(err));
             break;
         }
+        if (c->in_stream) stream_step(c); /* the body bytes this read carried */
         if (n == 0) break; /* no progress without an error: never expected */
     }
     if (c->stop_parsing || c->closing) len = 0;
@@ -375,9 +557,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
         c->eof = 1;
         (void)uv_read_stop(s); /* cannot fail for a TCP handle */
         c->reading = 0;
-        if (c->cur) {
-            gw__req_release(c->cur);
-            c->cur = NULL;
+        if (stream_receiving(c)) {
+            c->processing = 1; /* its answer must not re-enter gw__conn_update */
+            stream_abort(c, 400);
+            c->processing = 0;
+        } else if (c->cur) {
+            gw__req_release(cur_take(c));
         }
         gw__conn_update(c);
         return;
@@ -391,8 +576,11 @@ static void arm_timer(gw_conn_t *c) {
     gw_timer_mode_t mode;
     uint64_t now = uv_now(c->srv->loop), deadline = 0;
     const sms_config_t *cfg = c->srv->cfg;
-    if (c->n_handling > 0) {
-        mode = GW_TIMER_NONE; /* waiting on a handler is never a timeout */
+    if (c->in_stream && c->in_stream->stream == GW_STREAM_OPEN && !stream_blocked(c)) {
+        mode = GW_TIMER_HEAD; /* a streaming body waits on the client: req_deadline moves with every chunk */
+        deadline = c->req_deadline;
+    } else if (c->n_handling > 0) {
+        mode = GW_TIMER_NONE; /* waiting on a handler (or a sink's disk) is never a timeout */
     } else if (c->cur) {
         mode = GW_TIMER_HEAD;
         deadline = c->req_deadline;
@@ -417,10 +605,15 @@ static void on_timer(uv_timer_t *t) {
     if (c->closing) return;
     switch (c->timer_mode) {
     case GW_TIMER_HEAD: {
-        gw_request_t *req = c->cur;
-        c->cur = NULL;
         c->timer_mode = GW_TIMER_NONE;
-        fail_request(c, req, 408, NULL);
+        if (stream_receiving(c)) {
+            c->processing = 1;
+            stream_abort(c, 408);
+            c->processing = 0;
+            gw__conn_update(c);
+            break;
+        }
+        fail_request(c, cur_take(c), 408, NULL);
         break;
     }
     case GW_TIMER_IDLE:
@@ -437,6 +630,8 @@ static void on_timer(uv_timer_t *t) {
 static void on_close(uv_handle_t *h) {
     gw_conn_t *c = h->data;
     if (--c->handles_open > 0) return;
+    /* A dispatched stream was aborted in gw__conn_close: cur is a partial
+     * request or a streaming head that never reached its handler. */
     if (c->cur) gw__req_release(c->cur);
     if (c->complete) gw__req_release(c->complete);
     if (c->held) gw__req_release(c->held);
@@ -447,6 +642,8 @@ static void on_close(uv_handle_t *h) {
         if (req->state == GW_REQ_HANDLING) req->conn = NULL; /* its handler answers it later; then it is freed */
         else gw__req_release(req);
     }
+    if (c->out_stream) gw__req_release(c->out_stream); /* its source was told in gw__conn_close */
+    sms_buf_close(&c->stage);
     sms_free(c->pending);
     gw__server_conn_closed(c->srv, c);
     sms_free(c);
@@ -456,6 +653,10 @@ void gw__conn_close(gw_conn_t *c) {
     if (c->closing) return;
     c->closing = 1;
     c->reading = 0;
+    /* Sinks and sources learn now, so their own I/O can wind down. Answers
+     * given from here on are just logged and freed by on_close. */
+    if (c->in_stream && c->in_stream->stream >= GW_STREAM_HANDLER) stream_abort(c, 499);
+    if (c->out_stream) gw__stream_src_done(c->out_stream, -ECONNRESET);
     uv_close((uv_handle_t *)&c->tcp, on_close);
     uv_close((uv_handle_t *)&c->timer, on_close);
 }
@@ -505,18 +706,28 @@ void gw__conn_update(gw_conn_t *c) {
         c->processing = 0;
         if (c->closing || c->shutting) return;
     }
-    if (c->pending_len && !c->stop_parsing && !c->held && !over_limits(c)) {
+    if (c->in_stream) {
+        c->processing = 1; /* same for a sink resuming or answering at once */
+        stream_step(c);
+        c->processing = 0;
+        if (c->closing || c->shutting) return;
+    }
+    if (c->pending_len && !c->stop_parsing && !c->held && !stream_blocked(c) && !over_limits(c)) {
         conn_process(c, c->pending, c->pending_len, 1); /* ends by calling us again */
         return;
     }
     if (c->stop_parsing || c->eof) {
         if (c->pending_len) keep_pending(c, NULL, 0, 0);
-        if (c->cur) {
-            gw__req_release(c->cur); /* a request that will never be completed */
-            c->cur = NULL;
+        if (stream_receiving(c)) {
+            c->processing = 1;
+            stream_abort(c, 400); /* a body that will never be read to its end */
+            c->processing = 0;
+            if (c->closing || c->shutting) return;
+        } else if (c->cur) {
+            gw__req_release(cur_take(c)); /* a request that will never be completed */
         }
     }
-    if (c->n_queued == 0 && c->n_writing == 0) {
+    if (c->n_queued == 0 && c->n_writing == 0 && c->out_stream == NULL) {
         if (c->eof) {
             gw__conn_close(c);
             return;
@@ -530,7 +741,7 @@ void gw__conn_update(gw_conn_t *c) {
             return;
         }
     }
-    int want = !c->stop_parsing && !c->eof && c->pending_len == 0 && !c->held && !over_limits(c);
+    int want = !c->stop_parsing && !c->eof && c->pending_len == 0 && !c->held && !stream_blocked(c) && !over_limits(c);
     if (want && !c->reading) {
         if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
             gw__conn_close(c);

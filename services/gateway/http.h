@@ -53,6 +53,79 @@ int gw_req_abandoned(const gw_request_t *req);
 /* Monotonic start time in µs (for latency): when the request's first byte was parsed. */
 uint64_t gw_req_start_us(const gw_request_t *req);
 
+/* ---- Streaming request bodies (routes with GW_ROUTE_STREAM_BODY) ---------
+ * The handler of such a route runs as soon as the head has arrived (after
+ * routing and auth, before any body byte is read); gw_req_body is "" and
+ * SMS_BODY_LIMIT does not apply. Nothing of the body is read until the
+ * handler calls gw_req_stream_body, now or later (after an async check).
+ * It may instead answer at once (e.g. 403): the body is then never read and
+ * the connection closes after the answer. Answering later, before on_end
+ * (e.g. a disk error in on_data), likewise ends the stream: no further
+ * callbacks, and the connection closes unless the body had fully arrived. */
+typedef struct gw_body_sink_s {
+    /* The next len (> 0) body bytes, de-chunked, at most
+     * GW_HTTP_STREAM_CHUNK_MAX. data is valid during this call only: copy
+     * it. No further body is read from the client until the sink calls
+     * gw_req_body_resume(req) (typically from its disk write's callback), so
+     * the sink holds at most one chunk and a slow disk slows the client. */
+    void (*on_data)(gw_request_t *req, const char *data, size_t len, void *ctx);
+    /* Every body byte went through on_data and was resumed. The handler now
+     * answers with gw_respond*, at once or later. */
+    void (*on_end)(gw_request_t *req, void *ctx);
+    /* The body will not complete: 400 (malformed chunking, or the client
+     * half-closed early), 408 (no body bytes for SMS_HEADER_TIMEOUT_MS), 413
+     * (more than max_bytes) or 499 (the connection is gone). The server
+     * answers req with that status right after this returns: do not touch
+     * req again (not even to resume); release ctx once your own I/O is done. */
+    void (*on_abort)(gw_request_t *req, int status, void *ctx);
+} gw_body_sink_t;
+
+#define GW_HTTP_STREAM_CHUNK_MAX (128 * 1024) /* largest on_data chunk */
+
+/* Starts reading the body into sink (borrowed: make it static const) with
+ * ctx. max_bytes > 0: a body longer than that is aborted with 413. Sends
+ * "100 Continue" now if the client asked for it. Returns 0, or -1 if the
+ * body can no longer arrive (the client went away, or req is not a
+ * streaming request): then answer req yourself (gw_respond frees it). */
+int gw_req_stream_body(gw_request_t *req, const gw_body_sink_t *sink, void *ctx, uint64_t max_bytes);
+/* The sink is done with the last on_data bytes: read on. */
+void gw_req_body_resume(gw_request_t *req);
+/* The request's Content-Length, or -1 without one (chunked, or no body). */
+int64_t gw_req_content_length(const gw_request_t *req);
+
+/* ---- Streaming response bodies -------------------------------------------
+ * For bodies too large to hold in memory (file downloads): the head goes out
+ * with Content-Length, then the source hands the body over chunk by chunk,
+ * one chunk in flight at a time, each only after the previous one reached
+ * the socket (so a client that reads slowly holds at most one chunk here).
+ * Answers after it on the same connection wait until the stream ends. */
+typedef struct gw_body_source_s {
+    /* Produce the next chunk with gw_stream_write, now or later (after a
+     * disk read). Called once the head has been sent, then after each chunk
+     * was handed to the socket, until length bytes were written. */
+    void (*on_ready)(gw_request_t *req, void *ctx);
+    /* The stream is over; called exactly once. status 0: all bytes were
+     * written (or none were due: HEAD, length 0); negative: cut short (the
+     * client went away, or gw_stream_abort). req is gone; release ctx (once
+     * any read of yours in flight has finished). */
+    void (*on_done)(void *ctx, int status);
+} gw_body_source_t;
+
+/* Answers with a body of exactly length bytes that src (borrowed: static
+ * const) produces; other arguments as gw_respond. on_done may run before
+ * this returns (HEAD, length 0, client gone). Exactly once per request,
+ * instead of gw_respond. */
+void gw_respond_stream(gw_request_t *req, int status, const char *content_type, uint64_t length,
+                       const char *extra_headers, const gw_body_source_t *src, void *ctx);
+/* Sends the next len bytes (1 .. what is left of length); data must stay
+ * valid until the next on_ready or on_done. Only after an on_ready, once.
+ * Returns 0, or a negative error (nothing was sent: call gw_stream_abort). */
+int gw_stream_write(gw_request_t *req, const char *data, size_t len);
+/* The source cannot produce the rest (read error, file shorter than
+ * promised): the connection is closed, since the response cannot be
+ * completed any more. on_done(ctx, -EIO) runs before this returns. */
+void gw_stream_abort(gw_request_t *req);
+
 /* ---- The server ----------------------------------------------------------- */
 
 typedef struct gw_server_s gw_server_t;

@@ -21,9 +21,19 @@ typedef enum {
     GW_REQ_HANDLING,    /* queued, given to a handler, no response yet */
     GW_REQ_READY,       /* queued, response formatted, waiting behind earlier ones */
     GW_REQ_WRITING,     /* off the queue, owned by its uv_write until the callback */
+    GW_REQ_STREAMING,   /* off the queue, its body being streamed: conn->out_stream */
 } gw_req_state_t;
 
 typedef enum { GW_PIECE_URL = 0, GW_PIECE_FIELD, GW_PIECE_VALUE, GW_PIECE_DONE } gw_piece_t;
+
+/* A request of a GW_ROUTE_STREAM_BODY route, from its head to its body's end. */
+typedef enum {
+    GW_STREAM_NONE = 0, /* not a streaming request */
+    GW_STREAM_HELD,     /* head parsed, waiting for earlier requests; still owned by conn->cur */
+    GW_STREAM_HANDLER,  /* dispatched (queued): its handler has not chosen a sink yet */
+    GW_STREAM_OPEN,     /* the sink takes the body */
+    GW_STREAM_DONE,     /* on_end or on_abort was called, or the handler answered early */
+} gw_stream_state_t;
 
 /* A header line: offsets into the request arena, NUL-terminated there. */
 typedef struct gw_hdr_s {
@@ -50,6 +60,24 @@ struct gw_request_s {
     unsigned has_head : 1;    /* gw__req_head_done ran: path, query, id are set */
     unsigned unsafe : 1;      /* not GET/HEAD/OPTIONS: later pipelined requests wait for it */
     gw_piece_t piece;         /* what the parser appended last */
+
+    /* Routed at the end of the head (gw__req_route). */
+    const gw_route_t *route;  /* NULL unless route_status is 0 */
+    int route_status;         /* 0, 404 or 405 */
+    char allow[64];           /* 405: the methods the path supports */
+    int64_t content_length;   /* -1: none */
+
+    /* Streaming body (GW_ROUTE_STREAM_BODY): the body goes to the sink, not the arena. */
+    gw_stream_state_t stream;
+    const gw_body_sink_t *sink;
+    void *sink_ctx;
+    uint64_t stream_max;      /* 0: no limit */
+
+    /* Streaming response (gw_respond_stream): src produces out_len body bytes. */
+    const gw_body_source_t *src; /* NULL once on_done was called */
+    void *src_ctx;
+    uint64_t out_len, out_sent;
+    unsigned out_writing : 1; /* a uv_write of it (head or chunk) is in flight */
 
     char *mem;                /* arena */
     uint32_t len, cap;
@@ -101,6 +129,11 @@ struct gw_conn_s {
     uint64_t n_requests;          /* requests begun on this connection */
     int err_status;               /* a parser callback's reason to fail: 413, 431, 400 */
 
+    gw_request_t *in_stream;      /* streaming request body, from its head until on_end/on_abort */
+    sms_buf_t stage;              /* its body bytes parsed but not yet handed to the sink */
+    uint64_t stream_bytes;        /* its body bytes parsed so far */
+    gw_request_t *out_stream;     /* response whose body is being streamed (owned here) */
+
     char *pending;                /* unparsed input held while reading is paused */
     size_t pending_len, pending_cap;
     size_t lingered;              /* bytes discarded while lingering */
@@ -118,6 +151,8 @@ struct gw_conn_s {
     unsigned lingering : 1;       /* after shutdown: discarding input until FIN */
     unsigned closing : 1;         /* uv_close issued */
     unsigned rejected : 1;        /* accepted over max_connections: 503 and close */
+    unsigned stream_busy : 1;     /* the sink has the staged bytes: wait for gw_req_body_resume */
+    unsigned stream_ended : 1;    /* in_stream's body is parsed to its end; on_end is due */
 };
 
 #define GW_READ_BUF_SIZE (64 * 1024)
@@ -170,6 +205,9 @@ void gw__req_piece(gw_request_t *req, gw_piece_t next);
 int gw__req_head_done(gw_request_t *req, const http_parser *p);
 /* Copies matched path parameters into the arena. */
 void gw__req_set_params(gw_request_t *req, const gw_match_t *m);
+/* After gw__req_head_done: matches the route (route, route_status, allow,
+ * params) and marks where the body starts. */
+void gw__req_route(gw_request_t *req, const gw_router_t *router);
 void gw__req_set_user(gw_request_t *req, const char *sub, const char *role);
 /* Fills req->id with a fresh id if it has none. */
 void gw__req_ensure_id(gw_request_t *req);
@@ -177,6 +215,8 @@ void gw__req_ensure_id(gw_request_t *req);
 /* ---- response.c ---- */
 /* Writes the READY requests at the head of the queue, in order. */
 void gw__conn_flush(gw_conn_t *c);
+/* Tells a streaming response's source that it is over (once; no-op after). */
+void gw__stream_src_done(gw_request_t *req, int status);
 
 /* ---- conn.c ---- */
 void gw__conn_start(gw_server_t *srv, gw_conn_t *c);
@@ -185,6 +225,10 @@ void gw__conn_update(gw_conn_t *c);
 /* The server is draining: close if idle, else finish what is queued. */
 void gw__conn_drain(gw_conn_t *c);
 void gw__conn_close(gw_conn_t *c);
+/* The handler of c->in_stream answered before on_end: forget the stream
+ * (no more sink calls); the connection ends after the answer unless the
+ * body had fully arrived. */
+void gw__conn_stream_detach(gw_conn_t *c);
 extern const http_parser_settings gw__parser_settings;
 
 /* ---- http.c ---- */

@@ -44,6 +44,7 @@ gw_request_t *gw__req_new(gw_server_t *srv, gw_conn_t *conn) {
     req->srv = srv;
     req->conn = conn;
     req->method = "-";
+    req->content_length = -1;
     req->start_us = sms_mono_us();
     return req;
 }
@@ -234,14 +235,34 @@ int gw__req_head_done(gw_request_t *req, const http_parser *p) {
 }
 
 void gw__req_set_params(gw_request_t *req, const gw_match_t *m) {
+    /* The values point into the decoded path, in the arena: reserve first
+     * and copy by offset, so that growing the arena cannot pull the source
+     * away from under the copy. */
+    uint32_t off[GW_ROUTER_MAX_PARAMS];
+    size_t need = 0;
+    for (size_t i = 0; i < m->n_params; i++) {
+        off[i] = (uint32_t)(m->params[i].value - req->mem);
+        need += m->params[i].len + 1;
+    }
+    arena_reserve(req, need);
     req->n_params = 0;
     for (size_t i = 0; i < m->n_params; i++) {
         req->params[i].name = m->params[i].name;
         req->params[i].value = req->len;
-        gw__req_append(req, m->params[i].value, m->params[i].len);
-        arena_putc(req, '\0');
+        memcpy(req->mem + req->len, req->mem + off[i], m->params[i].len);
+        req->len += (uint32_t)m->params[i].len;
+        req->mem[req->len++] = '\0';
         req->n_params++;
     }
+}
+
+void gw__req_route(gw_request_t *req, const gw_router_t *router) {
+    gw_match_t m;
+    req->route_status = gw_router_match(router, req->method, gw_req_path(req), req->path_len, &m);
+    req->route = req->route_status == 0 ? m.route : NULL;
+    if (req->route_status == 405) memcpy(req->allow, m.allow, sizeof req->allow);
+    if (req->route_status == 0) gw__req_set_params(req, &m);
+    req->body = req->len; /* the body follows the parameters */
 }
 
 void gw__req_set_user(gw_request_t *req, const char *sub, const char *role) {
@@ -287,6 +308,7 @@ const char *gw_req_body(const gw_request_t *req, size_t *len) {
     return req->has_head && req->mem ? req->mem + req->body : "";
 }
 
+int64_t gw_req_content_length(const gw_request_t *req) { return req->content_length; }
 const char *gw_req_id(const gw_request_t *req) { return req->id; }
 const char *gw_req_user(const gw_request_t *req) { return req->has_user ? req->user : NULL; }
 const char *gw_req_role(const gw_request_t *req) { return req->has_user ? req->role : NULL; }

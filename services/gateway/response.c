@@ -1,8 +1,10 @@
 /* response.c - answering requests: formats the status line, headers and body
  * into the request's buffer, logs the request once, and writes answers to the
  * socket strictly in request order (uv_try_write first, uv_write for the
- * rest). Handlers call gw_respond; conn.c uses it for the server's own
- * errors. */
+ * rest). Streamed answers (gw_respond_stream) send their head the same way,
+ * then their body chunk by chunk from a source, one uv_write at a time.
+ * Handlers call gw_respond*; conn.c uses it for the server's own errors. */
+#include <errno.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -29,13 +31,14 @@ static void put_uint(sms_buf_t *b, uint64_t v) {
 
 static int status_has_body(int status) { return status >= 200 && status != 204 && status != 304; }
 
+/* streamed: Content-Length is len, but the body is not in body: it follows. */
 static void format_response(gw_request_t *req, int status, const char *ctype, const char *body, size_t len,
-                            const char *extra) {
+                            const char *extra, int streamed) {
     sms_buf_t *o = &req->out;
     const char *reason = sms_http_reason(status);
     const char *date = gw__server_date_line(req->srv);
     int has_body = status_has_body(status);
-    int send_body = has_body && !req->is_head;
+    int send_body = has_body && !req->is_head && !streamed;
     size_t need = 160 + strlen(reason) + strlen(date) + strlen(req->id) + (ctype ? strlen(ctype) : 0) +
                   (extra ? strlen(extra) : 0) + (send_body ? len : 0);
     sms_buf_reset(o);
@@ -80,11 +83,21 @@ static void log_request(const gw_request_t *req) {
     sms_log_request(&line);
 }
 
-void gw_respond(gw_request_t *req, int status, const char *content_type, const char *body, size_t len,
-                const char *extra_headers) {
+void gw__stream_src_done(gw_request_t *req, int status) {
+    const gw_body_source_t *src = req->src;
+    if (src == NULL) return;
+    req->src = NULL;
+    src->on_done(req->src_ctx, status);
+}
+
+/* gw_respond, and the head of gw_respond_stream (streamed: len is the
+ * Content-Length of a body that req->src produces). */
+static void respond(gw_request_t *req, int status, const char *content_type, const char *body, size_t len,
+                    const char *extra_headers, int streamed) {
     if (req->state != GW_REQ_HANDLING) {
         /* Answering twice is a handler bug; the first answer stands. */
         sms_log(SMS_LOG_ERROR, "respond_twice", "request %s answered again with %d", req->id, status);
+        gw__stream_src_done(req, -EINVAL);
         return;
     }
     gw_server_t *srv = req->srv;
@@ -95,20 +108,47 @@ void gw_respond(gw_request_t *req, int status, const char *content_type, const c
     gw__req_ensure_id(req);
     log_request(req);
     if (c == NULL) { /* the client went away: nobody to write to */
+        gw__stream_src_done(req, -ECONNRESET);
         gw__req_release(req);
         return;
     }
     c->n_handling--;
     if (req->unsafe) c->n_unsafe_handling--;
     req->state = GW_REQ_READY;
-    if (c->closing) return; /* the close callback frees it */
+    if (c->closing) { /* the close callback frees it */
+        gw__stream_src_done(req, -ECONNRESET);
+        return;
+    }
+    /* Answered before its streaming body ended: no more of it is read. */
+    if (c->in_stream == req) gw__conn_stream_detach(c);
     /* The last request of a connection that takes no more says so. */
     if (!req->keep_alive || ((c->stop_parsing || srv->draining) && req == c->q_tail && c->cur == NULL))
         req->close_after = 1;
-    format_response(req, status, content_type, body, body ? len : 0, extra_headers);
+    format_response(req, status, content_type, body, (streamed || body) ? len : 0, extra_headers, streamed);
     c->queued_bytes += req->out.len;
     if (req == c->q_head) gw__conn_flush(c);
     else gw__conn_update(c); /* the queue grew: maybe over the output limit now */
+}
+
+void gw_respond(gw_request_t *req, int status, const char *content_type, const char *body, size_t len,
+                const char *extra_headers) {
+    respond(req, status, content_type, body, len, extra_headers, 0);
+}
+
+void gw_respond_stream(gw_request_t *req, int status, const char *content_type, uint64_t length,
+                       const char *extra_headers, const gw_body_source_t *src, void *ctx) {
+    if (req->state != GW_REQ_HANDLING) { /* a handler bug: leave req alone */
+        sms_log(SMS_LOG_ERROR, "respond_twice", "request %s answered again with %d", req->id, status);
+        src->on_done(ctx, -EINVAL);
+        return;
+    }
+    req->src = src;
+    req->src_ctx = ctx;
+    req->out_len = length;
+    req->out_sent = 0;
+    /* Nothing to stream: the source is done before it started. */
+    if (req->is_head || length == 0 || !status_has_body(status)) gw__stream_src_done(req, 0);
+    respond(req, status, content_type, NULL, (size_t)length, extra_headers, 1);
 }
 
 void gw_respond_problem_h(gw_request_t *req, int status, const char *code, const char *detail,
@@ -171,20 +211,86 @@ static int write_one(gw_conn_t *c, gw_request_t *req) {
     return 0;
 }
 
+/* ---- streamed bodies ---- */
+
+static void on_stream_write(uv_write_t *w, int status) {
+    gw_request_t *req = w->data;
+    gw_conn_t *c = req->conn;
+    c->n_writing--;
+    req->out_writing = 0;
+    if (c->closing) return; /* gw__conn_close told the source; on_close frees req */
+    if (status < 0) {
+        gw__conn_close(c);
+        return;
+    }
+    if (!c->shutting) c->timer_mode = GW_TIMER_NONE; /* progress: the idle clock starts again */
+    if (req->out_sent == req->out_len) {
+        c->out_stream = NULL;
+        gw__stream_src_done(req, 0);
+        gw__req_release(req);
+        gw__conn_flush(c); /* the answers queued behind it */
+        return;
+    }
+    req->src->on_ready(req, req->src_ctx);
+    gw__conn_update(c);
+}
+
+/* The head of a streamed answer goes out; the body follows from on_ready.
+ * Returns 0 or a libuv error (the source is told, req released). */
+static int stream_begin(gw_conn_t *c, gw_request_t *req) {
+    uv_buf_t b = uv_buf_init(req->out.data, (unsigned)req->out.len);
+    req->state = GW_REQ_STREAMING;
+    req->wreq.data = req;
+    int rc = uv_write(&req->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_stream_write);
+    if (rc != 0) {
+        gw__stream_src_done(req, rc);
+        gw__req_release(req);
+        return rc;
+    }
+    c->n_writing++;
+    req->out_writing = 1;
+    c->out_stream = req;
+    return 0;
+}
+
+int gw_stream_write(gw_request_t *req, const char *data, size_t len) {
+    gw_conn_t *c = req->conn;
+    if (req->src == NULL || c == NULL || c->closing || c->out_stream != req) return -ECONNRESET;
+    if (req->out_writing) return -EBUSY; /* one chunk at a time: wait for on_ready */
+    if (len == 0 || len > req->out_len - req->out_sent || len > UINT32_MAX) return -EINVAL;
+    uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+    req->wreq.data = req;
+    int rc = uv_write(&req->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_stream_write);
+    if (rc != 0) return rc;
+    c->n_writing++;
+    req->out_writing = 1;
+    req->out_sent += len;
+    return 0;
+}
+
+void gw_stream_abort(gw_request_t *req) {
+    gw_conn_t *c = req->conn;
+    gw__stream_src_done(req, -EIO);
+    /* Fewer bytes than Content-Length promised: only closing says so. */
+    if (c && c->out_stream == req) gw__conn_close(c);
+}
+
 void gw__conn_flush(gw_conn_t *c) {
     gw_request_t *req;
-    while ((req = c->q_head) != NULL && req->state == GW_REQ_READY) {
+    while (c->out_stream == NULL && (req = c->q_head) != NULL && req->state == GW_REQ_READY) {
         c->q_head = req->next;
         if (c->q_head == NULL) c->q_tail = NULL;
         req->next = NULL;
         c->n_queued--;
         c->queued_bytes -= req->out.len;
         if (c->closing || c->shutting) {
+            gw__stream_src_done(req, -ECONNRESET);
             gw__req_release(req);
             continue;
         }
         int close_after = req->close_after;
-        if (write_one(c, req) != 0) {
+        int rc = req->src ? stream_begin(c, req) : write_one(c, req);
+        if (rc != 0) {
             gw__conn_close(c);
             continue;
         }

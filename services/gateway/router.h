@@ -16,8 +16,10 @@ typedef void (*gw_handler_fn)(gw_request_t *req, void *data);
 /* Route flags. GW_ROUTE_AUTH: the server verifies the bearer token (401) and
  * the role mask (403) before the handler runs. GW_ROUTE_JSON_BODY: the
  * request must say Content-Type: application/json (or application/<x>+json,
- * optional parameters such as charset) or it gets 415. */
-enum { GW_ROUTE_PUBLIC = 0, GW_ROUTE_AUTH = 1 << 0, GW_ROUTE_JSON_BODY = 1 << 1 };
+ * optional parameters such as charset) or it gets 415. GW_ROUTE_STREAM_BODY:
+ * the handler runs as soon as the head has arrived and takes the body in
+ * chunks through gw_req_stream_body (http.h); SMS_BODY_LIMIT does not apply. */
+enum { GW_ROUTE_PUBLIC = 0, GW_ROUTE_AUTH = 1 << 0, GW_ROUTE_JSON_BODY = 1 << 1, GW_ROUTE_STREAM_BODY = 1 << 2 };
 /* Roles allowed for an AUTH route, a bitmask: */
 enum { GW_ROLE_LECTURER = 1 << 0, GW_ROLE_STUDENT = 1 << 1, GW_ROLE_ADMIN = 1 << 2, GW_ROLE_ANY = 7 };
 

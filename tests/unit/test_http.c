@@ -1,7 +1,8 @@
 /* test_http.c - the gateway's HTTP server end to end on loopback: parsing and
  * the request API, pipelining order, limits (413, 431, 415), malformed input,
  * auth (401/403), timeouts (408, idle), HTTP/1.0 and Connection: close,
- * backpressure, max_connections and graceful shutdown.
+ * backpressure, max_connections, graceful shutdown, and streaming request
+ * bodies (GW_ROUTE_STREAM_BODY) and responses (gw_respond_stream).
  *
  * The server runs on its own uv loop in a second thread, listening on
  * 127.0.0.1 port 0; the tests are plain blocking sockets in the main thread
@@ -48,6 +49,10 @@ typedef struct server_s {
     atomic_int handled;       /* handler calls */
     atomic_int done_called;
     atomic_int open_timers;
+    atomic_int sink_aborts;   /* on_abort calls */
+    atomic_int sink_abort_status;
+    atomic_int src_done;      /* source on_done calls */
+    atomic_int src_done_status;
     int running;              /* started and not yet joined */
 } server_t;
 
@@ -113,6 +118,146 @@ static void h_nocontent(gw_request_t *req, void *data) {
     gw_respond(req, 204, NULL, NULL, 0, NULL);
 }
 
+/* ---- streaming handlers ---- */
+
+/* PUT /stream: a body sink that sums the bytes. ?async: the sink is chosen
+ * 20 ms after the head and every chunk is "written" by a 1 ms timer before
+ * resuming (like a disk write); ?max=N: max_bytes; ?reject: 403 at once. */
+typedef struct sink_s {
+    uv_timer_t timer;
+    gw_request_t *req;
+    uint64_t max, bytes, sum;
+    size_t max_chunk;
+    int async, aborted;
+} sink_t;
+
+static void sink_closed(uv_handle_t *h) {
+    sms_free(h->data);
+    atomic_fetch_sub(&S.open_timers, 1);
+}
+
+static void sink_close(sink_t *k) { uv_close((uv_handle_t *)&k->timer, sink_closed); }
+
+static void sink_data(gw_request_t *req, const char *data, size_t len, void *ctx);
+static void sink_end(gw_request_t *req, void *ctx);
+static void sink_abort(gw_request_t *req, int status, void *ctx);
+static const gw_body_sink_t test_sink = {.on_data = sink_data, .on_end = sink_end, .on_abort = sink_abort};
+
+static void sink_resume_fire(uv_timer_t *t) {
+    sink_t *k = t->data;
+    if (k->aborted) sink_close(k);
+    else gw_req_body_resume(k->req);
+}
+
+static void sink_data(gw_request_t *req, const char *data, size_t len, void *ctx) {
+    sink_t *k = ctx;
+    (void)req;
+    k->bytes += len;
+    for (size_t i = 0; i < len; i++) k->sum += (unsigned char)data[i];
+    if (len > k->max_chunk) k->max_chunk = len;
+    if (k->async) uv_timer_start(&k->timer, sink_resume_fire, 1, 0);
+    else gw_req_body_resume(k->req);
+}
+
+static void sink_end(gw_request_t *req, void *ctx) {
+    sink_t *k = ctx;
+    char out[128];
+    int n = snprintf(out, sizeof out, "bytes=%llu sum=%llu chunk_ok=%d", (unsigned long long)k->bytes,
+                     (unsigned long long)k->sum, k->max_chunk <= GW_HTTP_STREAM_CHUNK_MAX);
+    gw_respond(req, 200, "text/plain", out, (size_t)n, NULL);
+    sink_close(k);
+}
+
+static void sink_abort(gw_request_t *req, int status, void *ctx) {
+    sink_t *k = ctx;
+    (void)req;
+    atomic_store(&S.sink_abort_status, status);
+    atomic_fetch_add(&S.sink_aborts, 1);
+    k->aborted = 1;
+    if (!uv_is_active((uv_handle_t *)&k->timer)) sink_close(k); /* else the timer does */
+}
+
+static void sink_start(sink_t *k) {
+    if (gw_req_stream_body(k->req, &test_sink, k, k->max) != 0) {
+        gw_respond(k->req, 400, "text/plain", "gone", 4, NULL);
+        sink_close(k);
+    }
+}
+
+static void sink_choose_fire(uv_timer_t *t) { sink_start(t->data); }
+
+static void h_stream(gw_request_t *req, void *data) {
+    (void)data;
+    atomic_fetch_add(&S.handled, 1);
+    size_t blen;
+    gw_req_body(req, &blen);
+    if (blen != 0 || gw_req_query(req, "reject")) { /* the body never goes to the arena */
+        gw_respond(req, 403, "text/plain", "no", 2, NULL);
+        return;
+    }
+    sink_t *k = sms_calloc(1, sizeof *k);
+    k->req = req;
+    k->async = gw_req_query(req, "async") != NULL;
+    k->max = gw_req_query(req, "max") ? (uint64_t)atoll(gw_req_query(req, "max")) : 0;
+    uv_timer_init(&S.loop, &k->timer);
+    k->timer.data = k;
+    atomic_fetch_add(&S.open_timers, 1);
+    if (k->async) uv_timer_start(&k->timer, sink_choose_fire, 20, 0);
+    else sink_start(k);
+}
+
+/* GET /download?n=N[&async]: N bytes of (offset % 251), produced 8 KiB at
+ * a time (after a 1 ms timer with ?async). */
+typedef struct src_s {
+    uv_timer_t timer;
+    gw_request_t *req;
+    uint64_t n, sent;
+    int async, done;
+    char buf[8192];
+} src_t;
+
+static void src_produce(src_t *s) {
+    size_t len = s->n - s->sent < sizeof s->buf ? (size_t)(s->n - s->sent) : sizeof s->buf;
+    for (size_t i = 0; i < len; i++) s->buf[i] = (char)((s->sent + i) % 251);
+    s->sent += len;
+    if (gw_stream_write(s->req, s->buf, len) != 0) gw_stream_abort(s->req);
+}
+
+static void src_fire(uv_timer_t *t) {
+    src_t *s = t->data;
+    if (s->done) uv_close((uv_handle_t *)&s->timer, sink_closed);
+    else src_produce(s);
+}
+
+static void src_ready(gw_request_t *req, void *ctx) {
+    src_t *s = ctx;
+    s->req = req;
+    if (s->async) uv_timer_start(&s->timer, src_fire, 1, 0);
+    else src_produce(s);
+}
+
+static void src_done(void *ctx, int status) {
+    src_t *s = ctx;
+    atomic_store(&S.src_done_status, status);
+    atomic_fetch_add(&S.src_done, 1);
+    s->done = 1;
+    if (!uv_is_active((uv_handle_t *)&s->timer)) uv_close((uv_handle_t *)&s->timer, sink_closed);
+}
+
+static const gw_body_source_t test_source = {.on_ready = src_ready, .on_done = src_done};
+
+static void h_download(gw_request_t *req, void *data) {
+    (void)data;
+    atomic_fetch_add(&S.handled, 1);
+    src_t *s = sms_calloc(1, sizeof *s);
+    s->n = (uint64_t)atoll(gw_req_query(req, "n") ? gw_req_query(req, "n") : "0");
+    s->async = gw_req_query(req, "async") != NULL;
+    uv_timer_init(&S.loop, &s->timer);
+    s->timer.data = s;
+    atomic_fetch_add(&S.open_timers, 1);
+    gw_respond_stream(req, 200, "application/octet-stream", s->n, "X-Stream: 1\r\n", &test_source, s);
+}
+
 static void on_done(void *data) {
     (void)data;
     atomic_store(&S.done_called, 1);
@@ -154,6 +299,8 @@ static void server_start(void (*tweak)(sms_config_t *)) {
     assert_int_equal(gw_router_add(S.router, "GET", "/slow", 0, 0, h_slow, NULL), 0);
     assert_int_equal(gw_router_add(S.router, "GET", "/big", 0, 0, h_big, NULL), 0);
     assert_int_equal(gw_router_add(S.router, "DELETE", "/nocontent", 0, 0, h_nocontent, NULL), 0);
+    assert_int_equal(gw_router_add(S.router, "PUT", "/stream", GW_ROUTE_STREAM_BODY, 0, h_stream, NULL), 0);
+    assert_int_equal(gw_router_add(S.router, "GET", "/download", 0, 0, h_download, NULL), 0);
     assert_int_equal(gw_server_new(&S.loop, &S.cfg, S.router, &S.srv), 0);
     assert_int_equal(uv_thread_create(&S.thread, server_thread, NULL), 0);
     uv_sem_wait(&S.ready);
@@ -732,6 +879,218 @@ static void test_shutdown_gives_up(void **state) {
     uv_sem_destroy(&S.ready);
 }
 
+/* ---- streaming ---- */
+
+static uint64_t byte_sum(const char *p, size_t n) {
+    uint64_t s = 0;
+    for (size_t i = 0; i < n; i++) s += (unsigned char)p[i];
+    return s;
+}
+
+static void send_all(client_t *c, const char *p, size_t n) {
+    size_t off = 0;
+    while (off < n) {
+        ssize_t w = send(c->fd, p + off, n - off, MSG_NOSIGNAL);
+        assert_true(w > 0);
+        off += (size_t)w;
+    }
+}
+
+static int wait_atomic(atomic_int *v, int want, int ms) {
+    for (int i = 0; i < ms && atomic_load(v) < want; i++) usleep(1000);
+    return atomic_load(v) >= want;
+}
+
+static void test_stream_body(void **state) {
+    (void)state;
+    server_start(NULL); /* body_limit 1000: streamed bodies are not held to it */
+    static char body[300000];
+    for (size_t i = 0; i < sizeof body; i++) body[i] = (char)(i * 7 + 3);
+    char head[256], want[128];
+    resp_t r;
+
+    /* Content-Length, sink resuming at once. */
+    client_t *c = client_new();
+    snprintf(head, sizeof head, "PUT /stream HTTP/1.1\r\nContent-Length: %zu\r\n\r\n", sizeof body);
+    client_send(c, head);
+    send_all(c, body, sizeof body);
+    assert_int_equal(client_read(c, &r), 0);
+    assert_int_equal(r.status, 200);
+    snprintf(want, sizeof want, "bytes=%zu sum=%llu chunk_ok=1", sizeof body,
+             (unsigned long long)byte_sum(body, sizeof body));
+    assert_string_equal(r.body, want);
+    assert_null(find_header(r.head, "Connection")); /* keep-alive: the body was read to its end */
+    /* A request pipelined behind a streamed body waits for it, then runs. */
+    client_send(c, "PUT /stream?async HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET /inspect/9 HTTP/1.1\r\n\r\n");
+    assert_int_equal(client_read(c, &r), 0);
+    assert_string_equal(r.body, "bytes=5 sum=532 chunk_ok=1");
+    assert_int_equal(client_read(c, &r), 0);
+    assert_non_null(strstr(r.body, "path=/inspect/9"));
+    client_free(c);
+
+    /* Chunked, in pieces; the sink is chosen late and writes asynchronously. */
+    c = client_new();
+    client_send(c, "PUT /stream?async HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
+    usleep(50000);
+    client_send(c, "6\r\n world\r\n0\r\n\r\n");
+    assert_int_equal(client_read(c, &r), 0);
+    assert_int_equal(r.status, 200);
+    snprintf(want, sizeof want, "bytes=11 sum=%llu chunk_ok=1", (unsigned long long)byte_sum("hello world", 11));
+    assert_string_equal(r.body, want);
+    client_free(c);
+
+    /* No body at all: on_end at once, with or without a Content-Length. */
+    c = client_new();
+    client_send(c, "PUT /stream HTTP/1.1\r\nContent-Length: 0\r\n\r\nPUT /stream?async HTTP/1.1\r\n\r\n");
+    assert_int_equal(client_read(c, &r), 0);
+    assert_string_equal(r.body, "bytes=0 sum=0 chunk_ok=1");
+    assert_int_equal(client_read(c, &r), 0);
+    assert_string_equal(r.body, "bytes=0 sum=0 chunk_ok=1");
+    client_free(c);
+
+    /* Expect: 100-continue is answered once the sink is chosen. */
+    c = client_new();
+    client_send(c, "PUT /stream?async HTTP/1.1\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n");
+    assert_int_equal(client_read(c, &r), 0);
+    assert_int_equal(r.status, 100);
+    client_send(c, "abc");
+    assert_int_equal(client_read(c, &r), 0);
+    assert_string_equal(r.body, "bytes=3 sum=294 chunk_ok=1");
+    client_free(c);
+
+    /* More than max_bytes: on_abort(413), 413, close. */
+    c = client_new();
+    client_send(c, "PUT /stream?max=100 HTTP/1.1\r\nContent-Length: 1000\r\n\r\n");
+    send_all(c, body, 1000);
+    assert_int_equal(client_read(c, &r), 0);
+    assert_int_equal(r.status, 413);
+    assert_memory_equal(find_header(r.head, "Connection"), "close", 5);
+    assert_true(client_eof(c));
+    assert_int_equal(atomic_load(&S.sink_aborts), 1);
+    assert_int_equal(atomic_load(&S.sink_abort_status), 413);
+    client_free(c);
+
+    /* Answered from the head: the body is never read, the connection ends. */
+    c = client_new();
+    client_send(c, "PUT /stream?reject HTTP/1.1\r\nContent-Length: 100000\r\n\r\nabc");
+    assert_int_equal(client_read(c, &r), 0);
+    assert_int_equal(r.status, 403);
+    assert_memory_equal(find_header(r.head, "Connection"), "close", 5);
+    client_free(c);
+
+    /* The client half-closes mid-body: on_abort(400) and a 400. */
+    c = client_new();
+    client_send(c, "PUT /stream HTTP/1.1\r\nContent-Length: 1000\r\n\r\n0123456789");
+    usleep(20000);
+    shutdown(c->fd, SHUT_WR);
+    assert_int_equal(client_read(c, &r), 0);
+    assert_int_equal(r.status, 400);
+    assert_true(wait_atomic(&S.sink_aborts, 2, 1000));
+    assert_int_equal(atomic_load(&S.sink_abort_status), 400);
+    client_free(c);
+
+    /* The client resets the connection mid-body while a chunk is being
+     * written: on_abort(499). */
+    c = client_new();
+    client_send(c, "PUT /stream?async HTTP/1.1\r\nContent-Length: 300000\r\n\r\n");
+    send_all(c, body, 100000);
+    usleep(50000);
+    struct linger lg = {.l_onoff = 1, .l_linger = 0}; /* close() sends RST, not FIN */
+    setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    client_free(c);
+    assert_true(wait_atomic(&S.sink_aborts, 3, 1000));
+    assert_int_equal(atomic_load(&S.sink_abort_status), 499);
+    server_stop(); /* every sink closed its timer: nothing leaked */
+}
+
+static void test_stream_body_timeout(void **state) {
+    (void)state;
+    server_start(short_timeouts); /* 150 ms without body bytes */
+    client_t *c = client_new();
+    resp_t r;
+    client_send(c, "PUT /stream HTTP/1.1\r\nContent-Length: 100\r\n\r\n");
+    /* Progress keeps it alive past the timeout... */
+    for (int i = 0; i < 4; i++) {
+        usleep(80000);
+        client_send(c, "0123456789");
+    }
+    /* ... silence does not. */
+    uint64_t t0 = uv_hrtime();
+    assert_int_equal(client_read(c, &r), 0);
+    assert_int_equal(r.status, 408);
+    assert_true(uv_hrtime() - t0 >= 100 * 1000000ull);
+    assert_int_equal(atomic_load(&S.sink_abort_status), 408);
+    assert_true(client_eof(c));
+    client_free(c);
+    server_stop();
+}
+
+/* Reads a response head and then exactly n body bytes, checking the
+ * download pattern; returns the head's status. */
+static int read_download(client_t *c, uint64_t n, char *head, size_t cap) {
+    char *end;
+    while ((end = memmem(c->buf, c->len, "\r\n\r\n", 4)) == NULL) assert_true(client_fill(c) > 0);
+    size_t hl = (size_t)(end - c->buf) + 4;
+    assert_true(hl < cap);
+    memcpy(head, c->buf, hl);
+    head[hl] = '\0';
+    memmove(c->buf, c->buf + hl, c->len - hl);
+    c->len -= hl;
+    uint64_t got = 0;
+    while (got < n) {
+        if (c->len == 0) assert_true(client_fill(c) > 0);
+        size_t take = c->len < n - got ? c->len : (size_t)(n - got);
+        for (size_t i = 0; i < take; i++) assert_int_equal((unsigned char)c->buf[i], (got + i) % 251);
+        memmove(c->buf, c->buf + take, c->len - take);
+        c->len -= take;
+        got += take;
+    }
+    return atoi(head + 9);
+}
+
+static void test_stream_response(void **state) {
+    (void)state;
+    server_start(NULL);
+    char head[1024];
+    resp_t r;
+    client_t *c = client_new();
+    /* 5 MB, then a pipelined request that must come after all of it. */
+    client_send(c, "GET /download?n=5000000&async HTTP/1.1\r\n\r\nGET /inspect/7 HTTP/1.1\r\n\r\n");
+    assert_int_equal(read_download(c, 5000000, head, sizeof head), 200);
+    assert_non_null(strstr(head, "Content-Length: 5000000\r\n"));
+    assert_non_null(strstr(head, "X-Stream: 1\r\n"));
+    assert_int_equal(client_read(c, &r), 0);
+    assert_non_null(strstr(r.body, "path=/inspect/7"));
+    assert_true(wait_atomic(&S.src_done, 1, 1000));
+    assert_int_equal(atomic_load(&S.src_done_status), 0);
+    /* Synchronous producer on the same connection. */
+    client_send(c, "GET /download?n=100001 HTTP/1.1\r\n\r\n");
+    assert_int_equal(read_download(c, 100001, head, sizeof head), 200);
+    /* HEAD and empty bodies: headers only, the source is done at once. */
+    client_send(c, "HEAD /download?n=5000 HTTP/1.1\r\n\r\n");
+    assert_int_equal(read_download(c, 0, head, sizeof head), 200);
+    assert_non_null(strstr(head, "Content-Length: 5000\r\n"));
+    client_send(c, "GET /download?n=0 HTTP/1.1\r\n\r\n");
+    assert_int_equal(read_download(c, 0, head, sizeof head), 200);
+    assert_non_null(strstr(head, "Content-Length: 0\r\n"));
+    assert_true(wait_atomic(&S.src_done, 4, 1000));
+    assert_int_equal(atomic_load(&S.src_done_status), 0);
+    client_free(c);
+
+    /* A client that stops reading holds one chunk here, not the file; when
+     * it goes away the source hears so. */
+    c = client_new();
+    int rcvbuf = 16 * 1024;
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    client_send(c, "GET /download?n=200000000 HTTP/1.1\r\n\r\n");
+    usleep(200000);
+    assert_int_equal(atomic_load(&S.src_done), 4);
+    client_free(c);
+    assert_true(wait_atomic(&S.src_done, 5, 1000));
+    assert_true(atomic_load(&S.src_done_status) < 0);
+    server_stop();
+}
+
 /* After a failed assertion the test body is gone but its server thread is
  * not: stop it so the next test starts clean. */
 static int teardown(void **state) {
@@ -753,6 +1112,7 @@ int main(void) {
         T(test_request_api),  T(test_errors),          T(test_auth),     T(test_auth_unit),
         T(test_pipelining),   T(test_timeouts),        T(test_backpressure),
         T(test_max_connections), T(test_shutdown),     T(test_shutdown_gives_up),
+        T(test_stream_body),  T(test_stream_body_timeout), T(test_stream_response),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
