@@ -224,11 +224,215 @@ static void decide_deactivate(classes_state_t *st, const sms_command_t *cmd, int
     out->event_type = "class.deactivated";
 }
 
+/* ---- rosters ---- */
+
+bool classes_valid_student_id(const char *s, size_t n) {
+    if (n < 1 || n > CLASSES_STUDENT_ID_MAX) return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '-'))
+            return false;
+    }
+    return true;
+}
+
+static bool domain_label_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+}
+
+/* local@domain.tld: printable ASCII local part without specials, DNS-style
+ * labels, an alphabetic TLD of 2+ letters. Deliberately simple: the school's
+ * addresses, not every RFC 5322 form. */
+bool classes_valid_email(const char *s, size_t n) {
+    if (n < 6 || n > CLASSES_EMAIL_MAX) return false;
+    const char *at = memchr(s, '@', n);
+    if (at == NULL || at == s) return false;
+    size_t local = (size_t)(at - s);
+    if (local > 64) return false;
+    for (size_t i = 0; i < local; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= 0x20 || c >= 0x7f || strchr("\"(),:;<>[\\]@", c)) return false;
+    }
+    const char *d = at + 1, *end = s + n;
+    size_t labels = 0, label_len = 0;
+    const char *label = d;
+    for (const char *p = d; p <= end; p++) {
+        if (p == end || *p == '.') {
+            if (label_len == 0 || label_len > 63 || label[0] == '-' || label[label_len - 1] == '-') return false;
+            labels++;
+            if (p == end) break;
+            label = p + 1;
+            label_len = 0;
+        } else if (!domain_label_char(*p)) {
+            return false;
+        } else {
+            label_len++;
+        }
+    }
+    if (labels < 2 || label_len < 2) return false;
+    for (size_t i = 0; i < label_len; i++) /* the TLD */
+        if (!((label[i] >= 'a' && label[i] <= 'z') || (label[i] >= 'A' && label[i] <= 'Z'))) return false;
+    return true;
+}
+
+static size_t validate_student(const msgpack_object *row, size_t i, classes_outcome_t *out) {
+    size_t before = out->n_errors;
+    char f[72];
+    int fn;
+    if (row->type != MSGPACK_OBJECT_MAP) {
+        fn = snprintf(f, sizeof f, "students[%zu]", i);
+        add_error(out, f, (size_t)fn, "must be an object with student_id, name and email");
+        return out->n_errors - before;
+    }
+    static const char *const known[] = {"student_id", "name", "email"};
+    for (uint32_t k = 0; k < row->via.map.size; k++) {
+        const char *key;
+        size_t klen;
+        bool ok = sms_mp_str(&row->via.map.ptr[k].key, &key, &klen);
+        for (size_t j = 0; ok && j < 3; j++)
+            if (strlen(known[j]) == klen && memcmp(known[j], key, klen) == 0) ok = false;
+        if (ok) {
+            fn = snprintf(f, sizeof f, "students[%zu].%.*s", i, (int)(klen > 32 ? 32 : klen), key);
+            add_error(out, f, (size_t)fn, "unknown field");
+        }
+    }
+    for (size_t j = 0; j < 3; j++) {
+        fn = snprintf(f, sizeof f, "students[%zu].%s", i, known[j]);
+        const msgpack_object *v = sms_mp_map_get(row, known[j]);
+        const char *s;
+        size_t n;
+        if (v == NULL) {
+            add_error(out, f, (size_t)fn, "is required");
+        } else if (!sms_mp_str(v, &s, &n)) {
+            add_error(out, f, (size_t)fn, "must be a string");
+        } else if (j == 0 && !classes_valid_student_id(s, n)) {
+            add_error(out, f, (size_t)fn, "must be 1 to %d characters of A-Z, a-z, 0-9, '.', '_', '-'",
+                      CLASSES_STUDENT_ID_MAX);
+        } else if (j == 1) {
+            size_t chars = text_length(s, n);
+            bool blank = true;
+            for (size_t c = 0; c < n; c++)
+                if (s[c] != ' ') blank = false;
+            if (chars == (size_t)-1 || memchr(s, '\n', n) || memchr(s, '\t', n))
+                add_error(out, f, (size_t)fn, "must be valid UTF-8 text on one line without control characters");
+            else if (chars < 1 || chars > CLASSES_STUDENT_NAME_MAX || blank)
+                add_error(out, f, (size_t)fn, "must be 1 to %d characters long and not blank", CLASSES_STUDENT_NAME_MAX);
+        } else if (j == 2 && !classes_valid_email(s, n)) {
+            add_error(out, f, (size_t)fn, "must be an email address like name@school.edu (at most %d characters)",
+                      CLASSES_EMAIL_MAX);
+        }
+    }
+    return out->n_errors - before;
+}
+
+size_t classes_validate_roster(const msgpack_object *data, classes_outcome_t *out) {
+    size_t before = out->n_errors;
+    for (uint32_t k = 0; k < data->via.map.size; k++) {
+        const char *key;
+        size_t klen;
+        if (sms_mp_str(&data->via.map.ptr[k].key, &key, &klen) && !(klen == 8 && memcmp(key, "students", 8) == 0))
+            add_error(out, key, klen, "unknown field");
+    }
+    const msgpack_object *list = sms_mp_map_get(data, "students");
+    if (list == NULL) {
+        add_error(out, "students", 8, "is required");
+        return out->n_errors - before;
+    }
+    if (list->type != MSGPACK_OBJECT_ARRAY) {
+        add_error(out, "students", 8, "must be an array of students");
+        return out->n_errors - before;
+    }
+    size_t n = list->via.array.size;
+    if (n < 1 || n > CLASSES_ROSTER_MAX) {
+        add_error(out, "students", 8, "must hold 1 to %d students (got %zu)", CLASSES_ROSTER_MAX, n);
+        return out->n_errors - before;
+    }
+    const msgpack_object *rows = list->via.array.ptr;
+    for (size_t i = 0; i < n; i++) {
+        if (validate_student(&rows[i], i, out)) continue;
+        const char *id, *other;
+        size_t idn, on;
+        sms_mp_str(sms_mp_map_get(&rows[i], "student_id"), &id, &idn);
+        /* Quadratic, but n <= 500 and only valid rows are compared. */
+        for (size_t j = 0; j < i; j++) {
+            if (sms_mp_str(sms_mp_map_get(&rows[j], "student_id"), &other, &on) && on == idn &&
+                memcmp(other, id, idn) == 0) {
+                char f[72];
+                int fn = snprintf(f, sizeof f, "students[%zu].student_id", i);
+                add_error(out, f, (size_t)fn, "duplicate of students[%zu]", j);
+                break;
+            }
+        }
+    }
+    return out->n_errors - before;
+}
+
+/* The caller's class, active, or fails 404/409. */
+static const classes_class_t *active_owned_class(classes_state_t *st, const sms_command_t *cmd,
+                                                 classes_outcome_t *out) {
+    const classes_class_t *cur = owned_class(st, cmd, out);
+    if (cur == NULL) return NULL;
+    if (strcmp(cur->status, "active") != 0) {
+        fail(out, 409, "class_inactive", "class %s is inactive: its roster cannot be changed", cur->id);
+        return NULL;
+    }
+    return cur;
+}
+
+static void decide_enroll(classes_state_t *st, const sms_command_t *cmd, int64_t now, classes_outcome_t *out) {
+    out->kind = CLASSES_REPLY_ENROLL;
+    if (classes_validate_roster(cmd->data, out)) {
+        fail(out, 400, "validation", "the roster is invalid; nothing was enrolled");
+        return;
+    }
+    const classes_class_t *cur = active_owned_class(st, cmd, out);
+    if (cur == NULL) return;
+    classes_class_copy(&out->after, cur);
+    out->has_class = true;
+    const msgpack_object *list = sms_mp_map_get(cmd->data, "students");
+    classes_roster_outcome_t *r = &out->roster;
+    for (uint32_t i = 0; i < list->via.array.size; i++) {
+        const msgpack_object *row = &list->via.array.ptr[i];
+        sms_str_t id;
+        sms_mp_str(sms_mp_map_get(row, "student_id"), &id.ptr, &id.len);
+        if (classes_state_enrolled(st, cur->id, id)) r->already++; /* name/email updates are out of scope */
+        else r->added[r->enrolled++] = row;
+    }
+    r->enrolled_at = now;
+    out->status = 200;
+    if (r->enrolled == 0) return;
+    r->roster_version = cur->roster_version + 1;
+    out->event_type = "class.students_enrolled";
+}
+
+static void decide_unenroll(classes_state_t *st, const sms_command_t *cmd, classes_outcome_t *out) {
+    out->kind = CLASSES_REPLY_UNENROLL;
+    classes_roster_outcome_t *r = &out->roster;
+    const msgpack_object *v = sms_mp_map_get(cmd->data, "student_id");
+    if (!sms_mp_str(v, &r->student_id.ptr, &r->student_id.len) ||
+        !classes_valid_student_id(r->student_id.ptr, r->student_id.len)) {
+        add_error(out, "student_id", 10, "must be 1 to %d characters of A-Z, a-z, 0-9, '.', '_', '-'",
+                  CLASSES_STUDENT_ID_MAX);
+        fail(out, 400, "validation", "the student id is invalid");
+        return;
+    }
+    const classes_class_t *cur = active_owned_class(st, cmd, out);
+    if (cur == NULL) return;
+    classes_class_copy(&out->after, cur);
+    out->has_class = true;
+    out->status = 200;
+    if (!classes_state_enrolled(st, cur->id, r->student_id)) return; /* not enrolled: nothing to do */
+    r->unenrolled = true;
+    r->roster_version = cur->roster_version + 1;
+    out->event_type = "class.student_unenrolled";
+}
+
 void classes_decide(classes_state_t *st, const sms_command_t *cmd, int64_t now_ms, const char *new_id,
                     classes_outcome_t *out) {
     memset(out, 0, sizeof *out);
     if (cmd->role.len != 8 || memcmp(cmd->role.ptr, "lecturer", 8) != 0) {
-        fail(out, 403, "forbidden", "only lecturers manage classes");
+        fail(out, 403, "forbidden", "only lecturers manage classes and rosters");
         return;
     }
     if (cmd->v != 1) {
@@ -239,6 +443,8 @@ void classes_decide(classes_state_t *st, const sms_command_t *cmd, int64_t now_m
     if (IS("class.create")) decide_create(st, cmd, now_ms, new_id, out);
     else if (IS("class.update")) decide_update(st, cmd, now_ms, out);
     else if (IS("class.deactivate")) decide_deactivate(st, cmd, now_ms, out);
+    else if (IS("roster.enroll")) decide_enroll(st, cmd, now_ms, out);
+    else if (IS("roster.unenroll")) decide_unenroll(st, cmd, out);
     else fail(out, 400, "unknown_command", "unknown command type %.*s", (int)cmd->type.len, cmd->type.ptr);
 #undef IS
 }

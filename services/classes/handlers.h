@@ -15,9 +15,28 @@
 
 #define CLASSES_MAX_ERRORS 16
 
+/* What kind of reply an outcome carries. */
+typedef enum classes_reply_kind_e {
+    CLASSES_REPLY_CLASS = 0, /* the class (after) */
+    CLASSES_REPLY_ENROLL,    /* {"enrolled": n, "already_enrolled": m} */
+    CLASSES_REPLY_UNENROLL,  /* {"unenrolled": bool} */
+} classes_reply_kind_t;
+
+/* A roster command's result. Pointers borrow the command's data. */
+typedef struct classes_roster_outcome_s {
+    size_t enrolled, already;                        /* enroll: new and already-enrolled students */
+    const msgpack_object *added[CLASSES_ROSTER_MAX]; /* enroll: the new students' maps, body order */
+    int64_t enrolled_at;                             /* enroll: the new students' enrolled_at */
+    sms_str_t student_id;                            /* unenroll */
+    bool unenrolled;
+    int64_t roster_version;                          /* the class's roster_version after (when an event) */
+} classes_roster_outcome_t;
+
 typedef struct classes_outcome_s {
     int status;                  /* HTTP status of the reply */
-    const char *event_type;      /* "class.created"...; NULL when nothing changes */
+    classes_reply_kind_t kind;
+    classes_roster_outcome_t roster;
+    const char *event_type;      /* "class.created", "class.students_enrolled"...; NULL when nothing changes */
     classes_class_t after;       /* the class to return (and to put in the event) */
     bool has_class;              /* after is filled */
     const char *changed[8];      /* class.updated: the fields that changed */
@@ -40,5 +59,14 @@ void classes_outcome_clear(classes_outcome_t *out);
 /* Validates a create (require_all) or update body. Adds errors to out and
  * returns the number of errors. Exposed for unit tests. */
 size_t classes_validate_body(const msgpack_object *data, bool is_create, classes_outcome_t *out);
+
+/* Validates a roster.enroll body {"students": [{student_id, name, email}]}
+ * (1..CLASSES_ROSTER_MAX rows, duplicates reported per row, fields named
+ * like students[3].email). Adds errors to out; returns their number. */
+size_t classes_validate_roster(const msgpack_object *data, classes_outcome_t *out);
+
+/* Syntax checks, exposed for unit tests. */
+bool classes_valid_student_id(const char *s, size_t n);
+bool classes_valid_email(const char *s, size_t n);
 
 #endif

@@ -9,6 +9,7 @@
 #include "alloc.h"
 #include "handlers.h"
 #include "id.h"
+#include "msgpack_util.h"
 #include "projection.h"
 #include "redis.h"
 #include "state.h"
@@ -36,6 +37,49 @@ static void reply_class(sms_decision_t *d, int status, const classes_class_t *c)
     if (status == 201) snprintf(d->location, sizeof d->location, "/lecturer/classes/%s", c->id);
 }
 
+static void reply_enroll(sms_decision_t *d, size_t enrolled, size_t already) {
+    d->status = 200;
+    msgpack_packer pk = sms_decision_body(d);
+    msgpack_pack_map(&pk, 2);
+    sms_mp_pack_kv_i64(&pk, "enrolled", (int64_t)enrolled);
+    sms_mp_pack_kv_i64(&pk, "already_enrolled", (int64_t)already);
+}
+
+static void reply_unenroll(sms_decision_t *d, bool unenrolled) {
+    d->status = 200;
+    msgpack_packer pk = sms_decision_body(d);
+    msgpack_pack_map(&pk, 1);
+    sms_mp_pack_str(&pk, "unenrolled");
+    if (unenrolled) msgpack_pack_true(&pk);
+    else msgpack_pack_false(&pk);
+}
+
+/* Roster commands: reply, event, and the overlay later commands of the batch see. */
+static void decide_roster(classes_state_t *st, const sms_command_t *cmd, int64_t now_ms, classes_outcome_t *out,
+                          sms_decision_t *d) {
+    const classes_roster_outcome_t *r = &out->roster;
+    if (out->kind == CLASSES_REPLY_ENROLL) reply_enroll(d, r->enrolled, r->already);
+    else reply_unenroll(d, r->unenrolled);
+    if (!out->event_type) return;
+    const classes_class_t *c = &out->after;
+    char event_id[SMS_ID_SIZE];
+    msgpack_packer pk = sms_decision_event(d, c->id);
+    sms_event_pack_head(&pk, SMS_STR(sms_id_new(event_id)), SMS_STR(out->event_type), CLASSES_EVENT_VERSION, now_ms,
+                        cmd->actor, SMS_STR(c->id), cmd->id);
+    if (out->kind == CLASSES_REPLY_ENROLL) {
+        classes_pack_students_enrolled(&pk, c, r->roster_version, r->added, r->enrolled, r->enrolled_at, r->already);
+        for (size_t i = 0; i < r->enrolled; i++) {
+            sms_str_t id;
+            sms_mp_str(sms_mp_map_get(r->added[i], "student_id"), &id.ptr, &id.len);
+            classes_state_set_enrolled(st, c->id, id, true);
+        }
+    } else {
+        classes_pack_student_unenrolled(&pk, c, r->roster_version, r->student_id);
+        classes_state_set_enrolled(st, c->id, r->student_id, false);
+    }
+    classes_state_set_roster_version(st, c->id, r->roster_version);
+}
+
 static void decide(void *state, const sms_command_t *cmd, int64_t now_ms, sms_decision_t *d) {
     classes_state_t *st = state;
     classes_outcome_t out;
@@ -45,6 +89,11 @@ static void decide(void *state, const sms_command_t *cmd, int64_t now_ms, sms_de
         sms_decision_fail(d, out.status, out.problem_code, "%s", out.detail);
         for (size_t i = 0; i < out.n_errors; i++)
             sms_decision_error(d, out.errors[i].field, strlen(out.errors[i].field), "%s", out.errors[i].message);
+        classes_outcome_clear(&out);
+        return;
+    }
+    if (out.kind != CLASSES_REPLY_CLASS) {
+        decide_roster(st, cmd, now_ms, &out, d);
         classes_outcome_clear(&out);
         return;
     }
@@ -62,10 +111,21 @@ static void decide(void *state, const sms_command_t *cmd, int64_t now_ms, sms_de
     classes_outcome_clear(&out);
 }
 
-/* summary is "<status> <class id>", written by the projection script. */
+/* summary is written by the projection script: "<status> <class id>" for
+ * class commands, "200 enroll <class id> <enrolled> <already>" and
+ * "200 unenroll <class id>" for roster commands (their replies need no read). */
 static void replay(redisContext *rc, const char *summary, sms_decision_t *d) {
     int status = 0;
     char id[128] = "";
+    unsigned long long enrolled = 0, already = 0;
+    if (sscanf(summary, "%d enroll %127s %llu %llu", &status, id, &enrolled, &already) == 4) {
+        reply_enroll(d, (size_t)enrolled, (size_t)already);
+        return;
+    }
+    if (sscanf(summary, "%d unenroll %127s", &status, id) == 2) {
+        reply_unenroll(d, true);
+        return;
+    }
     if (sscanf(summary, "%d %127s", &status, id) != 2) {
         sms_decision_fail(d, 500, "internal", "unreadable command record");
         return;

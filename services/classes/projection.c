@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "buf.h"
+#include "alloc.h"
 #include "log.h"
+#include "msgpack_util.h"
 #include "redis.h"
 #include "schema.h"
 
@@ -41,8 +43,47 @@ static sms_redis_script_t apply_script = {.source =
     "end\n"
     "return 1\n"};
 
+/* Roster events. ARGV: 1 class id, 2 roster_version, 3 cause, 4 reply summary,
+ * 5 "<topic>:<partition>" ("" = none), 6 next offset, 7 "enroll"|"unenroll",
+ * then enroll: (student id, name, item JSON) triples; unenroll: student id.
+ * Gated on the class's roster_version (a field of c:<id> that class events
+ * never touch), so the class's version is not changed by roster changes.
+ * Sort member "<lower(name)>\0<student id>": ASCII-lowered here, so enroll
+ * and unenroll compute the same member. Returns 1 if applied, 0 if not. */
+static sms_redis_script_t roster_script = {.source =
+    "local p = 'sms:classes:'\n"
+    "local cid, rv = ARGV[1], tonumber(ARGV[2])\n"
+    "if ARGV[5] ~= '' then redis.call('HSET', p .. 'offsets', ARGV[5], ARGV[6]) end\n"
+    "redis.call('HSET', p .. 'cmds', ARGV[3], ARGV[4])\n"
+    "local ck = p .. 'c:' .. cid\n"
+    "local cur = redis.call('HMGET', ck, 'roster_version', 'created_at')\n"
+    "if rv <= (tonumber(cur[1]) or 0) then return 0 end\n"
+    "redis.call('HSET', ck, 'roster_version', ARGV[2])\n"
+    /* The student's classes, in the lecturer lists' order (creation time). */
+    "local smember = string.format('%013d', tonumber(cur[2]) or 0) .. ':' .. cid\n"
+    "local roster, docs = p .. 'roster:' .. cid, p .. 'rdoc:' .. cid\n"
+    "if ARGV[7] == 'enroll' then\n"
+    "  for i = 8, #ARGV - 2, 3 do\n"
+    "    local sid = ARGV[i]\n"
+    "    if redis.call('HSETNX', docs, sid, ARGV[i + 2]) == 1 then\n"
+    "      redis.call('ZADD', roster, 0, string.lower(ARGV[i + 1]) .. '\\0' .. sid)\n"
+    "      redis.call('ZADD', p .. 'sclasses:' .. sid, 0, smember)\n"
+    "    end\n"
+    "  end\n"
+    "else\n"
+    "  local sid = ARGV[8]\n"
+    "  local doc = redis.call('HGET', docs, sid)\n"
+    "  if doc then\n"
+    "    redis.call('ZREM', roster, string.lower(cjson.decode(doc).name) .. '\\0' .. sid)\n"
+    "    redis.call('HDEL', docs, sid)\n"
+    "    redis.call('ZREM', p .. 'sclasses:' .. sid, smember)\n"
+    "  end\n"
+    "end\n"
+    "return 1\n"};
+
 int classes_projection_init(redisContext *rc, char *err, size_t errlen) {
-    return sms_redis_script_load(rc, &apply_script, err, errlen);
+    if (sms_redis_script_load(rc, &apply_script, err, errlen) != 0) return -1;
+    return sms_redis_script_load(rc, &roster_script, err, errlen);
 }
 
 static void upper(char *dst, const char *src, size_t cap) {
@@ -62,8 +103,82 @@ static bool is_class_event(const sms_event_t *ev) {
     return false;
 }
 
+static bool type_is(const sms_event_t *ev, const char *t) {
+    return ev->type.len == strlen(t) && memcmp(ev->type.ptr, t, ev->type.len) == 0;
+}
+
+/* Appends the roster script for a roster event; 0 if it is malformed. */
+static int append_roster(redisContext *rc, const char *topic, const sms_event_t *ev, int32_t partition,
+                         int64_t offset, bool enroll) {
+    const msgpack_object *d = ev->data;
+    char cid[128], rv[24], part[160] = "", next[24] = "", summary[200];
+    int64_t roster_version, already = 0;
+    const msgpack_object *list = sms_mp_map_get(d, "students");
+    if (!sms_mp_strcpy(sms_mp_map_get(d, "class_id"), cid, sizeof cid) ||
+        !sms_mp_i64(sms_mp_map_get(d, "roster_version"), &roster_version))
+        return 0;
+    if (enroll && (list == NULL || list->type != MSGPACK_OBJECT_ARRAY)) return 0;
+    if (!enroll && sms_mp_map_get(d, "student_id") == NULL) return 0;
+    size_t n = enroll ? list->via.array.size : 1;
+    if (enroll) {
+        (void)sms_mp_i64(sms_mp_map_get(d, "already_enrolled"), &already); /* absent: 0 */
+        snprintf(summary, sizeof summary, "200 enroll %s %zu %lld", cid, n, (long long)already);
+    } else {
+        snprintf(summary, sizeof summary, "200 unenroll %s", cid);
+    }
+    snprintf(rv, sizeof rv, "%lld", (long long)roster_version);
+    if (partition >= 0) {
+        snprintf(part, sizeof part, "%s:%d", topic, partition);
+        snprintf(next, sizeof next, "%lld", (long long)offset + 1);
+    }
+    size_t argc = 10 + (enroll ? 3 * n : 1);
+    const char **argv = sms_calloc(argc, sizeof *argv);
+    size_t *lens = sms_calloc(argc, sizeof *lens);
+    sms_buf_t *docs = enroll ? sms_calloc(n ? n : 1, sizeof *docs) : NULL;
+    const char *fixed[] = {"EVALSHA", roster_script.sha, "0", cid, rv, ev->cause.ptr, summary, part, next,
+                           enroll ? "enroll" : "unenroll"};
+    for (size_t i = 0; i < 10; i++) {
+        argv[i] = fixed[i];
+        lens[i] = i == 5 ? ev->cause.len : strlen(fixed[i]);
+    }
+    int rc_out = 1;
+    if (enroll) {
+        for (size_t i = 0; i < n; i++) {
+            classes_student_t st;
+            sms_buf_init(&docs[i]);
+            if (classes_read_student(&list->via.array.ptr[i], &st) != 0) {
+                rc_out = 0;
+                continue;
+            }
+            classes_render_student_json(&st, &docs[i]);
+            argv[10 + 3 * i] = st.student_id.ptr;
+            lens[10 + 3 * i] = st.student_id.len;
+            argv[11 + 3 * i] = st.name.ptr;
+            lens[11 + 3 * i] = st.name.len;
+            argv[12 + 3 * i] = docs[i].data;
+            lens[12 + 3 * i] = docs[i].len;
+        }
+    } else {
+        sms_mp_str(sms_mp_map_get(d, "student_id"), &argv[10], &lens[10]);
+    }
+    if (rc_out) redisAppendCommandArgv(rc, (int)argc, argv, lens);
+    for (size_t i = 0; enroll && i < n; i++) sms_buf_close(&docs[i]);
+    sms_free(docs);
+    sms_free(lens);
+    sms_free(argv);
+    return rc_out;
+}
+
 int classes_projection_append(redisContext *rc, const char *topic, const sms_event_t *ev, int32_t partition,
                               int64_t offset) {
+    bool enroll = type_is(ev, "class.students_enrolled");
+    if (enroll || type_is(ev, "class.student_unenrolled")) {
+        int appended = append_roster(rc, topic, ev, partition, offset, enroll);
+        if (!appended)
+            sms_log(SMS_LOG_WARN, "event_skipped", "%.*s %.*s is malformed", (int)ev->type.len, ev->type.ptr,
+                    (int)ev->id.len, ev->id.ptr);
+        return appended;
+    }
     classes_class_t c;
     if (!is_class_event(ev) || classes_read_snapshot(ev->data, &c) != 0) {
         sms_log(SMS_LOG_WARN, "event_skipped", "%.*s %.*s is not a class event this version understands",

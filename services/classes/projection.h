@@ -1,15 +1,21 @@
 /* projection.h - class events -> the Redis view the gateway reads.
  *
  * Keys (all under sms:classes:):
- *   c:<id>                  hash: lecturer_id, status, version, code, codeu, name, json
+ *   c:<id>                  hash: lecturer_id, status, version, code, codeu, name, json,
+ *                           roster_version (written by roster events only)
  *   docs:<lecturer>         hash: class id -> public JSON (a page of a list is one HMGET)
  *   l:<lecturer>:<status>   zset (score 0) of "<created_at ms, 13 digits>:<id>", status
  *                           active|inactive|all; lex order = creation order
  *   code:<lecturer>:<CODE>  set of active class ids using that (upper-cased) code
+ *   roster:<class>          zset (score 0) of "<ASCII-lowered name>\0<student id>": name order
+ *   rdoc:<class>            hash: student id -> public roster item JSON
+ *   sclasses:<student>      zset (score 0) of "<created_at, 13 digits>:<class id>", the
+ *                           classes the student is enrolled in (any status; readers filter)
  *   cmds, offsets, meta     the worker's bookkeeping (common/worker.h); cmds values
- *                           are "<status> <class id>"
+ *                           are "<status> <class id>", "200 enroll <class id> <enrolled>
+ *                           <already>" or "200 unenroll <class id>"
  * Each event is applied by one Lua script (atomic): it applies only if the
- * event's version is newer than the view's, so replays and redeliveries
+ * event's version (roster events: roster_version) is newer than the view's, so replays and redeliveries
  * change nothing, and it records the partition offset in the same step.
  * The view is a pure function of the log: the worker's tailer rebuilds it
  * from offset 0 when meta is missing. Blocking hiredis; called by the worker. */

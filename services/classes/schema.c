@@ -32,6 +32,7 @@ void classes_class_copy(classes_class_t *dst, const classes_class_t *src) {
     dst->created_at = src->created_at;
     dst->updated_at = src->updated_at;
     dst->version = src->version;
+    dst->roster_version = src->roster_version;
 }
 
 void classes_set(char **field, const char *value, size_t len) {
@@ -107,4 +108,69 @@ void classes_render_json(const classes_class_t *c, sms_buf_t *out) {
     if (msgpack_unpack_next(&u, sb.data, sb.size, NULL) == MSGPACK_UNPACK_SUCCESS) sms_msgpack_to_json(&u.data, out);
     msgpack_unpacked_destroy(&u);
     msgpack_sbuffer_destroy(&sb);
+}
+
+/* ---- roster events ---- */
+
+static void pack_kv_strn(msgpack_packer *pk, const char *key, const char *s, size_t n) {
+    sms_mp_pack_str(pk, key);
+    sms_mp_pack_strn(pk, s, n);
+}
+
+void classes_pack_students_enrolled(msgpack_packer *pk, const classes_class_t *c, int64_t roster_version,
+                                    const msgpack_object *const *students, size_t n, int64_t enrolled_at,
+                                    size_t already_enrolled) {
+    static const char *const fields[] = {"student_id", "name", "email"};
+    msgpack_pack_map(pk, 5);
+    sms_mp_pack_kv_str(pk, "class_id", nz(c->id));
+    sms_mp_pack_kv_str(pk, "lecturer_id", nz(c->lecturer_id));
+    sms_mp_pack_kv_i64(pk, "roster_version", roster_version);
+    sms_mp_pack_str(pk, "students");
+    msgpack_pack_array(pk, n);
+    for (size_t i = 0; i < n; i++) {
+        msgpack_pack_map(pk, 4);
+        for (size_t f = 0; f < 3; f++) {
+            const char *s = "";
+            size_t len = 0;
+            sms_mp_str(sms_mp_map_get(students[i], fields[f]), &s, &len); /* validated: strings */
+            pack_kv_strn(pk, fields[f], s, len);
+        }
+        sms_mp_pack_kv_i64(pk, "enrolled_at", enrolled_at);
+    }
+    sms_mp_pack_kv_i64(pk, "already_enrolled", (int64_t)already_enrolled);
+}
+
+void classes_pack_student_unenrolled(msgpack_packer *pk, const classes_class_t *c, int64_t roster_version,
+                                     sms_str_t student_id) {
+    msgpack_pack_map(pk, 4);
+    sms_mp_pack_kv_str(pk, "class_id", nz(c->id));
+    sms_mp_pack_kv_str(pk, "lecturer_id", nz(c->lecturer_id));
+    sms_mp_pack_kv_i64(pk, "roster_version", roster_version);
+    pack_kv_strn(pk, "student_id", student_id.ptr, student_id.len);
+}
+
+int classes_read_student(const msgpack_object *item, classes_student_t *out) {
+    memset(out, 0, sizeof *out);
+    const char *s;
+    size_t n;
+    if (!sms_mp_str(sms_mp_map_get(item, "student_id"), &s, &n)) return -1;
+    out->student_id = (sms_str_t){s, n};
+    if (!sms_mp_str(sms_mp_map_get(item, "name"), &s, &n)) return -1;
+    out->name = (sms_str_t){s, n};
+    if (!sms_mp_str(sms_mp_map_get(item, "email"), &s, &n)) return -1;
+    out->email = (sms_str_t){s, n};
+    return sms_mp_i64(sms_mp_map_get(item, "enrolled_at"), &out->enrolled_at) ? 0 : -1;
+}
+
+void classes_render_student_json(const classes_student_t *s, sms_buf_t *out) {
+    char at[SMS_RFC3339_LEN];
+    sms_buf_puts(out, "{\"student_id\":");
+    sms_buf_json_str(out, s->student_id.ptr, s->student_id.len);
+    sms_buf_puts(out, ",\"name\":");
+    sms_buf_json_str(out, s->name.ptr, s->name.len);
+    sms_buf_puts(out, ",\"email\":");
+    sms_buf_json_str(out, s->email.ptr, s->email.len);
+    sms_buf_puts(out, ",\"enrolled_at\":\"");
+    sms_buf_puts(out, sms_rfc3339(s->enrolled_at, at));
+    sms_buf_puts(out, "\"}");
 }

@@ -17,11 +17,26 @@
 #define CLASSES_DESCRIPTION_MAX 2000
 #define CLASSES_TERM_MAX 32
 
+/* Rosters. */
+#define CLASSES_ROSTER_MAX 500        /* students per enroll command */
+#define CLASSES_STUDENT_ID_MAX 64
+#define CLASSES_STUDENT_NAME_MAX 200  /* characters */
+#define CLASSES_EMAIL_MAX 254
+
 /* One class. Strings are owned (sms_strdup) and freed by classes_class_clear. */
 typedef struct classes_class_s {
     char *id, *code, *name, *description, *term, *status, *lecturer_id;
     int64_t created_at, updated_at, version;
+    /* Not part of the class's events or public form: the roster's own
+     * counter (class.students_enrolled / class.student_unenrolled). */
+    int64_t roster_version;
 } classes_class_t;
+
+/* One roster entry as events carry it (strings borrowed, not owned). */
+typedef struct classes_student_s {
+    sms_str_t student_id, name, email;
+    int64_t enrolled_at;
+} classes_student_t;
 
 void classes_class_clear(classes_class_t *c);
 void classes_class_copy(classes_class_t *dst, const classes_class_t *src);
@@ -38,5 +53,21 @@ int classes_read_snapshot(const msgpack_object *data, classes_class_t *out);
 void classes_pack_public(msgpack_packer *pk, const classes_class_t *c);
 /* Appends the public representation as JSON (the view's stored document). */
 void classes_render_json(const classes_class_t *c, sms_buf_t *out);
+
+/* Roster events. students_enrolled: data {class_id, lecturer_id,
+ * roster_version, students: [{student_id, name, email, enrolled_at}],
+ * already_enrolled}; each element of students[] is a validated body map
+ * ({student_id, name, email} strings), all stamped enrolled_at. */
+void classes_pack_students_enrolled(msgpack_packer *pk, const classes_class_t *c, int64_t roster_version,
+                                    const msgpack_object *const *students, size_t n, int64_t enrolled_at,
+                                    size_t already_enrolled);
+/* student_unenrolled: data {class_id, lecturer_id, roster_version, student_id}. */
+void classes_pack_student_unenrolled(msgpack_packer *pk, const classes_class_t *c, int64_t roster_version,
+                                     sms_str_t student_id);
+/* Reads students[i] of a students_enrolled data map (strings point into data).
+ * 0, or -1 if a field is missing or of the wrong type. */
+int classes_read_student(const msgpack_object *item, classes_student_t *out);
+/* Appends the public roster item {student_id, name, email, enrolled_at (RFC 3339)} as JSON. */
+void classes_render_student_json(const classes_student_t *s, sms_buf_t *out);
 
 #endif

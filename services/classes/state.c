@@ -11,12 +11,13 @@
 #include "projection.h"
 #include "redis.h"
 
-char classes_absent;
+char classes_absent, classes_present;
 
 void classes_state_init(classes_state_t *st, redisContext *rc) {
     st->rc = rc;
     sms_strmap_init(&st->classes);
     sms_strmap_init(&st->codes);
+    sms_strmap_init(&st->enrolled);
 }
 
 static void free_values(sms_strmap_t *m, void (*fn)(void *)) {
@@ -37,6 +38,7 @@ void classes_state_close(classes_state_t *st) {
     free_values(&st->codes, sms_free);
     sms_strmap_close(&st->classes);
     sms_strmap_close(&st->codes);
+    sms_strmap_close(&st->enrolled); /* values are markers, nothing to free */
 }
 
 void classes_code_key(const char *lecturer, const char *code, char *out, size_t cap) {
@@ -66,11 +68,78 @@ void classes_class_from_hash(const redisReply *r, const char *id, size_t idlen, 
         else if (!strcmp(f, "created_at")) c->created_at = atoll(v->str);
         else if (!strcmp(f, "updated_at")) c->updated_at = atoll(v->str);
         else if (!strcmp(f, "version")) c->version = atoll(v->str);
+        else if (!strcmp(f, "roster_version")) c->roster_version = atoll(v->str);
+    }
+}
+
+static bool is_type(const sms_command_t *c, const char *t) {
+    return c->type.len == strlen(t) && memcmp(c->type.ptr, t, c->type.len) == 0;
+}
+
+/* The student ids a roster command names (at most CLASSES_ROSTER_MAX, each
+ * plausibly valid; the decider validates properly). Returns how many. */
+static size_t roster_ids(const sms_command_t *c, sms_str_t *ids) {
+    size_t n = 0;
+    if (is_type(c, "roster.unenroll")) {
+        if (sms_mp_str(sms_mp_map_get(c->data, "student_id"), &ids[0].ptr, &ids[0].len) && ids[0].len > 0 &&
+            ids[0].len <= CLASSES_STUDENT_ID_MAX)
+            n = 1;
+    } else if (is_type(c, "roster.enroll")) {
+        const msgpack_object *list = sms_mp_map_get(c->data, "students");
+        if (list == NULL || list->type != MSGPACK_OBJECT_ARRAY || list->via.array.size > CLASSES_ROSTER_MAX) return 0;
+        for (uint32_t i = 0; i < list->via.array.size; i++)
+            if (sms_mp_str(sms_mp_map_get(&list->via.array.ptr[i], "student_id"), &ids[n].ptr, &ids[n].len) &&
+                ids[n].len > 0 && ids[n].len <= CLASSES_STUDENT_ID_MAX)
+                n++;
+    }
+    return n;
+}
+
+static size_t enrolled_key(const char *class_id, size_t class_len, sms_str_t student, char *out, size_t cap) {
+    int n = snprintf(out, cap, "%.*s\n%.*s", (int)class_len, class_id, (int)student.len, student.ptr);
+    return n < 0 ? 0 : (size_t)n >= cap ? cap - 1 : (size_t)n;
+}
+
+/* Appends HMGET rdoc:<class> ids... (one command for the whole batch of ids), or PING. */
+static void append_roster_lookup(redisContext *rc, const sms_command_t *c, sms_str_t *ids) {
+    size_t n = c->key.len ? roster_ids(c, ids) : 0;
+    if (n == 0) {
+        redisAppendCommand(rc, "PING");
+        return;
+    }
+    const char **argv = sms_calloc(n + 2, sizeof *argv);
+    size_t *lens = sms_calloc(n + 2, sizeof *lens);
+    char *key = sms_malloc(c->key.len + 32);
+    int kn = snprintf(key, c->key.len + 32, CLASSES_KEY_PREFIX "rdoc:%.*s", (int)c->key.len, c->key.ptr);
+    argv[0] = "HMGET";
+    lens[0] = 5;
+    argv[1] = key;
+    lens[1] = (size_t)kn;
+    for (size_t i = 0; i < n; i++) {
+        argv[2 + i] = ids[i].ptr;
+        lens[2 + i] = ids[i].len;
+    }
+    redisAppendCommandArgv(rc, (int)(n + 2), argv, lens);
+    sms_free(key);
+    sms_free(lens);
+    sms_free(argv);
+}
+
+static void take_roster_lookup(classes_state_t *st, const sms_command_t *c, sms_str_t *ids, const redisReply *r) {
+    size_t n = c->key.len ? roster_ids(c, ids) : 0;
+    if (n == 0 || r->type != REDIS_REPLY_ARRAY || r->elements != n) return;
+    char key[256];
+    for (size_t i = 0; i < n; i++) {
+        size_t kn = enrolled_key(c->key.ptr, c->key.len, ids[i], key, sizeof key);
+        if (sms_strmap_get(&st->enrolled, key, kn) == NULL)
+            sms_strmap_put(&st->enrolled, key, kn,
+                           r->element[i]->type == REDIS_REPLY_STRING ? &classes_present : &classes_absent);
     }
 }
 
 int classes_state_prefetch(classes_state_t *st, const sms_command_t *const *cmds, size_t n) {
     char codekey[512];
+    sms_str_t *ids = sms_calloc(CLASSES_ROSTER_MAX, sizeof *ids);
     for (size_t i = 0; i < n; i++) {
         const sms_command_t *c = cmds[i];
         redisAppendCommand(st->rc, "HGETALL " CLASSES_KEY_PREFIX "c:%b", c->key.ptr, c->key.len);
@@ -85,17 +154,19 @@ int classes_state_prefetch(classes_state_t *st, const sms_command_t *const *cmds
         } else {
             redisAppendCommand(st->rc, "PING");
         }
+        append_roster_lookup(st->rc, c, ids);
     }
     char err[256];
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
         const sms_command_t *c = cmds[i];
-        redisReply *r[2];
-        for (int k = 0; k < 2; k++) {
+        redisReply *r[3];
+        for (int k = 0; k < 3; k++) {
             r[k] = sms_redis_get_reply(st->rc, err, sizeof err);
             if (r[k] == NULL) {
                 sms_log(SMS_LOG_ERROR, "redis_failed", "%s", err);
                 for (int j = 0; j < k; j++) freeReplyObject(r[j]);
+                sms_free(ids);
                 return -1; /* the connection is unusable; the caller reconnects */
             }
         }
@@ -122,7 +193,8 @@ int classes_state_prefetch(classes_state_t *st, const sms_command_t *const *cmds
             sms_free(lec);
             sms_free(cd);
         }
-        for (int k = 0; k < 2; k++) {
+        take_roster_lookup(st, c, ids, r[2]);
+        for (int k = 0; k < 3; k++) {
             if (r[k]->type == REDIS_REPLY_ERROR) {
                 sms_log(SMS_LOG_ERROR, "redis_error", "%s", r[k]->str);
                 rc = -1;
@@ -130,6 +202,7 @@ int classes_state_prefetch(classes_state_t *st, const sms_command_t *const *cmds
             freeReplyObject(r[k]);
         }
     }
+    sms_free(ids);
     return rc;
 }
 
@@ -163,4 +236,21 @@ void classes_state_apply(classes_state_t *st, const classes_class_t *before, con
     classes_class_t *copy = sms_malloc(sizeof *copy);
     classes_class_copy(copy, after);
     put_owned(&st->classes, after->id, strlen(after->id), copy, free_class);
+}
+
+bool classes_state_enrolled(classes_state_t *st, const char *class_id, sms_str_t student) {
+    char key[256];
+    size_t kn = enrolled_key(class_id, strlen(class_id), student, key, sizeof key);
+    return sms_strmap_get(&st->enrolled, key, kn) == &classes_present;
+}
+
+void classes_state_set_enrolled(classes_state_t *st, const char *class_id, sms_str_t student, bool enrolled) {
+    char key[256];
+    size_t kn = enrolled_key(class_id, strlen(class_id), student, key, sizeof key);
+    sms_strmap_put(&st->enrolled, key, kn, enrolled ? &classes_present : &classes_absent);
+}
+
+void classes_state_set_roster_version(classes_state_t *st, const char *class_id, int64_t roster_version) {
+    void *v = sms_strmap_get(&st->classes, class_id, strlen(class_id));
+    if (v && v != &classes_absent) ((classes_class_t *)v)->roster_version = roster_version;
 }

@@ -166,8 +166,7 @@ static void list_classes(gw_request_t *req, void *data) {
 
 /* ---- writes ---- */
 
-/* Parses the body as a JSON object, or answers 400 and returns NULL. */
-static cJSON *parse_object(gw_request_t *req) {
+cJSON *gw_parse_json_object(gw_request_t *req) {
     size_t len;
     const char *body = gw_req_body(req, &len);
     const char *end = NULL;
@@ -197,7 +196,7 @@ static cJSON *parse_object(gw_request_t *req) {
 
 static void create_class(gw_request_t *req, void *data) {
     gw_app_t *app = data;
-    cJSON *body = parse_object(req);
+    cJSON *body = gw_parse_json_object(req);
     if (!body) return;
     gw_bus_send(app->bus, req, "classes", "class.create", "", body);
     cJSON_Delete(body);
@@ -205,7 +204,7 @@ static void create_class(gw_request_t *req, void *data) {
 
 static void update_class(gw_request_t *req, void *data) {
     gw_app_t *app = data;
-    cJSON *body = parse_object(req);
+    cJSON *body = gw_parse_json_object(req);
     if (!body) return;
     gw_bus_send(app->bus, req, "classes", "class.update", gw_req_param(req, "id"), body);
     cJSON_Delete(body);
