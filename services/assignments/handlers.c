@@ -1,0 +1,270 @@
+/* handlers.c - validate and decide assignment commands (see handlers.h). */
+#include "handlers.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "clock.h"
+#include "msgpack_util.h"
+
+static void add_error(assignments_outcome_t *out, const char *field, size_t flen, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void add_error(assignments_outcome_t *out, const char *field, size_t flen, const char *fmt, ...) {
+    if (out->n_errors == ASSIGNMENTS_MAX_ERRORS) return;
+    size_t i = out->n_errors++;
+    snprintf(out->fields[i], sizeof out->fields[i], "%.*s", (int)(flen > 64 ? 64 : flen), field);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out->messages[i], sizeof out->messages[i], fmt, ap);
+    va_end(ap);
+    out->errors[i].field = out->fields[i];
+    out->errors[i].message = out->messages[i];
+}
+
+static void fail(assignments_outcome_t *out, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void fail(assignments_outcome_t *out, int status, const char *code, const char *fmt, ...) {
+    out->status = status;
+    out->problem_code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out->detail, sizeof out->detail, fmt, ap);
+    va_end(ap);
+}
+
+/* Counts code points; (size_t)-1 for invalid UTF-8 or control characters. */
+static size_t text_length(const char *s, size_t n) {
+    size_t chars = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (len == 0 || i + len > n) return (size_t)-1;
+        if (len == 1 && (c < 0x20 || c == 0x7f) && c != '\n' && c != '\t') return (size_t)-1;
+        for (size_t k = 1; k < len; k++)
+            if (((unsigned char)s[i + k] >> 6) != 2) return (size_t)-1;
+        i += len;
+        chars++;
+    }
+    return chars;
+}
+
+static bool number(const msgpack_object *o, double *out) {
+    switch (o->type) {
+    case MSGPACK_OBJECT_POSITIVE_INTEGER: *out = (double)o->via.u64; return true;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER: *out = (double)o->via.i64; return true;
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64: *out = o->via.f64; return true;
+    default: return false;
+    }
+}
+
+/* due_at as ms, if the value is a valid RFC 3339 string in range. */
+static bool due_value(const msgpack_object *o, int64_t *ms) {
+    const char *s;
+    size_t n;
+    return sms_mp_str(o, &s, &n) && sms_rfc3339_parse(s, n, ms) == 0 && *ms >= 0 && *ms <= ASSIGNMENTS_DUE_MAX;
+}
+
+static bool is(const char *k, size_t klen, const char *name) { return strlen(name) == klen && memcmp(k, name, klen) == 0; }
+
+static void check_text(assignments_outcome_t *out, const char *k, size_t klen, const msgpack_object *v, size_t min,
+                       size_t max) {
+    const char *s;
+    size_t n;
+    if (!sms_mp_str(v, &s, &n)) {
+        add_error(out, k, klen, "must be a string");
+        return;
+    }
+    size_t chars = text_length(s, n);
+    if (chars == (size_t)-1) add_error(out, k, klen, "must be valid UTF-8 text without control characters");
+    else if (chars < min || chars > max) add_error(out, k, klen, "must be %zu to %zu characters long (got %zu)", min, max, chars);
+    else if (min > 0 && (s[0] == ' ' || s[n - 1] == ' ')) add_error(out, k, klen, "must not start or end with a space");
+}
+
+size_t assignments_validate_body(const msgpack_object *data, bool is_create, assignments_outcome_t *out) {
+    size_t before = out->n_errors, known = 0;
+    for (uint32_t i = 0; i < data->via.map.size; i++) {
+        const msgpack_object_kv *kv = &data->via.map.ptr[i];
+        const char *k;
+        size_t klen;
+        if (!sms_mp_str(&kv->key, &k, &klen)) continue;
+        known++;
+        if (is(k, klen, "class_id")) {
+            const char *s;
+            size_t n;
+            if (!is_create) add_error(out, k, klen, "cannot be changed; create the assignment in the other class");
+            else if (!sms_mp_str(&kv->val, &s, &n) || n == 0 || n > 127) add_error(out, k, klen, "must be a class id");
+        } else if (is(k, klen, "title")) {
+            check_text(out, k, klen, &kv->val, 1, ASSIGNMENTS_TITLE_MAX);
+        } else if (is(k, klen, "description")) {
+            check_text(out, k, klen, &kv->val, 0, ASSIGNMENTS_DESCRIPTION_MAX);
+        } else if (is(k, klen, "due_at")) {
+            int64_t ms;
+            if (!due_value(&kv->val, &ms))
+                add_error(out, k, klen, "must be an RFC 3339 date-time with a time zone (Z or +hh:mm) "
+                                        "between 1970 and 9999, e.g. 2026-03-01T23:59:00Z");
+        } else if (is(k, klen, "max_score")) {
+            double d;
+            if (!number(&kv->val, &d) || !isfinite(d)) add_error(out, k, klen, "must be a number");
+            else if (d <= 0 || d > ASSIGNMENTS_MAX_SCORE_MAX) add_error(out, k, klen, "must be greater than 0 and at most 1000000");
+        } else {
+            known--;
+            add_error(out, k, klen, "unknown field");
+        }
+    }
+    if (is_create) {
+        static const char *const required[] = {"class_id", "title", "due_at"};
+        for (size_t r = 0; r < 3; r++)
+            if (sms_mp_map_get(data, required[r]) == NULL) add_error(out, required[r], strlen(required[r]), "is required");
+    } else if (known == 0 && out->n_errors == before) {
+        add_error(out, "body", 4, "must contain at least one of title, description, due_at, max_score");
+    }
+    return out->n_errors - before;
+}
+
+/* Copies a string field of the body into *field when present; true if it changed. */
+static bool take_str(const msgpack_object *data, const char *name, char **field) {
+    const char *s = "";
+    size_t n = 0;
+    if (!sms_mp_str(sms_mp_map_get(data, name), &s, &n)) return false; /* absent (validated before) */
+    if (*field && strlen(*field) == n && memcmp(*field, s, n) == 0) return false;
+    assignments_set(field, s, n);
+    return true;
+}
+
+static bool take_due(const msgpack_object *data, int64_t *due) {
+    const msgpack_object *v = sms_mp_map_get(data, "due_at");
+    int64_t ms;
+    if (v == NULL || !due_value(v, &ms) || ms == *due) return false;
+    *due = ms;
+    return true;
+}
+
+static bool take_score(const msgpack_object *data, double *score) {
+    const msgpack_object *v = sms_mp_map_get(data, "max_score");
+    double d;
+    if (v == NULL || !number(v, &d) || d == *score) return false;
+    *score = d;
+    return true;
+}
+
+static bool same(sms_str_t a, const char *b) { return a.len == strlen(b) && memcmp(a.ptr, b, a.len) == 0; }
+
+static void decide_create(assignments_state_t *st, const sms_command_t *cmd, int64_t now, const char *new_id,
+                          assignments_outcome_t *out) {
+    if (assignments_validate_body(cmd->data, true, out)) {
+        fail(out, 400, "validation", "the assignment body is invalid");
+        return;
+    }
+    const char *cid;
+    size_t clen;
+    sms_mp_str(sms_mp_map_get(cmd->data, "class_id"), &cid, &clen); /* validated: a string */
+    sms_str_t class_id = {cid, clen};
+    /* Another lecturer's class is answered exactly like a missing one. */
+    const assignments_class_t *cls = assignments_state_class(st, class_id);
+    if (cls == NULL || !same(cmd->actor, cls->lecturer_id)) {
+        fail(out, 404, "not_found", "no class %.*s", (int)clen, cid);
+        add_error(out, "class_id", 8, "no such class");
+        return;
+    }
+    if (strcmp(cls->status, "active") != 0) {
+        fail(out, 409, "class_inactive", "class %.*s is inactive: it takes no new assignments", (int)clen, cid);
+        add_error(out, "class_id", 8, "the class is inactive");
+        return;
+    }
+    assignments_assignment_t *a = &out->after;
+    assignments_set(&a->id, new_id, strlen(new_id));
+    assignments_set(&a->class_id, cid, clen);
+    assignments_set(&a->lecturer_id, cmd->actor.ptr, cmd->actor.len);
+    assignments_set(&a->status, "open", 4);
+    assignments_set(&a->description, "", 0);
+    take_str(cmd->data, "title", &a->title);
+    take_str(cmd->data, "description", &a->description);
+    take_due(cmd->data, &a->due_at);
+    a->max_score = ASSIGNMENTS_MAX_SCORE_DEFAULT;
+    take_score(cmd->data, &a->max_score);
+    a->created_at = a->updated_at = now;
+    a->version = 1;
+    out->has_assignment = true;
+    out->status = 201;
+    out->event_type = "assignment.created";
+}
+
+/* The caller's assignment, or 404 (another lecturer's is not shown to exist). */
+static const assignments_assignment_t *owned(assignments_state_t *st, const sms_command_t *cmd,
+                                             assignments_outcome_t *out) {
+    const assignments_assignment_t *cur = assignments_state_assignment(st, cmd->key);
+    if (cur == NULL || !same(cmd->actor, cur->lecturer_id)) {
+        fail(out, 404, "not_found", "no assignment %.*s", (int)cmd->key.len, cmd->key.ptr);
+        return NULL;
+    }
+    return cur;
+}
+
+static bool if_match_fails(const sms_command_t *cmd, const assignments_assignment_t *cur, assignments_outcome_t *out) {
+    if (!cmd->has_if_match || cmd->if_match == cur->version) return false;
+    fail(out, 412, "precondition_failed", "If-Match is %lld but the assignment is at version %lld",
+         (long long)cmd->if_match, (long long)cur->version);
+    return true;
+}
+
+static void decide_update(assignments_state_t *st, const sms_command_t *cmd, int64_t now, assignments_outcome_t *out) {
+    if (assignments_validate_body(cmd->data, false, out)) {
+        fail(out, 400, "validation", "the assignment body is invalid");
+        return;
+    }
+    const assignments_assignment_t *cur = owned(st, cmd, out);
+    if (cur == NULL || if_match_fails(cmd, cur, out)) return;
+    if (strcmp(cur->status, "deleted") == 0) {
+        fail(out, 409, "assignment_deleted", "assignment %s is deleted and cannot be changed", cur->id);
+        return;
+    }
+    assignments_assignment_t *a = &out->after;
+    assignments_assignment_copy(a, cur);
+    out->has_assignment = true;
+    if (take_str(cmd->data, "title", &a->title)) out->changed[out->n_changed++] = "title";
+    if (take_str(cmd->data, "description", &a->description)) out->changed[out->n_changed++] = "description";
+    if (take_due(cmd->data, &a->due_at)) out->changed[out->n_changed++] = "due_at";
+    if (take_score(cmd->data, &a->max_score)) out->changed[out->n_changed++] = "max_score";
+    out->status = 200;
+    if (out->n_changed == 0) return; /* nothing to change: answer the current assignment, emit nothing */
+    a->version = cur->version + 1;
+    a->updated_at = now > cur->updated_at ? now : cur->updated_at + 1;
+    out->event_type = "assignment.updated";
+}
+
+static void decide_delete(assignments_state_t *st, const sms_command_t *cmd, int64_t now, assignments_outcome_t *out) {
+    const assignments_assignment_t *cur = owned(st, cmd, out);
+    if (cur == NULL || if_match_fails(cmd, cur, out)) return;
+    assignments_assignment_copy(&out->after, cur);
+    out->has_assignment = true;
+    out->status = 200;
+    if (strcmp(cur->status, "deleted") == 0) return; /* deleting twice is not an error */
+    assignments_set(&out->after.status, "deleted", 7);
+    out->after.version = cur->version + 1;
+    out->after.updated_at = now > cur->updated_at ? now : cur->updated_at + 1;
+    out->event_type = "assignment.deleted";
+}
+
+void assignments_decide(assignments_state_t *st, const sms_command_t *cmd, int64_t now_ms, const char *new_id,
+                        assignments_outcome_t *out) {
+    memset(out, 0, sizeof *out);
+    if (!same(cmd->role, "lecturer")) {
+        fail(out, 403, "forbidden", "only lecturers manage assignments");
+        return;
+    }
+    if (cmd->v != 1) {
+        fail(out, 400, "unsupported_version", "command version %lld is not supported", (long long)cmd->v);
+        return;
+    }
+    if (same(cmd->type, "assignment.create")) decide_create(st, cmd, now_ms, new_id, out);
+    else if (same(cmd->type, "assignment.update")) decide_update(st, cmd, now_ms, out);
+    else if (same(cmd->type, "assignment.delete")) decide_delete(st, cmd, now_ms, out);
+    else fail(out, 400, "unknown_command", "unknown command type %.*s", (int)cmd->type.len, cmd->type.ptr);
+}
+
+void assignments_outcome_clear(assignments_outcome_t *out) { assignments_assignment_clear(&out->after); }

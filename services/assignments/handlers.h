@@ -1,0 +1,45 @@
+/* handlers.h - the assignment aggregate's decisions: one function per
+ * command type validates the body, checks it against the batch state and
+ * says what happens: a reply status and (when something changes) the event.
+ * Called by ops.c; pure with respect to the outside world (reads only the
+ * batch state). */
+#ifndef ASSIGNMENTS_HANDLERS_H
+#define ASSIGNMENTS_HANDLERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "envelope.h"
+#include "problem.h"
+#include "schema.h"
+#include "state.h"
+
+#define ASSIGNMENTS_MAX_ERRORS 16
+
+typedef struct assignments_outcome_s {
+    int status;                     /* HTTP status of the reply */
+    const char *event_type;         /* "assignment.created"...; NULL when nothing changes */
+    assignments_assignment_t after; /* the assignment to return (and to put in the event) */
+    bool has_assignment;            /* after is filled */
+    const char *changed[4];         /* assignment.updated: the fields that changed */
+    size_t n_changed;
+    /* errors (status >= 400) */
+    const char *problem_code;
+    char detail[256];
+    sms_problem_error_t errors[ASSIGNMENTS_MAX_ERRORS];
+    char messages[ASSIGNMENTS_MAX_ERRORS][160];
+    char fields[ASSIGNMENTS_MAX_ERRORS][72];
+    size_t n_errors;
+} assignments_outcome_t;
+
+/* Decides cmd (assignment.create|update|delete) at now_ms; new_id is the id a
+ * created assignment gets. Fills out (release with assignments_outcome_clear). */
+void assignments_decide(assignments_state_t *st, const sms_command_t *cmd, int64_t now_ms, const char *new_id,
+                        assignments_outcome_t *out);
+void assignments_outcome_clear(assignments_outcome_t *out);
+
+/* Validates a create (is_create: class_id, title, due_at required) or update
+ * body. Adds errors to out; returns how many. Exposed for unit tests. */
+size_t assignments_validate_body(const msgpack_object *data, bool is_create, assignments_outcome_t *out);
+
+#endif

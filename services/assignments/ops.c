@@ -1,0 +1,98 @@
+/* ops.c - the assignments service's operations for the shared worker
+ * (common/worker.h): prefetch state, decide with handlers.c, pack the event
+ * and the reply, project with projection.c, answer replays from the view. */
+#include "ops.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "clock.h"
+#include "handlers.h"
+#include "id.h"
+#include "projection.h"
+#include "redis.h"
+#include "state.h"
+
+static void *batch_begin(redisContext *rc, const sms_command_t *const *cmds, size_t n) {
+    assignments_state_t *st = sms_malloc(sizeof *st);
+    assignments_state_init(st, rc);
+    if (assignments_state_prefetch(st, cmds, n) != 0) {
+        assignments_state_close(st);
+        sms_free(st);
+        return NULL;
+    }
+    return st;
+}
+
+static void batch_end(void *state) {
+    assignments_state_close(state);
+    sms_free(state);
+}
+
+static void reply_assignment(sms_decision_t *d, int status, const assignments_assignment_t *a, int64_t now_ms) {
+    d->status = status;
+    msgpack_packer pk = sms_decision_body(d);
+    assignments_pack_public(&pk, a, now_ms);
+    if (status == 201) snprintf(d->location, sizeof d->location, "/lecturer/assignments/%s", a->id);
+}
+
+static void decide(void *state, const sms_command_t *cmd, int64_t now_ms, sms_decision_t *d) {
+    assignments_state_t *st = state;
+    assignments_outcome_t out;
+    char new_id[SMS_ID_SIZE];
+    assignments_decide(st, cmd, now_ms, sms_id_new(new_id), &out);
+    if (out.status >= 400) {
+        sms_decision_fail(d, out.status, out.problem_code, "%s", out.detail);
+        for (size_t i = 0; i < out.n_errors; i++)
+            sms_decision_error(d, out.errors[i].field, strlen(out.errors[i].field), "%s", out.errors[i].message);
+        assignments_outcome_clear(&out);
+        return;
+    }
+    reply_assignment(d, out.status, &out.after, now_ms);
+    if (out.event_type) {
+        char event_id[SMS_ID_SIZE];
+        msgpack_packer pk = sms_decision_event(d, out.after.id);
+        sms_event_pack_head(&pk, SMS_STR(sms_id_new(event_id)), SMS_STR(out.event_type), ASSIGNMENTS_EVENT_VERSION,
+                            now_ms, cmd->actor, SMS_STR(out.after.id), cmd->id);
+        bool updated = strcmp(out.event_type, "assignment.updated") == 0;
+        assignments_pack_snapshot(&pk, &out.after, updated ? out.changed : NULL, out.n_changed);
+        /* Later commands of this batch must see this one's effect. */
+        assignments_state_put(st, &out.after);
+    }
+    assignments_outcome_clear(&out);
+}
+
+/* summary is "<status> <assignment id>", written by the projection script. */
+static void replay(redisContext *rc, const char *summary, sms_decision_t *d) {
+    int status = 0;
+    char id[128] = "";
+    if (sscanf(summary, "%d %127s", &status, id) != 2) {
+        sms_decision_fail(d, 500, "internal", "unreadable command record");
+        return;
+    }
+    redisReply *r = redisCommand(rc, "HGETALL " ASSIGNMENTS_KEY_PREFIX "a:%s", id);
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements > 0) {
+        assignments_assignment_t a;
+        assignments_from_hash(r, id, strlen(id), &a);
+        reply_assignment(d, status, &a, sms_now_ms());
+        assignments_assignment_clear(&a);
+    } else {
+        sms_decision_fail(d, 503, "unavailable", "the result of this command is not readable yet; retry");
+    }
+    if (r) freeReplyObject(r);
+}
+
+static const char *const learn_topics[] = {ASSIGNMENTS_CLASSES_TOPIC, NULL};
+
+const sms_worker_ops_t assignments_ops = {
+    .service = "assignments",
+    .learn_topics = learn_topics,
+    .redis_init = assignments_projection_init,
+    .project = assignments_projection_append,
+    .batch_begin = batch_begin,
+    .batch_end = batch_end,
+    .decide = decide,
+    .overlay = NULL, /* decide applies the overlay itself: it has the assignment at hand */
+    .replay = replay,
+};

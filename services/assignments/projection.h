@@ -1,0 +1,47 @@
+/* projection.h - assignment events (and the class facts this service learns
+ * from sms.events.classes) -> the Redis view the gateway reads.
+ *
+ * Keys (all under sms:assignments:):
+ *   a:<id>          hash: class_id, lecturer_id, title, description, status
+ *                   (open|deleted), due_at, max_score ("%.17g"), created_at,
+ *                   updated_at, version (ms ints as text), doc (the public JSON
+ *                   without status, counts and closing brace: see
+ *                   assignments_render_doc), dm/cm (its members below),
+ *                   submission_count, graded_count (0 until later events bump them)
+ *   d:<class id>    zset (score 0) of "<due_at ms, 15 digits>:<id>", assignments
+ *                   not deleted; lex order = due order
+ *   n:<class id>    zset (score 0) of "<created_at ms, 15 digits>:<id>", same set;
+ *                   lex order = creation order
+ *   cls:<class id>  hash: lecturer_id, status (active|inactive), version: the class
+ *                   as sms.events.classes last said (version-gated)
+ *   cmds, offsets, meta  the worker's bookkeeping (common/worker.h); cmds values
+ *                   are "<status> <assignment id>"
+ * Each event is applied by one Lua script (atomic, version-gated, recording
+ * the partition offset in the same step); no clock is read, so the view is a
+ * pure function of the log ("closed" is decided by readers from due_at).
+ * Blocking hiredis; called by the worker. */
+#ifndef ASSIGNMENTS_PROJECTION_H
+#define ASSIGNMENTS_PROJECTION_H
+
+#include <hiredis/hiredis.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "envelope.h"
+
+#define ASSIGNMENTS_KEY_PREFIX "sms:assignments:"
+#define ASSIGNMENTS_EVENTS_TOPIC "sms.events.assignments"
+#define ASSIGNMENTS_CLASSES_TOPIC "sms.events.classes"
+
+/* Loads the scripts. 0, or -1 with err. */
+int assignments_projection_init(redisContext *rc, char *err, size_t errlen);
+
+/* The worker's project operation (see common/worker.h): appends the
+ * application of ev read from topic at partition/offset (partition < 0:
+ * applied right after production, offsets left alone). Returns 1 if a
+ * command was appended, 0 if ev is nothing this view keeps (other class
+ * event types, unknown types). */
+int assignments_projection_append(redisContext *rc, const char *topic, const sms_event_t *ev, int32_t partition,
+                                  int64_t offset);
+
+#endif

@@ -1,0 +1,143 @@
+/* schema.c - assignment snapshot (events) and public representation (HTTP) codecs. */
+#include "schema.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "clock.h"
+#include "json_msgpack.h"
+#include "msgpack_util.h"
+
+void assignments_assignment_clear(assignments_assignment_t *a) {
+    sms_free(a->id);
+    sms_free(a->class_id);
+    sms_free(a->lecturer_id);
+    sms_free(a->title);
+    sms_free(a->description);
+    sms_free(a->status);
+    memset(a, 0, sizeof *a);
+}
+
+static char *dup_or_null(const char *s) { return s ? sms_strdup(s) : NULL; }
+
+void assignments_assignment_copy(assignments_assignment_t *dst, const assignments_assignment_t *src) {
+    *dst = *src; /* the numbers; the strings are copied below */
+    dst->id = dup_or_null(src->id);
+    dst->class_id = dup_or_null(src->class_id);
+    dst->lecturer_id = dup_or_null(src->lecturer_id);
+    dst->title = dup_or_null(src->title);
+    dst->description = dup_or_null(src->description);
+    dst->status = dup_or_null(src->status);
+}
+
+void assignments_set(char **field, const char *value, size_t len) {
+    sms_free(*field);
+    *field = sms_strndup(value, len);
+}
+
+static const char *nz(const char *s) { return s ? s : ""; }
+
+void assignments_pack_score(msgpack_packer *pk, double score) {
+    /* Whole scores are ints on the wire (2^53: every whole double below is exact). */
+    if (score == floor(score) && fabs(score) < 9007199254740992.0) msgpack_pack_int64(pk, (int64_t)score);
+    else msgpack_pack_double(pk, score);
+}
+
+void assignments_pack_snapshot(msgpack_packer *pk, const assignments_assignment_t *a, const char *const *changed,
+                               size_t n_changed) {
+    msgpack_pack_map(pk, 11 + (changed ? 1 : 0));
+    sms_mp_pack_kv_str(pk, "id", nz(a->id));
+    sms_mp_pack_kv_str(pk, "class_id", nz(a->class_id));
+    sms_mp_pack_kv_str(pk, "lecturer_id", nz(a->lecturer_id));
+    sms_mp_pack_kv_str(pk, "title", nz(a->title));
+    sms_mp_pack_kv_str(pk, "description", nz(a->description));
+    sms_mp_pack_kv_i64(pk, "due_at", a->due_at);
+    sms_mp_pack_str(pk, "max_score");
+    assignments_pack_score(pk, a->max_score);
+    sms_mp_pack_kv_str(pk, "status", nz(a->status));
+    sms_mp_pack_kv_i64(pk, "created_at", a->created_at);
+    sms_mp_pack_kv_i64(pk, "updated_at", a->updated_at);
+    sms_mp_pack_kv_i64(pk, "version", a->version);
+    if (changed) {
+        sms_mp_pack_str(pk, "changed");
+        msgpack_pack_array(pk, n_changed);
+        for (size_t i = 0; i < n_changed; i++) sms_mp_pack_str(pk, changed[i]);
+    }
+}
+
+static bool number(const msgpack_object *o, double *out) {
+    if (o == NULL) return false;
+    switch (o->type) {
+    case MSGPACK_OBJECT_POSITIVE_INTEGER: *out = (double)o->via.u64; return true;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER: *out = (double)o->via.i64; return true;
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64: *out = o->via.f64; return true;
+    default: return false;
+    }
+}
+
+int assignments_read_snapshot(const msgpack_object *data, assignments_assignment_t *out) {
+    static const char *const strs[] = {"id", "class_id", "lecturer_id", "title", "description", "status"};
+    char **fields[] = {&out->id, &out->class_id, &out->lecturer_id, &out->title, &out->description, &out->status};
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+        *fields[i] = sms_mp_strdup(sms_mp_map_get(data, strs[i]));
+        if (*fields[i] == NULL) goto error;
+    }
+    if (!sms_mp_i64(sms_mp_map_get(data, "due_at"), &out->due_at) ||
+        !number(sms_mp_map_get(data, "max_score"), &out->max_score) ||
+        !sms_mp_i64(sms_mp_map_get(data, "created_at"), &out->created_at) ||
+        !sms_mp_i64(sms_mp_map_get(data, "updated_at"), &out->updated_at) ||
+        !sms_mp_i64(sms_mp_map_get(data, "version"), &out->version))
+        goto error;
+    return 0;
+error:
+    assignments_assignment_clear(out);
+    return -1;
+}
+
+const char *assignments_public_status(const assignments_assignment_t *a, int64_t now_ms) {
+    if (strcmp(nz(a->status), "deleted") == 0) return "deleted";
+    return a->due_at <= now_ms ? "closed" : "open";
+}
+
+/* The fields every representation shares, in order (9 pairs). */
+static void pack_common(msgpack_packer *pk, const assignments_assignment_t *a) {
+    char due[SMS_RFC3339_LEN], created[SMS_RFC3339_LEN], updated[SMS_RFC3339_LEN];
+    sms_mp_pack_kv_str(pk, "id", nz(a->id));
+    sms_mp_pack_kv_str(pk, "class_id", nz(a->class_id));
+    sms_mp_pack_kv_str(pk, "title", nz(a->title));
+    sms_mp_pack_kv_str(pk, "description", nz(a->description));
+    sms_mp_pack_kv_str(pk, "due_at", sms_rfc3339(a->due_at, due));
+    sms_mp_pack_str(pk, "max_score");
+    assignments_pack_score(pk, a->max_score);
+    sms_mp_pack_kv_str(pk, "created_at", sms_rfc3339(a->created_at, created));
+    sms_mp_pack_kv_str(pk, "updated_at", sms_rfc3339(a->updated_at, updated));
+    sms_mp_pack_kv_i64(pk, "version", a->version);
+}
+
+void assignments_pack_public(msgpack_packer *pk, const assignments_assignment_t *a, int64_t now_ms) {
+    msgpack_pack_map(pk, 12);
+    pack_common(pk, a);
+    sms_mp_pack_kv_str(pk, "status", assignments_public_status(a, now_ms));
+    sms_mp_pack_kv_i64(pk, "submission_count", a->submission_count);
+    sms_mp_pack_kv_i64(pk, "graded_count", a->graded_count);
+}
+
+void assignments_render_doc(const assignments_assignment_t *a, sms_buf_t *out) {
+    /* One definition of the shared fields: pack them, render as JSON, drop the '}'. */
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 9);
+    pack_common(&pk, a);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t start = out->len;
+    if (msgpack_unpack_next(&u, sb.data, sb.size, NULL) == MSGPACK_UNPACK_SUCCESS) sms_msgpack_to_json(&u.data, out);
+    if (out->len > start && out->data[out->len - 1] == '}') out->data[--out->len] = '\0';
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&sb);
+}

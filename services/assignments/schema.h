@@ -1,0 +1,60 @@
+/* schema.h - the assignment aggregate's shapes: the snapshot carried by every
+ * assignment event (msgpack, int ms timestamps), the public representation
+ * (HTTP JSON / reply body, RFC 3339 timestamps) and the view's stored
+ * document. Used by handlers.c, ops.c, state.c and projection.c. */
+#ifndef ASSIGNMENTS_SCHEMA_H
+#define ASSIGNMENTS_SCHEMA_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "envelope.h"
+
+#define ASSIGNMENTS_EVENT_VERSION 1
+
+#define ASSIGNMENTS_TITLE_MAX 200
+#define ASSIGNMENTS_DESCRIPTION_MAX 5000
+#define ASSIGNMENTS_MAX_SCORE_DEFAULT 100.0
+#define ASSIGNMENTS_MAX_SCORE_MAX 1000000.0
+/* due_at must lie in [1970-01-01, 9999-12-31]: list members pad it to 15 digits. */
+#define ASSIGNMENTS_DUE_MAX 253402300799999LL
+
+/* One assignment. Strings are owned (sms_strdup) and freed by
+ * assignments_assignment_clear. status is "open" or "deleted" (what the log
+ * says; "closed" exists only at read time, from due_at). The counts are the
+ * view's, kept by later (submission/grade) events; events do not carry them. */
+typedef struct assignments_assignment_s {
+    char *id, *class_id, *lecturer_id, *title, *description, *status;
+    int64_t due_at, created_at, updated_at, version;
+    double max_score;
+    int64_t submission_count, graded_count;
+} assignments_assignment_t;
+
+void assignments_assignment_clear(assignments_assignment_t *a);
+void assignments_assignment_copy(assignments_assignment_t *dst, const assignments_assignment_t *src);
+/* Replaces one string field (takes a copy of value, len bytes). */
+void assignments_set(char **field, const char *value, size_t len);
+
+/* Packs max_score as msgpack: an int when whole, else a float64. */
+void assignments_pack_score(msgpack_packer *pk, double score);
+
+/* Packs the event data map (the snapshot; "changed" appended when changed
+ * != NULL, n_changed names). */
+void assignments_pack_snapshot(msgpack_packer *pk, const assignments_assignment_t *a, const char *const *changed,
+                               size_t n_changed);
+/* Reads a snapshot out of an event's data map (counts set to 0). 0, or -1 if
+ * a field is missing or has the wrong type. */
+int assignments_read_snapshot(const msgpack_object *data, assignments_assignment_t *out);
+
+/* The public status at now_ms: "deleted", else "closed" once due, else "open". */
+const char *assignments_public_status(const assignments_assignment_t *a, int64_t now_ms);
+/* Packs the public representation at now_ms (reply body). */
+void assignments_pack_public(msgpack_packer *pk, const assignments_assignment_t *a, int64_t now_ms);
+/* Appends the view's stored document: the public JSON without status, the
+ * counts and the closing brace, which readers add at read time
+ * (`,"status":..,"submission_count":..,"graded_count":..}`). */
+void assignments_render_doc(const assignments_assignment_t *a, sms_buf_t *out);
+
+#endif
