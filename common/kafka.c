@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "clock.h"
 #include "log.h"
 
 struct sms_producer_s {
@@ -327,7 +328,16 @@ int sms_kafka_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms) {
 
 int64_t sms_kafka_high_watermark(rd_kafka_t *rk, const char *topic, int32_t partition, int timeout_ms) {
     int64_t lo, hi;
-    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, topic, partition, &lo, &hi, timeout_ms);
+    uint64_t deadline = sms_mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+    rd_kafka_resp_err_t e;
+    /* Right after topic creation a partition may have no leader yet: that
+     * passes within moments, so wait for it instead of failing the caller. */
+    while ((e = rd_kafka_query_watermark_offsets(rk, topic, partition, &lo, &hi, timeout_ms)) ==
+               RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+           e == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE || e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+        if (sms_mono_ms() >= deadline) break;
+        usleep(100 * 1000);
+    }
     if (e) {
         sms_log(SMS_LOG_WARN, "kafka_watermark_failed", "%s[%d]: %s", topic, partition, rd_kafka_err2str(e));
         return -1;

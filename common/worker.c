@@ -502,7 +502,8 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n) {
             if (r) freeReplyObject(r);
             summary = fetched;
         }
-        if (summary) ops->replay(w->rc, summary, &it->d);
+        if (summary && ops->replay_cmd) ops->replay_cmd(w->rc, &it->cmd, summary, &it->d);
+        else if (summary) ops->replay(w->rc, summary, &it->d);
         else decision_unavailable(&it->d, "the first copy of this command did not complete; retry");
         sms_free(fetched);
     }
@@ -679,7 +680,8 @@ int sms_worker_main(const sms_worker_ops_t *ops, const sms_config_t *cfg, bool r
     w.cfg = cfg;
     snprintf(w.prefix, sizeof w.prefix, "sms:%s:", ops->service);
     snprintf(w.commands_topic, sizeof w.commands_topic, "sms.commands.%s", ops->service);
-    snprintf(w.events_topic, sizeof w.events_topic, "sms.events.%s", ops->service);
+    if (ops->events_topic) snprintf(w.events_topic, sizeof w.events_topic, "%s", ops->events_topic);
+    else snprintf(w.events_topic, sizeof w.events_topic, "sms.events.%s", ops->service);
     sms_strmap_init(&w.self_applied);
 
     signal(SIGPIPE, SIG_IGN);

@@ -39,7 +39,7 @@
 #include "problem.h"
 
 #define SMS_WORKER_BATCH_MAX 256
-#define SMS_DECISION_MAX_ERRORS 16
+#define SMS_DECISION_MAX_ERRORS 64 /* a 1000-row request may have many bad rows; the detail says how many more */
 
 /* One event a decision writes: data packed by the service into `event`
  * (the whole envelope: use sms_event_pack_head then the data map). */
@@ -80,6 +80,9 @@ msgpack_packer sms_decision_body(sms_decision_t *d);
 
 typedef struct sms_worker_ops_s {
     const char *service;            /* "classes": topics sms.{commands,events}.classes, keys sms:classes: */
+    /* The events topic this service writes, when it is not sms.events.<service>
+     * (grading writes sms.events.grades). NULL: sms.events.<service>. */
+    const char *events_topic;
     /* Other services' events topics this view also learns from (NULL-terminated, may be NULL). */
     const char *const *learn_topics;
 
@@ -103,6 +106,9 @@ typedef struct sms_worker_ops_s {
     void (*overlay)(void *state, const sms_command_t *cmd, const sms_decision_t *d);
     /* Answers again a command handled before; summary is its cmds entry. */
     void (*replay)(redisContext *rc, const char *summary, sms_decision_t *d);
+    /* Optional, used instead of replay when set: the same with the command at
+     * hand (when the reply depends on the request, e.g. how many rows it had). */
+    void (*replay_cmd)(redisContext *rc, const sms_command_t *cmd, const char *summary, sms_decision_t *d);
 } sms_worker_ops_t;
 
 /* Runs the service until SIGTERM/SIGINT: returns the process exit code.

@@ -1,0 +1,48 @@
+/* handlers.h - grading's decisions: one function per command type validates
+ * the body, checks it against the batch state and says what happens: a reply
+ * status and the grade changes (each becomes one event). All-or-nothing: a
+ * request with one bad row changes nothing. Pure: reads only the state. */
+#ifndef GRADING_HANDLERS_H
+#define GRADING_HANDLERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "envelope.h"
+#include "problem.h"
+#include "schema.h"
+#include "state.h"
+
+#define GRADING_MAX_ERRORS 64 /* listed in a 422; the detail counts the rest */
+
+typedef enum grading_kind_e {
+    GRADING_UPDATE = 0, /* grades.update: reply {"updated": n, "unchanged": m}, grade.changed events */
+    GRADING_RELEASE,    /* grades.release: reply {"released": n}, grade.released events */
+} grading_kind_t;
+
+typedef struct grading_outcome_s {
+    int status;                   /* HTTP status of the reply */
+    grading_kind_t kind;
+    const grading_assignment_t *assignment; /* the state's, when found */
+    grading_change_t *changes;    /* owned (grading_outcome_clear); strings borrow cmd and state */
+    size_t n_changes;
+    size_t unchanged;
+    /* errors (status >= 400) */
+    const char *problem_code;
+    char detail[256];
+    sms_problem_error_t errors[GRADING_MAX_ERRORS];
+    char fields[GRADING_MAX_ERRORS][72];
+    char messages[GRADING_MAX_ERRORS][160];
+    size_t n_errors;              /* listed */
+    size_t n_errors_total;        /* found (n_errors_total - n_errors are not listed) */
+} grading_outcome_t;
+
+/* Decides cmd (grades.update or grades.release, key = assignment id). Fills
+ * out; release with grading_outcome_clear. */
+void grading_decide(grading_state_t *st, const sms_command_t *cmd, grading_outcome_t *out);
+void grading_outcome_clear(grading_outcome_t *out);
+
+/* Student id syntax: 1..64 of A-Z a-z 0-9 . _ - (as rosters accept). */
+bool grading_valid_student_id(const char *s, size_t n);
+
+#endif
