@@ -36,6 +36,13 @@ CMD_DEACTIVATE = "01JDQ4F2W8K3M5N7P9R1S3T5V7"
 T_CREATE = 1764061200000  # 2025-11-25T09:00:00.000Z
 T_UPDATE = 1764063000000  # 2025-11-25T09:30:00.000Z
 T_DEACTIVATE = 1764064800000  # 2025-11-25T10:00:00.000Z
+T_ENROLL = 1764063600000  # 2025-11-25T09:40:00.000Z
+T_UNENROLL = 1764064200000  # 2025-11-25T09:50:00.000Z
+CMD_ENROLL = LECTURER + ":roster-upload-1"
+CMD_UNENROLL = "01JDQ3V1X0000000000000000A"
+ASSIGNMENT_ID = "01JDQ1A2B3C4D5E6F7G8H9J0KM"
+T_ASSIGN = 1764061500000  # 2025-11-25T09:05:00.000Z
+CMD_ASSIGN = LECTURER + ":0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
 
 CREATE_BODY = {
     "code": "CS101",
@@ -121,10 +128,104 @@ def build():
         "location": "/lecturer/classes/" + CLASS_ID,
     }
 
+    # Between the rename and the deactivation: two students enrolled (09:40),
+    # one of them unenrolled again (09:50). roster_version counts roster
+    # changes only; the class's version is untouched.
+    students_enrolled = event(
+        "01JDQ3A7M2N4P6Q8R0S2T4V6W8", "class.students_enrolled", T_ENROLL, CMD_ENROLL, {
+            "class_id": CLASS_ID,
+            "lecturer_id": LECTURER,
+            "roster_version": 1,
+            "students": [
+                {"student_id": "s-1001", "name": "Ada Lovelace", "email": "ada@school.edu",
+                 "enrolled_at": T_ENROLL},
+                {"student_id": "s-1002", "name": "Grace Hopper", "email": "grace@school.edu",
+                 "enrolled_at": T_ENROLL},
+            ],
+            "already_enrolled": 0,
+        })
+    student_unenrolled = event(
+        "01JDQ3V1X3Y5Z7A9B1C3D5E7F9", "class.student_unenrolled", T_UNENROLL, CMD_UNENROLL, {
+            "class_id": CLASS_ID,
+            "lecturer_id": LECTURER,
+            "roster_version": 2,
+            "student_id": "s-1002",
+        })
+
+    # An assignment in that class: created 09:05, moved and re-scored 09:30,
+    # deleted 10:00. max_score is whole here (vectors hold no floats); the
+    # service writes a float64 only for fractional scores.
+    def assignment_event(event_id, type_, time, cause, data):
+        ev = event(event_id, type_, time, cause, data)
+        ev["key"] = ASSIGNMENT_ID
+        return ev
+
+    def assignment_data(due_at, max_score, status, updated_at, version):
+        return {
+            "id": ASSIGNMENT_ID,
+            "class_id": CLASS_ID,
+            "lecturer_id": LECTURER,
+            "title": "Problem set 1",
+            "description": "Exercises 1-10 of chapter 2.",
+            "due_at": due_at,
+            "max_score": max_score,
+            "status": status,
+            "created_at": T_ASSIGN,
+            "updated_at": updated_at,
+            "version": version,
+        }
+
+    assignment_created = assignment_event(
+        "01JDQ1A3M4N5P6Q7R8S9T0V1W2", "assignment.created", T_ASSIGN, CMD_ASSIGN,
+        assignment_data(1764629940000, 20, "open", T_ASSIGN, 1))
+    assignment_updated_data = assignment_data(1764802740000, 25, "open", T_UPDATE, 2)
+    assignment_updated_data["changed"] = ["due_at", "max_score"]
+    assignment_updated = assignment_event(
+        "01JDQ1C5D6E7F8G9H0J1K2M3N4", "assignment.updated", T_UPDATE, "01JDQ1C5CZ0A1B2C3D4E5F6G7H",
+        assignment_updated_data)
+    assignment_deleted = assignment_event(
+        "01JDQ1D7E8F9G0H1J2K3M4N5P6", "assignment.deleted", T_DEACTIVATE, "01JDQ1D7DZ0A1B2C3D4E5F6G7H",
+        assignment_data(1764802740000, 25, "deleted", T_DEACTIVATE, 3))
+
+    # A grade of that assignment: set as a draft at 11:30, released at 12:30
+    # (sms-grading writes both to sms.events.grades, key = assignment id).
+    T_GRADE = 1764070200000  # 2025-11-25T11:30:00.000Z
+    T_RELEASE = 1764073800000  # 2025-11-25T12:30:00.000Z
+    grade_changed = assignment_event(
+        "01JDQ2B3C4D5E6F7G8H9J0K1M2", "grade.changed", T_GRADE, LECTURER + ":grades-ps1", {
+            "assignment_id": ASSIGNMENT_ID,
+            "class_id": CLASS_ID,
+            "student_id": "s-1001",
+            "previous_score": None,
+            "score": 18,
+            "previous_feedback": None,
+            "feedback": "Good structure.",
+            "released": False,
+            "changed_by": LECTURER,
+            "changed_at": T_GRADE,
+            "grade_version": 1,
+        })
+    grade_released = assignment_event(
+        "01JDQ2C4D5E6F7G8H9J0K1M2N3", "grade.released", T_RELEASE, "01JDQ2C4CZ0A1B2C3D4E5F6G7H", {
+            "assignment_id": ASSIGNMENT_ID,
+            "class_id": CLASS_ID,
+            "student_id": "s-1001",
+            "score": 18,
+            "feedback": "Good structure.",
+            "grade_version": 2,
+        })
+
     return {
+        "grade.changed.v1": grade_changed,
+        "grade.released.v1": grade_released,
+        "assignment.created.v1": assignment_created,
+        "assignment.updated.v1": assignment_updated,
+        "assignment.deleted.v1": assignment_deleted,
         "class.created.v1": created,
         "class.updated.v1": updated,
         "class.deactivated.v1": deactivated,
+        "class.students_enrolled.v1": students_enrolled,
+        "class.student_unenrolled.v1": student_unenrolled,
         "command.class.create.v1": command_create,
         "reply.201.v1": reply_created,
     }

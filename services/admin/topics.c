@@ -15,6 +15,9 @@ static const struct {
     {"sms.events.classes", events_cfg},
     {"sms.commands.assignments", commands_cfg},
     {"sms.events.assignments", events_cfg},
+    /* The grading service writes the public grades topic (not sms.events.grading). */
+    {"sms.commands.grading", commands_cfg},
+    {"sms.events.grades", events_cfg},
 };
 
 size_t admin_topics(int partitions, sms_topic_spec_t *specs, size_t cap) {

@@ -13,6 +13,8 @@ static const char *const bookkeeping[] = {"offsets", "meta", NULL};
 
 const admin_view_t admin_views[] = {
     {"classes", "sms:classes:", bookkeeping},
+    {"assignments", "sms:assignments:", bookkeeping},
+    {"grading", "sms:grading:", bookkeeping},
 };
 const size_t admin_n_views = sizeof admin_views / sizeof admin_views[0];
 
@@ -151,12 +153,21 @@ long admin_view_checksum(redisContext *rc, const admin_view_t *v, char hex[65]) 
 int admin_view_drop(redisContext *rc, const admin_view_t *v) {
     keylist_t keys;
     if (list_keys(rc, v, &keys) != 0) return -1;
+    char meta[128];
+    snprintf(meta, sizeof meta, "%smeta", v->prefix);
     int rc_out = 0;
     for (size_t i = 0; i < keys.n; i++) {
+        if (strcmp(keys.keys[i], meta) == 0) continue;
         redisReply *r = redisCommand(rc, "UNLINK %s", keys.keys[i]);
         if (r == NULL) rc_out = -1;
         else freeReplyObject(r);
     }
+    /* The built marker goes last: the service starts its replay when it is
+     * gone, and must not start while we are still deleting (we would delete
+     * what it had already rebuilt). */
+    redisReply *r = redisCommand(rc, "UNLINK %s", meta);
+    if (r == NULL) rc_out = -1;
+    else freeReplyObject(r);
     keylist_free(&keys);
     return rc_out;
 }

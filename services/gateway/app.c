@@ -12,7 +12,7 @@
 #include "log.h"
 
 /* Views the gateway serves from; readiness waits until each is built. */
-static const char *const view_markers[] = {"sms:classes:meta"};
+static const char *const view_markers[] = {"sms:classes:meta", "sms:assignments:meta", "sms:grading:meta"};
 #define N_VIEWS (sizeof view_markers / sizeof view_markers[0])
 
 /* ---- helpers for routes ---- */
@@ -189,6 +189,10 @@ int gw_app_register_routes(gw_app_t *app, gw_router_t *router) {
     rc |= gw_router_add(router, "GET", "/healthz", GW_ROUTE_PUBLIC, 0, healthz, app);
     rc |= gw_router_add(router, "GET", "/readyz", GW_ROUTE_PUBLIC, 0, readyz, app);
     rc |= gw_routes_classes(app, router);
+    rc |= gw_routes_roster(app, router);
+    rc |= gw_routes_assignments(app, router);
+    rc |= gw_routes_grading(app, router);
+    rc |= gw_routes_files(app, router);
     return rc ? -1 : 0;
 }
 

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "app.h"
+#include "buf.h"
 #include "bus.h"
 #include "http.h"
 #include "redis.h"
@@ -52,5 +53,27 @@ void gw_respond_redis_down(gw_request_t *req);
 
 /* routes_classes.c */
 int gw_routes_classes(gw_app_t *app, gw_router_t *router);
+/* Parses req's body as a JSON object (caller frees with cJSON_Delete), or
+ * answers 400 malformed_json and returns NULL. */
+cJSON *gw_parse_json_object(gw_request_t *req);
+
+/* routes_roster.c */
+int gw_routes_roster(gw_app_t *app, gw_router_t *router);
+
+/* routes_assignments.c */
+int gw_routes_assignments(gw_app_t *app, gw_router_t *router);
+
+/* routes_grading.c */
+int gw_routes_grading(gw_app_t *app, gw_router_t *router);
+
+/* routes_files.c: uploads and downloads through signed URLs. */
+int gw_routes_files(gw_app_t *app, gw_router_t *router);
+/* Appends a signed download URL for an upload (path and query, e.g.
+ * "/files/<id>?expires=...&sig=..."; resolve it against the gateway's base
+ * URL) valid for ttl_s seconds (outside 1..SMS_UPLOAD_TTL_S: the maximum)
+ * to out, and its expiry (seconds since the epoch) to *expires_out if not
+ * NULL. Returns 0, or -EINVAL for an id that is not an upload id. */
+int gw_files_download_url(const gw_app_t *app, const char *upload_id, int64_t ttl_s, sms_buf_t *out,
+                          int64_t *expires_out);
 
 #endif

@@ -43,7 +43,19 @@ COMMAND_TYPES = {"id": str, "type": str, "v": int, "time": int, "actor": str, "r
 REPLY_KEYS = ["id", "status", "body"]
 REPLY_TYPES = {"id": str, "status": int, "body": dict, "location": str}
 
-EVENT_VECTORS = ["class.created.v1", "class.updated.v1", "class.deactivated.v1"]
+CLASS_EVENT_VECTORS = ["class.created.v1", "class.updated.v1", "class.deactivated.v1"]
+ROSTER_EVENT_VECTORS = ["class.students_enrolled.v1", "class.student_unenrolled.v1"]
+ASSIGNMENT_EVENT_VECTORS = ["assignment.created.v1", "assignment.updated.v1", "assignment.deleted.v1"]
+ASSIGNMENT_KEYS = ["id", "class_id", "lecturer_id", "title", "description", "due_at", "max_score",
+                   "status", "created_at", "updated_at", "version"]
+GRADE_EVENT_VECTORS = ["grade.changed.v1", "grade.released.v1"]
+GRADE_KEYS = {
+    "grade.changed": ["assignment_id", "class_id", "student_id", "previous_score", "score",
+                      "previous_feedback", "feedback", "released", "changed_by", "changed_at",
+                      "grade_version"],
+    "grade.released": ["assignment_id", "class_id", "student_id", "score", "feedback", "grade_version"],
+}
+EVENT_VECTORS = CLASS_EVENT_VECTORS + ROSTER_EVENT_VECTORS + ASSIGNMENT_EVENT_VECTORS + GRADE_EVENT_VECTORS
 ALL_VECTORS = EVENT_VECTORS + ["command.class.create.v1", "reply.201.v1"]
 
 
@@ -120,7 +132,61 @@ def test_repack_is_byte_identical(name):
     assert msgpack.packb(obj, use_bin_type=True) == raw
 
 
-@pytest.mark.parametrize("name", EVENT_VECTORS)
+@pytest.mark.parametrize("name", ROSTER_EVENT_VECTORS)
+def test_roster_event(name):
+    obj, raw = _load(name)
+    ev = msgpack.unpackb(raw, raw=False)
+    assert list(ev.keys()) == EVENT_KEYS
+    _assert_types(ev, EVENT_TYPES, name)
+    data = ev["data"]
+    if ev["type"] == "class.students_enrolled":
+        assert list(data.keys()) == ["class_id", "lecturer_id", "roster_version", "students", "already_enrolled"]
+        for s in data["students"]:
+            assert list(s.keys()) == ["student_id", "name", "email", "enrolled_at"]
+            assert _int(s["enrolled_at"]) and s["enrolled_at"] == ev["time"]
+        assert _int(data["already_enrolled"])
+    else:
+        assert list(data.keys()) == ["class_id", "lecturer_id", "roster_version", "student_id"]
+    assert data["class_id"] == ev["key"], "the event key is the class id"
+    assert _int(data["roster_version"]) and data["roster_version"] >= 1
+
+
+@pytest.mark.parametrize("name", ASSIGNMENT_EVENT_VECTORS)
+def test_assignment_event(name):
+    obj, raw = _load(name)
+    ev = msgpack.unpackb(raw, raw=False)
+    assert list(ev.keys()) == EVENT_KEYS
+    _assert_types(ev, EVENT_TYPES, name)
+    etype = name.rsplit(".v", 1)[0]
+    assert ev["type"] == etype and ev["v"] == 1
+    data = ev["data"]
+    assert list(data.keys()) == ASSIGNMENT_KEYS + (["changed"] if etype == "assignment.updated" else [])
+    assert data["id"] == ev["key"], "the event key is the assignment id"
+    for k in ("due_at", "created_at", "updated_at", "version"):
+        assert _int(data[k]), "%s.data.%s" % (name, k)
+    assert data["max_score"] > 0
+    assert data["status"] == ("deleted" if etype == "assignment.deleted" else "open")
+    if etype == "assignment.updated":
+        assert data["changed"] and set(data["changed"]) <= {"title", "description", "due_at", "max_score"}
+
+
+@pytest.mark.parametrize("name", GRADE_EVENT_VECTORS)
+def test_grade_event(name):
+    obj, raw = _load(name)
+    ev = msgpack.unpackb(raw, raw=False)
+    assert list(ev.keys()) == EVENT_KEYS
+    _assert_types(ev, EVENT_TYPES, name)
+    etype = name.rsplit(".v", 1)[0]
+    assert ev["type"] == etype and ev["v"] == 1
+    data = ev["data"]
+    assert list(data.keys()) == GRADE_KEYS[etype]
+    assert data["assignment_id"] == ev["key"], "the event key is the assignment id"
+    assert _int(data["grade_version"]) and data["grade_version"] >= 1
+    if etype == "grade.changed":
+        assert _int(data["changed_at"]) and type(data["released"]) is bool
+
+
+@pytest.mark.parametrize("name", CLASS_EVENT_VECTORS)
 def test_event_envelope(name):
     obj, raw = _load(name)
     ev = msgpack.unpackb(raw, raw=False)
