@@ -44,6 +44,10 @@ typedef struct worker_s {
      * ("<partition>:<offset>" of its own events topic): the tailer only
      * records their offsets instead of projecting them again. */
     sms_strmap_t self_applied;
+    /* Commands whose decision was stale (see sms_decision_stale): decided
+     * again after the tailer caught up; their offsets are already stored. */
+    rd_kafka_message_t *deferred[SMS_WORKER_BATCH_MAX];
+    size_t n_deferred;
 } worker_t;
 
 static volatile sig_atomic_t stop_requested;
@@ -58,6 +62,16 @@ static void on_signal(int sig) {
 void sms_decision_fail(sms_decision_t *d, int status, const char *code, const char *fmt, ...) {
     d->status = status;
     d->problem_code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(d->detail, sizeof d->detail, fmt, ap);
+    va_end(ap);
+}
+
+void sms_decision_stale(sms_decision_t *d, int status, const char *code, const char *fmt, ...) {
+    d->status = status;
+    d->problem_code = code;
+    d->stale = true;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(d->detail, sizeof d->detail, fmt, ap);
@@ -309,6 +323,7 @@ static int tailer_catch_up(worker_t *w, bool first) {
 typedef struct item_s {
     rd_kafka_message_t *msg;
     bool decoded;
+    bool deferred;              /* decided again after a catch-up (worker_t.deferred) */
     sms_command_t cmd;
     sms_decision_t d;
     char *replay_summary;       /* handled before: answer from the view */
@@ -382,7 +397,7 @@ static int dedupe(worker_t *w, item_t *items, size_t n) {
 
 /* Handles msgs[0..n). Returns 0 having destroyed them, or -1 if the view
  * could not be read (nothing was done; the caller rewinds). */
-static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n) {
+static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n, bool second_try) {
     const sms_worker_ops_t *ops = w->ops;
     item_t *items = sms_calloc(n, sizeof *items);
     const sms_command_t **fresh = sms_calloc(n, sizeof *fresh);
@@ -424,6 +439,11 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n) {
         }
         sms_strmap_put(&in_batch, it->cmd.id.ptr, it->cmd.id.len, it);
         ops->decide(state, &it->cmd, now, &it->d);
+        if (it->d.stale && it->d.n_events == 0 && !second_try && w->n_deferred < SMS_WORKER_BATCH_MAX) {
+            it->deferred = true;
+            w->deferred[w->n_deferred++] = it->msg;
+            continue;
+        }
         if (it->d.n_events) {
             it->partitions = sms_calloc(it->d.n_events, sizeof *it->partitions);
             it->offsets = sms_calloc(it->d.n_events, sizeof *it->offsets);
@@ -509,9 +529,12 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n) {
     }
 
     for (size_t i = 0; i < n; i++)
-        if (items[i].decoded) send_reply(w, &items[i]);
+        if (items[i].decoded && !items[i].deferred) send_reply(w, &items[i]);
     sms_producer_poll(w->producer, 0);
-    for (size_t i = 0; i < n; i++) sms_consumer_store(w->commands, msgs[i]);
+    /* A second try's offsets were stored with its first; storing them again
+     * could move the committed position back behind later batches. */
+    if (!second_try)
+        for (size_t i = 0; i < n; i++) sms_consumer_store(w->commands, msgs[i]);
 
 cleanup:
     if (state) ops->batch_end(state);
@@ -521,7 +544,7 @@ cleanup:
         sms_free(items[i].offsets);
         if (items[i].decoded) sms_command_close(&items[i].cmd);
         sms_free(items[i].replay_summary);
-        if (rc == 0) rd_kafka_message_destroy(msgs[i]);
+        if (rc == 0 && !items[i].deferred) rd_kafka_message_destroy(msgs[i]);
     }
     sms_strmap_close(&in_batch);
     sms_free(fresh);
@@ -608,6 +631,9 @@ static int setup(worker_t *w, bool commands) {
 }
 
 static void teardown(worker_t *w) {
+    /* Deferred commands were never answered; their gateways time out and the
+     * clients retry with their Idempotency-Key. */
+    for (size_t i = 0; i < w->n_deferred; i++) rd_kafka_message_destroy(w->deferred[i]);
     if (w->commands) sms_consumer_free(w->commands); /* commits what was stored */
     if (w->tailer) sms_consumer_free(w->tailer);
     if (w->producer) sms_producer_free(w->producer);
@@ -640,6 +666,21 @@ static int serve(worker_t *w) {
             w->need_catchup = false;
         }
         if (tailer_apply_some(w, 0) < 0) continue;
+        if (w->n_deferred) {
+            /* Catch up with every topic to its current end, then decide the
+             * deferred commands again; this time their answers are final. */
+            if (tailer_catch_up_to_end(w, false) != 0) continue;
+            size_t nd = w->n_deferred;
+            rd_kafka_message_t *again[SMS_WORKER_BATCH_MAX];
+            memcpy(again, w->deferred, nd * sizeof *again);
+            w->n_deferred = 0;
+            if (handle_batch(w, again, nd, true) != 0) {
+                memcpy(w->deferred, again, nd * sizeof *again); /* Redis failed: keep them */
+                w->n_deferred = nd;
+                sleep(1);
+                continue;
+            }
+        }
 
         size_t n = 0;
         while (n < SMS_WORKER_BATCH_MAX) {
@@ -653,7 +694,7 @@ static int serve(worker_t *w) {
             w->need_catchup = false;
         }
         uint64_t started = sms_mono_us();
-        if (handle_batch(w, msgs, n) != 0) {
+        if (handle_batch(w, msgs, n, false) != 0) {
             rewind_batch(msgs, n);
             sleep(1);
             continue;

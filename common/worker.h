@@ -62,6 +62,9 @@ typedef struct sms_decision_s {
     char error_fields[SMS_DECISION_MAX_ERRORS][72];
     char error_messages[SMS_DECISION_MAX_ERRORS][160];
     size_t n_errors;
+    /* The failure may only mean that a fact learned from another service's
+     * events has not reached this view yet (set by sms_decision_stale). */
+    bool stale;
     /* events to write, in order (grown by sms_decision_event; a command may
      * write many, e.g. one per changed grade) */
     sms_decision_event_t *events;
@@ -70,6 +73,15 @@ typedef struct sms_decision_s {
 
 /* Helpers for deciders. */
 void sms_decision_fail(sms_decision_t *d, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Like sms_decision_fail, for a failure caused by a missing learned fact
+ * (a class, an enrollment, an assignment another service announced). The
+ * worker then catches the view up with every events topic it learns from
+ * (to their current ends, which include everything acknowledged before this
+ * command was sent) and decides the command once more; only that second
+ * answer is sent. This keeps read-your-writes across services: a 201 from
+ * one service is visible to the next command to another. */
+void sms_decision_stale(sms_decision_t *d, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void sms_decision_error(sms_decision_t *d, const char *field, size_t field_len, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -167,6 +167,7 @@ static void decide_create(assignments_state_t *st, const sms_command_t *cmd, int
     /* Another lecturer's class is answered exactly like a missing one. */
     const assignments_class_t *cls = assignments_state_class(st, class_id);
     if (cls == NULL || !same(cmd->actor, cls->lecturer_id)) {
+        out->stale = cls == NULL; /* a class created a moment ago may not have reached us yet */
         fail(out, 404, "not_found", "no class %.*s", (int)clen, cid);
         add_error(out, "class_id", 8, "no such class");
         return;

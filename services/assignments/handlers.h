@@ -24,6 +24,7 @@ typedef struct assignments_outcome_s {
     const char *changed[4];         /* assignment.updated: the fields that changed */
     size_t n_changed;
     /* errors (status >= 400) */
+    bool stale;                     /* maybe only a class this view has not learned yet */
     const char *problem_code;
     char detail[256];
     sms_problem_error_t errors[ASSIGNMENTS_MAX_ERRORS];

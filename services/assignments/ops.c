@@ -44,6 +44,7 @@ static void decide(void *state, const sms_command_t *cmd, int64_t now_ms, sms_de
     assignments_decide(st, cmd, now_ms, sms_id_new(new_id), &out);
     if (out.status >= 400) {
         sms_decision_fail(d, out.status, out.problem_code, "%s", out.detail);
+        d->stale = out.stale;
         for (size_t i = 0; i < out.n_errors; i++)
             sms_decision_error(d, out.errors[i].field, strlen(out.errors[i].field), "%s", out.errors[i].message);
         assignments_outcome_clear(&out);

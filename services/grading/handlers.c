@@ -76,6 +76,7 @@ static bool str_is(sms_str_t s, const char *lit) { return s.len == strlen(lit) &
 static grading_assignment_t *owned_assignment(grading_state_t *st, const sms_command_t *cmd, grading_outcome_t *out) {
     grading_assignment_t *a = grading_state_assignment(st, cmd->key);
     if (a == NULL || !str_is(cmd->actor, a->lecturer_id)) {
+        out->stale = a == NULL; /* an assignment created a moment ago may not have reached us yet */
         fail(out, 404, "not_found", "no assignment %.*s", (int)cmd->key.len, cmd->key.ptr);
         return NULL;
     }
@@ -145,8 +146,10 @@ static void validate_row(const grading_state_t *st, const grading_assignment_t *
         uintptr_t first = (uintptr_t)sms_strmap_get(seen, id.ptr, id.len);
         if (first) add_error(out, "grades[%zu].student_id", i, "duplicate of grades[%zu]", (size_t)(first - 1));
         else sms_strmap_put(seen, id.ptr, id.len, (void *)(uintptr_t)(i + 1));
-        if (!first && !grading_state_enrolled(st, a->class_id, id))
+        if (!first && !grading_state_enrolled(st, a->class_id, id)) {
+            out->stale = true; /* an enrollment a moment ago may not have reached us yet */
             add_error(out, "grades[%zu].student_id", i, "is not enrolled in class %s", a->class_id);
+        }
     }
     double score;
     v = sms_mp_map_get(row, "score");

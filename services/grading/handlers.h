@@ -28,6 +28,7 @@ typedef struct grading_outcome_s {
     size_t n_changes;
     size_t unchanged;
     /* errors (status >= 400) */
+    bool stale;                   /* maybe only an assignment or enrollment not learned yet */
     const char *problem_code;
     char detail[256];
     sms_problem_error_t errors[GRADING_MAX_ERRORS];
