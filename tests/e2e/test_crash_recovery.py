@@ -5,6 +5,7 @@ check one property each, so a failure report says exactly which guarantee broke.
 """
 
 import os
+import signal
 import threading
 import time
 import uuid
@@ -48,8 +49,8 @@ def crash(base_url, mint, ctl):
 
     def worker(i):
         client = api.clone()
-        # Stagger the sends (~25 ms apart) so the kill lands in the middle of them.
-        delay = t0 + 0.3 + i * 0.025 - time.monotonic()
+        # Stagger the sends (~40 ms apart) so the kill lands in the middle of them.
+        delay = t0 + 0.3 + i * 0.04 - time.monotonic()
         if delay > 0:
             time.sleep(delay)
         sent.inc()
@@ -62,8 +63,12 @@ def crash(base_url, mint, ctl):
             t.start()
         while sent.value < KILL_AFTER:
             time.sleep(0.005)
-        ctl("kill9", "classes", timeout=30)
+        # SIGKILL straight from here: starting the ctl script first can take longer
+        # than the remaining sends on a loaded machine, and the kill must land mid-burst.
         killed_at = sent.value
+        with open(os.path.join(os.environ["SMS_RUN_DIR"], "classes.pid")) as f:
+            os.kill(int(f.read().strip()), signal.SIGKILL)
+        ctl("kill9", "classes", timeout=30)  # waits until it is gone and tidies the pid file
         # Let every request go out while the service is down, then bring it back.
         while sent.value < N:
             time.sleep(0.01)
