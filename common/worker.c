@@ -80,17 +80,23 @@ void sms_decision_stale(sms_decision_t *d, int status, const char *code, const c
 
 void sms_decision_error(sms_decision_t *d, const char *field, size_t field_len, const char *fmt, ...) {
     if (d->n_errors == SMS_DECISION_MAX_ERRORS) return;
-    size_t i = d->n_errors++;
-    snprintf(d->error_fields[i], sizeof d->error_fields[i], "%.*s", (int)(field_len > 64 ? 64 : field_len), field);
+    if (d->n_errors == d->cap_errors) {
+        d->cap_errors = d->cap_errors ? d->cap_errors * 2 : 4;
+        d->errors = sms_realloc(d->errors, d->cap_errors * sizeof *d->errors);
+    }
+    char message[256];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(d->error_messages[i], sizeof d->error_messages[i], fmt, ap);
+    vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
-    d->errors[i].field = d->error_fields[i];
-    d->errors[i].message = d->error_messages[i];
+    size_t i = d->n_errors++;
+    d->errors[i].field = sms_strndup(field, field_len > 64 ? 64 : field_len);
+    d->errors[i].message = sms_strdup(message);
 }
 
-msgpack_packer sms_decision_event(sms_decision_t *d, const char *key) {
+msgpack_packer sms_decision_event(sms_decision_t *d, const char *key) { return sms_decision_event_to(d, NULL, key); }
+
+msgpack_packer sms_decision_event_to(sms_decision_t *d, const char *topic, const char *key) {
     msgpack_packer pk;
     if (d->n_events == d->cap_events) {
         size_t cap = d->cap_events ? d->cap_events * 2 : 4;
@@ -101,6 +107,7 @@ msgpack_packer sms_decision_event(sms_decision_t *d, const char *key) {
     sms_decision_event_t *e = &d->events[d->n_events++];
     msgpack_sbuffer_clear(&e->event);
     snprintf(e->key, sizeof e->key, "%s", key);
+    snprintf(e->topic, sizeof e->topic, "%s", topic ? topic : "");
     msgpack_packer_init(&pk, &e->event, msgpack_sbuffer_write);
     return pk;
 }
@@ -122,6 +129,11 @@ static void decision_close(sms_decision_t *d) {
     msgpack_sbuffer_destroy(&d->body);
     for (size_t i = 0; i < d->cap_events; i++) msgpack_sbuffer_destroy(&d->events[i].event);
     sms_free(d->events);
+    for (size_t i = 0; i < d->n_errors; i++) {
+        sms_free((char *)d->errors[i].field);
+        sms_free((char *)d->errors[i].message);
+    }
+    sms_free(d->errors);
 }
 
 static void decision_unavailable(sms_decision_t *d, const char *detail) {
@@ -133,6 +145,11 @@ static void decision_unavailable(sms_decision_t *d, const char *detail) {
 
 static int self_key(char *buf, size_t cap, int32_t partition, int64_t offset) {
     return snprintf(buf, cap, "%d:%lld", partition, (long long)offset);
+}
+
+/* Where a decision's event is written: its own topic, or the service's. */
+static const char *event_topic(const worker_t *w, const sms_decision_event_t *ev) {
+    return ev->topic[0] ? ev->topic : w->events_topic;
 }
 
 static bool self_applied_take(worker_t *w, const char *topic, int32_t partition, int64_t offset) {
@@ -451,7 +468,7 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n, bool s
         for (size_t e = 0; e < it->d.n_events; e++) {
             sms_decision_event_t *ev = &it->d.events[e];
             int prc;
-            while ((prc = sms_producer_send(w->producer, w->events_topic, SMS_STR(ev->key), ev->event.data,
+            while ((prc = sms_producer_send(w->producer, event_topic(w, ev), SMS_STR(ev->key), ev->event.data,
                                             ev->event.size, it->cmd.traceparent, it)) == SMS_KAFKA_EQUEUE)
                 sms_producer_poll(w->producer, 10);
             if (prc != 0) {
@@ -483,7 +500,7 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n, bool s
         for (size_t e = 0; e < it->d.n_events; e++) {
             sms_event_t ev;
             if (sms_event_decode(it->d.events[e].event.data, it->d.events[e].event.size, &ev) == SMS_ENV_OK) {
-                appended += (size_t)ops->project(w->rc, w->events_topic, &ev, -1, 0);
+                appended += (size_t)ops->project(w->rc, event_topic(w, &it->d.events[e]), &ev, -1, 0);
                 sms_event_close(&ev);
             }
         }
@@ -504,6 +521,9 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n, bool s
             continue;
         }
         for (size_t e = 0; e < it->n_delivered && e < it->d.n_events; e++) {
+            /* self_applied keys are positions in the main events topic only;
+             * another topic's events are projected again (idempotently). */
+            if (it->d.events[e].topic[0] && strcmp(it->d.events[e].topic, w->events_topic) != 0) continue;
             char key[48];
             int kn = self_key(key, sizeof key, it->partitions[e], it->offsets[e]);
             sms_strmap_put(&w->self_applied, key, (size_t)kn, w);

@@ -45,6 +45,10 @@
  * (the whole envelope: use sms_event_pack_head then the data map). */
 typedef struct sms_decision_event_s {
     char key[128];          /* Kafka key: the aggregate id */
+    /* The topic to write it to; "" (the default): the service's events topic.
+     * Set by sms_decision_event_to; the topic must be one the view also
+     * tails (learn_topics), so a rebuild sees the event too. */
+    char topic[128];
     msgpack_sbuffer event;  /* initialised by the worker */
 } sms_decision_event_t;
 
@@ -58,10 +62,11 @@ typedef struct sms_decision_s {
     /* status >= 400: the problem */
     const char *problem_code;
     char detail[256];
-    sms_problem_error_t errors[SMS_DECISION_MAX_ERRORS];
-    char error_fields[SMS_DECISION_MAX_ERRORS][72];
-    char error_messages[SMS_DECISION_MAX_ERRORS][160];
-    size_t n_errors;
+    /* grown by sms_decision_error (at most SMS_DECISION_MAX_ERRORS); field and
+     * message strings are owned by the decision. Growable so that a decision
+     * costs a few hundred bytes, not the worst case, in every batch slot. */
+    sms_problem_error_t *errors;
+    size_t n_errors, cap_errors;
     /* The failure may only mean that a fact learned from another service's
      * events has not reached this view yet (set by sms_decision_stale). */
     bool stale;
@@ -87,6 +92,11 @@ void sms_decision_error(sms_decision_t *d, const char *field, size_t field_len, 
     __attribute__((format(printf, 4, 5)));
 /* Adds an event slot keyed by key; returns a packer writing into it. */
 msgpack_packer sms_decision_event(sms_decision_t *d, const char *key);
+/* The same for an event written to topic instead of the service's events
+ * topic (NULL or "": the service's). The worker projects it right after
+ * delivery like any event (partition -1) and the tailer again when it reads
+ * it, so its projection must be idempotent by itself. */
+msgpack_packer sms_decision_event_to(sms_decision_t *d, const char *topic, const char *key);
 /* A packer writing the reply body. */
 msgpack_packer sms_decision_body(sms_decision_t *d);
 
