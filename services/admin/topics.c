@@ -13,6 +13,8 @@ static const struct {
 } topics[] = {
     {"sms.commands.classes", commands_cfg},
     {"sms.events.classes", events_cfg},
+    /* Class posts, written by the classes service (public: other services may learn from it). */
+    {"sms.events.posts", events_cfg},
     {"sms.commands.assignments", commands_cfg},
     {"sms.events.assignments", events_cfg},
     /* The grading service writes the public grades topic (not sms.events.grading). */

@@ -368,13 +368,13 @@ size_t classes_validate_roster(const msgpack_object *data, classes_outcome_t *ou
     return out->n_errors - before;
 }
 
-/* The caller's class, active, or fails 404/409. */
+/* The caller's class, active, or fails 404/409 (what: what cannot change). */
 static const classes_class_t *active_owned_class(classes_state_t *st, const sms_command_t *cmd,
-                                                 classes_outcome_t *out) {
+                                                 classes_outcome_t *out, const char *what) {
     const classes_class_t *cur = owned_class(st, cmd, out);
     if (cur == NULL) return NULL;
     if (strcmp(cur->status, "active") != 0) {
-        fail(out, 409, "class_inactive", "class %s is inactive: its roster cannot be changed", cur->id);
+        fail(out, 409, "class_inactive", "class %s is inactive: %s", cur->id, what);
         return NULL;
     }
     return cur;
@@ -386,7 +386,7 @@ static void decide_enroll(classes_state_t *st, const sms_command_t *cmd, int64_t
         fail(out, 400, "validation", "the roster is invalid; nothing was enrolled");
         return;
     }
-    const classes_class_t *cur = active_owned_class(st, cmd, out);
+    const classes_class_t *cur = active_owned_class(st, cmd, out, "its roster cannot be changed");
     if (cur == NULL) return;
     classes_class_copy(&out->after, cur);
     out->has_class = true;
@@ -417,7 +417,7 @@ static void decide_unenroll(classes_state_t *st, const sms_command_t *cmd, class
         fail(out, 400, "validation", "the student id is invalid");
         return;
     }
-    const classes_class_t *cur = active_owned_class(st, cmd, out);
+    const classes_class_t *cur = active_owned_class(st, cmd, out, "its roster cannot be changed");
     if (cur == NULL) return;
     classes_class_copy(&out->after, cur);
     out->has_class = true;
@@ -426,6 +426,76 @@ static void decide_unenroll(classes_state_t *st, const sms_command_t *cmd, class
     r->unenrolled = true;
     r->roster_version = cur->roster_version + 1;
     out->event_type = "class.student_unenrolled";
+}
+
+/* ---- posts ---- */
+
+/* A text field of a post body: a string of min..max characters, not blank. */
+static void validate_post_text(const msgpack_object *v, const char *name, size_t max, classes_outcome_t *out) {
+    const char *s;
+    size_t n;
+    if (v == NULL) {
+        add_error(out, name, strlen(name), "is required");
+        return;
+    }
+    if (!sms_mp_str(v, &s, &n)) {
+        add_error(out, name, strlen(name), "must be a string");
+        return;
+    }
+    size_t chars = text_length(s, n);
+    if (chars == (size_t)-1) {
+        add_error(out, name, strlen(name), "must be valid UTF-8 text without control characters");
+        return;
+    }
+    bool blank = true;
+    for (size_t i = 0; i < n && blank; i++)
+        if (s[i] != ' ' && s[i] != '\n' && s[i] != '\t') blank = false;
+    if (chars < 1 || chars > max || blank)
+        add_error(out, name, strlen(name), "must be 1 to %zu characters long and not blank (got %zu)", max, chars);
+}
+
+size_t classes_validate_post(const msgpack_object *data, classes_outcome_t *out) {
+    size_t before = out->n_errors;
+    static const char *const known[] = {"title", "body", "pinned"};
+    for (uint32_t k = 0; k < data->via.map.size; k++) {
+        const char *key;
+        size_t klen;
+        if (!sms_mp_str(&data->via.map.ptr[k].key, &key, &klen)) continue;
+        bool ok = false;
+        for (size_t j = 0; j < 3; j++)
+            if (strlen(known[j]) == klen && memcmp(known[j], key, klen) == 0) ok = true;
+        if (!ok) add_error(out, key, klen, "unknown field");
+    }
+    validate_post_text(sms_mp_map_get(data, "title"), "title", CLASSES_POST_TITLE_MAX, out);
+    validate_post_text(sms_mp_map_get(data, "body"), "body", CLASSES_POST_BODY_MAX, out);
+    const msgpack_object *pinned = sms_mp_map_get(data, "pinned");
+    if (pinned && pinned->type != MSGPACK_OBJECT_BOOLEAN) add_error(out, "pinned", 6, "must be true or false");
+    return out->n_errors - before;
+}
+
+static void decide_post(classes_state_t *st, const sms_command_t *cmd, int64_t now, const char *new_id,
+                        classes_outcome_t *out) {
+    out->kind = CLASSES_REPLY_POST;
+    if (classes_validate_post(cmd->data, out)) {
+        fail(out, 400, "validation", "the post is invalid");
+        return;
+    }
+    const classes_class_t *cur = active_owned_class(st, cmd, out, "nothing can be posted to it");
+    if (cur == NULL) return;
+    classes_class_copy(&out->after, cur);
+    out->has_class = true;
+    classes_post_t *p = &out->post;
+    p->id = SMS_STR(new_id);
+    p->class_id = SMS_STR(out->after.id);
+    p->lecturer_id = SMS_STR(out->after.lecturer_id);
+    p->author_id = cmd->actor;
+    sms_mp_str(sms_mp_map_get(cmd->data, "title"), &p->title.ptr, &p->title.len); /* validated: strings */
+    sms_mp_str(sms_mp_map_get(cmd->data, "body"), &p->body.ptr, &p->body.len);
+    const msgpack_object *pinned = sms_mp_map_get(cmd->data, "pinned");
+    p->pinned = pinned && pinned->via.boolean;
+    p->created_at = now;
+    out->status = 201;
+    out->event_type = "post.created";
 }
 
 void classes_decide(classes_state_t *st, const sms_command_t *cmd, int64_t now_ms, const char *new_id,
@@ -445,6 +515,7 @@ void classes_decide(classes_state_t *st, const sms_command_t *cmd, int64_t now_m
     else if (IS("class.deactivate")) decide_deactivate(st, cmd, now_ms, out);
     else if (IS("roster.enroll")) decide_enroll(st, cmd, now_ms, out);
     else if (IS("roster.unenroll")) decide_unenroll(st, cmd, out);
+    else if (IS("post.create")) decide_post(st, cmd, now_ms, new_id, out);
     else fail(out, 400, "unknown_command", "unknown command type %.*s", (int)cmd->type.len, cmd->type.ptr);
 #undef IS
 }

@@ -20,6 +20,7 @@ typedef enum classes_reply_kind_e {
     CLASSES_REPLY_CLASS = 0, /* the class (after) */
     CLASSES_REPLY_ENROLL,    /* {"enrolled": n, "already_enrolled": m} */
     CLASSES_REPLY_UNENROLL,  /* {"unenrolled": bool} */
+    CLASSES_REPLY_POST,      /* the post (201) */
 } classes_reply_kind_t;
 
 /* A roster command's result. Pointers borrow the command's data. */
@@ -36,6 +37,8 @@ typedef struct classes_outcome_s {
     int status;                  /* HTTP status of the reply */
     classes_reply_kind_t kind;
     classes_roster_outcome_t roster;
+    /* post.create: the new post; strings borrow the command, new_id and after */
+    classes_post_t post;
     const char *event_type;      /* "class.created", "class.students_enrolled"...; NULL when nothing changes */
     classes_class_t after;       /* the class to return (and to put in the event) */
     bool has_class;              /* after is filled */
@@ -64,6 +67,11 @@ size_t classes_validate_body(const msgpack_object *data, bool is_create, classes
  * (1..CLASSES_ROSTER_MAX rows, duplicates reported per row, fields named
  * like students[3].email). Adds errors to out; returns their number. */
 size_t classes_validate_roster(const msgpack_object *data, classes_outcome_t *out);
+
+/* Validates a post.create body {title (1..200), body (1..10000), pinned
+ * (bool, optional)}; unknown fields are errors. Adds errors to out; returns
+ * their number. */
+size_t classes_validate_post(const msgpack_object *data, classes_outcome_t *out);
 
 /* Syntax checks, exposed for unit tests. */
 bool classes_valid_student_id(const char *s, size_t n);

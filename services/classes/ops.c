@@ -1,14 +1,18 @@
 /* ops.c - the classes service's operations for the shared worker
  * (common/worker.h): prefetch state, decide with handlers.c, pack the event
- * and the reply, project with projection.c, answer replays from the view. */
+ * and the reply, project with projection.c, answer replays from the view.
+ * Class and roster events go to sms.events.classes, posts to sms.events.posts. */
 #include "ops.h"
 
 #include <stdio.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "alloc.h"
 #include "handlers.h"
 #include "id.h"
+#include "json_msgpack.h"
 #include "msgpack_util.h"
 #include "projection.h"
 #include "redis.h"
@@ -80,6 +84,25 @@ static void decide_roster(classes_state_t *st, const sms_command_t *cmd, int64_t
     classes_state_set_roster_version(st, c->id, r->roster_version);
 }
 
+static void reply_post(sms_decision_t *d, const classes_post_t *p) {
+    d->status = 201;
+    msgpack_packer pk = sms_decision_body(d);
+    classes_pack_post_public(&pk, p);
+    snprintf(d->location, sizeof d->location, "/classes/%.*s/posts/%.*s", (int)p->class_id.len, p->class_id.ptr,
+             (int)p->id.len, p->id.ptr);
+}
+
+/* post.created goes to the public posts topic (key = class id), not sms.events.classes. */
+static void decide_post(const sms_command_t *cmd, int64_t now_ms, const classes_outcome_t *out, sms_decision_t *d) {
+    const classes_post_t *p = &out->post;
+    reply_post(d, p);
+    char event_id[SMS_ID_SIZE];
+    msgpack_packer pk = sms_decision_event_to(d, CLASSES_POSTS_TOPIC, out->after.id);
+    sms_event_pack_head(&pk, SMS_STR(sms_id_new(event_id)), SMS_STR(out->event_type), CLASSES_EVENT_VERSION, now_ms,
+                        cmd->actor, p->class_id, cmd->id);
+    classes_pack_post(&pk, p);
+}
+
 static void decide(void *state, const sms_command_t *cmd, int64_t now_ms, sms_decision_t *d) {
     classes_state_t *st = state;
     classes_outcome_t out;
@@ -89,6 +112,11 @@ static void decide(void *state, const sms_command_t *cmd, int64_t now_ms, sms_de
         sms_decision_fail(d, out.status, out.problem_code, "%s", out.detail);
         for (size_t i = 0; i < out.n_errors; i++)
             sms_decision_error(d, out.errors[i].field, strlen(out.errors[i].field), "%s", out.errors[i].message);
+        classes_outcome_clear(&out);
+        return;
+    }
+    if (out.kind == CLASSES_REPLY_POST) {
+        decide_post(cmd, now_ms, &out, d);
         classes_outcome_clear(&out);
         return;
     }
@@ -111,13 +139,35 @@ static void decide(void *state, const sms_command_t *cmd, int64_t now_ms, sms_de
     classes_outcome_clear(&out);
 }
 
+/* A post command answered again: the post as the view stores it. */
+static void replay_post(redisContext *rc, const char *post_id, sms_decision_t *d) {
+    redisReply *r = redisCommand(rc, "GET " CLASSES_KEY_PREFIX "post:%s", post_id);
+    cJSON *json = r && r->type == REDIS_REPLY_STRING ? cJSON_ParseWithLength(r->str, r->len) : NULL;
+    const cJSON *cid = cJSON_GetObjectItemCaseSensitive(json, "class_id");
+    if (cJSON_IsObject(json) && cJSON_IsString(cid)) {
+        d->status = 201;
+        msgpack_packer pk = sms_decision_body(d);
+        (void)sms_json_to_msgpack(json, &pk); /* always 0 */
+        snprintf(d->location, sizeof d->location, "/classes/%s/posts/%s", cid->valuestring, post_id);
+    } else {
+        sms_decision_fail(d, 503, "unavailable", "the result of this command is not readable yet; retry");
+    }
+    cJSON_Delete(json);
+    if (r) freeReplyObject(r);
+}
+
 /* summary is written by the projection script: "<status> <class id>" for
  * class commands, "200 enroll <class id> <enrolled> <already>" and
- * "200 unenroll <class id>" for roster commands (their replies need no read). */
+ * "200 unenroll <class id>" for roster commands (their replies need no read),
+ * "201 post <class id> <post id>" for posts. */
 static void replay(redisContext *rc, const char *summary, sms_decision_t *d) {
     int status = 0;
-    char id[128] = "";
+    char id[128] = "", post_id[128] = "";
     unsigned long long enrolled = 0, already = 0;
+    if (sscanf(summary, "%d post %127s %127s", &status, id, post_id) == 3) {
+        replay_post(rc, post_id, d);
+        return;
+    }
     if (sscanf(summary, "%d enroll %127s %llu %llu", &status, id, &enrolled, &already) == 4) {
         reply_enroll(d, (size_t)enrolled, (size_t)already);
         return;
@@ -142,9 +192,12 @@ static void replay(redisContext *rc, const char *summary, sms_decision_t *d) {
     if (r) freeReplyObject(r);
 }
 
+static const char *const learn_topics[] = {CLASSES_POSTS_TOPIC, NULL};
+
 const sms_worker_ops_t classes_ops = {
     .service = "classes",
-    .learn_topics = NULL,
+    /* Posts are written to their own public topic; the view is built from it too. */
+    .learn_topics = learn_topics,
     .redis_init = classes_projection_init,
     .project = classes_projection_append,
     .batch_begin = batch_begin,

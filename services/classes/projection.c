@@ -1,4 +1,5 @@
-/* projection.c - applies class events to Redis with one Lua script (see projection.h). */
+/* projection.c - applies class, roster and post events to Redis, one Lua
+ * script per kind (see projection.h). */
 #include "projection.h"
 
 #include <stdio.h>
@@ -81,9 +82,54 @@ static sms_redis_script_t roster_script = {.source =
     "end\n"
     "return 1\n"};
 
+/* post.created. ARGV: 1 class id, 2 post id, 3 sort member, 4 post JSON,
+ * 5 cause, 6 reply summary, 7 "<topic>:<partition>" ("" = none), 8 next offset.
+ * Posts are immutable: applied once, keyed by post id (SETNX), so the
+ * application right after production and the tailer's change nothing twice.
+ * Returns 1 if applied, 0 if the view already had it. */
+static sms_redis_script_t post_script = {.source =
+    "local p = 'sms:classes:'\n"
+    "if ARGV[7] ~= '' then redis.call('HSET', p .. 'offsets', ARGV[7], ARGV[8]) end\n"
+    "redis.call('HSET', p .. 'cmds', ARGV[5], ARGV[6])\n"
+    "if redis.call('SETNX', p .. 'post:' .. ARGV[2], ARGV[4]) == 0 then return 0 end\n"
+    "redis.call('ZADD', p .. 'posts:' .. ARGV[1], 0, ARGV[3])\n"
+    "return 1\n"};
+
 int classes_projection_init(redisContext *rc, char *err, size_t errlen) {
     if (sms_redis_script_load(rc, &apply_script, err, errlen) != 0) return -1;
+    if (sms_redis_script_load(rc, &post_script, err, errlen) != 0) return -1;
     return sms_redis_script_load(rc, &roster_script, err, errlen);
+}
+
+void classes_post_member(bool pinned, int64_t created_at, const char *id, size_t idlen, char *out, size_t cap) {
+    snprintf(out, cap, "%c%013lld:%.*s", pinned ? '1' : '0', (long long)created_at, (int)idlen, id);
+}
+
+/* Appends the post script for a post.created event; 0 if it is malformed. */
+static int append_post(redisContext *rc, const char *topic, const sms_event_t *ev, int32_t partition,
+                       int64_t offset) {
+    classes_post_t post;
+    if (classes_read_post(ev->data, &post) != 0 || post.id.len == 0 || post.id.len > 64 || post.class_id.len == 0 ||
+        post.class_id.len > 64)
+        return 0;
+    char member[160], summary[200], part[160] = "", next[24] = "";
+    classes_post_member(post.pinned, post.created_at, post.id.ptr, post.id.len, member, sizeof member);
+    snprintf(summary, sizeof summary, "201 post %.*s %.*s", (int)post.class_id.len, post.class_id.ptr,
+             (int)post.id.len, post.id.ptr);
+    if (partition >= 0) {
+        snprintf(part, sizeof part, "%s:%d", topic, partition);
+        snprintf(next, sizeof next, "%lld", (long long)offset + 1);
+    }
+    sms_buf_t json;
+    sms_buf_init(&json);
+    classes_render_post_json(&post, &json);
+    const char *argv[] = {"EVALSHA", post_script.sha, "0", post.class_id.ptr, post.id.ptr, member, json.data,
+                          ev->cause.ptr, summary, part, next};
+    size_t lens[] = {7, 40, 1, post.class_id.len, post.id.len, strlen(member), json.len, ev->cause.len,
+                     strlen(summary), strlen(part), strlen(next)};
+    redisAppendCommandArgv(rc, 11, argv, lens);
+    sms_buf_close(&json);
+    return 1;
 }
 
 static void upper(char *dst, const char *src, size_t cap) {
@@ -171,6 +217,12 @@ static int append_roster(redisContext *rc, const char *topic, const sms_event_t 
 
 int classes_projection_append(redisContext *rc, const char *topic, const sms_event_t *ev, int32_t partition,
                               int64_t offset) {
+    if (type_is(ev, "post.created")) {
+        int appended = append_post(rc, topic, ev, partition, offset);
+        if (!appended)
+            sms_log(SMS_LOG_WARN, "event_skipped", "post.created %.*s is malformed", (int)ev->id.len, ev->id.ptr);
+        return appended;
+    }
     bool enroll = type_is(ev, "class.students_enrolled");
     if (enroll || type_is(ev, "class.student_unenrolled")) {
         int appended = append_roster(rc, topic, ev, partition, offset, enroll);

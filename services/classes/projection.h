@@ -11,9 +11,12 @@
  *   rdoc:<class>            hash: student id -> public roster item JSON
  *   sclasses:<student>      zset (score 0) of "<created_at, 13 digits>:<class id>", the
  *                           classes the student is enrolled in (any status; readers filter)
+ *   posts:<class>           zset (score 0) of "<1 pinned|0><created_at ms, 13 digits>:<post id>":
+ *                           reverse lex order = pinned first, then newest (from sms.events.posts)
+ *   post:<id>               string: the post's public JSON (written once: posts are immutable)
  *   cmds, offsets, meta     the worker's bookkeeping (common/worker.h); cmds values
  *                           are "<status> <class id>", "200 enroll <class id> <enrolled>
- *                           <already>" or "200 unenroll <class id>"
+ *                           <already>", "200 unenroll <class id>" or "201 post <class id> <post id>"
  * Each event is applied by one Lua script (atomic): it applies only if the
  * event's version (roster events: roster_version) is newer than the view's, so replays and redeliveries
  * change nothing, and it records the partition offset in the same step.
@@ -23,6 +26,7 @@
 #define CLASSES_PROJECTION_H
 
 #include <hiredis/hiredis.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,5 +43,8 @@ int classes_projection_init(redisContext *rc, char *err, size_t errlen);
  * was appended, 0 if ev is not a class event. */
 int classes_projection_append(redisContext *rc, const char *topic, const sms_event_t *ev, int32_t partition,
                               int64_t offset);
+
+/* Writes the posts:<class> member of a post into out (cap bytes). */
+void classes_post_member(bool pinned, int64_t created_at, const char *id, size_t idlen, char *out, size_t cap);
 
 #endif

@@ -174,3 +174,58 @@ void classes_render_student_json(const classes_student_t *s, sms_buf_t *out) {
     sms_buf_puts(out, sms_rfc3339(s->enrolled_at, at));
     sms_buf_puts(out, "\"}");
 }
+
+/* ---- posts ---- */
+
+void classes_pack_post(msgpack_packer *pk, const classes_post_t *p) {
+    msgpack_pack_map(pk, 8);
+    pack_kv_strn(pk, "id", p->id.ptr, p->id.len);
+    pack_kv_strn(pk, "class_id", p->class_id.ptr, p->class_id.len);
+    pack_kv_strn(pk, "lecturer_id", p->lecturer_id.ptr, p->lecturer_id.len);
+    pack_kv_strn(pk, "author_id", p->author_id.ptr, p->author_id.len);
+    pack_kv_strn(pk, "title", p->title.ptr, p->title.len);
+    pack_kv_strn(pk, "body", p->body.ptr, p->body.len);
+    sms_mp_pack_str(pk, "pinned");
+    if (p->pinned) msgpack_pack_true(pk);
+    else msgpack_pack_false(pk);
+    sms_mp_pack_kv_i64(pk, "created_at", p->created_at);
+}
+
+int classes_read_post(const msgpack_object *data, classes_post_t *out) {
+    static const char *const strs[] = {"id", "class_id", "lecturer_id", "author_id", "title", "body"};
+    sms_str_t *fields[] = {&out->id, &out->class_id, &out->lecturer_id, &out->author_id, &out->title, &out->body};
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+        if (!sms_mp_str(sms_mp_map_get(data, strs[i]), &fields[i]->ptr, &fields[i]->len)) return -1;
+    const msgpack_object *pinned = sms_mp_map_get(data, "pinned");
+    if (pinned == NULL || pinned->type != MSGPACK_OBJECT_BOOLEAN) return -1;
+    out->pinned = pinned->via.boolean;
+    return sms_mp_i64(sms_mp_map_get(data, "created_at"), &out->created_at) ? 0 : -1;
+}
+
+void classes_pack_post_public(msgpack_packer *pk, const classes_post_t *p) {
+    char at[SMS_RFC3339_LEN];
+    msgpack_pack_map(pk, 7);
+    pack_kv_strn(pk, "id", p->id.ptr, p->id.len);
+    pack_kv_strn(pk, "class_id", p->class_id.ptr, p->class_id.len);
+    pack_kv_strn(pk, "author_id", p->author_id.ptr, p->author_id.len);
+    pack_kv_strn(pk, "title", p->title.ptr, p->title.len);
+    pack_kv_strn(pk, "body", p->body.ptr, p->body.len);
+    sms_mp_pack_str(pk, "pinned");
+    if (p->pinned) msgpack_pack_true(pk);
+    else msgpack_pack_false(pk);
+    sms_mp_pack_kv_str(pk, "created_at", sms_rfc3339(p->created_at, at));
+}
+
+void classes_render_post_json(const classes_post_t *p, sms_buf_t *out) {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    classes_pack_post_public(&pk, p);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    if (msgpack_unpack_next(&u, sb.data, sb.size, NULL) == MSGPACK_UNPACK_SUCCESS) sms_msgpack_to_json(&u.data, out);
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&sb);
+}

@@ -5,6 +5,7 @@
 #define CLASSES_SCHEMA_H
 
 #include <msgpack.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "buf.h"
@@ -69,5 +70,28 @@ void classes_pack_student_unenrolled(msgpack_packer *pk, const classes_class_t *
 int classes_read_student(const msgpack_object *item, classes_student_t *out);
 /* Appends the public roster item {student_id, name, email, enrolled_at (RFC 3339)} as JSON. */
 void classes_render_student_json(const classes_student_t *s, sms_buf_t *out);
+
+/* Posts (announcements): immutable once written, so events carry no version. */
+#define CLASSES_POSTS_TOPIC "sms.events.posts"
+#define CLASSES_POST_TITLE_MAX 200   /* characters */
+#define CLASSES_POST_BODY_MAX 10000  /* characters */
+
+/* One post (strings borrowed, not owned: from a command or an event). */
+typedef struct classes_post_s {
+    sms_str_t id, class_id, lecturer_id, author_id, title, body;
+    bool pinned;
+    int64_t created_at;
+} classes_post_t;
+
+/* post.created data: {id, class_id, lecturer_id, author_id, title, body, pinned, created_at}. */
+void classes_pack_post(msgpack_packer *pk, const classes_post_t *p);
+/* Reads a post.created data map (strings point into data). 0, or -1 if a
+ * field is missing or of the wrong type. */
+int classes_read_post(const msgpack_object *data, classes_post_t *out);
+/* Packs the public form {id, class_id, author_id, title, body, pinned,
+ * created_at (RFC 3339)} (reply body). */
+void classes_pack_post_public(msgpack_packer *pk, const classes_post_t *p);
+/* Appends the public form as JSON (the view's stored document). */
+void classes_render_post_json(const classes_post_t *p, sms_buf_t *out);
 
 #endif

@@ -1,0 +1,124 @@
+/* routes_posts.c - class posts (announcements) at the gateway: the
+ * lecturer's POST becomes a post.create command for the classes service;
+ * the list is read from the classes view (sms:classes:posts:<class> and
+ * post:<id>, see services/classes/projection.h) with one Lua script that
+ * also checks access: the class's lecturer, or a student on its roster. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app_internal.h"
+#include "buf.h"
+
+#define LIST_LIMIT_DEFAULT 20
+#define LIST_LIMIT_MAX 100
+
+/* ARGV: class, user, role, cursor member ("" = start), limit. Returns 0 when
+ * the user may not read the class's posts (missing class, another lecturer's,
+ * a student not enrolled: the same answer); else {post JSON..., next member
+ * or false}. Members are "<1 pinned|0><13-digit created_at>:<id>", so
+ * reverse lex order is pinned first, then newest. */
+static gw_script_t list_script = {.source =
+    "local p = 'sms:classes:'\n"
+    "local cid, user = ARGV[1], ARGV[2]\n"
+    "if ARGV[3] == 'lecturer' then\n"
+    "  if redis.call('HGET', p .. 'c:' .. cid, 'lecturer_id') ~= user then return 0 end\n"
+    "elseif redis.call('HEXISTS', p .. 'rdoc:' .. cid, user) == 0 then return 0 end\n"
+    "local limit = tonumber(ARGV[5])\n"
+    "local max = '+'\n"
+    "if ARGV[4] ~= '' then max = '(' .. ARGV[4] end\n"
+    "local members = redis.call('ZREVRANGEBYLEX', p .. 'posts:' .. cid, max, '-', 'LIMIT', 0, limit + 1)\n"
+    "local n = math.min(#members, limit)\n"
+    "if n == 0 then return {{}, false} end\n"
+    "local keys = {}\n"
+    "for i = 1, n do keys[i] = p .. 'post:' .. string.sub(members[i], 16) end\n"
+    "local docs = redis.call('MGET', unpack(keys))\n"
+    "if #members > limit then return {docs, members[limit]} end\n"
+    "return {docs, false}\n"};
+
+/* Cursors are sort members: "<0|1><13 digits>:<id>"; anything else was not made by us. */
+static bool valid_cursor(const char *c) {
+    size_t n = strlen(c);
+    if (n < 16 || n > 80 || (c[0] != '0' && c[0] != '1') || c[14] != ':') return false;
+    for (int i = 1; i < 14; i++)
+        if (c[i] < '0' || c[i] > '9') return false;
+    for (size_t i = 15; i < n; i++)
+        if (!((c[i] >= '0' && c[i] <= '9') || (c[i] >= 'A' && c[i] <= 'Z'))) return false;
+    return true;
+}
+
+static void on_list(redisReply *r, void *data) {
+    gw_request_t *req = gw_read_finish(data);
+    if (r && r->type == REDIS_REPLY_INTEGER) {
+        gw_respond_problem(req, 404, "not_found", "no such class", NULL, 0);
+        return;
+    }
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_ARRAY) {
+        gw_respond_redis_down(req);
+        return;
+    }
+    sms_buf_t b;
+    sms_buf_init(&b);
+    sms_buf_puts(&b, "{\"items\":[");
+    redisReply *items = r->element[0], *next = r->element[1];
+    size_t written = 0;
+    for (size_t i = 0; i < items->elements; i++) {
+        if (items->element[i]->type != REDIS_REPLY_STRING) continue; /* zset and document are written together */
+        if (written++) sms_buf_putc(&b, ',');
+        sms_buf_append(&b, items->element[i]->str, items->element[i]->len);
+    }
+    sms_buf_puts(&b, "],\"next_cursor\":");
+    if (next->type == REDIS_REPLY_STRING) sms_buf_json_str(&b, next->str, next->len);
+    else sms_buf_puts(&b, "null");
+    sms_buf_putc(&b, '}');
+    gw_respond(req, 200, "application/json", b.data, b.len, NULL);
+    sms_buf_close(&b);
+}
+
+static void list_posts(gw_request_t *req, void *data) {
+    gw_app_t *app = data;
+    sms_problem_error_t errs[2];
+    size_t n_errs = 0;
+    long limit = LIST_LIMIT_DEFAULT;
+    const char *lim = gw_req_query(req, "limit");
+    if (lim) {
+        char *end;
+        limit = strtol(lim, &end, 10);
+        if (*lim == '\0' || *end || limit < 1 || limit > LIST_LIMIT_MAX)
+            errs[n_errs++] = (sms_problem_error_t){"limit", "must be an integer from 1 to 100"};
+    }
+    const char *cursor = gw_req_query(req, "cursor");
+    if (cursor && *cursor && !valid_cursor(cursor))
+        errs[n_errs++] = (sms_problem_error_t){"cursor", "is not a cursor this API returned"};
+    if (n_errs) {
+        gw_respond_problem(req, 400, "validation", "invalid query parameters", errs, n_errs);
+        return;
+    }
+    char limit_s[8];
+    snprintf(limit_s, sizeof limit_s, "%ld", limit);
+    const char *cid = gw_req_param(req, "class_id"), *user = gw_req_user(req), *role = gw_req_role(req);
+    const char *c = cursor ? cursor : "";
+    const char *argv[] = {cid, user, role, c, limit_s};
+    size_t lens[] = {strlen(cid), strlen(user), strlen(role), strlen(c), strlen(limit_s)};
+    gw_read_t *rd = gw_read_new(app, req);
+    if (gw_script_call(app, &list_script, 5, argv, lens, on_list, rd) != 0) gw_respond_redis_down(gw_read_finish(rd));
+}
+
+static void create_post(gw_request_t *req, void *data) {
+    gw_app_t *app = data;
+    cJSON *body = gw_parse_json_object(req);
+    if (!body) return; /* answered */
+    gw_bus_send(app->bus, req, "classes", "post.create", gw_req_param(req, "class_id"), body);
+    cJSON_Delete(body);
+}
+
+int gw_routes_posts(gw_app_t *app, gw_router_t *router) {
+    gw_script_init(&list_script);
+    const unsigned auth = GW_ROUTE_AUTH, json = GW_ROUTE_AUTH | GW_ROUTE_JSON_BODY;
+    int rc = 0;
+    rc |= gw_router_add(router, "POST", "/classes/{class_id}/posts", json, GW_ROLE_LECTURER, create_post, app);
+    rc |= gw_router_add(router, "GET", "/classes/{class_id}/posts", auth, GW_ROLE_LECTURER | GW_ROLE_STUDENT,
+                        list_posts, app);
+    return rc ? -1 : 0;
+}
