@@ -251,9 +251,105 @@ static void decide_delete(assignments_state_t *st, const sms_command_t *cmd, int
     out->event_type = "assignment.deleted";
 }
 
+/* ---- submissions ---- */
+
+/* Upload ids are the gateway's (sms_id_new): 26 characters of Crockford base32. */
+static bool upload_id(const msgpack_object *o) {
+    const char *s;
+    size_t n;
+    if (!sms_mp_str(o, &s, &n) || n != 26) return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'Z'))) return false;
+    return true;
+}
+
+size_t assignments_validate_submission(const msgpack_object *data, assignments_outcome_t *out) {
+    size_t before = out->n_errors;
+    bool content = false;
+    for (uint32_t i = 0; i < data->via.map.size; i++) {
+        const msgpack_object_kv *kv = &data->via.map.ptr[i];
+        const char *k;
+        size_t klen;
+        if (!sms_mp_str(&kv->key, &k, &klen)) continue;
+        if (is(k, klen, "text")) {
+            const char *s;
+            size_t n;
+            check_text(out, k, klen, &kv->val, 0, ASSIGNMENTS_SUBMISSION_TEXT_MAX);
+            if (sms_mp_str(&kv->val, &s, &n) && n > 0) content = true;
+        } else if (is(k, klen, "upload_ids")) {
+            const msgpack_object *v = &kv->val;
+            if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size > ASSIGNMENTS_SUBMISSION_UPLOADS_MAX) {
+                add_error(out, k, klen, "must be an array of at most %d upload ids", ASSIGNMENTS_SUBMISSION_UPLOADS_MAX);
+                continue;
+            }
+            for (uint32_t j = 0; j < v->via.array.size; j++) {
+                char f[32];
+                int fn = snprintf(f, sizeof f, "upload_ids[%u]", j);
+                if (!upload_id(&v->via.array.ptr[j])) add_error(out, f, (size_t)fn, "must be an upload id");
+                for (uint32_t m = 0; m < j; m++)
+                    if (msgpack_object_equal(v->via.array.ptr[m], v->via.array.ptr[j])) {
+                        add_error(out, f, (size_t)fn, "is listed twice");
+                        break;
+                    }
+            }
+            if (v->via.array.size > 0) content = true;
+        } else {
+            add_error(out, k, klen, "unknown field");
+        }
+    }
+    if (!content && out->n_errors == before) add_error(out, "body", 4, "must have a non-empty text or upload_ids");
+    return out->n_errors - before;
+}
+
+/* A student's submission: only to an assignment of a class they are enrolled
+ * in (else 404, like a missing assignment), not deleted, in an active class. */
+static void decide_submission(assignments_state_t *st, const sms_command_t *cmd, int64_t now,
+                              assignments_outcome_t *out) {
+    if (assignments_validate_submission(cmd->data, out)) {
+        fail(out, 400, "validation", "the submission body is invalid");
+        return;
+    }
+    const assignments_assignment_t *a = assignments_state_assignment(st, cmd->key);
+    sms_str_t class_id = {a ? a->class_id : "", a ? strlen(a->class_id) : 0};
+    /* An assignment or an enrollment of a moment ago may not have reached us yet. */
+    if (a == NULL || !assignments_state_enrolled(st, class_id, cmd->actor)) {
+        out->stale = true;
+        fail(out, 404, "not_found", "no assignment %.*s", (int)cmd->key.len, cmd->key.ptr);
+        return;
+    }
+    if (strcmp(a->status, "deleted") == 0) {
+        fail(out, 409, "assignment_deleted", "assignment %s is deleted: it takes no submissions", a->id);
+        return;
+    }
+    const assignments_class_t *cls = assignments_state_class(st, class_id);
+    if (cls == NULL || strcmp(cls->status, "active") != 0) {
+        fail(out, 409, "class_inactive", "class %s is inactive: it takes no submissions", a->class_id);
+        return;
+    }
+    assignments_submission_t *s = &out->sub;
+    s->assignment_id = (sms_str_t){a->id, strlen(a->id)};
+    s->class_id = class_id;
+    s->student_id = cmd->actor;
+    s->version = assignments_state_submission_version(st, cmd->key, cmd->actor) + 1;
+    s->submitted_at = now;
+    s->late = now > a->due_at;
+    s->text = (sms_str_t){"", 0};
+    (void)sms_mp_str(sms_mp_map_get(cmd->data, "text"), &s->text.ptr, &s->text.len); /* absent: "" */
+    s->upload_ids = sms_mp_map_get(cmd->data, "upload_ids");
+    out->has_submission = true;
+    out->status = 201;
+    out->event_type = "submission.created";
+}
+
 void assignments_decide(assignments_state_t *st, const sms_command_t *cmd, int64_t now_ms, const char *new_id,
                         assignments_outcome_t *out) {
     memset(out, 0, sizeof *out);
+    if (same(cmd->type, "submission.create")) {
+        if (!same(cmd->role, "student")) fail(out, 403, "forbidden", "only students submit");
+        else if (cmd->v != 1) fail(out, 400, "unsupported_version", "command version %lld is not supported", (long long)cmd->v);
+        else decide_submission(st, cmd, now_ms, out);
+        return;
+    }
     if (!same(cmd->role, "lecturer")) {
         fail(out, 403, "forbidden", "only lecturers manage assignments");
         return;

@@ -21,6 +21,8 @@ typedef struct assignments_outcome_s {
     const char *event_type;         /* "assignment.created"...; NULL when nothing changes */
     assignments_assignment_t after; /* the assignment to return (and to put in the event) */
     bool has_assignment;            /* after is filled */
+    assignments_submission_t sub;   /* submission.created: the submission (borrows from the command) */
+    bool has_submission;
     const char *changed[4];         /* assignment.updated: the fields that changed */
     size_t n_changed;
     /* errors (status >= 400) */
@@ -33,7 +35,8 @@ typedef struct assignments_outcome_s {
     size_t n_errors;
 } assignments_outcome_t;
 
-/* Decides cmd (assignment.create|update|delete) at now_ms; new_id is the id a
+/* Decides cmd (assignment.create|update|delete by a lecturer,
+ * submission.create by a student) at now_ms; new_id is the id a
  * created assignment gets. Fills out (release with assignments_outcome_clear). */
 void assignments_decide(assignments_state_t *st, const sms_command_t *cmd, int64_t now_ms, const char *new_id,
                         assignments_outcome_t *out);
@@ -42,5 +45,10 @@ void assignments_outcome_clear(assignments_outcome_t *out);
 /* Validates a create (is_create: class_id, title, due_at required) or update
  * body. Adds errors to out; returns how many. Exposed for unit tests. */
 size_t assignments_validate_body(const msgpack_object *data, bool is_create, assignments_outcome_t *out);
+
+/* Validates a submission body: text (0..20000 characters), upload_ids (0..10
+ * upload ids), at least one of them non-empty, nothing else. Adds errors to
+ * out; returns how many. Exposed for unit tests. */
+size_t assignments_validate_submission(const msgpack_object *data, assignments_outcome_t *out);
 
 #endif

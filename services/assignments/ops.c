@@ -1,6 +1,6 @@
 /* ops.c - the assignments service's operations for the shared worker
  * (common/worker.h): prefetch state, decide with handlers.c, pack the event
- * and the reply, project with projection.c, answer replays from the view. */
+ * (assignment.* or submission.created) and the reply, project with projection.c, answer replays from the view. */
 #include "ops.h"
 
 #include <stdio.h>
@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "handlers.h"
 #include "id.h"
+#include "msgpack_util.h"
 #include "projection.h"
 #include "redis.h"
 #include "state.h"
@@ -37,6 +38,27 @@ static void reply_assignment(sms_decision_t *d, int status, const assignments_as
     if (status == 201) snprintf(d->location, sizeof d->location, "/lecturer/assignments/%s", a->id);
 }
 
+static void reply_submission(sms_decision_t *d, const assignments_submission_t *s) {
+    d->status = 201;
+    msgpack_packer pk = sms_decision_body(d);
+    assignments_pack_submission_public(&pk, s);
+    snprintf(d->location, sizeof d->location, "/student/assignments/%.*s/submissions", (int)s->assignment_id.len,
+             s->assignment_id.ptr);
+}
+
+static void emit_submission(assignments_state_t *st, const sms_command_t *cmd, const assignments_submission_t *s,
+                            int64_t now_ms, sms_decision_t *d) {
+    char event_id[SMS_ID_SIZE], key[128];
+    reply_submission(d, s);
+    snprintf(key, sizeof key, "%.*s", (int)s->assignment_id.len, s->assignment_id.ptr);
+    msgpack_packer pk = sms_decision_event(d, key);
+    sms_event_pack_head(&pk, SMS_STR(sms_id_new(event_id)), SMS_STR("submission.created"),
+                        ASSIGNMENTS_EVENT_VERSION, now_ms, cmd->actor, s->assignment_id, cmd->id);
+    assignments_pack_submission_data(&pk, s);
+    /* A later submission of this student in this batch is the next version. */
+    assignments_state_put_submission_version(st, s->assignment_id, s->student_id, s->version);
+}
+
 static void decide(void *state, const sms_command_t *cmd, int64_t now_ms, sms_decision_t *d) {
     assignments_state_t *st = state;
     assignments_outcome_t out;
@@ -47,6 +69,11 @@ static void decide(void *state, const sms_command_t *cmd, int64_t now_ms, sms_de
         d->stale = out.stale;
         for (size_t i = 0; i < out.n_errors; i++)
             sms_decision_error(d, out.errors[i].field, strlen(out.errors[i].field), "%s", out.errors[i].message);
+        assignments_outcome_clear(&out);
+        return;
+    }
+    if (out.has_submission) {
+        emit_submission(st, cmd, &out.sub, now_ms, d);
         assignments_outcome_clear(&out);
         return;
     }
@@ -84,6 +111,27 @@ static void replay(redisContext *rc, const char *summary, sms_decision_t *d) {
     if (r) freeReplyObject(r);
 }
 
+/* A submission's summary is "201 <assignment id> <version> <submitted_at ms>
+ * <late 0|1>" (projection.c); the text and upload ids are the command's own. */
+static void replay_cmd(redisContext *rc, const sms_command_t *cmd, const char *summary, sms_decision_t *d) {
+    if (!(cmd->type.len == 17 && memcmp(cmd->type.ptr, "submission.create", 17) == 0)) {
+        replay(rc, summary, d);
+        return;
+    }
+    int status = 0, late = 0;
+    char id[128] = "";
+    long long version = 0, at = 0;
+    if (sscanf(summary, "%d %127s %lld %lld %d", &status, id, &version, &at, &late) != 5) {
+        sms_decision_fail(d, 500, "internal", "unreadable command record");
+        return;
+    }
+    assignments_submission_t s = {.assignment_id = SMS_STR(id), .student_id = cmd->actor, .version = version,
+                                  .submitted_at = at, .late = late != 0, .text = {"", 0},
+                                  .upload_ids = sms_mp_map_get(cmd->data, "upload_ids")};
+    (void)sms_mp_str(sms_mp_map_get(cmd->data, "text"), &s.text.ptr, &s.text.len); /* absent: "" */
+    reply_submission(d, &s);
+}
+
 static const char *const learn_topics[] = {ASSIGNMENTS_CLASSES_TOPIC, NULL};
 
 const sms_worker_ops_t assignments_ops = {
@@ -96,4 +144,5 @@ const sms_worker_ops_t assignments_ops = {
     .decide = decide,
     .overlay = NULL, /* decide applies the overlay itself: it has the assignment at hand */
     .replay = replay,
+    .replay_cmd = replay_cmd,
 };

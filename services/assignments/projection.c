@@ -1,5 +1,5 @@
-/* projection.c - applies assignment and class events to Redis, one Lua
- * script each (see projection.h). Called by the worker's batch loop and tailer. */
+/* projection.c - applies assignment, submission, class and roster events to
+ * Redis, one Lua script each (see projection.h). Called by the worker's batch loop and tailer. */
 #include "projection.h"
 
 #include <stdio.h>
@@ -48,9 +48,45 @@ static sms_redis_script_t class_script = {.source =
     "redis.call('HSET', k, 'lecturer_id', ARGV[2], 'status', ARGV[3], 'version', ARGV[4])\n"
     "return 1\n"};
 
+/* Roster events. ARGV: 1 class id, 2 roster_version, 3 "<topic>:<partition>"
+ * ("" = none), 4 next offset, 5 "enroll"|"unenroll", 6.. student ids. Gated on
+ * cls:<id>'s roster_version, a field class events never touch. */
+static sms_redis_script_t roster_script = {.source =
+    "local p = 'sms:assignments:'\n"
+    "if ARGV[3] ~= '' then redis.call('HSET', p .. 'offsets', ARGV[3], ARGV[4]) end\n"
+    "local k = p .. 'cls:' .. ARGV[1]\n"
+    "if tonumber(ARGV[2]) <= (tonumber(redis.call('HGET', k, 'roster_version')) or 0) then return 0 end\n"
+    "redis.call('HSET', k, 'roster_version', ARGV[2])\n"
+    "local r = p .. 'roster:' .. ARGV[1]\n"
+    "for i = 6, #ARGV do\n"
+    "  if ARGV[5] == 'enroll' then redis.call('SADD', r, ARGV[i]) else redis.call('SREM', r, ARGV[i]) end\n"
+    "end\n"
+    "return 1\n"};
+
+/* submission.created. ARGV: 1 "<topic>:<partition>" ("" = none), 2 next offset,
+ * 3 cause, 4 cmds summary, 5 assignment id, 6 student, 7 version, 8 the
+ * lecturer list item (JSON), 9 the student's summary (JSON). Gated on the
+ * version per (assignment, student); a student's first submission bumps the
+ * assignment's submission_count. Returns 1 if applied, 0 if not. */
+static sms_redis_script_t submission_script = {.source =
+    "local p = 'sms:assignments:'\n"
+    "if ARGV[1] ~= '' then redis.call('HSET', p .. 'offsets', ARGV[1], ARGV[2]) end\n"
+    "redis.call('HSET', p .. 'cmds', ARGV[3], ARGV[4])\n"
+    "local aid, sid = ARGV[5], ARGV[6]\n"
+    "local cur = tonumber(redis.call('HGET', p .. 'sv:' .. aid, sid))\n"
+    "if cur and tonumber(ARGV[7]) <= cur then return 0 end\n"
+    "redis.call('HSET', p .. 'sv:' .. aid, sid, ARGV[7])\n"
+    "redis.call('HSET', p .. 's:' .. aid, sid, ARGV[8])\n"
+    "redis.call('HSET', p .. 'm:' .. aid, sid, ARGV[9])\n"
+    "redis.call('ZADD', p .. 'ss:' .. aid, 0, sid)\n"
+    "if not cur then redis.call('HINCRBY', p .. 'a:' .. aid, 'submission_count', 1) end\n"
+    "return 1\n"};
+
 int assignments_projection_init(redisContext *rc, char *err, size_t errlen) {
-    if (sms_redis_script_load(rc, &apply_script, err, errlen) != 0) return -1;
-    return sms_redis_script_load(rc, &class_script, err, errlen);
+    sms_redis_script_t *all[] = {&apply_script, &class_script, &roster_script, &submission_script};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (sms_redis_script_load(rc, all[i], err, errlen) != 0) return -1;
+    return 0;
 }
 
 static bool type_is(const sms_event_t *ev, const char *t) {
@@ -122,8 +158,81 @@ static int append_assignment(redisContext *rc, const char *topic, const sms_even
     return 1;
 }
 
+/* class.students_enrolled / class.student_unenrolled -> roster:<class id>. */
+static int append_roster(redisContext *rc, const char *topic, const sms_event_t *ev, int32_t partition,
+                         int64_t offset, bool enroll) {
+    const msgpack_object *d = ev->data, *list = sms_mp_map_get(d, "students");
+    sms_str_t cid, one;
+    int64_t rv;
+    if (!sms_mp_str(sms_mp_map_get(d, "class_id"), &cid.ptr, &cid.len) ||
+        !sms_mp_i64(sms_mp_map_get(d, "roster_version"), &rv) ||
+        (enroll && (list == NULL || list->type != MSGPACK_OBJECT_ARRAY)) ||
+        (!enroll && !sms_mp_str(sms_mp_map_get(d, "student_id"), &one.ptr, &one.len))) {
+        sms_log(SMS_LOG_WARN, "event_skipped", "%.*s %.*s lacks the roster fields this view keeps", (int)ev->type.len,
+                ev->type.ptr, (int)ev->id.len, ev->id.ptr);
+        return 0;
+    }
+    char ver[24], part[160], next[24];
+    snprintf(ver, sizeof ver, "%lld", (long long)rv);
+    offset_args(topic, partition, offset, part, sizeof part, next, sizeof next);
+    size_t n = enroll ? list->via.array.size : 1, argc = 0;
+    const char **argv = sms_calloc(8 + n, sizeof *argv);
+    size_t *lens = sms_calloc(8 + n, sizeof *lens);
+    const char *fixed[] = {"EVALSHA", roster_script.sha, "0", cid.ptr, ver, part, next, enroll ? "enroll" : "unenroll"};
+    for (; argc < 8; argc++) {
+        argv[argc] = fixed[argc];
+        lens[argc] = argc == 3 ? cid.len : strlen(fixed[argc]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!enroll) {
+            argv[argc] = one.ptr;
+            lens[argc++] = one.len;
+        } else if (sms_mp_str(sms_mp_map_get(&list->via.array.ptr[i], "student_id"), &argv[argc], &lens[argc])) {
+            argc++;
+        }
+    }
+    redisAppendCommandArgv(rc, (int)argc, argv, lens);
+    sms_free(lens);
+    sms_free(argv);
+    return 1;
+}
+
+static int append_submission(redisContext *rc, const char *topic, const sms_event_t *ev, int32_t partition,
+                             int64_t offset) {
+    assignments_submission_t s;
+    if (assignments_read_submission(ev->data, &s) != 0) {
+        sms_log(SMS_LOG_WARN, "event_skipped", "%.*s %.*s lacks the submission fields this view keeps",
+                (int)ev->type.len, ev->type.ptr, (int)ev->id.len, ev->id.ptr);
+        return 0;
+    }
+    sms_buf_t item, mine;
+    sms_buf_init(&item);
+    sms_buf_init(&mine);
+    assignments_render_submission_item(&s, &item);
+    assignments_render_my_submission(&s, &mine);
+    char ver[24], summary[200], part[160], next[24];
+    snprintf(ver, sizeof ver, "%lld", (long long)s.version);
+    snprintf(summary, sizeof summary, "201 %.*s %lld %lld %d", (int)s.assignment_id.len, s.assignment_id.ptr,
+             (long long)s.version, (long long)s.submitted_at, s.late ? 1 : 0);
+    offset_args(topic, partition, offset, part, sizeof part, next, sizeof next);
+    const char *argv[] = {"EVALSHA", submission_script.sha, "0", part, next, ev->cause.ptr, summary,
+                          s.assignment_id.ptr, s.student_id.ptr, ver, item.data, mine.data};
+    size_t argvlen[] = {7, 40, 1, strlen(part), strlen(next), ev->cause.len, strlen(summary), s.assignment_id.len,
+                        s.student_id.len, strlen(ver), item.len, mine.len};
+    redisAppendCommandArgv(rc, 12, argv, argvlen);
+    sms_buf_close(&item);
+    sms_buf_close(&mine);
+    return 1;
+}
+
 int assignments_projection_append(redisContext *rc, const char *topic, const sms_event_t *ev, int32_t partition,
                                   int64_t offset) {
-    if (strcmp(topic, ASSIGNMENTS_CLASSES_TOPIC) == 0) return append_class(rc, topic, ev, partition, offset);
+    if (strcmp(topic, ASSIGNMENTS_CLASSES_TOPIC) == 0) {
+        bool enroll = type_is(ev, "class.students_enrolled");
+        if (enroll || type_is(ev, "class.student_unenrolled"))
+            return append_roster(rc, topic, ev, partition, offset, enroll);
+        return append_class(rc, topic, ev, partition, offset);
+    }
+    if (type_is(ev, "submission.created")) return append_submission(rc, topic, ev, partition, offset);
     return append_assignment(rc, topic, ev, partition, offset);
 }

@@ -13,9 +13,19 @@
  *   n:<class id>    zset (score 0) of "<created_at ms, 15 digits>:<id>", same set;
  *                   lex order = creation order
  *   cls:<class id>  hash: lecturer_id, status (active|inactive), version: the class
- *                   as sms.events.classes last said (version-gated)
+ *                   as sms.events.classes last said (version-gated); roster_version
+ *                   (the roster events' gate)
+ *   roster:<class id>  set of the enrolled student ids (class.students_enrolled /
+ *                   class.student_unenrolled, roster_version-gated)
+ *   sv:<assignment id>  hash: student -> latest submission version (the gate)
+ *   s:<assignment id>   hash: student -> latest submission as the lecturer's list
+ *                   item (JSON: student_id, version, submitted_at, late, text, upload_ids)
+ *   m:<assignment id>   hash: student -> {version, submitted_at, late} (JSON), the
+ *                   student's my_submission
+ *   ss:<assignment id>  zset (score 0) of the students who submitted; lex order
  *   cmds, offsets, meta  the worker's bookkeeping (common/worker.h); cmds values
- *                   are "<status> <assignment id>"
+ *                   are "<status> <assignment id>", for submissions
+ *                   "201 <assignment id> <version> <submitted_at ms> <late 0|1>"
  * Each event is applied by one Lua script (atomic, version-gated, recording
  * the partition offset in the same step); no clock is read, so the view is a
  * pure function of the log ("closed" is decided by readers from due_at).

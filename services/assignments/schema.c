@@ -141,3 +141,111 @@ void assignments_render_doc(const assignments_assignment_t *a, sms_buf_t *out) {
     msgpack_unpacked_destroy(&u);
     msgpack_sbuffer_destroy(&sb);
 }
+
+/* ---- submissions ---- */
+
+static void pack_kv_strn(msgpack_packer *pk, const char *key, sms_str_t v) {
+    sms_mp_pack_str(pk, key);
+    sms_mp_pack_strn(pk, v.ptr, v.len);
+}
+
+static void pack_uploads(msgpack_packer *pk, const msgpack_object *ids) {
+    sms_mp_pack_str(pk, "upload_ids");
+    uint32_t n = ids && ids->type == MSGPACK_OBJECT_ARRAY ? ids->via.array.size : 0;
+    msgpack_pack_array(pk, n);
+    for (uint32_t i = 0; i < n; i++) {
+        const char *s = "";
+        size_t len = 0;
+        (void)sms_mp_str(&ids->via.array.ptr[i], &s, &len); /* validated: strings; else packed as "" */
+        sms_mp_pack_strn(pk, s, len);
+    }
+}
+
+static void pack_bool(msgpack_packer *pk, const char *key, bool v) {
+    sms_mp_pack_str(pk, key);
+    if (v) msgpack_pack_true(pk);
+    else msgpack_pack_false(pk);
+}
+
+void assignments_pack_submission_data(msgpack_packer *pk, const assignments_submission_t *s) {
+    msgpack_pack_map(pk, 8);
+    pack_kv_strn(pk, "assignment_id", s->assignment_id);
+    pack_kv_strn(pk, "class_id", s->class_id);
+    pack_kv_strn(pk, "student_id", s->student_id);
+    sms_mp_pack_kv_i64(pk, "version", s->version);
+    pack_kv_strn(pk, "text", s->text);
+    pack_uploads(pk, s->upload_ids);
+    sms_mp_pack_kv_i64(pk, "submitted_at", s->submitted_at);
+    pack_bool(pk, "late", s->late);
+}
+
+int assignments_read_submission(const msgpack_object *data, assignments_submission_t *out) {
+    memset(out, 0, sizeof *out);
+    const msgpack_object *late = sms_mp_map_get(data, "late");
+    out->upload_ids = sms_mp_map_get(data, "upload_ids");
+    if (!sms_mp_str(sms_mp_map_get(data, "assignment_id"), &out->assignment_id.ptr, &out->assignment_id.len) ||
+        !sms_mp_str(sms_mp_map_get(data, "class_id"), &out->class_id.ptr, &out->class_id.len) ||
+        !sms_mp_str(sms_mp_map_get(data, "student_id"), &out->student_id.ptr, &out->student_id.len) ||
+        !sms_mp_str(sms_mp_map_get(data, "text"), &out->text.ptr, &out->text.len) ||
+        !sms_mp_i64(sms_mp_map_get(data, "version"), &out->version) ||
+        !sms_mp_i64(sms_mp_map_get(data, "submitted_at"), &out->submitted_at) || late == NULL ||
+        late->type != MSGPACK_OBJECT_BOOLEAN || out->upload_ids == NULL ||
+        out->upload_ids->type != MSGPACK_OBJECT_ARRAY || out->version < 1)
+        return -1;
+    out->late = late->via.boolean;
+    return 0;
+}
+
+void assignments_pack_submission_public(msgpack_packer *pk, const assignments_submission_t *s) {
+    char at[SMS_RFC3339_LEN];
+    msgpack_pack_map(pk, 7);
+    pack_kv_strn(pk, "assignment_id", s->assignment_id);
+    pack_kv_strn(pk, "student_id", s->student_id);
+    sms_mp_pack_kv_i64(pk, "version", s->version);
+    pack_kv_strn(pk, "text", s->text);
+    pack_uploads(pk, s->upload_ids);
+    sms_mp_pack_kv_str(pk, "submitted_at", sms_rfc3339(s->submitted_at, at));
+    pack_bool(pk, "late", s->late);
+}
+
+/* Renders what pack(pk, s) packs as JSON onto out. */
+static void render_json(void (*pack)(msgpack_packer *, const assignments_submission_t *),
+                        const assignments_submission_t *s, sms_buf_t *out) {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    pack(&pk, s);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    if (msgpack_unpack_next(&u, sb.data, sb.size, NULL) == MSGPACK_UNPACK_SUCCESS) sms_msgpack_to_json(&u.data, out);
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void pack_item(msgpack_packer *pk, const assignments_submission_t *s) {
+    char at[SMS_RFC3339_LEN];
+    msgpack_pack_map(pk, 6);
+    pack_kv_strn(pk, "student_id", s->student_id);
+    sms_mp_pack_kv_i64(pk, "version", s->version);
+    sms_mp_pack_kv_str(pk, "submitted_at", sms_rfc3339(s->submitted_at, at));
+    pack_bool(pk, "late", s->late);
+    pack_kv_strn(pk, "text", s->text);
+    pack_uploads(pk, s->upload_ids);
+}
+
+static void pack_mine(msgpack_packer *pk, const assignments_submission_t *s) {
+    char at[SMS_RFC3339_LEN];
+    msgpack_pack_map(pk, 3);
+    sms_mp_pack_kv_i64(pk, "version", s->version);
+    sms_mp_pack_kv_str(pk, "submitted_at", sms_rfc3339(s->submitted_at, at));
+    pack_bool(pk, "late", s->late);
+}
+
+void assignments_render_submission_item(const assignments_submission_t *s, sms_buf_t *out) {
+    render_json(pack_item, s, out);
+}
+
+void assignments_render_my_submission(const assignments_submission_t *s, sms_buf_t *out) {
+    render_json(pack_mine, s, out);
+}

@@ -57,4 +57,38 @@ void assignments_pack_public(msgpack_packer *pk, const assignments_assignment_t 
  * (`,"status":..,"submission_count":..,"graded_count":..}`). */
 void assignments_render_doc(const assignments_assignment_t *a, sms_buf_t *out);
 
+/* ---- submissions ---- */
+
+#define ASSIGNMENTS_SUBMISSION_TEXT_MAX 20000
+#define ASSIGNMENTS_SUBMISSION_UPLOADS_MAX 10
+
+/* One submission (a version of one student's work on one assignment). The
+ * text and upload ids are borrowed from the command or event they came from
+ * (upload_ids: a msgpack array of strings, or NULL for none) and live as long
+ * as it does. Upload ids are recorded as given: the upload metadata event
+ * that would let this service check them does not exist yet. */
+typedef struct assignments_submission_s {
+    sms_str_t assignment_id, class_id, student_id;
+    int64_t version;          /* 1, 2, ... per (assignment, student); the latest counts */
+    int64_t submitted_at;     /* ms */
+    bool late;                /* submitted_at > the assignment's due_at */
+    sms_str_t text;
+    const msgpack_object *upload_ids;
+} assignments_submission_t;
+
+/* Packs the submission.created data map: assignment_id, class_id, student_id,
+ * version, text, upload_ids, submitted_at (ms), late. */
+void assignments_pack_submission_data(msgpack_packer *pk, const assignments_submission_t *s);
+/* Reads submission.created data (borrowing from data). 0, or -1 if a field is
+ * missing or has the wrong type. */
+int assignments_read_submission(const msgpack_object *data, assignments_submission_t *out);
+/* The reply body of a submission: assignment_id, student_id, version, text,
+ * upload_ids, submitted_at (RFC 3339), late. */
+void assignments_pack_submission_public(msgpack_packer *pk, const assignments_submission_t *s);
+/* Appends the lecturer list's item as JSON: student_id, version, submitted_at,
+ * late, text, upload_ids. */
+void assignments_render_submission_item(const assignments_submission_t *s, sms_buf_t *out);
+/* Appends the student's own summary as JSON: version, submitted_at, late. */
+void assignments_render_my_submission(const assignments_submission_t *s, sms_buf_t *out);
+
 #endif

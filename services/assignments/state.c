@@ -11,12 +11,14 @@
 #include "projection.h"
 #include "redis.h"
 
-char assignments_absent;
+char assignments_absent, assignments_present;
 
 void assignments_state_init(assignments_state_t *st, redisContext *rc) {
     st->rc = rc;
     sms_strmap_init(&st->assignments);
     sms_strmap_init(&st->classes);
+    sms_strmap_init(&st->enrolled);
+    sms_strmap_init(&st->versions);
 }
 
 static void free_values(sms_strmap_t *m, void (*fn)(void *)) {
@@ -34,8 +36,11 @@ static void free_assignment(void *v) {
 void assignments_state_close(assignments_state_t *st) {
     free_values(&st->assignments, free_assignment);
     free_values(&st->classes, sms_free);
+    free_values(&st->versions, sms_free);
     sms_strmap_close(&st->assignments);
     sms_strmap_close(&st->classes);
+    sms_strmap_close(&st->enrolled); /* values are markers */
+    sms_strmap_close(&st->versions);
 }
 
 void assignments_from_hash(const redisReply *r, const char *id, size_t idlen, assignments_assignment_t *a) {
@@ -77,6 +82,79 @@ static void class_from_hash(const redisReply *r, assignments_class_t *c) {
         else if (!strcmp(f, "status")) snprintf(c->status, sizeof c->status, "%s", v);
         else if (!strcmp(f, "version")) c->version = atoll(v);
     }
+}
+
+/* "<a>\n<b>" into buf (cap bytes); returns its length, 0 if it does not fit. */
+static size_t pair_key(char *buf, size_t cap, sms_str_t a, sms_str_t b) {
+    if (a.len + b.len + 2 > cap) return 0;
+    memcpy(buf, a.ptr, a.len);
+    buf[a.len] = '\n';
+    memcpy(buf + a.len + 1, b.ptr, b.len);
+    buf[a.len + 1 + b.len] = '\0';
+    return a.len + 1 + b.len;
+}
+
+static bool is_submission(const sms_command_t *c) {
+    return c->type.len == 17 && memcmp(c->type.ptr, "submission.create", 17) == 0;
+}
+
+/* Second round for submissions, once their assignments are known: the
+ * assignment's class, the student's enrollment and latest version. */
+static int prefetch_submissions(assignments_state_t *st, const sms_command_t *const *cmds, size_t n) {
+    size_t sent = 0;
+    for (size_t i = 0; i < n; i++) {
+        const assignments_assignment_t *a;
+        if (!is_submission(cmds[i]) || (a = assignments_state_assignment(st, cmds[i]->key)) == NULL) continue;
+        const sms_command_t *c = cmds[i];
+        redisAppendCommand(st->rc, "HGETALL " ASSIGNMENTS_KEY_PREFIX "cls:%s", a->class_id);
+        redisAppendCommand(st->rc, "SISMEMBER " ASSIGNMENTS_KEY_PREFIX "roster:%s %b", a->class_id, c->actor.ptr,
+                           c->actor.len);
+        redisAppendCommand(st->rc, "HGET " ASSIGNMENTS_KEY_PREFIX "sv:%b %b", c->key.ptr, c->key.len, c->actor.ptr,
+                           c->actor.len);
+        sent++;
+    }
+    char err[256];
+    int rc = 0;
+    for (size_t i = 0, done = 0; i < n && done < sent; i++) {
+        const assignments_assignment_t *a;
+        if (!is_submission(cmds[i]) || (a = assignments_state_assignment(st, cmds[i]->key)) == NULL) continue;
+        const sms_command_t *c = cmds[i];
+        done++;
+        redisReply *r[3];
+        for (int k = 0; k < 3; k++) {
+            r[k] = sms_redis_get_reply(st->rc, err, sizeof err);
+            if (r[k] == NULL) {
+                sms_log(SMS_LOG_ERROR, "redis_failed", "%s", err);
+                for (int j = 0; j < k; j++) freeReplyObject(r[j]);
+                return -1;
+            }
+        }
+        sms_str_t cid = SMS_STR(a->class_id);
+        if (sms_strmap_get(&st->classes, cid.ptr, cid.len) == NULL) {
+            void *v = &assignments_absent;
+            if (r[0]->type == REDIS_REPLY_ARRAY && r[0]->elements > 0) {
+                assignments_class_t *cl = sms_malloc(sizeof *cl);
+                class_from_hash(r[0], cl);
+                v = cl;
+            }
+            sms_strmap_put(&st->classes, cid.ptr, cid.len, v);
+        }
+        assignments_state_put_enrolled(st, cid, c->actor, r[1]->type == REDIS_REPLY_INTEGER && r[1]->integer == 1);
+        char key[300];
+        size_t kn = pair_key(key, sizeof key, c->key, c->actor);
+        /* Only the first command of a (assignment, student) reads the view; later ones see the overlay. */
+        if (kn && sms_strmap_get(&st->versions, key, kn) == NULL)
+            assignments_state_put_submission_version(st, c->key, c->actor,
+                                                     r[2]->type == REDIS_REPLY_STRING ? atoll(r[2]->str) : 0);
+        for (int k = 0; k < 3; k++) {
+            if (r[k]->type == REDIS_REPLY_ERROR) {
+                sms_log(SMS_LOG_ERROR, "redis_error", "%s", r[k]->str);
+                rc = -1;
+            }
+            freeReplyObject(r[k]);
+        }
+    }
+    return rc;
 }
 
 int assignments_state_prefetch(assignments_state_t *st, const sms_command_t *const *cmds, size_t n) {
@@ -131,7 +209,8 @@ int assignments_state_prefetch(assignments_state_t *st, const sms_command_t *con
             freeReplyObject(r[k]);
         }
     }
-    return rc;
+    if (rc != 0) return rc;
+    return prefetch_submissions(st, cmds, n);
 }
 
 const assignments_assignment_t *assignments_state_assignment(assignments_state_t *st, sms_str_t id) {
@@ -156,4 +235,33 @@ void assignments_state_put_class(assignments_state_t *st, const char *class_id, 
     *copy = *c;
     void *prev = sms_strmap_put(&st->classes, class_id, strlen(class_id), copy);
     if (prev && prev != &assignments_absent) sms_free(prev);
+}
+
+bool assignments_state_enrolled(assignments_state_t *st, sms_str_t class_id, sms_str_t student) {
+    char key[300];
+    size_t kn = pair_key(key, sizeof key, class_id, student);
+    return kn && sms_strmap_get(&st->enrolled, key, kn) == &assignments_present;
+}
+
+void assignments_state_put_enrolled(assignments_state_t *st, sms_str_t class_id, sms_str_t student, bool enrolled) {
+    char key[300];
+    size_t kn = pair_key(key, sizeof key, class_id, student);
+    if (kn) sms_strmap_put(&st->enrolled, key, kn, enrolled ? &assignments_present : &assignments_absent);
+}
+
+int64_t assignments_state_submission_version(assignments_state_t *st, sms_str_t assignment_id, sms_str_t student) {
+    char key[300];
+    size_t kn = pair_key(key, sizeof key, assignment_id, student);
+    const int64_t *v = kn ? sms_strmap_get(&st->versions, key, kn) : NULL;
+    return v ? *v : 0;
+}
+
+void assignments_state_put_submission_version(assignments_state_t *st, sms_str_t assignment_id, sms_str_t student,
+                                              int64_t version) {
+    char key[300];
+    size_t kn = pair_key(key, sizeof key, assignment_id, student);
+    if (kn == 0) return; /* ids are at most 127 bytes: never happens */
+    int64_t *v = sms_malloc(sizeof *v);
+    *v = version;
+    sms_free(sms_strmap_put(&st->versions, key, kn, v));
 }

@@ -1,0 +1,208 @@
+/* routes_submissions.c - submissions at the gateway: a student submits to an
+ * assignment (a submission.create command on sms.commands.assignments) and
+ * lists their class's assignments with their own latest submission; the
+ * owning lecturer lists the latest submission of every student. Reads come
+ * from the assignments service's view (sms:assignments:*, see
+ * services/assignments/projection.h) by Lua scripts. Registered by app.c. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app_internal.h"
+#include "buf.h"
+#include "clock.h"
+
+#define LIMIT_DEFAULT 20
+#define LIMIT_MAX 100
+#define ID_MAX 127
+
+/* ARGV: 1 assignment, 2 lecturer, 3 cursor (student id, "" = start), 4 limit.
+ * {0} when missing or not the lecturer's, else {1, items JSON, next cursor or false}. */
+static gw_script_t list_script = {.source =
+    "local p = 'sms:assignments:'\n"
+    "local aid, lim = ARGV[1], tonumber(ARGV[4])\n"
+    "if redis.call('HGET', p .. 'a:' .. aid, 'lecturer_id') ~= ARGV[2] then return {0} end\n"
+    "local min = '-'\n"
+    "if ARGV[3] ~= '' then min = '(' .. ARGV[3] end\n"
+    "local ids = redis.call('ZRANGEBYLEX', p .. 'ss:' .. aid, min, '+', 'LIMIT', 0, lim + 1)\n"
+    "local n = math.min(#ids, lim)\n"
+    "if n == 0 then return {1, '', false} end\n"
+    "local page = {}\n"
+    "for i = 1, n do page[i] = ids[i] end\n"
+    "local docs = redis.call('HMGET', p .. 's:' .. aid, unpack(page))\n"
+    "local nxt = false\n"
+    "if #ids > lim then nxt = ids[lim] end\n"
+    "return {1, table.concat(docs, ','), nxt}\n"};
+
+/* ARGV: 1 class, 2 student, 3 cursor ("<15-digit due_at>:<id>", "" = start),
+ * 4 limit, 5 now ms. {0} when the student is not enrolled, else {1, items
+ * JSON, next cursor or false}: the class's assignments not deleted, by due
+ * date, each with the student's my_submission (or null). */
+static gw_script_t student_script = {.source =
+    "local p = 'sms:assignments:'\n"
+    "local cls, sid, lim, now = ARGV[1], ARGV[2], tonumber(ARGV[4]), tonumber(ARGV[5])\n"
+    "if redis.call('SISMEMBER', p .. 'roster:' .. cls, sid) == 0 then return {0} end\n"
+    "local min = '-'\n"
+    "if ARGV[3] ~= '' then min = '(' .. ARGV[3] end\n"
+    "local members = redis.call('ZRANGEBYLEX', p .. 'd:' .. cls, min, '+', 'LIMIT', 0, lim + 1)\n"
+    "local out = {}\n"
+    "for i = 1, math.min(#members, lim) do\n"
+    "  local id = string.sub(members[i], 17)\n"
+    "  local h = redis.call('HMGET', p .. 'a:' .. id, 'doc', 'due_at')\n"
+    "  local st = 'open'\n"
+    "  if tonumber(h[2]) <= now then st = 'closed' end\n"
+    "  local mine = redis.call('HGET', p .. 'm:' .. id, sid) or 'null'\n"
+    "  out[i] = h[1] .. ',\"status\":\"' .. st .. '\",\"my_submission\":' .. mine .. '}'\n"
+    "end\n"
+    "local nxt = false\n"
+    "if #members > lim then nxt = members[lim] end\n"
+    "return {1, table.concat(out, ','), nxt}\n"};
+
+/* Ids and student ids: 1..127 bytes of letters, digits, '.', '_', '-'. */
+static bool valid_id(const char *s) {
+    size_t n = strlen(s);
+    if (n < 1 || n > ID_MAX) return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* Due-order cursors are "<15 digits>:<id>". */
+static bool valid_due_cursor(const char *c) {
+    size_t n = strlen(c);
+    if (n < 17 || n > 16 + ID_MAX || c[15] != ':') return false;
+    for (int i = 0; i < 15; i++)
+        if (c[i] < '0' || c[i] > '9') return false;
+    return valid_id(c + 16);
+}
+
+static void not_found(gw_request_t *req, const char *detail) {
+    gw_respond_problem(req, 404, "not_found", detail, NULL, 0);
+}
+
+/* limit and cursor of a list; answers 400 and returns false when invalid. */
+static bool page_params(gw_request_t *req, bool (*cursor_ok)(const char *), long *limit, const char **cursor) {
+    sms_problem_error_t errs[2];
+    size_t n_errs = 0;
+    *limit = LIMIT_DEFAULT;
+    const char *lim = gw_req_query(req, "limit");
+    if (lim) {
+        char *end;
+        *limit = strtol(lim, &end, 10);
+        if (*lim == '\0' || *end || *limit < 1 || *limit > LIMIT_MAX)
+            errs[n_errs++] = (sms_problem_error_t){"limit", "must be an integer from 1 to 100"};
+    }
+    *cursor = gw_req_query(req, "cursor");
+    if (*cursor && **cursor && !cursor_ok(*cursor))
+        errs[n_errs++] = (sms_problem_error_t){"cursor", "is not a cursor this API returned"};
+    if (*cursor == NULL) *cursor = "";
+    if (n_errs) gw_respond_problem(req, 400, "validation", "invalid query parameters", errs, n_errs);
+    return n_errs == 0;
+}
+
+/* Answers {1, items, next} as {"items":[items],"next_cursor":next}; {0} as 404. */
+static void respond_page(redisReply *r, gw_request_t *req, const char *missing) {
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 && r->element[0]->type == REDIS_REPLY_INTEGER &&
+        r->element[0]->integer == 0) {
+        not_found(req, missing);
+        return;
+    }
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 3 || r->element[1]->type != REDIS_REPLY_STRING) {
+        gw_respond_redis_down(req);
+        return;
+    }
+    sms_buf_t b;
+    sms_buf_init(&b);
+    sms_buf_puts(&b, "{\"items\":[");
+    sms_buf_append(&b, r->element[1]->str, r->element[1]->len);
+    sms_buf_puts(&b, "],\"next_cursor\":");
+    if (r->element[2]->type == REDIS_REPLY_STRING) sms_buf_json_str(&b, r->element[2]->str, r->element[2]->len);
+    else sms_buf_puts(&b, "null");
+    sms_buf_putc(&b, '}');
+    gw_respond(req, 200, "application/json", b.data, b.len, NULL);
+    sms_buf_close(&b);
+}
+
+/* ---- POST /student/assignments/{id}/submissions ---- */
+
+static void create_submission(gw_request_t *req, void *data) {
+    gw_app_t *app = data;
+    const char *id = gw_req_param(req, "id");
+    if (!valid_id(id)) {
+        not_found(req, "no such assignment");
+        return;
+    }
+    cJSON *body = gw_parse_json_object(req);
+    if (!body) return;
+    gw_bus_send(app->bus, req, "assignments", "submission.create", id, body);
+    cJSON_Delete(body);
+}
+
+/* ---- GET /lecturer/assignments/{id}/submissions ---- */
+
+static void on_submissions(redisReply *r, void *data) {
+    respond_page(r, gw_read_finish(data), "no such assignment");
+}
+
+static void list_submissions(gw_request_t *req, void *data) {
+    gw_app_t *app = data;
+    const char *id = gw_req_param(req, "id"), *cursor;
+    long limit;
+    if (!valid_id(id)) {
+        not_found(req, "no such assignment");
+        return;
+    }
+    if (!page_params(req, valid_id, &limit, &cursor)) return;
+    char limit_s[8];
+    snprintf(limit_s, sizeof limit_s, "%ld", limit);
+    const char *user = gw_req_user(req);
+    const char *argv[] = {id, user, cursor, limit_s};
+    size_t lens[] = {strlen(id), strlen(user), strlen(cursor), strlen(limit_s)};
+    gw_read_t *rd = gw_read_new(app, req);
+    if (gw_script_call(app, &list_script, 4, argv, lens, on_submissions, rd) != 0)
+        gw_respond_redis_down(gw_read_finish(rd));
+}
+
+/* ---- GET /student/classes/{class_id}/assignments ---- */
+
+static void on_student_assignments(redisReply *r, void *data) {
+    respond_page(r, gw_read_finish(data), "no such class");
+}
+
+static void list_student_assignments(gw_request_t *req, void *data) {
+    gw_app_t *app = data;
+    const char *cid = gw_req_param(req, "class_id"), *cursor;
+    long limit;
+    if (!valid_id(cid)) {
+        not_found(req, "no such class");
+        return;
+    }
+    if (!page_params(req, valid_due_cursor, &limit, &cursor)) return;
+    char limit_s[8], now_s[24];
+    snprintf(limit_s, sizeof limit_s, "%ld", limit);
+    snprintf(now_s, sizeof now_s, "%lld", (long long)sms_now_ms());
+    const char *user = gw_req_user(req);
+    const char *argv[] = {cid, user, cursor, limit_s, now_s};
+    size_t lens[] = {strlen(cid), strlen(user), strlen(cursor), strlen(limit_s), strlen(now_s)};
+    gw_read_t *rd = gw_read_new(app, req);
+    if (gw_script_call(app, &student_script, 5, argv, lens, on_student_assignments, rd) != 0)
+        gw_respond_redis_down(gw_read_finish(rd));
+}
+
+int gw_routes_submissions(gw_app_t *app, gw_router_t *router) {
+    gw_script_init(&list_script);
+    gw_script_init(&student_script);
+    const unsigned auth = GW_ROUTE_AUTH, json = GW_ROUTE_AUTH | GW_ROUTE_JSON_BODY;
+    int rc = 0;
+    rc |= gw_router_add(router, "POST", "/student/assignments/{id}/submissions", json, GW_ROLE_STUDENT,
+                        create_submission, app);
+    rc |= gw_router_add(router, "GET", "/lecturer/assignments/{id}/submissions", auth, GW_ROLE_LECTURER,
+                        list_submissions, app);
+    rc |= gw_router_add(router, "GET", "/student/classes/{class_id}/assignments", auth, GW_ROLE_STUDENT,
+                        list_student_assignments, app);
+    return rc ? -1 : 0;
+}

@@ -1,0 +1,259 @@
+/* test_submissions.c - the assignments service's submissions: body
+ * validation, the late flag, versions per (assignment, student), the 409s and
+ * 404s, and the submission.created data round trip (no network). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "buf.h"
+#include "handlers.h"
+#include "json_msgpack.h"
+#include "msgpack_util.h"
+
+#define DUE 1735727400000LL /* 2025-01-01T10:30:00Z */
+#define UPLOAD "01JDQ1A3M4N5P6Q7R8S9T0V1W2"
+
+typedef struct fixture_s {
+    msgpack_sbuffer sb;
+    sms_command_t cmd;
+} fixture_t;
+
+static void make_cmd(fixture_t *f, const char *role, const char *key, const char *actor, const char *body) {
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&f->sb);
+    msgpack_packer_init(&pk, &f->sb, msgpack_sbuffer_write);
+    sms_command_head_t h = {.id = SMS_STR("cmd-1"), .type = SMS_STR("submission.create"), .v = 1, .time = 1,
+                            .actor = SMS_STR(actor), .role = SMS_STR(role), .key = SMS_STR(key),
+                            .reply_to = SMS_STR("sms.replies.t")};
+    sms_command_pack_head(&pk, &h);
+    cJSON *json = cJSON_Parse(body);
+    assert_non_null(json);
+    sms_json_to_msgpack(json, &pk);
+    cJSON_Delete(json);
+    sms_command_pack_tail(&pk, &h);
+    assert_int_equal(sms_command_decode(f->sb.data, f->sb.size, &f->cmd), SMS_ENV_OK);
+}
+
+static void free_cmd(fixture_t *f) {
+    sms_command_close(&f->cmd);
+    msgpack_sbuffer_destroy(&f->sb);
+}
+
+static bool has_error(const assignments_outcome_t *o, const char *field) {
+    for (size_t i = 0; i < o->n_errors; i++)
+        if (strcmp(o->errors[i].field, field) == 0) return true;
+    return false;
+}
+
+static void put_assignment(assignments_state_t *st, const char *id, const char *class_id, const char *status) {
+    assignments_assignment_t a = {0};
+    assignments_set(&a.id, id, strlen(id));
+    assignments_set(&a.class_id, class_id, strlen(class_id));
+    assignments_set(&a.lecturer_id, "lec-a", 5);
+    assignments_set(&a.title, "t", 1);
+    assignments_set(&a.description, "", 0);
+    assignments_set(&a.status, status, strlen(status));
+    a.due_at = DUE;
+    a.version = 1;
+    assignments_state_put(st, &a);
+    assignments_assignment_clear(&a);
+}
+
+/* Active class C1 (A1 open, A2 deleted), inactive class C2 (A3); s-1 is
+ * enrolled in both, s-2 in neither. */
+static void make_state(assignments_state_t *st) {
+    assignments_state_init(st, NULL);
+    assignments_class_t c = {.lecturer_id = "lec-a", .status = "active", .version = 1};
+    assignments_state_put_class(st, "C1", &c);
+    snprintf(c.status, sizeof c.status, "inactive");
+    assignments_state_put_class(st, "C2", &c);
+    put_assignment(st, "A1", "C1", "open");
+    put_assignment(st, "A2", "C1", "deleted");
+    put_assignment(st, "A3", "C2", "open");
+    assignments_state_put_enrolled(st, SMS_STR("C1"), SMS_STR("s-1"), true);
+    assignments_state_put_enrolled(st, SMS_STR("C2"), SMS_STR("s-1"), true);
+    assignments_state_put_enrolled(st, SMS_STR("C1"), SMS_STR("s-2"), false);
+}
+
+/* Decides; on success records the version as ops.c's overlay does. */
+static int submit(assignments_state_t *st, const char *role, const char *key, const char *actor, const char *body,
+                  int64_t now, assignments_outcome_t *out, fixture_t *f) {
+    make_cmd(f, role, key, actor, body);
+    assignments_decide(st, &f->cmd, now, "unused", out);
+    if (out->has_submission)
+        assignments_state_put_submission_version(st, out->sub.assignment_id, out->sub.student_id, out->sub.version);
+    return out->status;
+}
+
+static int submit_status(assignments_state_t *st, const char *role, const char *key, const char *actor,
+                         const char *body, int64_t now) {
+    assignments_outcome_t out;
+    fixture_t f;
+    int status = submit(st, role, key, actor, body, now, &out, &f);
+    assignments_outcome_clear(&out);
+    free_cmd(&f);
+    return status;
+}
+
+static void test_validation(void **state) {
+    (void)state;
+    static const struct { const char *body, *field; } bad[] = {
+        {"{}", "body"},
+        {"{\"text\":\"\"}", "body"},
+        {"{\"text\":\"\",\"upload_ids\":[]}", "body"},
+        {"{\"text\":5}", "text"},
+        {"{\"upload_ids\":\"" UPLOAD "\"}", "upload_ids"},
+        {"{\"upload_ids\":[\"x\"]}", "upload_ids[0]"},
+        {"{\"upload_ids\":[\"" UPLOAD "\",7]}", "upload_ids[1]"},
+        {"{\"upload_ids\":[\"" UPLOAD "\",\"" UPLOAD "\"]}", "upload_ids[1]"},
+        {"{\"text\":\"hi\",\"grade\":3}", "grade"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cJSON *json = cJSON_Parse(bad[i].body);
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        sms_json_to_msgpack(json, &pk);
+        msgpack_unpacked u;
+        msgpack_unpacked_init(&u);
+        assert_int_equal(msgpack_unpack_next(&u, sb.data, sb.size, NULL), MSGPACK_UNPACK_SUCCESS);
+        assignments_outcome_t out = {0};
+        assert_true(assignments_validate_submission(&u.data, &out) > 0);
+        if (!has_error(&out, bad[i].field)) fail_msg("%s: no error for %s", bad[i].body, bad[i].field);
+        msgpack_unpacked_destroy(&u);
+        msgpack_sbuffer_destroy(&sb);
+        cJSON_Delete(json);
+    }
+    /* Eleven uploads are too many; 20000 characters of text are fine, 20001 not. */
+    sms_buf_t b;
+    sms_buf_init(&b);
+    sms_buf_puts(&b, "{\"upload_ids\":[");
+    for (int i = 0; i < 11; i++) sms_buf_printf(&b, "%s\"01JDQ1A3M4N5P6Q7R8S9T0V1%02d\"", i ? "," : "", i);
+    sms_buf_puts(&b, "]}");
+    assignments_state_t st;
+    make_state(&st);
+    assert_int_equal(submit_status(&st, "student", "A1", "s-1", b.data, DUE - 1), 400);
+    sms_buf_close(&b);
+    char *text = sms_malloc(20000 + 32);
+    int n = snprintf(text, 32, "{\"text\":\"");
+    memset(text + n, 'x', 20000);
+    strcpy(text + n + 20000, "\"}");
+    assert_int_equal(submit_status(&st, "student", "A1", "s-1", text, DUE - 1), 201);
+    memset(text + n, 'x', 20001);
+    strcpy(text + n + 20001, "\"}");
+    assert_int_equal(submit_status(&st, "student", "A1", "s-1", text, DUE - 1), 400);
+    sms_free(text);
+    assignments_state_close(&st);
+}
+
+static void test_versions_and_late(void **state) {
+    (void)state;
+    assignments_state_t st;
+    make_state(&st);
+    assignments_outcome_t out;
+    fixture_t f;
+    assert_int_equal(submit(&st, "student", "A1", "s-1", "{\"text\":\"v1\"}", DUE, &out, &f), 201);
+    assert_string_equal(out.event_type, "submission.created");
+    assert_int_equal(out.sub.version, 1);
+    assert_false(out.sub.late); /* at the due time exactly is on time */
+    assert_int_equal(out.sub.submitted_at, DUE);
+    assert_true(out.sub.text.len == 2 && memcmp(out.sub.text.ptr, "v1", 2) == 0);
+    assert_true(out.sub.class_id.len == 2 && memcmp(out.sub.class_id.ptr, "C1", 2) == 0);
+    assignments_outcome_clear(&out);
+    free_cmd(&f);
+    assert_int_equal(submit(&st, "student", "A1", "s-1", "{\"upload_ids\":[\"" UPLOAD "\"]}", DUE + 1, &out, &f), 201);
+    assert_int_equal(out.sub.version, 2);
+    assert_true(out.sub.late);
+    assert_int_equal(out.sub.text.len, 0);
+    assert_int_equal(out.sub.upload_ids->via.array.size, 1);
+    assignments_outcome_clear(&out);
+    free_cmd(&f);
+    assignments_state_close(&st);
+}
+
+static void test_refusals(void **state) {
+    (void)state;
+    assignments_state_t st;
+    make_state(&st);
+    assignments_outcome_t out;
+    fixture_t f;
+    /* Not enrolled and unknown are both 404, and stale: the worker catches up and asks again. */
+    assert_int_equal(submit(&st, "student", "A1", "s-2", "{\"text\":\"x\"}", DUE, &out, &f), 404);
+    assert_true(out.stale);
+    assignments_outcome_clear(&out);
+    free_cmd(&f);
+    assert_int_equal(submit(&st, "student", "NOPE", "s-1", "{\"text\":\"x\"}", DUE, &out, &f), 404);
+    assert_true(out.stale);
+    assignments_outcome_clear(&out);
+    free_cmd(&f);
+    assert_int_equal(submit(&st, "student", "A2", "s-1", "{\"text\":\"x\"}", DUE, &out, &f), 409);
+    assert_string_equal(out.problem_code, "assignment_deleted");
+    assert_false(out.stale);
+    assignments_outcome_clear(&out);
+    free_cmd(&f);
+    assert_int_equal(submit(&st, "student", "A3", "s-1", "{\"text\":\"x\"}", DUE, &out, &f), 409);
+    assert_string_equal(out.problem_code, "class_inactive");
+    assignments_outcome_clear(&out);
+    free_cmd(&f);
+    /* Only students submit; lecturers' commands are still lecturers' only. */
+    assert_int_equal(submit_status(&st, "lecturer", "A1", "lec-a", "{\"text\":\"x\"}", DUE), 403);
+    assignments_state_close(&st);
+}
+
+static void test_event_round_trip(void **state) {
+    (void)state;
+    assignments_state_t st;
+    make_state(&st);
+    assignments_outcome_t out;
+    fixture_t f;
+    assert_int_equal(submit(&st, "student", "A1", "s-1", "{\"text\":\"essay\",\"upload_ids\":[\"" UPLOAD "\"]}",
+                            DUE + 5, &out, &f), 201);
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    assignments_pack_submission_data(&pk, &out.sub);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    assert_int_equal(msgpack_unpack_next(&u, sb.data, sb.size, NULL), MSGPACK_UNPACK_SUCCESS);
+    static const char *const keys[] = {"assignment_id", "class_id", "student_id", "version",
+                                       "text", "upload_ids", "submitted_at", "late"};
+    assert_int_equal(u.data.via.map.size, 8);
+    for (size_t i = 0; i < 8; i++) assert_true(sms_mp_str_eq(&u.data.via.map.ptr[i].key, keys[i]));
+    assignments_submission_t back;
+    assert_int_equal(assignments_read_submission(&u.data, &back), 0);
+    assert_int_equal(back.version, 1);
+    assert_int_equal(back.submitted_at, DUE + 5);
+    assert_true(back.late);
+    sms_buf_t json;
+    sms_buf_init(&json);
+    assignments_render_my_submission(&back, &json);
+    assert_string_equal(json.data, "{\"version\":1,\"submitted_at\":\"2025-01-01T10:30:00.005Z\",\"late\":true}");
+    sms_buf_reset(&json);
+    assignments_render_submission_item(&back, &json);
+    assert_string_equal(json.data, "{\"student_id\":\"s-1\",\"version\":1,\"submitted_at\":\"2025-01-01T10:30:00.005Z\","
+                                   "\"late\":true,\"text\":\"essay\",\"upload_ids\":[\"" UPLOAD "\"]}");
+    sms_buf_close(&json);
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&sb);
+    assignments_outcome_clear(&out);
+    free_cmd(&f);
+    assignments_state_close(&st);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_validation),
+        cmocka_unit_test(test_versions_and_late),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_event_round_trip),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
