@@ -215,7 +215,39 @@ def build():
             "grade_version": 2,
         })
 
+    # A pinned announcement in that class at 10:10, on sms.events.posts (key = class id).
+    T_POST = 1764066600000  # 2025-11-25T10:10:00.000Z
+    post_created = event(
+        "01JDQ5P1Q2R3S4T5V6W7X8Y9Z0", "post.created", T_POST, LECTURER + ":post-welcome", {
+            "id": "01JDQ5P1N0A1B2C3D4E5F6G7H8",
+            "class_id": CLASS_ID,
+            "lecturer_id": LECTURER,
+            "author_id": LECTURER,
+            "title": "Welcome",
+            "body": "Lecture notes are on the course page.",
+            "pinned": True,
+            "created_at": T_POST,
+        })
+
+    # A submission of that assignment by s-1001 at 11:00, before it was due
+    # (sms-assignments, key = assignment id). Upload ids are recorded as given.
+    T_SUBMIT = 1764068400000  # 2025-11-25T11:00:00.000Z
+    submission_created = assignment_event(
+        "01JDQ2A1B2C3D4E5F6G7H8J9K0", "submission.created", T_SUBMIT, "s-1001:submit-ps1", {
+            "assignment_id": ASSIGNMENT_ID,
+            "class_id": CLASS_ID,
+            "student_id": "s-1001",
+            "version": 1,
+            "text": "My answers are in the attached PDF.",
+            "upload_ids": ["01JDQ29Z8Y7X6W5V4T3S2R1Q0P"],
+            "submitted_at": T_SUBMIT,
+            "late": False,
+        })
+    submission_created["actor"] = "s-1001"
+
     return {
+        "submission.created.v1": submission_created,
+        "post.created.v1": post_created,
         "grade.changed.v1": grade_changed,
         "grade.released.v1": grade_released,
         "assignment.created.v1": assignment_created,

@@ -192,6 +192,8 @@ int gw_app_register_routes(gw_app_t *app, gw_router_t *router) {
     rc |= gw_routes_roster(app, router);
     rc |= gw_routes_assignments(app, router);
     rc |= gw_routes_grading(app, router);
+    rc |= gw_routes_submissions(app, router);
+    rc |= gw_routes_posts(app, router);
     rc |= gw_routes_files(app, router);
     return rc ? -1 : 0;
 }

@@ -66,6 +66,12 @@ int gw_routes_assignments(gw_app_t *app, gw_router_t *router);
 /* routes_grading.c */
 int gw_routes_grading(gw_app_t *app, gw_router_t *router);
 
+/* routes_submissions.c: students submit; lecturers list submissions. */
+int gw_routes_submissions(gw_app_t *app, gw_router_t *router);
+
+/* routes_posts.c: class posts (announcements). */
+int gw_routes_posts(gw_app_t *app, gw_router_t *router);
+
 /* routes_files.c: uploads and downloads through signed URLs. */
 int gw_routes_files(gw_app_t *app, gw_router_t *router);
 /* Appends a signed download URL for an upload (path and query, e.g.

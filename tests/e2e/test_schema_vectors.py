@@ -49,13 +49,19 @@ ASSIGNMENT_EVENT_VECTORS = ["assignment.created.v1", "assignment.updated.v1", "a
 ASSIGNMENT_KEYS = ["id", "class_id", "lecturer_id", "title", "description", "due_at", "max_score",
                    "status", "created_at", "updated_at", "version"]
 GRADE_EVENT_VECTORS = ["grade.changed.v1", "grade.released.v1"]
+SUBMISSION_EVENT_VECTORS = ["submission.created.v1"]
+SUBMISSION_KEYS = ["assignment_id", "class_id", "student_id", "version", "text", "upload_ids",
+                   "submitted_at", "late"]
 GRADE_KEYS = {
     "grade.changed": ["assignment_id", "class_id", "student_id", "previous_score", "score",
                       "previous_feedback", "feedback", "released", "changed_by", "changed_at",
                       "grade_version"],
     "grade.released": ["assignment_id", "class_id", "student_id", "score", "feedback", "grade_version"],
 }
-EVENT_VECTORS = CLASS_EVENT_VECTORS + ROSTER_EVENT_VECTORS + ASSIGNMENT_EVENT_VECTORS + GRADE_EVENT_VECTORS
+POST_EVENT_VECTORS = ["post.created.v1"]
+POST_KEYS = ["id", "class_id", "lecturer_id", "author_id", "title", "body", "pinned", "created_at"]
+EVENT_VECTORS = CLASS_EVENT_VECTORS + ROSTER_EVENT_VECTORS + ASSIGNMENT_EVENT_VECTORS + GRADE_EVENT_VECTORS + SUBMISSION_EVENT_VECTORS
+EVENT_VECTORS += POST_EVENT_VECTORS
 ALL_VECTORS = EVENT_VECTORS + ["command.class.create.v1", "reply.201.v1"]
 
 
@@ -184,6 +190,33 @@ def test_grade_event(name):
     assert _int(data["grade_version"]) and data["grade_version"] >= 1
     if etype == "grade.changed":
         assert _int(data["changed_at"]) and type(data["released"]) is bool
+
+
+def test_submission_event():
+    obj, raw = _load("submission.created.v1")
+    ev = msgpack.unpackb(raw, raw=False)
+    assert list(ev.keys()) == EVENT_KEYS
+    _assert_types(ev, EVENT_TYPES, "submission.created.v1")
+    assert ev["type"] == "submission.created" and ev["v"] == 1
+    data = ev["data"]
+    assert list(data.keys()) == SUBMISSION_KEYS
+    assert data["assignment_id"] == ev["key"], "the event key is the assignment id"
+    assert data["student_id"] == ev["actor"], "the student submits"
+    assert _int(data["version"]) and data["version"] >= 1 and _int(data["submitted_at"])
+    assert type(data["late"]) is bool and all(isinstance(u, str) for u in data["upload_ids"])
+
+
+def test_post_event():
+    obj, raw = _load("post.created.v1")
+    ev = msgpack.unpackb(raw, raw=False)
+    assert list(ev.keys()) == EVENT_KEYS
+    _assert_types(ev, EVENT_TYPES, "post.created.v1")
+    assert ev["type"] == "post.created" and ev["v"] == 1
+    data = ev["data"]
+    assert list(data.keys()) == POST_KEYS
+    assert data["class_id"] == ev["key"], "the event key is the class id (topic sms.events.posts)"
+    assert data["author_id"] == ev["actor"]
+    assert _int(data["created_at"]) and type(data["pinned"]) is bool
 
 
 @pytest.mark.parametrize("name", CLASS_EVENT_VECTORS)
