@@ -304,6 +304,21 @@ def poll(fn, timeout, interval=0.1, what="condition"):
         time.sleep(interval)
 
 
+def wait_checksums(admin, expected, timeout=30.0):
+    """Polls `sms-admin checksum-views` until it equals expected; on failure the
+    message names the views that differ (before -> last seen)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        last = admin.checksums()
+        if last == expected:
+            return last
+        if time.monotonic() >= deadline:
+            diff = {svc: (expected.get(svc), last.get(svc)) for svc in set(expected) | set(last)
+                    if expected.get(svc) != last.get(svc)}
+            raise AssertionError(f"view checksums differ after {timeout}s: {diff}")
+        time.sleep(0.2)
+
+
 # --------------------------------------------------------------------------- CLI tools
 
 class Tool:

@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from helpers import (EVENT_KEYS, assert_json, assert_problem, describe, now_ms, poll, read_events,
-                     rfc3339_to_ms, wait_ready)
+                     rfc3339_to_ms, wait_checksums, wait_ready)
 
 PATH = "/lecturer/assignments"
 FIELDS = {"id", "class_id", "title", "description", "due_at", "max_score", "status", "created_at",
@@ -301,8 +301,7 @@ def test_view_survives_flushall_and_restart(base_url, api, admin, ctl, redis_cli
         wait_ready(base_url, timeout=60)
     finally:
         wait_ready(base_url, timeout=60)
-    after_sums = poll(lambda: (lambda s: s if s == sums else None)(admin.checksums()), 30,
-                      what="identical checksums after FLUSHALL + restart")
+    after_sums = wait_checksums(admin, sums, timeout=30)
     assert after_sums["assignments"] == sums["assignments"]
     assert _list(api, cid, limit=100) == before_list
     for x, body in before.items():
