@@ -317,12 +317,39 @@ out:
     return rc;
 }
 
+/* Marks the view built only if the token written when this rebuild began is
+ * still there: a wipe during the replay (FLUSHALL, sms-admin rebuild-views)
+ * removes it, and the replay must then start over rather than declare a
+ * half-built view complete. */
+static const char mark_built_script[] =
+    "if redis.call('HGET', KEYS[1], 'rebuilding') ~= ARGV[1] then return 0 end\n"
+    "redis.call('HDEL', KEYS[1], 'rebuilding')\n"
+    "redis.call('HSET', KEYS[1], 'built', '1')\n"
+    "return 1\n";
+
 static int tailer_rebuild(worker_t *w) {
-    sms_log(SMS_LOG_INFO, "view_rebuild", "dropping %s* and replaying the log from offset 0", w->prefix);
-    sms_strmap_close(&w->self_applied); /* nothing is in the view any more */
-    sms_strmap_init(&w->self_applied);
-    if (view_drop(w) != 0 || tailer_assign(w) != 0 || tailer_catch_up_to_end(w, true) != 0) return -1;
-    return redis_ok(w, redisCommand(w->rc, "HSET %smeta built 1", w->prefix), "mark built");
+    for (int attempt = 1; !stop_requested; attempt++) {
+        sms_log(SMS_LOG_INFO, "view_rebuild", "dropping %s* and replaying the log from offset 0 (attempt %d)",
+                w->prefix, attempt);
+        sms_strmap_close(&w->self_applied); /* nothing is in the view any more */
+        sms_strmap_init(&w->self_applied);
+        char token[32];
+        snprintf(token, sizeof token, "%d-%llu", (int)getpid(), (unsigned long long)sms_mono_us());
+        if (view_drop(w) != 0 ||
+            redis_ok(w, redisCommand(w->rc, "HSET %smeta rebuilding %s", w->prefix, token), "rebuild token") != 0 ||
+            tailer_assign(w) != 0 || tailer_catch_up_to_end(w, true) != 0)
+            return -1;
+        redisReply *r = redisCommand(w->rc, "EVAL %s 1 %smeta %s", mark_built_script, w->prefix, token);
+        if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
+            redis_ok(w, r, "mark built");
+            return -1;
+        }
+        long long marked = r->integer;
+        freeReplyObject(r);
+        if (marked) return 0;
+        sms_log(SMS_LOG_WARN, "view_wiped_during_rebuild", "%s* was wiped while replaying; starting over", w->prefix);
+    }
+    return -1;
 }
 
 /* Makes the view hold the whole log: rebuilds it when the built marker is
@@ -330,6 +357,19 @@ static int tailer_rebuild(worker_t *w) {
 static int tailer_catch_up(worker_t *w, bool first) {
     int built = view_is_built(w);
     if (built < 0) return -1;
+    if (!built && !first) {
+        /* Another instance of this service may be replaying already: starting a
+         * second replay would wipe its progress (and it ours). Wait for it.
+         * An instance that starts always rebuilds, so a replay whose instance
+         * died is finished by the next one to start. */
+        redisReply *r = redisCommand(w->rc, "HEXISTS %smeta rebuilding", w->prefix);
+        bool other = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+        if (r) freeReplyObject(r);
+        if (other) {
+            usleep(200 * 1000);
+            return -1;
+        }
+    }
     if (!built) return tailer_rebuild(w);
     if (first && tailer_assign(w) != 0) return -1;
     return tailer_catch_up_to_end(w, first);
@@ -682,7 +722,10 @@ static int serve(worker_t *w) {
         if (sms_mono_ms() - last_check >= 1000 || w->need_catchup) {
             last_check = sms_mono_ms();
             /* Also notices a wiped view (no built marker) and rebuilds it. */
-            if (tailer_catch_up(w, false) != 0) continue;
+            if (tailer_catch_up(w, false) != 0) {
+                w->need_catchup = true; /* no commands until the view holds the log */
+                continue;
+            }
             w->need_catchup = false;
         }
         if (tailer_apply_some(w, 0) < 0) continue;
