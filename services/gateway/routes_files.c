@@ -446,7 +446,8 @@ static void up_on_end(gw_request_t *req, void *ctx) {
     sms_buf_puts(&b, ",\"owner\":");
     sms_buf_json_str(&b, up->user, strlen(up->user));
     sms_buf_puts(&b, ",\"created_at\":");
-    sms_buf_json_str(&b, sms_rfc3339(sms_now_ms(), when), strlen(when));
+    sms_rfc3339(sms_now_ms(), when); /* before strlen: argument order is unspecified */
+    sms_buf_json_str(&b, when, strlen(when));
     sms_buf_putc(&b, '}');
     rc = sms_blob_commit(up->w, b.data, b.len, up_on_committed, up);
     if (rc != 0) {
