@@ -8,6 +8,7 @@
 
 #include "clock.h"
 #include "msgpack_util.h"
+#include "text.h"
 
 static void add_error(assignments_outcome_t *out, const char *field, size_t flen, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -34,22 +35,6 @@ static void fail(assignments_outcome_t *out, int status, const char *code, const
     va_start(ap, fmt);
     vsnprintf(out->detail, sizeof out->detail, fmt, ap);
     va_end(ap);
-}
-
-/* Counts code points; (size_t)-1 for invalid UTF-8 or control characters. */
-static size_t text_length(const char *s, size_t n) {
-    size_t chars = 0;
-    for (size_t i = 0; i < n;) {
-        unsigned char c = (unsigned char)s[i];
-        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        if (len == 0 || i + len > n) return (size_t)-1;
-        if (len == 1 && (c < 0x20 || c == 0x7f) && c != '\n' && c != '\t') return (size_t)-1;
-        for (size_t k = 1; k < len; k++)
-            if (((unsigned char)s[i + k] >> 6) != 2) return (size_t)-1;
-        i += len;
-        chars++;
-    }
-    return chars;
 }
 
 static bool number(const msgpack_object *o, double *out) {
@@ -79,7 +64,7 @@ static void check_text(assignments_outcome_t *out, const char *k, size_t klen, c
         add_error(out, k, klen, "must be a string");
         return;
     }
-    size_t chars = text_length(s, n);
+    size_t chars = sms_text_chars(s, n);
     if (chars == (size_t)-1) add_error(out, k, klen, "must be valid UTF-8 text without control characters");
     else if (chars < min || chars > max) add_error(out, k, klen, "must be %zu to %zu characters long (got %zu)", min, max, chars);
     else if (min > 0 && (s[0] == ' ' || s[n - 1] == ' ')) add_error(out, k, klen, "must not start or end with a space");

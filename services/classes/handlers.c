@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "msgpack_util.h"
+#include "text.h"
 
 typedef struct field_rule_s {
     const char *name;
@@ -49,22 +50,6 @@ static void fail(classes_outcome_t *out, int status, const char *code, const cha
     va_end(ap);
 }
 
-/* Counts code points; returns (size_t)-1 for invalid UTF-8 or control characters. */
-static size_t text_length(const char *s, size_t n) {
-    size_t chars = 0;
-    for (size_t i = 0; i < n;) {
-        unsigned char c = (unsigned char)s[i];
-        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        if (len == 0 || i + len > n) return (size_t)-1;
-        if (len == 1 && (c < 0x20 || c == 0x7f) && c != '\n' && c != '\t') return (size_t)-1;
-        for (size_t k = 1; k < len; k++)
-            if (((unsigned char)s[i + k] >> 6) != 2) return (size_t)-1;
-        i += len;
-        chars++;
-    }
-    return chars;
-}
-
 size_t classes_validate_body(const msgpack_object *data, bool is_create, classes_outcome_t *out) {
     size_t before = out->n_errors;
     size_t known = 0;
@@ -87,7 +72,7 @@ size_t classes_validate_body(const msgpack_object *data, bool is_create, classes
             add_error(out, k, klen, "must be a string");
             continue;
         }
-        size_t chars = text_length(s, n);
+        size_t chars = sms_text_chars(s, n);
         if (chars == (size_t)-1) {
             add_error(out, k, klen, "must be valid UTF-8 text without control characters");
             continue;
@@ -310,7 +295,7 @@ static size_t validate_student(const msgpack_object *row, size_t i, classes_outc
             add_error(out, f, (size_t)fn, "must be 1 to %d characters of A-Z, a-z, 0-9, '.', '_', '-'",
                       CLASSES_STUDENT_ID_MAX);
         } else if (j == 1) {
-            size_t chars = text_length(s, n);
+            size_t chars = sms_text_chars(s, n);
             bool blank = true;
             for (size_t c = 0; c < n; c++)
                 if (s[c] != ' ') blank = false;
@@ -442,7 +427,7 @@ static void validate_post_text(const msgpack_object *v, const char *name, size_t
         add_error(out, name, strlen(name), "must be a string");
         return;
     }
-    size_t chars = text_length(s, n);
+    size_t chars = sms_text_chars(s, n);
     if (chars == (size_t)-1) {
         add_error(out, name, strlen(name), "must be valid UTF-8 text without control characters");
         return;

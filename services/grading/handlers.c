@@ -9,6 +9,7 @@
 
 #include "alloc.h"
 #include "msgpack_util.h"
+#include "text.h"
 
 static void add_error(grading_outcome_t *out, const char *fmt_field, size_t index, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -55,21 +56,6 @@ bool grading_valid_student_id(const char *s, size_t n) {
 
 /* Code points of valid UTF-8 text (newlines and tabs allowed, other control
  * characters not); (size_t)-1 otherwise. */
-static size_t text_length(const char *s, size_t n) {
-    size_t chars = 0;
-    for (size_t i = 0; i < n;) {
-        unsigned char c = (unsigned char)s[i];
-        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        if (len == 0 || i + len > n) return (size_t)-1;
-        if (len == 1 && (c < 0x20 || c == 0x7f) && c != '\n' && c != '\t' && c != '\r') return (size_t)-1;
-        for (size_t k = 1; k < len; k++)
-            if (((unsigned char)s[i + k] >> 6) != 2) return (size_t)-1;
-        i += len;
-        chars++;
-    }
-    return chars;
-}
-
 static bool str_is(sms_str_t s, const char *lit) { return s.len == strlen(lit) && memcmp(s.ptr, lit, s.len) == 0; }
 
 /* The caller's assignment, not deleted; or fails 404/409. */
@@ -168,7 +154,7 @@ static void validate_row(const grading_state_t *st, const grading_assignment_t *
     if (v && v->type != MSGPACK_OBJECT_NIL) {
         size_t chars;
         if (!sms_mp_str(v, &fb, &fbn)) add_error(out, "grades[%zu].feedback", i, "must be a string");
-        else if ((chars = text_length(fb, fbn)) == (size_t)-1)
+        else if ((chars = sms_text_chars(fb, fbn)) == (size_t)-1)
             add_error(out, "grades[%zu].feedback", i, "must be valid UTF-8 text without control characters");
         else if (chars > GRADING_FEEDBACK_MAX)
             add_error(out, "grades[%zu].feedback", i, "must be at most %d characters (got %zu)", GRADING_FEEDBACK_MAX,
