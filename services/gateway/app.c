@@ -112,6 +112,39 @@ gw_request_t *gw_read_finish(gw_read_t *rd) {
     return req;
 }
 
+void gw_page_items(sms_buf_t *b, const redisReply *items) {
+    sms_buf_puts(b, "{\"items\":[");
+    size_t written = 0;
+    for (size_t i = 0; i < items->elements; i++) {
+        /* A view writes its index and its documents together; skip a gap rather than answer null. */
+        if (items->element[i]->type != REDIS_REPLY_STRING) continue;
+        if (written++) sms_buf_putc(b, ',');
+        sms_buf_append(b, items->element[i]->str, items->element[i]->len);
+    }
+    sms_buf_puts(b, "],\"next_cursor\":");
+}
+
+void gw_respond_page(gw_request_t *req, const redisReply *items, const redisReply *next) {
+    sms_buf_t b;
+    sms_buf_init(&b);
+    gw_page_items(&b, items);
+    if (next && next->type == REDIS_REPLY_STRING) sms_buf_json_str(&b, next->str, next->len);
+    else sms_buf_puts(&b, "null");
+    sms_buf_putc(&b, '}');
+    gw_respond(req, 200, "application/json", b.data, b.len, NULL);
+    sms_buf_close(&b);
+}
+
+bool gw_valid_cursor(const char *c, int digits) {
+    size_t n = strlen(c);
+    if (n < (size_t)digits + 2 || n > (size_t)digits + 81 || c[digits] != ':') return false;
+    for (int i = 0; i < digits; i++)
+        if (c[i] < '0' || c[i] > '9') return false;
+    for (size_t i = (size_t)digits + 1; i < n; i++)
+        if (!((c[i] >= '0' && c[i] <= '9') || (c[i] >= 'A' && c[i] <= 'Z'))) return false;
+    return true;
+}
+
 void gw_respond_redis_down(gw_request_t *req) {
     gw_respond_problem_h(req, 503, "unavailable", "the data store is not reachable; retry shortly", NULL, 0,
                          "Retry-After: 1\r\n");

@@ -48,6 +48,15 @@ gw_read_t *gw_read_new(gw_app_t *app, gw_request_t *req);
 /* Frees rd and returns its request (to answer). */
 gw_request_t *gw_read_finish(gw_read_t *rd);
 
+/* Appends `{"items":[<each string of items>],"next_cursor":` to b: the
+ * shape of every list answer (items are JSON documents from a view). */
+void gw_page_items(sms_buf_t *b, const redisReply *items);
+/* Answers 200 {"items": [...], "next_cursor": next or null}. */
+void gw_respond_page(gw_request_t *req, const redisReply *items, const redisReply *next);
+/* A list cursor made by the views: "<digits decimal digits>:<id>" (id in
+ * [0-9A-Z]); anything else was not made by us. */
+bool gw_valid_cursor(const char *c, int digits);
+
 /* Answers 503 because Redis is not reachable. */
 void gw_respond_redis_down(gw_request_t *req);
 

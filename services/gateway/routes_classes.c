@@ -95,35 +95,11 @@ static void on_list(redisReply *r, void *data) {
         gw_respond_redis_down(req);
         return;
     }
-    sms_buf_t b;
-    sms_buf_init(&b);
-    sms_buf_puts(&b, "{\"items\":[");
-    redisReply *items = r->element[0];
-    size_t written = 0;
-    for (size_t i = 0; i < items->elements; i++) {
-        if (items->element[i]->type != REDIS_REPLY_STRING) continue; /* never expected: list and hash are written together */
-        if (written++) sms_buf_putc(&b, ',');
-        sms_buf_append(&b, items->element[i]->str, items->element[i]->len);
-    }
-    sms_buf_puts(&b, "],\"next_cursor\":");
-    redisReply *next = r->element[1];
-    if (next->type == REDIS_REPLY_STRING) sms_buf_json_str(&b, next->str, next->len);
-    else sms_buf_puts(&b, "null");
-    sms_buf_putc(&b, '}');
-    gw_respond(req, 200, "application/json", b.data, b.len, NULL);
-    sms_buf_close(&b);
+    gw_respond_page(req, r->element[0], r->element[1]);
 }
 
-/* Cursors are "<13 digits>:<id>"; anything else was not made by us. */
-static bool valid_cursor(const char *c) {
-    size_t n = strlen(c);
-    if (n < 15 || n > 80 || c[13] != ':') return false;
-    for (int i = 0; i < 13; i++)
-        if (c[i] < '0' || c[i] > '9') return false;
-    for (size_t i = 14; i < n; i++)
-        if (!((c[i] >= '0' && c[i] <= '9') || (c[i] >= 'A' && c[i] <= 'Z'))) return false;
-    return true;
-}
+/* Cursors are "<created_at, 13 digits>:<id>". */
+static bool valid_cursor(const char *c) { return gw_valid_cursor(c, 13); }
 
 static void list_classes(gw_request_t *req, void *data) {
     gw_app_t *app = data;

@@ -37,16 +37,8 @@ static gw_script_t list_script = {.source =
     "if #members > limit then return {docs, members[limit]} end\n"
     "return {docs, false}\n"};
 
-/* Cursors are sort members: "<0|1><13 digits>:<id>"; anything else was not made by us. */
-static bool valid_cursor(const char *c) {
-    size_t n = strlen(c);
-    if (n < 16 || n > 80 || (c[0] != '0' && c[0] != '1') || c[14] != ':') return false;
-    for (int i = 1; i < 14; i++)
-        if (c[i] < '0' || c[i] > '9') return false;
-    for (size_t i = 15; i < n; i++)
-        if (!((c[i] >= '0' && c[i] <= '9') || (c[i] >= 'A' && c[i] <= 'Z'))) return false;
-    return true;
-}
+/* Cursors are sort members: "<0|1 pinned><13 digits>:<id>". */
+static bool valid_cursor(const char *c) { return (c[0] == '0' || c[0] == '1') && gw_valid_cursor(c, 14); }
 
 static void on_list(redisReply *r, void *data) {
     gw_request_t *req = gw_read_finish(data);
@@ -58,22 +50,7 @@ static void on_list(redisReply *r, void *data) {
         gw_respond_redis_down(req);
         return;
     }
-    sms_buf_t b;
-    sms_buf_init(&b);
-    sms_buf_puts(&b, "{\"items\":[");
-    redisReply *items = r->element[0], *next = r->element[1];
-    size_t written = 0;
-    for (size_t i = 0; i < items->elements; i++) {
-        if (items->element[i]->type != REDIS_REPLY_STRING) continue; /* zset and document are written together */
-        if (written++) sms_buf_putc(&b, ',');
-        sms_buf_append(&b, items->element[i]->str, items->element[i]->len);
-    }
-    sms_buf_puts(&b, "],\"next_cursor\":");
-    if (next->type == REDIS_REPLY_STRING) sms_buf_json_str(&b, next->str, next->len);
-    else sms_buf_puts(&b, "null");
-    sms_buf_putc(&b, '}');
-    gw_respond(req, 200, "application/json", b.data, b.len, NULL);
-    sms_buf_close(&b);
+    gw_respond_page(req, r->element[0], r->element[1]);
 }
 
 static void list_posts(gw_request_t *req, void *data) {

@@ -122,15 +122,7 @@ static void respond_page(gw_request_t *req, redisReply *r, bool hex_cursor) {
     }
     sms_buf_t b;
     sms_buf_init(&b);
-    sms_buf_puts(&b, "{\"items\":[");
-    redisReply *items = r->element[0];
-    size_t written = 0;
-    for (size_t i = 0; i < items->elements; i++) {
-        if (items->element[i]->type != REDIS_REPLY_STRING) continue; /* zset and hash are written together */
-        if (written++) sms_buf_putc(&b, ',');
-        sms_buf_append(&b, items->element[i]->str, items->element[i]->len);
-    }
-    sms_buf_puts(&b, "],\"next_cursor\":");
+    gw_page_items(&b, r->element[0]);
     redisReply *next = r->element[1];
     if (next->type == REDIS_REPLY_STRING && hex_cursor) {
         sms_buf_putc(&b, '"');
@@ -203,15 +195,7 @@ static void list_roster(gw_request_t *req, void *data) {
 static void on_student_classes(redisReply *r, void *data) { respond_page(gw_read_finish(data), r, false); }
 
 /* Cursors are "<13 digits>:<class id>" (the lecturer lists' format). */
-static bool valid_class_cursor(const char *c) {
-    size_t n = strlen(c);
-    if (n < 15 || n > 80 || c[13] != ':') return false;
-    for (int i = 0; i < 13; i++)
-        if (c[i] < '0' || c[i] > '9') return false;
-    for (size_t i = 14; i < n; i++)
-        if (!((c[i] >= '0' && c[i] <= '9') || (c[i] >= 'A' && c[i] <= 'Z'))) return false;
-    return true;
-}
+static bool valid_class_cursor(const char *c) { return gw_valid_cursor(c, 13); }
 
 static void student_classes(gw_request_t *req, void *data) {
     gw_app_t *app = data;
