@@ -21,6 +21,12 @@
 #define TAIL_BATCH 512
 #define MAX_TOPICS 8
 
+/* The phases of a batch, timed for the stats line: dedupe + prefetch,
+ * decide + produce, waiting for delivery reports, applying to the view,
+ * replies + offsets. */
+enum { PHASE_PREP, PHASE_DECIDE, PHASE_DURABLE, PHASE_APPLY, PHASE_REPLY, PHASE_COUNT };
+static const char *const phase_names[PHASE_COUNT] = {"prep", "decide", "durable", "apply", "reply"};
+
 typedef struct tail_topic_s {
     char name[128];
     int n_partitions;
@@ -48,6 +54,8 @@ typedef struct worker_s {
      * again after the tailer caught up; their offsets are already stored. */
     rd_kafka_message_t *deferred[SMS_WORKER_BATCH_MAX];
     size_t n_deferred;
+    /* Where batch time goes, summed since the last stats line (µs). */
+    uint64_t phase_us[PHASE_COUNT];
 } worker_t;
 
 static volatile sig_atomic_t stop_requested;
@@ -461,6 +469,7 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n, bool s
     size_t n_fresh = 0;
     void *state = NULL;
     int rc = 0;
+    uint64_t t0 = sms_mono_us(), t1;
     sms_strmap_t in_batch; /* command id -> first item deciding it in this batch */
     sms_strmap_init(&in_batch);
 
@@ -484,6 +493,9 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n, bool s
     state = ops->batch_begin(w->rc, fresh, n_fresh);
     if (state == NULL) { rc = -1; goto cleanup; }
 
+    t1 = sms_mono_us();
+    w->phase_us[PHASE_PREP] += t1 - t0;
+    t0 = t1;
     int64_t now = sms_now_ms();
     size_t produced = 0;
     for (size_t i = 0; i < n; i++) {
@@ -521,8 +533,14 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n, bool s
         if (it->d.n_events && ops->overlay) ops->overlay(state, &it->cmd, &it->d);
     }
 
+    t1 = sms_mono_us();
+    w->phase_us[PHASE_DECIDE] += t1 - t0;
+    t0 = t1;
     if (produced && sms_producer_flush(w->producer, 30000) != 0)
         sms_log(SMS_LOG_ERROR, "event_delivery_timeout", "events not acknowledged within 30 s");
+    t1 = sms_mono_us();
+    w->phase_us[PHASE_DURABLE] += t1 - t0;
+    t0 = t1;
 
     /* Apply what is durable. What is not is answered 503: if it did land,
      * the tailer applies it, and a retry with the same key finds it. */
@@ -570,6 +588,10 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n, bool s
         }
     }
 
+    t1 = sms_mono_us();
+    w->phase_us[PHASE_APPLY] += t1 - t0;
+    t0 = t1;
+
     /* Replays are answered from the view, after this batch's own changes are in it. */
     for (size_t i = 0; i < n; i++) {
         item_t *it = &items[i];
@@ -595,6 +617,7 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n, bool s
      * could move the committed position back behind later batches. */
     if (!second_try)
         for (size_t i = 0; i < n; i++) sms_consumer_store(w->commands, msgs[i]);
+    w->phase_us[PHASE_REPLY] += sms_mono_us() - t0;
 
 cleanup:
     if (state) ops->batch_end(state);
@@ -719,13 +742,20 @@ static int serve(worker_t *w) {
             if (connect_redis(w) != 0) { sleep(1); continue; }
             w->need_catchup = true;
         }
-        if (sms_mono_ms() - last_check >= 1000 || w->need_catchup) {
+        if (!w->need_catchup && sms_mono_ms() - last_check >= 1000) {
+            /* Notices a wiped view (no built marker). Only the marker is read
+             * here: new events reach the view through tailer_apply_some below
+             * on every turn, so no watermark queries (a broker round trip per
+             * partition) stall the batch loop once a second. */
             last_check = sms_mono_ms();
-            /* Also notices a wiped view (no built marker) and rebuilds it. */
-            if (tailer_catch_up(w, false) != 0) {
-                w->need_catchup = true; /* no commands until the view holds the log */
-                continue;
-            }
+            int built = view_is_built(w);
+            if (built < 0) continue;
+            if (!built) w->need_catchup = true;
+        }
+        if (w->need_catchup) {
+            /* Rebuilds a wiped view; after a rebalance, applies everything up
+             * to the current ends first. */
+            if (tailer_catch_up(w, false) != 0) continue; /* no commands until the view holds the log */
             w->need_catchup = false;
         }
         if (tailer_apply_some(w, 0) < 0) continue;
@@ -766,10 +796,19 @@ static int serve(worker_t *w) {
         n_commands += n;
         busy_us += sms_mono_us() - started;
         if (sms_mono_ms() - last_stats >= 10000) {
-            /* Throughput comes from batch size; this line shows whether it does. */
-            sms_log(SMS_LOG_INFO, "stats", "%llu commands in %llu batches (%.1f per batch), %.2f ms per batch",
+            /* Throughput comes from batch size; this line shows whether it
+             * does, and which phase of a batch the time goes to. */
+            char phases[256];
+            size_t off = 0;
+            for (int ph = 0; ph < PHASE_COUNT; ph++) {
+                int k = snprintf(phases + off, sizeof phases - off, "%s%s %.2f", ph ? ", " : "", phase_names[ph],
+                                 (double)w->phase_us[ph] / 1000.0 / (double)n_batches);
+                if (k > 0 && (size_t)k < sizeof phases - off) off += (size_t)k;
+                w->phase_us[ph] = 0;
+            }
+            sms_log(SMS_LOG_INFO, "stats", "%llu commands in %llu batches (%.1f per batch), %.2f ms per batch (%s)",
                     (unsigned long long)n_commands, (unsigned long long)n_batches,
-                    (double)n_commands / (double)n_batches, (double)busy_us / 1000.0 / (double)n_batches);
+                    (double)n_commands / (double)n_batches, (double)busy_us / 1000.0 / (double)n_batches, phases);
             last_stats = sms_mono_ms();
             n_batches = n_commands = busy_us = 0;
         }
