@@ -14,17 +14,25 @@
 #define LIST_LIMIT_DEFAULT 20
 #define LIST_LIMIT_MAX 100
 
+/* Who may read a class's posts, as the start of a read script (ARGV[1] class,
+ * ARGV[2] user, ARGV[3] role): the class's lecturer, or a student on its roster
+ * while the class is active (GET /student/classes hides inactive classes too).
+ * Everyone else gets 0: a missing class, another lecturer's, a student not
+ * enrolled, all the same answer. */
+#define POSTS_ACCESS_LUA \
+    "local p = 'sms:classes:'\n" \
+    "local cid, user = ARGV[1], ARGV[2]\n" \
+    "if ARGV[3] == 'lecturer' then\n" \
+    "  if redis.call('HGET', p .. 'c:' .. cid, 'lecturer_id') ~= user then return 0 end\n" \
+    "elseif redis.call('HEXISTS', p .. 'rdoc:' .. cid, user) == 0 or\n" \
+    "       redis.call('HGET', p .. 'c:' .. cid, 'status') ~= 'active' then return 0 end\n"
+
 /* ARGV: class, user, role, cursor member ("" = start), limit. Returns 0 when
- * the user may not read the class's posts (missing class, another lecturer's,
- * a student not enrolled: the same answer); else {post JSON..., next member
+ * the user may not read the class's posts; else {post JSON..., next member
  * or false}. Members are "<1 pinned|0><13-digit created_at>:<id>", so
  * reverse lex order is pinned first, then newest. */
 static gw_script_t list_script = {.source =
-    "local p = 'sms:classes:'\n"
-    "local cid, user = ARGV[1], ARGV[2]\n"
-    "if ARGV[3] == 'lecturer' then\n"
-    "  if redis.call('HGET', p .. 'c:' .. cid, 'lecturer_id') ~= user then return 0 end\n"
-    "elseif redis.call('HEXISTS', p .. 'rdoc:' .. cid, user) == 0 then return 0 end\n"
+    POSTS_ACCESS_LUA
     "local limit = tonumber(ARGV[5])\n"
     "local max = '+'\n"
     "if ARGV[4] ~= '' then max = '(' .. ARGV[4] end\n"
@@ -36,6 +44,14 @@ static gw_script_t list_script = {.source =
     "local docs = redis.call('MGET', unpack(keys))\n"
     "if #members > limit then return {docs, members[limit]} end\n"
     "return {docs, false}\n"};
+
+/* ARGV: class, user, role, post id. The post's JSON, or 0 (no access, no
+ * such post, or a post of another class). */
+static gw_script_t get_script = {.source =
+    POSTS_ACCESS_LUA
+    "local doc = redis.call('GET', p .. 'post:' .. ARGV[4])\n"
+    "if not doc or cjson.decode(doc).class_id ~= cid then return 0 end\n"
+    "return doc\n"};
 
 /* Cursors are sort members: "<0|1 pinned><13 digits>:<id>". */
 static bool valid_cursor(const char *c) { return (c[0] == '0' || c[0] == '1') && gw_valid_cursor(c, 14); }
@@ -82,6 +98,29 @@ static void list_posts(gw_request_t *req, void *data) {
     if (gw_script_call(app, &list_script, 5, argv, lens, on_list, rd) != 0) gw_respond_redis_down(gw_read_finish(rd));
 }
 
+static void on_get(redisReply *r, void *data) {
+    gw_request_t *req = gw_read_finish(data);
+    if (r && r->type == REDIS_REPLY_INTEGER) {
+        gw_respond_problem(req, 404, "not_found", "no such post", NULL, 0);
+        return;
+    }
+    if (r == NULL || r->type != REDIS_REPLY_STRING) {
+        gw_respond_redis_down(req);
+        return;
+    }
+    gw_respond(req, 200, "application/json", r->str, r->len, NULL);
+}
+
+static void get_post(gw_request_t *req, void *data) {
+    gw_app_t *app = data;
+    const char *cid = gw_req_param(req, "class_id"), *user = gw_req_user(req), *role = gw_req_role(req);
+    const char *pid = gw_req_param(req, "post_id");
+    const char *argv[] = {cid, user, role, pid};
+    size_t lens[] = {strlen(cid), strlen(user), strlen(role), strlen(pid)};
+    gw_read_t *rd = gw_read_new(app, req);
+    if (gw_script_call(app, &get_script, 4, argv, lens, on_get, rd) != 0) gw_respond_redis_down(gw_read_finish(rd));
+}
+
 static void create_post(gw_request_t *req, void *data) {
     gw_app_t *app = data;
     cJSON *body = gw_parse_json_object(req);
@@ -92,10 +131,13 @@ static void create_post(gw_request_t *req, void *data) {
 
 int gw_routes_posts(gw_app_t *app, gw_router_t *router) {
     gw_script_init(&list_script);
+    gw_script_init(&get_script);
     const unsigned auth = GW_ROUTE_AUTH, json = GW_ROUTE_AUTH | GW_ROUTE_JSON_BODY;
     int rc = 0;
     rc |= gw_router_add(router, "POST", "/classes/{class_id}/posts", json, GW_ROLE_LECTURER, create_post, app);
     rc |= gw_router_add(router, "GET", "/classes/{class_id}/posts", auth, GW_ROLE_LECTURER | GW_ROLE_STUDENT,
                         list_posts, app);
+    rc |= gw_router_add(router, "GET", "/classes/{class_id}/posts/{post_id}", auth, GW_ROLE_LECTURER | GW_ROLE_STUDENT,
+                        get_post, app);
     return rc ? -1 : 0;
 }

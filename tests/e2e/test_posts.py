@@ -127,6 +127,38 @@ def test_inactive_class_409(api):
                    "class_inactive")
 
 
+def test_get_one_post_at_its_location(api, make_api):
+    c, d = api.create(), api.create()
+    r = _post(api, c["id"], "Exam room", "Room B12, bring a pen.")
+    p = r.json()
+    got = api.get(r.headers["Location"])
+    assert assert_json(got, 200) == p
+    sid = _sid("stu")
+    _enroll(api, c["id"], sid)
+    student = make_api(sid, role="student")
+    assert assert_json(student.get(f"/classes/{c['id']}/posts/{p['id']}"), 200) == p
+    # The post through another class's path, an outsider, another lecturer, no such post: 404.
+    assert_problem(api.get(f"/classes/{d['id']}/posts/{p['id']}"), 404, "not_found")
+    assert_problem(make_api(_sid("out"), role="student").get(f"/classes/{c['id']}/posts/{p['id']}"), 404,
+                   "not_found")
+    assert_problem(make_api().get(f"/classes/{c['id']}/posts/{p['id']}"), 404, "not_found")
+    assert_problem(api.get(f"/classes/{c['id']}/posts/01NOSUCHPOST00000000000000"), 404, "not_found")
+
+
+def test_students_of_an_inactive_class_see_no_posts(api, make_api):
+    c = api.create()
+    p = _post(api, c["id"], "Last words").json()
+    sid = _sid("stu")
+    _enroll(api, c["id"], sid)
+    student = make_api(sid, role="student")
+    assert len(_posts(student, c["id"])["items"]) == 1
+    api.deactivate(c["id"])
+    assert_problem(student.get(f"/classes/{c['id']}/posts"), 404, "not_found")
+    assert_problem(student.get(f"/classes/{c['id']}/posts/{p['id']}"), 404, "not_found")
+    # The lecturer keeps reading an archived class's posts.
+    assert [i["id"] for i in _posts(api, c["id"])["items"]] == [p["id"]]
+
+
 def test_validation_400(api):
     c = api.create()
     path = f"/classes/{c['id']}/posts"
