@@ -268,6 +268,31 @@ static void test_upload_complete(void **state) {
     assignments_state_close(&st);
 }
 
+/* upload.completed as schema.c packs it is byte for byte the golden vector. */
+static void test_upload_vector(void **state) {
+    (void)state;
+    FILE *f = fopen(SMS_VECTORS_DIR "/upload.completed.v1.msgpack", "rb");
+    assert_non_null(f);
+    char bytes[4096];
+    size_t n = fread(bytes, 1, sizeof bytes, f);
+    fclose(f);
+    assert_true(n > 0 && n < sizeof bytes);
+    sms_event_t ev;
+    assert_int_equal(sms_event_decode(bytes, n, &ev), SMS_ENV_OK);
+    assignments_upload_t u;
+    assert_int_equal(assignments_read_upload(ev.data, ev.actor, &u), 0);
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    sms_event_pack_head(&pk, ev.id, ev.type, ev.v, ev.time, ev.actor, ev.key, ev.cause);
+    assignments_pack_upload_data(&pk, &u);
+    assert_int_equal(sb.size, n);
+    assert_memory_equal(sb.data, bytes, n);
+    msgpack_sbuffer_destroy(&sb);
+    sms_event_close(&ev);
+}
+
 static void test_event_round_trip(void **state) {
     (void)state;
     assignments_state_t st;
@@ -317,6 +342,7 @@ int main(void) {
         cmocka_unit_test(test_event_round_trip),
         cmocka_unit_test(test_upload_checks),
         cmocka_unit_test(test_upload_complete),
+        cmocka_unit_test(test_upload_vector),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
