@@ -61,7 +61,7 @@ GRADE_KEYS = {
 POST_EVENT_VECTORS = ["post.created.v1"]
 POST_KEYS = ["id", "class_id", "lecturer_id", "author_id", "title", "body", "pinned", "created_at"]
 EVENT_VECTORS = CLASS_EVENT_VECTORS + ROSTER_EVENT_VECTORS + ASSIGNMENT_EVENT_VECTORS + GRADE_EVENT_VECTORS + SUBMISSION_EVENT_VECTORS
-EVENT_VECTORS += POST_EVENT_VECTORS
+EVENT_VECTORS += POST_EVENT_VECTORS + ["upload.completed.v1"]
 ALL_VECTORS = EVENT_VECTORS + ["command.class.create.v1", "reply.201.v1"]
 
 
