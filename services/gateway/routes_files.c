@@ -2,7 +2,8 @@
  * seed's S3 presigned URLs served by the gateway itself:
  *
  *   POST /student/uploads   a student describes a file; answers an upload URL
- *   PUT  /uploads/{id}?...  the file's bytes, streamed to the blob store
+ *   PUT  /uploads/{id}?...  the file's bytes, streamed to the blob store; then the
+ *                           upload.complete command, whose reply answers the PUT
  *   GET  /files/{id}?...    the file, streamed back (gw_files_download_url mints these)
  *
  * The URLs carry their own authorization (common/signed_url.h, keyed with
