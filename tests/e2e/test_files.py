@@ -123,6 +123,8 @@ def _graded_count(lec, cid, aid):
 
 def test_graded_count_and_my_grade(world):
     lec, cid, aid, s1, s2 = world["lec"], world["cid"], world["aid"], world["s1"], world["s2"]
+    # The enrollment reaches this view through sms.events.classes: reads wait for it (no command does).
+    poll(lambda: s1.get(f"/student/classes/{cid}/assignments").status_code == 200, 10, what="s1's class list")
     assert _graded_count(lec, cid, aid) == 0 and _my_item(s1, cid, aid)["my_grade"] is None
     r = lec.post(f"/lecturer/assignments/{aid}/update-grades",
                  json={"grades": [{"student_id": s1.sub, "score": 87.5, "feedback": "Good"}]})
