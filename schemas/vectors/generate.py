@@ -245,8 +245,27 @@ def build():
         })
     submission_created["actor"] = "s-1001"
 
+    # The upload that submission attaches: its bytes were stored by the gateway's
+    # signed PUT at 10:59, which then sent upload.complete on behalf of s-1001
+    # (sms-assignments, key = upload id).
+    T_UPLOAD = 1764068340000  # 2025-11-25T10:59:00.000Z
+    UPLOAD_ID = "01JDQ29Z8Y7X6W5V4T3S2R1Q0P"
+    upload_completed = event(
+        "01JDQ29ZA1B2C3D4E5F6G7H8J9", "upload.completed", T_UPLOAD, "s-1001:01JDQ29ZC0MMAND0000000000", {
+            "upload_id": UPLOAD_ID,
+            "student_id": "s-1001",
+            "filename": "answers.pdf",
+            "content_type": "application/pdf",
+            "size": 48213,
+            "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+            "stored_at": T_UPLOAD,
+        })
+    upload_completed["key"] = UPLOAD_ID
+    upload_completed["actor"] = "s-1001"
+
     return {
         "submission.created.v1": submission_created,
+        "upload.completed.v1": upload_completed,
         "post.created.v1": post_created,
         "grade.changed.v1": grade_changed,
         "grade.released.v1": grade_released,

@@ -271,11 +271,6 @@ size_t assignments_validate_submission(const msgpack_object *data, assignments_o
                 char f[32];
                 int fn = snprintf(f, sizeof f, "upload_ids[%u]", j);
                 if (!upload_id(&v->via.array.ptr[j])) add_error(out, f, (size_t)fn, "must be an upload id");
-                for (uint32_t m = 0; m < j; m++)
-                    if (msgpack_object_equal(v->via.array.ptr[m], v->via.array.ptr[j])) {
-                        add_error(out, f, (size_t)fn, "is listed twice");
-                        break;
-                    }
             }
             if (v->via.array.size > 0) content = true;
         } else {
@@ -284,6 +279,54 @@ size_t assignments_validate_submission(const msgpack_object *data, assignments_o
     }
     if (!content && out->n_errors == before) add_error(out, "body", 4, "must have a non-empty text or upload_ids");
     return out->n_errors - before;
+}
+
+/* Each listed upload must be completed (upload.completed is in the view),
+ * belong to the submitting student and be listed once. Another student's
+ * upload is reported like a missing one, so ids cannot be probed. Adds one
+ * error per bad index; returns how many. */
+static size_t check_uploads(assignments_state_t *st, const sms_command_t *cmd, assignments_outcome_t *out) {
+    const msgpack_object *ids = sms_mp_map_get(cmd->data, "upload_ids");
+    size_t before = out->n_errors;
+    if (ids == NULL) return 0;
+    for (uint32_t j = 0; j < ids->via.array.size; j++) {
+        char f[32];
+        int fn = snprintf(f, sizeof f, "upload_ids[%u]", j);
+        sms_str_t id;
+        (void)sms_mp_str(&ids->via.array.ptr[j], &id.ptr, &id.len); /* validated: an upload id */
+        bool twice = false;
+        for (uint32_t m = 0; m < j && !twice; m++) twice = msgpack_object_equal(ids->via.array.ptr[m], ids->via.array.ptr[j]);
+        const char *owner = assignments_state_upload_owner(st, id);
+        if (twice) add_error(out, f, (size_t)fn, "is listed twice");
+        else if (owner == NULL || !same(cmd->actor, owner))
+            add_error(out, f, (size_t)fn, "no completed upload of yours has this id (PUT the file to its upload URL first)");
+    }
+    return out->n_errors - before;
+}
+
+/* upload.complete: the gateway stored a file's bytes under a signed upload
+ * URL that names the student; this records its metadata once. A second
+ * completion of the same id is a 409 (the first one stands). */
+static void decide_upload(assignments_state_t *st, const sms_command_t *cmd, int64_t now, assignments_outcome_t *out) {
+    (void)now;
+    if (assignments_read_upload(cmd->data, cmd->actor, &out->upload) != 0 ||
+        !upload_id(sms_mp_map_get(cmd->data, "upload_id"))) {
+        fail(out, 400, "validation", "upload.complete needs upload_id, filename, content_type, size, sha256, stored_at");
+        return;
+    }
+    if (out->upload.student_id.len != cmd->actor.len ||
+        memcmp(out->upload.student_id.ptr, cmd->actor.ptr, cmd->actor.len) != 0) {
+        fail(out, 400, "validation", "an upload is completed by its own student");
+        return;
+    }
+    if (assignments_state_upload_owner(st, out->upload.upload_id) != NULL) {
+        fail(out, 409, "upload_exists", "upload %.*s was completed already; ask for a new upload URL",
+             (int)out->upload.upload_id.len, out->upload.upload_id.ptr);
+        return;
+    }
+    out->has_upload = true;
+    out->status = 200;
+    out->event_type = "upload.completed";
 }
 
 /* A student's submission: only to an assignment of a class they are enrolled
@@ -311,6 +354,10 @@ static void decide_submission(assignments_state_t *st, const sms_command_t *cmd,
         fail(out, 409, "class_inactive", "class %s is inactive: it takes no submissions", a->class_id);
         return;
     }
+    if (check_uploads(st, cmd, out) > 0) {
+        fail(out, 422, "invalid_uploads", "some upload ids cannot be attached: see errors");
+        return;
+    }
     assignments_submission_t *s = &out->sub;
     s->assignment_id = (sms_str_t){a->id, strlen(a->id)};
     s->class_id = class_id;
@@ -329,6 +376,12 @@ static void decide_submission(assignments_state_t *st, const sms_command_t *cmd,
 void assignments_decide(assignments_state_t *st, const sms_command_t *cmd, int64_t now_ms, const char *new_id,
                         assignments_outcome_t *out) {
     memset(out, 0, sizeof *out);
+    if (same(cmd->type, "upload.complete")) {
+        if (!same(cmd->role, "student")) fail(out, 403, "forbidden", "only students upload");
+        else if (cmd->v != 1) fail(out, 400, "unsupported_version", "command version %lld is not supported", (long long)cmd->v);
+        else decide_upload(st, cmd, now_ms, out);
+        return;
+    }
     if (same(cmd->type, "submission.create")) {
         if (!same(cmd->role, "student")) fail(out, 403, "forbidden", "only students submit");
         else if (cmd->v != 1) fail(out, 400, "unsupported_version", "command version %lld is not supported", (long long)cmd->v);

@@ -23,6 +23,8 @@ typedef struct assignments_outcome_s {
     bool has_assignment;            /* after is filled */
     assignments_submission_t sub;   /* submission.created: the submission (borrows from the command) */
     bool has_submission;
+    assignments_upload_t upload;    /* upload.completed: the file's metadata (borrows from the command) */
+    bool has_upload;
     const char *changed[4];         /* assignment.updated: the fields that changed */
     size_t n_changed;
     /* errors (status >= 400) */
@@ -36,7 +38,8 @@ typedef struct assignments_outcome_s {
 } assignments_outcome_t;
 
 /* Decides cmd (assignment.create|update|delete by a lecturer,
- * submission.create by a student) at now_ms; new_id is the id a
+ * submission.create by a student, upload.complete sent by the gateway on
+ * behalf of the student who asked for the upload URL) at now_ms; new_id is the id a
  * created assignment gets. Fills out (release with assignments_outcome_clear). */
 void assignments_decide(assignments_state_t *st, const sms_command_t *cmd, int64_t now_ms, const char *new_id,
                         assignments_outcome_t *out);
@@ -48,7 +51,8 @@ size_t assignments_validate_body(const msgpack_object *data, bool is_create, ass
 
 /* Validates a submission body: text (0..20000 characters), upload_ids (0..10
  * upload ids), at least one of them non-empty, nothing else. Adds errors to
- * out; returns how many. Exposed for unit tests. */
+ * out; returns how many. Exposed for unit tests. (Whether the uploads exist,
+ * are the student's and are listed once is the decision's 422, not this.) */
 size_t assignments_validate_submission(const msgpack_object *data, assignments_outcome_t *out);
 
 #endif

@@ -1,9 +1,10 @@
 /* ops.c - the assignments service's operations for the shared worker
  * (common/worker.h): prefetch state, decide with handlers.c, pack the event
- * (assignment.* or submission.created) and the reply, project with projection.c, answer replays from the view. */
+ * (assignment.*, submission.created or upload.completed) and the reply, project with projection.c, answer replays from the view. */
 #include "ops.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -59,6 +60,21 @@ static void emit_submission(assignments_state_t *st, const sms_command_t *cmd, c
     assignments_state_put_submission_version(st, s->assignment_id, s->student_id, s->version);
 }
 
+static void emit_upload(assignments_state_t *st, const sms_command_t *cmd, const assignments_upload_t *u, int64_t now_ms,
+                        sms_decision_t *d) {
+    char event_id[SMS_ID_SIZE], key[128];
+    d->status = 200;
+    msgpack_packer body = sms_decision_body(d);
+    assignments_pack_upload_public(&body, u);
+    snprintf(key, sizeof key, "%.*s", (int)u->upload_id.len, u->upload_id.ptr);
+    msgpack_packer pk = sms_decision_event(d, key);
+    sms_event_pack_head(&pk, SMS_STR(sms_id_new(event_id)), SMS_STR("upload.completed"), ASSIGNMENTS_EVENT_VERSION,
+                        now_ms, cmd->actor, u->upload_id, cmd->id);
+    assignments_pack_upload_data(&pk, u);
+    /* A second completion of this id in the same batch is a 409. */
+    assignments_state_put_upload(st, u->upload_id, u->student_id);
+}
+
 static void decide(void *state, const sms_command_t *cmd, int64_t now_ms, sms_decision_t *d) {
     assignments_state_t *st = state;
     assignments_outcome_t out;
@@ -74,6 +90,11 @@ static void decide(void *state, const sms_command_t *cmd, int64_t now_ms, sms_de
     }
     if (out.has_submission) {
         emit_submission(st, cmd, &out.sub, now_ms, d);
+        assignments_outcome_clear(&out);
+        return;
+    }
+    if (out.has_upload) {
+        emit_upload(st, cmd, &out.upload, now_ms, d);
         assignments_outcome_clear(&out);
         return;
     }
@@ -111,9 +132,40 @@ static void replay(redisContext *rc, const char *summary, sms_decision_t *d) {
     if (r) freeReplyObject(r);
 }
 
+/* An upload's summary is "200 <upload id>" (projection.c): answered from upload:<id>. */
+static void replay_upload(redisContext *rc, const char *summary, sms_decision_t *d) {
+    int status = 0;
+    char id[128] = "";
+    if (sscanf(summary, "%d %127s", &status, id) != 2) {
+        sms_decision_fail(d, 500, "internal", "unreadable command record");
+        return;
+    }
+    redisReply *r = redisCommand(rc, "HMGET " ASSIGNMENTS_KEY_PREFIX "upload:%s owner filename content_type size sha256", id);
+    bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 5;
+    for (size_t i = 0; ok && i < 5; i++) ok = r->element[i]->type == REDIS_REPLY_STRING;
+    if (ok) {
+        assignments_upload_t u = {.upload_id = SMS_STR(id),
+                                  .student_id = {r->element[0]->str, r->element[0]->len},
+                                  .filename = {r->element[1]->str, r->element[1]->len},
+                                  .content_type = {r->element[2]->str, r->element[2]->len},
+                                  .size = atoll(r->element[3]->str),
+                                  .sha256 = {r->element[4]->str, r->element[4]->len}};
+        d->status = status;
+        msgpack_packer pk = sms_decision_body(d);
+        assignments_pack_upload_public(&pk, &u);
+    } else {
+        sms_decision_fail(d, 503, "unavailable", "the result of this command is not readable yet; retry");
+    }
+    if (r) freeReplyObject(r);
+}
+
 /* A submission's summary is "201 <assignment id> <version> <submitted_at ms>
  * <late 0|1>" (projection.c); the text and upload ids are the command's own. */
 static void replay_cmd(redisContext *rc, const sms_command_t *cmd, const char *summary, sms_decision_t *d) {
+    if (cmd->type.len == 15 && memcmp(cmd->type.ptr, "upload.complete", 15) == 0) {
+        replay_upload(rc, summary, d);
+        return;
+    }
     if (!(cmd->type.len == 17 && memcmp(cmd->type.ptr, "submission.create", 17) == 0)) {
         replay(rc, summary, d);
         return;
@@ -132,7 +184,7 @@ static void replay_cmd(redisContext *rc, const sms_command_t *cmd, const char *s
     reply_submission(d, &s);
 }
 
-static const char *const learn_topics[] = {ASSIGNMENTS_CLASSES_TOPIC, NULL};
+static const char *const learn_topics[] = {ASSIGNMENTS_CLASSES_TOPIC, ASSIGNMENTS_GRADES_TOPIC, NULL};
 
 const sms_worker_ops_t assignments_ops = {
     .service = "assignments",

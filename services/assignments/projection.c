@@ -2,11 +2,14 @@
  * Redis, one Lua script each (see projection.h). Called by the worker's batch loop and tailer. */
 #include "projection.h"
 
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
 #include "buf.h"
+#include "clock.h"
 #include "log.h"
 #include "msgpack_util.h"
 #include "redis.h"
@@ -31,7 +34,8 @@ static sms_redis_script_t apply_script = {.source =
     "           'created_at', ARGV[10], 'updated_at', ARGV[11], 'doc', ARGV[12], 'dm', ARGV[13], 'cm', ARGV[14])\n"
     /* Counts belong to later events (submissions, grades): never reset them. */
     "redis.call('HSETNX', k, 'submission_count', 0)\n"
-    "redis.call('HSETNX', k, 'graded_count', 0)\n"
+    /* graded_count is a function of gr:<id> alone, whichever of the two topics came first. */
+    "redis.call('HSET', k, 'graded_count', redis.call('HLEN', p .. 'gr:' .. id))\n"
     "if status ~= 'deleted' then\n"
     "  redis.call('ZADD', p .. 'd:' .. cls, 0, ARGV[13])\n"
     "  redis.call('ZADD', p .. 'n:' .. cls, 0, ARGV[14])\n"
@@ -82,8 +86,51 @@ static sms_redis_script_t submission_script = {.source =
     "if not cur then redis.call('HINCRBY', p .. 'a:' .. aid, 'submission_count', 1) end\n"
     "return 1\n"};
 
+/* upload.completed. ARGV: 1 "<topic>:<partition>" ("" = none), 2 next offset,
+ * 3 cause, 4 upload id, 5 owner, 6 filename, 7 content type, 8 size, 9 sha256,
+ * 10 stored_at (ms), 11 the public file document (JSON). Uploads are
+ * immutable: the first event of an id stands. Returns 1 if applied, 0 if not. */
+static sms_redis_script_t upload_script = {.source =
+    "local p = 'sms:assignments:'\n"
+    "if ARGV[1] ~= '' then redis.call('HSET', p .. 'offsets', ARGV[1], ARGV[2]) end\n"
+    "redis.call('HSET', p .. 'cmds', ARGV[3], '200 ' .. ARGV[4])\n"
+    "local k = p .. 'upload:' .. ARGV[4]\n"
+    "if redis.call('EXISTS', k) == 1 then return 0 end\n"
+    "redis.call('HSET', k, 'owner', ARGV[5], 'filename', ARGV[6], 'content_type', ARGV[7], 'size', ARGV[8],\n"
+    "           'sha256', ARGV[9], 'stored_at', ARGV[10], 'doc', ARGV[11])\n"
+    "return 1\n"};
+
+/* grade.changed / grade.released from sms.events.grades. ARGV: 1
+ * "<topic>:<partition>" ("" = none), 2 next offset, 3 assignment, 4 student,
+ * 5 grade_version, 6 released 0/1, 7 time (RFC 3339), 8 score (JSON number),
+ * 9 feedback (JSON string). Gated on grade_version per (assignment,
+ * student), like the grading view; released_at is the time of the first
+ * release (a released grade stays released when corrected). graded_count
+ * is HLEN gr:<assignment>, copied into the assignment hash when it exists
+ * (the assignment script copies it too), so the topics' interleaving does
+ * not matter. Returns 1 if applied, 0 if not. */
+static sms_redis_script_t grade_script = {.source =
+    "local p = 'sms:assignments:'\n"
+    "if ARGV[1] ~= '' then redis.call('HSET', p .. 'offsets', ARGV[1], ARGV[2]) end\n"
+    "local aid, sid = ARGV[3], ARGV[4]\n"
+    "local gk = p .. 'gr:' .. aid\n"
+    "local cur = redis.call('HGET', gk, sid)\n"
+    "local cv, cr, cra = 0, '0', ''\n"
+    "if cur then\n"
+    "  local v, r, ra = string.match(cur, '^(%d+)|(%d)|([^|]*)|')\n"
+    "  cv, cr, cra = tonumber(v), r, ra\n"
+    "end\n"
+    "if tonumber(ARGV[5]) <= cv then return 0 end\n"
+    "local ra = cra\n"
+    "if ARGV[6] == '1' and cr ~= '1' then ra = ARGV[7] end\n"
+    "redis.call('HSET', gk, sid, ARGV[5] .. '|' .. ARGV[6] .. '|' .. ra .. '|' .. ARGV[8] .. '|' .. ARGV[9])\n"
+    "local ak = p .. 'a:' .. aid\n"
+    "if redis.call('EXISTS', ak) == 1 then redis.call('HSET', ak, 'graded_count', redis.call('HLEN', gk)) end\n"
+    "return 1\n"};
+
 int assignments_projection_init(redisContext *rc, char *err, size_t errlen) {
-    sms_redis_script_t *all[] = {&apply_script, &class_script, &roster_script, &submission_script};
+    sms_redis_script_t *all[] = {&apply_script, &class_script, &roster_script, &submission_script, &upload_script,
+                                 &grade_script};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (sms_redis_script_load(rc, all[i], err, errlen) != 0) return -1;
     return 0;
@@ -225,8 +272,97 @@ static int append_submission(redisContext *rc, const char *topic, const sms_even
     return 1;
 }
 
+static int append_upload(redisContext *rc, const char *topic, const sms_event_t *ev, int32_t partition,
+                         int64_t offset) {
+    assignments_upload_t u;
+    if (assignments_read_upload(ev->data, ev->actor, &u) != 0) {
+        sms_log(SMS_LOG_WARN, "event_skipped", "%.*s %.*s lacks the upload fields this view keeps", (int)ev->type.len,
+                ev->type.ptr, (int)ev->id.len, ev->id.ptr);
+        return 0;
+    }
+    sms_buf_t doc;
+    sms_buf_init(&doc);
+    assignments_render_upload_doc(&u, &doc);
+    char size[24], at[24], part[160], next[24];
+    snprintf(size, sizeof size, "%lld", (long long)u.size);
+    snprintf(at, sizeof at, "%lld", (long long)u.stored_at);
+    offset_args(topic, partition, offset, part, sizeof part, next, sizeof next);
+    const char *argv[] = {"EVALSHA", upload_script.sha, "0", part, next, ev->cause.ptr, u.upload_id.ptr,
+                          u.student_id.ptr, u.filename.ptr, u.content_type.ptr, size, u.sha256.ptr, at, doc.data};
+    size_t argvlen[] = {7, 40, 1, strlen(part), strlen(next), ev->cause.len, u.upload_id.len, u.student_id.len,
+                        u.filename.len, u.content_type.len, strlen(size), u.sha256.len, strlen(at), doc.len};
+    redisAppendCommandArgv(rc, 14, argv, argvlen);
+    sms_buf_close(&doc);
+    return 1;
+}
+
+/* A score as a JSON number, to hundredths like the grading service keeps it
+ * ("87", "87.5", "87.25"). */
+static void score_json(double score, char *out, size_t cap) {
+    long long h = llround(score * 100.0);
+    if (h % 100 == 0) {
+        snprintf(out, cap, "%lld", h / 100);
+        return;
+    }
+    snprintf(out, cap, "%s%lld.%02lld", h < 0 ? "-" : "", llabs(h) / 100, llabs(h) % 100);
+    size_t n = strlen(out);
+    if (out[n - 1] == '0') out[n - 1] = '\0';
+}
+
+static bool mp_number(const msgpack_object *o, double *out) {
+    if (o == NULL) return false;
+    switch (o->type) {
+    case MSGPACK_OBJECT_POSITIVE_INTEGER: *out = (double)o->via.u64; return true;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER: *out = (double)o->via.i64; return true;
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64: *out = o->via.f64; return isfinite(o->via.f64);
+    default: return false;
+    }
+}
+
+/* grade.changed (released flag, changed_at) and grade.released (released, at
+ * the event's time) -> gr:<assignment>. Other grade event types are not ours. */
+static int append_grade(redisContext *rc, const char *topic, const sms_event_t *ev, int32_t partition,
+                        int64_t offset) {
+    bool changed = type_is(ev, "grade.changed");
+    if ((!changed && !type_is(ev, "grade.released")) || ev->v != 1) return 0;
+    const msgpack_object *d = ev->data, *rel = sms_mp_map_get(d, "released");
+    sms_str_t aid, sid, fb;
+    int64_t ver, at = ev->time;
+    double score;
+    bool released = true;
+    if (!sms_mp_str(sms_mp_map_get(d, "assignment_id"), &aid.ptr, &aid.len) ||
+        !sms_mp_str(sms_mp_map_get(d, "student_id"), &sid.ptr, &sid.len) ||
+        !sms_mp_str(sms_mp_map_get(d, "feedback"), &fb.ptr, &fb.len) || !mp_number(sms_mp_map_get(d, "score"), &score) ||
+        !sms_mp_i64(sms_mp_map_get(d, "grade_version"), &ver) ||
+        (changed && (rel == NULL || rel->type != MSGPACK_OBJECT_BOOLEAN ||
+                     !sms_mp_i64(sms_mp_map_get(d, "changed_at"), &at)))) {
+        sms_log(SMS_LOG_WARN, "event_skipped", "%.*s %.*s lacks the grade fields this view keeps", (int)ev->type.len,
+                ev->type.ptr, (int)ev->id.len, ev->id.ptr);
+        return 0;
+    }
+    if (changed) released = rel->via.boolean;
+    char v[24], when[SMS_RFC3339_LEN], sc[48], part[160], next[24];
+    snprintf(v, sizeof v, "%lld", (long long)ver);
+    sms_rfc3339(at, when);
+    score_json(score, sc, sizeof sc);
+    offset_args(topic, partition, offset, part, sizeof part, next, sizeof next);
+    sms_buf_t feedback;
+    sms_buf_init(&feedback);
+    sms_buf_json_str(&feedback, fb.ptr, fb.len);
+    const char *argv[] = {"EVALSHA", grade_script.sha, "0", part, next, aid.ptr, sid.ptr, v, released ? "1" : "0",
+                          when, sc, feedback.data};
+    size_t argvlen[] = {7, 40, 1, strlen(part), strlen(next), aid.len, sid.len, strlen(v), 1, strlen(when), strlen(sc),
+                        feedback.len};
+    redisAppendCommandArgv(rc, 12, argv, argvlen);
+    sms_buf_close(&feedback);
+    return 1;
+}
+
 int assignments_projection_append(redisContext *rc, const char *topic, const sms_event_t *ev, int32_t partition,
                                   int64_t offset) {
+    if (strcmp(topic, ASSIGNMENTS_GRADES_TOPIC) == 0) return append_grade(rc, topic, ev, partition, offset);
+    if (type_is(ev, "upload.completed")) return append_upload(rc, topic, ev, partition, offset);
     if (strcmp(topic, ASSIGNMENTS_CLASSES_TOPIC) == 0) {
         bool enroll = type_is(ev, "class.students_enrolled");
         if (enroll || type_is(ev, "class.student_unenrolled"))

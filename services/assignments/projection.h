@@ -1,5 +1,5 @@
-/* projection.h - assignment events (and the class facts this service learns
- * from sms.events.classes) -> the Redis view the gateway reads.
+/* projection.h - assignment, submission and upload events (and the facts this
+ * service learns from sms.events.classes and sms.events.grades) -> the Redis view the gateway reads.
  *
  * Keys (all under sms:assignments:):
  *   a:<id>          hash: class_id, lecturer_id, title, description, status
@@ -23,9 +23,19 @@
  *   m:<assignment id>   hash: student -> {version, submitted_at, late} (JSON), the
  *                   student's my_submission
  *   ss:<assignment id>  zset (score 0) of the students who submitted; lex order
+ *   upload:<upload id>  hash: owner (student id), filename, content_type, size,
+ *                   sha256, stored_at (ms), doc (the public file JSON: upload_id,
+ *                   filename, content_type, size, sha256; readers add the
+ *                   download URL); written once, from upload.completed
+ *   gr:<assignment id>  hash: student -> grade record learned from
+ *                   sms.events.grades: "<grade_version>|<released 0/1>|
+ *                   <released_at RFC 3339, "" while a draft>|<score JSON>|
+ *                   <feedback JSON>"; gated on grade_version. graded_count of
+ *                   a:<id> = HLEN of this hash (no event deletes a grade)
  *   cmds, offsets, meta  the worker's bookkeeping (common/worker.h); cmds values
  *                   are "<status> <assignment id>", for submissions
- *                   "201 <assignment id> <version> <submitted_at ms> <late 0|1>"
+ *                   "201 <assignment id> <version> <submitted_at ms> <late 0|1>",
+ *                   for uploads "200 <upload id>"
  * Each event is applied by one Lua script (atomic, version-gated, recording
  * the partition offset in the same step); no clock is read, so the view is a
  * pure function of the log ("closed" is decided by readers from due_at).
@@ -42,6 +52,7 @@
 #define ASSIGNMENTS_KEY_PREFIX "sms:assignments:"
 #define ASSIGNMENTS_EVENTS_TOPIC "sms.events.assignments"
 #define ASSIGNMENTS_CLASSES_TOPIC "sms.events.classes"
+#define ASSIGNMENTS_GRADES_TOPIC "sms.events.grades"
 
 /* Loads the scripts. 0, or -1 with err. */
 int assignments_projection_init(redisContext *rc, char *err, size_t errlen);

@@ -249,3 +249,66 @@ void assignments_render_submission_item(const assignments_submission_t *s, sms_b
 void assignments_render_my_submission(const assignments_submission_t *s, sms_buf_t *out) {
     render_json(pack_mine, s, out);
 }
+
+/* ---- uploads ---- */
+
+void assignments_pack_upload_data(msgpack_packer *pk, const assignments_upload_t *u) {
+    msgpack_pack_map(pk, 7);
+    pack_kv_strn(pk, "upload_id", u->upload_id);
+    pack_kv_strn(pk, "student_id", u->student_id);
+    pack_kv_strn(pk, "filename", u->filename);
+    pack_kv_strn(pk, "content_type", u->content_type);
+    sms_mp_pack_kv_i64(pk, "size", u->size);
+    pack_kv_strn(pk, "sha256", u->sha256);
+    sms_mp_pack_kv_i64(pk, "stored_at", u->stored_at);
+}
+
+static bool sha256_hex(sms_str_t s) {
+    if (s.len != 64) return false;
+    for (size_t i = 0; i < s.len; i++)
+        if (!((s.ptr[i] >= '0' && s.ptr[i] <= '9') || (s.ptr[i] >= 'a' && s.ptr[i] <= 'f'))) return false;
+    return true;
+}
+
+int assignments_read_upload(const msgpack_object *data, sms_str_t student, assignments_upload_t *out) {
+    memset(out, 0, sizeof *out);
+    out->student_id = student;
+    const msgpack_object *sid = sms_mp_map_get(data, "student_id");
+    if (sid && !sms_mp_str(sid, &out->student_id.ptr, &out->student_id.len)) return -1;
+    if (!sms_mp_str(sms_mp_map_get(data, "upload_id"), &out->upload_id.ptr, &out->upload_id.len) ||
+        !sms_mp_str(sms_mp_map_get(data, "filename"), &out->filename.ptr, &out->filename.len) ||
+        !sms_mp_str(sms_mp_map_get(data, "content_type"), &out->content_type.ptr, &out->content_type.len) ||
+        !sms_mp_str(sms_mp_map_get(data, "sha256"), &out->sha256.ptr, &out->sha256.len) ||
+        !sms_mp_i64(sms_mp_map_get(data, "size"), &out->size) ||
+        !sms_mp_i64(sms_mp_map_get(data, "stored_at"), &out->stored_at))
+        return -1;
+    if (out->upload_id.len != ASSIGNMENTS_UPLOAD_ID_LEN || out->student_id.len == 0 || out->student_id.len > 127 ||
+        out->filename.len == 0 || out->filename.len > ASSIGNMENTS_FILENAME_MAX || out->content_type.len == 0 ||
+        out->content_type.len > ASSIGNMENTS_CONTENT_TYPE_MAX || out->size < 1 || out->stored_at < 0 ||
+        !sha256_hex(out->sha256))
+        return -1;
+    return 0;
+}
+
+void assignments_pack_upload_public(msgpack_packer *pk, const assignments_upload_t *u) {
+    msgpack_pack_map(pk, 5);
+    pack_kv_strn(pk, "upload_id", u->upload_id);
+    pack_kv_strn(pk, "filename", u->filename);
+    pack_kv_strn(pk, "content_type", u->content_type);
+    sms_mp_pack_kv_i64(pk, "size", u->size);
+    pack_kv_strn(pk, "sha256", u->sha256);
+}
+
+void assignments_render_upload_doc(const assignments_upload_t *u, sms_buf_t *out) {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    assignments_pack_upload_public(&pk, u);
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init(&unpacked);
+    if (msgpack_unpack_next(&unpacked, sb.data, sb.size, NULL) == MSGPACK_UNPACK_SUCCESS)
+        sms_msgpack_to_json(&unpacked.data, out);
+    msgpack_unpacked_destroy(&unpacked);
+    msgpack_sbuffer_destroy(&sb);
+}

@@ -65,8 +65,8 @@ void assignments_render_doc(const assignments_assignment_t *a, sms_buf_t *out);
 /* One submission (a version of one student's work on one assignment). The
  * text and upload ids are borrowed from the command or event they came from
  * (upload_ids: a msgpack array of strings, or NULL for none) and live as long
- * as it does. Upload ids are recorded as given: the upload metadata event
- * that would let this service check them does not exist yet. */
+ * as it does. The decision checked each upload id against the view's
+ * upload:<id> (completed, the student's own, listed once). */
 typedef struct assignments_submission_s {
     sms_str_t assignment_id, class_id, student_id;
     int64_t version;          /* 1, 2, ... per (assignment, student); the latest counts */
@@ -90,5 +90,34 @@ void assignments_pack_submission_public(msgpack_packer *pk, const assignments_su
 void assignments_render_submission_item(const assignments_submission_t *s, sms_buf_t *out);
 /* Appends the student's own summary as JSON: version, submitted_at, late. */
 void assignments_render_my_submission(const assignments_submission_t *s, sms_buf_t *out);
+
+
+/* ---- uploads ---- */
+
+#define ASSIGNMENTS_UPLOAD_ID_LEN 26
+#define ASSIGNMENTS_FILENAME_MAX 1020      /* bytes: 255 characters of up to 4 bytes */
+#define ASSIGNMENTS_CONTENT_TYPE_MAX 127
+
+/* A completed upload: the metadata of a stored file (upload.completed data).
+ * Strings are borrowed from the command or event they came from. */
+typedef struct assignments_upload_s {
+    sms_str_t upload_id, student_id, filename, content_type, sha256;
+    int64_t size;      /* bytes */
+    int64_t stored_at; /* ms: when the gateway committed the bytes */
+} assignments_upload_t;
+
+/* Packs the upload.completed data map: upload_id, student_id, filename,
+ * content_type, size, sha256, stored_at (ms). */
+void assignments_pack_upload_data(msgpack_packer *pk, const assignments_upload_t *u);
+/* Reads upload.completed data (or an upload.complete command's data, whose
+ * student_id is the actor's and passed in student) borrowing from data. 0, or
+ * -1 if a field is missing or has the wrong type or form (sha256: 64 lower-case hex). */
+int assignments_read_upload(const msgpack_object *data, sms_str_t student, assignments_upload_t *out);
+/* Packs the public file document (the reply body of upload.complete):
+ * upload_id, filename, content_type, size, sha256. */
+void assignments_pack_upload_public(msgpack_packer *pk, const assignments_upload_t *u);
+/* Appends the same document as JSON: what the view keeps in upload:<id> doc
+ * and readers extend with a download URL. */
+void assignments_render_upload_doc(const assignments_upload_t *u, sms_buf_t *out);
 
 #endif

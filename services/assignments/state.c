@@ -19,6 +19,7 @@ void assignments_state_init(assignments_state_t *st, redisContext *rc) {
     sms_strmap_init(&st->classes);
     sms_strmap_init(&st->enrolled);
     sms_strmap_init(&st->versions);
+    sms_strmap_init(&st->uploads);
 }
 
 static void free_values(sms_strmap_t *m, void (*fn)(void *)) {
@@ -37,10 +38,12 @@ void assignments_state_close(assignments_state_t *st) {
     free_values(&st->assignments, free_assignment);
     free_values(&st->classes, sms_free);
     free_values(&st->versions, sms_free);
+    free_values(&st->uploads, sms_free);
     sms_strmap_close(&st->assignments);
     sms_strmap_close(&st->classes);
     sms_strmap_close(&st->enrolled); /* values are markers */
     sms_strmap_close(&st->versions);
+    sms_strmap_close(&st->uploads);
 }
 
 void assignments_from_hash(const redisReply *r, const char *id, size_t idlen, assignments_assignment_t *a) {
@@ -157,6 +160,67 @@ static int prefetch_submissions(assignments_state_t *st, const sms_command_t *co
     return rc;
 }
 
+static bool is_upload_complete(const sms_command_t *c) {
+    return c->type.len == 15 && memcmp(c->type.ptr, "upload.complete", 15) == 0;
+}
+
+/* The upload ids cmd names: the one an upload.complete completes, or those
+ * a submission lists (strings of a plausible length only; the decision
+ * names the others). Fills ids (cap entries); returns how many. */
+static size_t command_uploads(const sms_command_t *c, sms_str_t *ids, size_t cap) {
+    size_t n = 0;
+    sms_str_t id;
+    if (is_upload_complete(c)) {
+        if (sms_mp_str(sms_mp_map_get(c->data, "upload_id"), &id.ptr, &id.len) && id.len > 0 && id.len < 128)
+            ids[n++] = id;
+        return n;
+    }
+    const msgpack_object *list = is_submission(c) ? sms_mp_map_get(c->data, "upload_ids") : NULL;
+    if (list == NULL || list->type != MSGPACK_OBJECT_ARRAY) return 0;
+    for (uint32_t i = 0; i < list->via.array.size && n < cap; i++)
+        if (sms_mp_str(&list->via.array.ptr[i], &id.ptr, &id.len) && id.len > 0 && id.len < 128) ids[n++] = id;
+    return n;
+}
+
+/* Third round: the owner of every upload the batch names (one HGET each,
+ * each id asked once; absent until the reply says otherwise). */
+static int prefetch_uploads(assignments_state_t *st, const sms_command_t *const *cmds, size_t n) {
+    sms_str_t *asked = NULL, ids[ASSIGNMENTS_SUBMISSION_UPLOADS_MAX];
+    size_t n_asked = 0, cap = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = command_uploads(cmds[i], ids, ASSIGNMENTS_SUBMISSION_UPLOADS_MAX);
+        for (size_t j = 0; j < k; j++) {
+            if (sms_strmap_get(&st->uploads, ids[j].ptr, ids[j].len) != NULL) continue;
+            sms_strmap_put(&st->uploads, ids[j].ptr, ids[j].len, &assignments_absent);
+            if (n_asked == cap) {
+                cap = cap ? cap * 2 : 64;
+                asked = sms_realloc(asked, cap * sizeof *asked);
+            }
+            asked[n_asked++] = ids[j];
+            redisAppendCommand(st->rc, "HGET " ASSIGNMENTS_KEY_PREFIX "upload:%b owner", ids[j].ptr, ids[j].len);
+        }
+    }
+    char err[256];
+    int rc = 0;
+    for (size_t i = 0; i < n_asked; i++) {
+        redisReply *r = sms_redis_get_reply(st->rc, err, sizeof err);
+        if (r == NULL) {
+            sms_log(SMS_LOG_ERROR, "redis_failed", "%s", err);
+            rc = -1;
+            break; /* the connection is unusable; the caller reconnects */
+        }
+        if (r->type == REDIS_REPLY_STRING) {
+            assignments_state_put_upload(st, asked[i], (sms_str_t){r->str, r->len});
+        } else if (r->type == REDIS_REPLY_ERROR) {
+            sms_log(SMS_LOG_ERROR, "redis_error", "%s", r->str);
+            rc = -1;
+        }
+        freeReplyObject(r);
+    }
+    sms_free(asked);
+    return rc;
+}
+
 int assignments_state_prefetch(assignments_state_t *st, const sms_command_t *const *cmds, size_t n) {
     for (size_t i = 0; i < n; i++) {
         const sms_command_t *c = cmds[i];
@@ -210,7 +274,18 @@ int assignments_state_prefetch(assignments_state_t *st, const sms_command_t *con
         }
     }
     if (rc != 0) return rc;
-    return prefetch_submissions(st, cmds, n);
+    if (prefetch_submissions(st, cmds, n) != 0) return -1;
+    return prefetch_uploads(st, cmds, n);
+}
+
+const char *assignments_state_upload_owner(assignments_state_t *st, sms_str_t upload_id) {
+    void *v = sms_strmap_get(&st->uploads, upload_id.ptr, upload_id.len);
+    return v == &assignments_absent ? NULL : v;
+}
+
+void assignments_state_put_upload(assignments_state_t *st, sms_str_t upload_id, sms_str_t owner) {
+    void *prev = sms_strmap_put(&st->uploads, upload_id.ptr, upload_id.len, sms_strndup(owner.ptr, owner.len));
+    if (prev && prev != &assignments_absent) sms_free(prev);
 }
 
 const assignments_assignment_t *assignments_state_assignment(assignments_state_t *st, sms_str_t id) {

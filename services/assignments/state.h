@@ -26,6 +26,7 @@ typedef struct assignments_state_s {
     sms_strmap_t classes;          /* class id -> assignments_class_t* (or &assignments_absent) */
     sms_strmap_t enrolled;         /* "<class id>\n<student>" -> &assignments_present or &assignments_absent */
     sms_strmap_t versions;         /* "<assignment id>\n<student>" -> int64_t* latest submission version */
+    sms_strmap_t uploads;          /* upload id -> owner (char*, owned) of a completed upload, or &assignments_absent */
 } assignments_state_t;
 
 extern char assignments_absent, assignments_present;
@@ -55,6 +56,12 @@ void assignments_state_put_enrolled(assignments_state_t *st, sms_str_t class_id,
 /* Overlay and prefetch: the student's latest submission version of assignment_id. */
 void assignments_state_put_submission_version(assignments_state_t *st, sms_str_t assignment_id, sms_str_t student,
                                               int64_t version);
+
+/* The owner (student id) of completed upload id, or NULL if the view has no
+ * upload.completed for it. */
+const char *assignments_state_upload_owner(assignments_state_t *st, sms_str_t upload_id);
+/* Overlay, unit tests and prefetch: upload id is completed by owner. */
+void assignments_state_put_upload(assignments_state_t *st, sms_str_t upload_id, sms_str_t owner);
 
 /* Fills a from an HGETALL reply of the assignment hash a:<id> (see projection.h). */
 void assignments_from_hash(const redisReply *r, const char *id, size_t idlen, assignments_assignment_t *a);

@@ -90,5 +90,11 @@ int gw_routes_files(gw_app_t *app, gw_router_t *router);
  * NULL. Returns 0, or -EINVAL for an id that is not an upload id. */
 int gw_files_download_url(const gw_app_t *app, const char *upload_id, int64_t ttl_s, sms_buf_t *out,
                           int64_t *expires_out);
+/* Appends a JSON array of files to out from docs, an array reply of the
+ * assignments view's upload documents ({upload_id, filename, content_type,
+ * size, sha256}): each gets "download_url" (see gw_files_download_url,
+ * valid SMS_UPLOAD_TTL_S) and "download_expires_at" (RFC 3339). Documents
+ * that are not strings or name no valid upload id are skipped. */
+void gw_files_render(const gw_app_t *app, const redisReply *docs, sms_buf_t *out);
 
 #endif

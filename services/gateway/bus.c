@@ -296,7 +296,11 @@ static bool parse_if_match(const char *s, int64_t *out) {
 
 void gw_bus_send(gw_bus_t *bus, gw_request_t *req, const char *service, const char *type, const char *key,
                  const cJSON *body) {
-    const char *user = gw_req_user(req);
+    gw_bus_send_as(bus, req, service, type, key, body, gw_req_user(req), gw_req_role(req));
+}
+
+void gw_bus_send_as(gw_bus_t *bus, gw_request_t *req, const char *service, const char *type, const char *key,
+                    const cJSON *body, const char *user, const char *role) {
     const char *idem = gw_req_header(req, "Idempotency-Key");
     const char *if_match = gw_req_header(req, "If-Match");
     const char *trace = gw_req_header(req, "traceparent");
@@ -327,7 +331,7 @@ void gw_bus_send(gw_bus_t *bus, gw_request_t *req, const char *service, const ch
     h.v = 1;
     h.time = sms_now_ms();
     h.actor = SMS_STR(user);
-    h.role = SMS_STR(gw_req_role(req));
+    h.role = SMS_STR(role);
     h.key = SMS_STR(key);
     h.reply_to = SMS_STR(bus->reply_topic);
     h.traceparent = trace && valid_traceparent(trace) ? SMS_STR(trace) : (sms_str_t){"", 0};

@@ -28,6 +28,12 @@ int gw_bus_new(uv_loop_t *loop, const sms_config_t *cfg, gw_bus_t **out);
 void gw_bus_send(gw_bus_t *bus, gw_request_t *req, const char *service, const char *type, const char *key,
                  const cJSON *body);
 
+/* The same for a request that carries no token (a signed URL's): the
+ * command is sent on behalf of actor with role, whom the URL's signature
+ * names. */
+void gw_bus_send_as(gw_bus_t *bus, gw_request_t *req, const char *service, const char *type, const char *key,
+                    const cJSON *body, const char *actor, const char *role);
+
 /* True while the last metadata probe reached a broker. */
 bool gw_bus_kafka_ok(const gw_bus_t *bus);
 /* Requests waiting for a reply. */

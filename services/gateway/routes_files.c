@@ -2,7 +2,8 @@
  * seed's S3 presigned URLs served by the gateway itself:
  *
  *   POST /student/uploads   a student describes a file; answers an upload URL
- *   PUT  /uploads/{id}?...  the file's bytes, streamed to the blob store
+ *   PUT  /uploads/{id}?...  the file's bytes, streamed to the blob store; then the
+ *                           upload.complete command, whose reply answers the PUT
  *   GET  /files/{id}?...    the file, streamed back (gw_files_download_url mints these)
  *
  * The URLs carry their own authorization (common/signed_url.h, keyed with
@@ -229,6 +230,37 @@ int gw_files_download_url(const gw_app_t *app, const char *upload_id, int64_t tt
     return rc;
 }
 
+void gw_files_render(const gw_app_t *app, const redisReply *docs, sms_buf_t *out) {
+    sms_buf_putc(out, '[');
+    size_t n = 0;
+    for (size_t i = 0; docs && docs->type == REDIS_REPLY_ARRAY && i < docs->elements; i++) {
+        const redisReply *d = docs->element[i];
+        if (d->type != REDIS_REPLY_STRING || d->len < 2 || d->str[d->len - 1] != '}') continue;
+        /* The document starts {"upload_id":"<26 characters>" (schema.c's order). */
+        static const char head[] = "{\"upload_id\":\"";
+        char id[SMS_ID_SIZE];
+        if (d->len < sizeof head + SMS_ID_LEN || memcmp(d->str, head, sizeof head - 1) != 0) continue;
+        memcpy(id, d->str + sizeof head - 1, SMS_ID_LEN);
+        id[SMS_ID_LEN] = '\0';
+        sms_buf_t url;
+        sms_buf_init(&url);
+        int64_t expires;
+        if (gw_files_download_url(app, id, 0, &url, &expires) == 0) {
+            char when[SMS_RFC3339_LEN];
+            if (n++) sms_buf_putc(out, ',');
+            sms_buf_append(out, d->str, d->len - 1);
+            sms_buf_puts(out, ",\"download_url\":");
+            sms_buf_json_str(out, url.data, url.len);
+            sms_buf_puts(out, ",\"download_expires_at\":");
+            sms_rfc3339(expires * 1000, when);
+            sms_buf_json_str(out, when, strlen(when));
+            sms_buf_putc(out, '}');
+        }
+        sms_buf_close(&url);
+    }
+    sms_buf_putc(out, ']');
+}
+
 /* Checks the request's expires and sig against u (whose expires is filled
  * in here). Answers 403 and returns -1 unless the URL is genuine and live. */
 static int check_signature(gw_request_t *req, sms_signed_url_t *u) {
@@ -357,6 +389,8 @@ typedef struct upload_s {
     uint64_t size;
     char *buf;
     size_t buf_cap;
+    char sha[65];       /* set by on_end */
+    int64_t stored_at;  /* ms, set by on_end */
     unsigned writing : 1; /* an append is in flight */
     unsigned aborted : 1; /* the server answered req (on_abort): free once the append is back */
 } upload_t;
@@ -407,6 +441,23 @@ static void up_on_data(gw_request_t *req, const char *data, size_t len, void *ct
     up->writing = 1;
 }
 
+/* The bytes are durable: record the metadata as an event (upload.complete
+ * to the assignments service, on behalf of the owner the signed URL names)
+ * and answer the PUT with the service's reply, so a 200 means the upload is
+ * visible to the next submission. If that fails (503/504), the bytes stay
+ * but the upload cannot be attached: the student asks for a new URL. */
+static void announce_upload(upload_t *up) {
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddStringToObject(body, "upload_id", up->id);
+    cJSON_AddStringToObject(body, "filename", up->filename);
+    cJSON_AddStringToObject(body, "content_type", up->ctype);
+    cJSON_AddNumberToObject(body, "size", (double)up->size);
+    cJSON_AddStringToObject(body, "sha256", up->sha);
+    cJSON_AddNumberToObject(body, "stored_at", (double)up->stored_at);
+    gw_bus_send_as(files.app->bus, up->req, "assignments", "upload.complete", up->id, body, up->user, "student");
+    cJSON_Delete(body);
+}
+
 static void up_on_committed(void *data, int status) {
     upload_t *up = data;
     gw_request_t *req = up->req;
@@ -416,20 +467,20 @@ static void up_on_committed(void *data, int status) {
     } else if (status != 0) {
         respond_storage_error(req, "commit", status);
     } else {
-        gw_respond(req, 200, "application/json", up->buf, up->buf_cap, NULL); /* the answer, kept in buf by on_end */
+        announce_upload(up);
     }
     upload_free(up);
 }
 
 static void up_on_end(gw_request_t *req, void *ctx) {
     upload_t *up = ctx;
-    char sha[65], when[SMS_RFC3339_LEN];
+    char *sha = up->sha, when[SMS_RFC3339_LEN];
     int rc = sms_blob_writer_sha256(up->w, sha);
     if (rc != 0) {
         upload_fail(up, "sha256", rc);
         return;
     }
-    /* The answer, and the metadata document (the answer plus who and when). */
+    /* The sidecar metadata document: what the upload.complete command carries, plus who and when. */
     sms_buf_t b;
     sms_buf_init(&b);
     sms_buf_puts(&b, "{\"upload_id\":");
@@ -442,11 +493,11 @@ static void up_on_end(gw_request_t *req, void *ctx) {
     sms_buf_json_str(&b, up->ctype, strlen(up->ctype));
     sms_buf_puts(&b, ",\"filename\":");
     sms_buf_json_str(&b, up->filename, strlen(up->filename));
-    size_t answer_len = b.len;
     sms_buf_puts(&b, ",\"owner\":");
     sms_buf_json_str(&b, up->user, strlen(up->user));
     sms_buf_puts(&b, ",\"created_at\":");
-    sms_rfc3339(sms_now_ms(), when); /* before strlen: argument order is unspecified */
+    up->stored_at = sms_now_ms();
+    sms_rfc3339(up->stored_at, when); /* before strlen: argument order is unspecified */
     sms_buf_json_str(&b, when, strlen(when));
     sms_buf_putc(&b, '}');
     rc = sms_blob_commit(up->w, b.data, b.len, up_on_committed, up);
@@ -456,11 +507,7 @@ static void up_on_end(gw_request_t *req, void *ctx) {
         return;
     }
     up->w = NULL; /* the commit has it now */
-    /* Keep the answer: the document up to filename, closed. */
-    sms_free(up->buf);
-    b.data[answer_len] = '}';
-    up->buf = b.data;
-    up->buf_cap = answer_len + 1;
+    sms_buf_close(&b);
     (void)req;
 }
 

@@ -1,7 +1,8 @@
 /* routes_submissions.c - submissions at the gateway: a student submits to an
  * assignment (a submission.create command on sms.commands.assignments) and
  * lists their class's assignments with their own latest submission; the
- * owning lecturer lists the latest submission of every student. Reads come
+ * owning lecturer lists the latest submission of every student, each with
+ * its files and fresh signed download URLs. Reads come
  * from the assignments service's view (sms:assignments:*, see
  * services/assignments/projection.h) by Lua scripts. Registered by app.c. */
 #include <stdio.h>
@@ -16,47 +17,78 @@
 #define LIMIT_MAX 100
 #define ID_MAX 127
 
+/* files(doc): the stored file documents of the uploads a submission item
+ * (JSON with upload_ids) lists, in its order. The gateway adds the signed
+ * download URLs (they expire, so the view cannot hold them). */
+#define FILES_LUA                                                                 \
+    "local p = 'sms:assignments:'\n"                                              \
+    "local function files(doc)\n"                                                \
+    "  local out = {}\n"                                                          \
+    "  if not doc then return out end\n"                                          \
+    "  local ok, d = pcall(cjson.decode, doc)\n"                                  \
+    "  if not ok or type(d.upload_ids) ~= 'table' then return out end\n"          \
+    "  for _, id in ipairs(d.upload_ids) do\n"                                    \
+    "    local f = redis.call('HGET', p .. 'upload:' .. id, 'doc')\n"             \
+    "    if f then out[#out + 1] = f end\n"                                       \
+    "  end\n"                                                                     \
+    "  return out\n"                                                              \
+    "end\n"
+
 /* ARGV: 1 assignment, 2 lecturer, 3 cursor (student id, "" = start), 4 limit.
- * {0} when missing or not the lecturer's, else {1, items JSON, next cursor or false}. */
-static gw_script_t list_script = {.source =
-    "local p = 'sms:assignments:'\n"
+ * {0} when missing or not the lecturer's, else {1, {item JSON...}, next
+ * cursor or false, {{file JSON...} per item}}. */
+static gw_script_t list_script = {.source = FILES_LUA
     "local aid, lim = ARGV[1], tonumber(ARGV[4])\n"
     "if redis.call('HGET', p .. 'a:' .. aid, 'lecturer_id') ~= ARGV[2] then return {0} end\n"
     "local min = '-'\n"
     "if ARGV[3] ~= '' then min = '(' .. ARGV[3] end\n"
     "local ids = redis.call('ZRANGEBYLEX', p .. 'ss:' .. aid, min, '+', 'LIMIT', 0, lim + 1)\n"
     "local n = math.min(#ids, lim)\n"
-    "if n == 0 then return {1, '', false} end\n"
+    "if n == 0 then return {1, {}, false, {}} end\n"
     "local page = {}\n"
     "for i = 1, n do page[i] = ids[i] end\n"
     "local docs = redis.call('HMGET', p .. 's:' .. aid, unpack(page))\n"
+    "local fs = {}\n"
+    "for i = 1, n do fs[i] = files(docs[i]) end\n"
     "local nxt = false\n"
     "if #ids > lim then nxt = ids[lim] end\n"
-    "return {1, table.concat(docs, ','), nxt}\n"};
+    "return {1, docs, nxt, fs}\n"};
 
 /* ARGV: 1 class, 2 student, 3 cursor ("<15-digit due_at>:<id>", "" = start),
- * 4 limit, 5 now ms. {0} when the student is not enrolled, else {1, items
- * JSON, next cursor or false}: the class's assignments not deleted, by due
- * date, each with the student's my_submission (or null). */
-static gw_script_t student_script = {.source =
-    "local p = 'sms:assignments:'\n"
+ * 4 limit, 5 now ms. {0} when the student is not enrolled, else {1, {head...},
+ * next cursor or false, {my_submission JSON or false...}, {{file JSON...}...}}:
+ * the class's assignments not deleted, by due date. A head is the item up to
+ * `"my_submission":` (with status and my_grade: the student's released grade
+ * learned from sms.events.grades, or null; drafts never show). */
+static gw_script_t student_script = {.source = FILES_LUA
     "local cls, sid, lim, now = ARGV[1], ARGV[2], tonumber(ARGV[4]), tonumber(ARGV[5])\n"
     "if redis.call('SISMEMBER', p .. 'roster:' .. cls, sid) == 0 then return {0} end\n"
     "local min = '-'\n"
     "if ARGV[3] ~= '' then min = '(' .. ARGV[3] end\n"
     "local members = redis.call('ZRANGEBYLEX', p .. 'd:' .. cls, min, '+', 'LIMIT', 0, lim + 1)\n"
-    "local out = {}\n"
+    "local heads, mines, fs = {}, {}, {}\n"
     "for i = 1, math.min(#members, lim) do\n"
     "  local id = string.sub(members[i], 17)\n"
-    "  local h = redis.call('HMGET', p .. 'a:' .. id, 'doc', 'due_at')\n"
+    "  local h = redis.call('HMGET', p .. 'a:' .. id, 'doc', 'due_at', 'max_score')\n"
     "  local st = 'open'\n"
     "  if tonumber(h[2]) <= now then st = 'closed' end\n"
-    "  local mine = redis.call('HGET', p .. 'm:' .. id, sid) or 'null'\n"
-    "  out[i] = h[1] .. ',\"status\":\"' .. st .. '\",\"my_submission\":' .. mine .. '}'\n"
+    "  local grade = 'null'\n"
+    "  local g = redis.call('HGET', p .. 'gr:' .. id, sid)\n"
+    "  if g then\n"
+    "    local r, ra, sc, fb = string.match(g, '^%d+|(%d)|([^|]*)|([^|]*)|(.*)$')\n"
+    "    if r == '1' then\n"
+    "      grade = '{\"score\":' .. sc .. ',\"max_score\":' .. cjson.encode(tonumber(h[3])) ..\n"
+    "              ',\"feedback\":' .. fb .. ',\"released_at\":\"' .. ra .. '\"}'\n"
+    "    end\n"
+    "  end\n"
+    "  heads[i] = h[1] .. ',\"status\":\"' .. st .. '\",\"my_grade\":' .. grade .. ',\"my_submission\":'\n"
+    "  mines[i] = redis.call('HGET', p .. 'm:' .. id, sid) or false\n"
+    "  fs[i] = {}\n"
+    "  if mines[i] then fs[i] = files(redis.call('HGET', p .. 's:' .. id, sid)) end\n"
     "end\n"
     "local nxt = false\n"
     "if #members > lim then nxt = members[lim] end\n"
-    "return {1, table.concat(out, ','), nxt}\n"};
+    "return {1, heads, nxt, mines, fs}\n"};
 
 /* Ids and student ids: 1..127 bytes of letters, digits, '.', '_', '-'. */
 static bool valid_id(const char *s) {
@@ -104,27 +136,40 @@ static bool page_params(gw_request_t *req, bool (*cursor_ok)(const char *), long
     return n_errs == 0;
 }
 
-/* Answers {1, items, next} as {"items":[items],"next_cursor":next}; {0} as 404. */
-static void respond_page(redisReply *r, gw_request_t *req, const char *missing) {
+/* The script's reply, checked: {0} is answered 404 (true returned: done),
+ * anything but {1, {..}, next, ...} (n elements) 503. */
+static bool answered_early(redisReply *r, size_t n, gw_request_t *req, const char *missing) {
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 && r->element[0]->type == REDIS_REPLY_INTEGER &&
         r->element[0]->integer == 0) {
         not_found(req, missing);
-        return;
+        return true;
     }
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 3 || r->element[1]->type != REDIS_REPLY_STRING) {
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != n || r->element[1]->type != REDIS_REPLY_ARRAY) {
         gw_respond_redis_down(req);
-        return;
+        return true;
     }
-    sms_buf_t b;
-    sms_buf_init(&b);
-    sms_buf_puts(&b, "{\"items\":[");
-    sms_buf_append(&b, r->element[1]->str, r->element[1]->len);
-    sms_buf_puts(&b, "],\"next_cursor\":");
-    if (r->element[2]->type == REDIS_REPLY_STRING) sms_buf_json_str(&b, r->element[2]->str, r->element[2]->len);
-    else sms_buf_puts(&b, "null");
-    sms_buf_putc(&b, '}');
-    gw_respond(req, 200, "application/json", b.data, b.len, NULL);
-    sms_buf_close(&b);
+    for (size_t i = 3; i < n; i++)
+        if (r->element[i]->type != REDIS_REPLY_ARRAY || r->element[i]->elements != r->element[1]->elements) {
+            gw_respond_redis_down(req);
+            return true;
+        }
+    return false;
+}
+
+/* Appends a JSON object from the view without its closing brace. */
+static void put_open(sms_buf_t *b, const redisReply *doc) {
+    size_t n = doc->len;
+    if (n > 0 && doc->str[n - 1] == '}') n--;
+    sms_buf_append(b, doc->str, n);
+}
+
+/* Closes the page: `],"next_cursor":...}` and answers 200. */
+static void respond_built_page(gw_request_t *req, sms_buf_t *b, const redisReply *next) {
+    sms_buf_puts(b, "],\"next_cursor\":");
+    if (next->type == REDIS_REPLY_STRING) sms_buf_json_str(b, next->str, next->len);
+    else sms_buf_puts(b, "null");
+    sms_buf_putc(b, '}');
+    gw_respond(req, 200, "application/json", b->data, b->len, NULL);
 }
 
 /* ---- POST /student/assignments/{id}/submissions ---- */
@@ -144,8 +189,26 @@ static void create_submission(gw_request_t *req, void *data) {
 
 /* ---- GET /lecturer/assignments/{id}/submissions ---- */
 
+/* Items are the stored submission items, each extended with "files". */
 static void on_submissions(redisReply *r, void *data) {
-    respond_page(r, gw_read_finish(data), "no such assignment");
+    gw_read_t *rd = data;
+    gw_app_t *app = rd->app;
+    gw_request_t *req = gw_read_finish(rd);
+    if (answered_early(r, 4, req, "no such assignment")) return;
+    const redisReply *items = r->element[1], *files = r->element[3];
+    sms_buf_t b;
+    sms_buf_init(&b);
+    sms_buf_puts(&b, "{\"items\":[");
+    for (size_t i = 0, out = 0; i < items->elements; i++) {
+        if (items->element[i]->type != REDIS_REPLY_STRING) continue; /* a student in ss: without s: cannot happen */
+        if (out++) sms_buf_putc(&b, ',');
+        put_open(&b, items->element[i]);
+        sms_buf_puts(&b, ",\"files\":");
+        gw_files_render(app, files->element[i], &b);
+        sms_buf_putc(&b, '}');
+    }
+    respond_built_page(req, &b, r->element[2]);
+    sms_buf_close(&b);
 }
 
 static void list_submissions(gw_request_t *req, void *data) {
@@ -169,8 +232,31 @@ static void list_submissions(gw_request_t *req, void *data) {
 
 /* ---- GET /student/classes/{class_id}/assignments ---- */
 
+/* Items are head + my_submission (with its files) + "}". */
 static void on_student_assignments(redisReply *r, void *data) {
-    respond_page(r, gw_read_finish(data), "no such class");
+    gw_read_t *rd = data;
+    gw_app_t *app = rd->app;
+    gw_request_t *req = gw_read_finish(rd);
+    if (answered_early(r, 5, req, "no such class")) return;
+    const redisReply *heads = r->element[1], *mines = r->element[3], *files = r->element[4];
+    sms_buf_t b;
+    sms_buf_init(&b);
+    sms_buf_puts(&b, "{\"items\":[");
+    for (size_t i = 0; i < heads->elements; i++) {
+        if (i) sms_buf_putc(&b, ',');
+        sms_buf_append(&b, heads->element[i]->str, heads->element[i]->len);
+        if (mines->element[i]->type == REDIS_REPLY_STRING) {
+            put_open(&b, mines->element[i]);
+            sms_buf_puts(&b, ",\"files\":");
+            gw_files_render(app, files->element[i], &b);
+            sms_buf_putc(&b, '}');
+        } else {
+            sms_buf_puts(&b, "null");
+        }
+        sms_buf_putc(&b, '}');
+    }
+    respond_built_page(req, &b, r->element[2]);
+    sms_buf_close(&b);
 }
 
 static void list_student_assignments(gw_request_t *req, void *data) {

@@ -61,7 +61,7 @@ GRADE_KEYS = {
 POST_EVENT_VECTORS = ["post.created.v1"]
 POST_KEYS = ["id", "class_id", "lecturer_id", "author_id", "title", "body", "pinned", "created_at"]
 EVENT_VECTORS = CLASS_EVENT_VECTORS + ROSTER_EVENT_VECTORS + ASSIGNMENT_EVENT_VECTORS + GRADE_EVENT_VECTORS + SUBMISSION_EVENT_VECTORS
-EVENT_VECTORS += POST_EVENT_VECTORS
+EVENT_VECTORS += POST_EVENT_VECTORS + ["upload.completed.v1"]
 ALL_VECTORS = EVENT_VECTORS + ["command.class.create.v1", "reply.201.v1"]
 
 
@@ -204,6 +204,23 @@ def test_submission_event():
     assert data["student_id"] == ev["actor"], "the student submits"
     assert _int(data["version"]) and data["version"] >= 1 and _int(data["submitted_at"])
     assert type(data["late"]) is bool and all(isinstance(u, str) for u in data["upload_ids"])
+
+
+UPLOAD_KEYS = ["upload_id", "student_id", "filename", "content_type", "size", "sha256", "stored_at"]
+
+
+def test_upload_event():
+    obj, raw = _load("upload.completed.v1")
+    ev = msgpack.unpackb(raw, raw=False)
+    assert list(ev.keys()) == EVENT_KEYS
+    _assert_types(ev, EVENT_TYPES, "upload.completed.v1")
+    assert ev["type"] == "upload.completed" and ev["v"] == 1
+    data = ev["data"]
+    assert list(data.keys()) == UPLOAD_KEYS
+    assert data["upload_id"] == ev["key"], "the event key is the upload id"
+    assert data["student_id"] == ev["actor"], "the owner completes the upload"
+    assert _int(data["size"]) and data["size"] >= 1 and _int(data["stored_at"])
+    assert re.fullmatch(r"[0-9a-f]{64}", data["sha256"])
 
 
 def test_post_event():

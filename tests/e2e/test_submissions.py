@@ -18,7 +18,7 @@ from helpers import assert_json, assert_problem, describe, now_ms, poll, read_ev
 TOPIC = "sms.events.assignments"
 UPLOAD = "01JDQ1A3M4N5P6Q7R8S9T0V1W2"
 SUB_FIELDS = {"assignment_id", "student_id", "version", "text", "upload_ids", "submitted_at", "late"}
-ITEM_FIELDS = {"student_id", "version", "submitted_at", "late", "text", "upload_ids"}
+ITEM_FIELDS = {"student_id", "version", "submitted_at", "late", "text", "upload_ids", "files"}
 EVENT_DATA = ["assignment_id", "class_id", "student_id", "version", "text", "upload_ids", "submitted_at", "late"]
 
 
@@ -44,6 +44,26 @@ def _enroll(lec, cid, sids):
     students = [{"student_id": s, "name": "Student " + s, "email": f"{s}@school.edu"} for s in sids]
     r = lec.post(f"/lecturer/classes/{cid}/students", json={"students": students})
     assert r.status_code == 200, describe(r)
+
+
+def _upload(stu, data=b"answers"):
+    """A completed upload of stu's: upload URL, then the PUT (no token)."""
+    import requests
+    r = stu.post("/student/uploads", json={"filename": "a.pdf", "content_type": "application/pdf", "size": len(data)})
+    assert r.status_code == 201, describe(r)
+    up = r.json()
+    r = requests.put(stu.base_url + up["upload_url"], data=data, timeout=30)
+    assert r.status_code == 200, describe(r)
+    return up["upload_id"]
+
+
+def _unsigned(doc):
+    """doc without the signed download URLs, which are minted at every read."""
+    if isinstance(doc, dict):
+        return {k: _unsigned(v) for k, v in doc.items() if k not in ("download_url", "download_expires_at")}
+    if isinstance(doc, (list, tuple)):
+        return [_unsigned(v) for v in doc]
+    return doc
 
 
 def _submit(stu, aid, expect=201, **body):
@@ -73,8 +93,9 @@ def test_submit_and_resubmit(world):
     assert sub["text"] == "My essay" and sub["upload_ids"] == [] and sub["late"] is False
     assert abs(rfc3339_to_ms(sub["submitted_at"]) - t0) < 10000, sub
     assert r.headers.get("Location") == f"/student/assignments/{aid}/submissions", describe(r)
-    sub2 = _submit(s1, aid, upload_ids=[UPLOAD]).json()
-    assert sub2["version"] == 2 and sub2["text"] == "" and sub2["upload_ids"] == [UPLOAD], sub2
+    up = _upload(s1)
+    sub2 = _submit(s1, aid, upload_ids=[up]).json()
+    assert sub2["version"] == 2 and sub2["text"] == "" and sub2["upload_ids"] == [up], sub2
 
 
 def test_late_flag_for_a_past_due_assignment(world):
@@ -125,7 +146,8 @@ def test_lecturer_sees_latest_per_student_and_count(world):
     assert lec.get(f"/lecturer/assignments/{aid}").json()["submission_count"] == 1
     _submit(s1, aid, text="second")
     assert lec.get(f"/lecturer/assignments/{aid}").json()["submission_count"] == 1
-    _submit(s2, aid, text="other", upload_ids=[UPLOAD])
+    up = _upload(s2)
+    _submit(s2, aid, text="other", upload_ids=[up])
     assert lec.get(f"/lecturer/assignments/{aid}").json()["submission_count"] == 2
     listed = lec.get(f"/lecturer/classes/{world['cid']}/assignments").json()["items"]
     assert [a["submission_count"] for a in listed if a["id"] == aid] == [2]
@@ -136,7 +158,8 @@ def test_lecturer_sees_latest_per_student_and_count(world):
     by = {i["student_id"]: i for i in items}
     assert all(set(i) == ITEM_FIELDS for i in items), items
     assert by[s1.sub]["version"] == 2 and by[s1.sub]["text"] == "second"
-    assert by[s2.sub]["upload_ids"] == [UPLOAD] and by[s2.sub]["late"] is False
+    assert by[s2.sub]["upload_ids"] == [up] and by[s2.sub]["late"] is False
+    assert [f["upload_id"] for f in by[s2.sub]["files"]] == [up] and by[s1.sub]["files"] == []
     # Pagination by student id.
     p1 = lec.get(f"/lecturer/assignments/{aid}/submissions", params={"limit": 1}).json()
     assert len(p1["items"]) == 1 and p1["next_cursor"] == p1["items"][0]["student_id"], p1
@@ -158,7 +181,7 @@ def test_student_assignment_list(world):
     item = page["items"][0]
     assert item["status"] == "open" and "my_submission" in item and "submission_count" not in item, item
     mine = item["my_submission"]
-    assert set(mine) == {"version", "submitted_at", "late"} and mine["version"] == 1 and mine["late"] is False
+    assert set(mine) == {"version", "submitted_at", "late", "files"} and mine["version"] == 1 and mine["late"] is False
     other = assert_json(world["s2"].get(f"/student/classes/{cid}/assignments"), 200)
     assert other["items"][0]["my_submission"] is None, other
     assert_problem(make_api(_sid(), role="student").get(f"/student/classes/{cid}/assignments"), 404, "not_found")
@@ -167,7 +190,8 @@ def test_student_assignment_list(world):
 
 def test_event_decodes(world, kafka_brokers):
     aid, s1 = world["a"]["id"], world["s1"]
-    sub = _submit(s1, aid, text="evented", upload_ids=[UPLOAD]).json()
+    up = _upload(s1)
+    sub = _submit(s1, aid, text="evented", upload_ids=[up]).json()
     evs = read_events(kafka_brokers, [aid], topic=TOPIC,
                       until=lambda c: any(e["value"]["type"] == "submission.created" for e in c))
     ev = next(e["value"] for e in evs if e["value"]["type"] == "submission.created")
@@ -175,7 +199,7 @@ def test_event_decodes(world, kafka_brokers):
     d = ev["data"]
     assert list(d) == EVENT_DATA, d
     assert d["assignment_id"] == aid and d["class_id"] == world["cid"] and d["student_id"] == s1.sub
-    assert d["version"] == 1 and d["text"] == "evented" and d["upload_ids"] == [UPLOAD] and d["late"] is False
+    assert d["version"] == 1 and d["text"] == "evented" and d["upload_ids"] == [up] and d["late"] is False
     assert d["submitted_at"] == rfc3339_to_ms(sub["submitted_at"])
 
 
@@ -185,7 +209,7 @@ def test_flushall_restart_keeps_checksums(world, admin, ctl, redis_client, base_
     lec, aid, s1, s2 = world["lec"], world["a"]["id"], world["s1"], world["s2"]
     _submit(s1, aid, text="a")
     _submit(s1, aid, text="b")
-    _submit(s2, aid, upload_ids=[UPLOAD])
+    _submit(s2, aid, upload_ids=[_upload(s2)])
     before = admin.stable_checksums()
     bodies = (lec.get(f"/lecturer/assignments/{aid}/submissions").json(),
               s1.get(f"/student/classes/{world['cid']}/assignments").json()["items"][0]["my_submission"],
@@ -203,5 +227,5 @@ def test_flushall_restart_keeps_checksums(world, admin, ctl, redis_client, base_
     after = (lec.clone().get(f"/lecturer/assignments/{aid}/submissions").json(),
              s1.clone().get(f"/student/classes/{world['cid']}/assignments").json()["items"][0]["my_submission"],
              lec.clone().get(f"/lecturer/assignments/{aid}").json()["submission_count"])
-    assert after == bodies
+    assert _unsigned(after) == _unsigned(bodies)
     assert bodies[2] == 2

@@ -18,6 +18,8 @@
 
 #define DUE 1735727400000LL /* 2025-01-01T10:30:00Z */
 #define UPLOAD "01JDQ1A3M4N5P6Q7R8S9T0V1W2"
+#define UPLOAD_S2 "01JDQ1A3M4N5P6Q7R8S9T0V1W3" /* s-2's */
+#define UPLOAD_NONE "01JDQ1A3M4N5P6Q7R8S9T0V1W4" /* never completed */
 
 typedef struct fixture_s {
     msgpack_sbuffer sb;
@@ -79,6 +81,8 @@ static void make_state(assignments_state_t *st) {
     assignments_state_put_enrolled(st, SMS_STR("C1"), SMS_STR("s-1"), true);
     assignments_state_put_enrolled(st, SMS_STR("C2"), SMS_STR("s-1"), true);
     assignments_state_put_enrolled(st, SMS_STR("C1"), SMS_STR("s-2"), false);
+    assignments_state_put_upload(st, SMS_STR(UPLOAD), SMS_STR("s-1"));
+    assignments_state_put_upload(st, SMS_STR(UPLOAD_S2), SMS_STR("s-2"));
 }
 
 /* Decides; on success records the version as ops.c's overlay does. */
@@ -111,7 +115,6 @@ static void test_validation(void **state) {
         {"{\"upload_ids\":\"" UPLOAD "\"}", "upload_ids"},
         {"{\"upload_ids\":[\"x\"]}", "upload_ids[0]"},
         {"{\"upload_ids\":[\"" UPLOAD "\",7]}", "upload_ids[1]"},
-        {"{\"upload_ids\":[\"" UPLOAD "\",\"" UPLOAD "\"]}", "upload_ids[1]"},
         {"{\"text\":\"hi\",\"grade\":3}", "grade"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -207,6 +210,89 @@ static void test_refusals(void **state) {
     assignments_state_close(&st);
 }
 
+/* Upload ids must be completed uploads of the submitting student, each once:
+ * 422 naming every bad index, nothing recorded. */
+static void test_upload_checks(void **state) {
+    (void)state;
+    assignments_state_t st;
+    make_state(&st);
+    assignments_outcome_t out;
+    fixture_t f;
+    assert_int_equal(submit(&st, "student", "A1", "s-1",
+                            "{\"upload_ids\":[\"" UPLOAD "\",\"" UPLOAD_NONE "\",\"" UPLOAD_S2 "\",\"" UPLOAD "\"]}", DUE,
+                            &out, &f), 422);
+    assert_string_equal(out.problem_code, "invalid_uploads");
+    assert_int_equal(out.n_errors, 3);
+    assert_string_equal(out.errors[0].field, "upload_ids[1]");
+    assert_string_equal(out.errors[1].field, "upload_ids[2]");
+    assert_string_equal(out.errors[2].field, "upload_ids[3]");
+    assert_non_null(strstr(out.errors[2].message, "twice"));
+    assert_false(out.has_submission);
+    assignments_outcome_clear(&out);
+    free_cmd(&f);
+    /* s-2's own upload is fine for s-2... who is not enrolled in C1: 404 comes first. */
+    assert_int_equal(submit_status(&st, "student", "A1", "s-2", "{\"upload_ids\":[\"" UPLOAD_S2 "\"]}", DUE), 404);
+    assert_int_equal(submit_status(&st, "student", "A1", "s-1", "{\"upload_ids\":[\"" UPLOAD "\"]}", DUE), 201);
+    assignments_state_close(&st);
+}
+
+/* upload.complete records an upload once, for its own student only. */
+static void test_upload_complete(void **state) {
+    (void)state;
+    assignments_state_t st;
+    make_state(&st);
+    static const char body[] = "{\"upload_id\":\"" UPLOAD_NONE "\",\"filename\":\"a.pdf\",\"content_type\":"
+                               "\"application/pdf\",\"size\":3,\"sha256\":"
+                               "\"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\",\"stored_at\":5}";
+    assignments_outcome_t out;
+    fixture_t f;
+    make_cmd(&f, "student", UPLOAD_NONE, "s-1", body);
+    f.cmd.type = SMS_STR("upload.complete");
+    assignments_decide(&st, &f.cmd, DUE, "unused", &out);
+    assert_int_equal(out.status, 200);
+    assert_true(out.has_upload);
+    assert_string_equal(out.event_type, "upload.completed");
+    assert_int_equal(out.upload.size, 3);
+    assert_true(out.upload.student_id.len == 3 && memcmp(out.upload.student_id.ptr, "s-1", 3) == 0);
+    assignments_state_put_upload(&st, out.upload.upload_id, out.upload.student_id);
+    assignments_outcome_clear(&out);
+    assignments_decide(&st, &f.cmd, DUE, "unused", &out); /* a second completion of the same id */
+    assert_int_equal(out.status, 409);
+    assert_string_equal(out.problem_code, "upload_exists");
+    assignments_outcome_clear(&out);
+    f.cmd.role = SMS_STR("lecturer");
+    assignments_decide(&st, &f.cmd, DUE, "unused", &out);
+    assert_int_equal(out.status, 403);
+    assignments_outcome_clear(&out);
+    free_cmd(&f);
+    assignments_state_close(&st);
+}
+
+/* upload.completed as schema.c packs it is byte for byte the golden vector. */
+static void test_upload_vector(void **state) {
+    (void)state;
+    FILE *f = fopen(SMS_VECTORS_DIR "/upload.completed.v1.msgpack", "rb");
+    assert_non_null(f);
+    char bytes[4096];
+    size_t n = fread(bytes, 1, sizeof bytes, f);
+    fclose(f);
+    assert_true(n > 0 && n < sizeof bytes);
+    sms_event_t ev;
+    assert_int_equal(sms_event_decode(bytes, n, &ev), SMS_ENV_OK);
+    assignments_upload_t u;
+    assert_int_equal(assignments_read_upload(ev.data, ev.actor, &u), 0);
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    sms_event_pack_head(&pk, ev.id, ev.type, ev.v, ev.time, ev.actor, ev.key, ev.cause);
+    assignments_pack_upload_data(&pk, &u);
+    assert_int_equal(sb.size, n);
+    assert_memory_equal(sb.data, bytes, n);
+    msgpack_sbuffer_destroy(&sb);
+    sms_event_close(&ev);
+}
+
 static void test_event_round_trip(void **state) {
     (void)state;
     assignments_state_t st;
@@ -254,6 +340,9 @@ int main(void) {
         cmocka_unit_test(test_versions_and_late),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_event_round_trip),
+        cmocka_unit_test(test_upload_checks),
+        cmocka_unit_test(test_upload_complete),
+        cmocka_unit_test(test_upload_vector),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
