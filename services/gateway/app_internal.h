@@ -38,6 +38,17 @@ void gw_script_init(gw_script_t *s);
 int gw_script_call(gw_app_t *app, gw_script_t *s, int argc, const char **argv, const size_t *lens,
                    void (*cb)(redisReply *, void *), void *data);
 
+/* Lua for read scripts: num(h) renders a score the grading view keeps in
+ * hundredths of a point as a JSON number (8550 -> 85.5, 9000 -> 90). */
+#define GW_LUA_SCORE_NUM                                                  \
+    "local function num(h)\n"                                             \
+    "  h = tonumber(h)\n"                                                 \
+    "  if h % 100 == 0 then return string.format('%d', h / 100) end\n"   \
+    "  local t = string.format('%.2f', h / 100)\n"                        \
+    "  t = string.gsub(t, '0$', '')\n"                                    \
+    "  return t\n"                                                        \
+    "end\n"
+
 /* A pending Redis read for req. */
 typedef struct gw_read_s {
     gw_app_t *app;

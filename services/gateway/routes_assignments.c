@@ -18,7 +18,12 @@
 #define DUE_BOUND_MAX 999999999999999LL /* list members pad due_at to 15 digits */
 
 /* render(id, now): the public JSON of assignment id, or nil. The view stores
- * the document without status and counts; they are added here. */
+ * the document without status and counts; they are added here. graded_count
+ * is read from the grading service's own view (students with a grade record,
+ * sms:grading:g:<id>), not from the copy the assignments view learns from
+ * sms.events.grades: the owner's view is updated before its 2xx, so a
+ * lecturer's list shows grades saved a moment ago (read-your-writes across
+ * services; it needs the views in one Redis, as every read script here does). */
 #define RENDER_LUA                                                                                     \
     "local p = 'sms:assignments:'\n"                                                                   \
     "local function render(h, now)\n"                                                                  \
@@ -28,8 +33,10 @@
     "         .. ',\"graded_count\":' .. (h[6] or '0') .. '}'\n"                                       \
     "end\n"                                                                                            \
     "local function fetch(id)\n"                                                                       \
-    "  return redis.call('HMGET', p .. 'a:' .. id, 'lecturer_id', 'doc', 'due_at', 'status',\n"        \
-    "                    'submission_count', 'graded_count')\n"                                        \
+    "  local h = redis.call('HMGET', p .. 'a:' .. id, 'lecturer_id', 'doc', 'due_at', 'status',\n"     \
+    "                       'submission_count')\n"                                                     \
+    "  h[6] = redis.call('HLEN', 'sms:grading:g:' .. id)\n"                                            \
+    "  return h\n"                                                                                     \
     "end\n"
 
 /* ARGV: assignment id, user, now ms. Returns {1, json}, or {0} when missing or not the user's. */

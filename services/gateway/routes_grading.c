@@ -19,13 +19,7 @@
  * JSON number; rec(g) splits a grade record. */
 #define LUA_HEAD                                                                             \
     "local p = 'sms:grading:'\n"                                                             \
-    "local function num(h)\n"                                                                \
-    "  h = tonumber(h)\n"                                                                    \
-    "  if h % 100 == 0 then return string.format('%d', h / 100) end\n"                      \
-    "  local t = string.format('%.2f', h / 100)\n"                                           \
-    "  t = string.gsub(t, '0$', '')\n"                                                       \
-    "  return t\n"                                                                           \
-    "end\n"                                                                                  \
+    GW_LUA_SCORE_NUM                                                                         \
     "local function rec(g)\n"                                                                \
     "  return string.match(g, '^(%d+)|(%d+)|(%d)|([^|]*)|([^|]*)|(.*)$')\n"                 \
     "end\n"

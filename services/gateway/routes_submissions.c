@@ -58,11 +58,14 @@ static gw_script_t list_script = {.source = FILES_LUA
  * 4 limit, 5 now ms. {0} when the student is not enrolled, else {1, {head...},
  * next cursor or false, {my_submission JSON or false...}, {{file JSON...}...}}:
  * the class's assignments not deleted, by due date. A head is the item up to
- * `"my_submission":` (with status and my_grade: the student's released grade
- * learned from sms.events.grades, or null; drafts never show). */
-static gw_script_t student_script = {.source = FILES_LUA
+ * `"my_submission":` (with status and my_grade: the student's released grade,
+ * or null; drafts never show). Enrollment and grades are read from their
+ * owners' views (sms:classes:rdoc:<class>, sms:grading:g:<assignment>), which
+ * are updated before the owner's 2xx: a student enrolled or graded a moment
+ * ago sees it on the next read (read-your-writes across services). */
+static gw_script_t student_script = {.source = FILES_LUA GW_LUA_SCORE_NUM
     "local cls, sid, lim, now = ARGV[1], ARGV[2], tonumber(ARGV[4]), tonumber(ARGV[5])\n"
-    "if redis.call('SISMEMBER', p .. 'roster:' .. cls, sid) == 0 then return {0} end\n"
+    "if redis.call('HEXISTS', 'sms:classes:rdoc:' .. cls, sid) == 0 then return {0} end\n"
     "local min = '-'\n"
     "if ARGV[3] ~= '' then min = '(' .. ARGV[3] end\n"
     "local members = redis.call('ZRANGEBYLEX', p .. 'd:' .. cls, min, '+', 'LIMIT', 0, lim + 1)\n"
@@ -73,12 +76,12 @@ static gw_script_t student_script = {.source = FILES_LUA
     "  local st = 'open'\n"
     "  if tonumber(h[2]) <= now then st = 'closed' end\n"
     "  local grade = 'null'\n"
-    "  local g = redis.call('HGET', p .. 'gr:' .. id, sid)\n"
+    "  local g = redis.call('HGET', 'sms:grading:g:' .. id, sid)\n"
     "  if g then\n"
-    "    local r, ra, sc, fb = string.match(g, '^%d+|(%d)|([^|]*)|([^|]*)|(.*)$')\n"
+    "    local sc, r, ra, fb = string.match(g, '^%d+|(%d+)|(%d)|[^|]*|([^|]*)|(.*)$')\n"
     "    if r == '1' then\n"
-    "      grade = '{\"score\":' .. sc .. ',\"max_score\":' .. cjson.encode(tonumber(h[3])) ..\n"
-    "              ',\"feedback\":' .. fb .. ',\"released_at\":\"' .. ra .. '\"}'\n"
+    "      grade = '{\"score\":' .. num(sc) .. ',\"max_score\":' .. cjson.encode(tonumber(h[3])) ..\n"
+    "              ',\"feedback\":' .. cjson.encode(fb) .. ',\"released_at\":\"' .. ra .. '\"}'\n"
     "    end\n"
     "  end\n"
     "  heads[i] = h[1] .. ',\"status\":\"' .. st .. '\",\"my_grade\":' .. grade .. ',\"my_submission\":'\n"
