@@ -1,6 +1,7 @@
 /* id.c - ULID-style ids from the wall clock and getrandom(2) (see id.h). */
 #include "id.h"
 
+#include <openssl/sha.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -8,13 +9,8 @@
 
 static const char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
-char *sms_id_at(int64_t ms, char out[SMS_ID_SIZE]) {
-    uint8_t rnd[10];
-    size_t got = 0;
-    while (got < sizeof rnd) {
-        ssize_t n = getrandom(rnd + got, sizeof rnd - got, 0);
-        if (n > 0) got += (size_t)n; /* EINTR: try again */
-    }
+/* Renders ms and 80 bits of rnd in the ULID layout. */
+static char *render(int64_t ms, const uint8_t rnd[10], char out[SMS_ID_SIZE]) {
     uint64_t t = (uint64_t)ms;
     for (int i = 9; i >= 0; i--) { /* 10 chars = 50 bits, top 2 always 0 */
         out[i] = alphabet[t & 31];
@@ -29,6 +25,22 @@ char *sms_id_at(int64_t ms, char out[SMS_ID_SIZE]) {
     }
     out[SMS_ID_LEN] = '\0';
     return out;
+}
+
+char *sms_id_at(int64_t ms, char out[SMS_ID_SIZE]) {
+    uint8_t rnd[10];
+    size_t got = 0;
+    while (got < sizeof rnd) {
+        ssize_t n = getrandom(rnd + got, sizeof rnd - got, 0);
+        if (n > 0) got += (size_t)n; /* EINTR: try again */
+    }
+    return render(ms, rnd, out);
+}
+
+char *sms_id_derive(int64_t ms, const void *seed, size_t n, char out[SMS_ID_SIZE]) {
+    uint8_t h[SHA256_DIGEST_LENGTH];
+    SHA256(seed, n, h);
+    return render(ms, h, out);
 }
 
 char *sms_id_new(char out[SMS_ID_SIZE]) { return sms_id_at(sms_now_ms(), out); }

@@ -4,6 +4,7 @@
 #ifndef SMS_ID_H
 #define SMS_ID_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define SMS_ID_LEN 26
@@ -13,5 +14,9 @@
 char *sms_id_new(char out[SMS_ID_SIZE]);
 /* Same with a caller-chosen timestamp (tests). */
 char *sms_id_at(int64_t ms, char out[SMS_ID_SIZE]);
+/* A deterministic id: ms, then the first 80 bits of SHA-256(seed). The same
+ * seed always gives the same id (a notification's id from its source event
+ * id and recipient, so a redelivered event yields no second notification). */
+char *sms_id_derive(int64_t ms, const void *seed, size_t n, char out[SMS_ID_SIZE]);
 
 #endif

@@ -249,12 +249,14 @@ error:
     return -1;
 }
 
-int sms_consumer_subscribe(sms_consumer_t *c, const char *topic) {
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, topic, RD_KAFKA_PARTITION_UA);
+int sms_consumer_subscribe(sms_consumer_t *c, const char *topic) { return sms_consumer_subscribe_topics(c, &topic, 1); }
+
+int sms_consumer_subscribe_topics(sms_consumer_t *c, const char *const *topics, size_t n) {
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
+    for (size_t i = 0; i < n; i++) rd_kafka_topic_partition_list_add(l, topics[i], RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(c->rk, l);
     rd_kafka_topic_partition_list_destroy(l);
-    if (e) sms_log(SMS_LOG_ERROR, "kafka_subscribe_failed", "%s: %s", topic, rd_kafka_err2str(e));
+    if (e) sms_log(SMS_LOG_ERROR, "kafka_subscribe_failed", "%s: %s", n ? topics[0] : "", rd_kafka_err2str(e));
     return e ? -1 : 0;
 }
 

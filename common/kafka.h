@@ -70,6 +70,8 @@ int sms_consumer_new(const sms_config_t *cfg, const sms_consumer_opts_t *opts, s
                      char *err, size_t errlen);
 /* Joins the group for topic (partitions are balanced across instances). */
 int sms_consumer_subscribe(sms_consumer_t *c, const char *topic);
+/* The same for n topics at once (one subscription replaces the previous). */
+int sms_consumer_subscribe_topics(sms_consumer_t *c, const char *const *topics, size_t n);
 /* Manually assigns every partition of topic; offsets[i] is the start of
  * partition i (or RD_KAFKA_OFFSET_BEGINNING/END); n must equal the
  * partition count. */

@@ -389,6 +389,9 @@ typedef struct item_s {
     rd_kafka_message_t *msg;
     bool decoded;
     bool deferred;              /* decided again after a catch-up (worker_t.deferred) */
+    bool source;                /* an event of a source topic (fan-out), in src; cmd is unused */
+    bool retry;                 /* source whose events are not all durable: fetched again */
+    sms_event_t src;
     sms_command_t cmd;
     sms_decision_t d;
     char *replay_summary;       /* handled before: answer from the view */
@@ -443,6 +446,25 @@ static bool valid_reply_topic(sms_str_t t) {
     return t.len > 12 && t.len < 250 && memcmp(t.ptr, "sms.replies.", 12) == 0;
 }
 
+/* A source event whose events were not all durable is fetched again (its
+ * partition is rewound to it), and nothing after it in its partition is
+ * stored: the position must not pass it. Returns whether m is held back. */
+static bool source_retried(item_t *items, size_t n, const rd_kafka_message_t *m) {
+    for (size_t i = 0; i < n; i++) {
+        const rd_kafka_message_t *f = items[i].msg;
+        if (!items[i].retry || f->rkt != m->rkt || f->partition != m->partition || m->offset < f->offset) continue;
+        if (m == f) { /* the first failure of its partition rewinds it */
+            bool first = true;
+            for (size_t j = 0; j < i; j++)
+                if (items[j].retry && items[j].msg->rkt == f->rkt && items[j].msg->partition == f->partition) first = false;
+            rd_kafka_resp_err_t e = first ? rd_kafka_seek(f->rkt, f->partition, f->offset, 5000) : 0;
+            if (e) sms_log(SMS_LOG_ERROR, "kafka_seek_failed", "%s", rd_kafka_err2str(e));
+        }
+        return true;
+    }
+    return false;
+}
+
 /* Looks up every command id in <prefix>cmds (one pipeline); fills replay_summary. */
 static int dedupe(worker_t *w, item_t *items, size_t n) {
     for (size_t i = 0; i < n; i++)
@@ -460,6 +482,13 @@ static int dedupe(worker_t *w, item_t *items, size_t n) {
     return 0;
 }
 
+static bool is_source_topic(const worker_t *w, const rd_kafka_message_t *m) {
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    for (const char *const *t = w->ops->source_topics; t && *t; t++)
+        if (strcmp(*t, topic) == 0) return true;
+    return false;
+}
+
 /* Handles msgs[0..n). Returns 0 having destroyed them, or -1 if the view
  * could not be read (nothing was done; the caller rewinds). */
 static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n, bool second_try) {
@@ -472,11 +501,22 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n, bool s
     uint64_t t0 = sms_mono_us(), t1;
     sms_strmap_t in_batch; /* command id -> first item deciding it in this batch */
     sms_strmap_init(&in_batch);
+    size_t n_sources = 0;
 
     for (size_t i = 0; i < n; i++) {
         item_t *it = &items[i];
         it->msg = msgs[i];
         decision_init(&it->d);
+        if (is_source_topic(w, msgs[i])) {
+            if (sms_event_decode(msgs[i]->payload, msgs[i]->len, &it->src) == SMS_ENV_OK) {
+                it->source = true;
+                n_sources++;
+            } else {
+                sms_log(SMS_LOG_WARN, "event_undecodable", "%s[%d] offset %lld skipped", rd_kafka_topic_name(msgs[i]->rkt),
+                        msgs[i]->partition, (long long)msgs[i]->offset);
+            }
+            continue;
+        }
         if (sms_command_decode(msgs[i]->payload, msgs[i]->len, &it->cmd) != SMS_ENV_OK ||
             !valid_reply_topic(it->cmd.reply_to)) {
             /* Nobody to answer and nothing to do: log it and move past it. */
@@ -488,6 +528,9 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n, bool s
         it->decoded = true;
     }
     if (dedupe(w, items, n) != 0) { rc = -1; goto cleanup; }
+    /* Who hears of a source event depends on facts learned from other topics
+     * (a roster): everything acknowledged before it was written is in them. */
+    if (n_sources && tailer_catch_up_to_end(w, false) != 0) { rc = -1; goto cleanup; }
     for (size_t i = 0; i < n; i++)
         if (items[i].decoded && !items[i].replay_summary) fresh[n_fresh++] = &items[i].cmd;
     state = ops->batch_begin(w->rc, fresh, n_fresh);
@@ -500,6 +543,11 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n, bool s
     size_t produced = 0;
     for (size_t i = 0; i < n; i++) {
         item_t *it = &items[i];
+        if (it->source) {
+            w->ops->fan_out(state, rd_kafka_topic_name(it->msg->rkt), &it->src, &it->d);
+            it->retry = it->d.status >= 500; /* could not decide (Redis): fetched again */
+            goto produce;
+        }
         if (!it->decoded || it->replay_summary) continue;
         /* The same command twice in one batch: the second is a replay of the first. */
         if (sms_strmap_get(&in_batch, it->cmd.id.ptr, it->cmd.id.len)) {
@@ -513,6 +561,7 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n, bool s
             w->deferred[w->n_deferred++] = it->msg;
             continue;
         }
+    produce:
         if (it->d.n_events) {
             it->partitions = sms_calloc(it->d.n_events, sizeof *it->partitions);
             it->offsets = sms_calloc(it->d.n_events, sizeof *it->offsets);
@@ -530,7 +579,7 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n, bool s
             it->n_produced++;
             produced++;
         }
-        if (it->d.n_events && ops->overlay) ops->overlay(state, &it->cmd, &it->d);
+        if (it->d.n_events && ops->overlay && !it->source) ops->overlay(state, &it->cmd, &it->d);
     }
 
     t1 = sms_mono_us();
@@ -553,6 +602,7 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n, bool s
                     it->dr_err > 0 ? rd_kafka_err2str((rd_kafka_resp_err_t)it->dr_err) : "not sent");
             decision_unavailable(&it->d, "the change was not acknowledged by Kafka; retry with the same Idempotency-Key");
             it->n_produced = 0;
+            it->retry = it->source;
             continue;
         }
         for (size_t e = 0; e < it->d.n_events; e++) {
@@ -616,7 +666,8 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n, bool s
     /* A second try's offsets were stored with its first; storing them again
      * could move the committed position back behind later batches. */
     if (!second_try)
-        for (size_t i = 0; i < n; i++) sms_consumer_store(w->commands, msgs[i]);
+        for (size_t i = 0; i < n; i++)
+            if (!source_retried(items, n, msgs[i])) sms_consumer_store(w->commands, msgs[i]);
     w->phase_us[PHASE_REPLY] += sms_mono_us() - t0;
 
 cleanup:
@@ -626,6 +677,7 @@ cleanup:
         sms_free(items[i].partitions);
         sms_free(items[i].offsets);
         if (items[i].decoded) sms_command_close(&items[i].cmd);
+        if (items[i].source) sms_event_close(&items[i].src);
         sms_free(items[i].replay_summary);
         if (rc == 0 && !items[i].deferred) rd_kafka_message_destroy(msgs[i]);
     }
@@ -727,7 +779,10 @@ static void teardown(worker_t *w) {
 
 static int serve(worker_t *w) {
     if (tailer_catch_up(w, true) != 0) return -1;
-    if (sms_consumer_subscribe(w->commands, w->commands_topic) != 0) return -1;
+    const char *topics[MAX_TOPICS + 1] = {w->commands_topic};
+    size_t n_topics = 1;
+    for (const char *const *t = w->ops->source_topics; t && *t && n_topics <= MAX_TOPICS; t++) topics[n_topics++] = *t;
+    if (sms_consumer_subscribe_topics(w->commands, topics, n_topics) != 0) return -1;
     sms_log(SMS_LOG_INFO, "ready", "handling %s", w->commands_topic);
     uint64_t last_check = sms_mono_ms(), last_stats = last_check;
     uint64_t n_batches = 0, n_commands = 0, busy_us = 0;

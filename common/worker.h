@@ -131,6 +131,19 @@ typedef struct sms_worker_ops_s {
     /* Optional, used instead of replay when set: the same with the command at
      * hand (when the reply depends on the request, e.g. how many rows it had). */
     void (*replay_cmd)(redisContext *rc, const sms_command_t *cmd, const char *summary, sms_decision_t *d);
+
+    /* Fan-out (optional, NULL for none): other services' events topics this
+     * service consumes in its command group (sms-<service>), beside its
+     * commands. Each event read there goes to fan_out instead of decide; its
+     * decision's events are produced (acks=all), applied to the view and
+     * only then is its offset stored; it gets no reply. Before a batch with
+     * such events is decided, the view is caught up with every topic it
+     * learns from to their current ends (the sms_decision_stale catch-up),
+     * so whatever was acknowledged before the event was written is known.
+     * A redelivered event is decided again: its events must be derived from
+     * it (ids included) so that the view takes them only once. */
+    const char *const *source_topics;
+    void (*fan_out)(void *state, const char *topic, const sms_event_t *ev, sms_decision_t *d);
 } sms_worker_ops_t;
 
 /* Runs the service until SIGTERM/SIGINT: returns the process exit code.

@@ -14,6 +14,7 @@ Python dicts keep insertion order, so the order written below IS the wire
 order. Keep it equal to the order documented in asyncapi.yaml.
 """
 
+import hashlib
 import json
 import os
 import sys
@@ -80,6 +81,23 @@ def event(event_id, type_, time, cause, data):
         "cause": cause,
         "data": data,
     }
+
+
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def derived_id(time_ms, seed):
+    """A notification id (common/id.c sms_id_derive): the ULID layout with
+    time_ms and the first 80 bits of SHA-256(seed)."""
+    out = []
+    t = time_ms
+    for _ in range(10):
+        out.append(CROCKFORD[t & 31])
+        t >>= 5
+    out.reverse()
+    bits = int.from_bytes(hashlib.sha256(seed.encode()).digest()[:10], "big")
+    out += [CROCKFORD[(bits >> (75 - 5 * i)) & 31] for i in range(16)]
+    return "".join(out)
 
 
 def build():
@@ -262,8 +280,58 @@ def build():
         })
     upload_completed["key"] = UPLOAD_ID
     upload_completed["actor"] = "s-1001"
+    # sms-notifications fans that post out: one notification.created per
+    # enrolled student on sms.notifications (key = recipient); its id is
+    # derived from the post event's id and the recipient's.
+    post_event_id = post_created["id"]
+    notif_id = derived_id(T_POST, post_event_id + "\n" + "s-1001")
+    notification_created = {
+        "id": notif_id,
+        "type": "notification.created",
+        "v": 1,
+        "time": T_POST,
+        "actor": LECTURER,
+        "key": "s-1001",
+        "cause": post_event_id,
+        "data": {
+            "id": notif_id,
+            "recipient_id": "s-1001",
+            "kind": "post",
+            "title": "Welcome",
+            "body": "Lecture notes are on the course page.",
+            "link": "/classes/%s/posts" % CLASS_ID,
+            "channel_hints": ["inbox", "email"],
+            "class_id": CLASS_ID,
+            "source_event_id": post_event_id,
+            "source_type": "post.created",
+            "created_at": T_POST,
+        },
+    }
+    # s-1001 reads it at 10:40, then switches email off for posts at 10:45
+    # (sms.events.notifications, key = the user).
+    T_READ = 1764067200000  # 2025-11-25T10:40:00.000Z
+    T_PREFS = 1764067500000  # 2025-11-25T10:45:00.000Z
+    notifications_read = {
+        "id": "01JDQ6R1A2B3C4D5E6F7G8H9J0", "type": "notifications.read", "v": 1, "time": T_READ,
+        "actor": "s-1001", "key": "s-1001", "cause": "s-1001:read-1",
+        "data": {"user_id": "s-1001", "all": False, "up_to": "", "ids": [notif_id], "marked": 1},
+    }
+    preferences_set = {
+        "id": "01JDQ6S2B3C4D5E6F7G8H9J0K1", "type": "notifications.preferences_set", "v": 1,
+        "time": T_PREFS, "actor": "s-1001", "key": "s-1001", "cause": "s-1001:prefs-1",
+        "data": {
+            "user_id": "s-1001",
+            "preferences": {
+                "channels": {"inbox": True, "email": True, "webhook": False},
+                "kinds": {"posts": False, "grades": True, "assignments": True, "due_reminders": True},
+            },
+        },
+    }
 
     return {
+        "notification.created.v1": notification_created,
+        "notifications.read.v1": notifications_read,
+        "notifications.preferences_set.v1": preferences_set,
         "submission.created.v1": submission_created,
         "upload.completed.v1": upload_completed,
         "post.created.v1": post_created,

@@ -20,6 +20,12 @@ static const struct {
     /* The grading service writes the public grades topic (not sms.events.grading). */
     {"sms.commands.grading", commands_cfg},
     {"sms.events.grades", events_cfg},
+    /* Notifications: read marks and preferences (events), and the public
+     * fan-out topic, one message per recipient, kept like events: the inbox
+     * view is rebuilt from it. */
+    {"sms.commands.notifications", commands_cfg},
+    {"sms.events.notifications", events_cfg},
+    {"sms.notifications", events_cfg},
 };
 
 size_t admin_topics(int partitions, sms_topic_spec_t *specs, size_t cap) {

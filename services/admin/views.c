@@ -15,6 +15,7 @@ const admin_view_t admin_views[] = {
     {"classes", "sms:classes:", bookkeeping},
     {"assignments", "sms:assignments:", bookkeeping},
     {"grading", "sms:grading:", bookkeeping},
+    {"notifications", "sms:notifications:", bookkeeping},
 };
 const size_t admin_n_views = sizeof admin_views / sizeof admin_views[0];
 

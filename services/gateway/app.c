@@ -12,7 +12,8 @@
 #include "log.h"
 
 /* Views the gateway serves from; readiness waits until each is built. */
-static const char *const view_markers[] = {"sms:classes:meta", "sms:assignments:meta", "sms:grading:meta"};
+static const char *const view_markers[] = {"sms:classes:meta", "sms:assignments:meta", "sms:grading:meta",
+                                           "sms:notifications:meta"};
 #define N_VIEWS (sizeof view_markers / sizeof view_markers[0])
 
 /* ---- helpers for routes ---- */
@@ -228,6 +229,7 @@ int gw_app_register_routes(gw_app_t *app, gw_router_t *router) {
     rc |= gw_routes_submissions(app, router);
     rc |= gw_routes_posts(app, router);
     rc |= gw_routes_files(app, router);
+    rc |= gw_routes_notifications(app, router);
     return rc ? -1 : 0;
 }
 

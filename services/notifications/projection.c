@@ -1,0 +1,252 @@
+/* projection.c - applies roster, notification, read and preference events
+ * to the notifications view (see projection.h). */
+#include "projection.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "buf.h"
+#include "json_msgpack.h"
+#include "msgpack_util.h"
+#include "redis.h"
+#include "schema.h"
+
+/* ARGV: 1 id, 2 user, 3 item JSON (open), 4 "<topic>:<partition>" ("" = none), 5 next offset. */
+static sms_redis_script_t notification_script = {.source =
+    "local p = 'sms:notifications:'\n"
+    "if ARGV[4] ~= '' then redis.call('HSET', p .. 'offsets', ARGV[4], ARGV[5]) end\n"
+    "if redis.call('SETNX', p .. 'n:' .. ARGV[1], ARGV[3]) == 0 then return 0 end\n"
+    "local id, u = ARGV[1], ARGV[2]\n"
+    "redis.call('ZADD', p .. 'inbox:' .. u, 0, id)\n"
+    "local rall = redis.call('GET', p .. 'rall:' .. u)\n"
+    "if redis.call('SISMEMBER', p .. 'read:' .. u, id) == 0 and (not rall or id > rall) then\n"
+    "  redis.call('ZADD', p .. 'unreadz:' .. u, 0, id)\n"
+    "end\n"
+    "return 1\n"};
+
+/* ARGV: 1 cause, 2 summary, 3 "<topic>:<partition>", 4 next offset, 5 user,
+ * 6 "all"|"ids", 7 up_to id (all), 8.. ids. */
+static sms_redis_script_t read_script = {.source =
+    "local p = 'sms:notifications:'\n"
+    "if ARGV[3] ~= '' then redis.call('HSET', p .. 'offsets', ARGV[3], ARGV[4]) end\n"
+    "redis.call('HSET', p .. 'cmds', ARGV[1], ARGV[2])\n"
+    "local u = ARGV[5]\n"
+    "local uz = p .. 'unreadz:' .. u\n"
+    "if ARGV[6] == 'all' then\n"
+    "  local cur = redis.call('GET', p .. 'rall:' .. u)\n"
+    "  if not cur or ARGV[7] > cur then redis.call('SET', p .. 'rall:' .. u, ARGV[7]) end\n"
+    "  redis.call('ZREMRANGEBYLEX', uz, '-', '[' .. ARGV[7])\n"
+    "else\n"
+    "  for i = 8, #ARGV do\n"
+    "    redis.call('SADD', p .. 'read:' .. u, ARGV[i])\n"
+    "    redis.call('ZREM', uz, ARGV[i])\n"
+    "  end\n"
+    "end\n"
+    "return 1\n"};
+
+/* ARGV: 1 cause, 2 summary, 3 "<topic>:<partition>", 4 next offset, 5 user, 6 prefs JSON. */
+static sms_redis_script_t prefs_script = {.source =
+    "local p = 'sms:notifications:'\n"
+    "if ARGV[3] ~= '' then redis.call('HSET', p .. 'offsets', ARGV[3], ARGV[4]) end\n"
+    "redis.call('HSET', p .. 'cmds', ARGV[1], ARGV[2])\n"
+    "redis.call('SET', p .. 'prefs:' .. ARGV[5], ARGV[6])\n"
+    "return 1\n"};
+
+/* ARGV: 1 "<topic>:<partition>", 2 next offset, 3 class, 4 roster_version,
+ * 5 "enroll"|"unenroll", then (student id, name) pairs or one student id.
+ * Gated on roster_version, so an old roster event never undoes a newer one. */
+static sms_redis_script_t roster_script = {.source =
+    "local p = 'sms:notifications:'\n"
+    "if ARGV[1] ~= '' then redis.call('HSET', p .. 'offsets', ARGV[1], ARGV[2]) end\n"
+    "local cid, rv = ARGV[3], tonumber(ARGV[4])\n"
+    "if rv <= (tonumber(redis.call('HGET', p .. 'rv', cid)) or 0) then return 0 end\n"
+    "redis.call('HSET', p .. 'rv', cid, ARGV[4])\n"
+    "local k = p .. 'roster:' .. cid\n"
+    "if ARGV[5] == 'enroll' then\n"
+    "  for i = 6, #ARGV - 1, 2 do redis.call('HSET', k, ARGV[i], ARGV[i + 1]) end\n"
+    "else\n"
+    "  redis.call('HDEL', k, ARGV[6])\n"
+    "end\n"
+    "return 1\n"};
+
+int notif_projection_init(redisContext *rc, char *err, size_t errlen) {
+    if (sms_redis_script_load(rc, &notification_script, err, errlen) != 0) return -1;
+    if (sms_redis_script_load(rc, &read_script, err, errlen) != 0) return -1;
+    if (sms_redis_script_load(rc, &prefs_script, err, errlen) != 0) return -1;
+    return sms_redis_script_load(rc, &roster_script, err, errlen);
+}
+
+static bool type_is(const sms_event_t *ev, const char *t) {
+    return ev->type.len == strlen(t) && memcmp(ev->type.ptr, t, ev->type.len) == 0;
+}
+
+/* Argument vector under construction (grows). */
+typedef struct args_s {
+    const char **v;
+    size_t *len;
+    size_t n, cap;
+} args_t;
+
+static void arg(args_t *a, const char *s, size_t n) {
+    if (a->n == a->cap) {
+        a->cap = a->cap ? a->cap * 2 : 16;
+        a->v = sms_realloc(a->v, a->cap * sizeof *a->v);
+        a->len = sms_realloc(a->len, a->cap * sizeof *a->len);
+    }
+    a->v[a->n] = s;
+    a->len[a->n++] = n;
+}
+
+static void arg_s(args_t *a, const char *s) { arg(a, s, strlen(s)); }
+
+static void append(redisContext *rc, args_t *a) {
+    redisAppendCommandArgv(rc, (int)a->n, a->v, a->len);
+    sms_free(a->v);
+    sms_free(a->len);
+}
+
+static void position(const char *topic, int32_t partition, int64_t offset, char *part, size_t pcap, char *next,
+                     size_t ncap) {
+    part[0] = next[0] = '\0';
+    if (partition < 0) return;
+    snprintf(part, pcap, "%s:%d", topic, partition);
+    snprintf(next, ncap, "%lld", (long long)offset + 1);
+}
+
+static int append_notification(redisContext *rc, const sms_event_t *ev, const char *part, const char *next) {
+    notif_message_t m;
+    sms_str_t id;
+    if (notif_read_message(ev->data, &m, &id) != 0) return 0;
+    sms_buf_t doc;
+    sms_buf_init(&doc);
+    notif_render_item_open(&m, id, &doc);
+    args_t a = {0};
+    arg_s(&a, "EVALSHA");
+    arg_s(&a, notification_script.sha);
+    arg_s(&a, "0");
+    arg(&a, id.ptr, id.len);
+    arg(&a, m.recipient_id.ptr, m.recipient_id.len);
+    arg(&a, doc.data, doc.len);
+    arg_s(&a, part);
+    arg_s(&a, next);
+    append(rc, &a);
+    sms_buf_close(&doc);
+    return 1;
+}
+
+static int append_read(redisContext *rc, const sms_event_t *ev, const char *part, const char *next) {
+    sms_str_t user, up_to = {"", 0};
+    int64_t marked;
+    const msgpack_object *all = sms_mp_map_get(ev->data, "all"), *ids = sms_mp_map_get(ev->data, "ids");
+    if (!sms_mp_str(sms_mp_map_get(ev->data, "user_id"), &user.ptr, &user.len) || all == NULL ||
+        all->type != MSGPACK_OBJECT_BOOLEAN || ids == NULL || ids->type != MSGPACK_OBJECT_ARRAY ||
+        !sms_mp_i64(sms_mp_map_get(ev->data, "marked"), &marked) ||
+        !sms_mp_str(sms_mp_map_get(ev->data, "up_to"), &up_to.ptr, &up_to.len))
+        return 0;
+    char summary[32];
+    snprintf(summary, sizeof summary, "200 %lld", (long long)marked);
+    args_t a = {0};
+    arg_s(&a, "EVALSHA");
+    arg_s(&a, read_script.sha);
+    arg_s(&a, "0");
+    arg(&a, ev->cause.ptr, ev->cause.len);
+    arg_s(&a, summary);
+    arg_s(&a, part);
+    arg_s(&a, next);
+    arg(&a, user.ptr, user.len);
+    arg_s(&a, all->via.boolean ? "all" : "ids");
+    arg(&a, up_to.ptr, up_to.len);
+    for (uint32_t i = 0; i < ids->via.array.size; i++) {
+        const char *s;
+        size_t n;
+        if (sms_mp_str(&ids->via.array.ptr[i], &s, &n)) arg(&a, s, n);
+    }
+    append(rc, &a);
+    return 1;
+}
+
+static int append_prefs(redisContext *rc, const sms_event_t *ev, const char *part, const char *next) {
+    sms_str_t user;
+    const msgpack_object *prefs = sms_mp_map_get(ev->data, "preferences");
+    if (!sms_mp_str(sms_mp_map_get(ev->data, "user_id"), &user.ptr, &user.len) || prefs == NULL ||
+        prefs->type != MSGPACK_OBJECT_MAP)
+        return 0;
+    sms_buf_t json, summary;
+    sms_buf_init(&json);
+    sms_buf_init(&summary);
+    sms_msgpack_to_json(prefs, &json);
+    sms_buf_printf(&summary, "200 %s", json.data);
+    args_t a = {0};
+    arg_s(&a, "EVALSHA");
+    arg_s(&a, prefs_script.sha);
+    arg_s(&a, "0");
+    arg(&a, ev->cause.ptr, ev->cause.len);
+    arg(&a, summary.data, summary.len);
+    arg_s(&a, part);
+    arg_s(&a, next);
+    arg(&a, user.ptr, user.len);
+    arg(&a, json.data, json.len);
+    append(rc, &a);
+    sms_buf_close(&json);
+    sms_buf_close(&summary);
+    return 1;
+}
+
+static int append_roster(redisContext *rc, const sms_event_t *ev, const char *part, const char *next) {
+    bool enroll = type_is(ev, "class.students_enrolled");
+    if (!enroll && !type_is(ev, "class.student_unenrolled")) return 0;
+    sms_str_t cid;
+    int64_t rv;
+    if (!sms_mp_str(sms_mp_map_get(ev->data, "class_id"), &cid.ptr, &cid.len) ||
+        !sms_mp_i64(sms_mp_map_get(ev->data, "roster_version"), &rv))
+        return 0;
+    char rvs[24];
+    snprintf(rvs, sizeof rvs, "%lld", (long long)rv);
+    args_t a = {0};
+    arg_s(&a, "EVALSHA");
+    arg_s(&a, roster_script.sha);
+    arg_s(&a, "0");
+    arg_s(&a, part);
+    arg_s(&a, next);
+    arg(&a, cid.ptr, cid.len);
+    arg_s(&a, rvs);
+    arg_s(&a, enroll ? "enroll" : "unenroll");
+    if (enroll) {
+        const msgpack_object *students = sms_mp_map_get(ev->data, "students");
+        if (students && students->type == MSGPACK_OBJECT_ARRAY)
+            for (uint32_t i = 0; i < students->via.array.size; i++) {
+                const msgpack_object *s = &students->via.array.ptr[i];
+                sms_str_t sid, name = {"", 0};
+                if (!sms_mp_str(sms_mp_map_get(s, "student_id"), &sid.ptr, &sid.len)) continue;
+                (void)sms_mp_str(sms_mp_map_get(s, "name"), &name.ptr, &name.len); /* a name is optional */
+                arg(&a, sid.ptr, sid.len);
+                arg(&a, name.ptr, name.len);
+            }
+    } else {
+        sms_str_t sid;
+        if (!sms_mp_str(sms_mp_map_get(ev->data, "student_id"), &sid.ptr, &sid.len)) {
+            sms_free(a.v);
+            sms_free(a.len);
+            return 0;
+        }
+        arg(&a, sid.ptr, sid.len);
+    }
+    append(rc, &a);
+    return 1;
+}
+
+int notif_projection_append(redisContext *rc, const char *topic, const sms_event_t *ev, int32_t partition,
+                            int64_t offset) {
+    char part[160], next[24];
+    position(topic, partition, offset, part, sizeof part, next, sizeof next);
+    if (strcmp(topic, NOTIF_TOPIC) == 0)
+        return type_is(ev, "notification.created") ? append_notification(rc, ev, part, next) : 0;
+    if (strcmp(topic, NOTIF_EVENTS_TOPIC) == 0) {
+        if (type_is(ev, "notifications.read")) return append_read(rc, ev, part, next);
+        if (type_is(ev, "notifications.preferences_set")) return append_prefs(rc, ev, part, next);
+        return 0;
+    }
+    if (strcmp(topic, "sms.events.classes") == 0) return append_roster(rc, ev, part, next);
+    return 0;
+}
