@@ -28,7 +28,7 @@ void admin_progress_show(admin_progress_t *p, size_t done, size_t failed) {
         size_t fill = total ? all * BAR_WIDTH / total : BAR_WIDTH;
         for (size_t i = 0; i < BAR_WIDTH; i++) bar[i] = i < fill ? '#' : '.';
         bar[BAR_WIDTH] = '\0';
-        fprintf(stderr, "\r\033[K[%s] %zu/%zu requests  %-12s %5.1f s  %.0f/s  %zu failed", bar, all, total,
+        fprintf(stderr, "\r\033[K[%s] %zu/%zu requests  %-20s %5.1f s  %.0f/s  %zu failed", bar, all, total,
                 p->phase, secs, rate, p->failed + failed);
         p->drawn = 1;
     } else {

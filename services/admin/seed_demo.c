@@ -213,7 +213,7 @@ int seed_demo(seed_t *s, const char *url) {
         snprintf(key, sizeof key, KEY_PREFIX ":post:%s", code);
         admin_http_batch_add(&b, "POST", lecturer, key, post_body(c), "/classes/%s/posts", class_ids[c]);
     }
-    seed_run(s, &b, "rosters");
+    seed_run(s, &b, "rosters/assignments");
     for (size_t i = 0; i < b.n; i++)
         if (b.reqs[i]->tag) (void)seed_resp_id(b.reqs[i], b.reqs[i]->tag, 64);
     admin_http_batch_close(&b);
@@ -243,7 +243,7 @@ int seed_demo(seed_t *s, const char *url) {
                                  "/student/assignments/%s/submissions", assignment_ids[c][k]);
         }
     }
-    seed_run(s, &b, "grades");
+    seed_run(s, &b, "grades/submissions");
     admin_http_batch_close(&b);
     seed_skip(s, skipped, "requests");
     admin_progress_clear(&s->progress);

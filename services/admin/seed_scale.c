@@ -154,6 +154,11 @@ static size_t chunks(size_t n, size_t per) { return (n + per - 1) / per; }
 int seed_scale(seed_t *s, int argc, char **argv) {
     scale_opts_t o;
     if (parse_opts(argc, argv, &o) != 0) return 2;
+    if (o.lecturers > o.classes) {
+        /* A lecturer without a class would only be a token nobody uses. */
+        fprintf(stderr, "seed scale: %ld lecturers for %ld classes; using %ld\n", o.lecturers, o.classes, o.classes);
+        o.lecturers = o.classes;
+    }
     size_t enrollments = 0;
     roster_t *rosters = build_rosters(&o, &enrollments);
 
@@ -237,7 +242,7 @@ int seed_scale(seed_t *s, int argc, char **argv) {
                                                    assignment_body(class_ids[c], a), "/lecturer/assignments");
         r->tag = asg_ids[a];
     }
-    seed_run(s, &b, "rosters");
+    seed_run(s, &b, "rosters/assignments");
     for (size_t i = 0; i < b.n; i++)
         if (b.reqs[i]->tag) (void)seed_resp_id(b.reqs[i], b.reqs[i]->tag, ID_LEN);
     admin_http_batch_close(&b);
@@ -267,7 +272,7 @@ int seed_scale(seed_t *s, int argc, char **argv) {
                                  "/student/assignments/%s/submissions", asg_ids[a]);
         }
     }
-    seed_run(s, &b, "grades");
+    seed_run(s, &b, "grades/submissions");
     admin_http_batch_close(&b);
     seed_skip(s, skipped, "requests");
     admin_progress_clear(&s->progress);
