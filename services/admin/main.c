@@ -1,5 +1,5 @@
 /* main.c - sms-admin, the operator's command line: tokens, topic creation,
- * view checksums and rebuilds. Blocking clients; prints progress to stderr
+ * view checksums and rebuilds, seeding through the HTTP API (seed.c). Blocking clients; prints progress to stderr
  * and results to stdout. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +12,7 @@
 #include "token.h"
 #include "kafka.h"
 #include "redis.h"
+#include "seed.h"
 #include "topics.h"
 #include "views.h"
 
@@ -21,7 +22,9 @@ static void usage(void) {
             "  token --sub ID --role lecturer|student|admin [--ttl SECONDS]   print a signed JWT (SMS_JWT_SECRET)\n"
             "  create-topics                                                 create the shared Kafka topics\n"
             "  checksum-views [SERVICE]                                      '<service> <sha256> <keys>' per view\n"
-            "  rebuild-views [SERVICE] [--timeout SECONDS]                   drop views; wait until services replayed the log\n");
+            "  rebuild-views [SERVICE] [--timeout SECONDS]                   drop views; wait until services replayed the log\n"
+            "  seed demo|scale [options]                                     load demo or bulk data through the HTTP API\n"
+            "                                                                (sms-admin seed --help)\n");
 }
 
 static int cmd_token(const sms_config_t *cfg, int argc, char **argv) {
@@ -128,6 +131,7 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (!strcmp(cmd, "token")) return cmd_token(&cfg, argc - 2, argv + 2);
     if (!strcmp(cmd, "create-topics")) return cmd_create_topics(&cfg);
+    if (!strcmp(cmd, "seed")) return admin_seed_main(&cfg, argc - 2, argv + 2);
     if (!strcmp(cmd, "checksum-views") || !strcmp(cmd, "rebuild-views")) {
         const char *service = NULL;
         long timeout_s = 300;
