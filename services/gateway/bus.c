@@ -296,6 +296,11 @@ static bool parse_if_match(const char *s, int64_t *out) {
 
 void gw_bus_send(gw_bus_t *bus, gw_request_t *req, const char *service, const char *type, const char *key,
                  const cJSON *body) {
+    gw_bus_send_keyed(bus, req, service, type, key, NULL, body);
+}
+
+void gw_bus_send_keyed(gw_bus_t *bus, gw_request_t *req, const char *service, const char *type, const char *key,
+                       const char *kafka_key, const cJSON *body) {
     const char *user = gw_req_user(req);
     const char *idem = gw_req_header(req, "Idempotency-Key");
     const char *if_match = gw_req_header(req, "If-Match");
@@ -350,7 +355,10 @@ void gw_bus_send(gw_bus_t *bus, gw_request_t *req, const char *service, const ch
 
     char topic[128];
     snprintf(topic, sizeof topic, "sms.commands.%s", service);
-    int rc = sms_producer_send(bus->producer, topic, SMS_STR(user), sb.data, sb.size, h.traceparent, p);
+    /* The Kafka key picks the partition, hence the one consumer that decides
+     * the command: the caller's by default, the aggregate's when its state is
+     * shared by many callers (a class's chat sequence). */
+    int rc = sms_producer_send(bus->producer, topic, SMS_STR(kafka_key ? kafka_key : user), sb.data, sb.size, h.traceparent, p);
     msgpack_sbuffer_destroy(&sb);
     if (rc != 0) {
         sms_free(p->cmd_id);

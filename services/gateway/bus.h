@@ -1,5 +1,6 @@
 /* bus.h - the gateway's write path over Kafka: turns an HTTP write into a
- * command on sms.commands.<service>, keyed by the caller, and answers the
+ * command on sms.commands.<service>, keyed by the caller (or by the aggregate,
+ * gw_bus_send_keyed), and answers the
  * request when the owning service's reply arrives on this gateway's reply
  * topic (sms.replies.<gateway-id>), or with 504 after the deadline.
  * Loop thread only. */
@@ -27,6 +28,13 @@ int gw_bus_new(uv_loop_t *loop, const sms_config_t *cfg, gw_bus_t **out);
  * req; a malformed one is answered 400 here. */
 void gw_bus_send(gw_bus_t *bus, gw_request_t *req, const char *service, const char *type, const char *key,
                  const cJSON *body);
+
+/* The same with an explicit Kafka key (NULL: the caller's user id, as
+ * gw_bus_send). Commands for state that many users change, and whose
+ * decisions must be serialised in one place (a class's chat sequence), are
+ * keyed by that state's id so they all reach one partition. */
+void gw_bus_send_keyed(gw_bus_t *bus, gw_request_t *req, const char *service, const char *type, const char *key,
+                       const char *kafka_key, const cJSON *body);
 
 /* True while the last metadata probe reached a broker. */
 bool gw_bus_kafka_ok(const gw_bus_t *bus);
