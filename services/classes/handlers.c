@@ -531,6 +531,10 @@ static void decide_chat(classes_state_t *st, const sms_command_t *cmd, int64_t n
         fail(out, 403, "forbidden", "only the class's lecturer and its students chat");
         return;
     }
+    if (cmd->v != 1) {
+        fail(out, 400, "unsupported_version", "command version %lld is not supported", (long long)cmd->v);
+        return;
+    }
     if (classes_validate_chat(cmd->data, out)) {
         fail(out, 400, "validation", "the chat message is invalid");
         return;
@@ -554,7 +558,7 @@ static void decide_chat(classes_state_t *st, const sms_command_t *cmd, int64_t n
 void classes_decide(classes_state_t *st, const sms_command_t *cmd, int64_t now_ms, const char *new_id,
                     classes_outcome_t *out) {
     memset(out, 0, sizeof *out);
-    if (cmd->v == 1 && cmd->type.len == 9 && memcmp(cmd->type.ptr, "chat.post", 9) == 0) {
+    if (cmd->type.len == 9 && memcmp(cmd->type.ptr, "chat.post", 9) == 0) {
         decide_chat(st, cmd, now_ms, new_id, out); /* students chat too: its own role check */
         return;
     }
