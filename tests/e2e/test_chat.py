@@ -2,7 +2,8 @@
 everyone else), 409 on an inactive class, order and cursor pages, the per-class sequence
 under concurrent authors, chat.message_posted on sms.events.chat, and long-poll: woken by a
 message within 100 ms, timing out empty, 100 waiters woken by one message, a waiter whose
-client vanishes, and waiters answered at once when the gateway stops."""
+client vanishes, the subscriber's reconnection, and waiters answered at once when the gateway
+stops."""
 
 import socket
 import threading
@@ -303,6 +304,29 @@ def test_waiter_whose_client_disconnects(room, base_url, jwt_secret, mint):
     assert out["page"]["items"] == [m]
     r = requests.get(base_url + "/healthz", timeout=5)
     assert r.status_code == 200
+
+
+@pytest.mark.disruptive
+def test_waiter_rereads_after_the_subscriber_reconnects(room, redis_client):
+    cid, lec, stu = room["cid"], room["lecturer"], room["student"]
+    t, out = _wait_in_thread(stu.clone(), cid, wait=20)
+    time.sleep(0.5)
+    assert redis_client.client_kill_filter(_type="pubsub") >= 1, "the gateway has a subscriber connection"
+    # Posted while the subscriber reconnects (its publish may reach nobody): the
+    # resubscription wakes every waiter to read again, so nothing is missed.
+    m = _say(lec, cid, "while you were away")
+    t.join(10)
+    assert not t.is_alive() and "error" not in out, out
+    assert out["page"]["items"] == [m]
+    # and the new subscription delivers wake-ups as before
+    t, out = _wait_in_thread(stu.clone(), cid, after=m["cursor"], wait=20)
+    time.sleep(0.5)
+    m2 = _say(lec, cid, "welcome back")
+    posted = time.monotonic()
+    t.join(10)
+    assert not t.is_alive() and "error" not in out, out
+    assert out["page"]["items"] == [m2]
+    assert out["done"] - posted < 0.5
 
 
 @pytest.mark.disruptive
