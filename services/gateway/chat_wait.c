@@ -71,6 +71,10 @@ static void on_sweep(uv_timer_t *t) {
         gw_chat_waiter_t *next = w->all_next;
         if (gw_req_client_closed(w->req)) w->wake(w, GW_CHAT_WAKE_GONE);
         else if (now >= w->deadline_ms) w->wake(w, GW_CHAT_WAKE_TIMEOUT);
+        else if (w->retry) {
+            w->retry = false;
+            w->wake(w, GW_CHAT_WAKE_MESSAGE);
+        }
         w = next;
     }
 }

@@ -34,6 +34,9 @@ struct gw_chat_waiter_s {
     /* Called by the hub; may call gw_chat_hub_remove(w) (and free w's owner)
      * but must not remove other waiters. */
     void (*wake)(gw_chat_waiter_t *w, gw_chat_wake_t why);
+    /* Set by the owner when a re-read could not be sent (Redis reconnecting):
+     * the next sweep wakes it with GW_CHAT_WAKE_MESSAGE again. */
+    bool retry;
     /* the hub's links */
     gw_chat_waiter_t *class_prev, *class_next; /* this class's waiters (NULL-terminated) */
     gw_chat_waiter_t *all_prev, *all_next;     /* every waiter (the sweep) */

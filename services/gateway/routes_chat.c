@@ -48,6 +48,7 @@ typedef struct chat_read_s {
     bool reading; /* a read script is in flight */
     bool woken;   /* a message arrived while it was: read again */
     bool finish;  /* time is up (or the gateway stops): answer what the read in flight returns */
+    bool checked; /* a read succeeded: the caller may read this class (only then is it held) */
 } chat_read_t;
 
 static void chat_read_free(chat_read_t *cr) {
@@ -84,6 +85,18 @@ static void answer_redis_down(chat_read_t *cr) {
     gw_respond_redis_down(req);
 }
 
+/* A read failed (Redis down or reconnecting). A waiter that already passed
+ * its access check keeps waiting and reads again on the next sweep (a Redis
+ * restart also drops the subscriber, whose resubscription wakes it anyway);
+ * anything else is answered 503 now. */
+static void read_failed(chat_read_t *cr) {
+    if (cr->checked && cr->w.registered && !cr->finish) {
+        cr->w.retry = true;
+        return;
+    }
+    answer_redis_down(cr);
+}
+
 static void on_read(redisReply *r, void *data);
 
 static void start_read(chat_read_t *cr) {
@@ -92,7 +105,11 @@ static void start_read(chat_read_t *cr) {
     for (int i = 0; i < 5; i++) lens[i] = strlen(argv[i]);
     cr->reading = true;
     cr->woken = false;
-    if (gw_script_call(cr->app, &read_script, 5, argv, lens, on_read, cr) != 0) answer_redis_down(cr);
+    cr->w.retry = false;
+    if (gw_script_call(cr->app, &read_script, 5, argv, lens, on_read, cr) != 0) {
+        cr->reading = false;
+        read_failed(cr);
+    }
 }
 
 static void on_read(redisReply *r, void *data) {
@@ -105,9 +122,10 @@ static void on_read(redisReply *r, void *data) {
         return;
     }
     if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_ARRAY) {
-        answer_redis_down(cr);
+        read_failed(cr);
         return;
     }
+    cr->checked = true;
     bool empty = r->element[0]->elements == 0;
     if (!empty || !cr->w.registered || cr->finish || sms_mono_ms() >= cr->w.deadline_ms) {
         answer_page(cr, r->element[0], r->element[1]);
@@ -127,6 +145,7 @@ static void on_wake(gw_chat_waiter_t *w, gw_chat_wake_t why) {
     }
     /* Timeout, drain, or a vanished client (whose answer only frees the request). */
     if (cr->reading) cr->finish = true;
+    else if (cr->w.retry) answer_redis_down(cr); /* its last read failed: "nothing new" is not known */
     else answer_page(cr, NULL, NULL);
 }
 
