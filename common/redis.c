@@ -125,6 +125,11 @@ struct sms_redis_s {
     uint64_t reconnect_at_ms;
     int backoff_ms;
     pending_t head; /* sentinel of the list of commands sent, oldest first */
+    /* Subscriber mode (sms_redis_subscribe): the channel re-subscribed on every connect. */
+    char *sub_channel;
+    sms_redis_message_cb sub_on_message;
+    void (*sub_on_subscribed)(void *);
+    void *sub_data;
     void (*done)(void *);
     void *done_data;
 };
@@ -163,6 +168,30 @@ static void schedule_reconnect(sms_redis_t *r) {
     r->backoff_ms = r->backoff_ms < 1000 ? r->backoff_ms * 2 : 2000;
 }
 
+/* The subscription's callback: hiredis keeps it for the channel and calls it
+ * for the confirmation, for every message, and with NULL when the connection
+ * goes (r outlives the context: it is freed only after drop_connection). */
+static void on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata) {
+    (void)ac;
+    sms_redis_t *r = privdata;
+    redisReply *m = reply;
+    if (m == NULL || r->closing || m->type != REDIS_REPLY_ARRAY || m->elements != 3 ||
+        m->element[0]->type != REDIS_REPLY_STRING)
+        return;
+    if (strcmp(m->element[0]->str, "subscribe") == 0) {
+        r->sub_on_subscribed(r->sub_data);
+    } else if (strcmp(m->element[0]->str, "message") == 0 && m->element[2]->type == REDIS_REPLY_STRING) {
+        r->sub_on_message(m->element[2]->str, m->element[2]->len, r->sub_data);
+    }
+}
+
+static void send_subscribe(sms_redis_t *r) {
+    if (redisAsyncCommand(r->ac, on_sub_reply, r, "SUBSCRIBE %s", r->sub_channel) != REDIS_OK) {
+        /* Only fails when the context is going away; the next connect retries. */
+        sms_log(SMS_LOG_WARN, "redis_subscribe_failed", "%s", r->sub_channel);
+    }
+}
+
 static void on_connect(const redisAsyncContext *ac, int status) {
     sms_redis_t *r = ac->data;
     if (status != REDIS_OK) {
@@ -174,6 +203,7 @@ static void on_connect(const redisAsyncContext *ac, int status) {
     r->connected = true;
     r->backoff_ms = 50;
     sms_log(SMS_LOG_INFO, "redis_connected", "%s:%d", r->host, r->port);
+    if (r->sub_channel) send_subscribe(r);
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status) {
@@ -271,11 +301,21 @@ int sms_redis_cmd(sms_redis_t *r, sms_redis_cb cb, void *data, int argc, const c
 
 bool sms_redis_connected(const sms_redis_t *r) { return r->connected; }
 
+void sms_redis_subscribe(sms_redis_t *r, const char *channel, sms_redis_message_cb on_message,
+                         void (*on_subscribed)(void *), void *data) {
+    r->sub_channel = sms_strdup(channel);
+    r->sub_on_message = on_message;
+    r->sub_on_subscribed = on_subscribed;
+    r->sub_data = data;
+    if (r->connected) send_subscribe(r);
+}
+
 static void on_timer_closed(uv_handle_t *h) {
     sms_redis_t *r = h->data;
     void (*done)(void *) = r->done;
     void *done_data = r->done_data;
     sms_free(r->host);
+    sms_free(r->sub_channel);
     sms_free(r);
     if (done) done(done_data);
 }

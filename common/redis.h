@@ -48,6 +48,17 @@ int sms_redis_new(uv_loop_t *loop, const char *host, int port, int timeout_ms, s
  * connected), in which case it never runs. */
 int sms_redis_cmd(sms_redis_t *r, sms_redis_cb cb, void *data, int argc, const char **argv, const size_t *argvlen);
 bool sms_redis_connected(const sms_redis_t *r);
+
+/* A message on a subscribed channel; payload is valid during the call only. */
+typedef void (*sms_redis_message_cb)(const char *payload, size_t len, void *data);
+/* Makes r a subscriber: on every (re)connect it sends SUBSCRIBE channel.
+ * on_subscribed(data) runs each time the subscription is confirmed (anything
+ * published while it was down is lost, so callers re-read what they wait
+ * on), on_message for every message. r must not carry commands
+ * (sms_redis_cmd) afterwards: a subscribed connection only listens. Call
+ * once, right after sms_redis_new. */
+void sms_redis_subscribe(sms_redis_t *r, const char *channel, sms_redis_message_cb on_message,
+                         void (*on_subscribed)(void *), void *data);
 /* Fails pending commands, disconnects, closes handles, then calls done(data) and frees r. */
 void sms_redis_close(sms_redis_t *r, void (*done)(void *), void *data);
 

@@ -247,6 +247,21 @@ def build():
             "created_at": T_POST,
         })
 
+    # The first chat message of that class, by the enrolled student s-1001 at
+    # 10:40, on sms.events.chat (key = class id); seq is the class's chat sequence.
+    T_CHAT = 1764067200000  # 2025-11-25T10:40:00.000Z
+    chat_message_posted = event(
+        "01JDQ5Q2A3B4C5D6E7F8G9H0J1", "chat.message_posted", T_CHAT, "s-1001:chat-hello", {
+            "id": "01JDQ5Q2A0K1M2N3P4Q5R6S7T8",
+            "class_id": CLASS_ID,
+            "seq": 1,
+            "author_id": "s-1001",
+            "author_role": "student",
+            "text": "Is problem set 1 due on Friday? ✓",
+            "created_at": T_CHAT,
+        })
+    chat_message_posted["actor"] = "s-1001"
+
     # A submission of that assignment by s-1001 at 11:00, before it was due
     # (sms-assignments, key = assignment id). Upload ids are recorded as given.
     T_SUBMIT = 1764068400000  # 2025-11-25T11:00:00.000Z
@@ -335,6 +350,7 @@ def build():
         "submission.created.v1": submission_created,
         "upload.completed.v1": upload_completed,
         "post.created.v1": post_created,
+        "chat.message_posted.v1": chat_message_posted,
         "grade.changed.v1": grade_changed,
         "grade.released.v1": grade_released,
         "assignment.created.v1": assignment_created,

@@ -15,6 +15,9 @@ static const struct {
     {"sms.events.classes", events_cfg},
     /* Class posts, written by the classes service (public: other services may learn from it). */
     {"sms.events.posts", events_cfg},
+    /* Class chat, written and read by the classes service only: its own topic
+     * so that services learning from sms.events.classes never read chat traffic. */
+    {"sms.events.chat", events_cfg},
     {"sms.commands.assignments", commands_cfg},
     {"sms.events.assignments", events_cfg},
     /* The grading service writes the public grades topic (not sms.events.grading). */

@@ -483,9 +483,85 @@ static void decide_post(classes_state_t *st, const sms_command_t *cmd, int64_t n
     out->event_type = "post.created";
 }
 
+/* ---- chat ---- */
+
+size_t classes_validate_chat(const msgpack_object *data, classes_outcome_t *out) {
+    size_t before = out->n_errors;
+    for (uint32_t k = 0; k < data->via.map.size; k++) {
+        const char *key;
+        size_t klen;
+        if (!sms_mp_str(&data->via.map.ptr[k].key, &key, &klen)) continue;
+        if (klen != 4 || memcmp(key, "text", 4) != 0) add_error(out, key, klen, "unknown field");
+    }
+    validate_post_text(sms_mp_map_get(data, "text"), "text", CLASSES_CHAT_TEXT_MAX, out);
+    return out->n_errors - before;
+}
+
+/* The class a chat author may write to: its own lecturer, or an enrolled
+ * student. Anyone else gets the answer a missing class gets (404). */
+static const classes_class_t *chat_class(classes_state_t *st, const sms_command_t *cmd, classes_outcome_t *out) {
+    const classes_class_t *cur = classes_state_class(st, cmd->key);
+    bool lecturer = cmd->role.len == 8 && memcmp(cmd->role.ptr, "lecturer", 8) == 0;
+    bool allowed = false;
+    if (cur && lecturer)
+        allowed = strlen(cur->lecturer_id) == cmd->actor.len &&
+                  memcmp(cur->lecturer_id, cmd->actor.ptr, cmd->actor.len) == 0;
+    else if (cur)
+        allowed = classes_state_enrolled(st, cur->id, cmd->actor);
+    if (!allowed) {
+        fail(out, 404, "not_found", "no class %.*s", (int)cmd->key.len, cmd->key.ptr);
+        return NULL;
+    }
+    if (strcmp(cur->status, "active") != 0) {
+        fail(out, 409, "class_inactive", "class %s is inactive: its chat is closed", cur->id);
+        return NULL;
+    }
+    return cur;
+}
+
+/* The sequence is decided here, by the one consumer of the class's command
+ * partition: the view's last chat_seq plus the batch's earlier messages
+ * (ops.c moves the overlay on after each accepted post). */
+static void decide_chat(classes_state_t *st, const sms_command_t *cmd, int64_t now, const char *new_id,
+                        classes_outcome_t *out) {
+    out->kind = CLASSES_REPLY_CHAT;
+    bool lecturer = cmd->role.len == 8 && memcmp(cmd->role.ptr, "lecturer", 8) == 0;
+    bool student = cmd->role.len == 7 && memcmp(cmd->role.ptr, "student", 7) == 0;
+    if (!lecturer && !student) {
+        fail(out, 403, "forbidden", "only the class's lecturer and its students chat");
+        return;
+    }
+    if (cmd->v != 1) {
+        fail(out, 400, "unsupported_version", "command version %lld is not supported", (long long)cmd->v);
+        return;
+    }
+    if (classes_validate_chat(cmd->data, out)) {
+        fail(out, 400, "validation", "the chat message is invalid");
+        return;
+    }
+    const classes_class_t *cur = chat_class(st, cmd, out);
+    if (cur == NULL) return;
+    classes_class_copy(&out->after, cur);
+    out->has_class = true;
+    classes_chat_t *m = &out->chat;
+    m->id = SMS_STR(new_id);
+    m->class_id = SMS_STR(out->after.id);
+    m->seq = cur->chat_seq + 1;
+    m->author_id = cmd->actor;
+    m->author_role = cmd->role;
+    sms_mp_str(sms_mp_map_get(cmd->data, "text"), &m->text.ptr, &m->text.len); /* validated: a string */
+    m->created_at = now;
+    out->status = 201;
+    out->event_type = "chat.message_posted";
+}
+
 void classes_decide(classes_state_t *st, const sms_command_t *cmd, int64_t now_ms, const char *new_id,
                     classes_outcome_t *out) {
     memset(out, 0, sizeof *out);
+    if (cmd->type.len == 9 && memcmp(cmd->type.ptr, "chat.post", 9) == 0) {
+        decide_chat(st, cmd, now_ms, new_id, out); /* students chat too: its own role check */
+        return;
+    }
     if (cmd->role.len != 8 || memcmp(cmd->role.ptr, "lecturer", 8) != 0) {
         fail(out, 403, "forbidden", "only lecturers manage classes and rosters");
         return;

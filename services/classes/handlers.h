@@ -21,6 +21,7 @@ typedef enum classes_reply_kind_e {
     CLASSES_REPLY_ENROLL,    /* {"enrolled": n, "already_enrolled": m} */
     CLASSES_REPLY_UNENROLL,  /* {"unenrolled": bool} */
     CLASSES_REPLY_POST,      /* the post (201) */
+    CLASSES_REPLY_CHAT,      /* the chat message (201) */
 } classes_reply_kind_t;
 
 /* A roster command's result. Pointers borrow the command's data. */
@@ -39,6 +40,8 @@ typedef struct classes_outcome_s {
     classes_roster_outcome_t roster;
     /* post.create: the new post; strings borrow the command, new_id and after */
     classes_post_t post;
+    /* chat.post: the new message; strings borrow the command, new_id and after */
+    classes_chat_t chat;
     const char *event_type;      /* "class.created", "class.students_enrolled"...; NULL when nothing changes */
     classes_class_t after;       /* the class to return (and to put in the event) */
     bool has_class;              /* after is filled */
@@ -72,6 +75,10 @@ size_t classes_validate_roster(const msgpack_object *data, classes_outcome_t *ou
  * (bool, optional)}; unknown fields are errors. Adds errors to out; returns
  * their number. */
 size_t classes_validate_post(const msgpack_object *data, classes_outcome_t *out);
+
+/* Validates a chat.post body {text (1..CLASSES_CHAT_TEXT_MAX characters, not
+ * blank)}; unknown fields are errors. Adds errors to out; returns their number. */
+size_t classes_validate_chat(const msgpack_object *data, classes_outcome_t *out);
 
 /* Syntax checks, exposed for unit tests. */
 bool classes_valid_student_id(const char *s, size_t n);

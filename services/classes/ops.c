@@ -1,7 +1,8 @@
 /* ops.c - the classes service's operations for the shared worker
  * (common/worker.h): prefetch state, decide with handlers.c, pack the event
  * and the reply, project with projection.c, answer replays from the view.
- * Class and roster events go to sms.events.classes, posts to sms.events.posts. */
+ * Class and roster events go to sms.events.classes, posts to sms.events.posts,
+ * chat messages to sms.events.chat. */
 #include "ops.h"
 
 #include <stdio.h>
@@ -103,6 +104,22 @@ static void decide_post(const sms_command_t *cmd, int64_t now_ms, const classes_
     classes_pack_post(&pk, p);
 }
 
+/* chat.message_posted goes to the chat topic (key = class id); the overlay
+ * moves the class's sequence on for the batch's next message. */
+static void decide_chat(classes_state_t *st, const sms_command_t *cmd, int64_t now_ms, const classes_outcome_t *out,
+                        sms_decision_t *d) {
+    const classes_chat_t *m = &out->chat;
+    d->status = 201;
+    msgpack_packer body = sms_decision_body(d);
+    classes_pack_chat_public(&body, m);
+    char event_id[SMS_ID_SIZE];
+    msgpack_packer pk = sms_decision_event_to(d, CLASSES_CHAT_TOPIC, out->after.id);
+    sms_event_pack_head(&pk, SMS_STR(sms_id_new(event_id)), SMS_STR(out->event_type), CLASSES_EVENT_VERSION, now_ms,
+                        cmd->actor, m->class_id, cmd->id);
+    classes_pack_chat(&pk, m);
+    classes_state_set_chat_seq(st, out->after.id, m->seq);
+}
+
 static void decide(void *state, const sms_command_t *cmd, int64_t now_ms, sms_decision_t *d) {
     classes_state_t *st = state;
     classes_outcome_t out;
@@ -112,6 +129,11 @@ static void decide(void *state, const sms_command_t *cmd, int64_t now_ms, sms_de
         sms_decision_fail(d, out.status, out.problem_code, "%s", out.detail);
         for (size_t i = 0; i < out.n_errors; i++)
             sms_decision_error(d, out.errors[i].field, strlen(out.errors[i].field), "%s", out.errors[i].message);
+        classes_outcome_clear(&out);
+        return;
+    }
+    if (out.kind == CLASSES_REPLY_CHAT) {
+        decide_chat(st, cmd, now_ms, &out, d);
         classes_outcome_clear(&out);
         return;
     }
@@ -156,14 +178,36 @@ static void replay_post(redisContext *rc, const char *post_id, sms_decision_t *d
     if (r) freeReplyObject(r);
 }
 
+/* A chat command answered again: the message as the view stores it. */
+static void replay_chat(redisContext *rc, const char *class_id, const char *seq, sms_decision_t *d) {
+    redisReply *r = redisCommand(rc, "ZRANGE " CLASSES_KEY_PREFIX "chat:%s %s %s BYSCORE", class_id, seq, seq);
+    cJSON *json = r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->type == REDIS_REPLY_STRING
+                      ? cJSON_ParseWithLength(r->element[0]->str, r->element[0]->len)
+                      : NULL;
+    if (cJSON_IsObject(json)) {
+        d->status = 201;
+        msgpack_packer pk = sms_decision_body(d);
+        (void)sms_json_to_msgpack(json, &pk); /* always 0 */
+    } else {
+        sms_decision_fail(d, 503, "unavailable", "the result of this command is not readable yet; retry");
+    }
+    cJSON_Delete(json);
+    if (r) freeReplyObject(r);
+}
+
 /* summary is written by the projection script: "<status> <class id>" for
  * class commands, "200 enroll <class id> <enrolled> <already>" and
  * "200 unenroll <class id>" for roster commands (their replies need no read),
- * "201 post <class id> <post id>" for posts. */
+ * "201 post <class id> <post id>" for posts, "201 chat <class id> <seq>" for
+ * chat messages. */
 static void replay(redisContext *rc, const char *summary, sms_decision_t *d) {
     int status = 0;
     char id[128] = "", post_id[128] = "";
     unsigned long long enrolled = 0, already = 0;
+    if (sscanf(summary, "%d chat %127s %127s", &status, id, post_id) == 3) {
+        replay_chat(rc, id, post_id, d);
+        return;
+    }
     if (sscanf(summary, "%d post %127s %127s", &status, id, post_id) == 3) {
         replay_post(rc, post_id, d);
         return;
@@ -192,11 +236,11 @@ static void replay(redisContext *rc, const char *summary, sms_decision_t *d) {
     if (r) freeReplyObject(r);
 }
 
-static const char *const learn_topics[] = {CLASSES_POSTS_TOPIC, NULL};
+static const char *const learn_topics[] = {CLASSES_POSTS_TOPIC, CLASSES_CHAT_TOPIC, NULL};
 
 const sms_worker_ops_t classes_ops = {
     .service = "classes",
-    /* Posts are written to their own public topic; the view is built from it too. */
+    /* Posts and chat are written to their own topics; the view is built from them too. */
     .learn_topics = learn_topics,
     .redis_init = classes_projection_init,
     .project = classes_projection_append,

@@ -1,4 +1,4 @@
-/* projection.c - applies class, roster and post events to Redis, one Lua
+/* projection.c - applies class, roster, post and chat events to Redis, one Lua
  * script per kind (see projection.h). */
 #include "projection.h"
 
@@ -95,9 +95,29 @@ static sms_redis_script_t post_script = {.source =
     "redis.call('ZADD', p .. 'posts:' .. ARGV[1], 0, ARGV[3])\n"
     "return 1\n"};
 
+/* chat.message_posted. ARGV: 1 class id, 2 seq, 3 message JSON, 4 cause,
+ * 5 reply summary, 6 "<topic>:<partition>" ("" = none), 7 next offset.
+ * The message is the zset member and its seq the score: adding it again
+ * changes nothing, and c:<id>'s chat_seq (what the decider continues from)
+ * only grows, so the application right after production, the tailer's and a
+ * rebuild's all end in the same view, in any order. Only a new message is
+ * published (the class id, on CLASSES_CHAT_CHANNEL), waking the gateways'
+ * long-polls. Returns 1 if applied, 0 if the view already had it. */
+static sms_redis_script_t chat_script = {.source =
+    "local p = 'sms:classes:'\n"
+    "local cid, seq = ARGV[1], tonumber(ARGV[2])\n"
+    "if ARGV[6] ~= '' then redis.call('HSET', p .. 'offsets', ARGV[6], ARGV[7]) end\n"
+    "redis.call('HSET', p .. 'cmds', ARGV[4], ARGV[5])\n"
+    "local ck = p .. 'c:' .. cid\n"
+    "if seq > (tonumber(redis.call('HGET', ck, 'chat_seq')) or 0) then redis.call('HSET', ck, 'chat_seq', ARGV[2]) end\n"
+    "if redis.call('ZADD', p .. 'chat:' .. cid, seq, ARGV[3]) == 0 then return 0 end\n"
+    "redis.call('PUBLISH', '" CLASSES_CHAT_CHANNEL "', cid)\n"
+    "return 1\n"};
+
 int classes_projection_init(redisContext *rc, char *err, size_t errlen) {
     if (sms_redis_script_load(rc, &apply_script, err, errlen) != 0) return -1;
     if (sms_redis_script_load(rc, &post_script, err, errlen) != 0) return -1;
+    if (sms_redis_script_load(rc, &chat_script, err, errlen) != 0) return -1;
     return sms_redis_script_load(rc, &roster_script, err, errlen);
 }
 
@@ -128,6 +148,30 @@ static int append_post(redisContext *rc, const char *topic, const sms_event_t *e
     size_t lens[] = {7, 40, 1, post.class_id.len, post.id.len, strlen(member), json.len, ev->cause.len,
                      strlen(summary), strlen(part), strlen(next)};
     redisAppendCommandArgv(rc, 11, argv, lens);
+    sms_buf_close(&json);
+    return 1;
+}
+
+/* Appends the chat script for a chat.message_posted event; 0 if it is malformed. */
+static int append_chat(redisContext *rc, const char *topic, const sms_event_t *ev, int32_t partition,
+                       int64_t offset) {
+    classes_chat_t m;
+    if (classes_read_chat(ev->data, &m) != 0 || m.class_id.len == 0 || m.class_id.len > 64) return 0;
+    char seq[24], summary[200], part[160] = "", next[24] = "";
+    snprintf(seq, sizeof seq, "%lld", (long long)m.seq);
+    snprintf(summary, sizeof summary, "201 chat %.*s %s", (int)m.class_id.len, m.class_id.ptr, seq);
+    if (partition >= 0) {
+        snprintf(part, sizeof part, "%s:%d", topic, partition);
+        snprintf(next, sizeof next, "%lld", (long long)offset + 1);
+    }
+    sms_buf_t json;
+    sms_buf_init(&json);
+    classes_render_chat_json(&m, &json);
+    const char *argv[] = {"EVALSHA", chat_script.sha, "0", m.class_id.ptr, seq, json.data, ev->cause.ptr, summary,
+                          part, next};
+    size_t lens[] = {7, 40, 1, m.class_id.len, strlen(seq), json.len, ev->cause.len, strlen(summary), strlen(part),
+                     strlen(next)};
+    redisAppendCommandArgv(rc, 10, argv, lens);
     sms_buf_close(&json);
     return 1;
 }
@@ -221,6 +265,13 @@ int classes_projection_append(redisContext *rc, const char *topic, const sms_eve
         int appended = append_post(rc, topic, ev, partition, offset);
         if (!appended)
             sms_log(SMS_LOG_WARN, "event_skipped", "post.created %.*s is malformed", (int)ev->id.len, ev->id.ptr);
+        return appended;
+    }
+    if (type_is(ev, "chat.message_posted")) {
+        int appended = append_chat(rc, topic, ev, partition, offset);
+        if (!appended)
+            sms_log(SMS_LOG_WARN, "event_skipped", "chat.message_posted %.*s is malformed", (int)ev->id.len,
+                    ev->id.ptr);
         return appended;
     }
     bool enroll = type_is(ev, "class.students_enrolled");

@@ -14,9 +14,12 @@
  *   posts:<class>           zset (score 0) of "<1 pinned|0><created_at ms, 13 digits>:<post id>":
  *                           reverse lex order = pinned first, then newest (from sms.events.posts)
  *   post:<id>               string: the post's public JSON (written once: posts are immutable)
+ *   chat:<class>            zset: member = the chat message's public JSON, score = its seq
+ *                           (from sms.events.chat); c:<class> also holds chat_seq, the last seq
  *   cmds, offsets, meta     the worker's bookkeeping (common/worker.h); cmds values
  *                           are "<status> <class id>", "200 enroll <class id> <enrolled>
- *                           <already>", "200 unenroll <class id>" or "201 post <class id> <post id>"
+ *                           <already>", "200 unenroll <class id>", "201 post <class id> <post id>"
+ *                           or "201 chat <class id> <seq>"
  * Each event is applied by one Lua script (atomic): it applies only if the
  * event's version (roster events: roster_version) is newer than the view's, so replays and redeliveries
  * change nothing, and it records the partition offset in the same step.

@@ -1,6 +1,7 @@
 /* schema.c - class snapshot (events) and public representation (HTTP) codecs. */
 #include "schema.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -33,6 +34,7 @@ void classes_class_copy(classes_class_t *dst, const classes_class_t *src) {
     dst->updated_at = src->updated_at;
     dst->version = src->version;
     dst->roster_version = src->roster_version;
+    dst->chat_seq = src->chat_seq;
 }
 
 void classes_set(char **field, const char *value, size_t len) {
@@ -223,6 +225,55 @@ void classes_render_post_json(const classes_post_t *p, sms_buf_t *out) {
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     classes_pack_post_public(&pk, p);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    if (msgpack_unpack_next(&u, sb.data, sb.size, NULL) == MSGPACK_UNPACK_SUCCESS) sms_msgpack_to_json(&u.data, out);
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* ---- chat ---- */
+
+void classes_pack_chat(msgpack_packer *pk, const classes_chat_t *m) {
+    msgpack_pack_map(pk, 7);
+    pack_kv_strn(pk, "id", m->id.ptr, m->id.len);
+    pack_kv_strn(pk, "class_id", m->class_id.ptr, m->class_id.len);
+    sms_mp_pack_kv_i64(pk, "seq", m->seq);
+    pack_kv_strn(pk, "author_id", m->author_id.ptr, m->author_id.len);
+    pack_kv_strn(pk, "author_role", m->author_role.ptr, m->author_role.len);
+    pack_kv_strn(pk, "text", m->text.ptr, m->text.len);
+    sms_mp_pack_kv_i64(pk, "created_at", m->created_at);
+}
+
+int classes_read_chat(const msgpack_object *data, classes_chat_t *out) {
+    static const char *const strs[] = {"id", "class_id", "author_id", "author_role", "text"};
+    sms_str_t *fields[] = {&out->id, &out->class_id, &out->author_id, &out->author_role, &out->text};
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+        if (!sms_mp_str(sms_mp_map_get(data, strs[i]), &fields[i]->ptr, &fields[i]->len)) return -1;
+    if (!sms_mp_i64(sms_mp_map_get(data, "seq"), &out->seq) || out->seq < 1) return -1;
+    return sms_mp_i64(sms_mp_map_get(data, "created_at"), &out->created_at) ? 0 : -1;
+}
+
+void classes_pack_chat_public(msgpack_packer *pk, const classes_chat_t *m) {
+    char at[SMS_RFC3339_LEN], cursor[24];
+    snprintf(cursor, sizeof cursor, "%lld", (long long)m->seq);
+    msgpack_pack_map(pk, 7);
+    pack_kv_strn(pk, "id", m->id.ptr, m->id.len);
+    pack_kv_strn(pk, "class_id", m->class_id.ptr, m->class_id.len);
+    sms_mp_pack_kv_str(pk, "cursor", cursor);
+    pack_kv_strn(pk, "author_id", m->author_id.ptr, m->author_id.len);
+    pack_kv_strn(pk, "author_role", m->author_role.ptr, m->author_role.len);
+    pack_kv_strn(pk, "text", m->text.ptr, m->text.len);
+    sms_mp_pack_kv_str(pk, "created_at", sms_rfc3339(m->created_at, at));
+}
+
+void classes_render_chat_json(const classes_chat_t *m, sms_buf_t *out) {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    classes_pack_chat_public(&pk, m);
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
     if (msgpack_unpack_next(&u, sb.data, sb.size, NULL) == MSGPACK_UNPACK_SUCCESS) sms_msgpack_to_json(&u.data, out);

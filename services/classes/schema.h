@@ -31,6 +31,9 @@ typedef struct classes_class_s {
     /* Not part of the class's events or public form: the roster's own
      * counter (class.students_enrolled / class.student_unenrolled). */
     int64_t roster_version;
+    /* Not part of the class's events either: the sequence of the class's
+     * last chat message (chat.message_posted), 0 before the first. */
+    int64_t chat_seq;
 } classes_class_t;
 
 /* One roster entry as events carry it (strings borrowed, not owned). */
@@ -93,5 +96,33 @@ int classes_read_post(const msgpack_object *data, classes_post_t *out);
 void classes_pack_post_public(msgpack_packer *pk, const classes_post_t *p);
 /* Appends the public form as JSON (the view's stored document). */
 void classes_render_post_json(const classes_post_t *p, sms_buf_t *out);
+
+/* Class chat: one chat.message_posted per accepted chat.post, on its own
+ * topic (key = class id) so that services which do not care about chat never
+ * read it. seq is the class's chat sequence (1, 2, ...), decided by the one
+ * consumer of the class's partition of sms.commands.classes (chat commands
+ * are keyed by class id); the public cursor is its decimal string. */
+#define CLASSES_CHAT_TOPIC "sms.events.chat"
+#define CLASSES_CHAT_TEXT_MAX 2000 /* characters */
+/* The Redis pub/sub channel the projection publishes a class id on after a
+ * new message; the gateway's long-poll waiters listen to it. */
+#define CLASSES_CHAT_CHANNEL "sms:classes:chat"
+
+/* One chat message (strings borrowed: from a command or an event). */
+typedef struct classes_chat_s {
+    sms_str_t id, class_id, author_id, author_role, text;
+    int64_t seq, created_at;
+} classes_chat_t;
+
+/* chat.message_posted data: {id, class_id, seq, author_id, author_role, text, created_at}. */
+void classes_pack_chat(msgpack_packer *pk, const classes_chat_t *m);
+/* Reads a chat.message_posted data map (strings point into data). 0, or -1
+ * if a field is missing or of the wrong type. */
+int classes_read_chat(const msgpack_object *data, classes_chat_t *out);
+/* Packs the public form {id, class_id, cursor (seq as a decimal string),
+ * author_id, author_role, text, created_at (RFC 3339)} (reply body). */
+void classes_pack_chat_public(msgpack_packer *pk, const classes_chat_t *m);
+/* Appends the public form as JSON (the view's stored document). */
+void classes_render_chat_json(const classes_chat_t *m, sms_buf_t *out);
 
 #endif

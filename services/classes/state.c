@@ -69,6 +69,7 @@ void classes_class_from_hash(const redisReply *r, const char *id, size_t idlen, 
         else if (!strcmp(f, "updated_at")) c->updated_at = atoll(v->str);
         else if (!strcmp(f, "version")) c->version = atoll(v->str);
         else if (!strcmp(f, "roster_version")) c->roster_version = atoll(v->str);
+        else if (!strcmp(f, "chat_seq")) c->chat_seq = atoll(v->str);
     }
 }
 
@@ -77,10 +78,17 @@ static bool is_type(const sms_command_t *c, const char *t) {
 }
 
 /* The student ids a roster command names (at most CLASSES_ROSTER_MAX, each
- * plausibly valid; the decider validates properly). Returns how many. */
+ * plausibly valid; the decider validates properly), or a student's own id
+ * for a chat post (its access rule is enrolment). Returns how many. */
 static size_t roster_ids(const sms_command_t *c, sms_str_t *ids) {
     size_t n = 0;
-    if (is_type(c, "roster.unenroll")) {
+    if (is_type(c, "chat.post")) {
+        bool student = c->role.len == 7 && memcmp(c->role.ptr, "student", 7) == 0;
+        if (student && c->actor.len > 0 && c->actor.len <= CLASSES_STUDENT_ID_MAX) {
+            ids[0] = c->actor;
+            n = 1;
+        }
+    } else if (is_type(c, "roster.unenroll")) {
         if (sms_mp_str(sms_mp_map_get(c->data, "student_id"), &ids[0].ptr, &ids[0].len) && ids[0].len > 0 &&
             ids[0].len <= CLASSES_STUDENT_ID_MAX)
             n = 1;
@@ -253,4 +261,9 @@ void classes_state_set_enrolled(classes_state_t *st, const char *class_id, sms_s
 void classes_state_set_roster_version(classes_state_t *st, const char *class_id, int64_t roster_version) {
     void *v = sms_strmap_get(&st->classes, class_id, strlen(class_id));
     if (v && v != &classes_absent) ((classes_class_t *)v)->roster_version = roster_version;
+}
+
+void classes_state_set_chat_seq(classes_state_t *st, const char *class_id, int64_t chat_seq) {
+    void *v = sms_strmap_get(&st->classes, class_id, strlen(class_id));
+    if (v && v != &classes_absent) ((classes_class_t *)v)->chat_seq = chat_seq;
 }

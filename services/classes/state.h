@@ -25,7 +25,8 @@ void classes_state_close(classes_state_t *st);
 
 /* Fetches what cmds[0..n) will need, in one pipeline: each command's class,
  * the code holder a body's code would clash with, and which of a roster
- * command's students are enrolled. 0, or -1 (Redis down). */
+ * command's students are enrolled (for a student's chat post: the student).
+ * 0, or -1 (Redis down). */
 int classes_state_prefetch(classes_state_t *st, const sms_command_t *const *cmds, size_t n);
 
 /* Lookups; all return NULL when absent. */
@@ -40,6 +41,9 @@ void classes_state_apply(classes_state_t *st, const classes_class_t *before, con
 /* Overlay for roster commands: student's enrolment, and the class's roster_version. */
 void classes_state_set_enrolled(classes_state_t *st, const char *class_id, sms_str_t student, bool enrolled);
 void classes_state_set_roster_version(classes_state_t *st, const char *class_id, int64_t roster_version);
+/* Overlay for chat posts: the class's last chat sequence, so the next
+ * message of the batch gets the one after it. */
+void classes_state_set_chat_seq(classes_state_t *st, const char *class_id, int64_t chat_seq);
 
 /* Fills c from an HGETALL reply of the class hash c:<id> (see projection.h). */
 void classes_class_from_hash(const redisReply *r, const char *id, size_t idlen, classes_class_t *c);

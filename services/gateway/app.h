@@ -22,6 +22,10 @@ int gw_app_register_routes(gw_app_t *app, gw_router_t *router);
 /* Number of requests waiting on a reply or a Redis answer. */
 size_t gw_app_inflight(const gw_app_t *app);
 
+/* The gateway is stopping (SIGTERM): answers long-polls now (an empty
+ * page) instead of letting them wait out their ?wait=. */
+void gw_app_drain(gw_app_t *app);
+
 /* Closes clients and handles; calls done(app_data) once everything is closed
  * and frees the app. Pending requests are answered 503 first. */
 void gw_app_close(gw_app_t *app, void (*done)(void *), void *done_data);

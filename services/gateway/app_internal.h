@@ -8,6 +8,7 @@
 #include "app.h"
 #include "buf.h"
 #include "bus.h"
+#include "chat_wait.h"
 #include "http.h"
 #include "redis.h"
 
@@ -16,6 +17,7 @@ struct gw_app_s {
     const sms_config_t *cfg;
     sms_redis_t *redis;
     gw_bus_t *bus;
+    gw_chat_hub_t *chat;      /* chat long-poll waiters and their subscriber */
     uv_timer_t views_timer;   /* polls the services' "view built" markers */
     bool views_ok;
     size_t reads_inflight;
@@ -91,6 +93,9 @@ int gw_routes_submissions(gw_app_t *app, gw_router_t *router);
 
 /* routes_posts.c: class posts (announcements). */
 int gw_routes_posts(gw_app_t *app, gw_router_t *router);
+
+/* routes_chat.c: class chat (POST, and GET with long-poll). */
+int gw_routes_chat(gw_app_t *app, gw_router_t *router);
 
 /* routes_files.c: uploads and downloads through signed URLs. */
 int gw_routes_files(gw_app_t *app, gw_router_t *router);

@@ -296,11 +296,14 @@ static bool parse_if_match(const char *s, int64_t *out) {
 
 void gw_bus_send(gw_bus_t *bus, gw_request_t *req, const char *service, const char *type, const char *key,
                  const cJSON *body) {
-    gw_bus_send_as(bus, req, service, type, key, body, gw_req_user(req), gw_req_role(req));
+    gw_bus_send_from(bus, req, service, type, key, body, &(gw_bus_from_t){0});
 }
 
-void gw_bus_send_as(gw_bus_t *bus, gw_request_t *req, const char *service, const char *type, const char *key,
-                    const cJSON *body, const char *user, const char *role) {
+void gw_bus_send_from(gw_bus_t *bus, gw_request_t *req, const char *service, const char *type, const char *key,
+                      const cJSON *body, const gw_bus_from_t *from) {
+    const char *user = from->actor ? from->actor : gw_req_user(req);
+    const char *role = from->role ? from->role : gw_req_role(req);
+    const char *kafka_key = from->kafka_key;
     const char *idem = gw_req_header(req, "Idempotency-Key");
     const char *if_match = gw_req_header(req, "If-Match");
     const char *trace = gw_req_header(req, "traceparent");
@@ -354,7 +357,10 @@ void gw_bus_send_as(gw_bus_t *bus, gw_request_t *req, const char *service, const
 
     char topic[128];
     snprintf(topic, sizeof topic, "sms.commands.%s", service);
-    int rc = sms_producer_send(bus->producer, topic, SMS_STR(user), sb.data, sb.size, h.traceparent, p);
+    /* The Kafka key picks the partition, hence the one consumer that decides
+     * the command: the caller's by default, the aggregate's when its state is
+     * shared by many callers (a class's chat sequence). */
+    int rc = sms_producer_send(bus->producer, topic, SMS_STR(kafka_key ? kafka_key : user), sb.data, sb.size, h.traceparent, p);
     msgpack_sbuffer_destroy(&sb);
     if (rc != 0) {
         sms_free(p->cmd_id);

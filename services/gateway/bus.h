@@ -1,5 +1,6 @@
 /* bus.h - the gateway's write path over Kafka: turns an HTTP write into a
- * command on sms.commands.<service>, keyed by the caller, and answers the
+ * command on sms.commands.<service>, keyed by the caller (or by the aggregate,
+ * gw_bus_send_from), and answers the
  * request when the owning service's reply arrives on this gateway's reply
  * topic (sms.replies.<gateway-id>), or with 504 after the deadline.
  * Loop thread only. */
@@ -28,11 +29,20 @@ int gw_bus_new(uv_loop_t *loop, const sms_config_t *cfg, gw_bus_t **out);
 void gw_bus_send(gw_bus_t *bus, gw_request_t *req, const char *service, const char *type, const char *key,
                  const cJSON *body);
 
-/* The same for a request that carries no token (a signed URL's): the
- * command is sent on behalf of actor with role, whom the URL's signature
- * names. */
-void gw_bus_send_as(gw_bus_t *bus, gw_request_t *req, const char *service, const char *type, const char *key,
-                    const cJSON *body, const char *actor, const char *role);
+/* Who a command is sent for and how Kafka keys it, for gw_bus_send_from. */
+typedef struct gw_bus_from_s {
+    /* NULL: the request token's user and role. A request that carries no
+     * token (a signed URL's) names the actor and role its signature binds. */
+    const char *actor, *role;
+    /* NULL: the actor. Commands for state that many users change, and whose
+     * decisions must be serialised in one place (a class's chat sequence),
+     * are keyed by that state's id so they all reach one partition. */
+    const char *kafka_key;
+} gw_bus_from_t;
+
+/* gw_bus_send with the sender and Kafka key of from. */
+void gw_bus_send_from(gw_bus_t *bus, gw_request_t *req, const char *service, const char *type, const char *key,
+                      const cJSON *body, const gw_bus_from_t *from);
 
 /* True while the last metadata probe reached a broker. */
 bool gw_bus_kafka_ok(const gw_bus_t *bus);

@@ -50,6 +50,10 @@ void gw_respond_problem_h(gw_request_t *req, int status, const char *code, const
                           const sms_problem_error_t *errors, size_t n_errors, const char *extra_headers);
 /* True if the client connection is gone (handler may skip work). */
 int gw_req_abandoned(const gw_request_t *req);
+/* True if abandoned, or if the client half-closed (sent FIN) after its
+ * request: it will send nothing more. A request held open for the client's
+ * sake (a long-poll) should then be answered now rather than at its end. */
+int gw_req_client_closed(const gw_request_t *req);
 /* Monotonic start time in µs (for latency): when the request's first byte was parsed. */
 uint64_t gw_req_start_us(const gw_request_t *req);
 

@@ -38,6 +38,8 @@ static void stop(gw_main_t *m) {
     /* After this a second signal gets the default action: kills at once. */
     uv_close((uv_handle_t *)&m->sigterm, NULL);
     uv_close((uv_handle_t *)&m->sigint, NULL);
+    /* Long-polls first: the server's drain waits for every request in flight. */
+    if (m->app) gw_app_drain(m->app);
     gw_server_shutdown(m->srv, on_server_drained, m);
 }
 

@@ -313,4 +313,5 @@ const char *gw_req_id(const gw_request_t *req) { return req->id; }
 const char *gw_req_user(const gw_request_t *req) { return req->has_user ? req->user : NULL; }
 const char *gw_req_role(const gw_request_t *req) { return req->has_user ? req->role : NULL; }
 int gw_req_abandoned(const gw_request_t *req) { return req->conn == NULL || req->conn->closing; }
+int gw_req_client_closed(const gw_request_t *req) { return gw_req_abandoned(req) || req->conn->eof; }
 uint64_t gw_req_start_us(const gw_request_t *req) { return req->start_us; }

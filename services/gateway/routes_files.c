@@ -454,7 +454,8 @@ static void announce_upload(upload_t *up) {
     cJSON_AddNumberToObject(body, "size", (double)up->size);
     cJSON_AddStringToObject(body, "sha256", up->sha);
     cJSON_AddNumberToObject(body, "stored_at", (double)up->stored_at);
-    gw_bus_send_as(files.app->bus, up->req, "assignments", "upload.complete", up->id, body, up->user, "student");
+    gw_bus_send_from(files.app->bus, up->req, "assignments", "upload.complete", up->id, body,
+                     &(gw_bus_from_t){.actor = up->user, .role = "student"});
     cJSON_Delete(body);
 }
 

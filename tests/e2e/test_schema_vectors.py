@@ -61,7 +61,9 @@ GRADE_KEYS = {
 POST_EVENT_VECTORS = ["post.created.v1"]
 POST_KEYS = ["id", "class_id", "lecturer_id", "author_id", "title", "body", "pinned", "created_at"]
 EVENT_VECTORS = CLASS_EVENT_VECTORS + ROSTER_EVENT_VECTORS + ASSIGNMENT_EVENT_VECTORS + GRADE_EVENT_VECTORS + SUBMISSION_EVENT_VECTORS
-EVENT_VECTORS += POST_EVENT_VECTORS + ["upload.completed.v1"]
+CHAT_EVENT_VECTORS = ["chat.message_posted.v1"]
+CHAT_KEYS = ["id", "class_id", "seq", "author_id", "author_role", "text", "created_at"]
+EVENT_VECTORS += POST_EVENT_VECTORS + CHAT_EVENT_VECTORS + ["upload.completed.v1"]
 NOTIFICATION_EVENT_VECTORS = ["notifications.read.v1", "notifications.preferences_set.v1"]
 EVENT_VECTORS += NOTIFICATION_EVENT_VECTORS
 ALL_VECTORS = EVENT_VECTORS + ["command.class.create.v1", "reply.201.v1", "notification.created.v1"]
@@ -236,6 +238,21 @@ def test_post_event():
     assert data["class_id"] == ev["key"], "the event key is the class id (topic sms.events.posts)"
     assert data["author_id"] == ev["actor"]
     assert _int(data["created_at"]) and type(data["pinned"]) is bool
+
+
+def test_chat_event():
+    obj, raw = _load("chat.message_posted.v1")
+    ev = msgpack.unpackb(raw, raw=False)
+    assert list(ev.keys()) == EVENT_KEYS
+    _assert_types(ev, EVENT_TYPES, "chat.message_posted.v1")
+    assert ev["type"] == "chat.message_posted" and ev["v"] == 1
+    data = ev["data"]
+    assert list(data.keys()) == CHAT_KEYS
+    assert data["class_id"] == ev["key"], "the event key is the class id (topic sms.events.chat)"
+    assert data["author_id"] == ev["actor"]
+    assert data["author_role"] in ("lecturer", "student")
+    assert _int(data["seq"]) and data["seq"] >= 1 and _int(data["created_at"])
+    assert 1 <= len(data["text"]) <= 2000
 
 
 @pytest.mark.parametrize("name", CLASS_EVENT_VECTORS)

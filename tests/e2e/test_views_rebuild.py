@@ -34,6 +34,16 @@ def world(base_url, mint, admin):
     api.deactivate(gone["id"])
     reborn = api.create(code="reused", name="same code, new class")
     api.update(reborn["id"], description="after the delete")
+    # Chat in class a (sms.events.chat, the view's zset and the class's chat_seq), by the
+    # lecturer and an enrolled student; b's chat is closed by its deactivation below.
+    sid = f"stu-{uuid.uuid4().hex[:8]}"
+    r = api.post(f"{PATH}/{a['id']}/students",
+                 json={"students": [{"student_id": sid, "name": "Chat Ter", "email": f"{sid}@school.edu"}]})
+    assert r.status_code == 200, describe(r)
+    student = Api(base_url, mint(sid, "student"), sub=sid, role="student")
+    for i, who in enumerate([api, student, api, student]):
+        r = who.post(f"/classes/{a['id']}/chat", json={"text": f"chat {i} ✓"})
+        assert r.status_code == 201, describe(r)
     ids = [keyed["id"], a["id"], b["id"], gone["id"], reborn["id"]]
     return {"api": api, "ids": ids, "keyed": keyed, "key": key}
 
@@ -44,8 +54,11 @@ def _snapshot(api, ids):
         r = api.get(f"{PATH}/{cid}")
         assert r.status_code == 200, describe(r)
         bodies[cid] = r.json()
+    r = api.get(f"/classes/{ids[1]}/chat", params={"limit": 200})
+    assert r.status_code == 200, describe(r)
+    assert len(r.json()["items"]) >= 4, describe(r)
     return {"bodies": bodies, "all": api.list_all("all"), "active": api.list_all("active"),
-            "inactive": api.list_all("inactive")}
+            "inactive": api.list_all("inactive"), "chat": r.json()}
 
 
 def _settle(admin, want, timeout=30.0):
@@ -98,6 +111,7 @@ def test_flushall_restart_gives_identical_bodies(flushed):
         assert a["bodies"][cid] == body, f"class {cid} changed by the rebuild"
     for status in ("all", "active", "inactive"):
         assert a[status] == b[status], f"?status={status} list changed by the rebuild"
+    assert a["chat"] == b["chat"], "the chat changed by the rebuild"
 
 
 def test_idempotency_key_still_replays_after_flushall(flushed, world):
@@ -115,6 +129,10 @@ def test_idempotency_key_still_replays_after_flushall(flushed, world):
 
 def test_writes_work_after_flushall(flushed, world):
     api = world["api"]
+    # the rebuilt view continues the class's chat sequence
+    r = api.post(f"/classes/{world['ids'][1]}/chat", json={"text": "after the flush"})
+    assert r.status_code == 201, describe(r)
+    assert r.json()["cursor"] == "5", describe(r)
     c = api.create()
     assert api.get_class(c["id"]) == c
     # The rebuilt view still knows which codes are taken.
@@ -159,3 +177,4 @@ def test_rebuild_views_gives_identical_bodies(rebuilt):
         assert a["bodies"][cid] == body, f"class {cid} changed by rebuild-views"
     for status in ("all", "active", "inactive"):
         assert a[status] == b[status], f"?status={status} list changed by rebuild-views"
+    assert a["chat"] == b["chat"], "the chat changed by rebuild-views"

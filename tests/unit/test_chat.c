@@ -1,0 +1,241 @@
+/* test_chat.c - the classes service's chat decisions: validation of
+ * chat.post bodies, access (the class's lecturer or an enrolled student,
+ * 404 for anyone else), 409 on an inactive class, the per-class sequence
+ * continued through the batch overlay, and the chat.message_posted codec,
+ * byte for byte against schemas/vectors/chat.message_posted.v1. No I/O. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "buf.h"
+#include "handlers.h"
+#include "json_msgpack.h"
+#include "msgpack_util.h"
+
+#define CLASS_ID "01CHATCLASS000000000000000"
+#define MSG_ID "01CHATMSG00000000000000000"
+
+typedef struct fixture_s {
+    msgpack_sbuffer sb;
+    sms_command_t cmd;
+} fixture_t;
+
+static void make_cmd(fixture_t *f, const char *type, const char *key, const char *actor, const char *role,
+                     const char *body) {
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&f->sb);
+    msgpack_packer_init(&pk, &f->sb, msgpack_sbuffer_write);
+    sms_command_head_t h = {.id = SMS_STR("cmd-1"), .type = SMS_STR(type), .v = 1, .time = 1, .actor = SMS_STR(actor),
+                            .role = SMS_STR(role), .key = SMS_STR(key), .reply_to = SMS_STR("sms.replies.t")};
+    sms_command_pack_head(&pk, &h);
+    cJSON *json = cJSON_Parse(body);
+    assert_non_null(json);
+    sms_json_to_msgpack(json, &pk);
+    cJSON_Delete(json);
+    sms_command_pack_tail(&pk, &h);
+    assert_int_equal(sms_command_decode(f->sb.data, f->sb.size, &f->cmd), SMS_ENV_OK);
+}
+
+static void free_cmd(fixture_t *f) {
+    sms_command_close(&f->cmd);
+    msgpack_sbuffer_destroy(&f->sb);
+}
+
+static bool has_error(const classes_outcome_t *o, const char *field) {
+    for (size_t i = 0; i < o->n_errors; i++)
+        if (strcmp(o->errors[i].field, field) == 0) return true;
+    return false;
+}
+
+static void test_validation(void **state) {
+    (void)state;
+    /* 2000 two-byte characters are fine (characters are counted, not bytes); 2001 are not. */
+    char max_ok[4100], too_long[4200];
+    int n = snprintf(max_ok, sizeof max_ok, "{\"text\":\"");
+    for (int i = 0; i < 2000; i++) n += snprintf(max_ok + n, sizeof max_ok - (size_t)n, "\xc3\xa9");
+    snprintf(max_ok + n, sizeof max_ok - (size_t)n, "\"}");
+    snprintf(too_long, sizeof too_long, "{\"text\":\"x%s", max_ok + 9);
+    const struct {
+        const char *body;
+        const char *bad_field; /* NULL: valid */
+    } cases[] = {
+        {"{\"text\":\"hello\"}", NULL},
+        {"{\"text\":\"line 1\\nline 2\"}", NULL},
+        {max_ok, NULL},
+        {"{}", "text"},
+        {"{\"text\":\"\"}", "text"},
+        {"{\"text\":\" \\n \"}", "text"},
+        {"{\"text\":5}", "text"},
+        {"{\"text\":\"hi\",\"author_id\":\"me\"}", "author_id"},
+        {too_long, "text"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fixture_t f;
+        make_cmd(&f, "chat.post", CLASS_ID, "u1", "lecturer", cases[i].body);
+        classes_outcome_t *o = sms_calloc(1, sizeof *o);
+        size_t errs = classes_validate_chat(f.cmd.data, o);
+        if (cases[i].bad_field == NULL) {
+            assert_int_equal(errs, 0);
+        } else {
+            assert_true(errs > 0);
+            assert_true(has_error(o, cases[i].bad_field));
+        }
+        sms_free(o);
+        free_cmd(&f);
+    }
+}
+
+/* Decides like ops.c does, including its overlay (the class, and the chat sequence). */
+static void decide(classes_state_t *st, const char *type, const char *key, const char *actor, const char *role,
+                   const char *body, classes_outcome_t *o, fixture_t *f) {
+    make_cmd(f, type, key, actor, role, body);
+    classes_decide(st, &f->cmd, 7000, strcmp(type, "class.create") == 0 ? CLASS_ID : MSG_ID, o);
+    if (o->event_type && o->kind == CLASSES_REPLY_CLASS)
+        classes_state_apply(st, classes_state_class(st, f->cmd.key), &o->after);
+    if (o->event_type && o->kind == CLASSES_REPLY_CHAT) classes_state_set_chat_seq(st, o->after.id, o->chat.seq);
+}
+
+static void done(classes_outcome_t *o, fixture_t *f) {
+    classes_outcome_clear(o);
+    free_cmd(f);
+}
+
+static void test_decisions(void **state) {
+    (void)state;
+    classes_state_t st;
+    classes_state_init(&st, NULL);
+    classes_outcome_t *o = sms_calloc(1, sizeof *o);
+    fixture_t f;
+    const char *hi = "{\"text\":\"hi\"}";
+
+    decide(&st, "class.create", "", "u1", "lecturer", "{\"code\":\"C1\",\"name\":\"Chat\"}", o, &f);
+    assert_int_equal(o->status, 201);
+    done(o, &f);
+    classes_state_set_enrolled(&st, CLASS_ID, SMS_STR("s1"), true);
+
+    const struct {
+        const char *key, *actor, *role;
+        int status;
+    } denied[] = {
+        {"nope", "u1", "lecturer", 404}, /* missing class */
+        {CLASS_ID, "u2", "lecturer", 404}, /* another lecturer's */
+        {CLASS_ID, "s2", "student", 404},  /* not enrolled */
+        {CLASS_ID, "a1", "admin", 403},
+    };
+    for (size_t i = 0; i < sizeof denied / sizeof denied[0]; i++) {
+        decide(&st, "chat.post", denied[i].key, denied[i].actor, denied[i].role, hi, o, &f);
+        assert_int_equal(o->status, denied[i].status);
+        assert_null(o->event_type);
+        done(o, &f);
+    }
+    decide(&st, "chat.post", CLASS_ID, "u1", "lecturer", "{\"text\":\"\"}", o, &f);
+    assert_int_equal(o->status, 400);
+    assert_string_equal(o->problem_code, "validation");
+    done(o, &f);
+
+    /* The lecturer, then the student: one sequence, continued by the overlay. */
+    decide(&st, "chat.post", CLASS_ID, "u1", "lecturer", hi, o, &f);
+    assert_int_equal(o->status, 201);
+    assert_int_equal(o->kind, CLASSES_REPLY_CHAT);
+    assert_string_equal(o->event_type, "chat.message_posted");
+    assert_int_equal(o->chat.seq, 1);
+    assert_memory_equal(o->chat.author_role.ptr, "lecturer", 8);
+    assert_int_equal(o->after.version, 1); /* chatting leaves the class alone */
+    done(o, &f);
+    decide(&st, "chat.post", CLASS_ID, "s1", "student", "{\"text\":\"hello \xe2\x9c\x93\"}", o, &f);
+    assert_int_equal(o->status, 201);
+    assert_int_equal(o->chat.seq, 2);
+    assert_memory_equal(o->chat.author_id.ptr, "s1", 2);
+    assert_memory_equal(o->chat.author_role.ptr, "student", 7);
+    assert_int_equal(o->chat.created_at, 7000);
+    done(o, &f);
+
+    /* Unenrolled (the overlay of a roster.unenroll in the same batch): 404. */
+    classes_state_set_enrolled(&st, CLASS_ID, SMS_STR("s1"), false);
+    decide(&st, "chat.post", CLASS_ID, "s1", "student", hi, o, &f);
+    assert_int_equal(o->status, 404);
+    done(o, &f);
+
+    /* Inactive class: 409, for the lecturer too. */
+    decide(&st, "class.deactivate", CLASS_ID, "u1", "lecturer", "{}", o, &f);
+    assert_int_equal(o->status, 200);
+    done(o, &f);
+    decide(&st, "chat.post", CLASS_ID, "u1", "lecturer", hi, o, &f);
+    assert_int_equal(o->status, 409);
+    assert_string_equal(o->problem_code, "class_inactive");
+    assert_null(o->event_type);
+    done(o, &f);
+
+    sms_free(o);
+    classes_state_close(&st);
+}
+
+static char *slurp(const char *name, size_t *len) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", SMS_VECTORS_DIR, name);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    long n = ftell(f);
+    assert_true(n > 0);
+    assert_int_equal(fseek(f, 0, SEEK_SET), 0);
+    char *buf = sms_malloc((size_t)n + 1);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = '\0';
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+/* The vector decoded by the projection's reader, re-encoded by the service's
+ * packer: the very bytes the Python generator wrote. */
+static void test_event_vector(void **state) {
+    (void)state;
+    size_t blen;
+    char *bytes = slurp("chat.message_posted.v1.msgpack", &blen);
+    sms_event_t ev;
+    assert_int_equal(sms_event_decode(bytes, blen, &ev), SMS_ENV_OK);
+    classes_chat_t m;
+    assert_int_equal(classes_read_chat(ev.data, &m), 0);
+    assert_int_equal(m.seq, 1);
+    assert_int_equal(m.author_role.len, 7);
+
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    sms_event_pack_head(&pk, ev.id, ev.type, ev.v, ev.time, ev.actor, ev.key, ev.cause);
+    classes_pack_chat(&pk, &m);
+    assert_int_equal(sb.size, blen);
+    assert_memory_equal(sb.data, bytes, blen);
+
+    /* The view's document: the public form, cursor as a string. */
+    sms_buf_t json;
+    sms_buf_init(&json);
+    classes_render_chat_json(&m, &json);
+    sms_buf_putc(&json, '\0');
+    assert_string_equal(json.data,
+                        "{\"id\":\"01JDQ5Q2A0K1M2N3P4Q5R6S7T8\",\"class_id\":\"01JDQ0Z6Q3V5YB8C4N2M7K9T1A\","
+                        "\"cursor\":\"1\",\"author_id\":\"s-1001\",\"author_role\":\"student\","
+                        "\"text\":\"Is problem set 1 due on Friday? \xe2\x9c\x93\","
+                        "\"created_at\":\"2025-11-25T10:40:00.000Z\"}");
+    sms_buf_close(&json);
+    msgpack_sbuffer_destroy(&sb);
+    sms_event_close(&ev);
+    sms_free(bytes);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_validation),
+        cmocka_unit_test(test_decisions),
+        cmocka_unit_test(test_event_vector),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
