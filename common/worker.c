@@ -777,8 +777,26 @@ static void teardown(worker_t *w) {
     sms_strmap_close(&w->self_applied);
 }
 
+/* The first catch-up. Kafka may still be electing leaders for topics created
+ * a moment ago (a watermark query then fails with "not leader"), and Redis
+ * may be restarting: wait for them, as the loop does later, rather than exit
+ * and leave the service down. */
+static int first_catch_up(worker_t *w) {
+    for (int attempt = 1; !stop_requested; attempt++) {
+        if ((w->rc == NULL || w->rc->err) && connect_redis(w) != 0) {
+            sleep(1);
+            continue;
+        }
+        if (tailer_catch_up(w, true) == 0) return 0;
+        sms_log(SMS_LOG_WARN, "catch_up_retry", "the view could not be caught up with the log (attempt %d); retrying",
+                attempt);
+        sleep(1);
+    }
+    return -1;
+}
+
 static int serve(worker_t *w) {
-    if (tailer_catch_up(w, true) != 0) return -1;
+    if (first_catch_up(w) != 0) return -1;
     const char *topics[MAX_TOPICS + 1] = {w->commands_topic};
     size_t n_topics = 1;
     for (const char *const *t = w->ops->source_topics; t && *t && n_topics <= MAX_TOPICS; t++) topics[n_topics++] = *t;
