@@ -78,7 +78,7 @@ static void register_webhook(gw_request_t *req, void *data) {
 
 static void delete_webhook(gw_request_t *req, void *data) {
     gw_app_t *app = data;
-    const char *id = gw_req_param(req, "id");
+    const char *id = gw_req_param(req, "webhook_id");
     cJSON *body = cJSON_CreateObject();
     if (body == NULL || cJSON_AddStringToObject(body, "id", id) == NULL) {
         cJSON_Delete(body);
@@ -135,7 +135,7 @@ int gw_routes_webhooks(gw_app_t *app, gw_router_t *router) {
     int rc = 0;
     rc |= gw_router_add(router, "POST", "/admin/webhooks", json, GW_ROLE_ADMIN, register_webhook, app);
     rc |= gw_router_add(router, "GET", "/admin/webhooks", auth, GW_ROLE_ADMIN, list_webhooks, app);
-    rc |= gw_router_add(router, "DELETE", "/admin/webhooks/{id}", auth, GW_ROLE_ADMIN, delete_webhook, app);
+    rc |= gw_router_add(router, "DELETE", "/admin/webhooks/{webhook_id}", auth, GW_ROLE_ADMIN, delete_webhook, app);
     rc |= gw_router_add(router, "GET", "/admin/deliveries", auth, GW_ROLE_ADMIN, list_deliveries, app);
     return rc ? -1 : 0;
 }

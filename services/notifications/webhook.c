@@ -138,6 +138,25 @@ int64_t notif_webhook_backoff_ms(int64_t base_ms, int64_t cap_ms, int failures, 
     return (int64_t)(rnd * (double)(ceil + 1));
 }
 
+void notif_dead_letter_pack(msgpack_packer *pk, const notif_dead_letter_t *d) {
+    sms_event_pack_head(pk, SMS_STR(d->event_id), SMS_STR("notification.dead_lettered"), NOTIF_EVENT_VERSION,
+                        d->failed_at, SMS_STR("sms-notify-webhook"), SMS_STR(d->delivery_id),
+                        SMS_STR(d->notification_id));
+    msgpack_pack_map(pk, 12);
+    sms_mp_pack_kv_str(pk, "delivery_id", d->delivery_id);
+    sms_mp_pack_kv_str(pk, "channel", "webhook");
+    sms_mp_pack_kv_str(pk, "webhook_id", d->webhook_id);
+    sms_mp_pack_kv_str(pk, "url", d->url);
+    sms_mp_pack_kv_str(pk, "notification_id", d->notification_id);
+    sms_mp_pack_kv_str(pk, "recipient_id", d->recipient_id);
+    sms_mp_pack_kv_str(pk, "kind", d->kind);
+    sms_mp_pack_kv_str(pk, "payload", d->payload);
+    sms_mp_pack_kv_i64(pk, "attempts", d->attempts);
+    sms_mp_pack_kv_str(pk, "last_error", d->last_error);
+    sms_mp_pack_kv_i64(pk, "first_attempt_at", d->first_attempt_at);
+    sms_mp_pack_kv_i64(pk, "failed_at", d->failed_at);
+}
+
 static void on_dlq_delivery(void *opaque, int err, int32_t partition, int64_t offset) {
     webhook_t *w = opaque;
     (void)partition;
@@ -420,21 +439,12 @@ static int dead_letter(webhook_t *w, const transfer_t *t, const char *error, int
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     char eid[SMS_ID_SIZE];
-    sms_event_pack_head(&pk, SMS_STR(sms_id_new(eid)), SMS_STR("notification.dead_lettered"), NOTIF_EVENT_VERSION, now,
-                        SMS_STR("sms-notify-webhook"), SMS_STR(t->id), SMS_STR(t->notification_id));
-    msgpack_pack_map(&pk, 12);
-    sms_mp_pack_kv_str(&pk, "delivery_id", t->id);
-    sms_mp_pack_kv_str(&pk, "channel", "webhook");
-    sms_mp_pack_kv_str(&pk, "webhook_id", t->webhook_id);
-    sms_mp_pack_kv_str(&pk, "url", t->url);
-    sms_mp_pack_kv_str(&pk, "notification_id", t->notification_id);
-    sms_mp_pack_kv_str(&pk, "recipient_id", t->recipient_id);
-    sms_mp_pack_kv_str(&pk, "kind", t->kind);
-    sms_mp_pack_kv_str(&pk, "payload", t->body);
-    sms_mp_pack_kv_i64(&pk, "attempts", t->attempts + 1);
-    sms_mp_pack_kv_str(&pk, "last_error", error);
-    sms_mp_pack_kv_i64(&pk, "first_attempt_at", t->first_attempt_at);
-    sms_mp_pack_kv_i64(&pk, "failed_at", now);
+    notif_dead_letter_t dl = {
+        .event_id = sms_id_new(eid), .delivery_id = t->id, .webhook_id = t->webhook_id, .url = t->url,
+        .notification_id = t->notification_id, .recipient_id = t->recipient_id, .kind = t->kind, .payload = t->body,
+        .attempts = t->attempts + 1, .last_error = error, .first_attempt_at = t->first_attempt_at, .failed_at = now,
+    };
+    notif_dead_letter_pack(&pk, &dl);
     w->dlq_done = false;
     int r = sms_producer_send(w->dlq, NOTIF_DLQ_TOPIC, SMS_STR(t->id), sb.data, sb.size, (sms_str_t){"", 0}, w);
     msgpack_sbuffer_destroy(&sb);

@@ -16,6 +16,7 @@
 #ifndef NOTIF_WEBHOOK_H
 #define NOTIF_WEBHOOK_H
 
+#include <msgpack.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,6 +26,20 @@
 #define NOTIF_RETRY_TOPIC "sms.notifications.retry"
 
 extern const notif_delivery_ops_t notif_webhook_ops;
+
+/* A dead letter: the notification.dead_lettered envelope on
+ * sms.notifications.dlq (key = delivery id, cause = notification id, time =
+ * failed_at, actor "sms-notify-webhook"); also what sms-admin dlq replay
+ * re-publishes to sms.notifications.retry. Strings are borrowed. */
+typedef struct notif_dead_letter_s {
+    const char *event_id, *delivery_id, *webhook_id, *url, *notification_id, *recipient_id, *kind;
+    const char *payload;      /* the exact JSON body that was POSTed */
+    int64_t attempts;
+    const char *last_error;
+    int64_t first_attempt_at, failed_at;
+} notif_dead_letter_t;
+
+void notif_dead_letter_pack(msgpack_packer *pk, const notif_dead_letter_t *d);
 
 /* hex(HMAC-SHA256(secret, "<timestamp>.<body>")) into out (65 bytes). */
 void notif_webhook_sign(const char *secret, size_t secret_len, int64_t timestamp, const char *body, size_t body_len,

@@ -77,6 +77,32 @@ static int body_from_json(sms_decision_t *d, const char *json, size_t n) {
     return 0;
 }
 
+void notif_webhook_pack_registered(msgpack_packer *pk, sms_str_t event_id, int64_t time, sms_str_t actor, sms_str_t cause,
+                                   sms_str_t webhook_id, sms_str_t url, const sms_str_t *events, size_t n_events,
+                                   sms_str_t secret) {
+    sms_event_pack_head(pk, event_id, SMS_STR("webhook.registered"), NOTIF_EVENT_VERSION, time, actor, webhook_id,
+                        cause);
+    msgpack_pack_map(pk, 5);
+    sms_mp_pack_str(pk, "webhook_id");
+    sms_mp_pack_strn(pk, webhook_id.ptr, webhook_id.len);
+    sms_mp_pack_str(pk, "url");
+    sms_mp_pack_strn(pk, url.ptr, url.len);
+    sms_mp_pack_str(pk, "events");
+    msgpack_pack_array(pk, n_events);
+    for (size_t i = 0; i < n_events; i++) sms_mp_pack_strn(pk, events[i].ptr, events[i].len);
+    sms_mp_pack_str(pk, "secret");
+    sms_mp_pack_strn(pk, secret.ptr, secret.len);
+    sms_mp_pack_kv_i64(pk, "created_at", time);
+}
+
+void notif_webhook_pack_deleted(msgpack_packer *pk, sms_str_t event_id, int64_t time, sms_str_t actor, sms_str_t cause,
+                                sms_str_t webhook_id) {
+    sms_event_pack_head(pk, event_id, SMS_STR("webhook.deleted"), NOTIF_EVENT_VERSION, time, actor, webhook_id, cause);
+    msgpack_pack_map(pk, 1);
+    sms_mp_pack_str(pk, "webhook_id");
+    sms_mp_pack_strn(pk, webhook_id.ptr, webhook_id.len);
+}
+
 static void decide_register(const sms_command_t *cmd, int64_t now_ms, sms_decision_t *d) {
     sms_str_t url = {0}, secret = {0}, events[EVENTS_MAX];
     size_t n_events = 0;
@@ -109,18 +135,8 @@ static void decide_register(const sms_command_t *cmd, int64_t now_ms, sms_decisi
     char id[SMS_ID_SIZE], event_id[SMS_ID_SIZE];
     sms_id_new(id);
     msgpack_packer pk = sms_decision_event(d, id);
-    sms_event_pack_head(&pk, SMS_STR(sms_id_new(event_id)), SMS_STR("webhook.registered"), NOTIF_EVENT_VERSION, now_ms,
-                        cmd->actor, SMS_STR(id), cmd->id);
-    msgpack_pack_map(&pk, 5);
-    sms_mp_pack_kv_str(&pk, "webhook_id", id);
-    sms_mp_pack_str(&pk, "url");
-    sms_mp_pack_strn(&pk, url.ptr, url.len);
-    sms_mp_pack_str(&pk, "events");
-    msgpack_pack_array(&pk, n_events);
-    for (size_t i = 0; i < n_events; i++) sms_mp_pack_strn(&pk, events[i].ptr, events[i].len);
-    sms_mp_pack_str(&pk, "secret");
-    sms_mp_pack_strn(&pk, secret.ptr, secret.len);
-    sms_mp_pack_kv_i64(&pk, "created_at", now_ms);
+    notif_webhook_pack_registered(&pk, SMS_STR(sms_id_new(event_id)), now_ms, cmd->actor, cmd->id, SMS_STR(id), url,
+                                  events, n_events, secret);
     sms_buf_t json;
     sms_buf_init(&json);
     render(&json, SMS_STR(id), url, events, n_events, now_ms);
@@ -147,10 +163,7 @@ static void decide_delete(redisContext *rc, const sms_command_t *cmd, int64_t no
     } else {
         char event_id[SMS_ID_SIZE];
         msgpack_packer pk = sms_decision_event(d, id);
-        sms_event_pack_head(&pk, SMS_STR(sms_id_new(event_id)), SMS_STR("webhook.deleted"), NOTIF_EVENT_VERSION,
-                            now_ms, cmd->actor, SMS_STR(id), cmd->id);
-        msgpack_pack_map(&pk, 1);
-        sms_mp_pack_kv_str(&pk, "webhook_id", id);
+        notif_webhook_pack_deleted(&pk, SMS_STR(sms_id_new(event_id)), now_ms, cmd->actor, cmd->id, SMS_STR(id));
         d->status = 200;
     }
     if (r) freeReplyObject(r);

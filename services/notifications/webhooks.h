@@ -11,6 +11,7 @@
 #define NOTIF_WEBHOOKS_H
 
 #include <hiredis/hiredis.h>
+#include <msgpack.h>
 #include <stdbool.h>
 
 #include "buf.h"
@@ -32,6 +33,14 @@ void notif_webhook_replay(const char *summary, sms_decision_t *d);
 /* Appends the projection of a webhook.* event (see projection.c's position
  * arguments); returns 1 if appended, 0 if ev is not a webhook event. */
 int notif_webhook_project(redisContext *rc, const sms_event_t *ev, const char *part, const char *next);
+
+/* The events (whole envelopes; created_at = time). Pure: unit-tested
+ * against schemas/vectors/webhook.{registered,deleted}.v1. */
+void notif_webhook_pack_registered(msgpack_packer *pk, sms_str_t event_id, int64_t time, sms_str_t actor, sms_str_t cause,
+                                   sms_str_t webhook_id, sms_str_t url, const sms_str_t *events, size_t n_events,
+                                   sms_str_t secret);
+void notif_webhook_pack_deleted(msgpack_packer *pk, sms_str_t event_id, int64_t time, sms_str_t actor, sms_str_t cause,
+                                sms_str_t webhook_id);
 
 /* Loads the projection's script (after every reconnect). 0 or -1 with err. */
 int notif_webhook_init(redisContext *rc, char *err, size_t errlen);
