@@ -100,3 +100,36 @@ def test_many_notifications_within_the_window_become_one_digest(make_api):
     assert positions == sorted(positions)  # oldest first
     inbox = make_api(sub=sid, role="student").get("/me/notifications", params={"limit": 100}).json()["items"]
     assert sorted(i["id"] for i in inbox) == sorted(ids + [first["X-SMS-Notification-Ids"]])
+
+
+def _redeliver(brokers, sid):
+    """Produces the student's notification.created messages on sms.notifications again, as
+    sms-notifications does when a source event is redelivered (same ids)."""
+    import msgpack
+    from confluent_kafka import Producer
+
+    from helpers import read_events
+
+    msgs = read_events(brokers, [sid], topic="sms.notifications")
+    assert msgs, "no notification on sms.notifications for " + sid
+    p = Producer({"bootstrap.servers": brokers, "enable.idempotence": True})
+    for m in msgs:
+        p.produce("sms.notifications", key=sid, value=msgpack.packb(m["value"], use_bin_type=True),
+                  headers={"content-type": b"application/msgpack"})
+    assert p.flush(20) == 0
+    return msgs
+
+
+def test_a_redelivered_notification_is_not_mailed_twice(make_api, kafka_brokers):
+    sid = _sid()
+    lec, cid = _class(make_api, [sid])
+    r = lec.post(f"/classes/{cid}/posts", json={"title": "Once only", "body": "b"})
+    assert r.status_code == 201, describe(r)
+    addr = f"{sid}@school.edu"
+    _wait_mails([addr], 1)
+    msgs = _redeliver(kafka_brokers, sid)
+    assert len(msgs) == 1
+    time.sleep(WINDOW_S + 2.0)  # a second mail would be sent at once or as a digest by now
+    got = _mails_to([addr])[addr]
+    assert len(got) == 1, [m["Subject"] for m in got]
+    assert got[0]["X-SMS-Notification-Ids"] == msgs[0]["value"]["id"]

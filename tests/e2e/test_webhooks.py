@@ -271,3 +271,19 @@ def test_never_recovering_receiver_dead_letters_then_replay_delivers(make_api, a
         _wait(lambda: (any(x["id"] == d["id"] for x in _deliveries(admin_api, "sent")), None), "listed as sent")
     finally:
         rec.stop()
+
+
+def test_a_redelivered_notification_is_delivered_once(make_api, kafka_brokers, hooks):
+    from test_email import _redeliver
+
+    rec = Receiver().start()
+    try:
+        hooks(rec.url, events=["post"])
+        lec, cid, on, _ = _class_with(make_api, 1)
+        _post(lec, cid, "Once")
+        _wait(lambda: (len(rec.bodies()) == 1, rec.bodies()), "the delivery")
+        _redeliver(kafka_brokers, on[0])
+        time.sleep(2.0)  # the same delivery id: scheduled once, so nothing more arrives
+        assert len(rec.calls) == 1, [h["X-SMS-Delivery-Id"] for h, _ in rec.calls]
+    finally:
+        rec.stop()
