@@ -3,7 +3,7 @@
  * commands to the notifications service (webhooks.register/delete, answered
  * once the event is durable and in the view); the list reads the
  * notifications view (services/notifications/webhooks.h), the deliveries
- * the webhook consumer's state (services/notifications/delivery_store.h). */
+ * the webhook consumer's state (services/notifications/webhook.h). */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>

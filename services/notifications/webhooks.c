@@ -223,7 +223,8 @@ int notif_webhook_project(redisContext *rc, const sms_event_t *ev, const char *p
         sms_buf_putc(&summary, '}');
     }
     const char *argv[] = {"EVALSHA", webhook_script.sha, "0", ev->cause.ptr, summary.data, part, next,
-                          reg ? "reg" : "del", id.ptr, json.data, secret.ptr};
+                          reg ? "reg" : "del", id.ptr, json.data ? json.data : "", secret.ptr};
+    /* An empty buffer's data is NULL: "" keeps hiredis' memcpy off a NULL source (UBSan). */
     size_t lens[] = {7, strlen(webhook_script.sha), 1, ev->cause.len, summary.len, strlen(part), strlen(next), 3,
                      id.len, json.len, secret.len};
     redisAppendCommandArgv(rc, 11, argv, lens);
