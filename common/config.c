@@ -43,6 +43,12 @@ static const opt_t options[] = {
     STR(upload_secret, "SMS_UPLOAD_SECRET", NULL), /* unset: derived from SMS_JWT_SECRET, see derive_upload_secret */
     INT(upload_limit, "SMS_UPLOAD_LIMIT", "26214400", 1, 2147483647),
     INT(upload_ttl_s, "SMS_UPLOAD_TTL_S", "900", 1, 604800),
+    STR(smtp_url, "SMS_SMTP_URL", "smtp://127.0.0.1:2525"),
+    STR(smtp_from, "SMS_SMTP_FROM", "sms@localhost"),
+    INT(email_digest_window_s, "SMS_EMAIL_DIGEST_WINDOW_S", "60", 0, 86400),
+    INT(webhook_retry_base_ms, "SMS_WEBHOOK_RETRY_BASE_MS", "1000", 1, 3600000),
+    INT(webhook_retry_horizon_s, "SMS_WEBHOOK_RETRY_HORIZON_S", "86400", 1, 2592000),
+    INT(webhook_timeout_ms, "SMS_WEBHOOK_TIMEOUT_MS", "10000", 100, 600000),
     {"SMS_LOG_LEVEL", OPT_LEVEL, offsetof(sms_config_t, log_level), 0, "info", 0, 0},
 };
 

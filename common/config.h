@@ -28,6 +28,13 @@ typedef struct sms_config_s {
     char upload_secret[256];   /* SMS_UPLOAD_SECRET: signs upload/download URLs (default: derived, see config.c) */
     int upload_limit;          /* SMS_UPLOAD_LIMIT bytes: largest file a signed upload URL accepts */
     int upload_ttl_s;          /* SMS_UPLOAD_TTL_S: lifetime of a signed URL, and the most a client may ask for */
+    /* Notification delivery (sms-notify-email, sms-notify-webhook). */
+    char smtp_url[256];        /* SMS_SMTP_URL: smtp://host:port the email consumer sends through */
+    char smtp_from[256];       /* SMS_SMTP_FROM: envelope and header sender */
+    int email_digest_window_s; /* SMS_EMAIL_DIGEST_WINDOW_S: mails to one user within it are batched */
+    int webhook_retry_base_ms; /* SMS_WEBHOOK_RETRY_BASE_MS: first backoff ceiling (doubles per attempt) */
+    int webhook_retry_horizon_s; /* SMS_WEBHOOK_RETRY_HORIZON_S: retried this long, then dead-lettered */
+    int webhook_timeout_ms;    /* SMS_WEBHOOK_TIMEOUT_MS: one POST attempt's whole time limit */
     sms_log_level_t log_level; /* SMS_LOG_LEVEL */
 } sms_config_t;
 

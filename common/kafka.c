@@ -211,7 +211,7 @@ int sms_consumer_new(const sms_config_t *cfg, const sms_consumer_opts_t *opts, s
         "enable.auto.commit", "true",
         "auto.commit.interval.ms", "1000",
         "enable.auto.offset.store", "false",
-        "auto.offset.reset", "earliest",
+        "auto.offset.reset", opts->offset_reset ? opts->offset_reset : "earliest",
         "fetch.wait.max.ms", fetch_wait,
         "fetch.error.backoff.ms", "50",
         "session.timeout.ms", "6000",

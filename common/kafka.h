@@ -60,6 +60,10 @@ typedef struct sms_consumer_opts_s {
     const char *group_id;
     const char *client_id;
     int fetch_wait_ms;        /* fetch.wait.max.ms: lower = lower latency, more idle fetches */
+    /* auto.offset.reset for a group with no committed offset: NULL =
+     * "earliest" (views and deciders need the whole log); "latest" for
+     * side-effect consumers that must not act on history (delivery). */
+    const char *offset_reset;
     /* Called after partitions were assigned (true) or before they are
      * revoked (false, stored offsets already committed). May be NULL. */
     void (*on_rebalance)(void *opaque, bool assigned);

@@ -343,7 +343,46 @@ def build():
         },
     }
 
+    # At 11:00 an admin registers a webhook for posts and grades
+    # (sms.events.notifications, key = the webhook id); the secret travels in
+    # the event so a rebuilt view can still sign. At 11:30 it is deleted.
+    T_WH = 1764068400000  # 2025-11-25T11:00:00.000Z
+    T_WH_DEL = 1764070200000  # 2025-11-25T11:30:00.000Z
+    wh_id = "01JDQ7W1H2K3M4N5P6Q7R8S9T0"
+    webhook_registered = {
+        "id": "01JDQ7W2A3B4C5D6E7F8G9H0J1", "type": "webhook.registered", "v": 1, "time": T_WH,
+        "actor": "admin-1", "key": wh_id, "cause": "admin-1:wh-1",
+        "data": {"webhook_id": wh_id, "url": "https://hooks.school.edu/sms", "events": ["post", "grade"],
+                 "secret": "whsec-0123456789abcdef", "created_at": T_WH},
+    }
+    webhook_deleted = {
+        "id": "01JDQ8Z3A4B5C6D7E8F9G0H1J2", "type": "webhook.deleted", "v": 1, "time": T_WH_DEL,
+        "actor": "admin-1", "key": wh_id, "cause": "admin-1:wh-2",
+        "data": {"webhook_id": wh_id},
+    }
+    # The POST of the notification above to that webhook failed until the
+    # retry horizon passed: sms-notify-webhook dead-letters it on
+    # sms.notifications.dlq (key = delivery id, cause = notification id).
+    T_FIRST = T_POST + 1000
+    T_DEAD = T_FIRST + 86400000
+    delivery_id = "01KAX90920ZZ1Y2X3W4V5T6S7R"
+    payload = ('{"delivery_id":"%s","webhook_id":"%s","type":"notification.created","notification":{"id":"%s"}}'
+               % (delivery_id, wh_id, notif_id))
+    dead_lettered = {
+        "id": "01JDR9D1E2F3G4H5J6K7M8N9P0", "type": "notification.dead_lettered", "v": 1, "time": T_DEAD,
+        "actor": "sms-notify-webhook", "key": delivery_id, "cause": notif_id,
+        "data": {
+            "delivery_id": delivery_id, "channel": "webhook", "webhook_id": wh_id,
+            "url": "https://hooks.school.edu/sms", "notification_id": notif_id, "recipient_id": "s-1001",
+            "kind": "post", "payload": payload, "attempts": 31, "last_error": "HTTP 503",
+            "first_attempt_at": T_FIRST, "failed_at": T_DEAD,
+        },
+    }
+
     return {
+        "webhook.registered.v1": webhook_registered,
+        "webhook.deleted.v1": webhook_deleted,
+        "notification.dead_lettered.v1": dead_lettered,
         "notification.created.v1": notification_created,
         "notifications.read.v1": notifications_read,
         "notifications.preferences_set.v1": preferences_set,

@@ -9,6 +9,7 @@
 #include "alloc.h"
 #include "clock.h"
 #include "config.h"
+#include "dlq.h"
 #include "token.h"
 #include "kafka.h"
 #include "redis.h"
@@ -23,6 +24,8 @@ static void usage(void) {
             "  create-topics                                                 create the shared Kafka topics\n"
             "  checksum-views [SERVICE]                                      '<service> <sha256> <keys>' per view\n"
             "  rebuild-views [SERVICE] [--timeout SECONDS]                   drop views; wait until services replayed the log\n"
+            "  dlq list                                                      print the dead-lettered webhook deliveries (JSON lines)\n"
+            "  dlq replay --id DELIVERY_ID | --all                           re-drive them through sms-notify-webhook\n"
             "  seed demo|scale [options]                                     load demo or bulk data through the HTTP API\n"
             "                                                                (sms-admin seed --help)\n");
 }
@@ -131,6 +134,7 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (!strcmp(cmd, "token")) return cmd_token(&cfg, argc - 2, argv + 2);
     if (!strcmp(cmd, "create-topics")) return cmd_create_topics(&cfg);
+    if (!strcmp(cmd, "dlq")) return admin_dlq_main(&cfg, argc - 2, argv + 2);
     if (!strcmp(cmd, "seed")) return admin_seed_main(&cfg, argc - 2, argv + 2);
     if (!strcmp(cmd, "checksum-views") || !strcmp(cmd, "rebuild-views")) {
         const char *service = NULL;

@@ -29,6 +29,11 @@ static const struct {
     {"sms.commands.notifications", commands_cfg},
     {"sms.events.notifications", events_cfg},
     {"sms.notifications", events_cfg},
+    /* Webhook deliveries that failed for the whole retry horizon (kept like
+     * events: an operator re-drives them with sms-admin dlq replay), and the
+     * re-drive path the webhook consumer reads (commands: done once read). */
+    {"sms.notifications.dlq", events_cfg},
+    {"sms.notifications.retry", commands_cfg},
 };
 
 size_t admin_topics(int partitions, sms_topic_spec_t *specs, size_t cap) {

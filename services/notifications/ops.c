@@ -13,6 +13,7 @@
 #include "projection.h"
 #include "schema.h"
 #include "state.h"
+#include "webhooks.h"
 
 static const char *const learn_topics[] = {NOTIF_TOPIC, "sms.events.classes", NULL};
 static const char *const source_topics[] = {"sms.events.posts", "sms.events.grades", "sms.events.assignments", NULL};
@@ -184,7 +185,9 @@ static bool cmd_is(const sms_command_t *cmd, const char *t) {
 }
 
 static void decide(void *state, const sms_command_t *cmd, int64_t now_ms, sms_decision_t *d) {
-    if (cmd_is(cmd, "notifications.read")) decide_read(state, cmd, now_ms, d);
+    notif_state_t *st = state;
+    if (notif_webhook_cmd(cmd)) notif_webhook_decide(st->rc, cmd, now_ms, d);
+    else if (cmd_is(cmd, "notifications.read")) decide_read(state, cmd, now_ms, d);
     else if (cmd_is(cmd, "notifications.preferences_set")) decide_prefs(state, cmd, now_ms, d);
     else sms_decision_fail(d, 400, "unknown_command", "unknown command type");
 }
@@ -194,7 +197,9 @@ static void replay(redisContext *rc, const sms_command_t *cmd, const char *summa
     (void)rc;
     long long marked;
     notif_prefs_t p;
-    if (cmd_is(cmd, "notifications.read") && sscanf(summary, "200 %lld", &marked) == 1) {
+    if (notif_webhook_cmd(cmd)) {
+        notif_webhook_replay(summary, d);
+    } else if (cmd_is(cmd, "notifications.read") && sscanf(summary, "200 %lld", &marked) == 1) {
         reply_marked(d, marked);
     } else if (cmd_is(cmd, "notifications.preferences_set") && strncmp(summary, "200 ", 4) == 0 &&
                notif_prefs_parse_json(summary + 4, strlen(summary + 4), &p) == 0) {

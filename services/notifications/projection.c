@@ -11,6 +11,7 @@
 #include "msgpack_util.h"
 #include "redis.h"
 #include "schema.h"
+#include "webhooks.h"
 
 /* ARGV: 1 id, 2 user, 3 item JSON (open), 4 "<topic>:<partition>" ("" = none), 5 next offset. */
 static sms_redis_script_t notification_script = {.source =
@@ -54,7 +55,9 @@ static sms_redis_script_t prefs_script = {.source =
     "return 1\n"};
 
 /* ARGV: 1 "<topic>:<partition>", 2 next offset, 3 class, 4 roster_version,
- * 5 "enroll"|"unenroll", then (student id, name) pairs or one student id.
+ * 5 "enroll"|"unenroll", then (student id, name, email) triples or one student id.
+ * The email (emails: student id -> address, the last enrollment's) is where
+ * sms-notify-email mails the student.
  * Gated on roster_version, so an old roster event never undoes a newer one. */
 static sms_redis_script_t roster_script = {.source =
     "local p = 'sms:notifications:'\n"
@@ -64,7 +67,10 @@ static sms_redis_script_t roster_script = {.source =
     "redis.call('HSET', p .. 'rv', cid, ARGV[4])\n"
     "local k = p .. 'roster:' .. cid\n"
     "if ARGV[5] == 'enroll' then\n"
-    "  for i = 6, #ARGV - 1, 2 do redis.call('HSET', k, ARGV[i], ARGV[i + 1]) end\n"
+    "  for i = 6, #ARGV - 2, 3 do\n"
+    "    redis.call('HSET', k, ARGV[i], ARGV[i + 1])\n"
+    "    if ARGV[i + 2] ~= '' then redis.call('HSET', p .. 'emails', ARGV[i], ARGV[i + 2]) end\n"
+    "  end\n"
     "else\n"
     "  redis.call('HDEL', k, ARGV[6])\n"
     "end\n"
@@ -74,7 +80,8 @@ int notif_projection_init(redisContext *rc, char *err, size_t errlen) {
     if (sms_redis_script_load(rc, &notification_script, err, errlen) != 0) return -1;
     if (sms_redis_script_load(rc, &read_script, err, errlen) != 0) return -1;
     if (sms_redis_script_load(rc, &prefs_script, err, errlen) != 0) return -1;
-    return sms_redis_script_load(rc, &roster_script, err, errlen);
+    if (sms_redis_script_load(rc, &roster_script, err, errlen) != 0) return -1;
+    return notif_webhook_init(rc, err, errlen);
 }
 
 static bool type_is(const sms_event_t *ev, const char *t) {
@@ -217,11 +224,13 @@ static int append_roster(redisContext *rc, const sms_event_t *ev, const char *pa
         if (students && students->type == MSGPACK_OBJECT_ARRAY)
             for (uint32_t i = 0; i < students->via.array.size; i++) {
                 const msgpack_object *s = &students->via.array.ptr[i];
-                sms_str_t sid, name = {"", 0};
+                sms_str_t sid, name = {"", 0}, email = {"", 0};
                 if (!sms_mp_str(sms_mp_map_get(s, "student_id"), &sid.ptr, &sid.len)) continue;
                 (void)sms_mp_str(sms_mp_map_get(s, "name"), &name.ptr, &name.len); /* a name is optional */
+                (void)sms_mp_str(sms_mp_map_get(s, "email"), &email.ptr, &email.len); /* so is an email */
                 arg(&a, sid.ptr, sid.len);
                 arg(&a, name.ptr, name.len);
+                arg(&a, email.ptr, email.len);
             }
     } else {
         sms_str_t sid;
@@ -245,7 +254,7 @@ int notif_projection_append(redisContext *rc, const char *topic, const sms_event
     if (strcmp(topic, NOTIF_EVENTS_TOPIC) == 0) {
         if (type_is(ev, "notifications.read")) return append_read(rc, ev, part, next);
         if (type_is(ev, "notifications.preferences_set")) return append_prefs(rc, ev, part, next);
-        return 0;
+        return notif_webhook_project(rc, ev, part, next);
     }
     if (strcmp(topic, "sms.events.classes") == 0) return append_roster(rc, ev, part, next);
     return 0;

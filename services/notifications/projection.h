@@ -4,6 +4,8 @@
  *
  * Keys under sms:notifications: (every one a pure function of the log):
  *   roster:<class>   hash student id -> display name   (sms.events.classes)
+ *   emails           hash student id -> email address (from enrollments; sms-notify-email)
+ *   webhooks, whsecret webhook registrations (webhooks.h)
  *   rv               hash class id -> roster_version applied (gates roster events)
  *   n:<id>           inbox item JSON without its closing brace (SETNX: once per id)
  *   inbox:<user>     zset, all scores 0, member = notification id (ULID: lex = time order)

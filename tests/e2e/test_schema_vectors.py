@@ -64,9 +64,11 @@ EVENT_VECTORS = CLASS_EVENT_VECTORS + ROSTER_EVENT_VECTORS + ASSIGNMENT_EVENT_VE
 CHAT_EVENT_VECTORS = ["chat.message_posted.v1"]
 CHAT_KEYS = ["id", "class_id", "seq", "author_id", "author_role", "text", "created_at"]
 EVENT_VECTORS += POST_EVENT_VECTORS + CHAT_EVENT_VECTORS + ["upload.completed.v1"]
-NOTIFICATION_EVENT_VECTORS = ["notifications.read.v1", "notifications.preferences_set.v1"]
+NOTIFICATION_EVENT_VECTORS = ["notifications.read.v1", "notifications.preferences_set.v1",
+                              "webhook.registered.v1", "webhook.deleted.v1"]
 EVENT_VECTORS += NOTIFICATION_EVENT_VECTORS
-ALL_VECTORS = EVENT_VECTORS + ["command.class.create.v1", "reply.201.v1", "notification.created.v1"]
+ALL_VECTORS = EVENT_VECTORS + ["command.class.create.v1", "reply.201.v1", "notification.created.v1",
+                               "notification.dead_lettered.v1"]
 
 
 def _load(name):
@@ -430,7 +432,8 @@ def test_asyncapi_examples_and_key_order_match_vectors():
             examples.setdefault(msg["name"], []).append(ex["payload"])
     # components.messages -> vector
     by_name = {"class.create": "command.class.create.v1", "reply": "reply.201.v1",
-               "notification.created": "notification.created.v1"}
+               "notification.created": "notification.created.v1",
+               "notification.dead_lettered": "notification.dead_lettered.v1"}
     by_name.update({m["name"]: vec for _, m, vec in msgs})
     for msg_name, vec in by_name.items():
         obj, _ = _load(vec)

@@ -1,0 +1,238 @@
+/* webhooks.c - webhook registration commands, events and projection (see
+ * webhooks.h). The secret travels in the webhook.registered event (the log
+ * is the only record, so a rebuilt view must be able to sign again); it is
+ * kept apart from the public JSON in the view and never served. */
+#include "webhooks.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "id.h"
+#include "json_msgpack.h"
+#include "msgpack_util.h"
+#include "redis.h"
+#include "schema.h"
+
+#define EVENTS_MAX 8
+
+static const char *const known_kinds[] = {"post", "grade", "assignment", "due_reminder", "*"};
+
+/* ARGV: 1 cause, 2 summary, 3 "<topic>:<partition>", 4 next offset, 5 "reg"|"del", 6 id, 7 public JSON, 8 secret. */
+static sms_redis_script_t webhook_script = {.source =
+    "local p = 'sms:notifications:'\n"
+    "if ARGV[3] ~= '' then redis.call('HSET', p .. 'offsets', ARGV[3], ARGV[4]) end\n"
+    "redis.call('HSET', p .. 'cmds', ARGV[1], ARGV[2])\n"
+    "if ARGV[5] == 'reg' then\n"
+    "  redis.call('HSET', p .. 'webhooks', ARGV[6], ARGV[7])\n"
+    "  redis.call('HSET', p .. 'whsecret', ARGV[6], ARGV[8])\n"
+    "else\n"
+    "  redis.call('HDEL', p .. 'webhooks', ARGV[6])\n"
+    "  redis.call('HDEL', p .. 'whsecret', ARGV[6])\n"
+    "end\n"
+    "return 1\n"};
+
+static bool type_is(sms_str_t t, const char *s) { return t.len == strlen(s) && memcmp(t.ptr, s, t.len) == 0; }
+
+bool notif_webhook_cmd(const sms_command_t *cmd) {
+    return type_is(cmd->type, "webhooks.register") || type_is(cmd->type, "webhooks.delete");
+}
+
+bool notif_webhook_url_ok(const char *url, size_t n) {
+    size_t scheme;
+    if (n > NOTIF_WEBHOOK_URL_MAX) return false;
+    if (n > 7 && strncmp(url, "http://", 7) == 0) scheme = 7;
+    else if (n > 8 && strncmp(url, "https://", 8) == 0) scheme = 8;
+    else return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)url[i] <= 0x20 || url[i] == 0x7f) return false;
+    size_t host = 0; /* bytes before the port, path, query or fragment */
+    while (scheme + host < n && !strchr(":/?#", url[scheme + host])) host++;
+    return host > 0 && memchr(url + scheme, '@', host) == NULL; /* no credentials in the URL */
+}
+
+/* The public JSON of a webhook (also the reply body and the cmds summary). */
+static void render(sms_buf_t *out, sms_str_t id, sms_str_t url, const sms_str_t *events, size_t n, int64_t created) {
+    sms_buf_puts(out, "{\"id\":");
+    sms_buf_json_str(out, id.ptr, id.len);
+    sms_buf_puts(out, ",\"url\":");
+    sms_buf_json_str(out, url.ptr, url.len);
+    sms_buf_puts(out, ",\"events\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i) sms_buf_putc(out, ',');
+        sms_buf_json_str(out, events[i].ptr, events[i].len);
+    }
+    sms_buf_printf(out, "],\"created_at\":%lld}", (long long)created);
+}
+
+/* Packs a JSON object text as the reply body. */
+static int body_from_json(sms_decision_t *d, const char *json, size_t n) {
+    cJSON *j = cJSON_ParseWithLength(json, n);
+    if (!j) return -1;
+    msgpack_packer pk = sms_decision_body(d);
+    sms_json_to_msgpack(j, &pk);
+    cJSON_Delete(j);
+    return 0;
+}
+
+void notif_webhook_pack_registered(msgpack_packer *pk, sms_str_t event_id, int64_t time, sms_str_t actor, sms_str_t cause,
+                                   sms_str_t webhook_id, sms_str_t url, const sms_str_t *events, size_t n_events,
+                                   sms_str_t secret) {
+    sms_event_pack_head(pk, event_id, SMS_STR("webhook.registered"), NOTIF_EVENT_VERSION, time, actor, webhook_id,
+                        cause);
+    msgpack_pack_map(pk, 5);
+    sms_mp_pack_str(pk, "webhook_id");
+    sms_mp_pack_strn(pk, webhook_id.ptr, webhook_id.len);
+    sms_mp_pack_str(pk, "url");
+    sms_mp_pack_strn(pk, url.ptr, url.len);
+    sms_mp_pack_str(pk, "events");
+    msgpack_pack_array(pk, n_events);
+    for (size_t i = 0; i < n_events; i++) sms_mp_pack_strn(pk, events[i].ptr, events[i].len);
+    sms_mp_pack_str(pk, "secret");
+    sms_mp_pack_strn(pk, secret.ptr, secret.len);
+    sms_mp_pack_kv_i64(pk, "created_at", time);
+}
+
+void notif_webhook_pack_deleted(msgpack_packer *pk, sms_str_t event_id, int64_t time, sms_str_t actor, sms_str_t cause,
+                                sms_str_t webhook_id) {
+    sms_event_pack_head(pk, event_id, SMS_STR("webhook.deleted"), NOTIF_EVENT_VERSION, time, actor, webhook_id, cause);
+    msgpack_pack_map(pk, 1);
+    sms_mp_pack_str(pk, "webhook_id");
+    sms_mp_pack_strn(pk, webhook_id.ptr, webhook_id.len);
+}
+
+static void decide_register(const sms_command_t *cmd, int64_t now_ms, sms_decision_t *d) {
+    sms_str_t url = {0}, secret = {0}, events[EVENTS_MAX];
+    size_t n_events = 0;
+    const msgpack_object *ev = sms_mp_map_get(cmd->data, "events");
+    if (!sms_mp_str(sms_mp_map_get(cmd->data, "url"), &url.ptr, &url.len) || !notif_webhook_url_ok(url.ptr, url.len))
+        sms_decision_error(d, "url", 3, "must be an http:// or https:// URL with a host (at most %d bytes)",
+                           NOTIF_WEBHOOK_URL_MAX);
+    if (!sms_mp_str(sms_mp_map_get(cmd->data, "secret"), &secret.ptr, &secret.len) ||
+        secret.len < NOTIF_WEBHOOK_SECRET_MIN || secret.len > NOTIF_WEBHOOK_SECRET_MAX)
+        sms_decision_error(d, "secret", 6, "must be a string of %d to %d bytes", NOTIF_WEBHOOK_SECRET_MIN,
+                           NOTIF_WEBHOOK_SECRET_MAX);
+    bool events_ok = ev && ev->type == MSGPACK_OBJECT_ARRAY && ev->via.array.size >= 1 &&
+                     ev->via.array.size <= EVENTS_MAX;
+    for (uint32_t i = 0; events_ok && i < ev->via.array.size; i++) {
+        sms_str_t s;
+        bool known = false, dup = false;
+        if (!sms_mp_str(&ev->via.array.ptr[i], &s.ptr, &s.len)) { events_ok = false; break; }
+        for (size_t k = 0; k < sizeof known_kinds / sizeof *known_kinds; k++) known |= type_is(s, known_kinds[k]);
+        for (size_t k = 0; k < n_events; k++) dup |= events[k].len == s.len && memcmp(events[k].ptr, s.ptr, s.len) == 0;
+        events_ok = known;
+        if (!dup) events[n_events++] = s;
+    }
+    if (!events_ok)
+        sms_decision_error(d, "events", 6, "must be a list of 1 to %d of post, grade, assignment, due_reminder or *",
+                           EVENTS_MAX);
+    if (d->n_errors) {
+        sms_decision_fail(d, 422, "validation", "invalid webhook");
+        return;
+    }
+    char id[SMS_ID_SIZE], event_id[SMS_ID_SIZE];
+    sms_id_new(id);
+    msgpack_packer pk = sms_decision_event(d, id);
+    notif_webhook_pack_registered(&pk, SMS_STR(sms_id_new(event_id)), now_ms, cmd->actor, cmd->id, SMS_STR(id), url,
+                                  events, n_events, secret);
+    sms_buf_t json;
+    sms_buf_init(&json);
+    render(&json, SMS_STR(id), url, events, n_events, now_ms);
+    (void)body_from_json(d, json.data, json.len); /* rendered here: always valid JSON */
+    sms_buf_close(&json);
+    d->status = 201;
+    snprintf(d->location, sizeof d->location, "/admin/webhooks/%s", id);
+}
+
+static void decide_delete(redisContext *rc, const sms_command_t *cmd, int64_t now_ms, sms_decision_t *d) {
+    char id[SMS_ID_SIZE + 1];
+    const msgpack_object *idobj = sms_mp_map_get(cmd->data, "id");
+    if (!sms_mp_strcpy(idobj, id, sizeof id) || strlen(id) != SMS_ID_LEN) {
+        sms_decision_fail(d, 404, "not_found", "no such webhook");
+        return;
+    }
+    redisReply *r = redisCommand(rc, "HGET %s %s", NOTIF_WEBHOOKS_KEY, id);
+    if (r == NULL || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL)) {
+        sms_decision_fail(d, 503, "unavailable", "the view could not be read");
+    } else if (r->type == REDIS_REPLY_NIL) {
+        sms_decision_fail(d, 404, "not_found", "no such webhook");
+    } else if (body_from_json(d, r->str, r->len) != 0) {
+        sms_decision_fail(d, 500, "internal", "unreadable webhook record");
+    } else {
+        char event_id[SMS_ID_SIZE];
+        msgpack_packer pk = sms_decision_event(d, id);
+        notif_webhook_pack_deleted(&pk, SMS_STR(sms_id_new(event_id)), now_ms, cmd->actor, cmd->id, SMS_STR(id));
+        d->status = 200;
+    }
+    if (r) freeReplyObject(r);
+}
+
+void notif_webhook_decide(redisContext *rc, const sms_command_t *cmd, int64_t now_ms, sms_decision_t *d) {
+    if (type_is(cmd->type, "webhooks.register")) decide_register(cmd, now_ms, d);
+    else decide_delete(rc, cmd, now_ms, d);
+}
+
+void notif_webhook_replay(const char *summary, sms_decision_t *d) {
+    int status = atoi(summary);
+    const char *json = strchr(summary, ' ');
+    if ((status != 200 && status != 201) || json == NULL || body_from_json(d, json + 1, strlen(json + 1)) != 0) {
+        sms_decision_fail(d, 500, "internal", "unreadable command record");
+        return;
+    }
+    d->status = status;
+    if (status == 201) {
+        cJSON *j = cJSON_Parse(json + 1);
+        const cJSON *id = j ? cJSON_GetObjectItemCaseSensitive(j, "id") : NULL;
+        if (cJSON_IsString(id)) snprintf(d->location, sizeof d->location, "/admin/webhooks/%s", id->valuestring);
+        cJSON_Delete(j);
+    }
+}
+
+int notif_webhook_project(redisContext *rc, const sms_event_t *ev, const char *part, const char *next) {
+    bool reg = type_is(ev->type, "webhook.registered");
+    if (!reg && !type_is(ev->type, "webhook.deleted")) return 0;
+    sms_str_t id, url = {"", 0}, secret = {"", 0};
+    if (!sms_mp_str(sms_mp_map_get(ev->data, "webhook_id"), &id.ptr, &id.len)) return 0;
+    sms_buf_t json, summary;
+    sms_buf_init(&json);
+    sms_buf_init(&summary);
+    if (reg) {
+        const msgpack_object *events = sms_mp_map_get(ev->data, "events");
+        int64_t created = 0;
+        if (!sms_mp_str(sms_mp_map_get(ev->data, "url"), &url.ptr, &url.len) ||
+            !sms_mp_str(sms_mp_map_get(ev->data, "secret"), &secret.ptr, &secret.len) || events == NULL ||
+            events->type != MSGPACK_OBJECT_ARRAY || events->via.array.size > EVENTS_MAX ||
+            !sms_mp_i64(sms_mp_map_get(ev->data, "created_at"), &created)) {
+            sms_buf_close(&json);
+            sms_buf_close(&summary);
+            return 0;
+        }
+        sms_str_t kinds[EVENTS_MAX];
+        size_t n = 0;
+        for (uint32_t i = 0; i < events->via.array.size; i++)
+            if (sms_mp_str(&events->via.array.ptr[i], &kinds[n].ptr, &kinds[n].len)) n++;
+        render(&json, id, url, kinds, n, created);
+        sms_buf_printf(&summary, "201 %s", json.data);
+    } else {
+        /* The reply to a redelivered delete is the record as it was; it is
+         * gone from the view, so the summary keeps only the id. */
+        sms_buf_puts(&summary, "200 {\"id\":");
+        sms_buf_json_str(&summary, id.ptr, id.len);
+        sms_buf_putc(&summary, '}');
+    }
+    const char *argv[] = {"EVALSHA", webhook_script.sha, "0", ev->cause.ptr, summary.data, part, next,
+                          reg ? "reg" : "del", id.ptr, json.data ? json.data : "", secret.ptr};
+    /* An empty buffer's data is NULL: "" keeps hiredis' memcpy off a NULL source (UBSan). */
+    size_t lens[] = {7, strlen(webhook_script.sha), 1, ev->cause.len, summary.len, strlen(part), strlen(next), 3,
+                     id.len, json.len, secret.len};
+    redisAppendCommandArgv(rc, 11, argv, lens);
+    sms_buf_close(&json);
+    sms_buf_close(&summary);
+    return 1;
+}
+
+int notif_webhook_init(redisContext *rc, char *err, size_t errlen) {
+    return sms_redis_script_load(rc, &webhook_script, err, errlen);
+}
