@@ -12,11 +12,14 @@
 #include "redis.h"
 #include "schema.h"
 
-/* ARGV: 1 id, 2 user, 3 item JSON (open), 4 "<topic>:<partition>" ("" = none), 5 next offset. */
+/* ARGV: 1 id, 2 user, 3 item JSON (open), 4 "<topic>:<partition>" ("" = none), 5 next offset.
+ * `count` is how many notifications the view holds: one O(1) read tells a
+ * watcher (tests/bench --suite fanout) that a fan-out is complete. */
 static sms_redis_script_t notification_script = {.source =
     "local p = 'sms:notifications:'\n"
     "if ARGV[4] ~= '' then redis.call('HSET', p .. 'offsets', ARGV[4], ARGV[5]) end\n"
     "if redis.call('SETNX', p .. 'n:' .. ARGV[1], ARGV[3]) == 0 then return 0 end\n"
+    "redis.call('INCR', p .. 'count')\n"
     "local id, u = ARGV[1], ARGV[2]\n"
     "redis.call('ZADD', p .. 'inbox:' .. u, 0, id)\n"
     "local rall = redis.call('GET', p .. 'rall:' .. u)\n"

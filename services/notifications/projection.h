@@ -6,6 +6,7 @@
  *   roster:<class>   hash student id -> display name   (sms.events.classes)
  *   rv               hash class id -> roster_version applied (gates roster events)
  *   n:<id>           inbox item JSON without its closing brace (SETNX: once per id)
+ *   count            how many n:<id> exist (INCR when SETNX takes an id): an O(1) progress read
  *   inbox:<user>     zset, all scores 0, member = notification id (ULID: lex = time order)
  *   unreadz:<user>   the unread subset of inbox:<user> (same layout; ZCARD = unread count)
  *   read:<user>      set of ids marked read by id (applied even if the item comes later)
