@@ -166,14 +166,14 @@ def main():
             runs.append(res + tuple(cpu[k] for k in CPU_OF))
         med = [statistics.median(r[k] for r in runs) for k in range(4 + len(CPU_OF))]
         worst = [max(r[k] for r in runs) for k in range(4)]
-        print("==> fanout: load average %s" % " ".join(open("/proc/loadavg").read().split()[:3]), flush=True)
         rows.append("| %d | %d | %.0f | %.0f (%.0f) | %.0f | %.0f (%.0f) | %.0f | %.0f / %.0f / %.0f | %s |" % (
             n, len(runs), med[1], med[0], worst[0], med[3], med[2], worst[2], n / (med[0] / 1000), med[4], med[5], med[6],
             "met" if n >= 10000 and med[0] <= 200 else ("missed" if n >= 10000 else "-")))
     topic.close()
     with open(a.out, "w") as f:
-        f.write("Run: %s, loopback, everything (Kafka, Redis, services, this script) on this 2-core machine.\n\n"
-                % datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+        f.write("Run: %s, loopback, everything (Kafka, Redis, services, this script) on this 2-core machine; "
+                "load average at the end %s.\n\n" % (datetime.datetime.now(datetime.timezone.utc).strftime(
+                    "%Y-%m-%d %H:%M UTC"), " ".join(open("/proc/loadavg").read().split()[:3])))
         f.write("| students | posts | 201 -> all inbox items, p50 ms | POST -> all inbox items, p50 (worst) ms "
                 "| 201 -> all on sms.notifications, p50 ms | POST -> all on sms.notifications, p50 (worst) ms "
                 "| notifications/s (POST -> inbox, p50) | CPU ms above idle during a post, p50: notifications / Redis / Kafka "
