@@ -349,7 +349,10 @@ static int tailer_apply_some(worker_t *w, int timeout_ms) {
     for (size_t i = 0; i < n; i++) {
         bool last = true;
         for (size_t j = i + 1; j < n && last; j++)
-            if (msgs[j]->partition == msgs[i]->partition && msgs[j]->rkt == msgs[i]->rkt) last = false;
+            if (msgs[j]->partition == msgs[i]->partition &&
+                (msgs[j]->rkt == msgs[i]->rkt ||
+                 strcmp(rd_kafka_topic_name(msgs[j]->rkt), rd_kafka_topic_name(msgs[i]->rkt)) == 0))
+                last = false;
         if (!last || covered[i]) continue;
         redisAppendCommand(w->rc, "HSET %soffsets %s:%d %lld", w->prefix, rd_kafka_topic_name(msgs[i]->rkt),
                            msgs[i]->partition, (long long)msgs[i]->offset + 1);
