@@ -347,6 +347,22 @@ int64_t sms_kafka_high_watermark(rd_kafka_t *rk, const char *topic, int32_t part
     return hi;
 }
 
+int sms_kafka_high_watermarks(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *l, int timeout_ms) {
+    /* ListOffsets with the timestamp -1 (RD_KAFKA_OFFSET_END) answers "latest":
+     * the high watermark, for all partitions of a broker at once. */
+    for (int i = 0; i < l->cnt; i++) l->elems[i].offset = RD_KAFKA_OFFSET_END;
+    /* At most 2 s here: a partition without a leader yet (just created) is
+     * then waited for by the fallback, with the whole timeout, as before. */
+    rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(rk, l, timeout_ms < 2000 ? timeout_ms : 2000);
+    for (int i = 0; i < l->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &l->elems[i];
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR && tp->err == RD_KAFKA_RESP_ERR_NO_ERROR && tp->offset >= 0) continue;
+        tp->offset = sms_kafka_high_watermark(rk, tp->topic, tp->partition, timeout_ms);
+        if (tp->offset < 0) return -1;
+    }
+    return 0;
+}
+
 const char *sms_kafka_header(const rd_kafka_message_t *m, const char *name, size_t *len) {
     rd_kafka_headers_t *hdrs;
     const void *val;

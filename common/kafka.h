@@ -98,6 +98,11 @@ void sms_consumer_free(sms_consumer_t *c);
 int sms_kafka_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms);
 /* High watermark (next offset to be written) of topic/partition, or negative. */
 int64_t sms_kafka_high_watermark(rd_kafka_t *rk, const char *topic, int32_t partition, int timeout_ms);
+/* The high watermarks of every partition in l, written to each element's
+ * offset: one ListOffsets request per broker for the whole list (instead of
+ * a round trip per partition), falling back to sms_kafka_high_watermark for
+ * a partition that request did not answer. 0, or -1 (logged). */
+int sms_kafka_high_watermarks(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *l, int timeout_ms);
 /* Value of header name in m, or NULL/0. */
 const char *sms_kafka_header(const rd_kafka_message_t *m, const char *name, size_t *len);
 void sms_kafka_fd_drain(int fd);

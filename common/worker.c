@@ -151,8 +151,9 @@ static void decision_unavailable(sms_decision_t *d, const char *detail) {
 
 /* ---------------- the view tailer ---------------- */
 
-static int self_key(char *buf, size_t cap, int32_t partition, int64_t offset) {
-    return snprintf(buf, cap, "%d:%lld", partition, (long long)offset);
+static int self_key(char *buf, size_t cap, const char *topic, int32_t partition, int64_t offset) {
+    int n = snprintf(buf, cap, "%s:%d:%lld", topic, partition, (long long)offset);
+    return n < 0 ? 0 : (size_t)n < cap ? n : (int)cap - 1;
 }
 
 /* Where a decision's event is written: its own topic, or the service's. */
@@ -161,11 +162,79 @@ static const char *event_topic(const worker_t *w, const sms_decision_event_t *ev
 }
 
 static bool self_applied_take(worker_t *w, const char *topic, int32_t partition, int64_t offset) {
-    if (strcmp(topic, w->events_topic) != 0) return false;
-    char key[48];
-    int n = self_key(key, sizeof key, partition, offset);
+    if (w->self_applied.count == 0) return false;
+    char key[192];
+    int n = self_key(key, sizeof key, topic, partition, offset);
     return sms_strmap_del(&w->self_applied, key, (size_t)n) != NULL;
 }
+
+/* Whether this service writes topic itself (its events topic, own_topics). */
+static bool own_topic(const worker_t *w, const char *topic) {
+    if (strcmp(topic, w->events_topic) == 0) return true;
+    for (const char *const *t = w->ops->own_topics; t && *t; t++)
+        if (strcmp(*t, topic) == 0) return true;
+    return false;
+}
+
+/* One event to project: its bytes and its place in the log (partition -1:
+ * applied right after being produced); covered is set when what was
+ * appended records its offset. */
+typedef struct to_project_s {
+    const void *data;
+    size_t len;
+    int32_t partition;
+    int64_t offset;
+    bool covered;
+} to_project_t;
+
+/* Appends the Redis commands projecting evs[0..n), all of topic, in log
+ * order: SMS_WORKER_PROJECT_CHUNK at a time through project_many when the
+ * service has it, else one project call each. Returns how many commands
+ * were appended (the caller reads that many replies). */
+static size_t project_run(worker_t *w, const char *topic, to_project_t *evs, size_t n) {
+    const sms_worker_ops_t *ops = w->ops;
+    sms_event_t *dec = sms_malloc(SMS_WORKER_PROJECT_CHUNK * sizeof *dec);
+    int32_t parts[SMS_WORKER_PROJECT_CHUNK];
+    int64_t offs[SMS_WORKER_PROJECT_CHUNK];
+    size_t appended = 0;
+    for (size_t at = 0; at < n; at += SMS_WORKER_PROJECT_CHUNK) {
+        size_t m = n - at < SMS_WORKER_PROJECT_CHUNK ? n - at : SMS_WORKER_PROJECT_CHUNK, k = 0;
+        for (size_t i = at; i < at + m; i++) {
+            to_project_t *e = &evs[i];
+            e->covered = false;
+            if (sms_event_decode(e->data, e->len, &dec[k]) != SMS_ENV_OK) {
+                sms_log(SMS_LOG_WARN, "event_undecodable", "%s[%d] offset %lld skipped", topic, e->partition,
+                        (long long)e->offset);
+                continue;
+            }
+            if (ops->project_many) {
+                e->covered = true;
+                parts[k] = e->partition;
+                offs[k++] = e->offset;
+                continue;
+            }
+            int a = ops->project(w->rc, topic, &dec[k], e->partition, e->offset);
+            e->covered = a > 0;
+            appended += (size_t)a;
+            sms_event_close(&dec[k]);
+        }
+        if (k) appended += ops->project_many(w->rc, topic, dec, parts, offs, k);
+        for (size_t i = 0; i < k; i++) sms_event_close(&dec[i]);
+        /* Send each chunk now: Redis runs it while the next one is built, and
+         * hiredis's output buffer stays small (it moves what is left after
+         * every write, which is quadratic for a buffer of megabytes). The
+         * replies are small and read by the caller. */
+        int done = 0;
+        while (!done && w->rc->err == 0)
+            if (redisBufferWrite(w->rc, &done) != REDIS_OK) break;
+    }
+    sms_free(dec);
+    return appended;
+}
+
+/* Reads n pipelined replies; -1 if any failed (all are read unless the
+ * connection broke, so the pipeline stays in step). */
+static int read_replies(worker_t *w, size_t n, const char *what);
 
 static int redis_ok(worker_t *w, redisReply *r, const char *what) {
     if (r == NULL) {
@@ -246,7 +315,9 @@ static tail_topic_t *tail_topic(worker_t *w, const char *name) {
 }
 
 /* Applies up to TAIL_BATCH messages, waiting at most timeout_ms for the
- * first. Returns how many, or -1 on a Redis failure. */
+ * first. Events this process applied right after producing them are only
+ * passed over; consecutive events of one topic are projected together
+ * (project_run). Returns how many, or -1 on a Redis failure. */
 static int tailer_apply_some(worker_t *w, int timeout_ms) {
     rd_kafka_message_t *msgs[TAIL_BATCH];
     size_t n = 0;
@@ -255,29 +326,39 @@ static int tailer_apply_some(worker_t *w, int timeout_ms) {
         if (m == NULL) break;
         msgs[n++] = m;
     }
-    for (size_t i = 0; i < n; i++) {
+    if (n == 0) return 0;
+    to_project_t evs[TAIL_BATCH];
+    size_t at_msg[TAIL_BATCH]; /* evs[k] is msgs[at_msg[k]] */
+    bool covered[TAIL_BATCH] = {0};
+    size_t appended = 0;
+    for (size_t i = 0; i < n;) {
         const char *topic = rd_kafka_topic_name(msgs[i]->rkt);
-        int appended = 0;
-        sms_event_t ev;
-        if (self_applied_take(w, topic, msgs[i]->partition, msgs[i]->offset)) {
-            /* already in the view */
-        } else if (sms_event_decode(msgs[i]->payload, msgs[i]->len, &ev) == SMS_ENV_OK) {
-            appended = w->ops->project(w->rc, topic, &ev, msgs[i]->partition, msgs[i]->offset);
-            sms_event_close(&ev);
-        } else {
-            sms_log(SMS_LOG_WARN, "event_undecodable", "%s[%d] offset %lld skipped", topic, msgs[i]->partition,
-                    (long long)msgs[i]->offset);
+        size_t m = 0, j = i;
+        for (; j < n && strcmp(rd_kafka_topic_name(msgs[j]->rkt), topic) == 0; j++) {
+            if (self_applied_take(w, topic, msgs[j]->partition, msgs[j]->offset)) continue; /* already in the view */
+            at_msg[m] = j;
+            evs[m++] = (to_project_t){msgs[j]->payload, msgs[j]->len, msgs[j]->partition, msgs[j]->offset, false};
         }
-        if (!appended) /* not projected: still move the recorded offset past it */
-            redisAppendCommand(w->rc, "HSET %soffsets %s:%d %lld", w->prefix, topic, msgs[i]->partition,
-                               (long long)msgs[i]->offset + 1);
+        appended += project_run(w, topic, evs, m);
+        for (size_t k = 0; k < m; k++) covered[at_msg[k]] = evs[k].covered;
+        i = j;
     }
-    int rc = (int)n;
-    for (size_t i = 0; i < n && rc >= 0; i++) {
-        redisReply *r = NULL;
-        if (redisGetReply(w->rc, (void **)&r) != REDIS_OK) r = NULL;
-        if (redis_ok(w, r, "projection") != 0) rc = -1;
+    /* Offsets nothing appended records: only the last message of each
+     * partition matters (the recorded offset is the next one to apply, and
+     * these commands run after every projection above). */
+    for (size_t i = 0; i < n; i++) {
+        bool last = true;
+        for (size_t j = i + 1; j < n && last; j++)
+            if (msgs[j]->partition == msgs[i]->partition &&
+                (msgs[j]->rkt == msgs[i]->rkt ||
+                 strcmp(rd_kafka_topic_name(msgs[j]->rkt), rd_kafka_topic_name(msgs[i]->rkt)) == 0))
+                last = false;
+        if (!last || covered[i]) continue;
+        redisAppendCommand(w->rc, "HSET %soffsets %s:%d %lld", w->prefix, rd_kafka_topic_name(msgs[i]->rkt),
+                           msgs[i]->partition, (long long)msgs[i]->offset + 1);
+        appended++;
     }
+    int rc = read_replies(w, appended, "projection") == 0 ? (int)n : -1;
     if (rc >= 0)
         for (size_t i = 0; i < n; i++) {
             tail_topic_t *tt = tail_topic(w, rd_kafka_topic_name(msgs[i]->rkt));
@@ -287,20 +368,30 @@ static int tailer_apply_some(worker_t *w, int timeout_ms) {
     return rc;
 }
 
-/* Applies until every partition reached the high watermark read at the start. */
-static int tailer_catch_up_to_end(worker_t *w, bool progress) {
+/* Applies until every partition reached the high watermark read at the
+ * start (one ListOffsets request for all). foreign_only: only the topics
+ * other services write (see own_topics in worker.h). */
+static int tailer_catch_up_to_end(worker_t *w, bool progress, bool foreign_only) {
     rd_kafka_t *rk = sms_consumer_rk(w->tailer);
     int64_t *hw[MAX_TOPICS] = {0};
     int64_t total = 0, done = 0;
     int rc = 0;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(32);
     for (size_t t = 0; t < w->n_topics; t++) {
         tail_topic_t *tt = &w->topics[t];
-        hw[t] = sms_calloc((size_t)tt->n_partitions, sizeof *hw[t]);
-        for (int p = 0; p < tt->n_partitions; p++) {
-            hw[t][p] = sms_kafka_high_watermark(rk, tt->name, p, 5000);
-            if (hw[t][p] < 0) { rc = -1; goto out; }
-            total += hw[t][p] > tt->next[p] ? hw[t][p] - tt->next[p] : 0;
-        }
+        hw[t] = sms_calloc((size_t)tt->n_partitions, sizeof *hw[t]); /* 0: never behind */
+        if (foreign_only && own_topic(w, tt->name)) continue;
+        for (int p = 0; p < tt->n_partitions; p++) rd_kafka_topic_partition_list_add(l, tt->name, p);
+    }
+    /* At start-up (progress) the topics may be seconds old on a busy broker,
+     * their leaders still settling: wait longer then than between batches. */
+    if (l->cnt && sms_kafka_high_watermarks(rk, l, progress ? 30000 : 5000) != 0) { rc = -1; goto out; }
+    for (int i = 0; i < l->cnt; i++) {
+        tail_topic_t *tt = tail_topic(w, l->elems[i].topic);
+        int32_t p = l->elems[i].partition;
+        if (tt == NULL || p >= tt->n_partitions) continue;
+        hw[tt - w->topics][p] = l->elems[i].offset;
+        total += l->elems[i].offset > tt->next[p] ? l->elems[i].offset - tt->next[p] : 0;
     }
     uint64_t started = sms_mono_ms(), last_report = started;
     for (;;) {
@@ -321,7 +412,19 @@ static int tailer_catch_up_to_end(worker_t *w, bool progress) {
         sms_log(SMS_LOG_INFO, "caught_up", "%lld events applied in %llu ms", (long long)done,
                 (unsigned long long)(sms_mono_ms() - started));
 out:
+    rd_kafka_topic_partition_list_destroy(l);
     for (size_t t = 0; t < w->n_topics; t++) sms_free(hw[t]);
+    return rc;
+}
+
+static int read_replies(worker_t *w, size_t n, const char *what) {
+    int rc = 0;
+    for (size_t k = 0; k < n; k++) {
+        redisReply *r = NULL;
+        if (redisGetReply(w->rc, (void **)&r) != REDIS_OK) r = NULL;
+        if (redis_ok(w, r, what) != 0) rc = -1;
+        if (r == NULL && w->rc->err) break;
+    }
     return rc;
 }
 
@@ -345,7 +448,7 @@ static int tailer_rebuild(worker_t *w) {
         snprintf(token, sizeof token, "%d-%llu", (int)getpid(), (unsigned long long)sms_mono_us());
         if (view_drop(w) != 0 ||
             redis_ok(w, redisCommand(w->rc, "HSET %smeta rebuilding %s", w->prefix, token), "rebuild token") != 0 ||
-            tailer_assign(w) != 0 || tailer_catch_up_to_end(w, true) != 0)
+            tailer_assign(w) != 0 || tailer_catch_up_to_end(w, true, false) != 0)
             return -1;
         redisReply *r = redisCommand(w->rc, "EVAL %s 1 %smeta %s", mark_built_script, w->prefix, token);
         if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
@@ -380,10 +483,17 @@ static int tailer_catch_up(worker_t *w, bool first) {
     }
     if (!built) return tailer_rebuild(w);
     if (first && tailer_assign(w) != 0) return -1;
-    return tailer_catch_up_to_end(w, first);
+    return tailer_catch_up_to_end(w, first, false);
 }
 
 /* ---------------- the command batch ---------------- */
+
+struct item_s;
+/* The delivery callback's opaque of one event: its item and its index. */
+typedef struct ev_dr_s {
+    struct item_s *it;
+    size_t index;
+} ev_dr_t;
 
 typedef struct item_s {
     rd_kafka_message_t *msg;
@@ -396,25 +506,61 @@ typedef struct item_s {
     sms_decision_t d;
     char *replay_summary;       /* handled before: answer from the view */
     size_t n_produced;
+    size_t n_reported;          /* delivery reports received, failed or not */
     size_t n_delivered;
     int dr_err;
-    int32_t *partitions;        /* where each delivered event landed (n_events long) */
+    /* per event (n_events long): the callback's opaque, where it landed,
+     * whether it is durable, whether it is in the view (fan-out: applied as
+     * soon as durable) */
+    ev_dr_t *drs;
+    int32_t *partitions;
     int64_t *offsets;
+    bool *durable;
+    bool *applied;
 } item_t;
 
-/* The producer's delivery callback: events carry their item, replies NULL. */
+/* The producer's delivery callback: events carry an ev_dr_t, replies NULL. */
 static void on_delivery(void *opaque, int err, int32_t partition, int64_t offset) {
-    item_t *it = opaque;
-    if (it == NULL) return;
+    ev_dr_t *dr = opaque;
+    if (dr == NULL) return;
+    item_t *it = dr->it;
+    it->n_reported++;
     if (err) {
         it->dr_err = err;
         return;
     }
-    if (it->n_delivered < it->d.n_events) {
-        it->partitions[it->n_delivered] = partition;
-        it->offsets[it->n_delivered] = offset;
-    }
+    it->partitions[dr->index] = partition;
+    it->offsets[dr->index] = offset;
+    it->durable[dr->index] = true;
     it->n_delivered++;
+}
+
+/* Appends the projection of it's durable events not applied yet, once there
+ * are a chunk's worth of them or (all) every event was reported. A fan-out
+ * of thousands is thus applied while its later events are still on their
+ * way to the broker. Each event is in the view only once durable, so the
+ * view stays a function of the log whatever happens to the rest. Returns
+ * the number of commands appended. */
+static size_t apply_durable(worker_t *w, item_t *it, bool all) {
+    size_t ready = 0;
+    for (size_t e = 0; e < it->d.n_events; e++) ready += it->durable[e] && !it->applied[e];
+    if (ready == 0 || (ready < SMS_WORKER_PROJECT_CHUNK && !all && it->n_reported < it->n_produced)) return 0;
+    to_project_t *run = sms_malloc(ready * sizeof *run);
+    size_t appended = 0;
+    for (size_t e = 0; e < it->d.n_events;) {
+        /* consecutive ready events of one topic, projected together */
+        if (!it->durable[e] || it->applied[e]) { e++; continue; }
+        const char *topic = event_topic(w, &it->d.events[e]);
+        size_t m = 0;
+        for (; e < it->d.n_events && strcmp(event_topic(w, &it->d.events[e]), topic) == 0; e++) {
+            if (!it->durable[e] || it->applied[e]) continue;
+            it->applied[e] = true;
+            run[m++] = (to_project_t){it->d.events[e].event.data, it->d.events[e].event.size, -1, 0, false};
+        }
+        appended += project_run(w, topic, run, m);
+    }
+    sms_free(run);
+    return appended;
 }
 
 static void send_reply(worker_t *w, item_t *it) {
@@ -499,6 +645,8 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n, bool s
     void *state = NULL;
     int rc = 0;
     uint64_t t0 = sms_mono_us(), t1;
+    uint64_t batch_phase[PHASE_COUNT];
+    memcpy(batch_phase, w->phase_us, sizeof batch_phase);
     sms_strmap_t in_batch; /* command id -> first item deciding it in this batch */
     sms_strmap_init(&in_batch);
     size_t n_sources = 0;
@@ -530,7 +678,7 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n, bool s
     if (dedupe(w, items, n) != 0) { rc = -1; goto cleanup; }
     /* Who hears of a source event depends on facts learned from other topics
      * (a roster): everything acknowledged before it was written is in them. */
-    if (n_sources && tailer_catch_up_to_end(w, false) != 0) { rc = -1; goto cleanup; }
+    if (n_sources && tailer_catch_up_to_end(w, false, true) != 0) { rc = -1; goto cleanup; }
     for (size_t i = 0; i < n; i++)
         if (items[i].decoded && !items[i].replay_summary) fresh[n_fresh++] = &items[i].cmd;
     state = ops->batch_begin(w->rc, fresh, n_fresh);
@@ -540,7 +688,7 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n, bool s
     w->phase_us[PHASE_PREP] += t1 - t0;
     t0 = t1;
     int64_t now = sms_now_ms();
-    size_t produced = 0;
+    size_t produced = 0, appended = 0; /* appended: Redis commands whose replies are read below */
     for (size_t i = 0; i < n; i++) {
         item_t *it = &items[i];
         if (it->source) {
@@ -563,14 +711,19 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n, bool s
         }
     produce:
         if (it->d.n_events) {
-            it->partitions = sms_calloc(it->d.n_events, sizeof *it->partitions);
-            it->offsets = sms_calloc(it->d.n_events, sizeof *it->offsets);
+            size_t ne = it->d.n_events;
+            it->drs = sms_malloc(ne * sizeof *it->drs);
+            it->partitions = sms_calloc(ne, sizeof *it->partitions);
+            it->offsets = sms_calloc(ne, sizeof *it->offsets);
+            it->durable = sms_calloc(ne, sizeof *it->durable);
+            it->applied = sms_calloc(ne, sizeof *it->applied);
         }
         for (size_t e = 0; e < it->d.n_events; e++) {
             sms_decision_event_t *ev = &it->d.events[e];
+            it->drs[e] = (ev_dr_t){it, e};
             int prc;
             while ((prc = sms_producer_send(w->producer, event_topic(w, ev), SMS_STR(ev->key), ev->event.data,
-                                            ev->event.size, it->cmd.traceparent, it)) == SMS_KAFKA_EQUEUE)
+                                            ev->event.size, it->cmd.traceparent, &it->drs[e])) == SMS_KAFKA_EQUEUE)
                 sms_producer_poll(w->producer, 10);
             if (prc != 0) {
                 it->dr_err = -1; /* answered 503 below */
@@ -578,6 +731,11 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n, bool s
             }
             it->n_produced++;
             produced++;
+            if (it->source && e % SMS_WORKER_PROJECT_CHUNK == SMS_WORKER_PROJECT_CHUNK - 1) {
+                /* a long fan-out: serve the reports that came in, apply what is durable */
+                sms_producer_poll(w->producer, 0);
+                appended += apply_durable(w, it, false);
+            }
         }
         if (it->d.n_events && ops->overlay && !it->source) ops->overlay(state, &it->cmd, &it->d);
     }
@@ -585,15 +743,33 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n, bool s
     t1 = sms_mono_us();
     w->phase_us[PHASE_DECIDE] += t1 - t0;
     t0 = t1;
-    if (produced && sms_producer_flush(w->producer, 30000) != 0)
-        sms_log(SMS_LOG_ERROR, "event_delivery_timeout", "events not acknowledged within 30 s");
+    /* Wait for every event's delivery report (fan-outs are applied as they
+     * come in: apply_durable). */
+    uint64_t deadline = sms_mono_ms() + 30000;
+    while (produced) {
+        size_t waiting = 0;
+        for (size_t i = 0; i < n; i++) waiting += items[i].n_produced - items[i].n_reported;
+        if (waiting == 0) break;
+        if (sms_mono_ms() >= deadline) {
+            /* Reports may still come for these items: flush (waits for all of
+             * them) so none arrives after they are freed. */
+            sms_log(SMS_LOG_ERROR, "event_delivery_timeout", "%zu events not acknowledged within 30 s", waiting);
+            if (sms_producer_flush(w->producer, 60000) != 0)
+                sms_log(SMS_LOG_ERROR, "event_delivery_timeout", "still not acknowledged after 90 s");
+            break;
+        }
+        sms_producer_poll(w->producer, 2);
+        for (size_t i = 0; i < n; i++)
+            if (items[i].source && items[i].n_produced) appended += apply_durable(w, &items[i], false);
+    }
+    for (size_t i = 0; i < n; i++) /* what is durable of a fan-out is in the view, even if the rest failed */
+        if (items[i].source && items[i].n_produced) appended += apply_durable(w, &items[i], true);
     t1 = sms_mono_us();
     w->phase_us[PHASE_DURABLE] += t1 - t0;
     t0 = t1;
 
     /* Apply what is durable. What is not is answered 503: if it did land,
      * the tailer applies it, and a retry with the same key finds it. */
-    size_t appended = 0;
     for (size_t i = 0; i < n; i++) {
         item_t *it = &items[i];
         if (!it->n_produced && !it->dr_err) continue;
@@ -605,21 +781,19 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n, bool s
             it->retry = it->source;
             continue;
         }
-        for (size_t e = 0; e < it->d.n_events; e++) {
-            sms_event_t ev;
-            if (sms_event_decode(it->d.events[e].event.data, it->d.events[e].event.size, &ev) == SMS_ENV_OK) {
-                appended += (size_t)ops->project(w->rc, event_topic(w, &it->d.events[e]), &ev, -1, 0);
-                sms_event_close(&ev);
-            }
+        if (it->source) continue; /* applied above */
+        /* Consecutive events of one topic are projected together. */
+        to_project_t *run = sms_malloc(it->d.n_events * sizeof *run);
+        for (size_t e = 0; e < it->d.n_events;) {
+            const char *topic = event_topic(w, &it->d.events[e]);
+            size_t m = 0;
+            for (; e < it->d.n_events && strcmp(event_topic(w, &it->d.events[e]), topic) == 0; e++)
+                run[m++] = (to_project_t){it->d.events[e].event.data, it->d.events[e].event.size, -1, 0, false};
+            appended += project_run(w, topic, run, m);
         }
+        sms_free(run);
     }
-    bool view_failed = false;
-    for (size_t k = 0; k < appended; k++) {
-        redisReply *r = NULL;
-        if (redisGetReply(w->rc, (void **)&r) != REDIS_OK) r = NULL;
-        if (redis_ok(w, r, "apply") != 0) view_failed = true;
-        if (r == NULL && w->rc->err) break;
-    }
+    bool view_failed = read_replies(w, appended, "apply") != 0;
     for (size_t i = 0; i < n; i++) {
         item_t *it = &items[i];
         if (!it->n_produced) continue;
@@ -628,12 +802,10 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n, bool s
             decision_unavailable(&it->d, "the change is saved but not visible yet; retry with the same Idempotency-Key");
             continue;
         }
-        for (size_t e = 0; e < it->n_delivered && e < it->d.n_events; e++) {
-            /* self_applied keys are positions in the main events topic only;
-             * another topic's events are projected again (idempotently). */
-            if (it->d.events[e].topic[0] && strcmp(it->d.events[e].topic, w->events_topic) != 0) continue;
-            char key[48];
-            int kn = self_key(key, sizeof key, it->partitions[e], it->offsets[e]);
+        /* The tailer passes over these positions instead of projecting them again. */
+        for (size_t e = 0; e < it->d.n_events; e++) {
+            char key[192];
+            int kn = self_key(key, sizeof key, event_topic(w, &it->d.events[e]), it->partitions[e], it->offsets[e]);
             sms_strmap_put(&w->self_applied, key, (size_t)kn, w);
         }
     }
@@ -669,13 +841,29 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n, bool s
         for (size_t i = 0; i < n; i++)
             if (!source_retried(items, n, msgs[i])) sms_consumer_store(w->commands, msgs[i]);
     w->phase_us[PHASE_REPLY] += sms_mono_us() - t0;
+    if (n_sources) {
+        /* A fan-out is one batch: where its time went, one line per batch. */
+        size_t n_events = 0;
+        for (size_t i = 0; i < n; i++) n_events += items[i].source ? items[i].n_produced : 0;
+        char phases[256];
+        size_t off = 0;
+        for (int ph = 0; ph < PHASE_COUNT; ph++) {
+            int k = snprintf(phases + off, sizeof phases - off, "%s%s %.2f", ph ? ", " : "", phase_names[ph],
+                             (double)(w->phase_us[ph] - batch_phase[ph]) / 1000.0);
+            if (k > 0 && (size_t)k < sizeof phases - off) off += (size_t)k;
+        }
+        sms_log(SMS_LOG_INFO, "fan_out", "%zu source events -> %zu events (ms: %s)", n_sources, n_events, phases);
+    }
 
 cleanup:
     if (state) ops->batch_end(state);
     for (size_t i = 0; i < n; i++) {
         decision_close(&items[i].d);
+        sms_free(items[i].drs);
         sms_free(items[i].partitions);
         sms_free(items[i].offsets);
+        sms_free(items[i].durable);
+        sms_free(items[i].applied);
         if (items[i].decoded) sms_command_close(&items[i].cmd);
         if (items[i].source) sms_event_close(&items[i].src);
         sms_free(items[i].replay_summary);
@@ -835,7 +1023,7 @@ static int serve(worker_t *w) {
         if (w->n_deferred) {
             /* Catch up with every topic to its current end, then decide the
              * deferred commands again; this time their answers are final. */
-            if (tailer_catch_up_to_end(w, false) != 0) continue;
+            if (tailer_catch_up_to_end(w, false, false) != 0) continue;
             size_t nd = w->n_deferred;
             rd_kafka_message_t *again[SMS_WORKER_BATCH_MAX];
             memcpy(again, w->deferred, nd * sizeof *again);

@@ -14,7 +14,8 @@
  *   - a tailer that reads every partition of the topics the view is built
  *     from (its own events topic, plus other services' events it learns
  *     from) starting at the offsets recorded in the view, and projects each
- *     event. When the view's "built" marker is missing (new or wiped Redis,
+ *     event (one this process applied right after producing it is passed
+ *     over: only its offset is recorded). When the view's "built" marker is missing (new or wiped Redis,
  *     `sms-admin rebuild-views`) it drops the view and replays from offset 0.
  *
  * One thread, blocking clients (hiredis with SMS_REDIS_TIMEOUT_MS on every
@@ -39,6 +40,7 @@
 #include "problem.h"
 
 #define SMS_WORKER_BATCH_MAX 256
+#define SMS_WORKER_PROJECT_CHUNK 256 /* events per project_many call */
 #define SMS_DECISION_MAX_ERRORS 64 /* a 1000-row request may have many bad rows; the detail says how many more */
 
 /* One event a decision writes: data packed by the service into `event`
@@ -94,8 +96,9 @@ void sms_decision_error(sms_decision_t *d, const char *field, size_t field_len, 
 msgpack_packer sms_decision_event(sms_decision_t *d, const char *key);
 /* The same for an event written to topic instead of the service's events
  * topic (NULL or "": the service's). The worker projects it right after
- * delivery like any event (partition -1) and the tailer again when it reads
- * it, so its projection must be idempotent by itself. */
+ * delivery like any event (partition -1); the tailer then only records its
+ * offset, but after a restart (or a failed apply) it projects it again, so
+ * its projection must be idempotent by itself. */
 msgpack_packer sms_decision_event_to(sms_decision_t *d, const char *topic, const char *key);
 /* A packer writing the reply body. */
 msgpack_packer sms_decision_body(sms_decision_t *d);
@@ -117,6 +120,15 @@ typedef struct sms_worker_ops_s {
      * Returns 1 if appended, 0 if the event is not for this view (the worker
      * then records the offset itself). */
     int (*project)(redisContext *rc, const char *topic, const sms_event_t *ev, int32_t partition, int64_t offset);
+    /* Optional, used instead of project when set: appends Redis commands
+     * applying evs[0..n) (at most SMS_WORKER_PROJECT_CHUNK, all of topic, in
+     * log order; partitions[i] and offsets[i] as for project). It must record
+     * offsets[<topic>:<partition>] for every event with a partition >= 0,
+     * including events that are not for this view. Returns how many commands
+     * it appended. Lets a service apply a fan-out of thousands of events in
+     * a few Redis calls instead of one each. */
+    size_t (*project_many)(redisContext *rc, const char *topic, const sms_event_t *evs, const int32_t *partitions,
+                           const int64_t *offsets, size_t n);
 
     /* Per batch: creates the decider's state, prefetching (one pipeline)
      * what cmds need. Returns NULL on a Redis failure. */
@@ -135,14 +147,23 @@ typedef struct sms_worker_ops_s {
     /* Fan-out (optional, NULL for none): other services' events topics this
      * service consumes in its command group (sms-<service>), beside its
      * commands. Each event read there goes to fan_out instead of decide; its
-     * decision's events are produced (acks=all), applied to the view and
-     * only then is its offset stored; it gets no reply. Before a batch with
-     * such events is decided, the view is caught up with every topic it
-     * learns from to their current ends (the sms_decision_stale catch-up),
-     * so whatever was acknowledged before the event was written is known.
+     * decision's events are produced (acks=all), each applied to the view
+     * as soon as it is durable (in any order, SMS_WORKER_PROJECT_CHUNK at a
+     * time, while the rest are still being sent), and only when all are
+     * durable and applied is its offset stored; it gets no reply. Before a
+     * batch with such events is decided, the view is caught up with the
+     * topics it learns from that other services write (not own_topics) to
+     * their current ends, so whatever was acknowledged before the event was
+     * written is known.
      * A redelivered event is decided again: its events must be derived from
      * it (ids included) so that the view takes them only once. */
     const char *const *source_topics;
+    /* Topics other than its events topic that this service's decisions write
+     * (sms_decision_event_to; NULL-terminated, may be NULL). The catch-up
+     * before a fan-out skips them: this process applied what it wrote there
+     * before storing any offset, so only other services' topics can hold
+     * facts the view has not seen. */
+    const char *const *own_topics;
     void (*fan_out)(void *state, const char *topic, const sms_event_t *ev, sms_decision_t *d);
 } sms_worker_ops_t;
 

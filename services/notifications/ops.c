@@ -16,6 +16,7 @@
 #include "webhooks.h"
 
 static const char *const learn_topics[] = {NOTIF_TOPIC, "sms.events.classes", NULL};
+static const char *const own_topics[] = {NOTIF_TOPIC, NULL};
 static const char *const source_topics[] = {"sms.events.posts", "sms.events.grades", "sms.events.assignments", NULL};
 
 static void *batch_begin(redisContext *rc, const sms_command_t *const *cmds, size_t n) {
@@ -215,6 +216,7 @@ const sms_worker_ops_t notifications_ops = {
     .learn_topics = learn_topics,
     .redis_init = notif_projection_init,
     .project = notif_projection_append,
+    .project_many = notif_projection_append_many,
     .batch_begin = batch_begin,
     .batch_end = batch_end,
     .decide = decide,
@@ -223,4 +225,5 @@ const sms_worker_ops_t notifications_ops = {
     .replay_cmd = replay,
     .source_topics = source_topics,
     .fan_out = fan_out,
+    .own_topics = own_topics,
 };

@@ -13,18 +13,30 @@
 #include "schema.h"
 #include "webhooks.h"
 
-/* ARGV: 1 id, 2 user, 3 item JSON (open), 4 "<topic>:<partition>" ("" = none), 5 next offset. */
-static sms_redis_script_t notification_script = {.source =
+/* Many notifications in one call (a fan-out is applied SMS_WORKER_PROJECT_CHUNK
+ * at a time, not one script run per recipient). ARGV: 1 k, then k pairs
+ * ("<topic>:<partition>", next offset), then (id, user, item JSON (open))
+ * triples. An id already taken changes nothing. `count` is how many
+ * notifications the view holds: one O(1) read tells a watcher (tests/bench
+ * --suite fanout) that a fan-out is complete. Returns how many ids were new. */
+static sms_redis_script_t notifications_script = {.source =
     "local p = 'sms:notifications:'\n"
-    "if ARGV[4] ~= '' then redis.call('HSET', p .. 'offsets', ARGV[4], ARGV[5]) end\n"
-    "if redis.call('SETNX', p .. 'n:' .. ARGV[1], ARGV[3]) == 0 then return 0 end\n"
-    "local id, u = ARGV[1], ARGV[2]\n"
-    "redis.call('ZADD', p .. 'inbox:' .. u, 0, id)\n"
-    "local rall = redis.call('GET', p .. 'rall:' .. u)\n"
-    "if redis.call('SISMEMBER', p .. 'read:' .. u, id) == 0 and (not rall or id > rall) then\n"
-    "  redis.call('ZADD', p .. 'unreadz:' .. u, 0, id)\n"
+    "local k = tonumber(ARGV[1])\n"
+    "for i = 2, 2 * k, 2 do redis.call('HSET', p .. 'offsets', ARGV[i], ARGV[i + 1]) end\n"
+    "local added = 0\n"
+    "for i = 2 * k + 2, #ARGV - 2, 3 do\n"
+    "  local id, u = ARGV[i], ARGV[i + 1]\n"
+    "  if redis.call('SETNX', p .. 'n:' .. id, ARGV[i + 2]) == 1 then\n"
+    "    added = added + 1\n"
+    "    redis.call('ZADD', p .. 'inbox:' .. u, 0, id)\n"
+    "    local rall = redis.call('GET', p .. 'rall:' .. u)\n"
+    "    if redis.call('SISMEMBER', p .. 'read:' .. u, id) == 0 and (not rall or id > rall) then\n"
+    "      redis.call('ZADD', p .. 'unreadz:' .. u, 0, id)\n"
+    "    end\n"
+    "  end\n"
     "end\n"
-    "return 1\n"};
+    "if added > 0 then redis.call('INCRBY', p .. 'count', added) end\n"
+    "return added\n"};
 
 /* ARGV: 1 cause, 2 summary, 3 "<topic>:<partition>", 4 next offset, 5 user,
  * 6 "all"|"ids", 7 up_to id (all), 8.. ids. */
@@ -77,7 +89,7 @@ static sms_redis_script_t roster_script = {.source =
     "return 1\n"};
 
 int notif_projection_init(redisContext *rc, char *err, size_t errlen) {
-    if (sms_redis_script_load(rc, &notification_script, err, errlen) != 0) return -1;
+    if (sms_redis_script_load(rc, &notifications_script, err, errlen) != 0) return -1;
     if (sms_redis_script_load(rc, &read_script, err, errlen) != 0) return -1;
     if (sms_redis_script_load(rc, &prefs_script, err, errlen) != 0) return -1;
     if (sms_redis_script_load(rc, &roster_script, err, errlen) != 0) return -1;
@@ -121,25 +133,73 @@ static void position(const char *topic, int32_t partition, int64_t offset, char 
     snprintf(next, ncap, "%lld", (long long)offset + 1);
 }
 
-static int append_notification(redisContext *rc, const sms_event_t *ev, const char *part, const char *next) {
-    notif_message_t m;
-    sms_str_t id;
-    if (notif_read_message(ev->data, &m, &id) != 0) return 0;
-    sms_buf_t doc;
-    sms_buf_init(&doc);
-    notif_render_item_open(&m, id, &doc);
-    args_t a = {0};
-    arg_s(&a, "EVALSHA");
-    arg_s(&a, notification_script.sha);
-    arg_s(&a, "0");
-    arg(&a, id.ptr, id.len);
-    arg(&a, m.recipient_id.ptr, m.recipient_id.len);
-    arg(&a, doc.data, doc.len);
-    arg_s(&a, part);
-    arg_s(&a, next);
-    append(rc, &a);
-    sms_buf_close(&doc);
-    return 1;
+#define MAX_PARTS 64 /* partitions of sms.notifications one call records (more: split the call) */
+
+/* Appends one script run applying the notification.created events among
+ * evs[0..n) and recording the offsets of all of them (partition >= 0).
+ * Returns the number of commands appended (0 or 1). */
+static size_t append_notifications(redisContext *rc, const char *topic, const sms_event_t *evs,
+                                   const int32_t *partitions, const int64_t *offsets, size_t n) {
+    int32_t parts[MAX_PARTS];
+    int64_t next[MAX_PARTS];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (partitions[i] < 0) continue;
+        size_t j = 0;
+        while (j < k && parts[j] != partitions[i]) j++;
+        if (j == MAX_PARTS) return append_notifications(rc, topic, evs, partitions, offsets, i) +
+                                   append_notifications(rc, topic, evs + i, partitions + i, offsets + i, n - i);
+        if (j == k) parts[k++] = partitions[i];
+        next[j] = offsets[i] + 1; /* in log order: the last one of a partition is its largest */
+    }
+    /* Item documents, rendered into one buffer; starts[] and ends[] index it
+     * (the buffer may move while it grows). */
+    sms_buf_t docs;
+    sms_buf_init(&docs);
+    size_t *starts = sms_malloc((n + 1) * sizeof *starts), *ends = sms_malloc((n + 1) * sizeof *ends);
+    notif_message_t *msgs = sms_malloc((n + 1) * sizeof *msgs);
+    sms_str_t *ids = sms_malloc((n + 1) * sizeof *ids);
+    bool *ok = sms_calloc(n + 1, sizeof *ok);
+    size_t n_ok = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!type_is(&evs[i], "notification.created") || notif_read_message(evs[i].data, &msgs[i], &ids[i]) != 0)
+            continue; /* not for this view: only its offset is recorded */
+        starts[i] = docs.len;
+        notif_render_item_open(&msgs[i], ids[i], &docs);
+        ends[i] = docs.len;
+        ok[i] = true;
+        n_ok++;
+    }
+    size_t appended = 0;
+    if (n_ok || k) {
+        char part_s[MAX_PARTS][160], next_s[MAX_PARTS][24], ks[8];
+        args_t a = {0};
+        arg_s(&a, "EVALSHA");
+        arg_s(&a, notifications_script.sha);
+        arg_s(&a, "0");
+        snprintf(ks, sizeof ks, "%zu", k);
+        arg_s(&a, ks);
+        for (size_t j = 0; j < k; j++) {
+            position(topic, parts[j], next[j] - 1, part_s[j], sizeof part_s[j], next_s[j], sizeof next_s[j]);
+            arg_s(&a, part_s[j]);
+            arg_s(&a, next_s[j]);
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (!ok[i]) continue;
+            arg(&a, ids[i].ptr, ids[i].len);
+            arg(&a, msgs[i].recipient_id.ptr, msgs[i].recipient_id.len);
+            arg(&a, docs.data + starts[i], ends[i] - starts[i]);
+        }
+        append(rc, &a);
+        appended = 1;
+    }
+    sms_free(ok);
+    sms_free(ids);
+    sms_free(msgs);
+    sms_free(ends);
+    sms_free(starts);
+    sms_buf_close(&docs);
+    return appended;
 }
 
 static int append_read(redisContext *rc, const sms_event_t *ev, const char *part, const char *next) {
@@ -249,8 +309,10 @@ int notif_projection_append(redisContext *rc, const char *topic, const sms_event
                             int64_t offset) {
     char part[160], next[24];
     position(topic, partition, offset, part, sizeof part, next, sizeof next);
-    if (strcmp(topic, NOTIF_TOPIC) == 0)
-        return type_is(ev, "notification.created") ? append_notification(rc, ev, part, next) : 0;
+    if (strcmp(topic, NOTIF_TOPIC) == 0) {
+        if (!type_is(ev, "notification.created")) return 0;
+        return (int)append_notifications(rc, topic, ev, &partition, &offset, 1);
+    }
     if (strcmp(topic, NOTIF_EVENTS_TOPIC) == 0) {
         if (type_is(ev, "notifications.read")) return append_read(rc, ev, part, next);
         if (type_is(ev, "notifications.preferences_set")) return append_prefs(rc, ev, part, next);
@@ -258,4 +320,20 @@ int notif_projection_append(redisContext *rc, const char *topic, const sms_event
     }
     if (strcmp(topic, "sms.events.classes") == 0) return append_roster(rc, ev, part, next);
     return 0;
+}
+
+size_t notif_projection_append_many(redisContext *rc, const char *topic, const sms_event_t *evs,
+                                    const int32_t *partitions, const int64_t *offsets, size_t n) {
+    if (strcmp(topic, NOTIF_TOPIC) == 0) return append_notifications(rc, topic, evs, partitions, offsets, n);
+    /* Rosters, read marks, preferences: one script run each, as they come. */
+    size_t appended = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (notif_projection_append(rc, topic, &evs[i], partitions[i], offsets[i])) appended++;
+        else if (partitions[i] >= 0) {
+            redisAppendCommand(rc, "HSET sms:notifications:offsets %s:%d %lld", topic, partitions[i],
+                               (long long)offsets[i] + 1);
+            appended++;
+        }
+    }
+    return appended;
 }

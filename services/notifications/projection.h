@@ -8,6 +8,7 @@
  *   webhooks, whsecret webhook registrations (webhooks.h)
  *   rv               hash class id -> roster_version applied (gates roster events)
  *   n:<id>           inbox item JSON without its closing brace (SETNX: once per id)
+ *   count            how many n:<id> exist (INCR when SETNX takes an id): an O(1) progress read
  *   inbox:<user>     zset, all scores 0, member = notification id (ULID: lex = time order)
  *   unreadz:<user>   the unread subset of inbox:<user> (same layout; ZCARD = unread count)
  *   read:<user>      set of ids marked read by id (applied even if the item comes later)
@@ -30,5 +31,10 @@ int notif_projection_init(redisContext *rc, char *err, size_t errlen);
 /* The worker's project operation (common/worker.h). */
 int notif_projection_append(redisContext *rc, const char *topic, const sms_event_t *ev, int32_t partition,
                             int64_t offset);
+/* The worker's project_many operation: the notification.created events of a
+ * chunk in one script run (with every event's offset), others one by one.
+ * Returns the number of commands appended. */
+size_t notif_projection_append_many(redisContext *rc, const char *topic, const sms_event_t *evs,
+                                    const int32_t *partitions, const int64_t *offsets, size_t n);
 
 #endif
