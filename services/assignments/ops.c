@@ -80,11 +80,8 @@ static void decide(void *state, const sms_command_t *cmd, int64_t now_ms, sms_de
     assignments_outcome_t out;
     char new_id[SMS_ID_SIZE];
     assignments_decide(st, cmd, now_ms, sms_id_new(new_id), &out);
-    if (out.status >= 400) {
-        sms_decision_fail(d, out.status, out.problem_code, "%s", out.detail);
-        d->stale = out.stale;
-        for (size_t i = 0; i < out.n_errors; i++)
-            sms_decision_error(d, out.errors[i].field, strlen(out.errors[i].field), "%s", out.errors[i].message);
+    if (sms_verdict_failed(&out.verdict)) {
+        sms_verdict_to_decision(&out.verdict, d);
         assignments_outcome_clear(&out);
         return;
     }
@@ -98,7 +95,7 @@ static void decide(void *state, const sms_command_t *cmd, int64_t now_ms, sms_de
         assignments_outcome_clear(&out);
         return;
     }
-    reply_assignment(d, out.status, &out.after, now_ms);
+    reply_assignment(d, out.verdict.status, &out.after, now_ms);
     if (out.event_type) {
         char event_id[SMS_ID_SIZE];
         msgpack_packer pk = sms_decision_event(d, out.after.id);

@@ -125,10 +125,8 @@ static void decide(void *state, const sms_command_t *cmd, int64_t now_ms, sms_de
     classes_outcome_t out;
     char new_id[SMS_ID_SIZE];
     classes_decide(st, cmd, now_ms, sms_id_new(new_id), &out);
-    if (out.status >= 400) {
-        sms_decision_fail(d, out.status, out.problem_code, "%s", out.detail);
-        for (size_t i = 0; i < out.n_errors; i++)
-            sms_decision_error(d, out.errors[i].field, strlen(out.errors[i].field), "%s", out.errors[i].message);
+    if (sms_verdict_failed(&out.verdict)) {
+        sms_verdict_to_decision(&out.verdict, d);
         classes_outcome_clear(&out);
         return;
     }
@@ -147,7 +145,7 @@ static void decide(void *state, const sms_command_t *cmd, int64_t now_ms, sms_de
         classes_outcome_clear(&out);
         return;
     }
-    reply_class(d, out.status, &out.after);
+    reply_class(d, out.verdict.status, &out.after);
     if (out.event_type) {
         char event_id[SMS_ID_SIZE];
         msgpack_packer pk = sms_decision_event(d, out.after.id);

@@ -13,8 +13,6 @@
 #include "projection.h"
 #include "state.h"
 
-_Static_assert(GRADING_MAX_ERRORS <= SMS_DECISION_MAX_ERRORS, "the worker must carry every listed error");
-
 static const char *const learn_topics[] = {"sms.events.classes", "sms.events.assignments", NULL};
 
 static void *batch_begin(redisContext *rc, const sms_command_t *const *cmds, size_t n) {
@@ -45,11 +43,8 @@ static void decide(void *state, const sms_command_t *cmd, int64_t now_ms, sms_de
     grading_state_t *st = state;
     grading_outcome_t out;
     grading_decide(st, cmd, &out);
-    if (out.status >= 400) {
-        sms_decision_fail(d, out.status, out.problem_code, "%s", out.detail);
-        d->stale = out.stale;
-        for (size_t i = 0; i < out.n_errors; i++)
-            sms_decision_error(d, out.errors[i].field, strlen(out.errors[i].field), "%s", out.errors[i].message);
+    if (sms_verdict_failed(&out.verdict)) {
+        sms_verdict_to_decision(&out.verdict, d);
         grading_outcome_clear(&out);
         return;
     }

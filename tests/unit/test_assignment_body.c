@@ -43,8 +43,8 @@ static void free_cmd(fixture_t *f) {
 }
 
 static bool has_error(const assignments_outcome_t *o, const char *field) {
-    for (size_t i = 0; i < o->n_errors; i++)
-        if (strcmp(o->errors[i].field, field) == 0) return true;
+    for (size_t i = 0; i < o->verdict.n_errors; i++)
+        if (strcmp(o->verdict.errors[i].field, field) == 0) return true;
     return false;
 }
 
@@ -73,7 +73,7 @@ static int run(assignments_state_t *st, const char *type, const char *key, const
                int64_t if_match, int64_t now, assignments_outcome_t *out) {
     decide(st, type, key, actor, body, if_match, now, out);
     if (out->event_type) assignments_state_put(st, &out->after);
-    return out->status;
+    return out->verdict.status;
 }
 
 static void test_validation(void **state) {
@@ -113,8 +113,8 @@ static void test_validation(void **state) {
         memset(&out, 0, sizeof out);
         size_t n = assignments_validate_body(f.cmd.data, cases[i].create, &out);
         if (cases[i].bad_field == NULL && n != 0)
-            fail_msg("case %zu (%s): unexpected error on %s: %s", i, cases[i].body, out.errors[0].field,
-                     out.errors[0].message);
+            fail_msg("case %zu (%s): unexpected error on %s: %s", i, cases[i].body, out.verdict.errors[0].field,
+                     out.verdict.errors[0].message);
         if (cases[i].bad_field && !has_error(&out, cases[i].bad_field))
             fail_msg("case %zu (%s): no error on %s", i, cases[i].body, cases[i].bad_field);
         free_cmd(&f);
@@ -156,7 +156,7 @@ static void test_create(void **state) {
     assignments_outcome_t out;
     decide(&st, "assignment.create", "", "lec-a",
            "{\"class_id\":\"C1\",\"title\":\"HW1\",\"due_at\":\"2025-01-02T12:30:00.5+02:00\"}", 0, NOW, &out);
-    assert_int_equal(out.status, 201);
+    assert_int_equal(out.verdict.status, 201);
     assert_string_equal(out.event_type, "assignment.created");
     assert_string_equal(out.after.id, "A1");
     assert_string_equal(out.after.class_id, "C1");
@@ -173,7 +173,7 @@ static void test_create(void **state) {
 
     decide(&st, "assignment.create", "", "lec-a",
            "{\"class_id\":\"C1\",\"title\":\"HW1\",\"due_at\":\"2025-01-02T00:00:00Z\",\"max_score\":7.5}", 0, NOW, &out);
-    assert_int_equal(out.status, 201);
+    assert_int_equal(out.verdict.status, 201);
     assert_true(out.after.max_score == 7.5);
     assignments_outcome_clear(&out);
     assignments_state_close(&st);
@@ -198,15 +198,15 @@ static void test_create_class_checks(void **state) {
         snprintf(body, sizeof body, "{\"class_id\":\"%s\",\"title\":\"HW\",\"due_at\":\"2026-01-01T00:00:00Z\"}",
                  cases[i].class_id);
         decide(&st, "assignment.create", "", "lec-a", body, 0, NOW, &out);
-        assert_int_equal(out.status, cases[i].status);
-        assert_string_equal(out.problem_code, cases[i].code);
+        assert_int_equal(out.verdict.status, cases[i].status);
+        assert_string_equal(out.verdict.problem_code, cases[i].code);
         assert_true(has_error(&out, "class_id"));
         assert_null(out.event_type);
         assignments_outcome_clear(&out);
     }
     /* Validation comes first. */
     decide(&st, "assignment.create", "", "lec-a", "{\"class_id\":\"C3\",\"title\":\"HW\"}", 0, NOW, &out);
-    assert_int_equal(out.status, 400);
+    assert_int_equal(out.verdict.status, 400);
     assignments_outcome_clear(&out);
     assignments_state_close(&st);
 }
@@ -222,7 +222,7 @@ static void test_update_and_if_match(void **state) {
     assignments_outcome_clear(&out);
 
     assert_int_equal(run(&st, "assignment.update", "A1", "lec-a", "{\"title\":\"HW one\"}", 2, NOW + 1, &out), 412);
-    assert_string_equal(out.problem_code, "precondition_failed");
+    assert_string_equal(out.verdict.problem_code, "precondition_failed");
     assignments_outcome_clear(&out);
 
     assert_int_equal(run(&st, "assignment.update", "A1", "lec-b", "{\"title\":\"mine\"}", 0, NOW + 1, &out), 404);
@@ -282,7 +282,7 @@ static void test_delete_twice_and_update_deleted(void **state) {
     assignments_outcome_clear(&out);
 
     assert_int_equal(run(&st, "assignment.update", "A1", "lec-a", "{\"title\":\"back\"}", 0, NOW + 3, &out), 409);
-    assert_string_equal(out.problem_code, "assignment_deleted");
+    assert_string_equal(out.verdict.problem_code, "assignment_deleted");
     assignments_outcome_clear(&out);
     assignments_state_close(&st);
 }
@@ -293,8 +293,8 @@ static void test_unknown_command_type(void **state) {
     make_state(&st);
     assignments_outcome_t out;
     decide(&st, "assignment.archive", "A1", "lec-a", "{}", 0, NOW, &out);
-    assert_int_equal(out.status, 400);
-    assert_string_equal(out.problem_code, "unknown_command");
+    assert_int_equal(out.verdict.status, 400);
+    assert_string_equal(out.verdict.problem_code, "unknown_command");
     assignments_outcome_clear(&out);
     assignments_state_close(&st);
 }

@@ -48,8 +48,8 @@ static void free_cmd(fixture_t *f) {
 }
 
 static bool has_error(const classes_outcome_t *o, const char *field) {
-    for (size_t i = 0; i < o->n_errors; i++)
-        if (strcmp(o->errors[i].field, field) == 0) return true;
+    for (size_t i = 0; i < o->verdict.n_errors; i++)
+        if (strcmp(o->verdict.errors[i].field, field) == 0) return true;
     return false;
 }
 
@@ -115,7 +115,7 @@ static void test_decisions(void **state) {
     const char *hi = "{\"text\":\"hi\"}";
 
     decide(&st, "class.create", "", "u1", "lecturer", "{\"code\":\"C1\",\"name\":\"Chat\"}", o, &f);
-    assert_int_equal(o->status, 201);
+    assert_int_equal(o->verdict.status, 201);
     done(o, &f);
     classes_state_set_enrolled(&st, CLASS_ID, SMS_STR("s1"), true);
 
@@ -130,18 +130,18 @@ static void test_decisions(void **state) {
     };
     for (size_t i = 0; i < sizeof denied / sizeof denied[0]; i++) {
         decide(&st, "chat.post", denied[i].key, denied[i].actor, denied[i].role, hi, o, &f);
-        assert_int_equal(o->status, denied[i].status);
+        assert_int_equal(o->verdict.status, denied[i].status);
         assert_null(o->event_type);
         done(o, &f);
     }
     decide(&st, "chat.post", CLASS_ID, "u1", "lecturer", "{\"text\":\"\"}", o, &f);
-    assert_int_equal(o->status, 400);
-    assert_string_equal(o->problem_code, "validation");
+    assert_int_equal(o->verdict.status, 400);
+    assert_string_equal(o->verdict.problem_code, "validation");
     done(o, &f);
 
     /* The lecturer, then the student: one sequence, continued by the overlay. */
     decide(&st, "chat.post", CLASS_ID, "u1", "lecturer", hi, o, &f);
-    assert_int_equal(o->status, 201);
+    assert_int_equal(o->verdict.status, 201);
     assert_int_equal(o->kind, CLASSES_REPLY_CHAT);
     assert_string_equal(o->event_type, "chat.message_posted");
     assert_int_equal(o->chat.seq, 1);
@@ -149,7 +149,7 @@ static void test_decisions(void **state) {
     assert_int_equal(o->after.version, 1); /* chatting leaves the class alone */
     done(o, &f);
     decide(&st, "chat.post", CLASS_ID, "s1", "student", "{\"text\":\"hello \xe2\x9c\x93\"}", o, &f);
-    assert_int_equal(o->status, 201);
+    assert_int_equal(o->verdict.status, 201);
     assert_int_equal(o->chat.seq, 2);
     assert_memory_equal(o->chat.author_id.ptr, "s1", 2);
     assert_memory_equal(o->chat.author_role.ptr, "student", 7);
@@ -159,16 +159,16 @@ static void test_decisions(void **state) {
     /* Unenrolled (the overlay of a roster.unenroll in the same batch): 404. */
     classes_state_set_enrolled(&st, CLASS_ID, SMS_STR("s1"), false);
     decide(&st, "chat.post", CLASS_ID, "s1", "student", hi, o, &f);
-    assert_int_equal(o->status, 404);
+    assert_int_equal(o->verdict.status, 404);
     done(o, &f);
 
     /* Inactive class: 409, for the lecturer too. */
     decide(&st, "class.deactivate", CLASS_ID, "u1", "lecturer", "{}", o, &f);
-    assert_int_equal(o->status, 200);
+    assert_int_equal(o->verdict.status, 200);
     done(o, &f);
     decide(&st, "chat.post", CLASS_ID, "u1", "lecturer", hi, o, &f);
-    assert_int_equal(o->status, 409);
-    assert_string_equal(o->problem_code, "class_inactive");
+    assert_int_equal(o->verdict.status, 409);
+    assert_string_equal(o->verdict.problem_code, "class_inactive");
     assert_null(o->event_type);
     done(o, &f);
 

@@ -41,8 +41,8 @@ static void free_cmd(fixture_t *f) {
 }
 
 static bool has_error(const classes_outcome_t *o, const char *field) {
-    for (size_t i = 0; i < o->n_errors; i++)
-        if (strcmp(o->errors[i].field, field) == 0) return true;
+    for (size_t i = 0; i < o->verdict.n_errors; i++)
+        if (strcmp(o->verdict.errors[i].field, field) == 0) return true;
     return false;
 }
 
@@ -103,7 +103,7 @@ static void test_decisions(void **state) {
     classes_outcome_t o;
 
     decide(&st, "class.create", "", "u1", "{\"code\":\"cs101\",\"name\":\"Intro\"}", 0, &o);
-    assert_int_equal(o.status, 201);
+    assert_int_equal(o.verdict.status, 201);
     assert_string_equal(o.event_type, "class.created");
     assert_int_equal(o.after.version, 1);
     assert_string_equal(o.after.lecturer_id, "u1");
@@ -111,46 +111,46 @@ static void test_decisions(void **state) {
 
     /* Same code, other case, same lecturer: taken. Another lecturer: fine. */
     decide(&st, "class.create", "", "u1", "{\"code\":\"CS101\",\"name\":\"Again\"}", 0, &o);
-    assert_int_equal(o.status, 409);
+    assert_int_equal(o.verdict.status, 409);
     assert_null(o.event_type);
     classes_outcome_clear(&o);
     decide(&st, "class.create", "", "u2", "{\"code\":\"CS101\",\"name\":\"Theirs\"}", 0, &o);
-    assert_int_equal(o.status, 201);
+    assert_int_equal(o.verdict.status, 201);
     classes_outcome_clear(&o);
 
     const char *id = "01TESTID000000000000000000"; /* the first class created */
     decide(&st, "class.update", id, "u1", "{\"name\":\"Intro 2\"}", 2, &o);
-    assert_int_equal(o.status, 412);
+    assert_int_equal(o.verdict.status, 412);
     classes_outcome_clear(&o);
     decide(&st, "class.update", id, "u3", "{\"name\":\"Intro 2\"}", 0, &o);
-    assert_int_equal(o.status, 404); /* not the owner: not found */
+    assert_int_equal(o.verdict.status, 404); /* not the owner: not found */
     classes_outcome_clear(&o);
     decide(&st, "class.update", id, "u1", "{\"name\":\"Intro 2\"}", 1, &o);
-    assert_int_equal(o.status, 200);
+    assert_int_equal(o.verdict.status, 200);
     assert_int_equal(o.after.version, 2);
     assert_int_equal(o.n_changed, 1);
     assert_string_equal(o.changed[0], "name");
     classes_outcome_clear(&o);
     decide(&st, "class.update", id, "u1", "{\"name\":\"Intro 2\"}", 0, &o);
-    assert_int_equal(o.status, 200);
+    assert_int_equal(o.verdict.status, 200);
     assert_null(o.event_type); /* nothing changed: no event */
     classes_outcome_clear(&o);
 
     decide(&st, "class.deactivate", id, "u1", "{}", 0, &o);
-    assert_int_equal(o.status, 200);
+    assert_int_equal(o.verdict.status, 200);
     assert_string_equal(o.after.status, "inactive");
     assert_int_equal(o.after.version, 3);
     classes_outcome_clear(&o);
     decide(&st, "class.deactivate", id, "u1", "{}", 0, &o);
-    assert_int_equal(o.status, 200);
+    assert_int_equal(o.verdict.status, 200);
     assert_null(o.event_type); /* deleting twice changes nothing */
     classes_outcome_clear(&o);
     decide(&st, "class.update", id, "u1", "{\"name\":\"x\"}", 0, &o);
-    assert_int_equal(o.status, 409);
+    assert_int_equal(o.verdict.status, 409);
     classes_outcome_clear(&o);
     /* Its code is free again. */
     decide(&st, "class.create", "", "u1", "{\"code\":\"CS101\",\"name\":\"New\"}", 0, &o);
-    assert_int_equal(o.status, 201);
+    assert_int_equal(o.verdict.status, 201);
     classes_outcome_clear(&o);
 
     classes_state_close(&st);

@@ -42,8 +42,8 @@ static void free_cmd(fixture_t *f) {
 }
 
 static bool has_error(const grading_outcome_t *o, const char *field) {
-    for (size_t i = 0; i < o->n_errors; i++)
-        if (strcmp(o->errors[i].field, field) == 0) return true;
+    for (size_t i = 0; i < o->verdict.n_errors; i++)
+        if (strcmp(o->verdict.errors[i].field, field) == 0) return true;
     return false;
 }
 
@@ -110,17 +110,17 @@ static void test_thousand_rows_one_bad(void **unused) {
     char *body = sheet(1000, 737, "{\"student_id\":\"s0737\",\"score\":150}", false);
     grading_outcome_t o;
     decide(&st, "grades.update", "L1", body, &o);
-    assert_int_equal(o.status, 422);
-    assert_string_equal(o.problem_code, "validation");
-    assert_int_equal(o.n_errors, 1);
-    assert_string_equal(o.errors[0].field, "grades[737].score");
+    assert_int_equal(o.verdict.status, 422);
+    assert_string_equal(o.verdict.problem_code, "validation");
+    assert_int_equal(o.verdict.n_errors, 1);
+    assert_string_equal(o.verdict.errors[0].field, "grades[737].score");
     assert_int_equal(o.n_changes, 0); /* nothing changes */
     grading_outcome_clear(&o);
     sms_free(body);
 
     body = sheet(1000, 1000, "", false); /* all good */
     decide(&st, "grades.update", "L1", body, &o);
-    assert_int_equal(o.status, 200);
+    assert_int_equal(o.verdict.status, 200);
     assert_int_equal(o.n_changes, 1000);
     assert_int_equal(o.changes[5].grade_version, 1);
     assert_false(o.changes[5].had_previous);
@@ -141,10 +141,10 @@ static void test_many_bad_rows_are_counted(void **unused) {
     sms_buf_puts(&b, "]}");
     grading_outcome_t o;
     decide(&st, "grades.update", "L1", b.data, &o);
-    assert_int_equal(o.status, 422);
-    assert_int_equal(o.n_errors, GRADING_MAX_ERRORS);
-    assert_int_equal(o.n_errors_total, 100);
-    assert_non_null(strstr(o.detail, "and 36 more"));
+    assert_int_equal(o.verdict.status, 422);
+    assert_int_equal(o.verdict.n_errors, GRADING_MAX_ERRORS);
+    assert_int_equal(o.verdict.n_errors_total, 100);
+    assert_non_null(strstr(o.verdict.detail, "and 36 more"));
     grading_outcome_clear(&o);
     sms_buf_close(&b);
     grading_state_close(&st);
@@ -174,9 +174,9 @@ static void test_row_errors(void **unused) {
         snprintf(body, sizeof body, "{\"grades\":[{\"student_id\":\"s0000\",\"score\":100},%s]}", cases[k].row1);
         grading_outcome_t o;
         decide(&st, "grades.update", "L1", body, &o);
-        if (o.status != 422 || !has_error(&o, cases[k].field))
-            fail_msg("case %zu (%s): status %d, %zu errors, first %s", k, cases[k].row1, o.status, o.n_errors,
-                     o.n_errors ? o.errors[0].field : "-");
+        if (o.verdict.status != 422 || !has_error(&o, cases[k].field))
+            fail_msg("case %zu (%s): status %d, %zu errors, first %s", k, cases[k].row1, o.verdict.status, o.verdict.n_errors,
+                     o.verdict.n_errors ? o.verdict.errors[0].field : "-");
         assert_int_equal(o.n_changes, 0);
         grading_outcome_clear(&o);
         grading_state_close(&st);
@@ -196,9 +196,9 @@ static void test_feedback_length(void **unused) {
     sms_buf_puts(&b, "\"}]}");
     grading_outcome_t o;
     decide(&st, "grades.update", "L1", b.data, &o);
-    assert_int_equal(o.status, 422);
-    assert_int_equal(o.n_errors, 1);
-    assert_string_equal(o.errors[0].field, "grades[1].feedback");
+    assert_int_equal(o.verdict.status, 422);
+    assert_int_equal(o.verdict.n_errors, 1);
+    assert_string_equal(o.verdict.errors[0].field, "grades[1].feedback");
     grading_outcome_clear(&o);
     sms_buf_close(&b);
     grading_state_close(&st);
@@ -210,29 +210,29 @@ static void test_shape_and_access(void **unused) {
     grading_assignment_t *a = setup(&st, 2);
     grading_outcome_t o;
     decide(&st, "grades.update", "L1", "{\"grades\":[]}", &o);
-    assert_int_equal(o.status, 422);
+    assert_int_equal(o.verdict.status, 422);
     assert_true(has_error(&o, "grades"));
     grading_outcome_clear(&o);
     decide(&st, "grades.update", "L1", "{\"grades\":[{\"student_id\":\"s0000\",\"score\":1}],\"release\":1}", &o);
-    assert_int_equal(o.status, 422);
+    assert_int_equal(o.verdict.status, 422);
     assert_true(has_error(&o, "release"));
     grading_outcome_clear(&o);
     char *big = sheet(1001, 2000, "", false);
     decide(&st, "grades.update", "L1", big, &o);
-    assert_int_equal(o.status, 422);
+    assert_int_equal(o.verdict.status, 422);
     grading_outcome_clear(&o);
     sms_free(big);
     /* Another lecturer's assignment looks missing; a deleted one is 409. */
     const char *ok = "{\"grades\":[{\"student_id\":\"s0000\",\"score\":1}]}";
     decide(&st, "grades.update", "L2", ok, &o);
-    assert_int_equal(o.status, 404);
+    assert_int_equal(o.verdict.status, 404);
     grading_outcome_clear(&o);
     decide(&st, "grades.release", "L2", "{}", &o);
-    assert_int_equal(o.status, 404);
+    assert_int_equal(o.verdict.status, 404);
     grading_outcome_clear(&o);
     a->deleted = true;
     decide(&st, "grades.update", "L1", ok, &o);
-    assert_int_equal(o.status, 409);
+    assert_int_equal(o.verdict.status, 409);
     grading_outcome_clear(&o);
     grading_state_close(&st);
 }
@@ -245,7 +245,7 @@ static void test_unchanged_resend_and_versions(void **unused) {
                        "{\"student_id\":\"s0001\",\"score\":60}]}";
     grading_outcome_t o;
     decide(&st, "grades.update", "L1", body, &o);
-    assert_int_equal(o.status, 200);
+    assert_int_equal(o.verdict.status, 200);
     assert_int_equal(o.n_changes, 2);
     assert_int_equal(o.changes[0].score, 8750);
     assert_false(o.changes[0].released);
@@ -253,7 +253,7 @@ static void test_unchanged_resend_and_versions(void **unused) {
     grading_outcome_clear(&o);
 
     decide(&st, "grades.update", "L1", body, &o); /* the same again: nothing */
-    assert_int_equal(o.status, 200);
+    assert_int_equal(o.verdict.status, 200);
     assert_int_equal(o.n_changes, 0);
     assert_int_equal(o.unchanged, 2);
     grading_outcome_clear(&o);
@@ -270,7 +270,7 @@ static void test_unchanged_resend_and_versions(void **unused) {
 
     /* Release the drafts: one change per draft, each released, in student order. */
     decide(&st, "grades.release", "L1", "{}", &o);
-    assert_int_equal(o.status, 200);
+    assert_int_equal(o.verdict.status, 200);
     assert_int_equal(o.kind, GRADING_RELEASE);
     assert_int_equal(o.n_changes, 2);
     assert_memory_equal(o.changes[0].student_id.ptr, "s0000", 5);

@@ -47,8 +47,8 @@ static void free_cmd(fixture_t *f) {
 }
 
 static bool has_error(const classes_outcome_t *o, const char *field) {
-    for (size_t i = 0; i < o->n_errors; i++)
-        if (strcmp(o->errors[i].field, field) == 0) return true;
+    for (size_t i = 0; i < o->verdict.n_errors; i++)
+        if (strcmp(o->verdict.errors[i].field, field) == 0) return true;
     return false;
 }
 
@@ -118,29 +118,29 @@ static void test_decisions(void **state) {
     const char *post = "{\"title\":\"Welcome\",\"body\":\"Notes are online.\",\"pinned\":true}";
 
     decide(&st, "class.create", "", "u1", "lecturer", "{\"code\":\"P1\",\"name\":\"Posts\"}", CLASS_ID, o, &f);
-    assert_int_equal(o->status, 201);
+    assert_int_equal(o->verdict.status, 201);
     done(o, &f);
 
     decide(&st, "post.create", "nope", "u1", "lecturer", post, POST_ID, o, &f);
-    assert_int_equal(o->status, 404);
+    assert_int_equal(o->verdict.status, 404);
     done(o, &f);
     decide(&st, "post.create", CLASS_ID, "u2", "lecturer", post, POST_ID, o, &f); /* another lecturer's class */
-    assert_int_equal(o->status, 404);
+    assert_int_equal(o->verdict.status, 404);
     assert_null(o->event_type);
     done(o, &f);
     decide(&st, "post.create", CLASS_ID, "s1", "student", post, POST_ID, o, &f);
-    assert_int_equal(o->status, 403);
+    assert_int_equal(o->verdict.status, 403);
     done(o, &f);
     decide(&st, "post.create", CLASS_ID, "u1", "lecturer", "{\"title\":\"\",\"body\":\"b\",\"x\":1}", POST_ID, o, &f);
-    assert_int_equal(o->status, 400);
-    assert_string_equal(o->problem_code, "validation");
+    assert_int_equal(o->verdict.status, 400);
+    assert_string_equal(o->verdict.problem_code, "validation");
     assert_true(has_error(o, "title"));
     assert_true(has_error(o, "x"));
     assert_null(o->event_type);
     done(o, &f);
 
     decide(&st, "post.create", CLASS_ID, "u1", "lecturer", post, POST_ID, o, &f);
-    assert_int_equal(o->status, 201);
+    assert_int_equal(o->verdict.status, 201);
     assert_int_equal(o->kind, CLASSES_REPLY_POST);
     assert_string_equal(o->event_type, "post.created");
     assert_int_equal(o->post.created_at, 7000);
@@ -184,17 +184,17 @@ static void test_decisions(void **state) {
 
     /* Default pinned = false. */
     decide(&st, "post.create", CLASS_ID, "u1", "lecturer", "{\"title\":\"t\",\"body\":\"b\"}", POST_ID, o, &f);
-    assert_int_equal(o->status, 201);
+    assert_int_equal(o->verdict.status, 201);
     assert_false(o->post.pinned);
     done(o, &f);
 
     /* Inactive class: 409. */
     decide(&st, "class.deactivate", CLASS_ID, "u1", "lecturer", "{}", CLASS_ID, o, &f);
-    assert_int_equal(o->status, 200);
+    assert_int_equal(o->verdict.status, 200);
     done(o, &f);
     decide(&st, "post.create", CLASS_ID, "u1", "lecturer", post, POST_ID, o, &f);
-    assert_int_equal(o->status, 409);
-    assert_string_equal(o->problem_code, "class_inactive");
+    assert_int_equal(o->verdict.status, 409);
+    assert_string_equal(o->verdict.problem_code, "class_inactive");
     assert_null(o->event_type);
     done(o, &f);
 

@@ -41,8 +41,8 @@ static void free_cmd(fixture_t *f) {
 }
 
 static bool has_error(const classes_outcome_t *o, const char *field) {
-    for (size_t i = 0; i < o->n_errors; i++)
-        if (strcmp(o->errors[i].field, field) == 0) return true;
+    for (size_t i = 0; i < o->verdict.n_errors; i++)
+        if (strcmp(o->verdict.errors[i].field, field) == 0) return true;
     return false;
 }
 
@@ -166,19 +166,19 @@ static void test_decisions(void **state) {
                         "{\"student_id\":\"s3\",\"name\":\"Bo\",\"email\":\"b@x.edu\"}]}";
 
     decide(&st, "class.create", "", "u1", "{\"code\":\"R1\",\"name\":\"Roster\"}", o, &f);
-    assert_int_equal(o->status, 201);
+    assert_int_equal(o->verdict.status, 201);
     done(o, &f);
 
     decide(&st, "roster.enroll", "nope", "u1", three, o, &f);
-    assert_int_equal(o->status, 404);
+    assert_int_equal(o->verdict.status, 404);
     done(o, &f);
     decide(&st, "roster.enroll", cid, "u2", three, o, &f); /* another lecturer's class */
-    assert_int_equal(o->status, 404);
+    assert_int_equal(o->verdict.status, 404);
     assert_null(o->event_type);
     done(o, &f);
 
     decide(&st, "roster.enroll", cid, "u1", three, o, &f);
-    assert_int_equal(o->status, 200);
+    assert_int_equal(o->verdict.status, 200);
     assert_int_equal(o->kind, CLASSES_REPLY_ENROLL);
     assert_string_equal(o->event_type, "class.students_enrolled");
     assert_int_equal(o->roster.enrolled, 3);
@@ -221,43 +221,43 @@ static void test_decisions(void **state) {
     decide(&st, "roster.enroll", cid, "u1",
            "{\"students\":[{\"student_id\":\"s1\",\"name\":\"Other name\",\"email\":\"z@x.edu\"},"
            "{\"student_id\":\"s4\",\"name\":\"Di\",\"email\":\"d@x.edu\"}]}", o, &f);
-    assert_int_equal(o->status, 200);
+    assert_int_equal(o->verdict.status, 200);
     assert_int_equal(o->roster.enrolled, 1);
     assert_int_equal(o->roster.already, 1);
     assert_int_equal(o->roster.roster_version, 2);
     done(o, &f);
     decide(&st, "roster.enroll", cid, "u1", three, o, &f);
-    assert_int_equal(o->status, 200);
+    assert_int_equal(o->verdict.status, 200);
     assert_int_equal(o->roster.already, 3);
     assert_null(o->event_type); /* nothing new: no event */
     done(o, &f);
 
     decide(&st, "roster.unenroll", cid, "u1", "{\"student_id\":\"s2\"}", o, &f);
-    assert_int_equal(o->status, 200);
+    assert_int_equal(o->verdict.status, 200);
     assert_int_equal(o->kind, CLASSES_REPLY_UNENROLL);
     assert_true(o->roster.unenrolled);
     assert_string_equal(o->event_type, "class.student_unenrolled");
     assert_int_equal(o->roster.roster_version, 3);
     done(o, &f);
     decide(&st, "roster.unenroll", cid, "u1", "{\"student_id\":\"s2\"}", o, &f);
-    assert_int_equal(o->status, 200);
+    assert_int_equal(o->verdict.status, 200);
     assert_false(o->roster.unenrolled);
     assert_null(o->event_type);
     done(o, &f);
     decide(&st, "roster.unenroll", cid, "u1", "{\"student_id\":\"bad id\"}", o, &f);
-    assert_int_equal(o->status, 400);
+    assert_int_equal(o->verdict.status, 400);
     done(o, &f);
 
     /* Inactive class: 409 for both. */
     decide(&st, "class.deactivate", cid, "u1", "{}", o, &f);
-    assert_int_equal(o->status, 200);
+    assert_int_equal(o->verdict.status, 200);
     done(o, &f);
     decide(&st, "roster.enroll", cid, "u1", three, o, &f);
-    assert_int_equal(o->status, 409);
-    assert_string_equal(o->problem_code, "class_inactive");
+    assert_int_equal(o->verdict.status, 409);
+    assert_string_equal(o->verdict.problem_code, "class_inactive");
     done(o, &f);
     decide(&st, "roster.unenroll", cid, "u1", "{\"student_id\":\"s1\"}", o, &f);
-    assert_int_equal(o->status, 409);
+    assert_int_equal(o->verdict.status, 409);
     done(o, &f);
 
     sms_free(o);

@@ -48,8 +48,8 @@ static void free_cmd(fixture_t *f) {
 }
 
 static bool has_error(const assignments_outcome_t *o, const char *field) {
-    for (size_t i = 0; i < o->n_errors; i++)
-        if (strcmp(o->errors[i].field, field) == 0) return true;
+    for (size_t i = 0; i < o->verdict.n_errors; i++)
+        if (strcmp(o->verdict.errors[i].field, field) == 0) return true;
     return false;
 }
 
@@ -92,7 +92,7 @@ static int submit(assignments_state_t *st, const char *role, const char *key, co
     assignments_decide(st, &f->cmd, now, "unused", out);
     if (out->has_submission)
         assignments_state_put_submission_version(st, out->sub.assignment_id, out->sub.student_id, out->sub.version);
-    return out->status;
+    return out->verdict.status;
 }
 
 static int submit_status(assignments_state_t *st, const char *role, const char *key, const char *actor,
@@ -189,20 +189,20 @@ static void test_refusals(void **state) {
     fixture_t f;
     /* Not enrolled and unknown are both 404, and stale: the worker catches up and asks again. */
     assert_int_equal(submit(&st, "student", "A1", "s-2", "{\"text\":\"x\"}", DUE, &out, &f), 404);
-    assert_true(out.stale);
+    assert_true(out.verdict.stale);
     assignments_outcome_clear(&out);
     free_cmd(&f);
     assert_int_equal(submit(&st, "student", "NOPE", "s-1", "{\"text\":\"x\"}", DUE, &out, &f), 404);
-    assert_true(out.stale);
+    assert_true(out.verdict.stale);
     assignments_outcome_clear(&out);
     free_cmd(&f);
     assert_int_equal(submit(&st, "student", "A2", "s-1", "{\"text\":\"x\"}", DUE, &out, &f), 409);
-    assert_string_equal(out.problem_code, "assignment_deleted");
-    assert_false(out.stale);
+    assert_string_equal(out.verdict.problem_code, "assignment_deleted");
+    assert_false(out.verdict.stale);
     assignments_outcome_clear(&out);
     free_cmd(&f);
     assert_int_equal(submit(&st, "student", "A3", "s-1", "{\"text\":\"x\"}", DUE, &out, &f), 409);
-    assert_string_equal(out.problem_code, "class_inactive");
+    assert_string_equal(out.verdict.problem_code, "class_inactive");
     assignments_outcome_clear(&out);
     free_cmd(&f);
     /* Only students submit; lecturers' commands are still lecturers' only. */
@@ -221,12 +221,12 @@ static void test_upload_checks(void **state) {
     assert_int_equal(submit(&st, "student", "A1", "s-1",
                             "{\"upload_ids\":[\"" UPLOAD "\",\"" UPLOAD_NONE "\",\"" UPLOAD_S2 "\",\"" UPLOAD "\"]}", DUE,
                             &out, &f), 422);
-    assert_string_equal(out.problem_code, "invalid_uploads");
-    assert_int_equal(out.n_errors, 3);
-    assert_string_equal(out.errors[0].field, "upload_ids[1]");
-    assert_string_equal(out.errors[1].field, "upload_ids[2]");
-    assert_string_equal(out.errors[2].field, "upload_ids[3]");
-    assert_non_null(strstr(out.errors[2].message, "twice"));
+    assert_string_equal(out.verdict.problem_code, "invalid_uploads");
+    assert_int_equal(out.verdict.n_errors, 3);
+    assert_string_equal(out.verdict.errors[0].field, "upload_ids[1]");
+    assert_string_equal(out.verdict.errors[1].field, "upload_ids[2]");
+    assert_string_equal(out.verdict.errors[2].field, "upload_ids[3]");
+    assert_non_null(strstr(out.verdict.errors[2].message, "twice"));
     assert_false(out.has_submission);
     assignments_outcome_clear(&out);
     free_cmd(&f);
@@ -249,7 +249,7 @@ static void test_upload_complete(void **state) {
     make_cmd(&f, "student", UPLOAD_NONE, "s-1", body);
     f.cmd.type = SMS_STR("upload.complete");
     assignments_decide(&st, &f.cmd, DUE, "unused", &out);
-    assert_int_equal(out.status, 200);
+    assert_int_equal(out.verdict.status, 200);
     assert_true(out.has_upload);
     assert_string_equal(out.event_type, "upload.completed");
     assert_int_equal(out.upload.size, 3);
@@ -257,12 +257,12 @@ static void test_upload_complete(void **state) {
     assignments_state_put_upload(&st, out.upload.upload_id, out.upload.student_id);
     assignments_outcome_clear(&out);
     assignments_decide(&st, &f.cmd, DUE, "unused", &out); /* a second completion of the same id */
-    assert_int_equal(out.status, 409);
-    assert_string_equal(out.problem_code, "upload_exists");
+    assert_int_equal(out.verdict.status, 409);
+    assert_string_equal(out.verdict.problem_code, "upload_exists");
     assignments_outcome_clear(&out);
     f.cmd.role = SMS_STR("lecturer");
     assignments_decide(&st, &f.cmd, DUE, "unused", &out);
-    assert_int_equal(out.status, 403);
+    assert_int_equal(out.verdict.status, 403);
     assignments_outcome_clear(&out);
     free_cmd(&f);
     assignments_state_close(&st);
