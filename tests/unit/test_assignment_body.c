@@ -11,41 +11,16 @@
 
 #include "handlers.h"
 #include "json_msgpack.h"
+#include "unit_helpers.h"
 
 #define NOW 1735727400000LL /* 2025-01-01T10:30:00Z */
 
-typedef struct fixture_s {
-    msgpack_sbuffer sb;
-    sms_command_t cmd;
-} fixture_t;
-
 /* Builds a command whose data is the JSON text body (if_match 0: none). */
-static void make_cmd(fixture_t *f, const char *type, const char *key, const char *actor, const char *body,
+static void make_cmd(unit_cmd_t *f, const char *type, const char *key, const char *actor, const char *body,
                      int64_t if_match) {
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&f->sb);
-    msgpack_packer_init(&pk, &f->sb, msgpack_sbuffer_write);
-    sms_command_head_t h = {.id = SMS_STR("cmd-1"), .type = SMS_STR(type), .v = 1, .time = 1, .actor = SMS_STR(actor),
-                            .role = SMS_STR("lecturer"), .key = SMS_STR(key), .reply_to = SMS_STR("sms.replies.t"),
-                            .has_if_match = if_match > 0, .if_match = if_match};
-    sms_command_pack_head(&pk, &h);
-    cJSON *json = cJSON_Parse(body);
-    assert_non_null(json);
-    sms_json_to_msgpack(json, &pk);
-    cJSON_Delete(json);
-    sms_command_pack_tail(&pk, &h);
-    assert_int_equal(sms_command_decode(f->sb.data, f->sb.size, &f->cmd), SMS_ENV_OK);
-}
-
-static void free_cmd(fixture_t *f) {
-    sms_command_close(&f->cmd);
-    msgpack_sbuffer_destroy(&f->sb);
-}
-
-static bool has_error(const assignments_outcome_t *o, const char *field) {
-    for (size_t i = 0; i < o->verdict.n_errors; i++)
-        if (strcmp(o->verdict.errors[i].field, field) == 0) return true;
-    return false;
+    sms_command_head_t h = {.type = SMS_STR(type), .actor = SMS_STR(actor), .role = SMS_STR("lecturer"),
+                            .key = SMS_STR(key), .has_if_match = if_match > 0, .if_match = if_match};
+    unit_cmd_make(f, &h, body);
 }
 
 /* A state with lecturer lec-a's active class C1 and inactive class C2, and lec-b's class C3. */
@@ -62,10 +37,10 @@ static void make_state(assignments_state_t *st) {
 
 static void decide(assignments_state_t *st, const char *type, const char *key, const char *actor, const char *body,
                    int64_t if_match, int64_t now, assignments_outcome_t *out) {
-    fixture_t f;
+    unit_cmd_t f;
     make_cmd(&f, type, key, actor, body, if_match);
     assignments_decide(st, &f.cmd, now, "A1", out);
-    free_cmd(&f);
+    unit_cmd_free(&f);
 }
 
 /* Decides, then applies the overlay as ops.c does. */
@@ -107,7 +82,7 @@ static void test_validation(void **state) {
         {"{\"description\":null}", false, "description"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        fixture_t f;
+        unit_cmd_t f;
         make_cmd(&f, "x", "", "lec-a", cases[i].body, 0);
         assignments_outcome_t out;
         memset(&out, 0, sizeof out);
@@ -115,9 +90,9 @@ static void test_validation(void **state) {
         if (cases[i].bad_field == NULL && n != 0)
             fail_msg("case %zu (%s): unexpected error on %s: %s", i, cases[i].body, out.verdict.errors[0].field,
                      out.verdict.errors[0].message);
-        if (cases[i].bad_field && !has_error(&out, cases[i].bad_field))
+        if (cases[i].bad_field && !unit_has_error(&out.verdict, cases[i].bad_field))
             fail_msg("case %zu (%s): no error on %s", i, cases[i].body, cases[i].bad_field);
-        free_cmd(&f);
+        unit_cmd_free(&f);
     }
 }
 
@@ -127,26 +102,26 @@ static void test_title_and_description_lengths(void **state) {
     char title[600] = "";
     for (int i = 0; i < 200; i++) strcat(title, "\xc3\xa9"); /* 200 two-byte characters */
     snprintf(body, sizeof body, "{\"title\":\"%s\"}", title);
-    fixture_t f;
+    unit_cmd_t f;
     assignments_outcome_t out;
     make_cmd(&f, "x", "", "lec-a", body, 0);
     memset(&out, 0, sizeof out);
     assert_int_equal(assignments_validate_body(f.cmd.data, false, &out), 0);
-    free_cmd(&f);
+    unit_cmd_free(&f);
     snprintf(body, sizeof body, "{\"title\":\"%sx\"}", title);
     make_cmd(&f, "x", "", "lec-a", body, 0);
     memset(&out, 0, sizeof out);
     assert_int_equal(assignments_validate_body(f.cmd.data, false, &out), 1);
-    assert_true(has_error(&out, "title"));
-    free_cmd(&f);
+    assert_true(unit_has_error(&out.verdict, "title"));
+    unit_cmd_free(&f);
     char desc[5100];
     memset(desc, 'd', 5001);
     desc[5001] = '\0';
     snprintf(body, sizeof body, "{\"description\":\"%s\"}", desc);
     make_cmd(&f, "x", "", "lec-a", body, 0);
     memset(&out, 0, sizeof out);
-    assert_true(assignments_validate_body(f.cmd.data, false, &out) == 1 && has_error(&out, "description"));
-    free_cmd(&f);
+    assert_true(assignments_validate_body(f.cmd.data, false, &out) == 1 && unit_has_error(&out.verdict, "description"));
+    unit_cmd_free(&f);
 }
 
 static void test_create(void **state) {
@@ -200,7 +175,7 @@ static void test_create_class_checks(void **state) {
         decide(&st, "assignment.create", "", "lec-a", body, 0, NOW, &out);
         assert_int_equal(out.verdict.status, cases[i].status);
         assert_string_equal(out.verdict.problem_code, cases[i].code);
-        assert_true(has_error(&out, "class_id"));
+        assert_true(unit_has_error(&out.verdict, "class_id"));
         assert_null(out.event_type);
         assignments_outcome_clear(&out);
     }
