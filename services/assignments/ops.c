@@ -15,22 +15,9 @@
 #include "projection.h"
 #include "redis.h"
 #include "state.h"
+#include "worker_batch.h"
 
-static void *batch_begin(redisContext *rc, const sms_command_t *const *cmds, size_t n) {
-    assignments_state_t *st = sms_malloc(sizeof *st);
-    assignments_state_init(st, rc);
-    if (assignments_state_prefetch(st, cmds, n) != 0) {
-        assignments_state_close(st);
-        sms_free(st);
-        return NULL;
-    }
-    return st;
-}
-
-static void batch_end(void *state) {
-    assignments_state_close(state);
-    sms_free(state);
-}
+SMS_WORKER_BATCH_STATE(assignments)
 
 static void reply_assignment(sms_decision_t *d, int status, const assignments_assignment_t *a, int64_t now_ms) {
     d->status = status;

@@ -18,22 +18,9 @@
 #include "projection.h"
 #include "redis.h"
 #include "state.h"
+#include "worker_batch.h"
 
-static void *batch_begin(redisContext *rc, const sms_command_t *const *cmds, size_t n) {
-    classes_state_t *st = sms_malloc(sizeof *st);
-    classes_state_init(st, rc);
-    if (classes_state_prefetch(st, cmds, n) != 0) {
-        classes_state_close(st);
-        sms_free(st);
-        return NULL;
-    }
-    return st;
-}
-
-static void batch_end(void *state) {
-    classes_state_close(state);
-    sms_free(state);
-}
+SMS_WORKER_BATCH_STATE(classes)
 
 static void reply_class(sms_decision_t *d, int status, const classes_class_t *c) {
     d->status = status;

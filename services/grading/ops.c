@@ -12,24 +12,11 @@
 #include "msgpack_util.h"
 #include "projection.h"
 #include "state.h"
+#include "worker_batch.h"
 
 static const char *const learn_topics[] = {"sms.events.classes", "sms.events.assignments", NULL};
 
-static void *batch_begin(redisContext *rc, const sms_command_t *const *cmds, size_t n) {
-    grading_state_t *st = sms_malloc(sizeof *st);
-    grading_state_init(st, rc);
-    if (grading_state_prefetch(st, cmds, n) != 0) {
-        grading_state_close(st);
-        sms_free(st);
-        return NULL;
-    }
-    return st;
-}
-
-static void batch_end(void *state) {
-    grading_state_close(state);
-    sms_free(state);
-}
+SMS_WORKER_BATCH_STATE(grading)
 
 static void reply_counts(sms_decision_t *d, bool release, size_t changed, size_t unchanged) {
     d->status = 200;
