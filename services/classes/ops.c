@@ -54,10 +54,8 @@ static void decide_roster(classes_state_t *st, const sms_command_t *cmd, int64_t
     else reply_unenroll(d, r->unenrolled);
     if (!out->event_type) return;
     const classes_class_t *c = &out->after;
-    char event_id[SMS_ID_SIZE];
-    msgpack_packer pk = sms_decision_event(d, c->id);
-    sms_event_pack_head(&pk, SMS_STR(sms_id_new(event_id)), SMS_STR(out->event_type), CLASSES_EVENT_VERSION, now_ms,
-                        cmd->actor, SMS_STR(c->id), cmd->id);
+    msgpack_packer pk =
+        sms_decision_event_head(d, NULL, cmd, now_ms, out->event_type, CLASSES_EVENT_VERSION, SMS_STR(c->id));
     if (out->kind == CLASSES_REPLY_ENROLL) {
         classes_pack_students_enrolled(&pk, c, r->roster_version, r->added, r->enrolled, r->enrolled_at, r->already);
         for (size_t i = 0; i < r->enrolled; i++) {
@@ -84,10 +82,8 @@ static void reply_post(sms_decision_t *d, const classes_post_t *p) {
 static void decide_post(const sms_command_t *cmd, int64_t now_ms, const classes_outcome_t *out, sms_decision_t *d) {
     const classes_post_t *p = &out->post;
     reply_post(d, p);
-    char event_id[SMS_ID_SIZE];
-    msgpack_packer pk = sms_decision_event_to(d, CLASSES_POSTS_TOPIC, out->after.id);
-    sms_event_pack_head(&pk, SMS_STR(sms_id_new(event_id)), SMS_STR(out->event_type), CLASSES_EVENT_VERSION, now_ms,
-                        cmd->actor, p->class_id, cmd->id);
+    msgpack_packer pk = sms_decision_event_head(d, CLASSES_POSTS_TOPIC, cmd, now_ms, out->event_type,
+                                                CLASSES_EVENT_VERSION, p->class_id);
     classes_pack_post(&pk, p);
 }
 
@@ -99,10 +95,8 @@ static void decide_chat(classes_state_t *st, const sms_command_t *cmd, int64_t n
     d->status = 201;
     msgpack_packer body = sms_decision_body(d);
     classes_pack_chat_public(&body, m);
-    char event_id[SMS_ID_SIZE];
-    msgpack_packer pk = sms_decision_event_to(d, CLASSES_CHAT_TOPIC, out->after.id);
-    sms_event_pack_head(&pk, SMS_STR(sms_id_new(event_id)), SMS_STR(out->event_type), CLASSES_EVENT_VERSION, now_ms,
-                        cmd->actor, m->class_id, cmd->id);
+    msgpack_packer pk = sms_decision_event_head(d, CLASSES_CHAT_TOPIC, cmd, now_ms, out->event_type,
+                                                CLASSES_EVENT_VERSION, m->class_id);
     classes_pack_chat(&pk, m);
     classes_state_set_chat_seq(st, out->after.id, m->seq);
 }
@@ -134,10 +128,8 @@ static void decide(void *state, const sms_command_t *cmd, int64_t now_ms, sms_de
     }
     reply_class(d, out.verdict.status, &out.after);
     if (out.event_type) {
-        char event_id[SMS_ID_SIZE];
-        msgpack_packer pk = sms_decision_event(d, out.after.id);
-        sms_event_pack_head(&pk, SMS_STR(sms_id_new(event_id)), SMS_STR(out.event_type), CLASSES_EVENT_VERSION,
-                            now_ms, cmd->actor, SMS_STR(out.after.id), cmd->id);
+        msgpack_packer pk = sms_decision_event_head(d, NULL, cmd, now_ms, out.event_type, CLASSES_EVENT_VERSION,
+                                                    SMS_STR(out.after.id));
         bool updated = strcmp(out.event_type, "class.updated") == 0;
         classes_pack_snapshot(&pk, &out.after, updated ? out.changed : NULL, out.n_changed);
         /* Later commands of this batch must see this one's effect. */

@@ -40,10 +40,8 @@ static void decide(void *state, const sms_command_t *cmd, int64_t now_ms, sms_de
     grading_assignment_t *a = (grading_assignment_t *)out.assignment;
     for (size_t i = 0; i < out.n_changes; i++) {
         const grading_change_t *c = &out.changes[i];
-        char event_id[SMS_ID_SIZE];
-        msgpack_packer pk = sms_decision_event(d, a->id);
-        sms_event_pack_head(&pk, SMS_STR(sms_id_new(event_id)), SMS_STR(release ? "grade.released" : "grade.changed"),
-                            GRADING_EVENT_VERSION, now_ms, cmd->actor, SMS_STR(a->id), cmd->id);
+        msgpack_packer pk = sms_decision_event_head(d, NULL, cmd, now_ms, release ? "grade.released" : "grade.changed",
+                                                    GRADING_EVENT_VERSION, SMS_STR(a->id));
         if (release) grading_pack_released(&pk, a->id, a->class_id, c);
         else grading_pack_changed(&pk, a->id, a->class_id, c, cmd->actor, now_ms);
     }
