@@ -6,6 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "worker.h"
+
+_Static_assert(SMS_VERDICT_MAX_ERRORS <= SMS_DECISION_MAX_ERRORS, "the worker must carry every listed error");
+
 void sms_verdict_fail(sms_verdict_t *v, int status, const char *code, const char *fmt, ...) {
     v->status = status;
     v->problem_code = code;

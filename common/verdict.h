@@ -13,14 +13,13 @@
 #include <stddef.h>
 
 #include "problem.h"
-#include "worker.h"
+
+struct sms_decision_s; /* worker.h: handlers need not see the worker */
 
 /* Room for the most errors any service lists (grading lists 64 bad rows).
  * A service listing fewer sets `limit`. */
 #define SMS_VERDICT_MAX_ERRORS 64
 #define SMS_VERDICT_FIELD_MAX 64 /* longer field names are cut (they echo client keys) */
-
-_Static_assert(SMS_VERDICT_MAX_ERRORS <= SMS_DECISION_MAX_ERRORS, "the worker must carry every listed error");
 
 typedef struct sms_verdict_s {
     int status;               /* HTTP status of the reply (set on success too) */
@@ -52,6 +51,6 @@ static inline bool sms_verdict_failed(const sms_verdict_t *v) { return v->status
 
 /* Copies a failed v (status, code, detail, stale, listed errors) into the
  * worker's decision d; d copies the strings, v keeps its own. */
-void sms_verdict_to_decision(const sms_verdict_t *v, sms_decision_t *d);
+void sms_verdict_to_decision(const sms_verdict_t *v, struct sms_decision_s *d);
 
 #endif

@@ -11,6 +11,7 @@
 
 #include "alloc.h"
 #include "verdict.h"
+#include "worker.h"
 
 static void test_fail_and_errors(void **state) {
     (void)state;
