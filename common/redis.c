@@ -36,6 +36,31 @@ redisReply *sms_redis_get_reply(redisContext *c, char *err, size_t errlen) {
     return reply;
 }
 
+int sms_redis_get_replies(redisContext *c, redisReply **r, size_t n) {
+    char err[256];
+    for (size_t i = 0; i < n; i++) {
+        r[i] = sms_redis_get_reply(c, err, sizeof err);
+        if (r[i] == NULL) {
+            sms_log(SMS_LOG_ERROR, "redis_failed", "%s", err);
+            for (size_t j = 0; j < i; j++) freeReplyObject(r[j]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int sms_redis_free_replies(redisReply **r, size_t n) {
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (r[i]->type == REDIS_REPLY_ERROR) {
+            sms_log(SMS_LOG_ERROR, "redis_error", "%s", r[i]->str);
+            rc = -1;
+        }
+        freeReplyObject(r[i]);
+    }
+    return rc;
+}
+
 int sms_redis_script_load(redisContext *c, sms_redis_script_t *s, char *err, size_t errlen) {
     redisReply *r = redisCommand(c, "SCRIPT LOAD %s", s->source);
     if (r == NULL || r->type != REDIS_REPLY_STRING || r->len != 40) {

@@ -35,6 +35,16 @@ int sms_redis_script_load(redisContext *c, sms_redis_script_t *s, char *err, siz
  * A Redis error reply is returned as a reply of type REDIS_REPLY_ERROR. */
 redisReply *sms_redis_get_reply(redisContext *c, char *err, size_t errlen);
 
+/* Reads the next n replies of a pipeline into r[0..n) (a batch prefetch
+ * reads each command's replies together). Returns 0, or -1 when the
+ * connection failed (logged once as redis_failed): then r holds nothing,
+ * the replies already read are freed, and the connection is unusable. */
+int sms_redis_get_replies(redisContext *c, redisReply **r, size_t n);
+
+/* Frees r[0..n). Returns -1 if any was an error reply (each logged as
+ * redis_error), else 0. */
+int sms_redis_free_replies(redisReply **r, size_t n);
+
 /* ---- async on libuv ---- */
 typedef struct sms_redis_s sms_redis_t;
 

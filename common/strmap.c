@@ -84,3 +84,10 @@ void *sms_strmap_del(sms_strmap_t *m, const char *key, size_t klen) {
     m->count--;
     return v;
 }
+
+void sms_strmap_free_values(sms_strmap_t *m, void (*fn)(void *), const void *marker) {
+    for (size_t i = 0; i < m->cap; i++) {
+        sms_strmap_entry_t *e = &m->slots[i];
+        if (e->key && e->value && e->value != marker) fn(e->value);
+    }
+}

@@ -27,5 +27,9 @@ void *sms_strmap_get(const sms_strmap_t *m, const char *key, size_t klen);
 void *sms_strmap_put(sms_strmap_t *m, const char *key, size_t klen, void *value);
 /* Removes; returns the value or NULL. */
 void *sms_strmap_del(sms_strmap_t *m, const char *key, size_t klen);
+/* Calls fn on every live value that is neither NULL nor marker (a value the
+ * caller stores to mean "known absent"; NULL: none): frees a cache's values
+ * before sms_strmap_close. Deleted slots hold NULL and are skipped. */
+void sms_strmap_free_values(sms_strmap_t *m, void (*fn)(void *), const void *marker);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "alloc.h"
 #include "clock.h"
+#include "id.h"
 #include "kafka.h"
 #include "log.h"
 #include "msgpack_util.h"
@@ -117,6 +118,16 @@ msgpack_packer sms_decision_event_to(sms_decision_t *d, const char *topic, const
     snprintf(e->key, sizeof e->key, "%s", key);
     snprintf(e->topic, sizeof e->topic, "%s", topic ? topic : "");
     msgpack_packer_init(&pk, &e->event, msgpack_sbuffer_write);
+    return pk;
+}
+
+msgpack_packer sms_decision_event_head(sms_decision_t *d, const char *topic, const sms_command_t *cmd, int64_t now_ms,
+                                       const char *type, int64_t version, sms_str_t aggregate) {
+    char key[sizeof d->events[0].key], event_id[SMS_ID_SIZE];
+    snprintf(key, sizeof key, "%.*s", (int)aggregate.len, aggregate.ptr);
+    msgpack_packer pk = sms_decision_event_to(d, topic, key);
+    sms_event_pack_head(&pk, SMS_STR(sms_id_new(event_id)), SMS_STR(type), version, now_ms, cmd->actor, aggregate,
+                        cmd->id);
     return pk;
 }
 

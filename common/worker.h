@@ -100,6 +100,13 @@ msgpack_packer sms_decision_event(sms_decision_t *d, const char *key);
  * offset, but after a restart (or a failed apply) it projects it again, so
  * its projection must be idempotent by itself. */
 msgpack_packer sms_decision_event_to(sms_decision_t *d, const char *topic, const char *key);
+/* The usual event of a command's decision, head packed: adds an event slot
+ * on topic (NULL: the service's events topic) keyed by aggregate (the
+ * aggregate id, also the envelope's key; cut to 127 bytes), and packs the
+ * envelope head: a new event id, type, version, now_ms, cmd's actor and cmd's
+ * id as the cause. Returns the packer for the data map that follows. */
+msgpack_packer sms_decision_event_head(sms_decision_t *d, const char *topic, const sms_command_t *cmd, int64_t now_ms,
+                                       const char *type, int64_t version, sms_str_t aggregate);
 /* A packer writing the reply body. */
 msgpack_packer sms_decision_body(sms_decision_t *d);
 

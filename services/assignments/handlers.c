@@ -10,33 +10,6 @@
 #include "msgpack_util.h"
 #include "text.h"
 
-static void add_error(assignments_outcome_t *out, const char *field, size_t flen, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void add_error(assignments_outcome_t *out, const char *field, size_t flen, const char *fmt, ...) {
-    if (out->n_errors == ASSIGNMENTS_MAX_ERRORS) return;
-    size_t i = out->n_errors++;
-    snprintf(out->fields[i], sizeof out->fields[i], "%.*s", (int)(flen > 64 ? 64 : flen), field);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(out->messages[i], sizeof out->messages[i], fmt, ap);
-    va_end(ap);
-    out->errors[i].field = out->fields[i];
-    out->errors[i].message = out->messages[i];
-}
-
-static void fail(assignments_outcome_t *out, int status, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void fail(assignments_outcome_t *out, int status, const char *code, const char *fmt, ...) {
-    out->status = status;
-    out->problem_code = code;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(out->detail, sizeof out->detail, fmt, ap);
-    va_end(ap);
-}
-
 static bool number(const msgpack_object *o, double *out) {
     switch (o->type) {
     case MSGPACK_OBJECT_POSITIVE_INTEGER: *out = (double)o->via.u64; return true;
@@ -61,17 +34,17 @@ static void check_text(assignments_outcome_t *out, const char *k, size_t klen, c
     const char *s;
     size_t n;
     if (!sms_mp_str(v, &s, &n)) {
-        add_error(out, k, klen, "must be a string");
+        sms_verdict_error(&out->verdict, k, klen, "must be a string");
         return;
     }
     size_t chars = sms_text_chars(s, n);
-    if (chars == (size_t)-1) add_error(out, k, klen, "must be valid UTF-8 text without control characters");
-    else if (chars < min || chars > max) add_error(out, k, klen, "must be %zu to %zu characters long (got %zu)", min, max, chars);
-    else if (min > 0 && (s[0] == ' ' || s[n - 1] == ' ')) add_error(out, k, klen, "must not start or end with a space");
+    if (chars == (size_t)-1) sms_verdict_error(&out->verdict, k, klen, "must be valid UTF-8 text without control characters");
+    else if (chars < min || chars > max) sms_verdict_error(&out->verdict, k, klen, "must be %zu to %zu characters long (got %zu)", min, max, chars);
+    else if (min > 0 && (s[0] == ' ' || s[n - 1] == ' ')) sms_verdict_error(&out->verdict, k, klen, "must not start or end with a space");
 }
 
 size_t assignments_validate_body(const msgpack_object *data, bool is_create, assignments_outcome_t *out) {
-    size_t before = out->n_errors, known = 0;
+    size_t before = out->verdict.n_errors, known = 0;
     for (uint32_t i = 0; i < data->via.map.size; i++) {
         const msgpack_object_kv *kv = &data->via.map.ptr[i];
         const char *k;
@@ -81,8 +54,8 @@ size_t assignments_validate_body(const msgpack_object *data, bool is_create, ass
         if (is(k, klen, "class_id")) {
             const char *s;
             size_t n;
-            if (!is_create) add_error(out, k, klen, "cannot be changed; create the assignment in the other class");
-            else if (!sms_mp_str(&kv->val, &s, &n) || n == 0 || n > 127) add_error(out, k, klen, "must be a class id");
+            if (!is_create) sms_verdict_error(&out->verdict, k, klen, "cannot be changed; create the assignment in the other class");
+            else if (!sms_mp_str(&kv->val, &s, &n) || n == 0 || n > 127) sms_verdict_error(&out->verdict, k, klen, "must be a class id");
         } else if (is(k, klen, "title")) {
             check_text(out, k, klen, &kv->val, 1, ASSIGNMENTS_TITLE_MAX);
         } else if (is(k, klen, "description")) {
@@ -90,25 +63,25 @@ size_t assignments_validate_body(const msgpack_object *data, bool is_create, ass
         } else if (is(k, klen, "due_at")) {
             int64_t ms;
             if (!due_value(&kv->val, &ms))
-                add_error(out, k, klen, "must be an RFC 3339 date-time with a time zone (Z or +hh:mm) "
+                sms_verdict_error(&out->verdict, k, klen, "must be an RFC 3339 date-time with a time zone (Z or +hh:mm) "
                                         "between 1970 and 9999, e.g. 2026-03-01T23:59:00Z");
         } else if (is(k, klen, "max_score")) {
             double d;
-            if (!number(&kv->val, &d) || !isfinite(d)) add_error(out, k, klen, "must be a number");
-            else if (d <= 0 || d > ASSIGNMENTS_MAX_SCORE_MAX) add_error(out, k, klen, "must be greater than 0 and at most 1000000");
+            if (!number(&kv->val, &d) || !isfinite(d)) sms_verdict_error(&out->verdict, k, klen, "must be a number");
+            else if (d <= 0 || d > ASSIGNMENTS_MAX_SCORE_MAX) sms_verdict_error(&out->verdict, k, klen, "must be greater than 0 and at most 1000000");
         } else {
             known--;
-            add_error(out, k, klen, "unknown field");
+            sms_verdict_error(&out->verdict, k, klen, "unknown field");
         }
     }
     if (is_create) {
         static const char *const required[] = {"class_id", "title", "due_at"};
         for (size_t r = 0; r < 3; r++)
-            if (sms_mp_map_get(data, required[r]) == NULL) add_error(out, required[r], strlen(required[r]), "is required");
-    } else if (known == 0 && out->n_errors == before) {
-        add_error(out, "body", 4, "must contain at least one of title, description, due_at, max_score");
+            if (sms_mp_map_get(data, required[r]) == NULL) sms_verdict_error(&out->verdict, required[r], strlen(required[r]), "is required");
+    } else if (known == 0 && out->verdict.n_errors == before) {
+        sms_verdict_error(&out->verdict, "body", 4, "must contain at least one of title, description, due_at, max_score");
     }
-    return out->n_errors - before;
+    return out->verdict.n_errors - before;
 }
 
 /* Copies a string field of the body into *field when present; true if it changed. */
@@ -142,7 +115,7 @@ static bool same(sms_str_t a, const char *b) { return a.len == strlen(b) && memc
 static void decide_create(assignments_state_t *st, const sms_command_t *cmd, int64_t now, const char *new_id,
                           assignments_outcome_t *out) {
     if (assignments_validate_body(cmd->data, true, out)) {
-        fail(out, 400, "validation", "the assignment body is invalid");
+        sms_verdict_fail(&out->verdict, 400, "validation", "the assignment body is invalid");
         return;
     }
     const char *cid;
@@ -152,14 +125,14 @@ static void decide_create(assignments_state_t *st, const sms_command_t *cmd, int
     /* Another lecturer's class is answered exactly like a missing one. */
     const assignments_class_t *cls = assignments_state_class(st, class_id);
     if (cls == NULL || !same(cmd->actor, cls->lecturer_id)) {
-        out->stale = cls == NULL; /* a class created a moment ago may not have reached us yet */
-        fail(out, 404, "not_found", "no class %.*s", (int)clen, cid);
-        add_error(out, "class_id", 8, "no such class");
+        out->verdict.stale = cls == NULL; /* a class created a moment ago may not have reached us yet */
+        sms_verdict_fail(&out->verdict, 404, "not_found", "no class %.*s", (int)clen, cid);
+        sms_verdict_error(&out->verdict, "class_id", 8, "no such class");
         return;
     }
     if (strcmp(cls->status, "active") != 0) {
-        fail(out, 409, "class_inactive", "class %.*s is inactive: it takes no new assignments", (int)clen, cid);
-        add_error(out, "class_id", 8, "the class is inactive");
+        sms_verdict_fail(&out->verdict, 409, "class_inactive", "class %.*s is inactive: it takes no new assignments", (int)clen, cid);
+        sms_verdict_error(&out->verdict, "class_id", 8, "the class is inactive");
         return;
     }
     assignments_assignment_t *a = &out->after;
@@ -176,7 +149,7 @@ static void decide_create(assignments_state_t *st, const sms_command_t *cmd, int
     a->created_at = a->updated_at = now;
     a->version = 1;
     out->has_assignment = true;
-    out->status = 201;
+    out->verdict.status = 201;
     out->event_type = "assignment.created";
 }
 
@@ -185,7 +158,7 @@ static const assignments_assignment_t *owned(assignments_state_t *st, const sms_
                                              assignments_outcome_t *out) {
     const assignments_assignment_t *cur = assignments_state_assignment(st, cmd->key);
     if (cur == NULL || !same(cmd->actor, cur->lecturer_id)) {
-        fail(out, 404, "not_found", "no assignment %.*s", (int)cmd->key.len, cmd->key.ptr);
+        sms_verdict_fail(&out->verdict, 404, "not_found", "no assignment %.*s", (int)cmd->key.len, cmd->key.ptr);
         return NULL;
     }
     return cur;
@@ -193,20 +166,20 @@ static const assignments_assignment_t *owned(assignments_state_t *st, const sms_
 
 static bool if_match_fails(const sms_command_t *cmd, const assignments_assignment_t *cur, assignments_outcome_t *out) {
     if (!cmd->has_if_match || cmd->if_match == cur->version) return false;
-    fail(out, 412, "precondition_failed", "If-Match is %lld but the assignment is at version %lld",
+    sms_verdict_fail(&out->verdict, 412, "precondition_failed", "If-Match is %lld but the assignment is at version %lld",
          (long long)cmd->if_match, (long long)cur->version);
     return true;
 }
 
 static void decide_update(assignments_state_t *st, const sms_command_t *cmd, int64_t now, assignments_outcome_t *out) {
     if (assignments_validate_body(cmd->data, false, out)) {
-        fail(out, 400, "validation", "the assignment body is invalid");
+        sms_verdict_fail(&out->verdict, 400, "validation", "the assignment body is invalid");
         return;
     }
     const assignments_assignment_t *cur = owned(st, cmd, out);
     if (cur == NULL || if_match_fails(cmd, cur, out)) return;
     if (strcmp(cur->status, "deleted") == 0) {
-        fail(out, 409, "assignment_deleted", "assignment %s is deleted and cannot be changed", cur->id);
+        sms_verdict_fail(&out->verdict, 409, "assignment_deleted", "assignment %s is deleted and cannot be changed", cur->id);
         return;
     }
     assignments_assignment_t *a = &out->after;
@@ -216,7 +189,7 @@ static void decide_update(assignments_state_t *st, const sms_command_t *cmd, int
     if (take_str(cmd->data, "description", &a->description)) out->changed[out->n_changed++] = "description";
     if (take_due(cmd->data, &a->due_at)) out->changed[out->n_changed++] = "due_at";
     if (take_score(cmd->data, &a->max_score)) out->changed[out->n_changed++] = "max_score";
-    out->status = 200;
+    out->verdict.status = 200;
     if (out->n_changed == 0) return; /* nothing to change: answer the current assignment, emit nothing */
     a->version = cur->version + 1;
     a->updated_at = now > cur->updated_at ? now : cur->updated_at + 1;
@@ -228,7 +201,7 @@ static void decide_delete(assignments_state_t *st, const sms_command_t *cmd, int
     if (cur == NULL || if_match_fails(cmd, cur, out)) return;
     assignments_assignment_copy(&out->after, cur);
     out->has_assignment = true;
-    out->status = 200;
+    out->verdict.status = 200;
     if (strcmp(cur->status, "deleted") == 0) return; /* deleting twice is not an error */
     assignments_set(&out->after.status, "deleted", 7);
     out->after.version = cur->version + 1;
@@ -249,7 +222,7 @@ static bool upload_id(const msgpack_object *o) {
 }
 
 size_t assignments_validate_submission(const msgpack_object *data, assignments_outcome_t *out) {
-    size_t before = out->n_errors;
+    size_t before = out->verdict.n_errors;
     bool content = false;
     for (uint32_t i = 0; i < data->via.map.size; i++) {
         const msgpack_object_kv *kv = &data->via.map.ptr[i];
@@ -264,21 +237,21 @@ size_t assignments_validate_submission(const msgpack_object *data, assignments_o
         } else if (is(k, klen, "upload_ids")) {
             const msgpack_object *v = &kv->val;
             if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size > ASSIGNMENTS_SUBMISSION_UPLOADS_MAX) {
-                add_error(out, k, klen, "must be an array of at most %d upload ids", ASSIGNMENTS_SUBMISSION_UPLOADS_MAX);
+                sms_verdict_error(&out->verdict, k, klen, "must be an array of at most %d upload ids", ASSIGNMENTS_SUBMISSION_UPLOADS_MAX);
                 continue;
             }
             for (uint32_t j = 0; j < v->via.array.size; j++) {
                 char f[32];
                 int fn = snprintf(f, sizeof f, "upload_ids[%u]", j);
-                if (!upload_id(&v->via.array.ptr[j])) add_error(out, f, (size_t)fn, "must be an upload id");
+                if (!upload_id(&v->via.array.ptr[j])) sms_verdict_error(&out->verdict, f, (size_t)fn, "must be an upload id");
             }
             if (v->via.array.size > 0) content = true;
         } else {
-            add_error(out, k, klen, "unknown field");
+            sms_verdict_error(&out->verdict, k, klen, "unknown field");
         }
     }
-    if (!content && out->n_errors == before) add_error(out, "body", 4, "must have a non-empty text or upload_ids");
-    return out->n_errors - before;
+    if (!content && out->verdict.n_errors == before) sms_verdict_error(&out->verdict, "body", 4, "must have a non-empty text or upload_ids");
+    return out->verdict.n_errors - before;
 }
 
 /* Each listed upload must be completed (upload.completed is in the view),
@@ -287,7 +260,7 @@ size_t assignments_validate_submission(const msgpack_object *data, assignments_o
  * error per bad index; returns how many. */
 static size_t check_uploads(assignments_state_t *st, const sms_command_t *cmd, assignments_outcome_t *out) {
     const msgpack_object *ids = sms_mp_map_get(cmd->data, "upload_ids");
-    size_t before = out->n_errors;
+    size_t before = out->verdict.n_errors;
     if (ids == NULL) return 0;
     for (uint32_t j = 0; j < ids->via.array.size; j++) {
         char f[32];
@@ -297,11 +270,11 @@ static size_t check_uploads(assignments_state_t *st, const sms_command_t *cmd, a
         bool twice = false;
         for (uint32_t m = 0; m < j && !twice; m++) twice = msgpack_object_equal(ids->via.array.ptr[m], ids->via.array.ptr[j]);
         const char *owner = assignments_state_upload_owner(st, id);
-        if (twice) add_error(out, f, (size_t)fn, "is listed twice");
+        if (twice) sms_verdict_error(&out->verdict, f, (size_t)fn, "is listed twice");
         else if (owner == NULL || !same(cmd->actor, owner))
-            add_error(out, f, (size_t)fn, "no completed upload of yours has this id (PUT the file to its upload URL first)");
+            sms_verdict_error(&out->verdict, f, (size_t)fn, "no completed upload of yours has this id (PUT the file to its upload URL first)");
     }
-    return out->n_errors - before;
+    return out->verdict.n_errors - before;
 }
 
 /* upload.complete: the gateway stored a file's bytes under a signed upload
@@ -311,21 +284,21 @@ static void decide_upload(assignments_state_t *st, const sms_command_t *cmd, int
     (void)now;
     if (assignments_read_upload(cmd->data, cmd->actor, &out->upload) != 0 ||
         !upload_id(sms_mp_map_get(cmd->data, "upload_id"))) {
-        fail(out, 400, "validation", "upload.complete needs upload_id, filename, content_type, size, sha256, stored_at");
+        sms_verdict_fail(&out->verdict, 400, "validation", "upload.complete needs upload_id, filename, content_type, size, sha256, stored_at");
         return;
     }
     if (out->upload.student_id.len != cmd->actor.len ||
         memcmp(out->upload.student_id.ptr, cmd->actor.ptr, cmd->actor.len) != 0) {
-        fail(out, 400, "validation", "an upload is completed by its own student");
+        sms_verdict_fail(&out->verdict, 400, "validation", "an upload is completed by its own student");
         return;
     }
     if (assignments_state_upload_owner(st, out->upload.upload_id) != NULL) {
-        fail(out, 409, "upload_exists", "upload %.*s was completed already; ask for a new upload URL",
+        sms_verdict_fail(&out->verdict, 409, "upload_exists", "upload %.*s was completed already; ask for a new upload URL",
              (int)out->upload.upload_id.len, out->upload.upload_id.ptr);
         return;
     }
     out->has_upload = true;
-    out->status = 200;
+    out->verdict.status = 200;
     out->event_type = "upload.completed";
 }
 
@@ -334,28 +307,28 @@ static void decide_upload(assignments_state_t *st, const sms_command_t *cmd, int
 static void decide_submission(assignments_state_t *st, const sms_command_t *cmd, int64_t now,
                               assignments_outcome_t *out) {
     if (assignments_validate_submission(cmd->data, out)) {
-        fail(out, 400, "validation", "the submission body is invalid");
+        sms_verdict_fail(&out->verdict, 400, "validation", "the submission body is invalid");
         return;
     }
     const assignments_assignment_t *a = assignments_state_assignment(st, cmd->key);
     sms_str_t class_id = {a ? a->class_id : "", a ? strlen(a->class_id) : 0};
     /* An assignment or an enrollment of a moment ago may not have reached us yet. */
     if (a == NULL || !assignments_state_enrolled(st, class_id, cmd->actor)) {
-        out->stale = true;
-        fail(out, 404, "not_found", "no assignment %.*s", (int)cmd->key.len, cmd->key.ptr);
+        out->verdict.stale = true;
+        sms_verdict_fail(&out->verdict, 404, "not_found", "no assignment %.*s", (int)cmd->key.len, cmd->key.ptr);
         return;
     }
     if (strcmp(a->status, "deleted") == 0) {
-        fail(out, 409, "assignment_deleted", "assignment %s is deleted: it takes no submissions", a->id);
+        sms_verdict_fail(&out->verdict, 409, "assignment_deleted", "assignment %s is deleted: it takes no submissions", a->id);
         return;
     }
     const assignments_class_t *cls = assignments_state_class(st, class_id);
     if (cls == NULL || strcmp(cls->status, "active") != 0) {
-        fail(out, 409, "class_inactive", "class %s is inactive: it takes no submissions", a->class_id);
+        sms_verdict_fail(&out->verdict, 409, "class_inactive", "class %s is inactive: it takes no submissions", a->class_id);
         return;
     }
     if (check_uploads(st, cmd, out) > 0) {
-        fail(out, 422, "invalid_uploads", "some upload ids cannot be attached: see errors");
+        sms_verdict_fail(&out->verdict, 422, "invalid_uploads", "some upload ids cannot be attached: see errors");
         return;
     }
     assignments_submission_t *s = &out->sub;
@@ -369,37 +342,38 @@ static void decide_submission(assignments_state_t *st, const sms_command_t *cmd,
     (void)sms_mp_str(sms_mp_map_get(cmd->data, "text"), &s->text.ptr, &s->text.len); /* absent: "" */
     s->upload_ids = sms_mp_map_get(cmd->data, "upload_ids");
     out->has_submission = true;
-    out->status = 201;
+    out->verdict.status = 201;
     out->event_type = "submission.created";
 }
 
 void assignments_decide(assignments_state_t *st, const sms_command_t *cmd, int64_t now_ms, const char *new_id,
                         assignments_outcome_t *out) {
     memset(out, 0, sizeof *out);
+    out->verdict.limit = ASSIGNMENTS_MAX_ERRORS;
     if (same(cmd->type, "upload.complete")) {
-        if (!same(cmd->role, "student")) fail(out, 403, "forbidden", "only students upload");
-        else if (cmd->v != 1) fail(out, 400, "unsupported_version", "command version %lld is not supported", (long long)cmd->v);
+        if (!same(cmd->role, "student")) sms_verdict_fail(&out->verdict, 403, "forbidden", "only students upload");
+        else if (cmd->v != 1) sms_verdict_fail(&out->verdict, 400, "unsupported_version", "command version %lld is not supported", (long long)cmd->v);
         else decide_upload(st, cmd, now_ms, out);
         return;
     }
     if (same(cmd->type, "submission.create")) {
-        if (!same(cmd->role, "student")) fail(out, 403, "forbidden", "only students submit");
-        else if (cmd->v != 1) fail(out, 400, "unsupported_version", "command version %lld is not supported", (long long)cmd->v);
+        if (!same(cmd->role, "student")) sms_verdict_fail(&out->verdict, 403, "forbidden", "only students submit");
+        else if (cmd->v != 1) sms_verdict_fail(&out->verdict, 400, "unsupported_version", "command version %lld is not supported", (long long)cmd->v);
         else decide_submission(st, cmd, now_ms, out);
         return;
     }
     if (!same(cmd->role, "lecturer")) {
-        fail(out, 403, "forbidden", "only lecturers manage assignments");
+        sms_verdict_fail(&out->verdict, 403, "forbidden", "only lecturers manage assignments");
         return;
     }
     if (cmd->v != 1) {
-        fail(out, 400, "unsupported_version", "command version %lld is not supported", (long long)cmd->v);
+        sms_verdict_fail(&out->verdict, 400, "unsupported_version", "command version %lld is not supported", (long long)cmd->v);
         return;
     }
     if (same(cmd->type, "assignment.create")) decide_create(st, cmd, now_ms, new_id, out);
     else if (same(cmd->type, "assignment.update")) decide_update(st, cmd, now_ms, out);
     else if (same(cmd->type, "assignment.delete")) decide_delete(st, cmd, now_ms, out);
-    else fail(out, 400, "unknown_command", "unknown command type %.*s", (int)cmd->type.len, cmd->type.ptr);
+    else sms_verdict_fail(&out->verdict, 400, "unknown_command", "unknown command type %.*s", (int)cmd->type.len, cmd->type.ptr);
 }
 
 void assignments_outcome_clear(assignments_outcome_t *out) { assignments_assignment_clear(&out->after); }

@@ -13,11 +13,12 @@
 #include "problem.h"
 #include "schema.h"
 #include "state.h"
+#include "verdict.h"
 
-#define ASSIGNMENTS_MAX_ERRORS 16
+#define ASSIGNMENTS_MAX_ERRORS 16 /* listed in a 400 (the verdict's limit) */
 
 typedef struct assignments_outcome_s {
-    int status;                     /* HTTP status of the reply */
+    sms_verdict_t verdict;          /* the reply status; on failure the problem, its errors, stale */
     const char *event_type;         /* "assignment.created"...; NULL when nothing changes */
     assignments_assignment_t after; /* the assignment to return (and to put in the event) */
     bool has_assignment;            /* after is filled */
@@ -27,14 +28,6 @@ typedef struct assignments_outcome_s {
     bool has_upload;
     const char *changed[4];         /* assignment.updated: the fields that changed */
     size_t n_changed;
-    /* errors (status >= 400) */
-    bool stale;                     /* maybe only a class this view has not learned yet */
-    const char *problem_code;
-    char detail[256];
-    sms_problem_error_t errors[ASSIGNMENTS_MAX_ERRORS];
-    char messages[ASSIGNMENTS_MAX_ERRORS][160];
-    char fields[ASSIGNMENTS_MAX_ERRORS][72];
-    size_t n_errors;
 } assignments_outcome_t;
 
 /* Decides cmd (assignment.create|update|delete by a lecturer,

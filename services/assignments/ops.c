@@ -15,22 +15,9 @@
 #include "projection.h"
 #include "redis.h"
 #include "state.h"
+#include "worker_batch.h"
 
-static void *batch_begin(redisContext *rc, const sms_command_t *const *cmds, size_t n) {
-    assignments_state_t *st = sms_malloc(sizeof *st);
-    assignments_state_init(st, rc);
-    if (assignments_state_prefetch(st, cmds, n) != 0) {
-        assignments_state_close(st);
-        sms_free(st);
-        return NULL;
-    }
-    return st;
-}
-
-static void batch_end(void *state) {
-    assignments_state_close(state);
-    sms_free(state);
-}
+SMS_WORKER_BATCH_STATE(assignments)
 
 static void reply_assignment(sms_decision_t *d, int status, const assignments_assignment_t *a, int64_t now_ms) {
     d->status = status;
@@ -49,12 +36,9 @@ static void reply_submission(sms_decision_t *d, const assignments_submission_t *
 
 static void emit_submission(assignments_state_t *st, const sms_command_t *cmd, const assignments_submission_t *s,
                             int64_t now_ms, sms_decision_t *d) {
-    char event_id[SMS_ID_SIZE], key[128];
     reply_submission(d, s);
-    snprintf(key, sizeof key, "%.*s", (int)s->assignment_id.len, s->assignment_id.ptr);
-    msgpack_packer pk = sms_decision_event(d, key);
-    sms_event_pack_head(&pk, SMS_STR(sms_id_new(event_id)), SMS_STR("submission.created"),
-                        ASSIGNMENTS_EVENT_VERSION, now_ms, cmd->actor, s->assignment_id, cmd->id);
+    msgpack_packer pk = sms_decision_event_head(d, NULL, cmd, now_ms, "submission.created", ASSIGNMENTS_EVENT_VERSION,
+                                                s->assignment_id);
     assignments_pack_submission_data(&pk, s);
     /* A later submission of this student in this batch is the next version. */
     assignments_state_put_submission_version(st, s->assignment_id, s->student_id, s->version);
@@ -62,14 +46,11 @@ static void emit_submission(assignments_state_t *st, const sms_command_t *cmd, c
 
 static void emit_upload(assignments_state_t *st, const sms_command_t *cmd, const assignments_upload_t *u, int64_t now_ms,
                         sms_decision_t *d) {
-    char event_id[SMS_ID_SIZE], key[128];
     d->status = 200;
     msgpack_packer body = sms_decision_body(d);
     assignments_pack_upload_public(&body, u);
-    snprintf(key, sizeof key, "%.*s", (int)u->upload_id.len, u->upload_id.ptr);
-    msgpack_packer pk = sms_decision_event(d, key);
-    sms_event_pack_head(&pk, SMS_STR(sms_id_new(event_id)), SMS_STR("upload.completed"), ASSIGNMENTS_EVENT_VERSION,
-                        now_ms, cmd->actor, u->upload_id, cmd->id);
+    msgpack_packer pk =
+        sms_decision_event_head(d, NULL, cmd, now_ms, "upload.completed", ASSIGNMENTS_EVENT_VERSION, u->upload_id);
     assignments_pack_upload_data(&pk, u);
     /* A second completion of this id in the same batch is a 409. */
     assignments_state_put_upload(st, u->upload_id, u->student_id);
@@ -80,11 +61,8 @@ static void decide(void *state, const sms_command_t *cmd, int64_t now_ms, sms_de
     assignments_outcome_t out;
     char new_id[SMS_ID_SIZE];
     assignments_decide(st, cmd, now_ms, sms_id_new(new_id), &out);
-    if (out.status >= 400) {
-        sms_decision_fail(d, out.status, out.problem_code, "%s", out.detail);
-        d->stale = out.stale;
-        for (size_t i = 0; i < out.n_errors; i++)
-            sms_decision_error(d, out.errors[i].field, strlen(out.errors[i].field), "%s", out.errors[i].message);
+    if (sms_verdict_failed(&out.verdict)) {
+        sms_verdict_to_decision(&out.verdict, d);
         assignments_outcome_clear(&out);
         return;
     }
@@ -98,12 +76,10 @@ static void decide(void *state, const sms_command_t *cmd, int64_t now_ms, sms_de
         assignments_outcome_clear(&out);
         return;
     }
-    reply_assignment(d, out.status, &out.after, now_ms);
+    reply_assignment(d, out.verdict.status, &out.after, now_ms);
     if (out.event_type) {
-        char event_id[SMS_ID_SIZE];
-        msgpack_packer pk = sms_decision_event(d, out.after.id);
-        sms_event_pack_head(&pk, SMS_STR(sms_id_new(event_id)), SMS_STR(out.event_type), ASSIGNMENTS_EVENT_VERSION,
-                            now_ms, cmd->actor, SMS_STR(out.after.id), cmd->id);
+        msgpack_packer pk = sms_decision_event_head(d, NULL, cmd, now_ms, out.event_type, ASSIGNMENTS_EVENT_VERSION,
+                                                    SMS_STR(out.after.id));
         bool updated = strcmp(out.event_type, "assignment.updated") == 0;
         assignments_pack_snapshot(&pk, &out.after, updated ? out.changed : NULL, out.n_changed);
         /* Later commands of this batch must see this one's effect. */

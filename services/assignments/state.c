@@ -22,23 +22,16 @@ void assignments_state_init(assignments_state_t *st, redisContext *rc) {
     sms_strmap_init(&st->uploads);
 }
 
-static void free_values(sms_strmap_t *m, void (*fn)(void *)) {
-    for (size_t i = 0; i < m->cap; i++) {
-        sms_strmap_entry_t *e = &m->slots[i];
-        if (e->key && e->value && e->value != &assignments_absent) fn(e->value);
-    }
-}
-
 static void free_assignment(void *v) {
     assignments_assignment_clear(v);
     sms_free(v);
 }
 
 void assignments_state_close(assignments_state_t *st) {
-    free_values(&st->assignments, free_assignment);
-    free_values(&st->classes, sms_free);
-    free_values(&st->versions, sms_free);
-    free_values(&st->uploads, sms_free);
+    sms_strmap_free_values(&st->assignments, free_assignment, &assignments_absent);
+    sms_strmap_free_values(&st->classes, sms_free, &assignments_absent);
+    sms_strmap_free_values(&st->versions, sms_free, &assignments_absent);
+    sms_strmap_free_values(&st->uploads, sms_free, &assignments_absent);
     sms_strmap_close(&st->assignments);
     sms_strmap_close(&st->classes);
     sms_strmap_close(&st->enrolled); /* values are markers */
@@ -116,7 +109,6 @@ static int prefetch_submissions(assignments_state_t *st, const sms_command_t *co
                            c->actor.len);
         sent++;
     }
-    char err[256];
     int rc = 0;
     for (size_t i = 0, done = 0; i < n && done < sent; i++) {
         const assignments_assignment_t *a;
@@ -124,14 +116,7 @@ static int prefetch_submissions(assignments_state_t *st, const sms_command_t *co
         const sms_command_t *c = cmds[i];
         done++;
         redisReply *r[3];
-        for (int k = 0; k < 3; k++) {
-            r[k] = sms_redis_get_reply(st->rc, err, sizeof err);
-            if (r[k] == NULL) {
-                sms_log(SMS_LOG_ERROR, "redis_failed", "%s", err);
-                for (int j = 0; j < k; j++) freeReplyObject(r[j]);
-                return -1;
-            }
-        }
+        if (sms_redis_get_replies(st->rc, r, 3) != 0) return -1;
         sms_str_t cid = SMS_STR(a->class_id);
         if (sms_strmap_get(&st->classes, cid.ptr, cid.len) == NULL) {
             void *v = &assignments_absent;
@@ -149,13 +134,7 @@ static int prefetch_submissions(assignments_state_t *st, const sms_command_t *co
         if (kn && sms_strmap_get(&st->versions, key, kn) == NULL)
             assignments_state_put_submission_version(st, c->key, c->actor,
                                                      r[2]->type == REDIS_REPLY_STRING ? atoll(r[2]->str) : 0);
-        for (int k = 0; k < 3; k++) {
-            if (r[k]->type == REDIS_REPLY_ERROR) {
-                sms_log(SMS_LOG_ERROR, "redis_error", "%s", r[k]->str);
-                rc = -1;
-            }
-            freeReplyObject(r[k]);
-        }
+        if (sms_redis_free_replies(r, 3) != 0) rc = -1;
     }
     return rc;
 }
@@ -232,19 +211,11 @@ int assignments_state_prefetch(assignments_state_t *st, const sms_command_t *con
         else
             redisAppendCommand(st->rc, "PING");
     }
-    char err[256];
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
         const sms_command_t *c = cmds[i];
         redisReply *r[2];
-        for (int k = 0; k < 2; k++) {
-            r[k] = sms_redis_get_reply(st->rc, err, sizeof err);
-            if (r[k] == NULL) {
-                sms_log(SMS_LOG_ERROR, "redis_failed", "%s", err);
-                for (int j = 0; j < k; j++) freeReplyObject(r[j]);
-                return -1; /* the connection is unusable; the caller reconnects */
-            }
-        }
+        if (sms_redis_get_replies(st->rc, r, 2) != 0) return -1; /* the connection is unusable; the caller reconnects */
         if (c->key.len && sms_strmap_get(&st->assignments, c->key.ptr, c->key.len) == NULL) {
             void *v = &assignments_absent;
             if (r[0]->type == REDIS_REPLY_ARRAY && r[0]->elements > 0) {
@@ -265,13 +236,7 @@ int assignments_state_prefetch(assignments_state_t *st, const sms_command_t *con
             }
             sms_strmap_put(&st->classes, cid, clen, v);
         }
-        for (int k = 0; k < 2; k++) {
-            if (r[k]->type == REDIS_REPLY_ERROR) {
-                sms_log(SMS_LOG_ERROR, "redis_error", "%s", r[k]->str);
-                rc = -1;
-            }
-            freeReplyObject(r[k]);
-        }
+        if (sms_redis_free_replies(r, 2) != 0) rc = -1;
     }
     if (rc != 0) return rc;
     if (prefetch_submissions(st, cmds, n) != 0) return -1;

@@ -23,35 +23,8 @@ static const field_rule_t rules[] = {
 };
 #define N_RULES (sizeof rules / sizeof rules[0])
 
-static void add_error(classes_outcome_t *out, const char *field, size_t flen, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void add_error(classes_outcome_t *out, const char *field, size_t flen, const char *fmt, ...) {
-    if (out->n_errors == CLASSES_MAX_ERRORS) return;
-    size_t i = out->n_errors++;
-    snprintf(out->fields[i], sizeof out->fields[i], "%.*s", (int)(flen > 64 ? 64 : flen), field);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(out->messages[i], sizeof out->messages[i], fmt, ap);
-    va_end(ap);
-    out->errors[i].field = out->fields[i];
-    out->errors[i].message = out->messages[i];
-}
-
-static void fail(classes_outcome_t *out, int status, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void fail(classes_outcome_t *out, int status, const char *code, const char *fmt, ...) {
-    out->status = status;
-    out->problem_code = code;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(out->detail, sizeof out->detail, fmt, ap);
-    va_end(ap);
-}
-
 size_t classes_validate_body(const msgpack_object *data, bool is_create, classes_outcome_t *out) {
-    size_t before = out->n_errors;
+    size_t before = out->verdict.n_errors;
     size_t known = 0;
     for (uint32_t i = 0; i < data->via.map.size; i++) {
         const msgpack_object_kv *kv = &data->via.map.ptr[i];
@@ -62,36 +35,36 @@ size_t classes_validate_body(const msgpack_object *data, bool is_create, classes
         for (size_t r = 0; r < N_RULES; r++)
             if (strlen(rules[r].name) == klen && memcmp(rules[r].name, k, klen) == 0) rule = &rules[r];
         if (rule == NULL) {
-            add_error(out, k, klen, "unknown field");
+            sms_verdict_error(&out->verdict, k, klen, "unknown field");
             continue;
         }
         known++;
         const char *s;
         size_t n;
         if (!sms_mp_str(&kv->val, &s, &n)) {
-            add_error(out, k, klen, "must be a string");
+            sms_verdict_error(&out->verdict, k, klen, "must be a string");
             continue;
         }
         size_t chars = sms_text_chars(s, n);
         if (chars == (size_t)-1) {
-            add_error(out, k, klen, "must be valid UTF-8 text without control characters");
+            sms_verdict_error(&out->verdict, k, klen, "must be valid UTF-8 text without control characters");
             continue;
         }
         /* Leading/trailing blanks would make "CS101 " and "CS101" different codes. */
         bool blank_edges = n > 0 && (s[0] == ' ' || s[n - 1] == ' ');
         if (chars < rule->min || chars > rule->max)
-            add_error(out, k, klen, "must be %zu to %zu characters long (got %zu)", rule->min, rule->max, chars);
+            sms_verdict_error(&out->verdict, k, klen, "must be %zu to %zu characters long (got %zu)", rule->min, rule->max, chars);
         else if (blank_edges && rule->min > 0)
-            add_error(out, k, klen, "must not start or end with a space");
+            sms_verdict_error(&out->verdict, k, klen, "must not start or end with a space");
     }
     if (is_create) {
         for (size_t r = 0; r < N_RULES; r++)
             if (rules[r].required_on_create && sms_mp_map_get(data, rules[r].name) == NULL)
-                add_error(out, rules[r].name, strlen(rules[r].name), "is required");
-    } else if (known == 0 && out->n_errors == before) {
-        add_error(out, "body", 4, "must contain at least one of code, name, description, term");
+                sms_verdict_error(&out->verdict, rules[r].name, strlen(rules[r].name), "is required");
+    } else if (known == 0 && out->verdict.n_errors == before) {
+        sms_verdict_error(&out->verdict, "body", 4, "must contain at least one of code, name, description, term");
     }
-    return out->n_errors - before;
+    return out->verdict.n_errors - before;
 }
 
 /* Copies a string field of the body into *field when present; returns true if it changed. */
@@ -111,7 +84,7 @@ static bool same_code(const char *a, const char *b) { return strcasecmp(a, b) ==
 static void decide_create(classes_state_t *st, const sms_command_t *cmd, int64_t now, const char *new_id,
                           classes_outcome_t *out) {
     if (classes_validate_body(cmd->data, true, out)) {
-        fail(out, 400, "validation", "the class body is invalid");
+        sms_verdict_fail(&out->verdict, 400, "validation", "the class body is invalid");
         return;
     }
     classes_class_t *c = &out->after;
@@ -129,12 +102,12 @@ static void decide_create(classes_state_t *st, const sms_command_t *cmd, int64_t
     out->has_class = true;
     const char *holder = classes_state_code_holder(st, c->lecturer_id, c->code);
     if (holder) {
-        fail(out, 409, "code_taken", "you already have an active class with code %s (id %s)", c->code, holder);
-        add_error(out, "code", 4, "already used by one of your active classes");
+        sms_verdict_fail(&out->verdict, 409, "code_taken", "you already have an active class with code %s (id %s)", c->code, holder);
+        sms_verdict_error(&out->verdict, "code", 4, "already used by one of your active classes");
         out->has_class = false;
         return;
     }
-    out->status = 201;
+    out->verdict.status = 201;
     out->event_type = "class.created";
 }
 
@@ -143,7 +116,7 @@ static const classes_class_t *owned_class(classes_state_t *st, const sms_command
     const classes_class_t *cur = classes_state_class(st, cmd->key);
     if (cur == NULL || strlen(cur->lecturer_id) != cmd->actor.len ||
         memcmp(cur->lecturer_id, cmd->actor.ptr, cmd->actor.len) != 0) {
-        fail(out, 404, "not_found", "no class %.*s", (int)cmd->key.len, cmd->key.ptr);
+        sms_verdict_fail(&out->verdict, 404, "not_found", "no class %.*s", (int)cmd->key.len, cmd->key.ptr);
         return NULL;
     }
     return cur;
@@ -151,18 +124,18 @@ static const classes_class_t *owned_class(classes_state_t *st, const sms_command
 
 static void decide_update(classes_state_t *st, const sms_command_t *cmd, int64_t now, classes_outcome_t *out) {
     if (classes_validate_body(cmd->data, false, out)) {
-        fail(out, 400, "validation", "the class body is invalid");
+        sms_verdict_fail(&out->verdict, 400, "validation", "the class body is invalid");
         return;
     }
     const classes_class_t *cur = owned_class(st, cmd, out);
     if (cur == NULL) return;
     if (cmd->has_if_match && cmd->if_match != cur->version) {
-        fail(out, 412, "precondition_failed", "If-Match is %lld but the class is at version %lld",
+        sms_verdict_fail(&out->verdict, 412, "precondition_failed", "If-Match is %lld but the class is at version %lld",
              (long long)cmd->if_match, (long long)cur->version);
         return;
     }
     if (strcmp(cur->status, "active") != 0) {
-        fail(out, 409, "class_inactive", "class %s is inactive and cannot be changed", cur->id);
+        sms_verdict_fail(&out->verdict, 409, "class_inactive", "class %s is inactive and cannot be changed", cur->id);
         return;
     }
     classes_class_t *c = &out->after;
@@ -173,21 +146,21 @@ static void decide_update(classes_state_t *st, const sms_command_t *cmd, int64_t
     for (size_t i = 0; i < 4; i++)
         if (take_field(cmd->data, names[i], fields[i])) out->changed[out->n_changed++] = names[i];
     if (out->n_changed == 0) { /* nothing to change: answer the current class, emit nothing */
-        out->status = 200;
+        out->verdict.status = 200;
         return;
     }
     if (!same_code(cur->code, c->code)) {
         const char *holder = classes_state_code_holder(st, c->lecturer_id, c->code);
         if (holder && strcmp(holder, c->id) != 0) {
-            fail(out, 409, "code_taken", "you already have an active class with code %s (id %s)", c->code, holder);
-            add_error(out, "code", 4, "already used by one of your active classes");
+            sms_verdict_fail(&out->verdict, 409, "code_taken", "you already have an active class with code %s (id %s)", c->code, holder);
+            sms_verdict_error(&out->verdict, "code", 4, "already used by one of your active classes");
             out->has_class = false;
             return;
         }
     }
     c->version = cur->version + 1;
     c->updated_at = now > cur->updated_at ? now : cur->updated_at + 1;
-    out->status = 200;
+    out->verdict.status = 200;
     out->event_type = "class.updated";
 }
 
@@ -195,13 +168,13 @@ static void decide_deactivate(classes_state_t *st, const sms_command_t *cmd, int
     const classes_class_t *cur = owned_class(st, cmd, out);
     if (cur == NULL) return;
     if (cmd->has_if_match && cmd->if_match != cur->version) {
-        fail(out, 412, "precondition_failed", "If-Match is %lld but the class is at version %lld",
+        sms_verdict_fail(&out->verdict, 412, "precondition_failed", "If-Match is %lld but the class is at version %lld",
              (long long)cmd->if_match, (long long)cur->version);
         return;
     }
     classes_class_copy(&out->after, cur);
     out->has_class = true;
-    out->status = 200;
+    out->verdict.status = 200;
     if (strcmp(cur->status, "inactive") == 0) return; /* deleting twice is not an error */
     classes_set(&out->after.status, "inactive", 8);
     out->after.version = cur->version + 1;
@@ -262,13 +235,13 @@ bool classes_valid_email(const char *s, size_t n) {
 }
 
 static size_t validate_student(const msgpack_object *row, size_t i, classes_outcome_t *out) {
-    size_t before = out->n_errors;
+    size_t before = out->verdict.n_errors;
     char f[72];
     int fn;
     if (row->type != MSGPACK_OBJECT_MAP) {
         fn = snprintf(f, sizeof f, "students[%zu]", i);
-        add_error(out, f, (size_t)fn, "must be an object with student_id, name and email");
-        return out->n_errors - before;
+        sms_verdict_error(&out->verdict, f, (size_t)fn, "must be an object with student_id, name and email");
+        return out->verdict.n_errors - before;
     }
     static const char *const known[] = {"student_id", "name", "email"};
     for (uint32_t k = 0; k < row->via.map.size; k++) {
@@ -279,7 +252,7 @@ static size_t validate_student(const msgpack_object *row, size_t i, classes_outc
             if (strlen(known[j]) == klen && memcmp(known[j], key, klen) == 0) ok = false;
         if (ok) {
             fn = snprintf(f, sizeof f, "students[%zu].%.*s", i, (int)(klen > 32 ? 32 : klen), key);
-            add_error(out, f, (size_t)fn, "unknown field");
+            sms_verdict_error(&out->verdict, f, (size_t)fn, "unknown field");
         }
     }
     for (size_t j = 0; j < 3; j++) {
@@ -288,11 +261,11 @@ static size_t validate_student(const msgpack_object *row, size_t i, classes_outc
         const char *s;
         size_t n;
         if (v == NULL) {
-            add_error(out, f, (size_t)fn, "is required");
+            sms_verdict_error(&out->verdict, f, (size_t)fn, "is required");
         } else if (!sms_mp_str(v, &s, &n)) {
-            add_error(out, f, (size_t)fn, "must be a string");
+            sms_verdict_error(&out->verdict, f, (size_t)fn, "must be a string");
         } else if (j == 0 && !classes_valid_student_id(s, n)) {
-            add_error(out, f, (size_t)fn, "must be 1 to %d characters of A-Z, a-z, 0-9, '.', '_', '-'",
+            sms_verdict_error(&out->verdict, f, (size_t)fn, "must be 1 to %d characters of A-Z, a-z, 0-9, '.', '_', '-'",
                       CLASSES_STUDENT_ID_MAX);
         } else if (j == 1) {
             size_t chars = sms_text_chars(s, n);
@@ -300,38 +273,38 @@ static size_t validate_student(const msgpack_object *row, size_t i, classes_outc
             for (size_t c = 0; c < n; c++)
                 if (s[c] != ' ') blank = false;
             if (chars == (size_t)-1 || memchr(s, '\n', n) || memchr(s, '\t', n))
-                add_error(out, f, (size_t)fn, "must be valid UTF-8 text on one line without control characters");
+                sms_verdict_error(&out->verdict, f, (size_t)fn, "must be valid UTF-8 text on one line without control characters");
             else if (chars < 1 || chars > CLASSES_STUDENT_NAME_MAX || blank)
-                add_error(out, f, (size_t)fn, "must be 1 to %d characters long and not blank", CLASSES_STUDENT_NAME_MAX);
+                sms_verdict_error(&out->verdict, f, (size_t)fn, "must be 1 to %d characters long and not blank", CLASSES_STUDENT_NAME_MAX);
         } else if (j == 2 && !classes_valid_email(s, n)) {
-            add_error(out, f, (size_t)fn, "must be an email address like name@school.edu (at most %d characters)",
+            sms_verdict_error(&out->verdict, f, (size_t)fn, "must be an email address like name@school.edu (at most %d characters)",
                       CLASSES_EMAIL_MAX);
         }
     }
-    return out->n_errors - before;
+    return out->verdict.n_errors - before;
 }
 
 size_t classes_validate_roster(const msgpack_object *data, classes_outcome_t *out) {
-    size_t before = out->n_errors;
+    size_t before = out->verdict.n_errors;
     for (uint32_t k = 0; k < data->via.map.size; k++) {
         const char *key;
         size_t klen;
         if (sms_mp_str(&data->via.map.ptr[k].key, &key, &klen) && !(klen == 8 && memcmp(key, "students", 8) == 0))
-            add_error(out, key, klen, "unknown field");
+            sms_verdict_error(&out->verdict, key, klen, "unknown field");
     }
     const msgpack_object *list = sms_mp_map_get(data, "students");
     if (list == NULL) {
-        add_error(out, "students", 8, "is required");
-        return out->n_errors - before;
+        sms_verdict_error(&out->verdict, "students", 8, "is required");
+        return out->verdict.n_errors - before;
     }
     if (list->type != MSGPACK_OBJECT_ARRAY) {
-        add_error(out, "students", 8, "must be an array of students");
-        return out->n_errors - before;
+        sms_verdict_error(&out->verdict, "students", 8, "must be an array of students");
+        return out->verdict.n_errors - before;
     }
     size_t n = list->via.array.size;
     if (n < 1 || n > CLASSES_ROSTER_MAX) {
-        add_error(out, "students", 8, "must hold 1 to %d students (got %zu)", CLASSES_ROSTER_MAX, n);
-        return out->n_errors - before;
+        sms_verdict_error(&out->verdict, "students", 8, "must hold 1 to %d students (got %zu)", CLASSES_ROSTER_MAX, n);
+        return out->verdict.n_errors - before;
     }
     const msgpack_object *rows = list->via.array.ptr;
     for (size_t i = 0; i < n; i++) {
@@ -345,12 +318,12 @@ size_t classes_validate_roster(const msgpack_object *data, classes_outcome_t *ou
                 memcmp(other, id, idn) == 0) {
                 char f[72];
                 int fn = snprintf(f, sizeof f, "students[%zu].student_id", i);
-                add_error(out, f, (size_t)fn, "duplicate of students[%zu]", j);
+                sms_verdict_error(&out->verdict, f, (size_t)fn, "duplicate of students[%zu]", j);
                 break;
             }
         }
     }
-    return out->n_errors - before;
+    return out->verdict.n_errors - before;
 }
 
 /* The caller's class, active, or fails 404/409 (what: what cannot change). */
@@ -359,7 +332,7 @@ static const classes_class_t *active_owned_class(classes_state_t *st, const sms_
     const classes_class_t *cur = owned_class(st, cmd, out);
     if (cur == NULL) return NULL;
     if (strcmp(cur->status, "active") != 0) {
-        fail(out, 409, "class_inactive", "class %s is inactive: %s", cur->id, what);
+        sms_verdict_fail(&out->verdict, 409, "class_inactive", "class %s is inactive: %s", cur->id, what);
         return NULL;
     }
     return cur;
@@ -368,7 +341,7 @@ static const classes_class_t *active_owned_class(classes_state_t *st, const sms_
 static void decide_enroll(classes_state_t *st, const sms_command_t *cmd, int64_t now, classes_outcome_t *out) {
     out->kind = CLASSES_REPLY_ENROLL;
     if (classes_validate_roster(cmd->data, out)) {
-        fail(out, 400, "validation", "the roster is invalid; nothing was enrolled");
+        sms_verdict_fail(&out->verdict, 400, "validation", "the roster is invalid; nothing was enrolled");
         return;
     }
     const classes_class_t *cur = active_owned_class(st, cmd, out, "its roster cannot be changed");
@@ -385,7 +358,7 @@ static void decide_enroll(classes_state_t *st, const sms_command_t *cmd, int64_t
         else r->added[r->enrolled++] = row;
     }
     r->enrolled_at = now;
-    out->status = 200;
+    out->verdict.status = 200;
     if (r->enrolled == 0) return;
     r->roster_version = cur->roster_version + 1;
     out->event_type = "class.students_enrolled";
@@ -397,16 +370,16 @@ static void decide_unenroll(classes_state_t *st, const sms_command_t *cmd, class
     const msgpack_object *v = sms_mp_map_get(cmd->data, "student_id");
     if (!sms_mp_str(v, &r->student_id.ptr, &r->student_id.len) ||
         !classes_valid_student_id(r->student_id.ptr, r->student_id.len)) {
-        add_error(out, "student_id", 10, "must be 1 to %d characters of A-Z, a-z, 0-9, '.', '_', '-'",
+        sms_verdict_error(&out->verdict, "student_id", 10, "must be 1 to %d characters of A-Z, a-z, 0-9, '.', '_', '-'",
                   CLASSES_STUDENT_ID_MAX);
-        fail(out, 400, "validation", "the student id is invalid");
+        sms_verdict_fail(&out->verdict, 400, "validation", "the student id is invalid");
         return;
     }
     const classes_class_t *cur = active_owned_class(st, cmd, out, "its roster cannot be changed");
     if (cur == NULL) return;
     classes_class_copy(&out->after, cur);
     out->has_class = true;
-    out->status = 200;
+    out->verdict.status = 200;
     if (!classes_state_enrolled(st, cur->id, r->student_id)) return; /* not enrolled: nothing to do */
     r->unenrolled = true;
     r->roster_version = cur->roster_version + 1;
@@ -420,27 +393,27 @@ static void validate_post_text(const msgpack_object *v, const char *name, size_t
     const char *s;
     size_t n;
     if (v == NULL) {
-        add_error(out, name, strlen(name), "is required");
+        sms_verdict_error(&out->verdict, name, strlen(name), "is required");
         return;
     }
     if (!sms_mp_str(v, &s, &n)) {
-        add_error(out, name, strlen(name), "must be a string");
+        sms_verdict_error(&out->verdict, name, strlen(name), "must be a string");
         return;
     }
     size_t chars = sms_text_chars(s, n);
     if (chars == (size_t)-1) {
-        add_error(out, name, strlen(name), "must be valid UTF-8 text without control characters");
+        sms_verdict_error(&out->verdict, name, strlen(name), "must be valid UTF-8 text without control characters");
         return;
     }
     bool blank = true;
     for (size_t i = 0; i < n && blank; i++)
         if (s[i] != ' ' && s[i] != '\n' && s[i] != '\t') blank = false;
     if (chars < 1 || chars > max || blank)
-        add_error(out, name, strlen(name), "must be 1 to %zu characters long and not blank (got %zu)", max, chars);
+        sms_verdict_error(&out->verdict, name, strlen(name), "must be 1 to %zu characters long and not blank (got %zu)", max, chars);
 }
 
 size_t classes_validate_post(const msgpack_object *data, classes_outcome_t *out) {
-    size_t before = out->n_errors;
+    size_t before = out->verdict.n_errors;
     static const char *const known[] = {"title", "body", "pinned"};
     for (uint32_t k = 0; k < data->via.map.size; k++) {
         const char *key;
@@ -449,20 +422,20 @@ size_t classes_validate_post(const msgpack_object *data, classes_outcome_t *out)
         bool ok = false;
         for (size_t j = 0; j < 3; j++)
             if (strlen(known[j]) == klen && memcmp(known[j], key, klen) == 0) ok = true;
-        if (!ok) add_error(out, key, klen, "unknown field");
+        if (!ok) sms_verdict_error(&out->verdict, key, klen, "unknown field");
     }
     validate_post_text(sms_mp_map_get(data, "title"), "title", CLASSES_POST_TITLE_MAX, out);
     validate_post_text(sms_mp_map_get(data, "body"), "body", CLASSES_POST_BODY_MAX, out);
     const msgpack_object *pinned = sms_mp_map_get(data, "pinned");
-    if (pinned && pinned->type != MSGPACK_OBJECT_BOOLEAN) add_error(out, "pinned", 6, "must be true or false");
-    return out->n_errors - before;
+    if (pinned && pinned->type != MSGPACK_OBJECT_BOOLEAN) sms_verdict_error(&out->verdict, "pinned", 6, "must be true or false");
+    return out->verdict.n_errors - before;
 }
 
 static void decide_post(classes_state_t *st, const sms_command_t *cmd, int64_t now, const char *new_id,
                         classes_outcome_t *out) {
     out->kind = CLASSES_REPLY_POST;
     if (classes_validate_post(cmd->data, out)) {
-        fail(out, 400, "validation", "the post is invalid");
+        sms_verdict_fail(&out->verdict, 400, "validation", "the post is invalid");
         return;
     }
     const classes_class_t *cur = active_owned_class(st, cmd, out, "nothing can be posted to it");
@@ -479,22 +452,22 @@ static void decide_post(classes_state_t *st, const sms_command_t *cmd, int64_t n
     const msgpack_object *pinned = sms_mp_map_get(cmd->data, "pinned");
     p->pinned = pinned && pinned->via.boolean;
     p->created_at = now;
-    out->status = 201;
+    out->verdict.status = 201;
     out->event_type = "post.created";
 }
 
 /* ---- chat ---- */
 
 size_t classes_validate_chat(const msgpack_object *data, classes_outcome_t *out) {
-    size_t before = out->n_errors;
+    size_t before = out->verdict.n_errors;
     for (uint32_t k = 0; k < data->via.map.size; k++) {
         const char *key;
         size_t klen;
         if (!sms_mp_str(&data->via.map.ptr[k].key, &key, &klen)) continue;
-        if (klen != 4 || memcmp(key, "text", 4) != 0) add_error(out, key, klen, "unknown field");
+        if (klen != 4 || memcmp(key, "text", 4) != 0) sms_verdict_error(&out->verdict, key, klen, "unknown field");
     }
     validate_post_text(sms_mp_map_get(data, "text"), "text", CLASSES_CHAT_TEXT_MAX, out);
-    return out->n_errors - before;
+    return out->verdict.n_errors - before;
 }
 
 /* The class a chat author may write to: its own lecturer, or an enrolled
@@ -509,11 +482,11 @@ static const classes_class_t *chat_class(classes_state_t *st, const sms_command_
     else if (cur)
         allowed = classes_state_enrolled(st, cur->id, cmd->actor);
     if (!allowed) {
-        fail(out, 404, "not_found", "no class %.*s", (int)cmd->key.len, cmd->key.ptr);
+        sms_verdict_fail(&out->verdict, 404, "not_found", "no class %.*s", (int)cmd->key.len, cmd->key.ptr);
         return NULL;
     }
     if (strcmp(cur->status, "active") != 0) {
-        fail(out, 409, "class_inactive", "class %s is inactive: its chat is closed", cur->id);
+        sms_verdict_fail(&out->verdict, 409, "class_inactive", "class %s is inactive: its chat is closed", cur->id);
         return NULL;
     }
     return cur;
@@ -528,15 +501,15 @@ static void decide_chat(classes_state_t *st, const sms_command_t *cmd, int64_t n
     bool lecturer = cmd->role.len == 8 && memcmp(cmd->role.ptr, "lecturer", 8) == 0;
     bool student = cmd->role.len == 7 && memcmp(cmd->role.ptr, "student", 7) == 0;
     if (!lecturer && !student) {
-        fail(out, 403, "forbidden", "only the class's lecturer and its students chat");
+        sms_verdict_fail(&out->verdict, 403, "forbidden", "only the class's lecturer and its students chat");
         return;
     }
     if (cmd->v != 1) {
-        fail(out, 400, "unsupported_version", "command version %lld is not supported", (long long)cmd->v);
+        sms_verdict_fail(&out->verdict, 400, "unsupported_version", "command version %lld is not supported", (long long)cmd->v);
         return;
     }
     if (classes_validate_chat(cmd->data, out)) {
-        fail(out, 400, "validation", "the chat message is invalid");
+        sms_verdict_fail(&out->verdict, 400, "validation", "the chat message is invalid");
         return;
     }
     const classes_class_t *cur = chat_class(st, cmd, out);
@@ -551,23 +524,24 @@ static void decide_chat(classes_state_t *st, const sms_command_t *cmd, int64_t n
     m->author_role = cmd->role;
     sms_mp_str(sms_mp_map_get(cmd->data, "text"), &m->text.ptr, &m->text.len); /* validated: a string */
     m->created_at = now;
-    out->status = 201;
+    out->verdict.status = 201;
     out->event_type = "chat.message_posted";
 }
 
 void classes_decide(classes_state_t *st, const sms_command_t *cmd, int64_t now_ms, const char *new_id,
                     classes_outcome_t *out) {
     memset(out, 0, sizeof *out);
+    out->verdict.limit = CLASSES_MAX_ERRORS;
     if (cmd->type.len == 9 && memcmp(cmd->type.ptr, "chat.post", 9) == 0) {
         decide_chat(st, cmd, now_ms, new_id, out); /* students chat too: its own role check */
         return;
     }
     if (cmd->role.len != 8 || memcmp(cmd->role.ptr, "lecturer", 8) != 0) {
-        fail(out, 403, "forbidden", "only lecturers manage classes and rosters");
+        sms_verdict_fail(&out->verdict, 403, "forbidden", "only lecturers manage classes and rosters");
         return;
     }
     if (cmd->v != 1) {
-        fail(out, 400, "unsupported_version", "command version %lld is not supported", (long long)cmd->v);
+        sms_verdict_fail(&out->verdict, 400, "unsupported_version", "command version %lld is not supported", (long long)cmd->v);
         return;
     }
 #define IS(t) (cmd->type.len == strlen(t) && memcmp(cmd->type.ptr, t, cmd->type.len) == 0)
@@ -577,7 +551,7 @@ void classes_decide(classes_state_t *st, const sms_command_t *cmd, int64_t now_m
     else if (IS("roster.enroll")) decide_enroll(st, cmd, now_ms, out);
     else if (IS("roster.unenroll")) decide_unenroll(st, cmd, out);
     else if (IS("post.create")) decide_post(st, cmd, now_ms, new_id, out);
-    else fail(out, 400, "unknown_command", "unknown command type %.*s", (int)cmd->type.len, cmd->type.ptr);
+    else sms_verdict_fail(&out->verdict, 400, "unknown_command", "unknown command type %.*s", (int)cmd->type.len, cmd->type.ptr);
 #undef IS
 }
 

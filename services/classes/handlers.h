@@ -12,8 +12,9 @@
 #include "problem.h"
 #include "schema.h"
 #include "state.h"
+#include "verdict.h"
 
-#define CLASSES_MAX_ERRORS 16
+#define CLASSES_MAX_ERRORS 16 /* listed in a 400 (the verdict's limit) */
 
 /* What kind of reply an outcome carries. */
 typedef enum classes_reply_kind_e {
@@ -35,7 +36,7 @@ typedef struct classes_roster_outcome_s {
 } classes_roster_outcome_t;
 
 typedef struct classes_outcome_s {
-    int status;                  /* HTTP status of the reply */
+    sms_verdict_t verdict;       /* the reply status; on failure the problem and its errors */
     classes_reply_kind_t kind;
     classes_roster_outcome_t roster;
     /* post.create: the new post; strings borrow the command, new_id and after */
@@ -47,13 +48,6 @@ typedef struct classes_outcome_s {
     bool has_class;              /* after is filled */
     const char *changed[8];      /* class.updated: the fields that changed */
     size_t n_changed;
-    /* errors (status >= 400) */
-    const char *problem_code;
-    char detail[256];
-    sms_problem_error_t errors[CLASSES_MAX_ERRORS];
-    char messages[CLASSES_MAX_ERRORS][160];
-    char fields[CLASSES_MAX_ERRORS][72];
-    size_t n_errors;
 } classes_outcome_t;
 
 /* Decides cmd at now_ms with new_id as the id a created class gets. Fills out

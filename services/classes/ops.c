@@ -18,22 +18,9 @@
 #include "projection.h"
 #include "redis.h"
 #include "state.h"
+#include "worker_batch.h"
 
-static void *batch_begin(redisContext *rc, const sms_command_t *const *cmds, size_t n) {
-    classes_state_t *st = sms_malloc(sizeof *st);
-    classes_state_init(st, rc);
-    if (classes_state_prefetch(st, cmds, n) != 0) {
-        classes_state_close(st);
-        sms_free(st);
-        return NULL;
-    }
-    return st;
-}
-
-static void batch_end(void *state) {
-    classes_state_close(state);
-    sms_free(state);
-}
+SMS_WORKER_BATCH_STATE(classes)
 
 static void reply_class(sms_decision_t *d, int status, const classes_class_t *c) {
     d->status = status;
@@ -67,10 +54,8 @@ static void decide_roster(classes_state_t *st, const sms_command_t *cmd, int64_t
     else reply_unenroll(d, r->unenrolled);
     if (!out->event_type) return;
     const classes_class_t *c = &out->after;
-    char event_id[SMS_ID_SIZE];
-    msgpack_packer pk = sms_decision_event(d, c->id);
-    sms_event_pack_head(&pk, SMS_STR(sms_id_new(event_id)), SMS_STR(out->event_type), CLASSES_EVENT_VERSION, now_ms,
-                        cmd->actor, SMS_STR(c->id), cmd->id);
+    msgpack_packer pk =
+        sms_decision_event_head(d, NULL, cmd, now_ms, out->event_type, CLASSES_EVENT_VERSION, SMS_STR(c->id));
     if (out->kind == CLASSES_REPLY_ENROLL) {
         classes_pack_students_enrolled(&pk, c, r->roster_version, r->added, r->enrolled, r->enrolled_at, r->already);
         for (size_t i = 0; i < r->enrolled; i++) {
@@ -97,10 +82,8 @@ static void reply_post(sms_decision_t *d, const classes_post_t *p) {
 static void decide_post(const sms_command_t *cmd, int64_t now_ms, const classes_outcome_t *out, sms_decision_t *d) {
     const classes_post_t *p = &out->post;
     reply_post(d, p);
-    char event_id[SMS_ID_SIZE];
-    msgpack_packer pk = sms_decision_event_to(d, CLASSES_POSTS_TOPIC, out->after.id);
-    sms_event_pack_head(&pk, SMS_STR(sms_id_new(event_id)), SMS_STR(out->event_type), CLASSES_EVENT_VERSION, now_ms,
-                        cmd->actor, p->class_id, cmd->id);
+    msgpack_packer pk = sms_decision_event_head(d, CLASSES_POSTS_TOPIC, cmd, now_ms, out->event_type,
+                                                CLASSES_EVENT_VERSION, p->class_id);
     classes_pack_post(&pk, p);
 }
 
@@ -112,10 +95,8 @@ static void decide_chat(classes_state_t *st, const sms_command_t *cmd, int64_t n
     d->status = 201;
     msgpack_packer body = sms_decision_body(d);
     classes_pack_chat_public(&body, m);
-    char event_id[SMS_ID_SIZE];
-    msgpack_packer pk = sms_decision_event_to(d, CLASSES_CHAT_TOPIC, out->after.id);
-    sms_event_pack_head(&pk, SMS_STR(sms_id_new(event_id)), SMS_STR(out->event_type), CLASSES_EVENT_VERSION, now_ms,
-                        cmd->actor, m->class_id, cmd->id);
+    msgpack_packer pk = sms_decision_event_head(d, CLASSES_CHAT_TOPIC, cmd, now_ms, out->event_type,
+                                                CLASSES_EVENT_VERSION, m->class_id);
     classes_pack_chat(&pk, m);
     classes_state_set_chat_seq(st, out->after.id, m->seq);
 }
@@ -125,10 +106,8 @@ static void decide(void *state, const sms_command_t *cmd, int64_t now_ms, sms_de
     classes_outcome_t out;
     char new_id[SMS_ID_SIZE];
     classes_decide(st, cmd, now_ms, sms_id_new(new_id), &out);
-    if (out.status >= 400) {
-        sms_decision_fail(d, out.status, out.problem_code, "%s", out.detail);
-        for (size_t i = 0; i < out.n_errors; i++)
-            sms_decision_error(d, out.errors[i].field, strlen(out.errors[i].field), "%s", out.errors[i].message);
+    if (sms_verdict_failed(&out.verdict)) {
+        sms_verdict_to_decision(&out.verdict, d);
         classes_outcome_clear(&out);
         return;
     }
@@ -147,12 +126,10 @@ static void decide(void *state, const sms_command_t *cmd, int64_t now_ms, sms_de
         classes_outcome_clear(&out);
         return;
     }
-    reply_class(d, out.status, &out.after);
+    reply_class(d, out.verdict.status, &out.after);
     if (out.event_type) {
-        char event_id[SMS_ID_SIZE];
-        msgpack_packer pk = sms_decision_event(d, out.after.id);
-        sms_event_pack_head(&pk, SMS_STR(sms_id_new(event_id)), SMS_STR(out.event_type), CLASSES_EVENT_VERSION,
-                            now_ms, cmd->actor, SMS_STR(out.after.id), cmd->id);
+        msgpack_packer pk = sms_decision_event_head(d, NULL, cmd, now_ms, out.event_type, CLASSES_EVENT_VERSION,
+                                                    SMS_STR(out.after.id));
         bool updated = strcmp(out.event_type, "class.updated") == 0;
         classes_pack_snapshot(&pk, &out.after, updated ? out.changed : NULL, out.n_changed);
         /* Later commands of this batch must see this one's effect. */

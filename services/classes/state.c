@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "alloc.h"
-#include "log.h"
 #include "msgpack_util.h"
 #include "projection.h"
 #include "redis.h"
@@ -20,22 +19,14 @@ void classes_state_init(classes_state_t *st, redisContext *rc) {
     sms_strmap_init(&st->enrolled);
 }
 
-static void free_values(sms_strmap_t *m, void (*fn)(void *)) {
-    for (size_t i = 0; i < m->cap; i++) {
-        sms_strmap_entry_t *e = &m->slots[i];
-        if (e->key && e->value && e->value != &classes_absent) fn(e->value);
-    }
-}
-
 static void free_class(void *v) {
     classes_class_clear(v);
     sms_free(v);
 }
 
 void classes_state_close(classes_state_t *st) {
-    /* Tombstoned slots have value NULL, so free_values skips them. */
-    free_values(&st->classes, free_class);
-    free_values(&st->codes, sms_free);
+    sms_strmap_free_values(&st->classes, free_class, &classes_absent);
+    sms_strmap_free_values(&st->codes, sms_free, &classes_absent);
     sms_strmap_close(&st->classes);
     sms_strmap_close(&st->codes);
     sms_strmap_close(&st->enrolled); /* values are markers, nothing to free */
@@ -164,19 +155,13 @@ int classes_state_prefetch(classes_state_t *st, const sms_command_t *const *cmds
         }
         append_roster_lookup(st->rc, c, ids);
     }
-    char err[256];
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
         const sms_command_t *c = cmds[i];
         redisReply *r[3];
-        for (int k = 0; k < 3; k++) {
-            r[k] = sms_redis_get_reply(st->rc, err, sizeof err);
-            if (r[k] == NULL) {
-                sms_log(SMS_LOG_ERROR, "redis_failed", "%s", err);
-                for (int j = 0; j < k; j++) freeReplyObject(r[j]);
-                sms_free(ids);
-                return -1; /* the connection is unusable; the caller reconnects */
-            }
+        if (sms_redis_get_replies(st->rc, r, 3) != 0) {
+            sms_free(ids);
+            return -1; /* the connection is unusable; the caller reconnects */
         }
         if (c->key.len && sms_strmap_get(&st->classes, c->key.ptr, c->key.len) == NULL) {
             void *v = &classes_absent;
@@ -202,13 +187,7 @@ int classes_state_prefetch(classes_state_t *st, const sms_command_t *const *cmds
             sms_free(cd);
         }
         take_roster_lookup(st, c, ids, r[2]);
-        for (int k = 0; k < 3; k++) {
-            if (r[k]->type == REDIS_REPLY_ERROR) {
-                sms_log(SMS_LOG_ERROR, "redis_error", "%s", r[k]->str);
-                rc = -1;
-            }
-            freeReplyObject(r[k]);
-        }
+        if (sms_redis_free_replies(r, 3) != 0) rc = -1;
     }
     sms_free(ids);
     return rc;

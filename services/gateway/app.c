@@ -5,6 +5,7 @@
 
 #include <openssl/sha.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -144,6 +145,40 @@ bool gw_valid_cursor(const char *c, int digits) {
     for (size_t i = (size_t)digits + 1; i < n; i++)
         if (!((c[i] >= '0' && c[i] <= '9') || (c[i] >= 'A' && c[i] <= 'Z'))) return false;
     return true;
+}
+
+bool gw_query_int(const gw_request_t *req, const char *name, long lo, long hi, long def, long *out) {
+    const char *v = gw_req_query(req, name);
+    *out = def;
+    if (v == NULL) return true;
+    char *end;
+    long x = strtol(v, &end, 10);
+    if (*v == '\0' || *end || x < lo || x > hi) return false;
+    *out = x;
+    return true;
+}
+
+bool gw_query_limit(const gw_request_t *req, long def, long max, gw_page_query_t *q, sms_problem_error_t *errs,
+                    size_t *n_errs) {
+    bool ok = gw_query_int(req, "limit", 1, max, def, &q->limit);
+    snprintf(q->limit_s, sizeof q->limit_s, "%ld", q->limit);
+    if (!ok) {
+        snprintf(q->limit_error, sizeof q->limit_error, "must be an integer from 1 to %ld", max);
+        errs[(*n_errs)++] = (sms_problem_error_t){"limit", q->limit_error};
+    }
+    return ok;
+}
+
+bool gw_query_page(const gw_request_t *req, long def, long max, bool (*cursor_ok)(const char *), gw_page_query_t *q,
+                   sms_problem_error_t *errs, size_t *n_errs) {
+    bool ok = gw_query_limit(req, def, max, q, errs, n_errs);
+    const char *c = gw_req_query(req, "cursor");
+    q->cursor = c ? c : "";
+    if (*q->cursor && !cursor_ok(q->cursor)) {
+        errs[(*n_errs)++] = (sms_problem_error_t){"cursor", "is not a cursor this API returned"};
+        ok = false;
+    }
+    return ok;
 }
 
 void gw_respond_redis_down(gw_request_t *req) {

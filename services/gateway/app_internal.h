@@ -70,6 +70,32 @@ void gw_respond_page(gw_request_t *req, const redisReply *items, const redisRepl
  * [0-9A-Z]); anything else was not made by us. */
 bool gw_valid_cursor(const char *c, int digits);
 
+/* An integer query parameter `name` in lo..hi: *out = its value, or def when
+ * it is absent. Returns false (and *out = def) when present but not a
+ * decimal integer in range ("" included). */
+bool gw_query_int(const gw_request_t *req, const char *name, long lo, long hi, long def, long *out);
+
+/* The paging query of a list: ?limit and ?cursor. Caller-owned (usually on
+ * the handler's stack); the errors gw_query_limit/_page add point into it. */
+typedef struct gw_page_query_s {
+    long limit;
+    char limit_s[24];      /* limit as decimal text: a script argument */
+    const char *cursor;    /* "" (start) when absent or empty; borrows req */
+    char limit_error[48];  /* the message of a bad limit */
+} gw_page_query_t;
+
+/* Reads ?limit into q (absent: def; else an integer from 1 to max). When it
+ * is invalid, appends {"limit", "must be an integer from 1 to <max>"} to
+ * errs[*n_errs] (errs needs room for it) and returns false. */
+bool gw_query_limit(const gw_request_t *req, long def, long max, gw_page_query_t *q, sms_problem_error_t *errs,
+                    size_t *n_errs);
+
+/* gw_query_limit, then ?cursor: absent or "" is the start, anything else must
+ * pass cursor_ok or {"cursor", "is not a cursor this API returned"} is
+ * appended (errs needs room for 2). Returns false if either was invalid. */
+bool gw_query_page(const gw_request_t *req, long def, long max, bool (*cursor_ok)(const char *), gw_page_query_t *q,
+                   sms_problem_error_t *errs, size_t *n_errs);
+
 /* Answers 503 because Redis is not reachable. */
 void gw_respond_redis_down(gw_request_t *req);
 

@@ -172,17 +172,9 @@ static void list_assignments(gw_request_t *req, void *data) {
     if (sort == NULL || *sort == '\0') sort = "due_at";
     else if (strcmp(sort, "due_at") && strcmp(sort, "-due_at") && strcmp(sort, "created_at"))
         errs[n_errs++] = (sms_problem_error_t){"sort", "must be due_at, -due_at or created_at"};
-    long limit = LIST_LIMIT_DEFAULT;
-    const char *lim = gw_req_query(req, "limit");
-    if (lim) {
-        char *end;
-        limit = strtol(lim, &end, 10);
-        if (*lim == '\0' || *end || limit < 1 || limit > LIST_LIMIT_MAX)
-            errs[n_errs++] = (sms_problem_error_t){"limit", "must be an integer from 1 to 100"};
-    }
-    const char *cursor = gw_req_query(req, "cursor");
-    if (cursor && *cursor && !valid_cursor(cursor))
-        errs[n_errs++] = (sms_problem_error_t){"cursor", "is not a cursor this API returned"};
+    gw_page_query_t page;
+    /* Its errors are counted in n_errs, checked below. */
+    (void)gw_query_page(req, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, valid_cursor, &page, errs, &n_errs);
     if (n_errs) {
         gw_respond_problem(req, 400, "validation", "invalid query parameters", errs, n_errs);
         return;
@@ -191,14 +183,12 @@ static void list_assignments(gw_request_t *req, void *data) {
     if (lo < 0) lo = 0;
     if (hi < 0) hi = 0;
     if (lo > DUE_BOUND_MAX) lo = DUE_BOUND_MAX;
-    char lo_s[24], hi_s[24], limit_s[8], now_s[24];
+    char lo_s[24], hi_s[24], now_s[24];
     snprintf(lo_s, sizeof lo_s, "%015lld", (long long)lo);
     snprintf(hi_s, sizeof hi_s, "%015lld", (long long)hi);
-    snprintf(limit_s, sizeof limit_s, "%ld", limit);
     snprintf(now_s, sizeof now_s, "%lld", (long long)now);
     const char *user = gw_req_user(req), *class_id = gw_req_param(req, "class_id");
-    const char *c = cursor ? cursor : "";
-    const char *argv[] = {user, class_id, sort, lo_s, hi_s, c, limit_s, now_s};
+    const char *argv[] = {user, class_id, sort, lo_s, hi_s, page.cursor, page.limit_s, now_s};
     size_t lens[8];
     for (int i = 0; i < 8; i++) lens[i] = strlen(argv[i]);
     gw_read_t *rd = gw_read_new(app, req);

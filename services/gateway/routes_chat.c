@@ -158,26 +158,15 @@ static bool valid_after(const char *s) {
     return true;
 }
 
-/* An integer query parameter in lo..hi (absent: def). false if malformed. */
-static bool int_param(gw_request_t *req, const char *name, long lo, long hi, long def, long *out) {
-    const char *v = gw_req_query(req, name);
-    *out = def;
-    if (v == NULL) return true;
-    char *end;
-    long x = strtol(v, &end, 10);
-    if (*v == '\0' || *end || x < lo || x > hi) return false;
-    *out = x;
-    return true;
-}
-
 static void list_chat(gw_request_t *req, void *data) {
     gw_app_t *app = data;
     sms_problem_error_t errs[3];
     size_t n_errs = 0;
-    long limit, wait;
-    if (!int_param(req, "limit", 1, CHAT_LIMIT_MAX, CHAT_LIMIT_DEFAULT, &limit))
-        errs[n_errs++] = (sms_problem_error_t){"limit", "must be an integer from 1 to 200"};
-    if (!int_param(req, "wait", 0, CHAT_WAIT_MAX_S, 0, &wait))
+    gw_page_query_t page;
+    /* Its errors are counted in n_errs, checked below. */
+    (void)gw_query_limit(req, CHAT_LIMIT_DEFAULT, CHAT_LIMIT_MAX, &page, errs, &n_errs);
+    long wait;
+    if (!gw_query_int(req, "wait", 0, CHAT_WAIT_MAX_S, 0, &wait))
         errs[n_errs++] = (sms_problem_error_t){"wait", "must be an integer from 0 to 30 (seconds)"};
     const char *after = gw_req_query(req, "after");
     if (after && !valid_after(after))
@@ -193,7 +182,7 @@ static void list_chat(gw_request_t *req, void *data) {
     cr->role = sms_strdup(gw_req_role(req));
     /* Leading zeros are dropped so that next_cursor echoes a canonical form. */
     snprintf(cr->after, sizeof cr->after, "%lld", after ? strtoll(after, NULL, 10) : 0LL);
-    snprintf(cr->limit, sizeof cr->limit, "%ld", limit);
+    snprintf(cr->limit, sizeof cr->limit, "%ld", page.limit);
     cr->w.class_id = cr->class_id;
     cr->w.req = req;
     cr->w.deadline_ms = sms_mono_ms() + (uint64_t)wait * 1000;

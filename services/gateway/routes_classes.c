@@ -109,17 +109,9 @@ static void list_classes(gw_request_t *req, void *data) {
     if (status == NULL || *status == '\0') status = "active";
     else if (strcmp(status, "active") && strcmp(status, "inactive") && strcmp(status, "all"))
         errs[n_errs++] = (sms_problem_error_t){"status", "must be active, inactive or all"};
-    long limit = LIST_LIMIT_DEFAULT;
-    const char *lim = gw_req_query(req, "limit");
-    if (lim) {
-        char *end;
-        limit = strtol(lim, &end, 10);
-        if (*lim == '\0' || *end || limit < 1 || limit > LIST_LIMIT_MAX)
-            errs[n_errs++] = (sms_problem_error_t){"limit", "must be an integer from 1 to 100"};
-    }
-    const char *cursor = gw_req_query(req, "cursor");
-    if (cursor && *cursor && !valid_cursor(cursor))
-        errs[n_errs++] = (sms_problem_error_t){"cursor", "is not a cursor this API returned"};
+    gw_page_query_t page;
+    /* Its errors are counted in n_errs, checked below. */
+    (void)gw_query_page(req, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, valid_cursor, &page, errs, &n_errs);
     const char *q = gw_req_query(req, "q");
     if (q && strlen(q) > LIST_Q_MAX) errs[n_errs++] = (sms_problem_error_t){"q", "must be at most 200 characters"};
     if (n_errs) {
@@ -130,12 +122,9 @@ static void list_classes(gw_request_t *req, void *data) {
     size_t qn = q ? strlen(q) : 0;
     for (size_t i = 0; i < qn; i++) qlower[i] = (q[i] >= 'A' && q[i] <= 'Z') ? (char)(q[i] + 32) : q[i];
     qlower[qn] = '\0';
-    char limit_s[8];
-    snprintf(limit_s, sizeof limit_s, "%ld", limit);
     const char *user = gw_req_user(req);
-    const char *c = cursor ? cursor : "";
-    const char *argv[] = {user, status, qlower, c, limit_s};
-    size_t lens[] = {strlen(user), strlen(status), qn, strlen(c), strlen(limit_s)};
+    const char *argv[] = {user, status, qlower, page.cursor, page.limit_s};
+    size_t lens[] = {strlen(user), strlen(status), qn, strlen(page.cursor), strlen(page.limit_s)};
     gw_read_t *rd = gw_read_new(app, req);
     if (gw_script_call(app, &list_script, 5, argv, lens, on_list, rd) != 0) gw_respond_redis_down(gw_read_finish(rd));
 }

@@ -204,26 +204,16 @@ static void get_sheet(gw_request_t *req, void *data) {
     }
     sms_problem_error_t errs[2];
     size_t n_errs = 0;
-    long limit = GRADES_LIMIT_DEFAULT;
-    const char *lim = gw_req_query(req, "limit");
-    if (lim) {
-        char *end;
-        limit = strtol(lim, &end, 10);
-        if (*lim == '\0' || *end || limit < 1 || limit > GRADES_LIMIT_MAX)
-            errs[n_errs++] = (sms_problem_error_t){"limit", "must be an integer from 1 to 1000"};
-    }
-    const char *cursor = gw_req_query(req, "cursor");
-    if (cursor && *cursor && !valid_id(cursor))
-        errs[n_errs++] = (sms_problem_error_t){"cursor", "is not a cursor this API returned"};
+    gw_page_query_t page;
+    /* Its errors are counted in n_errs, checked below. */
+    (void)gw_query_page(req, GRADES_LIMIT_DEFAULT, GRADES_LIMIT_MAX, valid_id, &page, errs, &n_errs);
     if (n_errs) {
         gw_respond_problem(req, 400, "validation", "invalid query parameters", errs, n_errs);
         return;
     }
-    char limit_s[8];
-    snprintf(limit_s, sizeof limit_s, "%ld", limit);
-    const char *user = gw_req_user(req), *c = cursor ? cursor : "";
-    const char *argv[] = {id, user, c, limit_s};
-    size_t lens[] = {strlen(id), strlen(user), strlen(c), strlen(limit_s)};
+    const char *user = gw_req_user(req);
+    const char *argv[] = {id, user, page.cursor, page.limit_s};
+    size_t lens[] = {strlen(id), strlen(user), strlen(page.cursor), strlen(page.limit_s)};
     gw_read_t *rd = gw_read_new(app, req);
     if (gw_script_call(app, &sheet_script, 4, argv, lens, on_sheet, rd) != 0) gw_respond_redis_down(gw_read_finish(rd));
 }

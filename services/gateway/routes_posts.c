@@ -73,27 +73,16 @@ static void list_posts(gw_request_t *req, void *data) {
     gw_app_t *app = data;
     sms_problem_error_t errs[2];
     size_t n_errs = 0;
-    long limit = LIST_LIMIT_DEFAULT;
-    const char *lim = gw_req_query(req, "limit");
-    if (lim) {
-        char *end;
-        limit = strtol(lim, &end, 10);
-        if (*lim == '\0' || *end || limit < 1 || limit > LIST_LIMIT_MAX)
-            errs[n_errs++] = (sms_problem_error_t){"limit", "must be an integer from 1 to 100"};
-    }
-    const char *cursor = gw_req_query(req, "cursor");
-    if (cursor && *cursor && !valid_cursor(cursor))
-        errs[n_errs++] = (sms_problem_error_t){"cursor", "is not a cursor this API returned"};
+    gw_page_query_t page;
+    /* Its errors are counted in n_errs, checked below. */
+    (void)gw_query_page(req, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, valid_cursor, &page, errs, &n_errs);
     if (n_errs) {
         gw_respond_problem(req, 400, "validation", "invalid query parameters", errs, n_errs);
         return;
     }
-    char limit_s[8];
-    snprintf(limit_s, sizeof limit_s, "%ld", limit);
     const char *cid = gw_req_param(req, "class_id"), *user = gw_req_user(req), *role = gw_req_role(req);
-    const char *c = cursor ? cursor : "";
-    const char *argv[] = {cid, user, role, c, limit_s};
-    size_t lens[] = {strlen(cid), strlen(user), strlen(role), strlen(c), strlen(limit_s)};
+    const char *argv[] = {cid, user, role, page.cursor, page.limit_s};
+    size_t lens[] = {strlen(cid), strlen(user), strlen(role), strlen(page.cursor), strlen(page.limit_s)};
     gw_read_t *rd = gw_read_new(app, req);
     if (gw_script_call(app, &list_script, 5, argv, lens, on_list, rd) != 0) gw_respond_redis_down(gw_read_finish(rd));
 }

@@ -138,17 +138,6 @@ static void respond_page(gw_request_t *req, redisReply *r, bool hex_cursor) {
     sms_buf_close(&b);
 }
 
-/* Reads ?limit into *limit; adds an error if it is not 1..100. */
-static void query_limit(gw_request_t *req, long *limit, sms_problem_error_t *errs, size_t *n_errs) {
-    *limit = LIST_LIMIT_DEFAULT;
-    const char *lim = gw_req_query(req, "limit");
-    if (lim == NULL) return;
-    char *end;
-    *limit = strtol(lim, &end, 10);
-    if (*lim == '\0' || *end || *limit < 1 || *limit > LIST_LIMIT_MAX)
-        errs[(*n_errs)++] = (sms_problem_error_t){"limit", "must be an integer from 1 to 100"};
-}
-
 /* ---- GET /lecturer/students/{class_id} ---- */
 
 static void on_roster(redisReply *r, void *data) {
@@ -164,8 +153,10 @@ static void list_roster(gw_request_t *req, void *data) {
     gw_app_t *app = data;
     sms_problem_error_t errs[4];
     size_t n_errs = 0;
-    long limit;
-    query_limit(req, &limit, errs, &n_errs);
+    gw_page_query_t page;
+    /* Its errors are counted in n_errs, checked below. */
+    (void)gw_query_limit(req, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, &page, errs, &n_errs);
+    /* The cursor is hex-encoded (a roster member), not a list cursor. */
     char cursor[CURSOR_HEX_MAX / 2];
     long cn = 0;
     const char *c = gw_req_query(req, "cursor");
@@ -181,11 +172,9 @@ static void list_roster(gw_request_t *req, void *data) {
     char qlower[LIST_Q_MAX + 1] = "";
     size_t qn = q ? strlen(q) : 0;
     for (size_t i = 0; i < qn; i++) qlower[i] = (q[i] >= 'A' && q[i] <= 'Z') ? (char)(q[i] + 32) : q[i];
-    char limit_s[8];
-    snprintf(limit_s, sizeof limit_s, "%ld", limit);
     const char *cid = gw_req_param(req, "class_id"), *user = gw_req_user(req);
-    const char *argv[] = {cid, user, qlower, cursor, limit_s};
-    size_t lens[] = {strlen(cid), strlen(user), qn, (size_t)cn, strlen(limit_s)};
+    const char *argv[] = {cid, user, qlower, cursor, page.limit_s};
+    size_t lens[] = {strlen(cid), strlen(user), qn, (size_t)cn, strlen(page.limit_s)};
     gw_read_t *rd = gw_read_new(app, req);
     if (gw_script_call(app, &roster_script, 5, argv, lens, on_roster, rd) != 0) gw_respond_redis_down(gw_read_finish(rd));
 }
@@ -201,20 +190,16 @@ static void student_classes(gw_request_t *req, void *data) {
     gw_app_t *app = data;
     sms_problem_error_t errs[2];
     size_t n_errs = 0;
-    long limit;
-    query_limit(req, &limit, errs, &n_errs);
-    const char *cursor = gw_req_query(req, "cursor");
-    if (cursor && *cursor && !valid_class_cursor(cursor))
-        errs[n_errs++] = (sms_problem_error_t){"cursor", "is not a cursor this API returned"};
+    gw_page_query_t page;
+    /* Its errors are counted in n_errs, checked below. */
+    (void)gw_query_page(req, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, valid_class_cursor, &page, errs, &n_errs);
     if (n_errs) {
         gw_respond_problem(req, 400, "validation", "invalid query parameters", errs, n_errs);
         return;
     }
-    char limit_s[8];
-    snprintf(limit_s, sizeof limit_s, "%ld", limit);
-    const char *user = gw_req_user(req), *c = cursor ? cursor : "";
-    const char *argv[] = {user, c, limit_s};
-    size_t lens[] = {strlen(user), strlen(c), strlen(limit_s)};
+    const char *user = gw_req_user(req);
+    const char *argv[] = {user, page.cursor, page.limit_s};
+    size_t lens[] = {strlen(user), strlen(page.cursor), strlen(page.limit_s)};
     gw_read_t *rd = gw_read_new(app, req);
     if (gw_script_call(app, &student_script, 3, argv, lens, on_student_classes, rd) != 0)
         gw_respond_redis_down(gw_read_finish(rd));

@@ -119,24 +119,13 @@ static void not_found(gw_request_t *req, const char *detail) {
     gw_respond_problem(req, 404, "not_found", detail, NULL, 0);
 }
 
-/* limit and cursor of a list; answers 400 and returns false when invalid. */
-static bool page_params(gw_request_t *req, bool (*cursor_ok)(const char *), long *limit, const char **cursor) {
+/* limit and cursor of a list into page; answers 400 and returns false when invalid. */
+static bool page_params(gw_request_t *req, bool (*cursor_ok)(const char *), gw_page_query_t *page) {
     sms_problem_error_t errs[2];
     size_t n_errs = 0;
-    *limit = LIMIT_DEFAULT;
-    const char *lim = gw_req_query(req, "limit");
-    if (lim) {
-        char *end;
-        *limit = strtol(lim, &end, 10);
-        if (*lim == '\0' || *end || *limit < 1 || *limit > LIMIT_MAX)
-            errs[n_errs++] = (sms_problem_error_t){"limit", "must be an integer from 1 to 100"};
-    }
-    *cursor = gw_req_query(req, "cursor");
-    if (*cursor && **cursor && !cursor_ok(*cursor))
-        errs[n_errs++] = (sms_problem_error_t){"cursor", "is not a cursor this API returned"};
-    if (*cursor == NULL) *cursor = "";
-    if (n_errs) gw_respond_problem(req, 400, "validation", "invalid query parameters", errs, n_errs);
-    return n_errs == 0;
+    if (gw_query_page(req, LIMIT_DEFAULT, LIMIT_MAX, cursor_ok, page, errs, &n_errs)) return true;
+    gw_respond_problem(req, 400, "validation", "invalid query parameters", errs, n_errs);
+    return false;
 }
 
 /* The script's reply, checked: {0} is answered 404 (true returned: done),
@@ -216,18 +205,16 @@ static void on_submissions(redisReply *r, void *data) {
 
 static void list_submissions(gw_request_t *req, void *data) {
     gw_app_t *app = data;
-    const char *id = gw_req_param(req, "id"), *cursor;
-    long limit;
+    const char *id = gw_req_param(req, "id");
+    gw_page_query_t page;
     if (!valid_id(id)) {
         not_found(req, "no such assignment");
         return;
     }
-    if (!page_params(req, valid_id, &limit, &cursor)) return;
-    char limit_s[8];
-    snprintf(limit_s, sizeof limit_s, "%ld", limit);
+    if (!page_params(req, valid_id, &page)) return;
     const char *user = gw_req_user(req);
-    const char *argv[] = {id, user, cursor, limit_s};
-    size_t lens[] = {strlen(id), strlen(user), strlen(cursor), strlen(limit_s)};
+    const char *argv[] = {id, user, page.cursor, page.limit_s};
+    size_t lens[] = {strlen(id), strlen(user), strlen(page.cursor), strlen(page.limit_s)};
     gw_read_t *rd = gw_read_new(app, req);
     if (gw_script_call(app, &list_script, 4, argv, lens, on_submissions, rd) != 0)
         gw_respond_redis_down(gw_read_finish(rd));
@@ -264,19 +251,18 @@ static void on_student_assignments(redisReply *r, void *data) {
 
 static void list_student_assignments(gw_request_t *req, void *data) {
     gw_app_t *app = data;
-    const char *cid = gw_req_param(req, "class_id"), *cursor;
-    long limit;
+    const char *cid = gw_req_param(req, "class_id");
+    gw_page_query_t page;
     if (!valid_id(cid)) {
         not_found(req, "no such class");
         return;
     }
-    if (!page_params(req, valid_due_cursor, &limit, &cursor)) return;
-    char limit_s[8], now_s[24];
-    snprintf(limit_s, sizeof limit_s, "%ld", limit);
+    if (!page_params(req, valid_due_cursor, &page)) return;
+    char now_s[24];
     snprintf(now_s, sizeof now_s, "%lld", (long long)sms_now_ms());
     const char *user = gw_req_user(req);
-    const char *argv[] = {cid, user, cursor, limit_s, now_s};
-    size_t lens[] = {strlen(cid), strlen(user), strlen(cursor), strlen(limit_s), strlen(now_s)};
+    const char *argv[] = {cid, user, page.cursor, page.limit_s, now_s};
+    size_t lens[] = {strlen(cid), strlen(user), strlen(page.cursor), strlen(page.limit_s), strlen(now_s)};
     gw_read_t *rd = gw_read_new(app, req);
     if (gw_script_call(app, &student_script, 5, argv, lens, on_student_assignments, rd) != 0)
         gw_respond_redis_down(gw_read_finish(rd));

@@ -11,36 +11,23 @@
 #include "msgpack_util.h"
 #include "text.h"
 
-static void add_error(grading_outcome_t *out, const char *fmt_field, size_t index, const char *fmt, ...)
+static void row_error(grading_outcome_t *out, const char *fmt_field, size_t index, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* fmt_field is a printf format taking the row index ("grades[%zu].score"). */
-static void add_error(grading_outcome_t *out, const char *fmt_field, size_t index, const char *fmt, ...) {
-    out->n_errors_total++;
-    if (out->n_errors == GRADING_MAX_ERRORS) return;
-    size_t i = out->n_errors++;
+/* A field error named by a row: fmt_field is a printf format taking the row
+ * index ("grades[%zu].score"). */
+static void row_error(grading_outcome_t *out, const char *fmt_field, size_t index, const char *fmt, ...) {
+    char field[SMS_VERDICT_FIELD_MAX + 8], message[160];
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
-    snprintf(out->fields[i], sizeof out->fields[i], fmt_field, index);
+    int flen = snprintf(field, sizeof field, fmt_field, index);
 #pragma GCC diagnostic pop
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(out->messages[i], sizeof out->messages[i], fmt, ap);
+    vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
-    out->errors[i].field = out->fields[i];
-    out->errors[i].message = out->messages[i];
-}
-
-static void fail(grading_outcome_t *out, int status, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void fail(grading_outcome_t *out, int status, const char *code, const char *fmt, ...) {
-    out->status = status;
-    out->problem_code = code;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(out->detail, sizeof out->detail, fmt, ap);
-    va_end(ap);
+    size_t n = flen < 0 ? 0 : (size_t)flen < sizeof field ? (size_t)flen : sizeof field - 1;
+    sms_verdict_error(&out->verdict, field, n, "%s", message);
 }
 
 bool grading_valid_student_id(const char *s, size_t n) {
@@ -62,12 +49,12 @@ static bool str_is(sms_str_t s, const char *lit) { return s.len == strlen(lit) &
 static grading_assignment_t *owned_assignment(grading_state_t *st, const sms_command_t *cmd, grading_outcome_t *out) {
     grading_assignment_t *a = grading_state_assignment(st, cmd->key);
     if (a == NULL || !str_is(cmd->actor, a->lecturer_id)) {
-        out->stale = a == NULL; /* an assignment created a moment ago may not have reached us yet */
-        fail(out, 404, "not_found", "no assignment %.*s", (int)cmd->key.len, cmd->key.ptr);
+        out->verdict.stale = a == NULL; /* an assignment created a moment ago may not have reached us yet */
+        sms_verdict_fail(&out->verdict, 404, "not_found", "no assignment %.*s", (int)cmd->key.len, cmd->key.ptr);
         return NULL;
     }
     if (a->deleted) {
-        fail(out, 409, "assignment_deleted", "assignment %s is deleted: its grades cannot be changed", a->id);
+        sms_verdict_fail(&out->verdict, 409, "assignment_deleted", "assignment %s is deleted: its grades cannot be changed", a->id);
         return NULL;
     }
     out->assignment = a;
@@ -90,19 +77,19 @@ static void validate_shape(const msgpack_object *data, const msgpack_object **ro
             snprintf(f, sizeof f, "%.*s", (int)(len > 60 ? 60 : len), s);
             for (char *p = f; *p; p++)
                 if (*p == '%') *p = '_'; /* f becomes a format below */
-            add_error(out, f, 0, "unknown field");
+            row_error(out, f, 0, "unknown field");
         }
     }
     const msgpack_object *rel = sms_mp_map_get(data, "release");
     if (rel && rel->type != MSGPACK_OBJECT_BOOLEAN && rel->type != MSGPACK_OBJECT_NIL)
-        add_error(out, "release", 0, "must be true or false");
+        row_error(out, "release", 0, "must be true or false");
     else if (rel && rel->type == MSGPACK_OBJECT_BOOLEAN)
         *release = rel->via.boolean;
     const msgpack_object *list = sms_mp_map_get(data, "grades");
-    if (list == NULL) add_error(out, "grades", 0, "is required");
-    else if (list->type != MSGPACK_OBJECT_ARRAY) add_error(out, "grades", 0, "must be an array of grades");
+    if (list == NULL) row_error(out, "grades", 0, "is required");
+    else if (list->type != MSGPACK_OBJECT_ARRAY) row_error(out, "grades", 0, "must be an array of grades");
     else if (list->via.array.size < 1 || list->via.array.size > GRADING_MAX_ITEMS)
-        add_error(out, "grades", 0, "must hold 1 to %d grades (got %u)", GRADING_MAX_ITEMS, list->via.array.size);
+        row_error(out, "grades", 0, "must hold 1 to %d grades (got %u)", GRADING_MAX_ITEMS, list->via.array.size);
     else {
         *rows = list->via.array.ptr;
         *n = list->via.array.size;
@@ -113,39 +100,39 @@ static void validate_shape(const msgpack_object *data, const msgpack_object **ro
 static void validate_row(const grading_state_t *st, const grading_assignment_t *a, const msgpack_object *row,
                          size_t i, sms_strmap_t *seen, grading_outcome_t *out) {
     if (row->type != MSGPACK_OBJECT_MAP) {
-        add_error(out, "grades[%zu]", i, "must be an object with student_id, score and feedback");
+        row_error(out, "grades[%zu]", i, "must be an object with student_id, score and feedback");
         return;
     }
     for (uint32_t k = 0; k < row->via.map.size; k++) {
         const msgpack_object *key = &row->via.map.ptr[k].key;
         if (!sms_mp_str_eq(key, "student_id") && !sms_mp_str_eq(key, "score") && !sms_mp_str_eq(key, "feedback"))
-            add_error(out, "grades[%zu]", i, "has an unknown field (allowed: student_id, score, feedback)");
+            row_error(out, "grades[%zu]", i, "has an unknown field (allowed: student_id, score, feedback)");
     }
     sms_str_t id;
     const msgpack_object *v = sms_mp_map_get(row, "student_id");
     if (v == NULL) {
-        add_error(out, "grades[%zu].student_id", i, "is required");
+        row_error(out, "grades[%zu].student_id", i, "is required");
     } else if (!sms_mp_str(v, &id.ptr, &id.len) || !grading_valid_student_id(id.ptr, id.len)) {
-        add_error(out, "grades[%zu].student_id", i, "must be 1 to %d characters of A-Z, a-z, 0-9, '.', '_', '-'",
+        row_error(out, "grades[%zu].student_id", i, "must be 1 to %d characters of A-Z, a-z, 0-9, '.', '_', '-'",
                   GRADING_STUDENT_ID_MAX);
     } else {
         uintptr_t first = (uintptr_t)sms_strmap_get(seen, id.ptr, id.len);
-        if (first) add_error(out, "grades[%zu].student_id", i, "duplicate of grades[%zu]", (size_t)(first - 1));
+        if (first) row_error(out, "grades[%zu].student_id", i, "duplicate of grades[%zu]", (size_t)(first - 1));
         else sms_strmap_put(seen, id.ptr, id.len, (void *)(uintptr_t)(i + 1));
         if (!first && !grading_state_enrolled(st, a->class_id, id)) {
-            out->stale = true; /* an enrollment a moment ago may not have reached us yet */
-            add_error(out, "grades[%zu].student_id", i, "is not enrolled in class %s", a->class_id);
+            out->verdict.stale = true; /* an enrollment a moment ago may not have reached us yet */
+            row_error(out, "grades[%zu].student_id", i, "is not enrolled in class %s", a->class_id);
         }
     }
     double score;
     v = sms_mp_map_get(row, "score");
-    if (v == NULL) add_error(out, "grades[%zu].score", i, "is required");
-    else if (!grading_number(v, &score)) add_error(out, "grades[%zu].score", i, "must be a number");
+    if (v == NULL) row_error(out, "grades[%zu].score", i, "is required");
+    else if (!grading_number(v, &score)) row_error(out, "grades[%zu].score", i, "must be a number");
     else if (score < 0 || grading_hundredths(score) > a->max_score) {
         sms_buf_t max;
         sms_buf_init(&max);
         grading_score_json(&max, a->max_score);
-        add_error(out, "grades[%zu].score", i, "must be from 0 to %s (the assignment's max_score)", max.data);
+        row_error(out, "grades[%zu].score", i, "must be from 0 to %s (the assignment's max_score)", max.data);
         sms_buf_close(&max);
     }
     v = sms_mp_map_get(row, "feedback");
@@ -153,11 +140,11 @@ static void validate_row(const grading_state_t *st, const grading_assignment_t *
     size_t fbn;
     if (v && v->type != MSGPACK_OBJECT_NIL) {
         size_t chars;
-        if (!sms_mp_str(v, &fb, &fbn)) add_error(out, "grades[%zu].feedback", i, "must be a string");
+        if (!sms_mp_str(v, &fb, &fbn)) row_error(out, "grades[%zu].feedback", i, "must be a string");
         else if ((chars = sms_text_chars(fb, fbn)) == (size_t)-1)
-            add_error(out, "grades[%zu].feedback", i, "must be valid UTF-8 text without control characters");
+            row_error(out, "grades[%zu].feedback", i, "must be valid UTF-8 text without control characters");
         else if (chars > GRADING_FEEDBACK_MAX)
-            add_error(out, "grades[%zu].feedback", i, "must be at most %d characters (got %zu)", GRADING_FEEDBACK_MAX,
+            row_error(out, "grades[%zu].feedback", i, "must be at most %d characters (got %zu)", GRADING_FEEDBACK_MAX,
                       chars);
     }
 }
@@ -173,8 +160,8 @@ static void decide_update(grading_state_t *st, const sms_command_t *cmd, grading
     size_t n;
     bool release;
     validate_shape(cmd->data, &rows, &n, &release, out);
-    if (out->n_errors_total) {
-        fail(out, 422, "validation", "the request is invalid; nothing was changed");
+    if (out->verdict.n_errors_total) {
+        sms_verdict_fail(&out->verdict, 422, "validation", "the request is invalid; nothing was changed");
         return;
     }
     const grading_assignment_t *a = owned_assignment(st, cmd, out);
@@ -183,12 +170,12 @@ static void decide_update(grading_state_t *st, const sms_command_t *cmd, grading
     sms_strmap_init(&seen);
     for (size_t i = 0; i < n; i++) validate_row(st, a, &rows[i], i, &seen, out);
     sms_strmap_close(&seen);
-    if (out->n_errors_total) {
-        size_t more = out->n_errors_total - out->n_errors;
+    if (out->verdict.n_errors_total) {
+        size_t more = out->verdict.n_errors_total - out->verdict.n_errors;
         char tail[64] = "";
-        if (more) snprintf(tail, sizeof tail, " (%zu listed, and %zu more)", out->n_errors, more);
-        fail(out, 422, "validation", "%zu problem%s in the grades; nothing was changed%s", out->n_errors_total,
-             out->n_errors_total == 1 ? "" : "s", tail);
+        if (more) snprintf(tail, sizeof tail, " (%zu listed, and %zu more)", out->verdict.n_errors, more);
+        sms_verdict_fail(&out->verdict, 422, "validation", "%zu problem%s in the grades; nothing was changed%s", out->verdict.n_errors_total,
+             out->verdict.n_errors_total == 1 ? "" : "s", tail);
         return;
     }
     for (size_t i = 0; i < n; i++) {
@@ -216,7 +203,7 @@ static void decide_update(grading_state_t *st, const sms_command_t *cmd, grading
         c->released = released;
         c->grade_version = (cur ? cur->version : 0) + 1;
     }
-    out->status = 200;
+    out->verdict.status = 200;
 }
 
 static int cmp_change(const void *x, const void *y) {
@@ -245,22 +232,23 @@ static void decide_release(grading_state_t *st, const sms_command_t *cmd, gradin
     }
     /* Events in student order, whatever the hash order. */
     if (out->n_changes > 1) qsort(out->changes, out->n_changes, sizeof *out->changes, cmp_change);
-    out->status = 200;
+    out->verdict.status = 200;
 }
 
 void grading_decide(grading_state_t *st, const sms_command_t *cmd, grading_outcome_t *out) {
     memset(out, 0, sizeof *out);
+    out->verdict.limit = GRADING_MAX_ERRORS;
     if (!str_is(cmd->role, "lecturer")) {
-        fail(out, 403, "forbidden", "only lecturers grade");
+        sms_verdict_fail(&out->verdict, 403, "forbidden", "only lecturers grade");
         return;
     }
     if (cmd->v != 1) {
-        fail(out, 400, "unsupported_version", "command version %lld is not supported", (long long)cmd->v);
+        sms_verdict_fail(&out->verdict, 400, "unsupported_version", "command version %lld is not supported", (long long)cmd->v);
         return;
     }
     if (str_is(cmd->type, "grades.update")) decide_update(st, cmd, out);
     else if (str_is(cmd->type, "grades.release")) decide_release(st, cmd, out);
-    else fail(out, 400, "unknown_command", "unknown command type %.*s", (int)cmd->type.len, cmd->type.ptr);
+    else sms_verdict_fail(&out->verdict, 400, "unknown_command", "unknown command type %.*s", (int)cmd->type.len, cmd->type.ptr);
 }
 
 void grading_outcome_clear(grading_outcome_t *out) {

@@ -12,8 +12,9 @@
 #include "problem.h"
 #include "schema.h"
 #include "state.h"
+#include "verdict.h"
 
-#define GRADING_MAX_ERRORS 64 /* listed in a 422; the detail counts the rest */
+#define GRADING_MAX_ERRORS SMS_VERDICT_MAX_ERRORS /* listed in a 422; the detail counts the rest */
 
 typedef enum grading_kind_e {
     GRADING_UPDATE = 0, /* grades.update: reply {"updated": n, "unchanged": m}, grade.changed events */
@@ -21,21 +22,12 @@ typedef enum grading_kind_e {
 } grading_kind_t;
 
 typedef struct grading_outcome_s {
-    int status;                   /* HTTP status of the reply */
+    sms_verdict_t verdict;        /* the reply status; on failure the problem, its errors, stale */
     grading_kind_t kind;
     const grading_assignment_t *assignment; /* the state's, when found */
     grading_change_t *changes;    /* owned (grading_outcome_clear); strings borrow cmd and state */
     size_t n_changes;
     size_t unchanged;
-    /* errors (status >= 400) */
-    bool stale;                   /* maybe only an assignment or enrollment not learned yet */
-    const char *problem_code;
-    char detail[256];
-    sms_problem_error_t errors[GRADING_MAX_ERRORS];
-    char fields[GRADING_MAX_ERRORS][72];
-    char messages[GRADING_MAX_ERRORS][160];
-    size_t n_errors;              /* listed */
-    size_t n_errors_total;        /* found (n_errors_total - n_errors are not listed) */
 } grading_outcome_t;
 
 /* Decides cmd (grades.update or grades.release, key = assignment id). Fills

@@ -12,26 +12,11 @@
 #include "msgpack_util.h"
 #include "projection.h"
 #include "state.h"
-
-_Static_assert(GRADING_MAX_ERRORS <= SMS_DECISION_MAX_ERRORS, "the worker must carry every listed error");
+#include "worker_batch.h"
 
 static const char *const learn_topics[] = {"sms.events.classes", "sms.events.assignments", NULL};
 
-static void *batch_begin(redisContext *rc, const sms_command_t *const *cmds, size_t n) {
-    grading_state_t *st = sms_malloc(sizeof *st);
-    grading_state_init(st, rc);
-    if (grading_state_prefetch(st, cmds, n) != 0) {
-        grading_state_close(st);
-        sms_free(st);
-        return NULL;
-    }
-    return st;
-}
-
-static void batch_end(void *state) {
-    grading_state_close(state);
-    sms_free(state);
-}
+SMS_WORKER_BATCH_STATE(grading)
 
 static void reply_counts(sms_decision_t *d, bool release, size_t changed, size_t unchanged) {
     d->status = 200;
@@ -45,11 +30,8 @@ static void decide(void *state, const sms_command_t *cmd, int64_t now_ms, sms_de
     grading_state_t *st = state;
     grading_outcome_t out;
     grading_decide(st, cmd, &out);
-    if (out.status >= 400) {
-        sms_decision_fail(d, out.status, out.problem_code, "%s", out.detail);
-        d->stale = out.stale;
-        for (size_t i = 0; i < out.n_errors; i++)
-            sms_decision_error(d, out.errors[i].field, strlen(out.errors[i].field), "%s", out.errors[i].message);
+    if (sms_verdict_failed(&out.verdict)) {
+        sms_verdict_to_decision(&out.verdict, d);
         grading_outcome_clear(&out);
         return;
     }
@@ -58,10 +40,8 @@ static void decide(void *state, const sms_command_t *cmd, int64_t now_ms, sms_de
     grading_assignment_t *a = (grading_assignment_t *)out.assignment;
     for (size_t i = 0; i < out.n_changes; i++) {
         const grading_change_t *c = &out.changes[i];
-        char event_id[SMS_ID_SIZE];
-        msgpack_packer pk = sms_decision_event(d, a->id);
-        sms_event_pack_head(&pk, SMS_STR(sms_id_new(event_id)), SMS_STR(release ? "grade.released" : "grade.changed"),
-                            GRADING_EVENT_VERSION, now_ms, cmd->actor, SMS_STR(a->id), cmd->id);
+        msgpack_packer pk = sms_decision_event_head(d, NULL, cmd, now_ms, release ? "grade.released" : "grade.changed",
+                                                    GRADING_EVENT_VERSION, SMS_STR(a->id));
         if (release) grading_pack_released(&pk, a->id, a->class_id, c);
         else grading_pack_changed(&pk, a->id, a->class_id, c, cmd->actor, now_ms);
     }

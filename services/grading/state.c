@@ -23,9 +23,9 @@ static void free_grade(void *v) {
     sms_free(v);
 }
 
-static void assignment_free(grading_assignment_t *a) {
-    for (size_t i = 0; i < a->grades.cap; i++)
-        if (a->grades.slots[i].key && a->grades.slots[i].value) free_grade(a->grades.slots[i].value);
+static void assignment_free(void *v) {
+    grading_assignment_t *a = v;
+    sms_strmap_free_values(&a->grades, free_grade, NULL);
     sms_strmap_close(&a->grades);
     sms_free(a->id);
     sms_free(a->class_id);
@@ -33,19 +33,14 @@ static void assignment_free(grading_assignment_t *a) {
     sms_free(a);
 }
 
+static void roster_free(void *v) {
+    sms_strmap_close(v); /* values are markers */
+    sms_free(v);
+}
+
 void grading_state_close(grading_state_t *st) {
-    /* Tombstoned slots have value NULL and are skipped. */
-    for (size_t i = 0; i < st->assignments.cap; i++) {
-        void *v = st->assignments.slots[i].value;
-        if (st->assignments.slots[i].key && v && v != &grading_absent) assignment_free(v);
-    }
-    for (size_t i = 0; i < st->rosters.cap; i++) {
-        sms_strmap_t *r = st->rosters.slots[i].value;
-        if (st->rosters.slots[i].key && r) {
-            sms_strmap_close(r);
-            sms_free(r);
-        }
-    }
+    sms_strmap_free_values(&st->assignments, assignment_free, &grading_absent);
+    sms_strmap_free_values(&st->rosters, roster_free, NULL);
     sms_strmap_close(&st->assignments);
     sms_strmap_close(&st->rosters);
 }
@@ -106,15 +101,9 @@ const grading_grade_t *grading_state_grade(const grading_assignment_t *a, sms_st
 /* Reads n replies; NULL (logged) when the connection failed. */
 static redisReply **read_replies(redisContext *rc, size_t n) {
     redisReply **r = sms_calloc(n ? n : 1, sizeof *r);
-    char err[256];
-    for (size_t i = 0; i < n; i++) {
-        r[i] = sms_redis_get_reply(rc, err, sizeof err);
-        if (r[i] == NULL) {
-            sms_log(SMS_LOG_ERROR, "redis_failed", "%s", err);
-            for (size_t j = 0; j < i; j++) freeReplyObject(r[j]);
-            sms_free(r);
-            return NULL;
-        }
+    if (sms_redis_get_replies(rc, r, n) != 0) {
+        sms_free(r);
+        return NULL;
     }
     return r;
 }

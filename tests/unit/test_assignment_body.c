@@ -11,41 +11,16 @@
 
 #include "handlers.h"
 #include "json_msgpack.h"
+#include "unit_helpers.h"
 
 #define NOW 1735727400000LL /* 2025-01-01T10:30:00Z */
 
-typedef struct fixture_s {
-    msgpack_sbuffer sb;
-    sms_command_t cmd;
-} fixture_t;
-
 /* Builds a command whose data is the JSON text body (if_match 0: none). */
-static void make_cmd(fixture_t *f, const char *type, const char *key, const char *actor, const char *body,
+static void make_cmd(unit_cmd_t *f, const char *type, const char *key, const char *actor, const char *body,
                      int64_t if_match) {
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&f->sb);
-    msgpack_packer_init(&pk, &f->sb, msgpack_sbuffer_write);
-    sms_command_head_t h = {.id = SMS_STR("cmd-1"), .type = SMS_STR(type), .v = 1, .time = 1, .actor = SMS_STR(actor),
-                            .role = SMS_STR("lecturer"), .key = SMS_STR(key), .reply_to = SMS_STR("sms.replies.t"),
-                            .has_if_match = if_match > 0, .if_match = if_match};
-    sms_command_pack_head(&pk, &h);
-    cJSON *json = cJSON_Parse(body);
-    assert_non_null(json);
-    sms_json_to_msgpack(json, &pk);
-    cJSON_Delete(json);
-    sms_command_pack_tail(&pk, &h);
-    assert_int_equal(sms_command_decode(f->sb.data, f->sb.size, &f->cmd), SMS_ENV_OK);
-}
-
-static void free_cmd(fixture_t *f) {
-    sms_command_close(&f->cmd);
-    msgpack_sbuffer_destroy(&f->sb);
-}
-
-static bool has_error(const assignments_outcome_t *o, const char *field) {
-    for (size_t i = 0; i < o->n_errors; i++)
-        if (strcmp(o->errors[i].field, field) == 0) return true;
-    return false;
+    sms_command_head_t h = {.type = SMS_STR(type), .actor = SMS_STR(actor), .role = SMS_STR("lecturer"),
+                            .key = SMS_STR(key), .has_if_match = if_match > 0, .if_match = if_match};
+    unit_cmd_make(f, &h, body);
 }
 
 /* A state with lecturer lec-a's active class C1 and inactive class C2, and lec-b's class C3. */
@@ -62,10 +37,10 @@ static void make_state(assignments_state_t *st) {
 
 static void decide(assignments_state_t *st, const char *type, const char *key, const char *actor, const char *body,
                    int64_t if_match, int64_t now, assignments_outcome_t *out) {
-    fixture_t f;
+    unit_cmd_t f;
     make_cmd(&f, type, key, actor, body, if_match);
     assignments_decide(st, &f.cmd, now, "A1", out);
-    free_cmd(&f);
+    unit_cmd_free(&f);
 }
 
 /* Decides, then applies the overlay as ops.c does. */
@@ -73,7 +48,7 @@ static int run(assignments_state_t *st, const char *type, const char *key, const
                int64_t if_match, int64_t now, assignments_outcome_t *out) {
     decide(st, type, key, actor, body, if_match, now, out);
     if (out->event_type) assignments_state_put(st, &out->after);
-    return out->status;
+    return out->verdict.status;
 }
 
 static void test_validation(void **state) {
@@ -107,17 +82,17 @@ static void test_validation(void **state) {
         {"{\"description\":null}", false, "description"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        fixture_t f;
+        unit_cmd_t f;
         make_cmd(&f, "x", "", "lec-a", cases[i].body, 0);
         assignments_outcome_t out;
         memset(&out, 0, sizeof out);
         size_t n = assignments_validate_body(f.cmd.data, cases[i].create, &out);
         if (cases[i].bad_field == NULL && n != 0)
-            fail_msg("case %zu (%s): unexpected error on %s: %s", i, cases[i].body, out.errors[0].field,
-                     out.errors[0].message);
-        if (cases[i].bad_field && !has_error(&out, cases[i].bad_field))
+            fail_msg("case %zu (%s): unexpected error on %s: %s", i, cases[i].body, out.verdict.errors[0].field,
+                     out.verdict.errors[0].message);
+        if (cases[i].bad_field && !unit_has_error(&out.verdict, cases[i].bad_field))
             fail_msg("case %zu (%s): no error on %s", i, cases[i].body, cases[i].bad_field);
-        free_cmd(&f);
+        unit_cmd_free(&f);
     }
 }
 
@@ -127,26 +102,26 @@ static void test_title_and_description_lengths(void **state) {
     char title[600] = "";
     for (int i = 0; i < 200; i++) strcat(title, "\xc3\xa9"); /* 200 two-byte characters */
     snprintf(body, sizeof body, "{\"title\":\"%s\"}", title);
-    fixture_t f;
+    unit_cmd_t f;
     assignments_outcome_t out;
     make_cmd(&f, "x", "", "lec-a", body, 0);
     memset(&out, 0, sizeof out);
     assert_int_equal(assignments_validate_body(f.cmd.data, false, &out), 0);
-    free_cmd(&f);
+    unit_cmd_free(&f);
     snprintf(body, sizeof body, "{\"title\":\"%sx\"}", title);
     make_cmd(&f, "x", "", "lec-a", body, 0);
     memset(&out, 0, sizeof out);
     assert_int_equal(assignments_validate_body(f.cmd.data, false, &out), 1);
-    assert_true(has_error(&out, "title"));
-    free_cmd(&f);
+    assert_true(unit_has_error(&out.verdict, "title"));
+    unit_cmd_free(&f);
     char desc[5100];
     memset(desc, 'd', 5001);
     desc[5001] = '\0';
     snprintf(body, sizeof body, "{\"description\":\"%s\"}", desc);
     make_cmd(&f, "x", "", "lec-a", body, 0);
     memset(&out, 0, sizeof out);
-    assert_true(assignments_validate_body(f.cmd.data, false, &out) == 1 && has_error(&out, "description"));
-    free_cmd(&f);
+    assert_true(assignments_validate_body(f.cmd.data, false, &out) == 1 && unit_has_error(&out.verdict, "description"));
+    unit_cmd_free(&f);
 }
 
 static void test_create(void **state) {
@@ -156,7 +131,7 @@ static void test_create(void **state) {
     assignments_outcome_t out;
     decide(&st, "assignment.create", "", "lec-a",
            "{\"class_id\":\"C1\",\"title\":\"HW1\",\"due_at\":\"2025-01-02T12:30:00.5+02:00\"}", 0, NOW, &out);
-    assert_int_equal(out.status, 201);
+    assert_int_equal(out.verdict.status, 201);
     assert_string_equal(out.event_type, "assignment.created");
     assert_string_equal(out.after.id, "A1");
     assert_string_equal(out.after.class_id, "C1");
@@ -173,7 +148,7 @@ static void test_create(void **state) {
 
     decide(&st, "assignment.create", "", "lec-a",
            "{\"class_id\":\"C1\",\"title\":\"HW1\",\"due_at\":\"2025-01-02T00:00:00Z\",\"max_score\":7.5}", 0, NOW, &out);
-    assert_int_equal(out.status, 201);
+    assert_int_equal(out.verdict.status, 201);
     assert_true(out.after.max_score == 7.5);
     assignments_outcome_clear(&out);
     assignments_state_close(&st);
@@ -198,15 +173,15 @@ static void test_create_class_checks(void **state) {
         snprintf(body, sizeof body, "{\"class_id\":\"%s\",\"title\":\"HW\",\"due_at\":\"2026-01-01T00:00:00Z\"}",
                  cases[i].class_id);
         decide(&st, "assignment.create", "", "lec-a", body, 0, NOW, &out);
-        assert_int_equal(out.status, cases[i].status);
-        assert_string_equal(out.problem_code, cases[i].code);
-        assert_true(has_error(&out, "class_id"));
+        assert_int_equal(out.verdict.status, cases[i].status);
+        assert_string_equal(out.verdict.problem_code, cases[i].code);
+        assert_true(unit_has_error(&out.verdict, "class_id"));
         assert_null(out.event_type);
         assignments_outcome_clear(&out);
     }
     /* Validation comes first. */
     decide(&st, "assignment.create", "", "lec-a", "{\"class_id\":\"C3\",\"title\":\"HW\"}", 0, NOW, &out);
-    assert_int_equal(out.status, 400);
+    assert_int_equal(out.verdict.status, 400);
     assignments_outcome_clear(&out);
     assignments_state_close(&st);
 }
@@ -222,7 +197,7 @@ static void test_update_and_if_match(void **state) {
     assignments_outcome_clear(&out);
 
     assert_int_equal(run(&st, "assignment.update", "A1", "lec-a", "{\"title\":\"HW one\"}", 2, NOW + 1, &out), 412);
-    assert_string_equal(out.problem_code, "precondition_failed");
+    assert_string_equal(out.verdict.problem_code, "precondition_failed");
     assignments_outcome_clear(&out);
 
     assert_int_equal(run(&st, "assignment.update", "A1", "lec-b", "{\"title\":\"mine\"}", 0, NOW + 1, &out), 404);
@@ -282,7 +257,7 @@ static void test_delete_twice_and_update_deleted(void **state) {
     assignments_outcome_clear(&out);
 
     assert_int_equal(run(&st, "assignment.update", "A1", "lec-a", "{\"title\":\"back\"}", 0, NOW + 3, &out), 409);
-    assert_string_equal(out.problem_code, "assignment_deleted");
+    assert_string_equal(out.verdict.problem_code, "assignment_deleted");
     assignments_outcome_clear(&out);
     assignments_state_close(&st);
 }
@@ -293,8 +268,8 @@ static void test_unknown_command_type(void **state) {
     make_state(&st);
     assignments_outcome_t out;
     decide(&st, "assignment.archive", "A1", "lec-a", "{}", 0, NOW, &out);
-    assert_int_equal(out.status, 400);
-    assert_string_equal(out.problem_code, "unknown_command");
+    assert_int_equal(out.verdict.status, 400);
+    assert_string_equal(out.verdict.problem_code, "unknown_command");
     assignments_outcome_clear(&out);
     assignments_state_close(&st);
 }

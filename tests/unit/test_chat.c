@@ -17,40 +17,16 @@
 #include "handlers.h"
 #include "json_msgpack.h"
 #include "msgpack_util.h"
+#include "unit_helpers.h"
 
 #define CLASS_ID "01CHATCLASS000000000000000"
 #define MSG_ID "01CHATMSG00000000000000000"
 
-typedef struct fixture_s {
-    msgpack_sbuffer sb;
-    sms_command_t cmd;
-} fixture_t;
-
-static void make_cmd(fixture_t *f, const char *type, const char *key, const char *actor, const char *role,
+static void make_cmd(unit_cmd_t *f, const char *type, const char *key, const char *actor, const char *role,
                      const char *body) {
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&f->sb);
-    msgpack_packer_init(&pk, &f->sb, msgpack_sbuffer_write);
-    sms_command_head_t h = {.id = SMS_STR("cmd-1"), .type = SMS_STR(type), .v = 1, .time = 1, .actor = SMS_STR(actor),
-                            .role = SMS_STR(role), .key = SMS_STR(key), .reply_to = SMS_STR("sms.replies.t")};
-    sms_command_pack_head(&pk, &h);
-    cJSON *json = cJSON_Parse(body);
-    assert_non_null(json);
-    sms_json_to_msgpack(json, &pk);
-    cJSON_Delete(json);
-    sms_command_pack_tail(&pk, &h);
-    assert_int_equal(sms_command_decode(f->sb.data, f->sb.size, &f->cmd), SMS_ENV_OK);
-}
-
-static void free_cmd(fixture_t *f) {
-    sms_command_close(&f->cmd);
-    msgpack_sbuffer_destroy(&f->sb);
-}
-
-static bool has_error(const classes_outcome_t *o, const char *field) {
-    for (size_t i = 0; i < o->n_errors; i++)
-        if (strcmp(o->errors[i].field, field) == 0) return true;
-    return false;
+    sms_command_head_t h = {.type = SMS_STR(type), .actor = SMS_STR(actor), .role = SMS_STR(role),
+                            .key = SMS_STR(key)};
+    unit_cmd_make(f, &h, body);
 }
 
 static void test_validation(void **state) {
@@ -76,7 +52,7 @@ static void test_validation(void **state) {
         {too_long, "text"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        fixture_t f;
+        unit_cmd_t f;
         make_cmd(&f, "chat.post", CLASS_ID, "u1", "lecturer", cases[i].body);
         classes_outcome_t *o = sms_calloc(1, sizeof *o);
         size_t errs = classes_validate_chat(f.cmd.data, o);
@@ -84,16 +60,16 @@ static void test_validation(void **state) {
             assert_int_equal(errs, 0);
         } else {
             assert_true(errs > 0);
-            assert_true(has_error(o, cases[i].bad_field));
+            assert_true(unit_has_error(&o->verdict, cases[i].bad_field));
         }
         sms_free(o);
-        free_cmd(&f);
+        unit_cmd_free(&f);
     }
 }
 
 /* Decides like ops.c does, including its overlay (the class, and the chat sequence). */
 static void decide(classes_state_t *st, const char *type, const char *key, const char *actor, const char *role,
-                   const char *body, classes_outcome_t *o, fixture_t *f) {
+                   const char *body, classes_outcome_t *o, unit_cmd_t *f) {
     make_cmd(f, type, key, actor, role, body);
     classes_decide(st, &f->cmd, 7000, strcmp(type, "class.create") == 0 ? CLASS_ID : MSG_ID, o);
     if (o->event_type && o->kind == CLASSES_REPLY_CLASS)
@@ -101,9 +77,9 @@ static void decide(classes_state_t *st, const char *type, const char *key, const
     if (o->event_type && o->kind == CLASSES_REPLY_CHAT) classes_state_set_chat_seq(st, o->after.id, o->chat.seq);
 }
 
-static void done(classes_outcome_t *o, fixture_t *f) {
+static void done(classes_outcome_t *o, unit_cmd_t *f) {
     classes_outcome_clear(o);
-    free_cmd(f);
+    unit_cmd_free(f);
 }
 
 static void test_decisions(void **state) {
@@ -111,11 +87,11 @@ static void test_decisions(void **state) {
     classes_state_t st;
     classes_state_init(&st, NULL);
     classes_outcome_t *o = sms_calloc(1, sizeof *o);
-    fixture_t f;
+    unit_cmd_t f;
     const char *hi = "{\"text\":\"hi\"}";
 
     decide(&st, "class.create", "", "u1", "lecturer", "{\"code\":\"C1\",\"name\":\"Chat\"}", o, &f);
-    assert_int_equal(o->status, 201);
+    assert_int_equal(o->verdict.status, 201);
     done(o, &f);
     classes_state_set_enrolled(&st, CLASS_ID, SMS_STR("s1"), true);
 
@@ -130,18 +106,18 @@ static void test_decisions(void **state) {
     };
     for (size_t i = 0; i < sizeof denied / sizeof denied[0]; i++) {
         decide(&st, "chat.post", denied[i].key, denied[i].actor, denied[i].role, hi, o, &f);
-        assert_int_equal(o->status, denied[i].status);
+        assert_int_equal(o->verdict.status, denied[i].status);
         assert_null(o->event_type);
         done(o, &f);
     }
     decide(&st, "chat.post", CLASS_ID, "u1", "lecturer", "{\"text\":\"\"}", o, &f);
-    assert_int_equal(o->status, 400);
-    assert_string_equal(o->problem_code, "validation");
+    assert_int_equal(o->verdict.status, 400);
+    assert_string_equal(o->verdict.problem_code, "validation");
     done(o, &f);
 
     /* The lecturer, then the student: one sequence, continued by the overlay. */
     decide(&st, "chat.post", CLASS_ID, "u1", "lecturer", hi, o, &f);
-    assert_int_equal(o->status, 201);
+    assert_int_equal(o->verdict.status, 201);
     assert_int_equal(o->kind, CLASSES_REPLY_CHAT);
     assert_string_equal(o->event_type, "chat.message_posted");
     assert_int_equal(o->chat.seq, 1);
@@ -149,7 +125,7 @@ static void test_decisions(void **state) {
     assert_int_equal(o->after.version, 1); /* chatting leaves the class alone */
     done(o, &f);
     decide(&st, "chat.post", CLASS_ID, "s1", "student", "{\"text\":\"hello \xe2\x9c\x93\"}", o, &f);
-    assert_int_equal(o->status, 201);
+    assert_int_equal(o->verdict.status, 201);
     assert_int_equal(o->chat.seq, 2);
     assert_memory_equal(o->chat.author_id.ptr, "s1", 2);
     assert_memory_equal(o->chat.author_role.ptr, "student", 7);
@@ -159,16 +135,16 @@ static void test_decisions(void **state) {
     /* Unenrolled (the overlay of a roster.unenroll in the same batch): 404. */
     classes_state_set_enrolled(&st, CLASS_ID, SMS_STR("s1"), false);
     decide(&st, "chat.post", CLASS_ID, "s1", "student", hi, o, &f);
-    assert_int_equal(o->status, 404);
+    assert_int_equal(o->verdict.status, 404);
     done(o, &f);
 
     /* Inactive class: 409, for the lecturer too. */
     decide(&st, "class.deactivate", CLASS_ID, "u1", "lecturer", "{}", o, &f);
-    assert_int_equal(o->status, 200);
+    assert_int_equal(o->verdict.status, 200);
     done(o, &f);
     decide(&st, "chat.post", CLASS_ID, "u1", "lecturer", hi, o, &f);
-    assert_int_equal(o->status, 409);
-    assert_string_equal(o->problem_code, "class_inactive");
+    assert_int_equal(o->verdict.status, 409);
+    assert_string_equal(o->verdict.problem_code, "class_inactive");
     assert_null(o->event_type);
     done(o, &f);
 

@@ -11,39 +11,13 @@
 
 #include "handlers.h"
 #include "json_msgpack.h"
+#include "unit_helpers.h"
 
-/* Builds a command whose data is the JSON text body. */
-typedef struct fixture_s {
-    msgpack_sbuffer sb;
-    sms_command_t cmd;
-} fixture_t;
-
-static void make_cmd(fixture_t *f, const char *type, const char *key, const char *actor, const char *body,
+static void make_cmd(unit_cmd_t *f, const char *type, const char *key, const char *actor, const char *body,
                      int64_t if_match) {
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&f->sb);
-    msgpack_packer_init(&pk, &f->sb, msgpack_sbuffer_write);
-    sms_command_head_t h = {.id = SMS_STR("cmd-1"), .type = SMS_STR(type), .v = 1, .time = 1, .actor = SMS_STR(actor),
-                            .role = SMS_STR("lecturer"), .key = SMS_STR(key), .reply_to = SMS_STR("sms.replies.t"),
-                            .has_if_match = if_match > 0, .if_match = if_match};
-    sms_command_pack_head(&pk, &h);
-    cJSON *json = cJSON_Parse(body);
-    assert_non_null(json);
-    sms_json_to_msgpack(json, &pk);
-    cJSON_Delete(json);
-    sms_command_pack_tail(&pk, &h);
-    assert_int_equal(sms_command_decode(f->sb.data, f->sb.size, &f->cmd), SMS_ENV_OK);
-}
-
-static void free_cmd(fixture_t *f) {
-    sms_command_close(&f->cmd);
-    msgpack_sbuffer_destroy(&f->sb);
-}
-
-static bool has_error(const classes_outcome_t *o, const char *field) {
-    for (size_t i = 0; i < o->n_errors; i++)
-        if (strcmp(o->errors[i].field, field) == 0) return true;
-    return false;
+    sms_command_head_t h = {.type = SMS_STR(type), .actor = SMS_STR(actor), .role = SMS_STR("lecturer"),
+                            .key = SMS_STR(key), .has_if_match = if_match > 0, .if_match = if_match};
+    unit_cmd_make(f, &h, body);
 }
 
 static void test_validation(void **state) {
@@ -69,31 +43,31 @@ static void test_validation(void **state) {
         {"{\"code\":null}", false, "code"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        fixture_t f;
+        unit_cmd_t f;
         make_cmd(&f, "class.create", "", "u1", cases[i].body, 0);
         classes_outcome_t o;
         memset(&o, 0, sizeof o);
         size_t n = classes_validate_body(f.cmd.data, cases[i].create, &o);
         if (cases[i].bad_field) {
             assert_true(n > 0);
-            assert_true(has_error(&o, cases[i].bad_field));
+            assert_true(unit_has_error(&o.verdict, cases[i].bad_field));
         } else {
             assert_int_equal(n, 0);
         }
-        free_cmd(&f);
+        unit_cmd_free(&f);
     }
 }
 
 static void decide(classes_state_t *st, const char *type, const char *key, const char *actor, const char *body,
                    int64_t if_match, classes_outcome_t *o) {
-    fixture_t f;
+    unit_cmd_t f;
     make_cmd(&f, type, key, actor, body, if_match);
     static int counter;
     char new_id[32];
     snprintf(new_id, sizeof new_id, "01TESTID%018d", counter++);
     classes_decide(st, &f.cmd, 1000, new_id, o);
     if (o->event_type) classes_state_apply(st, classes_state_class(st, f.cmd.key), &o->after);
-    free_cmd(&f);
+    unit_cmd_free(&f);
 }
 
 static void test_decisions(void **state) {
@@ -103,7 +77,7 @@ static void test_decisions(void **state) {
     classes_outcome_t o;
 
     decide(&st, "class.create", "", "u1", "{\"code\":\"cs101\",\"name\":\"Intro\"}", 0, &o);
-    assert_int_equal(o.status, 201);
+    assert_int_equal(o.verdict.status, 201);
     assert_string_equal(o.event_type, "class.created");
     assert_int_equal(o.after.version, 1);
     assert_string_equal(o.after.lecturer_id, "u1");
@@ -111,46 +85,46 @@ static void test_decisions(void **state) {
 
     /* Same code, other case, same lecturer: taken. Another lecturer: fine. */
     decide(&st, "class.create", "", "u1", "{\"code\":\"CS101\",\"name\":\"Again\"}", 0, &o);
-    assert_int_equal(o.status, 409);
+    assert_int_equal(o.verdict.status, 409);
     assert_null(o.event_type);
     classes_outcome_clear(&o);
     decide(&st, "class.create", "", "u2", "{\"code\":\"CS101\",\"name\":\"Theirs\"}", 0, &o);
-    assert_int_equal(o.status, 201);
+    assert_int_equal(o.verdict.status, 201);
     classes_outcome_clear(&o);
 
     const char *id = "01TESTID000000000000000000"; /* the first class created */
     decide(&st, "class.update", id, "u1", "{\"name\":\"Intro 2\"}", 2, &o);
-    assert_int_equal(o.status, 412);
+    assert_int_equal(o.verdict.status, 412);
     classes_outcome_clear(&o);
     decide(&st, "class.update", id, "u3", "{\"name\":\"Intro 2\"}", 0, &o);
-    assert_int_equal(o.status, 404); /* not the owner: not found */
+    assert_int_equal(o.verdict.status, 404); /* not the owner: not found */
     classes_outcome_clear(&o);
     decide(&st, "class.update", id, "u1", "{\"name\":\"Intro 2\"}", 1, &o);
-    assert_int_equal(o.status, 200);
+    assert_int_equal(o.verdict.status, 200);
     assert_int_equal(o.after.version, 2);
     assert_int_equal(o.n_changed, 1);
     assert_string_equal(o.changed[0], "name");
     classes_outcome_clear(&o);
     decide(&st, "class.update", id, "u1", "{\"name\":\"Intro 2\"}", 0, &o);
-    assert_int_equal(o.status, 200);
+    assert_int_equal(o.verdict.status, 200);
     assert_null(o.event_type); /* nothing changed: no event */
     classes_outcome_clear(&o);
 
     decide(&st, "class.deactivate", id, "u1", "{}", 0, &o);
-    assert_int_equal(o.status, 200);
+    assert_int_equal(o.verdict.status, 200);
     assert_string_equal(o.after.status, "inactive");
     assert_int_equal(o.after.version, 3);
     classes_outcome_clear(&o);
     decide(&st, "class.deactivate", id, "u1", "{}", 0, &o);
-    assert_int_equal(o.status, 200);
+    assert_int_equal(o.verdict.status, 200);
     assert_null(o.event_type); /* deleting twice changes nothing */
     classes_outcome_clear(&o);
     decide(&st, "class.update", id, "u1", "{\"name\":\"x\"}", 0, &o);
-    assert_int_equal(o.status, 409);
+    assert_int_equal(o.verdict.status, 409);
     classes_outcome_clear(&o);
     /* Its code is free again. */
     decide(&st, "class.create", "", "u1", "{\"code\":\"CS101\",\"name\":\"New\"}", 0, &o);
-    assert_int_equal(o.status, 201);
+    assert_int_equal(o.verdict.status, 201);
     classes_outcome_clear(&o);
 
     classes_state_close(&st);

@@ -15,36 +15,12 @@
 #include "buf.h"
 #include "handlers.h"
 #include "json_msgpack.h"
+#include "unit_helpers.h"
 
-typedef struct fixture_s {
-    msgpack_sbuffer sb;
-    sms_command_t cmd;
-} fixture_t;
-
-static void make_cmd(fixture_t *f, const char *type, const char *key, const char *actor, const char *body) {
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&f->sb);
-    msgpack_packer_init(&pk, &f->sb, msgpack_sbuffer_write);
-    sms_command_head_t h = {.id = SMS_STR("cmd-1"), .type = SMS_STR(type), .v = 1, .time = 1, .actor = SMS_STR(actor),
-                            .role = SMS_STR("lecturer"), .key = SMS_STR(key), .reply_to = SMS_STR("sms.replies.t")};
-    sms_command_pack_head(&pk, &h);
-    cJSON *json = cJSON_Parse(body);
-    assert_non_null(json);
-    sms_json_to_msgpack(json, &pk);
-    cJSON_Delete(json);
-    sms_command_pack_tail(&pk, &h);
-    assert_int_equal(sms_command_decode(f->sb.data, f->sb.size, &f->cmd), SMS_ENV_OK);
-}
-
-static void free_cmd(fixture_t *f) {
-    sms_command_close(&f->cmd);
-    msgpack_sbuffer_destroy(&f->sb);
-}
-
-static bool has_error(const grading_outcome_t *o, const char *field) {
-    for (size_t i = 0; i < o->n_errors; i++)
-        if (strcmp(o->errors[i].field, field) == 0) return true;
-    return false;
+static void make_cmd(unit_cmd_t *f, const char *type, const char *key, const char *actor, const char *body) {
+    sms_command_head_t h = {.type = SMS_STR(type), .actor = SMS_STR(actor), .role = SMS_STR("lecturer"),
+                            .key = SMS_STR(key)};
+    unit_cmd_make(f, &h, body);
 }
 
 /* Assignment A1 of lecturer L1 in class C1 (max 100), students s0000..s(n-1) enrolled. */
@@ -76,12 +52,12 @@ static char *sheet(size_t n, size_t bad_at, const char *bad_row, bool release) {
 
 /* The last command decided: an outcome's changes borrow its strings, so it
  * lives until the next decide (or the test's teardown). */
-static fixture_t last;
+static unit_cmd_t last;
 static bool have_last;
 
 static int free_last(void **unused) {
     (void)unused;
-    if (have_last) free_cmd(&last);
+    if (have_last) unit_cmd_free(&last);
     have_last = false;
     return 0;
 }
@@ -110,17 +86,17 @@ static void test_thousand_rows_one_bad(void **unused) {
     char *body = sheet(1000, 737, "{\"student_id\":\"s0737\",\"score\":150}", false);
     grading_outcome_t o;
     decide(&st, "grades.update", "L1", body, &o);
-    assert_int_equal(o.status, 422);
-    assert_string_equal(o.problem_code, "validation");
-    assert_int_equal(o.n_errors, 1);
-    assert_string_equal(o.errors[0].field, "grades[737].score");
+    assert_int_equal(o.verdict.status, 422);
+    assert_string_equal(o.verdict.problem_code, "validation");
+    assert_int_equal(o.verdict.n_errors, 1);
+    assert_string_equal(o.verdict.errors[0].field, "grades[737].score");
     assert_int_equal(o.n_changes, 0); /* nothing changes */
     grading_outcome_clear(&o);
     sms_free(body);
 
     body = sheet(1000, 1000, "", false); /* all good */
     decide(&st, "grades.update", "L1", body, &o);
-    assert_int_equal(o.status, 200);
+    assert_int_equal(o.verdict.status, 200);
     assert_int_equal(o.n_changes, 1000);
     assert_int_equal(o.changes[5].grade_version, 1);
     assert_false(o.changes[5].had_previous);
@@ -141,10 +117,10 @@ static void test_many_bad_rows_are_counted(void **unused) {
     sms_buf_puts(&b, "]}");
     grading_outcome_t o;
     decide(&st, "grades.update", "L1", b.data, &o);
-    assert_int_equal(o.status, 422);
-    assert_int_equal(o.n_errors, GRADING_MAX_ERRORS);
-    assert_int_equal(o.n_errors_total, 100);
-    assert_non_null(strstr(o.detail, "and 36 more"));
+    assert_int_equal(o.verdict.status, 422);
+    assert_int_equal(o.verdict.n_errors, GRADING_MAX_ERRORS);
+    assert_int_equal(o.verdict.n_errors_total, 100);
+    assert_non_null(strstr(o.verdict.detail, "and 36 more"));
     grading_outcome_clear(&o);
     sms_buf_close(&b);
     grading_state_close(&st);
@@ -174,9 +150,9 @@ static void test_row_errors(void **unused) {
         snprintf(body, sizeof body, "{\"grades\":[{\"student_id\":\"s0000\",\"score\":100},%s]}", cases[k].row1);
         grading_outcome_t o;
         decide(&st, "grades.update", "L1", body, &o);
-        if (o.status != 422 || !has_error(&o, cases[k].field))
-            fail_msg("case %zu (%s): status %d, %zu errors, first %s", k, cases[k].row1, o.status, o.n_errors,
-                     o.n_errors ? o.errors[0].field : "-");
+        if (o.verdict.status != 422 || !unit_has_error(&o.verdict, cases[k].field))
+            fail_msg("case %zu (%s): status %d, %zu errors, first %s", k, cases[k].row1, o.verdict.status, o.verdict.n_errors,
+                     o.verdict.n_errors ? o.verdict.errors[0].field : "-");
         assert_int_equal(o.n_changes, 0);
         grading_outcome_clear(&o);
         grading_state_close(&st);
@@ -196,9 +172,9 @@ static void test_feedback_length(void **unused) {
     sms_buf_puts(&b, "\"}]}");
     grading_outcome_t o;
     decide(&st, "grades.update", "L1", b.data, &o);
-    assert_int_equal(o.status, 422);
-    assert_int_equal(o.n_errors, 1);
-    assert_string_equal(o.errors[0].field, "grades[1].feedback");
+    assert_int_equal(o.verdict.status, 422);
+    assert_int_equal(o.verdict.n_errors, 1);
+    assert_string_equal(o.verdict.errors[0].field, "grades[1].feedback");
     grading_outcome_clear(&o);
     sms_buf_close(&b);
     grading_state_close(&st);
@@ -210,29 +186,29 @@ static void test_shape_and_access(void **unused) {
     grading_assignment_t *a = setup(&st, 2);
     grading_outcome_t o;
     decide(&st, "grades.update", "L1", "{\"grades\":[]}", &o);
-    assert_int_equal(o.status, 422);
-    assert_true(has_error(&o, "grades"));
+    assert_int_equal(o.verdict.status, 422);
+    assert_true(unit_has_error(&o.verdict, "grades"));
     grading_outcome_clear(&o);
     decide(&st, "grades.update", "L1", "{\"grades\":[{\"student_id\":\"s0000\",\"score\":1}],\"release\":1}", &o);
-    assert_int_equal(o.status, 422);
-    assert_true(has_error(&o, "release"));
+    assert_int_equal(o.verdict.status, 422);
+    assert_true(unit_has_error(&o.verdict, "release"));
     grading_outcome_clear(&o);
     char *big = sheet(1001, 2000, "", false);
     decide(&st, "grades.update", "L1", big, &o);
-    assert_int_equal(o.status, 422);
+    assert_int_equal(o.verdict.status, 422);
     grading_outcome_clear(&o);
     sms_free(big);
     /* Another lecturer's assignment looks missing; a deleted one is 409. */
     const char *ok = "{\"grades\":[{\"student_id\":\"s0000\",\"score\":1}]}";
     decide(&st, "grades.update", "L2", ok, &o);
-    assert_int_equal(o.status, 404);
+    assert_int_equal(o.verdict.status, 404);
     grading_outcome_clear(&o);
     decide(&st, "grades.release", "L2", "{}", &o);
-    assert_int_equal(o.status, 404);
+    assert_int_equal(o.verdict.status, 404);
     grading_outcome_clear(&o);
     a->deleted = true;
     decide(&st, "grades.update", "L1", ok, &o);
-    assert_int_equal(o.status, 409);
+    assert_int_equal(o.verdict.status, 409);
     grading_outcome_clear(&o);
     grading_state_close(&st);
 }
@@ -245,7 +221,7 @@ static void test_unchanged_resend_and_versions(void **unused) {
                        "{\"student_id\":\"s0001\",\"score\":60}]}";
     grading_outcome_t o;
     decide(&st, "grades.update", "L1", body, &o);
-    assert_int_equal(o.status, 200);
+    assert_int_equal(o.verdict.status, 200);
     assert_int_equal(o.n_changes, 2);
     assert_int_equal(o.changes[0].score, 8750);
     assert_false(o.changes[0].released);
@@ -253,7 +229,7 @@ static void test_unchanged_resend_and_versions(void **unused) {
     grading_outcome_clear(&o);
 
     decide(&st, "grades.update", "L1", body, &o); /* the same again: nothing */
-    assert_int_equal(o.status, 200);
+    assert_int_equal(o.verdict.status, 200);
     assert_int_equal(o.n_changes, 0);
     assert_int_equal(o.unchanged, 2);
     grading_outcome_clear(&o);
@@ -270,7 +246,7 @@ static void test_unchanged_resend_and_versions(void **unused) {
 
     /* Release the drafts: one change per draft, each released, in student order. */
     decide(&st, "grades.release", "L1", "{}", &o);
-    assert_int_equal(o.status, 200);
+    assert_int_equal(o.verdict.status, 200);
     assert_int_equal(o.kind, GRADING_RELEASE);
     assert_int_equal(o.n_changes, 2);
     assert_memory_equal(o.changes[0].student_id.ptr, "s0000", 5);

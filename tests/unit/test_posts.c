@@ -16,40 +16,16 @@
 #include "json_msgpack.h"
 #include "msgpack_util.h"
 #include "projection.h"
+#include "unit_helpers.h"
 
 #define CLASS_ID "01POSTCLASS000000000000000"
 #define POST_ID "01POSTPOST0000000000000000"
 
-typedef struct fixture_s {
-    msgpack_sbuffer sb;
-    sms_command_t cmd;
-} fixture_t;
-
-static void make_cmd(fixture_t *f, const char *type, const char *key, const char *actor, const char *role,
+static void make_cmd(unit_cmd_t *f, const char *type, const char *key, const char *actor, const char *role,
                      const char *body) {
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&f->sb);
-    msgpack_packer_init(&pk, &f->sb, msgpack_sbuffer_write);
-    sms_command_head_t h = {.id = SMS_STR("cmd-1"), .type = SMS_STR(type), .v = 1, .time = 1, .actor = SMS_STR(actor),
-                            .role = SMS_STR(role), .key = SMS_STR(key), .reply_to = SMS_STR("sms.replies.t")};
-    sms_command_pack_head(&pk, &h);
-    cJSON *json = cJSON_Parse(body);
-    assert_non_null(json);
-    sms_json_to_msgpack(json, &pk);
-    cJSON_Delete(json);
-    sms_command_pack_tail(&pk, &h);
-    assert_int_equal(sms_command_decode(f->sb.data, f->sb.size, &f->cmd), SMS_ENV_OK);
-}
-
-static void free_cmd(fixture_t *f) {
-    sms_command_close(&f->cmd);
-    msgpack_sbuffer_destroy(&f->sb);
-}
-
-static bool has_error(const classes_outcome_t *o, const char *field) {
-    for (size_t i = 0; i < o->n_errors; i++)
-        if (strcmp(o->errors[i].field, field) == 0) return true;
-    return false;
+    sms_command_head_t h = {.type = SMS_STR(type), .actor = SMS_STR(actor), .role = SMS_STR(role),
+                            .key = SMS_STR(key)};
+    unit_cmd_make(f, &h, body);
 }
 
 static void test_validation(void **state) {
@@ -82,7 +58,7 @@ static void test_validation(void **state) {
         {long_body, "body"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        fixture_t f;
+        unit_cmd_t f;
         make_cmd(&f, "post.create", CLASS_ID, "u1", "lecturer", cases[i].body);
         classes_outcome_t *o = sms_calloc(1, sizeof *o);
         size_t errs = classes_validate_post(f.cmd.data, o);
@@ -90,23 +66,23 @@ static void test_validation(void **state) {
             assert_int_equal(errs, 0);
         } else {
             assert_true(errs > 0);
-            assert_true(has_error(o, cases[i].bad_field));
+            assert_true(unit_has_error(&o->verdict, cases[i].bad_field));
         }
         sms_free(o);
-        free_cmd(&f);
+        unit_cmd_free(&f);
     }
 }
 
 static void decide(classes_state_t *st, const char *type, const char *key, const char *actor, const char *role,
-                   const char *body, const char *new_id, classes_outcome_t *o, fixture_t *f) {
+                   const char *body, const char *new_id, classes_outcome_t *o, unit_cmd_t *f) {
     make_cmd(f, type, key, actor, role, body);
     classes_decide(st, &f->cmd, 7000, new_id, o);
     if (o->event_type && o->kind == CLASSES_REPLY_CLASS) classes_state_apply(st, classes_state_class(st, f->cmd.key), &o->after);
 }
 
-static void done(classes_outcome_t *o, fixture_t *f) {
+static void done(classes_outcome_t *o, unit_cmd_t *f) {
     classes_outcome_clear(o);
-    free_cmd(f);
+    unit_cmd_free(f);
 }
 
 static void test_decisions(void **state) {
@@ -114,33 +90,33 @@ static void test_decisions(void **state) {
     classes_state_t st;
     classes_state_init(&st, NULL);
     classes_outcome_t *o = sms_calloc(1, sizeof *o);
-    fixture_t f;
+    unit_cmd_t f;
     const char *post = "{\"title\":\"Welcome\",\"body\":\"Notes are online.\",\"pinned\":true}";
 
     decide(&st, "class.create", "", "u1", "lecturer", "{\"code\":\"P1\",\"name\":\"Posts\"}", CLASS_ID, o, &f);
-    assert_int_equal(o->status, 201);
+    assert_int_equal(o->verdict.status, 201);
     done(o, &f);
 
     decide(&st, "post.create", "nope", "u1", "lecturer", post, POST_ID, o, &f);
-    assert_int_equal(o->status, 404);
+    assert_int_equal(o->verdict.status, 404);
     done(o, &f);
     decide(&st, "post.create", CLASS_ID, "u2", "lecturer", post, POST_ID, o, &f); /* another lecturer's class */
-    assert_int_equal(o->status, 404);
+    assert_int_equal(o->verdict.status, 404);
     assert_null(o->event_type);
     done(o, &f);
     decide(&st, "post.create", CLASS_ID, "s1", "student", post, POST_ID, o, &f);
-    assert_int_equal(o->status, 403);
+    assert_int_equal(o->verdict.status, 403);
     done(o, &f);
     decide(&st, "post.create", CLASS_ID, "u1", "lecturer", "{\"title\":\"\",\"body\":\"b\",\"x\":1}", POST_ID, o, &f);
-    assert_int_equal(o->status, 400);
-    assert_string_equal(o->problem_code, "validation");
-    assert_true(has_error(o, "title"));
-    assert_true(has_error(o, "x"));
+    assert_int_equal(o->verdict.status, 400);
+    assert_string_equal(o->verdict.problem_code, "validation");
+    assert_true(unit_has_error(&o->verdict, "title"));
+    assert_true(unit_has_error(&o->verdict, "x"));
     assert_null(o->event_type);
     done(o, &f);
 
     decide(&st, "post.create", CLASS_ID, "u1", "lecturer", post, POST_ID, o, &f);
-    assert_int_equal(o->status, 201);
+    assert_int_equal(o->verdict.status, 201);
     assert_int_equal(o->kind, CLASSES_REPLY_POST);
     assert_string_equal(o->event_type, "post.created");
     assert_int_equal(o->post.created_at, 7000);
@@ -184,17 +160,17 @@ static void test_decisions(void **state) {
 
     /* Default pinned = false. */
     decide(&st, "post.create", CLASS_ID, "u1", "lecturer", "{\"title\":\"t\",\"body\":\"b\"}", POST_ID, o, &f);
-    assert_int_equal(o->status, 201);
+    assert_int_equal(o->verdict.status, 201);
     assert_false(o->post.pinned);
     done(o, &f);
 
     /* Inactive class: 409. */
     decide(&st, "class.deactivate", CLASS_ID, "u1", "lecturer", "{}", CLASS_ID, o, &f);
-    assert_int_equal(o->status, 200);
+    assert_int_equal(o->verdict.status, 200);
     done(o, &f);
     decide(&st, "post.create", CLASS_ID, "u1", "lecturer", post, POST_ID, o, &f);
-    assert_int_equal(o->status, 409);
-    assert_string_equal(o->problem_code, "class_inactive");
+    assert_int_equal(o->verdict.status, 409);
+    assert_string_equal(o->verdict.problem_code, "class_inactive");
     assert_null(o->event_type);
     done(o, &f);
 

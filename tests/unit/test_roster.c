@@ -14,36 +14,12 @@
 #include "handlers.h"
 #include "json_msgpack.h"
 #include "msgpack_util.h"
+#include "unit_helpers.h"
 
-typedef struct fixture_s {
-    msgpack_sbuffer sb;
-    sms_command_t cmd;
-} fixture_t;
-
-static void make_cmd(fixture_t *f, const char *type, const char *key, const char *actor, const char *body) {
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&f->sb);
-    msgpack_packer_init(&pk, &f->sb, msgpack_sbuffer_write);
-    sms_command_head_t h = {.id = SMS_STR("cmd-1"), .type = SMS_STR(type), .v = 1, .time = 1, .actor = SMS_STR(actor),
-                            .role = SMS_STR("lecturer"), .key = SMS_STR(key), .reply_to = SMS_STR("sms.replies.t")};
-    sms_command_pack_head(&pk, &h);
-    cJSON *json = cJSON_Parse(body);
-    assert_non_null(json);
-    sms_json_to_msgpack(json, &pk);
-    cJSON_Delete(json);
-    sms_command_pack_tail(&pk, &h);
-    assert_int_equal(sms_command_decode(f->sb.data, f->sb.size, &f->cmd), SMS_ENV_OK);
-}
-
-static void free_cmd(fixture_t *f) {
-    sms_command_close(&f->cmd);
-    msgpack_sbuffer_destroy(&f->sb);
-}
-
-static bool has_error(const classes_outcome_t *o, const char *field) {
-    for (size_t i = 0; i < o->n_errors; i++)
-        if (strcmp(o->errors[i].field, field) == 0) return true;
-    return false;
+static void make_cmd(unit_cmd_t *f, const char *type, const char *key, const char *actor, const char *body) {
+    sms_command_head_t h = {.type = SMS_STR(type), .actor = SMS_STR(actor), .role = SMS_STR("lecturer"),
+                            .key = SMS_STR(key)};
+    unit_cmd_make(f, &h, body);
 }
 
 static void test_syntax(void **state) {
@@ -89,18 +65,18 @@ static void test_validation(void **state) {
          "{\"student_id\":\"s1\",\"name\":\"C\",\"email\":\"c@x.edu\"}]}", "students[2].student_id"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        fixture_t f;
+        unit_cmd_t f;
         make_cmd(&f, "roster.enroll", "c1", "u1", cases[i].body);
         classes_outcome_t *o = sms_calloc(1, sizeof *o);
         size_t n = classes_validate_roster(f.cmd.data, o);
         if (cases[i].bad_field) {
             assert_true(n > 0);
-            if (!has_error(o, cases[i].bad_field)) fail_msg("case %zu: no error for %s", i, cases[i].bad_field);
+            if (!unit_has_error(&o->verdict, cases[i].bad_field)) fail_msg("case %zu: no error for %s", i, cases[i].bad_field);
         } else {
             assert_int_equal(n, 0);
         }
         sms_free(o);
-        free_cmd(&f);
+        unit_cmd_free(&f);
     }
 }
 
@@ -118,20 +94,20 @@ static void test_too_many_rows(void **state) {
         cJSON_AddItemToArray(list, s);
     }
     char *text = cJSON_PrintUnformatted(body);
-    fixture_t f;
+    unit_cmd_t f;
     make_cmd(&f, "roster.enroll", "c1", "u1", text);
     classes_outcome_t *o = sms_calloc(1, sizeof *o);
     assert_int_equal(classes_validate_roster(f.cmd.data, o), 1);
-    assert_true(has_error(o, "students"));
+    assert_true(unit_has_error(&o->verdict, "students"));
     sms_free(o);
-    free_cmd(&f);
+    unit_cmd_free(&f);
     cJSON_free(text);
     cJSON_Delete(body);
 }
 
 /* Decides, then applies the overlay the way ops.c does. */
 static void decide(classes_state_t *st, const char *type, const char *key, const char *actor, const char *body,
-                   classes_outcome_t *o, fixture_t *f) {
+                   classes_outcome_t *o, unit_cmd_t *f) {
     make_cmd(f, type, key, actor, body);
     classes_decide(st, &f->cmd, 5000, "01ROSTERCLASS0000000000000", o);
     if (o->event_type && o->kind == CLASSES_REPLY_CLASS) classes_state_apply(st, classes_state_class(st, f->cmd.key), &o->after);
@@ -149,9 +125,9 @@ static void decide(classes_state_t *st, const char *type, const char *key, const
     }
 }
 
-static void done(classes_outcome_t *o, fixture_t *f) {
+static void done(classes_outcome_t *o, unit_cmd_t *f) {
     classes_outcome_clear(o);
-    free_cmd(f);
+    unit_cmd_free(f);
 }
 
 static void test_decisions(void **state) {
@@ -159,26 +135,26 @@ static void test_decisions(void **state) {
     classes_state_t st;
     classes_state_init(&st, NULL);
     classes_outcome_t *o = sms_calloc(1, sizeof *o);
-    fixture_t f;
+    unit_cmd_t f;
     const char *cid = "01ROSTERCLASS0000000000000";
     const char *three = "{\"students\":[{\"student_id\":\"s1\",\"name\":\"Cy\",\"email\":\"c@x.edu\"},"
                         "{\"student_id\":\"s2\",\"name\":\"al\",\"email\":\"a@x.edu\"},"
                         "{\"student_id\":\"s3\",\"name\":\"Bo\",\"email\":\"b@x.edu\"}]}";
 
     decide(&st, "class.create", "", "u1", "{\"code\":\"R1\",\"name\":\"Roster\"}", o, &f);
-    assert_int_equal(o->status, 201);
+    assert_int_equal(o->verdict.status, 201);
     done(o, &f);
 
     decide(&st, "roster.enroll", "nope", "u1", three, o, &f);
-    assert_int_equal(o->status, 404);
+    assert_int_equal(o->verdict.status, 404);
     done(o, &f);
     decide(&st, "roster.enroll", cid, "u2", three, o, &f); /* another lecturer's class */
-    assert_int_equal(o->status, 404);
+    assert_int_equal(o->verdict.status, 404);
     assert_null(o->event_type);
     done(o, &f);
 
     decide(&st, "roster.enroll", cid, "u1", three, o, &f);
-    assert_int_equal(o->status, 200);
+    assert_int_equal(o->verdict.status, 200);
     assert_int_equal(o->kind, CLASSES_REPLY_ENROLL);
     assert_string_equal(o->event_type, "class.students_enrolled");
     assert_int_equal(o->roster.enrolled, 3);
@@ -221,43 +197,43 @@ static void test_decisions(void **state) {
     decide(&st, "roster.enroll", cid, "u1",
            "{\"students\":[{\"student_id\":\"s1\",\"name\":\"Other name\",\"email\":\"z@x.edu\"},"
            "{\"student_id\":\"s4\",\"name\":\"Di\",\"email\":\"d@x.edu\"}]}", o, &f);
-    assert_int_equal(o->status, 200);
+    assert_int_equal(o->verdict.status, 200);
     assert_int_equal(o->roster.enrolled, 1);
     assert_int_equal(o->roster.already, 1);
     assert_int_equal(o->roster.roster_version, 2);
     done(o, &f);
     decide(&st, "roster.enroll", cid, "u1", three, o, &f);
-    assert_int_equal(o->status, 200);
+    assert_int_equal(o->verdict.status, 200);
     assert_int_equal(o->roster.already, 3);
     assert_null(o->event_type); /* nothing new: no event */
     done(o, &f);
 
     decide(&st, "roster.unenroll", cid, "u1", "{\"student_id\":\"s2\"}", o, &f);
-    assert_int_equal(o->status, 200);
+    assert_int_equal(o->verdict.status, 200);
     assert_int_equal(o->kind, CLASSES_REPLY_UNENROLL);
     assert_true(o->roster.unenrolled);
     assert_string_equal(o->event_type, "class.student_unenrolled");
     assert_int_equal(o->roster.roster_version, 3);
     done(o, &f);
     decide(&st, "roster.unenroll", cid, "u1", "{\"student_id\":\"s2\"}", o, &f);
-    assert_int_equal(o->status, 200);
+    assert_int_equal(o->verdict.status, 200);
     assert_false(o->roster.unenrolled);
     assert_null(o->event_type);
     done(o, &f);
     decide(&st, "roster.unenroll", cid, "u1", "{\"student_id\":\"bad id\"}", o, &f);
-    assert_int_equal(o->status, 400);
+    assert_int_equal(o->verdict.status, 400);
     done(o, &f);
 
     /* Inactive class: 409 for both. */
     decide(&st, "class.deactivate", cid, "u1", "{}", o, &f);
-    assert_int_equal(o->status, 200);
+    assert_int_equal(o->verdict.status, 200);
     done(o, &f);
     decide(&st, "roster.enroll", cid, "u1", three, o, &f);
-    assert_int_equal(o->status, 409);
-    assert_string_equal(o->problem_code, "class_inactive");
+    assert_int_equal(o->verdict.status, 409);
+    assert_string_equal(o->verdict.problem_code, "class_inactive");
     done(o, &f);
     decide(&st, "roster.unenroll", cid, "u1", "{\"student_id\":\"s1\"}", o, &f);
-    assert_int_equal(o->status, 409);
+    assert_int_equal(o->verdict.status, 409);
     done(o, &f);
 
     sms_free(o);

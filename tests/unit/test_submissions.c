@@ -15,42 +15,17 @@
 #include "handlers.h"
 #include "json_msgpack.h"
 #include "msgpack_util.h"
+#include "unit_helpers.h"
 
 #define DUE 1735727400000LL /* 2025-01-01T10:30:00Z */
 #define UPLOAD "01JDQ1A3M4N5P6Q7R8S9T0V1W2"
 #define UPLOAD_S2 "01JDQ1A3M4N5P6Q7R8S9T0V1W3" /* s-2's */
 #define UPLOAD_NONE "01JDQ1A3M4N5P6Q7R8S9T0V1W4" /* never completed */
 
-typedef struct fixture_s {
-    msgpack_sbuffer sb;
-    sms_command_t cmd;
-} fixture_t;
-
-static void make_cmd(fixture_t *f, const char *role, const char *key, const char *actor, const char *body) {
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&f->sb);
-    msgpack_packer_init(&pk, &f->sb, msgpack_sbuffer_write);
-    sms_command_head_t h = {.id = SMS_STR("cmd-1"), .type = SMS_STR("submission.create"), .v = 1, .time = 1,
-                            .actor = SMS_STR(actor), .role = SMS_STR(role), .key = SMS_STR(key),
-                            .reply_to = SMS_STR("sms.replies.t")};
-    sms_command_pack_head(&pk, &h);
-    cJSON *json = cJSON_Parse(body);
-    assert_non_null(json);
-    sms_json_to_msgpack(json, &pk);
-    cJSON_Delete(json);
-    sms_command_pack_tail(&pk, &h);
-    assert_int_equal(sms_command_decode(f->sb.data, f->sb.size, &f->cmd), SMS_ENV_OK);
-}
-
-static void free_cmd(fixture_t *f) {
-    sms_command_close(&f->cmd);
-    msgpack_sbuffer_destroy(&f->sb);
-}
-
-static bool has_error(const assignments_outcome_t *o, const char *field) {
-    for (size_t i = 0; i < o->n_errors; i++)
-        if (strcmp(o->errors[i].field, field) == 0) return true;
-    return false;
+static void make_cmd(unit_cmd_t *f, const char *role, const char *key, const char *actor, const char *body) {
+    sms_command_head_t h = {.type = SMS_STR("submission.create"), .actor = SMS_STR(actor), .role = SMS_STR(role),
+                            .key = SMS_STR(key)};
+    unit_cmd_make(f, &h, body);
 }
 
 static void put_assignment(assignments_state_t *st, const char *id, const char *class_id, const char *status) {
@@ -87,21 +62,21 @@ static void make_state(assignments_state_t *st) {
 
 /* Decides; on success records the version as ops.c's overlay does. */
 static int submit(assignments_state_t *st, const char *role, const char *key, const char *actor, const char *body,
-                  int64_t now, assignments_outcome_t *out, fixture_t *f) {
+                  int64_t now, assignments_outcome_t *out, unit_cmd_t *f) {
     make_cmd(f, role, key, actor, body);
     assignments_decide(st, &f->cmd, now, "unused", out);
     if (out->has_submission)
         assignments_state_put_submission_version(st, out->sub.assignment_id, out->sub.student_id, out->sub.version);
-    return out->status;
+    return out->verdict.status;
 }
 
 static int submit_status(assignments_state_t *st, const char *role, const char *key, const char *actor,
                          const char *body, int64_t now) {
     assignments_outcome_t out;
-    fixture_t f;
+    unit_cmd_t f;
     int status = submit(st, role, key, actor, body, now, &out, &f);
     assignments_outcome_clear(&out);
-    free_cmd(&f);
+    unit_cmd_free(&f);
     return status;
 }
 
@@ -129,7 +104,7 @@ static void test_validation(void **state) {
         assert_int_equal(msgpack_unpack_next(&u, sb.data, sb.size, NULL), MSGPACK_UNPACK_SUCCESS);
         assignments_outcome_t out = {0};
         assert_true(assignments_validate_submission(&u.data, &out) > 0);
-        if (!has_error(&out, bad[i].field)) fail_msg("%s: no error for %s", bad[i].body, bad[i].field);
+        if (!unit_has_error(&out.verdict, bad[i].field)) fail_msg("%s: no error for %s", bad[i].body, bad[i].field);
         msgpack_unpacked_destroy(&u);
         msgpack_sbuffer_destroy(&sb);
         cJSON_Delete(json);
@@ -161,7 +136,7 @@ static void test_versions_and_late(void **state) {
     assignments_state_t st;
     make_state(&st);
     assignments_outcome_t out;
-    fixture_t f;
+    unit_cmd_t f;
     assert_int_equal(submit(&st, "student", "A1", "s-1", "{\"text\":\"v1\"}", DUE, &out, &f), 201);
     assert_string_equal(out.event_type, "submission.created");
     assert_int_equal(out.sub.version, 1);
@@ -170,14 +145,14 @@ static void test_versions_and_late(void **state) {
     assert_true(out.sub.text.len == 2 && memcmp(out.sub.text.ptr, "v1", 2) == 0);
     assert_true(out.sub.class_id.len == 2 && memcmp(out.sub.class_id.ptr, "C1", 2) == 0);
     assignments_outcome_clear(&out);
-    free_cmd(&f);
+    unit_cmd_free(&f);
     assert_int_equal(submit(&st, "student", "A1", "s-1", "{\"upload_ids\":[\"" UPLOAD "\"]}", DUE + 1, &out, &f), 201);
     assert_int_equal(out.sub.version, 2);
     assert_true(out.sub.late);
     assert_int_equal(out.sub.text.len, 0);
     assert_int_equal(out.sub.upload_ids->via.array.size, 1);
     assignments_outcome_clear(&out);
-    free_cmd(&f);
+    unit_cmd_free(&f);
     assignments_state_close(&st);
 }
 
@@ -186,25 +161,25 @@ static void test_refusals(void **state) {
     assignments_state_t st;
     make_state(&st);
     assignments_outcome_t out;
-    fixture_t f;
+    unit_cmd_t f;
     /* Not enrolled and unknown are both 404, and stale: the worker catches up and asks again. */
     assert_int_equal(submit(&st, "student", "A1", "s-2", "{\"text\":\"x\"}", DUE, &out, &f), 404);
-    assert_true(out.stale);
+    assert_true(out.verdict.stale);
     assignments_outcome_clear(&out);
-    free_cmd(&f);
+    unit_cmd_free(&f);
     assert_int_equal(submit(&st, "student", "NOPE", "s-1", "{\"text\":\"x\"}", DUE, &out, &f), 404);
-    assert_true(out.stale);
+    assert_true(out.verdict.stale);
     assignments_outcome_clear(&out);
-    free_cmd(&f);
+    unit_cmd_free(&f);
     assert_int_equal(submit(&st, "student", "A2", "s-1", "{\"text\":\"x\"}", DUE, &out, &f), 409);
-    assert_string_equal(out.problem_code, "assignment_deleted");
-    assert_false(out.stale);
+    assert_string_equal(out.verdict.problem_code, "assignment_deleted");
+    assert_false(out.verdict.stale);
     assignments_outcome_clear(&out);
-    free_cmd(&f);
+    unit_cmd_free(&f);
     assert_int_equal(submit(&st, "student", "A3", "s-1", "{\"text\":\"x\"}", DUE, &out, &f), 409);
-    assert_string_equal(out.problem_code, "class_inactive");
+    assert_string_equal(out.verdict.problem_code, "class_inactive");
     assignments_outcome_clear(&out);
-    free_cmd(&f);
+    unit_cmd_free(&f);
     /* Only students submit; lecturers' commands are still lecturers' only. */
     assert_int_equal(submit_status(&st, "lecturer", "A1", "lec-a", "{\"text\":\"x\"}", DUE), 403);
     assignments_state_close(&st);
@@ -217,19 +192,19 @@ static void test_upload_checks(void **state) {
     assignments_state_t st;
     make_state(&st);
     assignments_outcome_t out;
-    fixture_t f;
+    unit_cmd_t f;
     assert_int_equal(submit(&st, "student", "A1", "s-1",
                             "{\"upload_ids\":[\"" UPLOAD "\",\"" UPLOAD_NONE "\",\"" UPLOAD_S2 "\",\"" UPLOAD "\"]}", DUE,
                             &out, &f), 422);
-    assert_string_equal(out.problem_code, "invalid_uploads");
-    assert_int_equal(out.n_errors, 3);
-    assert_string_equal(out.errors[0].field, "upload_ids[1]");
-    assert_string_equal(out.errors[1].field, "upload_ids[2]");
-    assert_string_equal(out.errors[2].field, "upload_ids[3]");
-    assert_non_null(strstr(out.errors[2].message, "twice"));
+    assert_string_equal(out.verdict.problem_code, "invalid_uploads");
+    assert_int_equal(out.verdict.n_errors, 3);
+    assert_string_equal(out.verdict.errors[0].field, "upload_ids[1]");
+    assert_string_equal(out.verdict.errors[1].field, "upload_ids[2]");
+    assert_string_equal(out.verdict.errors[2].field, "upload_ids[3]");
+    assert_non_null(strstr(out.verdict.errors[2].message, "twice"));
     assert_false(out.has_submission);
     assignments_outcome_clear(&out);
-    free_cmd(&f);
+    unit_cmd_free(&f);
     /* s-2's own upload is fine for s-2... who is not enrolled in C1: 404 comes first. */
     assert_int_equal(submit_status(&st, "student", "A1", "s-2", "{\"upload_ids\":[\"" UPLOAD_S2 "\"]}", DUE), 404);
     assert_int_equal(submit_status(&st, "student", "A1", "s-1", "{\"upload_ids\":[\"" UPLOAD "\"]}", DUE), 201);
@@ -245,11 +220,11 @@ static void test_upload_complete(void **state) {
                                "\"application/pdf\",\"size\":3,\"sha256\":"
                                "\"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\",\"stored_at\":5}";
     assignments_outcome_t out;
-    fixture_t f;
+    unit_cmd_t f;
     make_cmd(&f, "student", UPLOAD_NONE, "s-1", body);
     f.cmd.type = SMS_STR("upload.complete");
     assignments_decide(&st, &f.cmd, DUE, "unused", &out);
-    assert_int_equal(out.status, 200);
+    assert_int_equal(out.verdict.status, 200);
     assert_true(out.has_upload);
     assert_string_equal(out.event_type, "upload.completed");
     assert_int_equal(out.upload.size, 3);
@@ -257,14 +232,14 @@ static void test_upload_complete(void **state) {
     assignments_state_put_upload(&st, out.upload.upload_id, out.upload.student_id);
     assignments_outcome_clear(&out);
     assignments_decide(&st, &f.cmd, DUE, "unused", &out); /* a second completion of the same id */
-    assert_int_equal(out.status, 409);
-    assert_string_equal(out.problem_code, "upload_exists");
+    assert_int_equal(out.verdict.status, 409);
+    assert_string_equal(out.verdict.problem_code, "upload_exists");
     assignments_outcome_clear(&out);
     f.cmd.role = SMS_STR("lecturer");
     assignments_decide(&st, &f.cmd, DUE, "unused", &out);
-    assert_int_equal(out.status, 403);
+    assert_int_equal(out.verdict.status, 403);
     assignments_outcome_clear(&out);
-    free_cmd(&f);
+    unit_cmd_free(&f);
     assignments_state_close(&st);
 }
 
@@ -298,7 +273,7 @@ static void test_event_round_trip(void **state) {
     assignments_state_t st;
     make_state(&st);
     assignments_outcome_t out;
-    fixture_t f;
+    unit_cmd_t f;
     assert_int_equal(submit(&st, "student", "A1", "s-1", "{\"text\":\"essay\",\"upload_ids\":[\"" UPLOAD "\"]}",
                             DUE + 5, &out, &f), 201);
     msgpack_sbuffer sb;
@@ -330,7 +305,7 @@ static void test_event_round_trip(void **state) {
     msgpack_unpacked_destroy(&u);
     msgpack_sbuffer_destroy(&sb);
     assignments_outcome_clear(&out);
-    free_cmd(&f);
+    unit_cmd_free(&f);
     assignments_state_close(&st);
 }
 
