@@ -332,11 +332,13 @@ int64_t sms_kafka_high_watermark(rd_kafka_t *rk, const char *topic, int32_t part
     int64_t lo, hi;
     uint64_t deadline = sms_mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
     rd_kafka_resp_err_t e;
-    /* Right after topic creation a partition may have no leader yet: that
+    /* Right after topic creation a partition may have no leader yet, or not
+     * be in this client's metadata yet (local "unknown partition"): that
      * passes within moments, so wait for it instead of failing the caller. */
     while ((e = rd_kafka_query_watermark_offsets(rk, topic, partition, &lo, &hi, timeout_ms)) ==
                RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
-           e == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE || e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+           e == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE || e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+           e == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION) {
         if (sms_mono_ms() >= deadline) break;
         usleep(100 * 1000);
     }

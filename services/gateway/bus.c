@@ -234,10 +234,12 @@ int gw_bus_new(uv_loop_t *loop, const sms_config_t *cfg, gw_bus_t **out) {
     /* Start at the current end, resolved now, so no reply to a request
      * accepted after this point can fall before our position. */
     int64_t end = -1;
-    for (int attempt = 0; attempt < 50 && end < 0; attempt++) {
-        /* A topic just created may take a moment to appear in metadata. */
-        if (attempt) uv_sleep(200);
+    /* A topic just created may take a while to appear in metadata on a
+     * loaded broker (seconds, at startup with everything else): wait up to a
+     * minute rather than exit. */
+    for (uint64_t deadline = sms_mono_ms() + 60000; end < 0 && sms_mono_ms() < deadline;) {
         end = sms_kafka_high_watermark(sms_consumer_rk(bus->replies), bus->reply_topic, 0, 5000);
+        if (end < 0) uv_sleep(200);
     }
     if (end < 0 || sms_consumer_assign(bus->replies, bus->reply_topic, &end, 1) != 0) goto error;
     atomic_store(&bus->kafka_ok, true);
