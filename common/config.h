@@ -35,6 +35,8 @@ typedef struct sms_config_s {
     int webhook_retry_base_ms; /* SMS_WEBHOOK_RETRY_BASE_MS: first backoff ceiling (doubles per attempt) */
     int webhook_retry_horizon_s; /* SMS_WEBHOOK_RETRY_HORIZON_S: retried this long, then dead-lettered */
     int webhook_timeout_ms;    /* SMS_WEBHOOK_TIMEOUT_MS: one POST attempt's whole time limit */
+    int sse_heartbeat_ms;      /* SMS_SSE_HEARTBEAT_MS: comment line sent on an idle notification stream */
+    int sse_max_buffer;        /* SMS_SSE_MAX_BUFFER: bytes a stream may hold for a client that does not read, then it is dropped */
     sms_log_level_t log_level; /* SMS_LOG_LEVEL */
 } sms_config_t;
 

@@ -566,7 +566,7 @@ static size_t apply_durable(worker_t *w, item_t *it, bool all) {
         for (; e < it->d.n_events && strcmp(event_topic(w, &it->d.events[e]), topic) == 0; e++) {
             if (!it->durable[e] || it->applied[e]) continue;
             it->applied[e] = true;
-            run[m++] = (to_project_t){it->d.events[e].event.data, it->d.events[e].event.size, -1, 0, false};
+            run[m++] = (to_project_t){it->d.events[e].event.data, it->d.events[e].event.size, -1, it->offsets[e], false};
         }
         appended += project_run(w, topic, run, m);
     }
@@ -799,7 +799,7 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n, bool s
             const char *topic = event_topic(w, &it->d.events[e]);
             size_t m = 0;
             for (; e < it->d.n_events && strcmp(event_topic(w, &it->d.events[e]), topic) == 0; e++)
-                run[m++] = (to_project_t){it->d.events[e].event.data, it->d.events[e].event.size, -1, 0, false};
+                run[m++] = (to_project_t){it->d.events[e].event.data, it->d.events[e].event.size, -1, it->offsets[e], false};
             appended += project_run(w, topic, run, m);
         }
         sms_free(run);

@@ -122,7 +122,9 @@ typedef struct sms_worker_ops_s {
     int (*redis_init)(redisContext *rc, char *err, size_t errlen);
     /* Appends (pipelines) one Redis command applying ev, from topic (its
      * partition and offset, or partition -1 when applied right after being
-     * produced). The command must also record offsets[<topic>:<partition>] =
+     * produced: offset is then where its delivery report put it, which the
+     * view may use as data but must not record as a position: the tailer
+     * does). The command must also record offsets[<topic>:<partition>] =
      * offset + 1 when partition >= 0, and cmds[ev.cause] for its own events.
      * Returns 1 if appended, 0 if the event is not for this view (the worker
      * then records the offset itself). */

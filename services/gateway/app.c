@@ -246,7 +246,8 @@ int gw_app_new(uv_loop_t *loop, const sms_config_t *cfg, gw_app_t **out) {
         return -1;
     }
     sms_redis_new(loop, cfg->redis_host, cfg->redis_port, cfg->redis_timeout_ms, &app->redis);
-    app->chat = gw_chat_hub_new(loop, cfg);
+    app->chat = gw_wait_hub_new(loop, cfg, GW_CHAT_CHANNEL);
+    app->streams = gw_wait_hub_new(loop, cfg, GW_NOTIFICATIONS_CHANNEL);
     uv_timer_init(loop, &app->views_timer);
     app->views_timer.data = app;
     uv_timer_start(&app->views_timer, on_views_timer, 100, 500);
@@ -267,13 +268,17 @@ int gw_app_register_routes(gw_app_t *app, gw_router_t *router) {
     rc |= gw_routes_chat(app, router);
     rc |= gw_routes_files(app, router);
     rc |= gw_routes_notifications(app, router);
+    rc |= gw_routes_stream(app, router);
     rc |= gw_routes_webhooks(app, router);
     return rc ? -1 : 0;
 }
 
 size_t gw_app_inflight(const gw_app_t *app) { return app->reads_inflight + gw_bus_inflight(app->bus); }
 
-void gw_app_drain(gw_app_t *app) { gw_chat_hub_drain(app->chat); }
+void gw_app_drain(gw_app_t *app) {
+    gw_wait_hub_drain(app->chat);
+    gw_wait_hub_drain(app->streams);
+}
 
 static void part_closed(void *data) {
     gw_app_t *app = data;
@@ -289,9 +294,10 @@ static void on_views_timer_closed(uv_handle_t *h) { part_closed(h->data); }
 void gw_app_close(gw_app_t *app, void (*done)(void *), void *done_data) {
     app->done = done;
     app->done_data = done_data;
-    app->closing_parts = 4;
+    app->closing_parts = 5;
     uv_close((uv_handle_t *)&app->views_timer, on_views_timer_closed);
-    gw_chat_hub_close(app->chat, part_closed, app);
+    gw_wait_hub_close(app->chat, part_closed, app);
+    gw_wait_hub_close(app->streams, part_closed, app);
     sms_redis_close(app->redis, part_closed, app); /* pending reads get NULL and answer 503 */
     gw_bus_close(app->bus, part_closed, app);
 }

@@ -8,7 +8,7 @@
 #include "app.h"
 #include "buf.h"
 #include "bus.h"
-#include "chat_wait.h"
+#include "wait_hub.h"
 #include "http.h"
 #include "redis.h"
 
@@ -17,7 +17,8 @@ struct gw_app_s {
     const sms_config_t *cfg;
     sms_redis_t *redis;
     gw_bus_t *bus;
-    gw_chat_hub_t *chat;      /* chat long-poll waiters and their subscriber */
+    gw_wait_hub_t *chat;      /* chat long-poll waiters and their subscriber */
+    gw_wait_hub_t *streams;   /* notification streams (SSE) and their subscriber */
     uv_timer_t views_timer;   /* polls the services' "view built" markers */
     bool views_ok;
     size_t reads_inflight;
@@ -25,6 +26,13 @@ struct gw_app_s {
     void (*done)(void *);
     void *done_data;
 };
+
+/* The channels the projections publish on after writing something a held
+ * request may wait for: a class id after a chat message
+ * (services/classes/projection.c), recipients' user ids separated by '\n'
+ * after new inbox items (services/notifications/projection.c). */
+#define GW_CHAT_CHANNEL "sms:classes:chat"
+#define GW_NOTIFICATIONS_CHANNEL "sms:notifications:new"
 
 /* A Lua read script called by SHA, falling back to EVAL after a Redis restart. */
 typedef struct gw_script_s {
@@ -127,6 +135,8 @@ int gw_routes_chat(gw_app_t *app, gw_router_t *router);
 int gw_routes_files(gw_app_t *app, gw_router_t *router);
 /* routes_notifications.c: the caller's inbox and notification preferences. */
 int gw_routes_notifications(gw_app_t *app, gw_router_t *router);
+/* routes_stream.c: the caller's new notifications as Server-Sent Events. */
+int gw_routes_stream(gw_app_t *app, gw_router_t *router);
 /* routes_webhooks.c: webhook registrations and delivery state (admin). */
 int gw_routes_webhooks(gw_app_t *app, gw_router_t *router);
 /* Appends a signed download URL for an upload (path and query, e.g.

@@ -118,13 +118,22 @@ typedef struct gw_body_source_s {
 /* Answers with a body of exactly length bytes that src (borrowed: static
  * const) produces; other arguments as gw_respond. on_done may run before
  * this returns (HEAD, length 0, client gone). Exactly once per request,
- * instead of gw_respond. */
+ * instead of gw_respond.
+ * length GW_STREAM_UNBOUNDED: a body of no known length (Server-Sent
+ * Events): no Content-Length, "Connection: close", the body ends when the
+ * connection does. The source writes as long as it likes and ends it with
+ * gw_stream_end (or gw_stream_abort). */
+#define GW_STREAM_UNBOUNDED UINT64_MAX
 void gw_respond_stream(gw_request_t *req, int status, const char *content_type, uint64_t length,
                        const char *extra_headers, const gw_body_source_t *src, void *ctx);
 /* Sends the next len bytes (1 .. what is left of length); data must stay
  * valid until the next on_ready or on_done. Only after an on_ready, once.
  * Returns 0, or a negative error (nothing was sent: call gw_stream_abort). */
 int gw_stream_write(gw_request_t *req, const char *data, size_t len);
+/* An unbounded stream is complete: once the chunk in flight (if any) is
+ * on the socket, on_done(ctx, 0) runs (possibly before this returns) and
+ * the connection closes gracefully. */
+void gw_stream_end(gw_request_t *req);
 /* The source cannot produce the rest (read error, file shorter than
  * promised): the connection is closed, since the response cannot be
  * completed any more. on_done(ctx, -EIO) runs before this returns. */

@@ -53,7 +53,7 @@ static void format_response(gw_request_t *req, int status, const char *ctype, co
         put_str(o, ctype);
         put(o, "\r\n", 2);
     }
-    if (has_body) {
+    if (has_body && !(streamed && len == (size_t)GW_STREAM_UNBOUNDED)) {
         put(o, "Content-Length: ", 16);
         put_uint(o, len);
         put(o, "\r\n", 2);
@@ -146,6 +146,8 @@ void gw_respond_stream(gw_request_t *req, int status, const char *content_type, 
     req->src_ctx = ctx;
     req->out_len = length;
     req->out_sent = 0;
+    /* Without a length only the end of the connection ends the body. */
+    if (length == GW_STREAM_UNBOUNDED) req->keep_alive = 0;
     /* Nothing to stream: the source is done before it started. */
     if (req->is_head || length == 0 || !status_has_body(status)) gw__stream_src_done(req, 0);
     respond(req, status, content_type, NULL, (size_t)length, extra_headers, 1);
@@ -213,6 +215,14 @@ static int write_one(gw_conn_t *c, gw_request_t *req) {
 
 /* ---- streamed bodies ---- */
 
+/* Every byte of req's body is on the socket. */
+static void stream_finish(gw_conn_t *c, gw_request_t *req) {
+    c->out_stream = NULL;
+    gw__stream_src_done(req, 0);
+    gw__req_release(req);
+    gw__conn_flush(c); /* the answers queued behind it (or the close of an unbounded one) */
+}
+
 static void on_stream_write(uv_write_t *w, int status) {
     gw_request_t *req = w->data;
     gw_conn_t *c = req->conn;
@@ -225,10 +235,7 @@ static void on_stream_write(uv_write_t *w, int status) {
     }
     if (!c->shutting) c->timer_mode = GW_TIMER_NONE; /* progress: the idle clock starts again */
     if (req->out_sent == req->out_len) {
-        c->out_stream = NULL;
-        gw__stream_src_done(req, 0);
-        gw__req_release(req);
-        gw__conn_flush(c); /* the answers queued behind it */
+        stream_finish(c, req);
         return;
     }
     req->src->on_ready(req, req->src_ctx);
@@ -266,6 +273,13 @@ int gw_stream_write(gw_request_t *req, const char *data, size_t len) {
     req->out_writing = 1;
     req->out_sent += len;
     return 0;
+}
+
+void gw_stream_end(gw_request_t *req) {
+    gw_conn_t *c = req->conn;
+    if (req->src == NULL || c == NULL || c->closing || c->out_stream != req) return; /* over already */
+    req->out_len = req->out_sent; /* on_stream_write finishes it, if a chunk is in flight */
+    if (!req->out_writing) stream_finish(c, req);
 }
 
 void gw_stream_abort(gw_request_t *req) {

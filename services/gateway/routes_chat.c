@@ -13,7 +13,7 @@
 #include "alloc.h"
 #include "app_internal.h"
 #include "buf.h"
-#include "chat_wait.h"
+#include "wait_hub.h"
 #include "clock.h"
 
 #define CHAT_LIMIT_DEFAULT 50
@@ -40,7 +40,7 @@ static gw_script_t read_script = {.source =
 
 /* One GET: its arguments, and while it waits, its place in the hub. */
 typedef struct chat_read_s {
-    gw_chat_waiter_t w; /* w.req is the request; registered only with ?wait= */
+    gw_waiter_t w; /* w.req is the request; registered only with ?wait= */
     gw_app_t *app;
     char *class_id, *user, *role;
     char after[CHAT_CURSOR_DIGITS_MAX + 1];
@@ -52,7 +52,7 @@ typedef struct chat_read_s {
 } chat_read_t;
 
 static void chat_read_free(chat_read_t *cr) {
-    gw_chat_hub_remove(cr->app->chat, &cr->w);
+    gw_wait_hub_remove(cr->app->chat, &cr->w);
     cr->app->reads_inflight--;
     sms_free(cr->class_id);
     sms_free(cr->user);
@@ -136,9 +136,9 @@ static void on_read(redisReply *r, void *data) {
     if (cr->woken) start_read(cr);
 }
 
-static void on_wake(gw_chat_waiter_t *w, gw_chat_wake_t why) {
+static void on_wake(gw_waiter_t *w, gw_wake_t why) {
     chat_read_t *cr = (chat_read_t *)w;
-    if (why == GW_CHAT_WAKE_MESSAGE) {
+    if (why == GW_WAKE_MESSAGE) {
         if (cr->reading) cr->woken = true;
         else start_read(cr);
         return;
@@ -183,13 +183,13 @@ static void list_chat(gw_request_t *req, void *data) {
     /* Leading zeros are dropped so that next_cursor echoes a canonical form. */
     snprintf(cr->after, sizeof cr->after, "%lld", after ? strtoll(after, NULL, 10) : 0LL);
     snprintf(cr->limit, sizeof cr->limit, "%ld", page.limit);
-    cr->w.class_id = cr->class_id;
+    cr->w.key = cr->class_id;
     cr->w.req = req;
     cr->w.deadline_ms = sms_mono_ms() + (uint64_t)wait * 1000;
     cr->w.wake = on_wake;
     app->reads_inflight++;
     /* Registered before the first read, so no message can slip between them. */
-    if (wait > 0 && !gw_chat_hub_draining(app->chat)) gw_chat_hub_add(app->chat, &cr->w);
+    if (wait > 0 && !gw_wait_hub_draining(app->chat)) gw_wait_hub_add(app->chat, &cr->w);
     start_read(cr);
 }
 

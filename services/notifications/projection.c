@@ -15,28 +15,36 @@
 
 /* Many notifications in one call (a fan-out is applied SMS_WORKER_PROJECT_CHUNK
  * at a time, not one script run per recipient). ARGV: 1 k, then k pairs
- * ("<topic>:<partition>", next offset), then (id, user, item JSON (open))
- * triples. An id already taken changes nothing. `count` is how many
- * notifications the view holds: one O(1) read tells a watcher (tests/bench
- * --suite fanout) that a fan-out is complete. Returns how many ids were new. */
+ * ("<topic>:<partition>", next offset), then (id, user, offset on
+ * sms.notifications, item JSON (open)) quadruples. An id already taken
+ * changes nothing. `count` is how many notifications the view holds: one
+ * O(1) read tells a watcher (tests/bench --suite fanout) that a fan-out is
+ * complete. The recipients of new items are published on
+ * NOTIF_STREAM_CHANNEL (one message per call, ids separated by newlines):
+ * the gateways' notification streams read their feeds then. Returns how
+ * many ids were new. */
 static sms_redis_script_t notifications_script = {.source =
     "local p = 'sms:notifications:'\n"
     "local k = tonumber(ARGV[1])\n"
     "for i = 2, 2 * k, 2 do redis.call('HSET', p .. 'offsets', ARGV[i], ARGV[i + 1]) end\n"
-    "local added = 0\n"
-    "for i = 2 * k + 2, #ARGV - 2, 3 do\n"
+    "local added = {}\n"
+    "for i = 2 * k + 2, #ARGV - 3, 4 do\n"
     "  local id, u = ARGV[i], ARGV[i + 1]\n"
-    "  if redis.call('SETNX', p .. 'n:' .. id, ARGV[i + 2]) == 1 then\n"
-    "    added = added + 1\n"
+    "  if redis.call('SETNX', p .. 'n:' .. id, ARGV[i + 3]) == 1 then\n"
+    "    added[#added + 1] = u\n"
     "    redis.call('ZADD', p .. 'inbox:' .. u, 0, id)\n"
+    "    redis.call('ZADD', p .. 'feed:' .. u, ARGV[i + 2], id)\n"
     "    local rall = redis.call('GET', p .. 'rall:' .. u)\n"
     "    if redis.call('SISMEMBER', p .. 'read:' .. u, id) == 0 and (not rall or id > rall) then\n"
     "      redis.call('ZADD', p .. 'unreadz:' .. u, 0, id)\n"
     "    end\n"
     "  end\n"
     "end\n"
-    "if added > 0 then redis.call('INCRBY', p .. 'count', added) end\n"
-    "return added\n"};
+    "if #added > 0 then\n"
+    "  redis.call('INCRBY', p .. 'count', #added)\n"
+    "  redis.call('PUBLISH', '" NOTIF_STREAM_CHANNEL "', table.concat(added, '\\n'))\n"
+    "end\n"
+    "return #added\n"};
 
 /* ARGV: 1 cause, 2 summary, 3 "<topic>:<partition>", 4 next offset, 5 user,
  * 6 "all"|"ids", 7 up_to id (all), 8.. ids. */
@@ -173,6 +181,7 @@ static size_t append_notifications(redisContext *rc, const char *topic, const sm
     size_t appended = 0;
     if (n_ok || k) {
         char part_s[MAX_PARTS][160], next_s[MAX_PARTS][24], ks[8];
+        char(*off_s)[24] = sms_malloc((n + 1) * sizeof *off_s); /* each notification's offset, as text */
         args_t a = {0};
         arg_s(&a, "EVALSHA");
         arg_s(&a, notifications_script.sha);
@@ -188,9 +197,13 @@ static size_t append_notifications(redisContext *rc, const char *topic, const sm
             if (!ok[i]) continue;
             arg(&a, ids[i].ptr, ids[i].len);
             arg(&a, msgs[i].recipient_id.ptr, msgs[i].recipient_id.len);
+            /* Its offset whether tailed or just produced (delivery report): the feed's score. */
+            snprintf(off_s[i], sizeof off_s[i], "%lld", (long long)offsets[i]);
+            arg_s(&a, off_s[i]);
             arg(&a, docs.data + starts[i], ends[i] - starts[i]);
         }
         append(rc, &a);
+        sms_free(off_s);
         appended = 1;
     }
     sms_free(ok);

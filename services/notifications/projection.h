@@ -11,6 +11,10 @@
  *   count            how many n:<id> exist (INCR when SETNX takes an id): an O(1) progress read
  *   inbox:<user>     zset, all scores 0, member = notification id (ULID: lex = time order)
  *   unreadz:<user>   the unread subset of inbox:<user> (same layout; ZCARD = unread count)
+ *   feed:<user>      zset, member = notification id, score = its (first) offset on
+ *                    sms.notifications: the order the gateway's SSE stream sends
+ *                    them in, and its event ids (a user's notifications share a
+ *                    partition, their key, so the offsets only grow)
  *   read:<user>      set of ids marked read by id (applied even if the item comes later)
  *   rall:<user>      "read all" watermark: every id <= it is read (also later arrivals)
  *   prefs:<user>     preferences JSON (schema.h)
@@ -26,6 +30,10 @@
 #include <stdint.h>
 
 #include "envelope.h"
+
+/* Where the inbox script publishes the recipients of new items (the
+ * gateway's GW_NOTIFICATIONS_CHANNEL). */
+#define NOTIF_STREAM_CHANNEL "sms:notifications:new"
 
 int notif_projection_init(redisContext *rc, char *err, size_t errlen);
 /* The worker's project operation (common/worker.h). */
