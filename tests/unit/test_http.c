@@ -212,7 +212,7 @@ typedef struct src_s {
     uv_timer_t timer;
     gw_request_t *req;
     uint64_t n, sent;
-    int async, done;
+    int async, done, unbounded;
     char buf[8192];
 } src_t;
 
@@ -220,7 +220,12 @@ static void src_produce(src_t *s) {
     size_t len = s->n - s->sent < sizeof s->buf ? (size_t)(s->n - s->sent) : sizeof s->buf;
     for (size_t i = 0; i < len; i++) s->buf[i] = (char)((s->sent + i) % 251);
     s->sent += len;
-    if (gw_stream_write(s->req, s->buf, len) != 0) gw_stream_abort(s->req);
+    if (gw_stream_write(s->req, s->buf, len) != 0) {
+        gw_stream_abort(s->req);
+        return;
+    }
+    /* Unbounded: the server does not know the end; say it with the last chunk in flight. */
+    if (s->unbounded && s->sent == s->n) gw_stream_end(s->req);
 }
 
 static void src_fire(uv_timer_t *t) {
@@ -252,10 +257,12 @@ static void h_download(gw_request_t *req, void *data) {
     src_t *s = sms_calloc(1, sizeof *s);
     s->n = (uint64_t)atoll(gw_req_query(req, "n") ? gw_req_query(req, "n") : "0");
     s->async = gw_req_query(req, "async") != NULL;
+    s->unbounded = gw_req_query(req, "unbounded") != NULL;
     uv_timer_init(&S.loop, &s->timer);
     s->timer.data = s;
     atomic_fetch_add(&S.open_timers, 1);
-    gw_respond_stream(req, 200, "application/octet-stream", s->n, "X-Stream: 1\r\n", &test_source, s);
+    gw_respond_stream(req, 200, "application/octet-stream", s->unbounded ? GW_STREAM_UNBOUNDED : s->n,
+                      "X-Stream: 1\r\n", &test_source, s);
 }
 
 static void on_done(void *data) {
@@ -1091,6 +1098,37 @@ static void test_stream_response(void **state) {
     server_stop();
 }
 
+/* GW_STREAM_UNBOUNDED: no Content-Length, Connection: close, the body is
+ * what the source wrote before gw_stream_end, and the connection then ends
+ * (later pipelined requests are not read). */
+static void test_stream_response_unbounded(void **state) {
+    (void)state;
+    server_start(NULL);
+    char head[1024];
+    const uint64_t sizes[] = {300000, 8192, 1};
+    for (int async = 0; async < 2; async++) {
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+            client_t *c = client_new();
+            char req[256];
+            snprintf(req, sizeof req, "GET /download?n=%llu&unbounded%s HTTP/1.1\r\n\r\nGET /inspect/1 HTTP/1.1\r\n\r\n",
+                     (unsigned long long)sizes[k], async ? "&async" : "");
+            client_send(c, req);
+            assert_int_equal(read_download(c, sizes[k], head, sizeof head), 200);
+            assert_null(strstr(head, "Content-Length"));
+            assert_non_null(strstr(head, "Connection: close\r\n"));
+            /* Nothing after the body: not even the pipelined request's answer. */
+            ssize_t got;
+            while ((got = client_fill(c)) > 0) {}
+            assert_int_equal(got, 0); /* the server closed it (not a receive timeout) */
+            assert_int_equal(c->len, 0);
+            client_free(c);
+        }
+    }
+    assert_true(wait_atomic(&S.src_done, 6, 1000));
+    assert_int_equal(atomic_load(&S.src_done_status), 0);
+    server_stop();
+}
+
 /* After a failed assertion the test body is gone but its server thread is
  * not: stop it so the next test starts clean. */
 static int teardown(void **state) {
@@ -1113,6 +1151,7 @@ int main(void) {
         T(test_pipelining),   T(test_timeouts),        T(test_backpressure),
         T(test_max_connections), T(test_shutdown),     T(test_shutdown_gives_up),
         T(test_stream_body),  T(test_stream_body_timeout), T(test_stream_response),
+        T(test_stream_response_unbounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
