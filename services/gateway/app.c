@@ -137,6 +137,13 @@ void gw_respond_page(gw_request_t *req, const redisReply *items, const redisRepl
     sms_buf_close(&b);
 }
 
+bool gw_all_digits(const char *s, size_t n, size_t max) {
+    if (n == 0 || n > max) return false;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9') return false;
+    return true;
+}
+
 bool gw_valid_cursor(const char *c, int digits) {
     size_t n = strlen(c);
     if (n < (size_t)digits + 2 || n > (size_t)digits + 81 || c[digits] != ':') return false;

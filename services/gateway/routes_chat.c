@@ -150,13 +150,7 @@ static void on_wake(gw_waiter_t *w, gw_wake_t why) {
 }
 
 /* A cursor is a sequence: 1 to 15 decimal digits. */
-static bool valid_after(const char *s) {
-    size_t n = strlen(s);
-    if (n == 0 || n > CHAT_CURSOR_DIGITS_MAX) return false;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9') return false;
-    return true;
-}
+static bool valid_after(const char *s) { return gw_all_digits(s, strlen(s), CHAT_CURSOR_DIGITS_MAX); }
 
 static void list_chat(gw_request_t *req, void *data) {
     gw_app_t *app = data;

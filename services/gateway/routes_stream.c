@@ -136,12 +136,12 @@ static void maybe_read_more(stream_t *st) {
         start_read(st);
 }
 
-static bool valid_score(const redisReply *e) {
-    if (e->type != REDIS_REPLY_STRING || e->len == 0 || e->len > STREAM_ID_DIGITS_MAX) return false;
-    for (size_t i = e->str[0] == '-' ? 1 : 0; i < e->len; i++)
-        if (e->str[i] < '0' || e->str[i] > '9') return false;
-    return true;
+/* A score the feed holds: an offset, or -1 for "before the first". */
+static bool valid_score(const char *s, size_t n) {
+    return (n == 2 && memcmp(s, "-1", 2) == 0) || gw_all_digits(s, n, STREAM_ID_DIGITS_MAX);
 }
+
+static bool valid_score_reply(const redisReply *e) { return e->type == REDIS_REPLY_STRING && valid_score(e->str, e->len); }
 
 static void start_stream(stream_t *st) {
     sms_buf_t head;
@@ -163,7 +163,7 @@ static void on_read(redisReply *r, void *data) {
         stream_unhold(st);
         return;
     }
-    bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 && valid_score(r->element[0]) &&
+    bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 && valid_score_reply(r->element[0]) &&
               r->element[1]->type == REDIS_REPLY_ARRAY && r->element[1]->elements % 2 == 0;
     if (!ok) {
         if (st->started) {
@@ -184,7 +184,7 @@ static void on_read(redisReply *r, void *data) {
     const redisReply *items = r->element[1];
     for (size_t i = 0; i + 1 < items->elements && !st->done; i += 2) {
         const redisReply *score = items->element[i], *doc = items->element[i + 1];
-        if (!valid_score(score) || doc->type != REDIS_REPLY_STRING) continue;
+        if (!valid_score_reply(score) || doc->type != REDIS_REPLY_STRING) continue;
         sms_buf_t ev;
         sms_buf_init(&ev);
         sms_buf_puts(&ev, "id: ");
@@ -250,14 +250,7 @@ static void on_wake(gw_waiter_t *w, gw_wake_t why) {
 
 /* Last-Event-ID (header, or ?last_event_id= for clients that cannot set
  * headers): an event id this stream sent, i.e. -1 or up to 18 digits. */
-static bool valid_event_id(const char *s) {
-    if (strcmp(s, "-1") == 0) return true;
-    size_t n = strlen(s);
-    if (n == 0 || n > STREAM_ID_DIGITS_MAX) return false;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9') return false;
-    return true;
-}
+static bool valid_event_id(const char *s) { return valid_score(s, strlen(s)); }
 
 static void open_stream(gw_request_t *req, void *data) {
     gw_app_t *app = data;
