@@ -172,6 +172,22 @@ typedef struct sms_worker_ops_s {
      * facts the view has not seen. */
     const char *const *own_topics;
     void (*fan_out)(void *state, const char *topic, const sms_event_t *ev, sms_decision_t *d);
+
+    /* Periodic work (optional, NULL for none): every tick_ms (0: never) the
+     * loop, between two batches and never while commands wait for a
+     * catch-up, first catches the view up with every topic it tails (one
+     * ListOffsets request) and then calls tick with the time. Events tick
+     * adds to d (sms_decision_event*) are produced with acks=all, applied to
+     * the view once durable and passed over by the tailer, like a command's;
+     * there is no reply and no offset to store. d->status >= 500 (e.g. the
+     * view could not be read): nothing is produced, tried again next period.
+     * Another instance of the service runs the same tick, and a crash after
+     * producing re-runs it, so the events must be derived from the view
+     * (ids and times included: sms_id_derive) for duplicates to carry the
+     * same id. The period is the service's setting: main copies the ops
+     * table and sets tick_ms from its config. */
+    void (*tick)(redisContext *rc, const sms_config_t *cfg, int64_t now_ms, sms_decision_t *d);
+    int tick_ms;
 } sms_worker_ops_t;
 
 /* Runs the service until SIGTERM/SIGINT: returns the process exit code.
