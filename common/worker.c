@@ -893,6 +893,10 @@ cleanup:
  * or -1 if the view could not be caught up or written (tried next period;
  * what is durable is applied by the tailer meanwhile). */
 static int run_tick(worker_t *w) {
+    /* A view being rebuilt (sms-admin rebuild-views) holds only part of the
+     * log: no tick until it is whole again. */
+    int built = view_is_built(w);
+    if (built <= 0) return built;
     /* The view must hold what other instances (or this one before a crash)
      * already emitted, or the tick would emit it again. */
     if (tailer_catch_up_to_end(w, false, false) != 0) return -1;

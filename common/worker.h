@@ -174,9 +174,10 @@ typedef struct sms_worker_ops_s {
     void (*fan_out)(void *state, const char *topic, const sms_event_t *ev, sms_decision_t *d);
 
     /* Periodic work (optional, NULL for none): every tick_ms (0: never) the
-     * loop, between two batches and never while commands wait for a
-     * catch-up, first catches the view up with every topic it tails (one
-     * ListOffsets request) and then calls tick with the time. Events tick
+     * loop, between two batches, never while commands wait for a catch-up
+     * and never while the view is being rebuilt, first catches the view up
+     * with every topic it tails (one ListOffsets request) and then calls
+     * tick with the time. Events tick
      * adds to d (sms_decision_event*) are produced with acks=all, applied to
      * the view once durable and passed over by the tailer, like a command's;
      * there is no reply and no offset to store. d->status >= 500 (e.g. the
