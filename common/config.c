@@ -49,6 +49,8 @@ static const opt_t options[] = {
     INT(webhook_retry_base_ms, "SMS_WEBHOOK_RETRY_BASE_MS", "1000", 1, 3600000),
     INT(webhook_retry_horizon_s, "SMS_WEBHOOK_RETRY_HORIZON_S", "86400", 1, 2592000),
     INT(webhook_timeout_ms, "SMS_WEBHOOK_TIMEOUT_MS", "10000", 100, 600000),
+    INT(due_reminder_scan_ms, "SMS_DUE_REMINDER_SCAN_MS", "60000", 100, 86400000),
+    INT(due_reminder_window_s, "SMS_DUE_REMINDER_WINDOW_S", "86400", 60, 2592000),
     {"SMS_LOG_LEVEL", OPT_LEVEL, offsetof(sms_config_t, log_level), 0, "info", 0, 0},
 };
 

@@ -35,6 +35,9 @@ typedef struct sms_config_s {
     int webhook_retry_base_ms; /* SMS_WEBHOOK_RETRY_BASE_MS: first backoff ceiling (doubles per attempt) */
     int webhook_retry_horizon_s; /* SMS_WEBHOOK_RETRY_HORIZON_S: retried this long, then dead-lettered */
     int webhook_timeout_ms;    /* SMS_WEBHOOK_TIMEOUT_MS: one POST attempt's whole time limit */
+    /* Due-date reminders (sms-assignments). */
+    int due_reminder_scan_ms;  /* SMS_DUE_REMINDER_SCAN_MS: how often open assignments are scanned */
+    int due_reminder_window_s; /* SMS_DUE_REMINDER_WINDOW_S: reminded once due within this long */
     sms_log_level_t log_level; /* SMS_LOG_LEVEL */
 } sms_config_t;
 
