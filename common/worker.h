@@ -17,6 +17,9 @@
  *     event (one this process applied right after producing it is passed
  *     over: only its offset is recorded). When the view's "built" marker is missing (new or wiped Redis,
  *     `sms-admin rebuild-views`) it drops the view and replays from offset 0.
+ *   - optionally a periodic tick (ops.tick every ops.tick_ms) whose events
+ *     go the same way as a command's: produced, durable, applied (the
+ *     assignments service's due-date reminder scan).
  *
  * One thread, blocking clients (hiredis with SMS_REDIS_TIMEOUT_MS on every
  * command, librdkafka polls): the worker serves no sockets, and throughput
