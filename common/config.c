@@ -51,6 +51,8 @@ static const opt_t options[] = {
     INT(webhook_timeout_ms, "SMS_WEBHOOK_TIMEOUT_MS", "10000", 100, 600000),
     INT(sse_heartbeat_ms, "SMS_SSE_HEARTBEAT_MS", "15000", 100, 3600000),
     INT(sse_max_buffer, "SMS_SSE_MAX_BUFFER", "262144", 1024, 1 << 30),
+    INT(due_reminder_scan_ms, "SMS_DUE_REMINDER_SCAN_MS", "60000", 100, 86400000),
+    INT(due_reminder_window_s, "SMS_DUE_REMINDER_WINDOW_S", "86400", 60, 2592000),
     {"SMS_LOG_LEVEL", OPT_LEVEL, offsetof(sms_config_t, log_level), 0, "info", 0, 0},
 };
 

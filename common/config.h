@@ -37,6 +37,9 @@ typedef struct sms_config_s {
     int webhook_timeout_ms;    /* SMS_WEBHOOK_TIMEOUT_MS: one POST attempt's whole time limit */
     int sse_heartbeat_ms;      /* SMS_SSE_HEARTBEAT_MS: comment line sent on an idle notification stream */
     int sse_max_buffer;        /* SMS_SSE_MAX_BUFFER: bytes a stream may hold for a client that does not read, then it is dropped */
+    /* Due-date reminders (sms-assignments). */
+    int due_reminder_scan_ms;  /* SMS_DUE_REMINDER_SCAN_MS: how often open assignments are scanned */
+    int due_reminder_window_s; /* SMS_DUE_REMINDER_WINDOW_S: reminded once due within this long */
     sms_log_level_t log_level; /* SMS_LOG_LEVEL */
 } sms_config_t;
 

@@ -886,6 +886,80 @@ cleanup:
     return rc;
 }
 
+/* ---------------- the periodic tick ---------------- */
+
+/* Runs ops->tick once (see worker.h): its events are produced, waited for,
+ * applied once durable and marked for the tailer to pass over. Returns 0,
+ * or -1 if the view could not be caught up or written (tried next period;
+ * what is durable is applied by the tailer meanwhile). */
+static int run_tick(worker_t *w) {
+    /* A view being rebuilt (sms-admin rebuild-views) holds only part of the
+     * log: no tick until it is whole again. */
+    int built = view_is_built(w);
+    if (built <= 0) return built;
+    /* The view must hold what other instances (or this one before a crash)
+     * already emitted, or the tick would emit it again. */
+    if (tailer_catch_up_to_end(w, false, false) != 0) return -1;
+    item_t it;
+    memset(&it, 0, sizeof it);
+    decision_init(&it.d);
+    it.d.status = 200;
+    int rc = 0;
+    w->ops->tick(w->rc, w->cfg, sms_now_ms(), &it.d);
+    size_t ne = it.d.status >= 500 ? 0 : it.d.n_events;
+    if (ne == 0) goto out;
+    it.drs = sms_malloc(ne * sizeof *it.drs);
+    it.partitions = sms_calloc(ne, sizeof *it.partitions);
+    it.offsets = sms_calloc(ne, sizeof *it.offsets);
+    it.durable = sms_calloc(ne, sizeof *it.durable);
+    it.applied = sms_calloc(ne, sizeof *it.applied);
+    for (size_t e = 0; e < ne; e++) {
+        sms_decision_event_t *ev = &it.d.events[e];
+        it.drs[e] = (ev_dr_t){&it, e};
+        int prc;
+        while ((prc = sms_producer_send(w->producer, event_topic(w, ev), SMS_STR(ev->key), ev->event.data,
+                                        ev->event.size, (sms_str_t){"", 0}, &it.drs[e])) == SMS_KAFKA_EQUEUE)
+            sms_producer_poll(w->producer, 10);
+        if (prc != 0) break;
+        it.n_produced++;
+    }
+    uint64_t deadline = sms_mono_ms() + 30000;
+    while (it.n_reported < it.n_produced) {
+        if (sms_mono_ms() >= deadline) {
+            /* it lives on this stack frame: no report may arrive after it is gone */
+            sms_log(SMS_LOG_ERROR, "event_delivery_timeout", "%zu tick events not acknowledged within 30 s",
+                    it.n_produced - it.n_reported);
+            if (sms_producer_flush(w->producer, 60000) != 0)
+                sms_log(SMS_LOG_ERROR, "event_delivery_timeout", "still not acknowledged after 90 s");
+            break;
+        }
+        sms_producer_poll(w->producer, 2);
+    }
+    if (it.n_delivered < ne)
+        sms_log(SMS_LOG_WARN, "tick_not_durable", "%zu of %zu tick events not acknowledged; tried again next period",
+                ne - it.n_delivered, ne);
+    size_t appended = apply_durable(w, &it, true);
+    if (read_replies(w, appended, "tick apply") != 0) {
+        rc = -1; /* durable but maybe not in the view: the tailer applies them */
+        goto out;
+    }
+    for (size_t e = 0; e < ne; e++) {
+        if (!it.applied[e]) continue;
+        char key[192];
+        int kn = self_key(key, sizeof key, event_topic(w, &it.d.events[e]), it.partitions[e], it.offsets[e]);
+        sms_strmap_put(&w->self_applied, key, (size_t)kn, w);
+    }
+    sms_log(SMS_LOG_INFO, "tick", "%zu events produced and applied", it.n_delivered);
+out:
+    decision_close(&it.d);
+    sms_free(it.drs);
+    sms_free(it.partitions);
+    sms_free(it.offsets);
+    sms_free(it.durable);
+    sms_free(it.applied);
+    return rc;
+}
+
 /* ---------------- the loop ---------------- */
 
 static void on_rebalance(void *opaque, bool assigned) {
@@ -1002,6 +1076,7 @@ static int serve(worker_t *w) {
     if (sms_consumer_subscribe_topics(w->commands, topics, n_topics) != 0) return -1;
     sms_log(SMS_LOG_INFO, "ready", "handling %s", w->commands_topic);
     uint64_t last_check = sms_mono_ms(), last_stats = last_check;
+    uint64_t last_tick = 0; /* 0: the first tick runs at once, a restart does not wait a period */
     uint64_t n_batches = 0, n_commands = 0, busy_us = 0;
     rd_kafka_message_t *msgs[SMS_WORKER_BATCH_MAX];
     while (!stop_requested) {
@@ -1031,6 +1106,11 @@ static int serve(worker_t *w) {
             w->need_catchup = false;
         }
         if (tailer_apply_some(w, 0) < 0) continue;
+        if (w->ops->tick && w->ops->tick_ms > 0 && w->n_deferred == 0 &&
+            (last_tick == 0 || sms_mono_ms() - last_tick >= (uint64_t)w->ops->tick_ms)) {
+            last_tick = sms_mono_ms();
+            if (run_tick(w) != 0) continue;
+        }
         if (w->n_deferred) {
             /* Catch up with every topic to its current end, then decide the
              * deferred commands again; this time their answers are final. */

@@ -17,6 +17,9 @@
  *     event (one this process applied right after producing it is passed
  *     over: only its offset is recorded). When the view's "built" marker is missing (new or wiped Redis,
  *     `sms-admin rebuild-views`) it drops the view and replays from offset 0.
+ *   - optionally a periodic tick (ops.tick every ops.tick_ms) whose events
+ *     go the same way as a command's: produced, durable, applied (the
+ *     assignments service's due-date reminder scan).
  *
  * One thread, blocking clients (hiredis with SMS_REDIS_TIMEOUT_MS on every
  * command, librdkafka polls): the worker serves no sockets, and throughput
@@ -174,6 +177,23 @@ typedef struct sms_worker_ops_s {
      * facts the view has not seen. */
     const char *const *own_topics;
     void (*fan_out)(void *state, const char *topic, const sms_event_t *ev, sms_decision_t *d);
+
+    /* Periodic work (optional, NULL for none): every tick_ms (0: never) the
+     * loop, between two batches, never while commands wait for a catch-up
+     * and never while the view is being rebuilt, first catches the view up
+     * with every topic it tails (one ListOffsets request) and then calls
+     * tick with the time. Events tick
+     * adds to d (sms_decision_event*) are produced with acks=all, applied to
+     * the view once durable and passed over by the tailer, like a command's;
+     * there is no reply and no offset to store. d->status >= 500 (e.g. the
+     * view could not be read): nothing is produced, tried again next period.
+     * Another instance of the service runs the same tick, and a crash after
+     * producing re-runs it, so the events must be derived from the view
+     * (ids and times included: sms_id_derive) for duplicates to carry the
+     * same id. The period is the service's setting: main copies the ops
+     * table and sets tick_ms from its config. */
+    void (*tick)(redisContext *rc, const sms_config_t *cfg, int64_t now_ms, sms_decision_t *d);
+    int tick_ms;
 } sms_worker_ops_t;
 
 /* Runs the service until SIGTERM/SIGINT: returns the process exit code.

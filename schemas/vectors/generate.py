@@ -196,6 +196,23 @@ def build():
     assignment_created = assignment_event(
         "01JDQ1A3M4N5P6Q7R8S9T0V1W2", "assignment.created", T_ASSIGN, CMD_ASSIGN,
         assignment_data(1764629940000, 20, "open", T_ASSIGN, 1))
+    # sms-assignments' reminder scan finds it due within 24 h: assignment.due_soon,
+    # id derived from (assignment, due_at), time = when it entered the window
+    # (due_at - 24 h, as it was created earlier), no actor but "system", no cause.
+    DUE_1 = 1764629940000  # 2025-12-01T22:59:00.000Z
+    T_DUE_SOON = DUE_1 - 86400000
+    due_soon_data = assignment_data(DUE_1, 20, "open", T_ASSIGN, 1)
+    due_soon_data["window_s"] = 86400
+    assignment_due_soon = {
+        "id": derived_id(T_DUE_SOON, "assignment.due_soon\n%s\n%d" % (ASSIGNMENT_ID, DUE_1)),
+        "type": "assignment.due_soon",
+        "v": 1,
+        "time": T_DUE_SOON,
+        "actor": "system",
+        "key": ASSIGNMENT_ID,
+        "cause": "",
+        "data": due_soon_data,
+    }
     assignment_updated_data = assignment_data(1764802740000, 25, "open", T_UPDATE, 2)
     assignment_updated_data["changed"] = ["due_at", "max_score"]
     assignment_updated = assignment_event(
@@ -395,6 +412,7 @@ def build():
         "assignment.created.v1": assignment_created,
         "assignment.updated.v1": assignment_updated,
         "assignment.deleted.v1": assignment_deleted,
+        "assignment.due_soon.v1": assignment_due_soon,
         "class.created.v1": created,
         "class.updated.v1": updated,
         "class.deactivated.v1": deactivated,

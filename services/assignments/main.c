@@ -1,5 +1,6 @@
 /* main.c - sms-assignments: reads the configuration and runs the shared
- * worker with the assignments operations. `--rebuild-views` rebuilds the
+ * worker with the assignments operations (its tick, the due-date reminder
+ * scan, every SMS_DUE_REMINDER_SCAN_MS). `--rebuild-views` rebuilds the
  * view from offset 0 and exits. */
 #include <stdio.h>
 #include <string.h>
@@ -21,5 +22,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     sms_log_init("assignments", cfg.log_level);
-    return sms_worker_main(&assignments_ops, &cfg, rebuild);
+    sms_worker_ops_t ops = assignments_ops;
+    ops.tick_ms = cfg.due_reminder_scan_ms; /* the due-date reminder scan */
+    return sms_worker_main(&ops, &cfg, rebuild);
 }

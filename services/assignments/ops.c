@@ -14,6 +14,7 @@
 #include "msgpack_util.h"
 #include "projection.h"
 #include "redis.h"
+#include "reminders.h"
 #include "state.h"
 #include "worker_batch.h"
 
@@ -173,4 +174,6 @@ const sms_worker_ops_t assignments_ops = {
     .overlay = NULL, /* decide applies the overlay itself: it has the assignment at hand */
     .replay = replay,
     .replay_cmd = replay_cmd,
+    .tick = assignments_reminders_tick,
+    .tick_ms = 0, /* main sets SMS_DUE_REMINDER_SCAN_MS */
 };

@@ -15,18 +15,34 @@
 #include "redis.h"
 #include "schema.h"
 
+/* Keeps remind (zset id -> due_at, what the reminder scan reads) equal to
+ * "the assignment is open, its class is not inactive and no
+ * assignment.due_soon was applied for its current due_at (rem:<id>)".
+ * Every script that changes one of those inputs calls it, so the zset is a
+ * function of the inputs' final state whatever order the topics replay in. */
+#define REMIND_SYNC_LUA                                                                                      \
+    "local function remind_sync(p, id)\n"                                                                    \
+    "  local a = redis.call('HMGET', p .. 'a:' .. id, 'status', 'due_at', 'class_id')\n"                   \
+    "  local on = a[1] == 'open' and redis.call('HGET', p .. 'cls:' .. a[3], 'status') ~= 'inactive'\n"    \
+    "    and redis.call('SISMEMBER', p .. 'rem:' .. id, a[2]) == 0\n"                                        \
+    "  if on then redis.call('ZADD', p .. 'remind', a[2], id) else redis.call('ZREM', p .. 'remind', id) end\n" \
+    "end\n"
+
 /* ARGV: 1 id, 2 version, 3 status, 4 lecturer, 5 class id, 6 title, 7 description,
  * 8 due_at, 9 max_score, 10 created_at, 11 updated_at, 12 doc, 13 due member,
  * 14 created member, 15 cause, 16 reply status, 17 "<topic>:<partition>" ("" = none),
  * 18 next offset. Returns 1 if applied, 0 if the view already had it. */
 static sms_redis_script_t apply_script = {.source =
+    REMIND_SYNC_LUA
     "local p = 'sms:assignments:'\n"
     "local id, ver, status, cls = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[5]\n"
     "if ARGV[17] ~= '' then redis.call('HSET', p .. 'offsets', ARGV[17], ARGV[18]) end\n"
     "redis.call('HSET', p .. 'cmds', ARGV[15], ARGV[16] .. ' ' .. id)\n"
     "local k = p .. 'a:' .. id\n"
-    "local cur = redis.call('HMGET', k, 'version', 'dm', 'cm')\n"
+    "local cur = redis.call('HMGET', k, 'version', 'dm', 'cm', 'due_at')\n"
     "if ver <= (tonumber(cur[1]) or 0) then return 0 end\n"
+    /* When the current due date was set: the earliest time its reminder may carry. */
+    "if cur[4] ~= ARGV[8] then redis.call('HSET', k, 'due_set_at', ARGV[11]) end\n"
     "if cur[2] then redis.call('ZREM', p .. 'd:' .. cls, cur[2]) end\n"
     "if cur[3] then redis.call('ZREM', p .. 'n:' .. cls, cur[3]) end\n"
     "redis.call('HSET', k, 'class_id', cls, 'lecturer_id', ARGV[4], 'status', status, 'version', ARGV[2],\n"
@@ -40,17 +56,36 @@ static sms_redis_script_t apply_script = {.source =
     "  redis.call('ZADD', p .. 'd:' .. cls, 0, ARGV[13])\n"
     "  redis.call('ZADD', p .. 'n:' .. cls, 0, ARGV[14])\n"
     "end\n"
+    "remind_sync(p, id)\n"
     "return 1\n"};
 
 /* ARGV: 1 class id, 2 lecturer, 3 status, 4 version, 5 "<topic>:<partition>" ("" = none),
  * 6 next offset. Returns 1 if applied, 0 if the view already had it. */
 static sms_redis_script_t class_script = {.source =
+    REMIND_SYNC_LUA
     "local p = 'sms:assignments:'\n"
     "if ARGV[5] ~= '' then redis.call('HSET', p .. 'offsets', ARGV[5], ARGV[6]) end\n"
     "local k = p .. 'cls:' .. ARGV[1]\n"
     "if tonumber(ARGV[4]) <= (tonumber(redis.call('HGET', k, 'version')) or 0) then return 0 end\n"
+    "local was = redis.call('HGET', k, 'status')\n"
     "redis.call('HSET', k, 'lecturer_id', ARGV[2], 'status', ARGV[3], 'version', ARGV[4])\n"
+    /* d:<class> members are "<due_at, 15 digits>:<id>": the class's assignments not deleted. */
+    "if was ~= ARGV[3] then\n"
+    "  for _, m in ipairs(redis.call('ZRANGE', p .. 'd:' .. ARGV[1], 0, -1)) do remind_sync(p, string.sub(m, 17)) end\n"
+    "end\n"
     "return 1\n"};
+
+/* assignment.due_soon. ARGV: 1 "<topic>:<partition>" ("" = none), 2 next
+ * offset, 3 assignment id, 4 due_at (ms). Records that due date as reminded
+ * (rem:<id>, a set: a due date moved away and back is not reminded twice).
+ * Returns 1 if applied, 0 if the view already had it. */
+static sms_redis_script_t due_soon_script = {.source =
+    REMIND_SYNC_LUA
+    "local p = 'sms:assignments:'\n"
+    "if ARGV[1] ~= '' then redis.call('HSET', p .. 'offsets', ARGV[1], ARGV[2]) end\n"
+    "local added = redis.call('SADD', p .. 'rem:' .. ARGV[3], ARGV[4])\n"
+    "remind_sync(p, ARGV[3])\n"
+    "return added\n"};
 
 /* Roster events. ARGV: 1 class id, 2 roster_version, 3 "<topic>:<partition>"
  * ("" = none), 4 next offset, 5 "enroll"|"unenroll", 6.. student ids. Gated on
@@ -130,7 +165,7 @@ static sms_redis_script_t grade_script = {.source =
 
 int assignments_projection_init(redisContext *rc, char *err, size_t errlen) {
     sms_redis_script_t *all[] = {&apply_script, &class_script, &roster_script, &submission_script, &upload_script,
-                                 &grade_script};
+                                 &grade_script, &due_soon_script};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (sms_redis_script_load(rc, all[i], err, errlen) != 0) return -1;
     return 0;
@@ -359,6 +394,26 @@ static int append_grade(redisContext *rc, const char *topic, const sms_event_t *
     return 1;
 }
 
+/* assignment.due_soon -> rem:<id> (and remind). */
+static int append_due_soon(redisContext *rc, const char *topic, const sms_event_t *ev, int32_t partition,
+                           int64_t offset) {
+    sms_str_t id;
+    int64_t due;
+    if (!sms_mp_str(sms_mp_map_get(ev->data, "id"), &id.ptr, &id.len) || id.len == 0 ||
+        !sms_mp_i64(sms_mp_map_get(ev->data, "due_at"), &due)) {
+        sms_log(SMS_LOG_WARN, "event_skipped", "%.*s %.*s lacks the fields this view keeps", (int)ev->type.len,
+                ev->type.ptr, (int)ev->id.len, ev->id.ptr);
+        return 0;
+    }
+    char at[24], part[160], next[24];
+    snprintf(at, sizeof at, "%lld", (long long)due);
+    offset_args(topic, partition, offset, part, sizeof part, next, sizeof next);
+    const char *argv[] = {"EVALSHA", due_soon_script.sha, "0", part, next, id.ptr, at};
+    size_t argvlen[] = {7, 40, 1, strlen(part), strlen(next), id.len, strlen(at)};
+    redisAppendCommandArgv(rc, 7, argv, argvlen);
+    return 1;
+}
+
 int assignments_projection_append(redisContext *rc, const char *topic, const sms_event_t *ev, int32_t partition,
                                   int64_t offset) {
     if (strcmp(topic, ASSIGNMENTS_GRADES_TOPIC) == 0) return append_grade(rc, topic, ev, partition, offset);
@@ -370,5 +425,6 @@ int assignments_projection_append(redisContext *rc, const char *topic, const sms
         return append_class(rc, topic, ev, partition, offset);
     }
     if (type_is(ev, "submission.created")) return append_submission(rc, topic, ev, partition, offset);
+    if (type_is(ev, "assignment.due_soon")) return append_due_soon(rc, topic, ev, partition, offset);
     return append_assignment(rc, topic, ev, partition, offset);
 }

@@ -7,7 +7,8 @@
  *                   updated_at, version (ms ints as text), doc (the public JSON
  *                   without status, counts and closing brace: see
  *                   assignments_render_doc), dm/cm (its members below),
- *                   submission_count, graded_count (0 until later events bump them)
+ *                   submission_count, graded_count (0 until later events bump them),
+ *                   due_set_at (updated_at of the event that set the current due_at)
  *   d:<class id>    zset (score 0) of "<due_at ms, 15 digits>:<id>", assignments
  *                   not deleted; lex order = due order
  *   n:<class id>    zset (score 0) of "<created_at ms, 15 digits>:<id>", same set;
@@ -27,6 +28,11 @@
  *                   sha256, stored_at (ms), doc (the public file JSON: upload_id,
  *                   filename, content_type, size, sha256; readers add the
  *                   download URL); written once, from upload.completed
+ *   remind          zset: assignment id -> due_at (score), the assignments the
+ *                   reminder scan may remind: open, class not inactive, no
+ *                   assignment.due_soon yet for the current due_at
+ *   rem:<assignment id>  set of the due_at values (ms as text) an
+ *                   assignment.due_soon was written for
  *   gr:<assignment id>  hash: student -> grade record learned from
  *                   sms.events.grades: "<grade_version>|<released 0/1>|
  *                   <released_at RFC 3339, "" while a draft>|<score JSON>|

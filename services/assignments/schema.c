@@ -44,9 +44,9 @@ void assignments_pack_score(msgpack_packer *pk, double score) {
     else msgpack_pack_double(pk, score);
 }
 
-void assignments_pack_snapshot(msgpack_packer *pk, const assignments_assignment_t *a, const char *const *changed,
-                               size_t n_changed) {
-    msgpack_pack_map(pk, 11 + (changed ? 1 : 0));
+/* The snapshot's 11 fields, in a map of 11 + n_extra (the caller packs the extra pairs). */
+static void pack_snapshot_fields(msgpack_packer *pk, const assignments_assignment_t *a, uint32_t n_extra) {
+    msgpack_pack_map(pk, 11 + n_extra);
     sms_mp_pack_kv_str(pk, "id", nz(a->id));
     sms_mp_pack_kv_str(pk, "class_id", nz(a->class_id));
     sms_mp_pack_kv_str(pk, "lecturer_id", nz(a->lecturer_id));
@@ -59,11 +59,21 @@ void assignments_pack_snapshot(msgpack_packer *pk, const assignments_assignment_
     sms_mp_pack_kv_i64(pk, "created_at", a->created_at);
     sms_mp_pack_kv_i64(pk, "updated_at", a->updated_at);
     sms_mp_pack_kv_i64(pk, "version", a->version);
+}
+
+void assignments_pack_snapshot(msgpack_packer *pk, const assignments_assignment_t *a, const char *const *changed,
+                               size_t n_changed) {
+    pack_snapshot_fields(pk, a, changed ? 1 : 0);
     if (changed) {
         sms_mp_pack_str(pk, "changed");
         msgpack_pack_array(pk, n_changed);
         for (size_t i = 0; i < n_changed; i++) sms_mp_pack_str(pk, changed[i]);
     }
+}
+
+void assignments_pack_due_soon(msgpack_packer *pk, const assignments_assignment_t *a, int64_t window_s) {
+    pack_snapshot_fields(pk, a, 1);
+    sms_mp_pack_kv_i64(pk, "window_s", window_s);
 }
 
 static bool number(const msgpack_object *o, double *out) {

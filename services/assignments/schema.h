@@ -44,6 +44,9 @@ void assignments_pack_score(msgpack_packer *pk, double score);
  * != NULL, n_changed names). */
 void assignments_pack_snapshot(msgpack_packer *pk, const assignments_assignment_t *a, const char *const *changed,
                                size_t n_changed);
+/* Packs the assignment.due_soon data map: the snapshot, then window_s (the
+ * reminder window the scan used, seconds). */
+void assignments_pack_due_soon(msgpack_packer *pk, const assignments_assignment_t *a, int64_t window_s);
 /* Reads a snapshot out of an event's data map (counts set to 0). 0, or -1 if
  * a field is missing or has the wrong type. */
 int assignments_read_snapshot(const msgpack_object *data, assignments_assignment_t *out);

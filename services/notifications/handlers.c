@@ -109,12 +109,39 @@ static bool assignment_content(const sms_event_t *ev, notif_content_t *c) {
     return true;
 }
 
+/* assignment.due_soon (the assignments service's reminder scan): its window
+ * says how far ahead ("Due in 24 h: <title>"). */
+static bool due_soon_content(const sms_event_t *ev, notif_content_t *c) {
+    sms_str_t title, status;
+    int64_t due, window_s;
+    if (!get_str(ev->data, "class_id", &c->class_id) ||
+        !sms_mp_str(sms_mp_map_get(ev->data, "title"), &title.ptr, &title.len) ||
+        !sms_mp_i64(sms_mp_map_get(ev->data, "due_at"), &due) ||
+        !sms_mp_i64(sms_mp_map_get(ev->data, "window_s"), &window_s) || window_s <= 0)
+        return false;
+    if (sms_mp_str(sms_mp_map_get(ev->data, "status"), &status.ptr, &status.len) &&
+        !(status.len == 4 && memcmp(status.ptr, "open", 4) == 0))
+        return false;
+    char at[40];
+    c->kind = "due_reminder";
+    if (window_s % 3600 == 0) sms_buf_printf(&c->title, "Due in %lld h: ", (long long)(window_s / 3600));
+    else sms_buf_printf(&c->title, "Due in %lld min: ", (long long)(window_s / 60));
+    append_cut(&c->title, title.ptr, title.len, 200);
+    sms_str_t aid = {"", 0};
+    (void)get_str(ev->data, "id", &aid); /* the fragment is a convenience: absent, the list alone */
+    sms_buf_printf(&c->body, "Due %s", sms_rfc3339(due, at));
+    sms_buf_printf(&c->link, "/student/classes/%.*s/assignments%s%.*s", (int)c->class_id.len, c->class_id.ptr,
+                   aid.len ? "#" : "", (int)aid.len, aid.ptr);
+    return true;
+}
+
 bool notif_content_of(const char *topic, const sms_event_t *ev, notif_content_t *c) {
     content_init(c);
     bool yes = false;
     if (strcmp(topic, "sms.events.posts") == 0 && type_is(ev, "post.created")) yes = post_content(ev, c);
     else if (strcmp(topic, "sms.events.grades") == 0) yes = grade_content(ev, c);
-    else if (strcmp(topic, "sms.events.assignments") == 0) yes = assignment_content(ev, c);
+    else if (strcmp(topic, "sms.events.assignments") == 0)
+        yes = type_is(ev, "assignment.due_soon") ? due_soon_content(ev, c) : assignment_content(ev, c);
     return yes;
 }
 

@@ -25,7 +25,8 @@ typedef struct notif_content_s {
 /* Returns true and fills c when the event from topic notifies anyone:
  * post.created (the class), grade.changed with released=true and
  * grade.released (the student; a draft notifies nobody), assignment.created
- * and assignment.updated whose `changed` has due_at (the class). */
+ * and assignment.updated whose `changed` has due_at (the class),
+ * assignment.due_soon (kind due_reminder, the class). */
 bool notif_content_of(const char *topic, const sms_event_t *ev, notif_content_t *c);
 void notif_content_close(notif_content_t *c);
 

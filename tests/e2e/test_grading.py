@@ -60,7 +60,7 @@ class Seeder:
         t = now_ms()
         self._send("sms.events.assignments", aid, etype, lecturer, {
             "id": aid, "class_id": cls, "lecturer_id": lecturer, "title": f"Task {aid[-4:]}",
-            "description": "", "due_at": t + 86400000, "max_score": max_score, "status": status,
+            "description": "", "due_at": t + 7 * 86400000, "max_score": max_score, "status": status,
             "created_at": t, "updated_at": t, "version": ver})
 
 

@@ -46,6 +46,7 @@ REPLY_TYPES = {"id": str, "status": int, "body": dict, "location": str}
 CLASS_EVENT_VECTORS = ["class.created.v1", "class.updated.v1", "class.deactivated.v1"]
 ROSTER_EVENT_VECTORS = ["class.students_enrolled.v1", "class.student_unenrolled.v1"]
 ASSIGNMENT_EVENT_VECTORS = ["assignment.created.v1", "assignment.updated.v1", "assignment.deleted.v1"]
+DUE_SOON_VECTORS = ["assignment.due_soon.v1"]
 ASSIGNMENT_KEYS = ["id", "class_id", "lecturer_id", "title", "description", "due_at", "max_score",
                    "status", "created_at", "updated_at", "version"]
 GRADE_EVENT_VECTORS = ["grade.changed.v1", "grade.released.v1"]
@@ -61,6 +62,7 @@ GRADE_KEYS = {
 POST_EVENT_VECTORS = ["post.created.v1"]
 POST_KEYS = ["id", "class_id", "lecturer_id", "author_id", "title", "body", "pinned", "created_at"]
 EVENT_VECTORS = CLASS_EVENT_VECTORS + ROSTER_EVENT_VECTORS + ASSIGNMENT_EVENT_VECTORS + GRADE_EVENT_VECTORS + SUBMISSION_EVENT_VECTORS
+EVENT_VECTORS += DUE_SOON_VECTORS
 CHAT_EVENT_VECTORS = ["chat.message_posted.v1"]
 CHAT_KEYS = ["id", "class_id", "seq", "author_id", "author_role", "text", "created_at"]
 EVENT_VECTORS += POST_EVENT_VECTORS + CHAT_EVENT_VECTORS + ["upload.completed.v1"]
@@ -180,6 +182,31 @@ def test_assignment_event(name):
     assert data["status"] == ("deleted" if etype == "assignment.deleted" else "open")
     if etype == "assignment.updated":
         assert data["changed"] and set(data["changed"]) <= {"title", "description", "due_at", "max_score"}
+
+
+def _derived_id(time_ms, seed):
+    """common/id.c sms_id_derive: the ULID layout with time_ms and the first 80 bits of SHA-256(seed)."""
+    import hashlib
+    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    head = "".join(alphabet[(time_ms >> (45 - 5 * i)) & 31] for i in range(10))
+    bits = int.from_bytes(hashlib.sha256(seed.encode()).digest()[:10], "big")
+    return head + "".join(alphabet[(bits >> (75 - 5 * i)) & 31] for i in range(16))
+
+
+def test_assignment_due_soon_event():
+    obj, raw = _load("assignment.due_soon.v1")
+    ev = msgpack.unpackb(raw, raw=False)
+    assert list(ev.keys()) == EVENT_KEYS
+    _assert_types(ev, EVENT_TYPES, "assignment.due_soon.v1")
+    assert ev["type"] == "assignment.due_soon" and ev["v"] == 1
+    assert ev["actor"] == "system" and ev["cause"] == ""
+    data = ev["data"]
+    assert list(data.keys()) == ASSIGNMENT_KEYS + ["window_s"]
+    assert data["id"] == ev["key"] and data["status"] == "open" and _int(data["window_s"])
+    # the id is derived from (assignment, due_at); time = when it entered the window
+    assert ev["time"] == max(data["due_at"] - data["window_s"] * 1000, data["updated_at"])
+    seed = "assignment.due_soon\n%s\n%d" % (data["id"], data["due_at"])
+    assert ev["id"] == _derived_id(ev["time"], seed)
 
 
 @pytest.mark.parametrize("name", GRADE_EVENT_VECTORS)

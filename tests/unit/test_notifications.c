@@ -125,6 +125,28 @@ static void test_assignment_events(void **state) {
     }
 }
 
+static void test_due_soon_is_a_due_reminder_to_the_class(void **state) {
+    (void)state;
+    size_t len;
+    sms_event_t ev;
+    notif_content_t c;
+    char *b = slurp("assignment.due_soon.v1", &len);
+    assert_int_equal(sms_event_decode(b, len, &ev), SMS_ENV_OK);
+    assert_true(notif_content_of("sms.events.assignments", &ev, &c));
+    assert_string_equal(c.kind, "due_reminder");
+    assert_int_equal(c.student_id.len, 0); /* every enrolled student */
+    assert_true(str_is(c.class_id, "01JDQ0Z6Q3V5YB8C4N2M7K9T1A"));
+    assert_string_equal(c.title.data, "Due in 24 h: Problem set 1");
+    assert_string_equal(c.body.data, "Due 2025-12-01T22:59:00.000Z");
+    assert_string_equal(c.link.data, "/student/classes/01JDQ0Z6Q3V5YB8C4N2M7K9T1A/assignments#01JDQ1A2B3C4D5E6F7G8H9J0KM");
+    notif_content_close(&c);
+    /* read from another topic, it is nothing */
+    assert_false(notif_content_of("sms.events.posts", &ev, &c));
+    notif_content_close(&c);
+    sms_event_close(&ev);
+    sms_free(b);
+}
+
 /* Packs a JSON-ish map given as key/value pairs of msgpack-encoded objects. */
 static msgpack_unpacked unpack(const msgpack_sbuffer *sb) {
     msgpack_unpacked u;
@@ -199,6 +221,7 @@ int main(void) {
         cmocka_unit_test(test_derived_id_is_stable_and_per_recipient),
         cmocka_unit_test(test_draft_grade_notifies_nobody),
         cmocka_unit_test(test_assignment_events),
+        cmocka_unit_test(test_due_soon_is_a_due_reminder_to_the_class),
         cmocka_unit_test(test_prefs_merge_and_validation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
