@@ -1005,7 +1005,7 @@ static int setup(worker_t *w, bool commands) {
     }
     char tail_group[128];
     snprintf(tail_group, sizeof tail_group, "sms-%s-tailer", w->ops->service);
-    sms_consumer_opts_t topts = {.group_id = tail_group, .client_id = tail_group, .fetch_wait_ms = 10};
+    sms_consumer_opts_t topts = {.group_id = tail_group, .client_id = tail_group};
     if (sms_consumer_new(w->cfg, &topts, &w->tailer, err, sizeof err) != 0) {
         sms_log(SMS_LOG_ERROR, "kafka_consumer_failed", "%s", err);
         return -1;
@@ -1029,7 +1029,7 @@ static int setup(worker_t *w, bool commands) {
     if (!commands) return 0;
     char group[96];
     snprintf(group, sizeof group, "sms-%s", w->ops->service);
-    sms_consumer_opts_t copts = {.group_id = group, .client_id = client, .fetch_wait_ms = 2,
+    sms_consumer_opts_t copts = {.group_id = group, .client_id = client,
                                  .on_rebalance = on_rebalance, .opaque = w};
     if (sms_consumer_new(w->cfg, &copts, &w->commands, err, sizeof err) != 0) {
         sms_log(SMS_LOG_ERROR, "kafka_consumer_failed", "%s", err);

@@ -43,7 +43,7 @@ static int each_letter(const sms_config_t *cfg, int (*fn)(void *, const rd_kafka
     int64_t *ends = NULL, *starts = NULL;
     long left = 0;
     snprintf(group, sizeof group, "sms-admin-dlq-%d", (int)getpid()); /* offsets are never stored */
-    sms_consumer_opts_t co = {.group_id = group, .client_id = group, .fetch_wait_ms = 10};
+    sms_consumer_opts_t co = {.group_id = group, .client_id = group};
     if (sms_consumer_new(cfg, &co, &c, err, sizeof err) != 0) {
         fprintf(stderr, "sms-admin: kafka: %s\n", err);
         return -1;

@@ -226,7 +226,7 @@ int gw_bus_new(uv_loop_t *loop, const sms_config_t *cfg, gw_bus_t **out) {
     }
     char group[200];
     snprintf(group, sizeof group, "sms-gateway-%s", cfg->gateway_id);
-    sms_consumer_opts_t copts = {.group_id = group, .client_id = cfg->gateway_id, .fetch_wait_ms = 2};
+    sms_consumer_opts_t copts = {.group_id = group, .client_id = cfg->gateway_id};
     if (sms_consumer_new(cfg, &copts, &bus->replies, err, sizeof err) != 0) {
         sms_log(SMS_LOG_ERROR, "kafka_consumer_failed", "%s", err);
         goto error;

@@ -95,7 +95,7 @@ int notif_delivery_main(const notif_delivery_ops_t *ops, const sms_config_t *cfg
         return 1;
     }
     snprintf(group, sizeof group, "sms-notify-%s", ops->name);
-    sms_consumer_opts_t co = {.group_id = group, .client_id = group, .fetch_wait_ms = 10, .offset_reset = "latest"};
+    sms_consumer_opts_t co = {.group_id = group, .client_id = group, .offset_reset = "latest"};
     size_t n_topics = 0;
     while (ops->topics[n_topics]) n_topics++;
     if (sms_consumer_new(cfg, &co, &c, err, sizeof err) != 0 ||
