@@ -304,6 +304,19 @@ def poll(fn, timeout, interval=0.1, what="condition"):
         time.sleep(interval)
 
 
+def wait_for(fn, what, timeout=30.0):
+    """Calls fn() -> (ok, value) every 0.1 s until ok; returns value, or fails at the
+    deadline naming what and the last value."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        ok, last = fn()
+        if ok:
+            return last
+        time.sleep(0.1)
+    raise AssertionError(f"{what} not seen within {timeout}s; last: {last}")
+
+
 def wait_checksums(admin, expected, timeout=30.0):
     """Polls `sms-admin checksum-views` until it equals expected; on failure the
     message names the views that differ (before -> last seen)."""

@@ -13,7 +13,7 @@ import msgpack
 import pytest
 
 from helpers import (Api, assert_json, assert_problem, describe, new_lecturer_id, now_ms,
-                     read_events, wait_ready)
+                     read_events, wait_ready, wait_for)
 
 GRADES_TOPIC = "sms.events.grades"
 CHANGED_FIELDS = {"assignment_id", "class_id", "student_id", "previous_score", "score",
@@ -72,16 +72,6 @@ def seeder(kafka_brokers):
 def uid(prefix):
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
-
-def wait_for(fn, what, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        ok, last = fn()
-        if ok:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"{what} not seen within {timeout}s; last: {last}")
 
 
 def sheet(api, aid, **params):

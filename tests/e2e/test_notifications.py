@@ -8,7 +8,7 @@ import uuid
 import msgpack
 import pytest
 
-from helpers import assert_json, assert_problem, describe, read_events, wait_checksums
+from helpers import assert_json, assert_problem, describe, read_events, wait_checksums, wait_for
 from test_grading import Seeder, wait_sheet
 
 NOTIF_TOPIC = "sms.notifications"
@@ -50,16 +50,6 @@ def _unread(api):
     return assert_json(api.get("/me/notifications/unread-count"), 200)["unread_count"]
 
 
-def _wait(fn, what, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        ok, last = fn()
-        if ok:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"{what} not seen within {timeout}s; last: {last}")
-
 
 @pytest.fixture
 def klass(make_api):
@@ -76,7 +66,7 @@ def klass(make_api):
 
 def test_post_to_20_students_one_inbox_item_each(klass):
     for sid, api in klass["students"].items():
-        items = _wait(lambda: (lambda it: (len(it) >= 1, it))(_inbox(api)), f"inbox of {sid}")
+        items = wait_for(lambda: (lambda it: (len(it) >= 1, it))(_inbox(api)), f"inbox of {sid}")
         assert len(items) == 1, items
         it = items[0]
         assert it["kind"] == "post" and it["title"] == "Welcome" and it["body"] == "Notes are online."
@@ -108,7 +98,7 @@ def test_post_to_20_students_20_messages_on_the_topic(klass, kafka_brokers):
     # the inbox item's id is the message's id (a message is durable on the topic a moment
     # before the fan-out applies it to the inbox: the fan-out is asynchronous to the post)
     sid, api = next(iter(klass["students"].items()))
-    inbox_id = _wait(lambda: (lambda it: (len(it) >= 1, it))(_inbox(api)), f"inbox of {sid}")[0]["id"]
+    inbox_id = wait_for(lambda: (lambda it: (len(it) >= 1, it))(_inbox(api)), f"inbox of {sid}")[0]["id"]
     assert inbox_id in {e["value"]["id"] for e in mine if e["kafka_key"].decode() == sid}
 
 
@@ -121,7 +111,7 @@ def test_student_enrolled_just_before_the_post_gets_it(make_api):
         r = lec.post(f"/classes/{c['id']}/posts", json={"title": f"Post {i}", "body": "b"})
         assert r.status_code == 201, describe(r)
         stu = make_api(sub=sid, role="student")
-        items = _wait(lambda: (lambda it: (len(it) >= 1, it))(_inbox(stu)), f"inbox of {sid}")
+        items = wait_for(lambda: (lambda it: (len(it) >= 1, it))(_inbox(stu)), f"inbox of {sid}")
         assert [it["title"] for it in items] == [f"Post {i}"], "exactly the post made after enrolling"
 
 
@@ -130,7 +120,7 @@ def test_read_ids_and_read_all(klass):
     for t in ("Second", "Third"):
         assert lec.post(f"/classes/{cid}/posts", json={"title": t, "body": "b"}).status_code == 201
     sid, api = next(iter(klass["students"].items()))
-    items = _wait(lambda: (lambda it: (len(it) >= 3, it))(_inbox(api)), "three items")
+    items = wait_for(lambda: (lambda it: (len(it) >= 3, it))(_inbox(api)), "three items")
     assert [it["title"] for it in items] == ["Third", "Second", "Welcome"], "newest first"
     assert _unread(api) == 3
     r = api.post("/me/notifications/read", json={"ids": [items[0]["id"], items[0]["id"], "0" * 26]})
@@ -150,7 +140,7 @@ def test_read_ids_and_read_all(klass):
     assert all(i["read"] for i in _inbox(api)) and _inbox(api, unread="true") == []
     # a later post is unread again
     assert lec.post(f"/classes/{cid}/posts", json={"title": "Fourth", "body": "b"}).status_code == 201
-    _wait(lambda: (_unread(api) == 1, _unread(api)), "a new unread item")
+    wait_for(lambda: (_unread(api) == 1, _unread(api)), "a new unread item")
 
 
 def test_read_validation(make_api):
@@ -202,7 +192,7 @@ def test_draft_grade_notifies_nobody_release_notifies_that_student(make_api, see
     wait_sheet(lec, aid, 3)
     apis = {s: make_api(sub=s, role="student") for s, _ in students}
     for s, api in apis.items():  # the assignment itself was announced to each
-        items = _wait(lambda: (lambda it: (len(it) >= 1, it))(_inbox(api)), f"assignment item of {s}")
+        items = wait_for(lambda: (lambda it: (len(it) >= 1, it))(_inbox(api)), f"assignment item of {s}")
         assert [i["kind"] for i in items] == ["assignment"] and items[0]["title"].startswith("New assignment: ")
     target = students[0][0]
     r = lec.post(f"/lecturer/assignments/{aid}/update-grades",
@@ -213,7 +203,7 @@ def test_draft_grade_notifies_nobody_release_notifies_that_student(make_api, see
         assert [i["kind"] for i in _inbox(api)] == ["assignment"], f"a draft notified {s}"
     r = lec.post(f"/lecturer/assignments/{aid}/release-grades")
     assert assert_json(r, 200) == {"released": 1}
-    items = _wait(lambda: (lambda it: (len(it) >= 2, it))(_inbox(apis[target])), "the grade item")
+    items = wait_for(lambda: (lambda it: (len(it) >= 2, it))(_inbox(apis[target])), "the grade item")
     assert items[0]["kind"] == "grade" and items[0]["title"] == "Grade released"
     assert items[0]["body"] == "Score: 17. Feedback: ok"
     time.sleep(1.0)
@@ -226,7 +216,7 @@ def test_redelivered_post_and_rebuild_make_no_duplicates(klass, kafka_brokers, a
     from confluent_kafka import Producer
     cid = klass["cid"]
     for api in klass["students"].values():
-        _wait(lambda: (len(_inbox(api)) == 1, None), "first delivery")
+        wait_for(lambda: (len(_inbox(api)) == 1, None), "first delivery")
     # The post.created event, written again byte for byte (a redelivery or a replay).
     posts = read_events(kafka_brokers, [cid], topic="sms.events.posts")
     assert len(posts) == 1

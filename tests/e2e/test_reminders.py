@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from helpers import assert_json, describe, now_ms, read_events
+from helpers import assert_json, describe, now_ms, read_events, wait_for
 
 TOPIC = "sms.events.assignments"
 NOTIF_TOPIC = "sms.notifications"
@@ -46,16 +46,6 @@ def _inbox(api):
     return assert_json(r, 200)["items"]
 
 
-def _wait(fn, what, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        ok, last = fn()
-        if ok:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"{what} not seen within {timeout}s; last: {last}")
-
 
 def _create(lec, cid, due_ms, title=None):
     r = lec.post("/lecturer/assignments", json={"class_id": cid, "title": title or f"HW {uuid.uuid4().hex[:6]}",
@@ -91,7 +81,7 @@ def test_due_in_an_hour_one_event_and_one_reminder_per_student(klass, kafka_brok
     evs = _due_soon(kafka_brokers, [a["id"]])
     assert [e["id"] for e in evs] == [ev["id"]], f"want exactly one assignment.due_soon: {evs}"
     for sid, api in klass["students"].items():
-        items = _wait(lambda: (lambda it: (len([i for i in it if i["kind"] == "due_reminder"]) >= 1, it))(
+        items = wait_for(lambda: (lambda it: (len([i for i in it if i["kind"] == "due_reminder"]) >= 1, it))(
             _inbox(api)), f"due reminder of {sid}")
         rem = [i for i in items if i["kind"] == "due_reminder"]
         assert len(rem) == 1, rem
@@ -140,7 +130,7 @@ def test_due_in_three_days_none_until_moved_into_the_window(klass, kafka_brokers
     assert r.status_code == 200, describe(r)
     time.sleep(1.5)
     assert len(_due_soon(kafka_brokers, [far["id"]])) == 2
-    _wait(lambda: (lambda it: (len([i for i in it if i["kind"] == "due_reminder"]) == 3, it))(_inbox(api)),
+    wait_for(lambda: (lambda it: (len([i for i in it if i["kind"] == "due_reminder"]) == 3, it))(_inbox(api)),
           "three due reminders (control, first and second due date)")
 
 
@@ -200,7 +190,7 @@ def test_restart_emits_nothing_new_deleted_and_inactive_get_none(make_api, kafka
     assert _due_soon(kafka_brokers, [deleted]) == [], "a deleted assignment is not reminded"
     assert _due_soon(kafka_brokers, [inactive]) == [], "an inactive class's assignment is not reminded"
     stu = make_api(sub=sid, role="student")
-    _wait(lambda: (lambda it: (len([i for i in it if i["kind"] == "due_reminder"]) == 2, it))(_inbox(stu)),
+    wait_for(lambda: (lambda it: (len([i for i in it if i["kind"] == "due_reminder"]) == 2, it))(_inbox(stu)),
           "two due reminders (before the restart, and the control)")
     time.sleep(0.5)
     assert len([i for i in _inbox(stu) if i["kind"] == "due_reminder"]) == 2

@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from helpers import assert_json, assert_problem, describe
+from helpers import assert_json, assert_problem, describe, wait_for
 
 SECRET = "s3cret-for-webhook-tests"
 HORIZON_S = int(os.environ.get("SMS_WEBHOOK_RETRY_HORIZON_S", "86400"))
@@ -85,16 +85,6 @@ class Receiver:
         with self.lock:
             return [json.loads(b) for _, b in self.accepted]
 
-
-def _wait(fn, what, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        ok, last = fn()
-        if ok:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"{what} not seen within {timeout}s; last: {last}")
 
 
 @pytest.fixture
@@ -183,7 +173,7 @@ def test_signed_delivery_verifies_with_reference_hmac(make_api, hooks):
         hooks(other.url, events=["grade"])  # subscribed to another kind: gets nothing of ours
         lec, cid, on, off = _class_with(make_api, 3, 2)
         _post(lec, cid, "Signed")
-        got = _wait(lambda: (len([b for b in rec.bodies() if b["notification"]["class_id"] == cid]) >= 3, rec.bodies()),
+        got = wait_for(lambda: (len([b for b in rec.bodies() if b["notification"]["class_id"] == cid]) >= 3, rec.bodies()),
                     "3 webhook deliveries")
         time.sleep(1.0)  # nothing more may come (students with webhooks off, duplicates)
         ours = [(h, b) for h, b in rec.accepted if json.loads(b)["notification"]["class_id"] == cid]
@@ -209,12 +199,12 @@ def test_failing_receiver_gets_the_delivery_on_a_retry(make_api, admin_api, hook
         hooks(rec.url, events=["*"])
         lec, cid, on, _ = _class_with(make_api, 1)
         _post(lec, cid, "Retried")
-        _wait(lambda: (len(rec.accepted) == 1, len(rec.calls)), "a delivery after two 500s")
+        wait_for(lambda: (len(rec.accepted) == 1, len(rec.calls)), "a delivery after two 500s")
         assert len(rec.calls) == 3
         ids = {h["X-SMS-Delivery-Id"] for h, _ in rec.calls}
         assert len(ids) == 1  # the same delivery, attempted three times
         did = ids.pop()
-        sent = _wait(lambda: (any(d["id"] == did for d in _deliveries(admin_api, "sent")),
+        sent = wait_for(lambda: (any(d["id"] == did for d in _deliveries(admin_api, "sent")),
                               _deliveries(admin_api, "sent")), "the delivery listed as sent")
         d = next(d for d in sent if d["id"] == did)
         assert d["attempts"] == 3 and d["status"] == "sent" and d["recipient_id"] == on[0], d
@@ -230,13 +220,13 @@ def test_receiver_down_for_a_while_gets_everything_once_back(make_api, admin_api
         lec, cid, on, _ = _class_with(make_api, 2)
         for i in range(3):
             _post(lec, cid, f"While down {i}")
-        retrying = _wait(lambda: (len([d for d in _deliveries(admin_api, "retrying") if d["recipient_id"] in on]) == 6,
+        retrying = wait_for(lambda: (len([d for d in _deliveries(admin_api, "retrying") if d["recipient_id"] in on]) == 6,
                                   _deliveries(admin_api, "retrying")), "6 deliveries retrying", timeout=HORIZON_S)
         for d in retrying:
             if d["recipient_id"] in on:
                 assert d["attempts"] >= 1 and d["last_error"] and d["next_attempt_at"], d
         rec.start()
-        _wait(lambda: (len(rec.bodies()) >= 6, len(rec.bodies())), "6 deliveries after the receiver came back",
+        wait_for(lambda: (len(rec.bodies()) >= 6, len(rec.bodies())), "6 deliveries after the receiver came back",
               timeout=HORIZON_S + 10)
         got = sorted((b["notification"]["recipient_id"], b["notification"]["title"]) for b in rec.bodies())
         assert got == sorted((s, f"While down {i}") for s in on for i in range(3))
@@ -254,7 +244,7 @@ def test_never_recovering_receiver_dead_letters_then_replay_delivers(make_api, a
             f = [d for d in _deliveries(admin_api, "failed") if d["recipient_id"] == on[0]]
             return bool(f), f
 
-        failed = _wait(mine_failed, "the delivery failed", timeout=HORIZON_S + 20)
+        failed = wait_for(mine_failed, "the delivery failed", timeout=HORIZON_S + 20)
         d = failed[0]
         assert d["attempts"] >= 2 and d["last_error"] and d["next_attempt_at"] is None, d
         listed = admin("dlq", "list", timeout=60).stdout
@@ -266,9 +256,9 @@ def test_never_recovering_receiver_dead_letters_then_replay_delivers(make_api, a
         rec.start()
         out = admin("dlq", "replay", "--id", d["id"], timeout=60).stdout
         assert "1" in out, out
-        _wait(lambda: (len(rec.bodies()) == 1, rec.bodies()), "the replayed delivery")
+        wait_for(lambda: (len(rec.bodies()) == 1, rec.bodies()), "the replayed delivery")
         assert rec.accepted[0][0]["X-SMS-Delivery-Id"] == d["id"]
-        _wait(lambda: (any(x["id"] == d["id"] for x in _deliveries(admin_api, "sent")), None), "listed as sent")
+        wait_for(lambda: (any(x["id"] == d["id"] for x in _deliveries(admin_api, "sent")), None), "listed as sent")
     finally:
         rec.stop()
 
@@ -281,7 +271,7 @@ def test_a_redelivered_notification_is_delivered_once(make_api, kafka_brokers, h
         hooks(rec.url, events=["post"])
         lec, cid, on, _ = _class_with(make_api, 1)
         _post(lec, cid, "Once")
-        _wait(lambda: (len(rec.bodies()) == 1, rec.bodies()), "the delivery")
+        wait_for(lambda: (len(rec.bodies()) == 1, rec.bodies()), "the delivery")
         _redeliver(kafka_brokers, on[0])
         time.sleep(2.0)  # the same delivery id: scheduled once, so nothing more arrives
         assert len(rec.calls) == 1, [h["X-SMS-Delivery-Id"] for h, _ in rec.calls]

@@ -152,29 +152,12 @@ static void test_decisions(void **state) {
     classes_state_close(&st);
 }
 
-static char *slurp(const char *name, size_t *len) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", SMS_VECTORS_DIR, name);
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    long n = ftell(f);
-    assert_true(n > 0);
-    assert_int_equal(fseek(f, 0, SEEK_SET), 0);
-    char *buf = sms_malloc((size_t)n + 1);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
 /* The vector decoded by the projection's reader, re-encoded by the service's
  * packer: the very bytes the Python generator wrote. */
 static void test_event_vector(void **state) {
     (void)state;
     size_t blen;
-    char *bytes = slurp("chat.message_posted.v1.msgpack", &blen);
+    char *bytes = unit_vector("chat.message_posted.v1", "msgpack", &blen);
     sms_event_t ev;
     assert_int_equal(sms_event_decode(bytes, blen, &ev), SMS_ENV_OK);
     classes_chat_t m;

@@ -16,25 +16,11 @@
 #include "msgpack_util.h"
 #include "webhook.h"
 #include "webhooks.h"
-
-static char *slurp(const char *name, size_t *len) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s.msgpack", SMS_VECTORS_DIR, name);
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = sms_malloc((size_t)n + 1);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
+#include "unit_helpers.h"
 
 /* Decodes vector name as an event (caller closes) and returns its bytes. */
 static char *load_event(const char *name, size_t *len, sms_event_t *ev) {
-    char *raw = slurp(name, len);
+    char *raw = unit_vector(name, "msgpack", len);
     assert_int_equal(sms_event_decode(raw, *len, ev), SMS_ENV_OK);
     return raw;
 }

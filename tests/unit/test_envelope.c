@@ -14,22 +14,7 @@
 #include "alloc.h"
 #include "envelope.h"
 #include "json_msgpack.h"
-
-static char *slurp(const char *name, const char *ext, size_t *len) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s.%s", SMS_VECTORS_DIR, name, ext);
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = sms_malloc((size_t)n + 1);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
+#include "unit_helpers.h"
 
 static void assert_str(sms_str_t s, const cJSON *json, const char *key) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(json, key);
@@ -46,8 +31,8 @@ static int64_t json_int(const cJSON *json, const char *key) {
 
 static void check_event_vector(const char *name) {
     size_t blen, jlen;
-    char *bytes = slurp(name, "msgpack", &blen);
-    char *text = slurp(name, "json", &jlen);
+    char *bytes = unit_vector(name, "msgpack", &blen);
+    char *text = unit_vector(name, "json", &jlen);
     cJSON *json = cJSON_Parse(text);
     assert_non_null(json);
 
@@ -86,8 +71,8 @@ static void test_class_deactivated(void **state) { (void)state; check_event_vect
 static void test_command_vector(void **state) {
     (void)state;
     size_t blen, jlen;
-    char *bytes = slurp("command.class.create.v1", "msgpack", &blen);
-    char *text = slurp("command.class.create.v1", "json", &jlen);
+    char *bytes = unit_vector("command.class.create.v1", "msgpack", &blen);
+    char *text = unit_vector("command.class.create.v1", "json", &jlen);
     cJSON *json = cJSON_Parse(text);
     sms_command_t cmd;
     assert_int_equal(sms_command_decode(bytes, blen, &cmd), SMS_ENV_OK);
@@ -120,8 +105,8 @@ static void test_command_vector(void **state) {
 static void test_reply_vector(void **state) {
     (void)state;
     size_t blen, jlen;
-    char *bytes = slurp("reply.201.v1", "msgpack", &blen);
-    char *text = slurp("reply.201.v1", "json", &jlen);
+    char *bytes = unit_vector("reply.201.v1", "msgpack", &blen);
+    char *text = unit_vector("reply.201.v1", "json", &jlen);
     cJSON *json = cJSON_Parse(text);
     sms_reply_t r;
     assert_int_equal(sms_reply_decode(bytes, blen, &r), SMS_ENV_OK);

@@ -15,21 +15,7 @@
 #include "handlers.h"
 #include "msgpack_util.h"
 #include "schema.h"
-
-static char *slurp(const char *name, size_t *len) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s.msgpack", SMS_VECTORS_DIR, name);
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = sms_malloc((size_t)n + 1);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
+#include "unit_helpers.h"
 
 static bool str_is(sms_str_t s, const char *c) { return s.len == strlen(c) && memcmp(s.ptr, c, s.len) == 0; }
 
@@ -37,7 +23,7 @@ static bool str_is(sms_str_t s, const char *c) { return s.len == strlen(c) && me
 static void test_message_equals_vector(void **state) {
     (void)state;
     size_t plen, nlen;
-    char *post = slurp("post.created.v1", &plen), *want = slurp("notification.created.v1", &nlen);
+    char *post = unit_vector("post.created.v1", "msgpack", &plen), *want = unit_vector("notification.created.v1", "msgpack", &nlen);
     sms_event_t ev;
     assert_int_equal(sms_event_decode(post, plen, &ev), SMS_ENV_OK);
     notif_content_t c;
@@ -89,7 +75,7 @@ static void test_derived_id_is_stable_and_per_recipient(void **state) {
 static void test_draft_grade_notifies_nobody(void **state) {
     (void)state;
     size_t len;
-    char *draft = slurp("grade.changed.v1", &len);
+    char *draft = unit_vector("grade.changed.v1", "msgpack", &len);
     sms_event_t ev;
     notif_content_t c;
     assert_int_equal(sms_event_decode(draft, len, &ev), SMS_ENV_OK);
@@ -97,7 +83,7 @@ static void test_draft_grade_notifies_nobody(void **state) {
     notif_content_close(&c);
     sms_event_close(&ev);
     sms_free(draft);
-    char *rel = slurp("grade.released.v1", &len);
+    char *rel = unit_vector("grade.released.v1", "msgpack", &len);
     assert_int_equal(sms_event_decode(rel, len, &ev), SMS_ENV_OK);
     assert_true(notif_content_of("sms.events.grades", &ev, &c));
     assert_true(str_is(c.student_id, "s-1001"));
@@ -115,7 +101,7 @@ static void test_assignment_events(void **state) {
     const char *names[] = {"assignment.created.v1", "assignment.updated.v1", "assignment.deleted.v1"};
     const bool tells[] = {true, true, false}; /* the update changed due_at */
     for (int i = 0; i < 3; i++) {
-        char *b = slurp(names[i], &len);
+        char *b = unit_vector(names[i], "msgpack", &len);
         assert_int_equal(sms_event_decode(b, len, &ev), SMS_ENV_OK);
         assert_int_equal(notif_content_of("sms.events.assignments", &ev, &c), tells[i]);
         if (tells[i]) assert_int_equal(c.student_id.len, 0);
@@ -130,7 +116,7 @@ static void test_due_soon_is_a_due_reminder_to_the_class(void **state) {
     size_t len;
     sms_event_t ev;
     notif_content_t c;
-    char *b = slurp("assignment.due_soon.v1", &len);
+    char *b = unit_vector("assignment.due_soon.v1", "msgpack", &len);
     assert_int_equal(sms_event_decode(b, len, &ev), SMS_ENV_OK);
     assert_true(notif_content_of("sms.events.assignments", &ev, &c));
     assert_string_equal(c.kind, "due_reminder");

@@ -16,24 +16,10 @@
 #include "msgpack_util.h"
 #include "reminders.h"
 #include "schema.h"
+#include "unit_helpers.h"
 
 #define HOUR 3600000LL
 #define DAY (24 * HOUR)
-
-static char *slurp(const char *name, size_t *len) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s.msgpack", SMS_VECTORS_DIR, name);
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = sms_malloc((size_t)n + 1);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
 
 static void test_window_bounds(void **state) {
     (void)state;
@@ -76,7 +62,7 @@ static void test_derived_id(void **state) {
 static void test_event_equals_vector(void **state) {
     (void)state;
     size_t len;
-    char *vec = slurp("assignment.due_soon.v1", &len);
+    char *vec = unit_vector("assignment.due_soon.v1", "msgpack", &len);
     sms_event_t ev;
     assert_int_equal(sms_event_decode(vec, len, &ev), SMS_ENV_OK);
     assignments_assignment_t a;

@@ -246,12 +246,8 @@ static void test_upload_complete(void **state) {
 /* upload.completed as schema.c packs it is byte for byte the golden vector. */
 static void test_upload_vector(void **state) {
     (void)state;
-    FILE *f = fopen(SMS_VECTORS_DIR "/upload.completed.v1.msgpack", "rb");
-    assert_non_null(f);
-    char bytes[4096];
-    size_t n = fread(bytes, 1, sizeof bytes, f);
-    fclose(f);
-    assert_true(n > 0 && n < sizeof bytes);
+    size_t n;
+    char *bytes = unit_vector("upload.completed.v1", "msgpack", &n);
     sms_event_t ev;
     assert_int_equal(sms_event_decode(bytes, n, &ev), SMS_ENV_OK);
     assignments_upload_t u;
@@ -266,6 +262,7 @@ static void test_upload_vector(void **state) {
     assert_memory_equal(sb.data, bytes, n);
     msgpack_sbuffer_destroy(&sb);
     sms_event_close(&ev);
+    sms_free(bytes);
 }
 
 static void test_event_round_trip(void **state) {

@@ -1,4 +1,4 @@
-/* unit_helpers.c - shared setup of the service decision tests (see unit_helpers.h). */
+/* unit_helpers.c - shared setup of the unit tests (see unit_helpers.h). */
 #include "unit_helpers.h"
 
 #include <setjmp.h>
@@ -6,8 +6,10 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <cjson/cJSON.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "json_msgpack.h"
 
 void unit_cmd_make(unit_cmd_t *f, const sms_command_head_t *h, const char *body) {
@@ -37,4 +39,21 @@ bool unit_has_error(const sms_verdict_t *v, const char *field) {
     for (size_t i = 0; i < v->n_errors; i++)
         if (strcmp(v->errors[i].field, field) == 0) return true;
     return false;
+}
+
+char *unit_vector(const char *name, const char *ext, size_t *len) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s.%s", SMS_VECTORS_DIR, name, ext);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    long n = ftell(f);
+    assert_true(n > 0);
+    assert_int_equal(fseek(f, 0, SEEK_SET), 0);
+    char *buf = sms_malloc((size_t)n + 1);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = '\0';
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
 }

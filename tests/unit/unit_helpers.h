@@ -1,11 +1,12 @@
-/* unit_helpers.h - setup shared by the service decision tests (test_class_body,
- * test_roster, test_posts, test_chat, test_assignment_body, test_submissions,
- * test_grades): a decoded command built from a JSON body, and a look-up of a
- * verdict's field errors. Failures are cmocka assertions. */
+/* unit_helpers.h - setup shared by the unit tests (linked into every one by
+ * CMakeLists.txt): a decoded command built from a JSON body, a look-up of a
+ * verdict's field errors, and a golden vector's bytes. Failures are cmocka
+ * assertions. */
 #ifndef SMS_UNIT_HELPERS_H
 #define SMS_UNIT_HELPERS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "envelope.h"
@@ -26,5 +27,9 @@ void unit_cmd_free(unit_cmd_t *f);
 
 /* Whether v lists an error on field. */
 bool unit_has_error(const sms_verdict_t *v, const char *field);
+
+/* The bytes of schemas/vectors/<name>.<ext> (e.g. "post.created.v1",
+ * "msgpack"), NUL-terminated after *len; the caller frees them with sms_free. */
+char *unit_vector(const char *name, const char *ext, size_t *len);
 
 #endif
