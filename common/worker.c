@@ -998,7 +998,12 @@ static void rewind_batch(rd_kafka_message_t **msgs, size_t n) {
 static int setup(worker_t *w, bool commands) {
     char err[512], client[96];
     snprintf(client, sizeof client, "sms-%s", w->ops->service);
-    sms_producer_opts_t popts = {.client_id = client, .linger_ms = 1, .on_delivery = on_delivery};
+    /* 5 ms, not 1: a batch's events (an update-grades of 100 rows is 100 of them, a fan-out
+     * thousands) then go in a few large produce requests instead of a chain of small ones
+     * behind the idempotent producer's 5 in flight. Measured: update-grades of 100 items at
+     * 10 connections p99 251 -> 120 ms, 119 -> 171 requests/s; a single write waits up to
+     * ~5 ms more per hop (serial POST p50 ~10 -> ~22 ms). */
+    sms_producer_opts_t popts = {.client_id = client, .linger_ms = 5, .on_delivery = on_delivery};
     if (sms_producer_new(w->cfg, &popts, &w->producer, err, sizeof err) != 0) {
         sms_log(SMS_LOG_ERROR, "kafka_producer_failed", "%s", err);
         return -1;
