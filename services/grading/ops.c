@@ -76,6 +76,7 @@ const sms_worker_ops_t grading_ops = {
     .learn_topics = learn_topics,
     .redis_init = grading_projection_init,
     .project = grading_projection_append,
+    .project_many = grading_projection_append_many,
     .batch_begin = batch_begin,
     .batch_end = batch_end,
     .decide = decide,

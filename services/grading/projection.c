@@ -14,11 +14,10 @@
 #include "redis.h"
 #include "schema.h"
 
-/* Shared head of every script: offsets, and contrib(class, student, delta)
- * which keeps tot and the ranking equal for enrolled students. */
-#define LUA_HEAD                                                                        \
+/* Shared start of every script: contrib(class, student, delta), which keeps
+ * tot and the ranking equal for enrolled students. */
+#define LUA_CONTRIB                                                                     \
     "local p = 'sms:grading:'\n"                                                        \
-    "if ARGV[1] ~= '' then redis.call('HSET', p .. 'offsets', ARGV[1], ARGV[2]) end\n" \
     "local function contrib(cls, sid, d)\n"                                             \
     "  if d == 0 then return end\n"                                                     \
     "  local t = redis.call('HINCRBY', p .. 'tot:' .. cls, sid, d)\n"                  \
@@ -27,6 +26,10 @@
     "    redis.call('ZADD', p .. 'rank:' .. cls, t, sid)\n"                             \
     "  end\n"                                                                           \
     "end\n"
+
+/* The head of the one-event scripts: ARGV 1 "<topic>:<partition>" ("" when
+ * applied right after being produced), 2 the next offset. */
+#define LUA_HEAD LUA_CONTRIB "if ARGV[1] ~= '' then redis.call('HSET', p .. 'offsets', ARGV[1], ARGV[2]) end\n"
 
 /* ARGV: 1 part, 2 next, 3 id, 4 version, 5 class, 6 lecturer, 7 max, 8 status, 9 title. */
 static sms_redis_script_t assignment_script = {.source = LUA_HEAD
@@ -72,35 +75,70 @@ static sms_redis_script_t unenrolled_script = {.source = LUA_HEAD
 /* grade.changed and grade.released. ARGV: 1 part, 2 next, 3 cause, 4 assignment,
  * 5 class, 6 student, 7 grade_version, 8 score, 9 released 0/1, 10 time (RFC 3339),
  * 11 feedback, 12 history entry (JSON). */
-static sms_redis_script_t grade_script = {.source = LUA_HEAD
-    "local aid, cls, sid, ver = ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7])\n"
-    "local gk = p .. 'g:' .. aid\n"
-    "local cur = redis.call('HGET', gk, sid)\n"
-    "local cv, cs, cr, cra = 0, 0, '0', ''\n"
-    "if cur then\n"
-    "  local v, s, r, u, ra = string.match(cur, '^(%d+)|(%d+)|(%d)|([^|]*)|([^|]*)|')\n"
-    "  cv, cs, cr, cra = tonumber(v), tonumber(s), r, ra\n"
+/* grade(cause, assignment, class, student, version, score (hundredths),
+ * released "1"|"0", changed_at, feedback, history entry, counts): applies one
+ * grade.changed / grade.released unless the sheet holds that version already;
+ * counts[cause] counts the grades each command changed (written to cmds by
+ * flush_counts, once per command). */
+#define LUA_GRADE                                                                                        \
+    "local function grade(cause, aid, cls, sid, vs, score, rel, when, fb, hist, counts)\n"                \
+    "  local gk = p .. 'g:' .. aid\n"                                                                    \
+    "  local cur = redis.call('HGET', gk, sid)\n"                                                        \
+    "  local cv, cs, cr, cra = 0, 0, '0', ''\n"                                                          \
+    "  if cur then\n"                                                                                    \
+    "    local v, s, r, u, ra = string.match(cur, '^(%d+)|(%d+)|(%d)|([^|]*)|([^|]*)|')\n"                \
+    "    cv, cs, cr, cra = tonumber(v), tonumber(s), r, ra\n"                                            \
+    "  end\n"                                                                                            \
+    "  if tonumber(vs) <= cv then return 0 end\n"                                                        \
+    "  local ra = cra\n"                                                                                 \
+    "  if rel == '1' and cr ~= '1' then ra = when end\n"                                                 \
+    "  redis.call('HSET', gk, sid, vs .. '|' .. score .. '|' .. rel .. '|' .. when .. '|' .. ra .. '|' .. fb)\n" \
+    "  redis.call('RPUSH', p .. 'h:' .. aid .. ':' .. sid, hist)\n"                                      \
+    "  counts[cause] = (counts[cause] or 0) + 1\n"                                                       \
+    "  if rel == '1' then redis.call('HSET', p .. 'sg:' .. sid, aid, cls) end\n"                         \
+    "  if redis.call('HGET', p .. 'a:' .. aid, 'status') ~= 'deleted' then\n"                            \
+    "    local old, new = 0, 0\n"                                                                        \
+    "    if cr == '1' then old = cs end\n"                                                               \
+    "    if rel == '1' then new = tonumber(score) end\n"                                                 \
+    "    contrib(cls, sid, new - old)\n"                                                                 \
+    "  end\n"                                                                                            \
+    "  return 1\n"                                                                                       \
+    "end\n"                                                                                              \
+    "local function flush_counts(counts)\n"                                                              \
+    "  local ck = p .. 'cmds'\n"                                                                         \
+    "  for cause, k in pairs(counts) do\n"                                                               \
+    "    local n = tonumber(string.match(redis.call('HGET', ck, cause) or '', '^200 (%d+)$') or '0')\n"   \
+    "    redis.call('HSET', ck, cause, '200 ' .. (n + k))\n"                                             \
+    "  end\n"                                                                                            \
     "end\n"
-    "if ver <= cv then return 0 end\n"
-    "local rel = ARGV[9]\n"
-    "local ra = cra\n"
-    "if rel == '1' and cr ~= '1' then ra = ARGV[10] end\n"
-    "redis.call('HSET', gk, sid, ARGV[7] .. '|' .. ARGV[8] .. '|' .. rel .. '|' .. ARGV[10] .. '|' .. ra .. '|' .. ARGV[11])\n"
-    "redis.call('RPUSH', p .. 'h:' .. aid .. ':' .. sid, ARGV[12])\n"
-    "local ck = p .. 'cmds'\n"
-    "local n = tonumber(string.match(redis.call('HGET', ck, ARGV[3]) or '', '^200 (%d+)$') or '0')\n"
-    "redis.call('HSET', ck, ARGV[3], '200 ' .. (n + 1))\n"
-    "if rel == '1' then redis.call('HSET', p .. 'sg:' .. sid, aid, cls) end\n"
-    "if redis.call('HGET', p .. 'a:' .. aid, 'status') ~= 'deleted' then\n"
-    "  local old, new = 0, 0\n"
-    "  if cr == '1' then old = cs end\n"
-    "  if rel == '1' then new = tonumber(ARGV[8]) end\n"
-    "  contrib(cls, sid, new - old)\n"
+
+#define GRADE_ROW_ARGS 10 /* ARGV per grade: cause .. history entry */
+
+/* ARGV: 1 part, 2 next, 3.. one grade's GRADE_ROW_ARGS. */
+static sms_redis_script_t grade_script = {.source = LUA_HEAD LUA_GRADE
+    "local counts = {}\n"
+    "local r = grade(ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12], counts)\n"
+    "flush_counts(counts)\n"
+    "return r\n"};
+
+/* Many grades in one call (an update-grades of 100 rows is 100 events of one
+ * command: one script run instead of 100). ARGV: 1 k, then k pairs
+ * ("<topic>:<partition>", next offset), then GRADE_ROW_ARGS per grade, in log
+ * order. Returns how many grades changed the view. */
+static sms_redis_script_t grades_script = {.source = LUA_CONTRIB LUA_GRADE
+    "local k = tonumber(ARGV[1])\n"
+    "for i = 2, 2 * k, 2 do redis.call('HSET', p .. 'offsets', ARGV[i], ARGV[i + 1]) end\n"
+    "local counts, applied = {}, 0\n"
+    "for i = 2 * k + 2, #ARGV, 10 do\n"
+    "  applied = applied + grade(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5],\n"
+    "                            ARGV[i + 6], ARGV[i + 7], ARGV[i + 8], ARGV[i + 9], counts)\n"
     "end\n"
-    "return 1\n"};
+    "flush_counts(counts)\n"
+    "return applied\n"};
 
 int grading_projection_init(redisContext *rc, char *err, size_t errlen) {
-    sms_redis_script_t *all[] = {&assignment_script, &enrolled_script, &unenrolled_script, &grade_script};
+    sms_redis_script_t *all[] = {&assignment_script, &enrolled_script, &unenrolled_script, &grade_script,
+                                 &grades_script};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (sms_redis_script_load(rc, all[i], err, errlen) != 0) return -1;
     return 0;
@@ -147,12 +185,16 @@ static void call_begin(call_t *c, const sms_redis_script_t *s, const char *topic
     else call_adds(c, "");
 }
 
-static int call_send(redisContext *rc, call_t *c) {
-    redisAppendCommandArgv(rc, (int)c->n, c->argv, c->lens);
+static void call_free(call_t *c) {
     for (size_t i = 0; i < c->n; i++) sms_free(c->owned[i]);
     sms_free(c->owned);
     sms_free(c->argv);
     sms_free(c->lens);
+}
+
+static int call_send(redisContext *rc, call_t *c) {
+    redisAppendCommandArgv(rc, (int)c->n, c->argv, c->lens);
+    call_free(c);
     return 1;
 }
 
@@ -228,8 +270,9 @@ static int append_unenrolled(redisContext *rc, const char *topic, const sms_even
     return call_send(rc, &c);
 }
 
-static int append_grade(redisContext *rc, const char *topic, const sms_event_t *ev, int32_t part, int64_t off,
-                        bool released_event) {
+/* Adds one grade event's GRADE_ROW_ARGS to c. Returns false (nothing added)
+ * for an event that lacks a field this version needs. */
+static bool grade_row(call_t *c, const sms_event_t *ev, bool released_event) {
     sms_str_t aid, cls, sid, fb, by = ev->actor;
     int64_t ver, at = ev->time;
     double score, prev = 0;
@@ -238,14 +281,14 @@ static int append_grade(redisContext *rc, const char *topic, const sms_event_t *
     if (!get_str(d, "assignment_id", &aid) || !get_str(d, "class_id", &cls) || !get_str(d, "student_id", &sid) ||
         !get_str(d, "feedback", &fb) || !grading_number(sms_mp_map_get(d, "score"), &score) ||
         !sms_mp_i64(sms_mp_map_get(d, "grade_version"), &ver))
-        return skip(ev);
+        return false;
     if (released_event) {
         prev = score;
     } else {
         const msgpack_object *r = sms_mp_map_get(d, "released");
         if (r == NULL || r->type != MSGPACK_OBJECT_BOOLEAN || !sms_mp_i64(sms_mp_map_get(d, "changed_at"), &at) ||
             !get_str(d, "changed_by", &by))
-            return skip(ev);
+            return false;
         released = r->via.boolean;
         had_prev = grading_number(sms_mp_map_get(d, "previous_score"), &prev);
     }
@@ -263,19 +306,28 @@ static int append_grade(redisContext *rc, const char *topic, const sms_event_t *
     sms_buf_printf(&h, ",\"released\":%s,\"changed_by\":", released ? "true" : "false");
     sms_buf_json_str(&h, by.ptr, by.len);
     sms_buf_printf(&h, ",\"changed_at\":\"%s\"}", when);
+    call_addv(c, ev->cause);
+    call_addv(c, aid);
+    call_addv(c, cls);
+    call_addv(c, sid);
+    call_addi(c, ver);
+    call_addi(c, grading_hundredths(score));
+    call_adds(c, released ? "1" : "0");
+    call_adds(c, when);
+    call_addv(c, fb);
+    call_add(c, h.data, h.len);
+    sms_buf_close(&h);
+    return true;
+}
+
+static int append_grade(redisContext *rc, const char *topic, const sms_event_t *ev, int32_t part, int64_t off,
+                        bool released_event) {
     call_t c;
     call_begin(&c, &grade_script, topic, part, off);
-    call_addv(&c, ev->cause);
-    call_addv(&c, aid);
-    call_addv(&c, cls);
-    call_addv(&c, sid);
-    call_addi(&c, ver);
-    call_addi(&c, grading_hundredths(score));
-    call_adds(&c, released ? "1" : "0");
-    call_adds(&c, when);
-    call_addv(&c, fb);
-    call_add(&c, h.data, h.len);
-    sms_buf_close(&h);
+    if (!grade_row(&c, ev, released_event)) {
+        call_free(&c);
+        return skip(ev);
+    }
     return call_send(rc, &c);
 }
 
@@ -289,4 +341,83 @@ int grading_projection_append(redisContext *rc, const char *topic, const sms_eve
     if (type_is(ev, "class.students_enrolled")) return append_enrolled(rc, topic, ev, partition, offset);
     if (type_is(ev, "class.student_unenrolled")) return append_unenrolled(rc, topic, ev, partition, offset);
     return 0; /* class.created and the rest: not for this view */
+}
+
+static int grade_kind(const sms_event_t *ev) {
+    if (type_is(ev, "grade.changed")) return 1;
+    if (type_is(ev, "grade.released")) return 2;
+    return 0;
+}
+
+#define MAX_PARTS 64 /* partitions one grades_script call records (more: the rest one by one) */
+
+/* Appends one grades_script run for the grade events evs[0..n) (all grade
+ * events, in log order, of at most MAX_PARTS partitions), recording their
+ * offsets (partition >= 0), the unreadable ones' too. Returns 1. */
+static size_t append_grades(redisContext *rc, const char *topic, const sms_event_t *evs, const int32_t *partitions,
+                            const int64_t *offsets, size_t n) {
+    int32_t parts[MAX_PARTS];
+    int64_t next[MAX_PARTS];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (partitions[i] < 0) continue;
+        size_t j = 0;
+        while (j < k && parts[j] != partitions[i]) j++;
+        if (j == k) parts[k++] = partitions[i]; /* callers split runs at MAX_PARTS partitions */
+        next[j] = offsets[i] + 1; /* in log order: the last one of a partition is its largest */
+    }
+    call_t rows;
+    memset(&rows, 0, sizeof rows);
+    for (size_t i = 0; i < n; i++)
+        if (!grade_row(&rows, &evs[i], grade_kind(&evs[i]) == 2)) (void)skip(&evs[i]); /* logged; its offset is recorded */
+    call_t c;
+    memset(&c, 0, sizeof c);
+    call_adds(&c, "EVALSHA");
+    call_adds(&c, grades_script.sha);
+    call_adds(&c, "0");
+    call_addi(&c, (int64_t)k);
+    for (size_t j = 0; j < k; j++) {
+        char part[160];
+        snprintf(part, sizeof part, "%s:%d", topic, parts[j]);
+        call_adds(&c, part);
+        call_addi(&c, next[j]);
+    }
+    for (size_t i = 0; i < rows.n; i++) call_add(&c, rows.argv[i], rows.lens[i]);
+    call_free(&rows);
+    return (size_t)call_send(rc, &c);
+}
+
+size_t grading_projection_append_many(redisContext *rc, const char *topic, const sms_event_t *evs,
+                                      const int32_t *partitions, const int64_t *offsets, size_t n) {
+    size_t appended = 0;
+    for (size_t i = 0; i < n;) {
+        if (grade_kind(&evs[i])) {
+            /* the run of consecutive grade events (at most MAX_PARTS partitions in it) */
+            size_t j = i, n_parts = 0;
+            int32_t seen[MAX_PARTS];
+            while (j < n && grade_kind(&evs[j])) {
+                size_t q = 0;
+                if (partitions[j] >= 0) {
+                    while (q < n_parts && seen[q] != partitions[j]) q++;
+                    if (q == n_parts) {
+                        if (n_parts == MAX_PARTS) break;
+                        seen[n_parts++] = partitions[j];
+                    }
+                }
+                j++;
+            }
+            appended += append_grades(rc, topic, evs + i, partitions + i, offsets + i, j - i);
+            i = j;
+            continue;
+        }
+        if (grading_projection_append(rc, topic, &evs[i], partitions[i], offsets[i])) appended++;
+        else if (partitions[i] >= 0) {
+            /* not for this view: its offset is recorded all the same (worker.h) */
+            redisAppendCommand(rc, "HSET sms:grading:offsets %s:%d %lld", topic, partitions[i],
+                               (long long)offsets[i] + 1);
+            appended++;
+        }
+        i++;
+    }
+    return appended;
 }

@@ -41,5 +41,11 @@ int grading_projection_init(redisContext *rc, char *err, size_t errlen);
  * was appended, 0 for an event this view ignores. */
 int grading_projection_append(redisContext *rc, const char *topic, const sms_event_t *ev, int32_t partition,
                               int64_t offset);
+/* The worker's project_many operation: each run of consecutive grade events
+ * (an update-grades command's rows) in one script call, other events one by
+ * one; records the offset of every event with a partition >= 0. Returns the
+ * number of commands appended. */
+size_t grading_projection_append_many(redisContext *rc, const char *topic, const sms_event_t *evs,
+                                      const int32_t *partitions, const int64_t *offsets, size_t n);
 
 #endif
