@@ -886,6 +886,27 @@ cleanup:
     return rc;
 }
 
+/* ---------------- helpers for project_many ---------------- */
+
+size_t sms_positions_collect(sms_positions_t *p, const int32_t *partitions, const int64_t *offsets, size_t n) {
+    p->k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (partitions[i] < 0) continue;
+        size_t j = 0;
+        while (j < p->k && p->partition[j] != partitions[i]) j++;
+        if (j == SMS_POSITIONS_MAX) return i;
+        if (j == p->k) p->partition[p->k++] = partitions[i];
+        p->next[j] = offsets[i] + 1; /* in log order: the last one of a partition is its largest */
+    }
+    return n;
+}
+
+int sms_worker_append_position(redisContext *rc, const char *prefix, const char *topic, int32_t partition,
+                               int64_t offset) {
+    redisAppendCommand(rc, "HSET %soffsets %s:%d %lld", prefix, topic, partition, (long long)offset + 1);
+    return 1;
+}
+
 /* ---------------- the periodic tick ---------------- */
 
 /* Runs ops->tick once (see worker.h): its events are produced, waited for,

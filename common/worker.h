@@ -196,6 +196,29 @@ typedef struct sms_worker_ops_s {
     int tick_ms;
 } sms_worker_ops_t;
 
+/* ---- For project_many: the positions a run of events reaches ---------- */
+
+#define SMS_POSITIONS_MAX 64 /* partitions one set records */
+
+/* The next offset of each partition among a run of events of one topic. */
+typedef struct sms_positions_s {
+    size_t k;                              /* partitions found */
+    int32_t partition[SMS_POSITIONS_MAX];
+    int64_t next[SMS_POSITIONS_MAX];       /* the last event's offset + 1 (events are in log order) */
+} sms_positions_t;
+
+/* Fills p from the events with a partition >= 0 among partitions[0..n)
+ * (offsets[i] the i-th event's), stopping before an event that would be a
+ * partition past SMS_POSITIONS_MAX. Returns how many events it covered (n,
+ * unless it stopped): project the rest in another call. */
+size_t sms_positions_collect(sms_positions_t *p, const int32_t *partitions, const int64_t *offsets, size_t n);
+
+/* Appends HSET <prefix>offsets <topic>:<partition> <offset + 1>: how
+ * project_many records an event that is not for its view. Returns 1 (the
+ * command appended). */
+int sms_worker_append_position(redisContext *rc, const char *prefix, const char *topic, int32_t partition,
+                               int64_t offset);
+
 /* Runs the service until SIGTERM/SIGINT: returns the process exit code.
  * With rebuild_only, drops the view, replays the log and returns. */
 int sms_worker_main(const sms_worker_ops_t *ops, const sms_config_t *cfg, bool rebuild_only);

@@ -13,6 +13,7 @@
 #include "msgpack_util.h"
 #include "redis.h"
 #include "schema.h"
+#include "worker.h"
 
 /* Shared start of every script: contrib(class, student, delta), which keeps
  * tot and the ranking equal for enrolled students. */
@@ -349,23 +350,11 @@ static int grade_kind(const sms_event_t *ev) {
     return 0;
 }
 
-#define MAX_PARTS 64 /* partitions one grades_script call records (more: the rest one by one) */
-
 /* Appends one grades_script run for the grade events evs[0..n) (all grade
- * events, in log order, of at most MAX_PARTS partitions), recording their
- * offsets (partition >= 0), the unreadable ones' too. Returns 1. */
-static size_t append_grades(redisContext *rc, const char *topic, const sms_event_t *evs, const int32_t *partitions,
-                            const int64_t *offsets, size_t n) {
-    int32_t parts[MAX_PARTS];
-    int64_t next[MAX_PARTS];
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (partitions[i] < 0) continue;
-        size_t j = 0;
-        while (j < k && parts[j] != partitions[i]) j++;
-        if (j == k) parts[k++] = partitions[i]; /* callers split runs at MAX_PARTS partitions */
-        next[j] = offsets[i] + 1; /* in log order: the last one of a partition is its largest */
-    }
+ * events, in log order, whose positions are pos), recording those
+ * positions (the unreadable events' too). Returns 1. */
+static size_t append_grades(redisContext *rc, const char *topic, const sms_event_t *evs, size_t n,
+                            const sms_positions_t *pos) {
     call_t rows;
     memset(&rows, 0, sizeof rows);
     for (size_t i = 0; i < n; i++)
@@ -375,12 +364,12 @@ static size_t append_grades(redisContext *rc, const char *topic, const sms_event
     call_adds(&c, "EVALSHA");
     call_adds(&c, grades_script.sha);
     call_adds(&c, "0");
-    call_addi(&c, (int64_t)k);
-    for (size_t j = 0; j < k; j++) {
+    call_addi(&c, (int64_t)pos->k);
+    for (size_t j = 0; j < pos->k; j++) {
         char part[160];
-        snprintf(part, sizeof part, "%s:%d", topic, parts[j]);
+        snprintf(part, sizeof part, "%s:%d", topic, pos->partition[j]);
         call_adds(&c, part);
-        call_addi(&c, next[j]);
+        call_addi(&c, pos->next[j]);
     }
     for (size_t i = 0; i < rows.n; i++) call_add(&c, rows.argv[i], rows.lens[i]);
     call_free(&rows);
@@ -392,31 +381,18 @@ size_t grading_projection_append_many(redisContext *rc, const char *topic, const
     size_t appended = 0;
     for (size_t i = 0; i < n;) {
         if (grade_kind(&evs[i])) {
-            /* the run of consecutive grade events (at most MAX_PARTS partitions in it) */
-            size_t j = i, n_parts = 0;
-            int32_t seen[MAX_PARTS];
-            while (j < n && grade_kind(&evs[j])) {
-                size_t q = 0;
-                if (partitions[j] >= 0) {
-                    while (q < n_parts && seen[q] != partitions[j]) q++;
-                    if (q == n_parts) {
-                        if (n_parts == MAX_PARTS) break;
-                        seen[n_parts++] = partitions[j];
-                    }
-                }
-                j++;
-            }
-            appended += append_grades(rc, topic, evs + i, partitions + i, offsets + i, j - i);
-            i = j;
+            /* the run of consecutive grade events (split where its partitions would not fit) */
+            size_t j = i;
+            while (j < n && grade_kind(&evs[j])) j++;
+            sms_positions_t pos;
+            size_t m = sms_positions_collect(&pos, partitions + i, offsets + i, j - i);
+            appended += append_grades(rc, topic, evs + i, m, &pos);
+            i += m;
             continue;
         }
         if (grading_projection_append(rc, topic, &evs[i], partitions[i], offsets[i])) appended++;
-        else if (partitions[i] >= 0) {
-            /* not for this view: its offset is recorded all the same (worker.h) */
-            redisAppendCommand(rc, "HSET sms:grading:offsets %s:%d %lld", topic, partitions[i],
-                               (long long)offsets[i] + 1);
-            appended++;
-        }
+        else if (partitions[i] >= 0) /* not for this view: its offset is recorded all the same (worker.h) */
+            appended += (size_t)sms_worker_append_position(rc, "sms:grading:", topic, partitions[i], offsets[i]);
         i++;
     }
     return appended;

@@ -12,6 +12,7 @@
 #include "redis.h"
 #include "schema.h"
 #include "webhooks.h"
+#include "worker.h"
 
 /* Many notifications in one call (a fan-out is applied SMS_WORKER_PROJECT_CHUNK
  * at a time, not one script run per recipient). ARGV: 1 k, then k pairs
@@ -141,25 +142,17 @@ static void position(const char *topic, int32_t partition, int64_t offset, char 
     snprintf(next, ncap, "%lld", (long long)offset + 1);
 }
 
-#define MAX_PARTS 64 /* partitions of sms.notifications one call records (more: split the call) */
-
 /* Appends one script run applying the notification.created events among
  * evs[0..n) and recording the offsets of all of them (partition >= 0).
  * Returns the number of commands appended (0 or 1). */
 static size_t append_notifications(redisContext *rc, const char *topic, const sms_event_t *evs,
                                    const int32_t *partitions, const int64_t *offsets, size_t n) {
-    int32_t parts[MAX_PARTS];
-    int64_t next[MAX_PARTS];
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (partitions[i] < 0) continue;
-        size_t j = 0;
-        while (j < k && parts[j] != partitions[i]) j++;
-        if (j == MAX_PARTS) return append_notifications(rc, topic, evs, partitions, offsets, i) +
-                                   append_notifications(rc, topic, evs + i, partitions + i, offsets + i, n - i);
-        if (j == k) parts[k++] = partitions[i];
-        next[j] = offsets[i] + 1; /* in log order: the last one of a partition is its largest */
-    }
+    sms_positions_t pos;
+    size_t covered = sms_positions_collect(&pos, partitions, offsets, n);
+    if (covered < n) return append_notifications(rc, topic, evs, partitions, offsets, covered) +
+                            append_notifications(rc, topic, evs + covered, partitions + covered, offsets + covered,
+                                                 n - covered);
+    size_t k = pos.k;
     /* Item documents, rendered into one buffer; starts[] and ends[] index it
      * (the buffer may move while it grows). */
     sms_buf_t docs;
@@ -180,7 +173,7 @@ static size_t append_notifications(redisContext *rc, const char *topic, const sm
     }
     size_t appended = 0;
     if (n_ok || k) {
-        char part_s[MAX_PARTS][160], next_s[MAX_PARTS][24], ks[8];
+        char part_s[SMS_POSITIONS_MAX][160], next_s[SMS_POSITIONS_MAX][24], ks[8];
         char(*off_s)[24] = sms_malloc((n + 1) * sizeof *off_s); /* each notification's offset, as text */
         args_t a = {0};
         arg_s(&a, "EVALSHA");
@@ -189,7 +182,7 @@ static size_t append_notifications(redisContext *rc, const char *topic, const sm
         snprintf(ks, sizeof ks, "%zu", k);
         arg_s(&a, ks);
         for (size_t j = 0; j < k; j++) {
-            position(topic, parts[j], next[j] - 1, part_s[j], sizeof part_s[j], next_s[j], sizeof next_s[j]);
+            position(topic, pos.partition[j], pos.next[j] - 1, part_s[j], sizeof part_s[j], next_s[j], sizeof next_s[j]);
             arg_s(&a, part_s[j]);
             arg_s(&a, next_s[j]);
         }
@@ -342,11 +335,8 @@ size_t notif_projection_append_many(redisContext *rc, const char *topic, const s
     size_t appended = 0;
     for (size_t i = 0; i < n; i++) {
         if (notif_projection_append(rc, topic, &evs[i], partitions[i], offsets[i])) appended++;
-        else if (partitions[i] >= 0) {
-            redisAppendCommand(rc, "HSET sms:notifications:offsets %s:%d %lld", topic, partitions[i],
-                               (long long)offsets[i] + 1);
-            appended++;
-        }
+        else if (partitions[i] >= 0) appended += (size_t)sms_worker_append_position(rc, "sms:notifications:", topic,
+                                                                                    partitions[i], offsets[i]);
     }
     return appended;
 }
