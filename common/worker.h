@@ -142,6 +142,16 @@ typedef struct sms_worker_ops_s {
     size_t (*project_many)(redisContext *rc, const char *topic, const sms_event_t *evs, const int32_t *partitions,
                            const int64_t *offsets, size_t n);
 
+    /* Optional (NULL: no check): whether ev, an event of topic, is one this
+     * view can apply: 0, or -1 with why in err (NUL-terminated). The worker
+     * calls it on every event a decision is about to produce (a failure
+     * answers the command 500 and produces nothing) and on every event
+     * before projecting it (a failure quarantines the event: see
+     * quarantine.h). One function for both, so a decider never writes an
+     * event its projection refuses. Events of types this view does not apply
+     * are valid (0). Pure: the same event always gets the same answer. */
+    int (*validate)(const char *topic, const sms_event_t *ev, char *err, size_t errlen);
+
     /* Per batch: creates the decider's state, prefetching (one pipeline)
      * what cmds need. Returns NULL on a Redis failure. */
     void *(*batch_begin)(redisContext *rc, const sms_command_t *const *cmds, size_t n);
