@@ -113,6 +113,62 @@ sms_env_result_t sms_command_decode(const void *buf, size_t len, sms_command_t *
     return SMS_ENV_OK;
 }
 
+/* ---- sms_command_peek: a reader of msgpack scalars, nothing nested ---- */
+
+typedef struct peek_s {
+    const unsigned char *p, *end;
+} peek_t;
+
+/* Reads a big-endian unsigned of n bytes; false past the end. */
+static bool peek_uint(peek_t *r, size_t n, uint64_t *out) {
+    if ((size_t)(r->end - r->p) < n) return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) v = v << 8 | r->p[i];
+    r->p += n;
+    *out = v;
+    return true;
+}
+
+/* Reads a str (fixstr, str8/16/32) into *s, or skips one other scalar (*s
+ * then has ptr NULL). False for a container, an ext, or a truncated value. */
+static bool peek_scalar(peek_t *r, sms_str_t *s) {
+    s->ptr = NULL;
+    s->len = 0;
+    if (r->p == r->end) return false;
+    unsigned char b = *r->p++;
+    uint64_t n;
+    if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) return true; /* fixint, nil, bool */
+    if (b >= 0xa0 && b <= 0xbf) n = b & 0x1f;
+    else if (b >= 0xd9 && b <= 0xdb) { if (!peek_uint(r, (size_t)1 << (b - 0xd9), &n)) return false; }
+    else if (b >= 0xcc && b <= 0xcf) return peek_uint(r, (size_t)1 << (b - 0xcc), &n);
+    else if (b >= 0xd0 && b <= 0xd3) return peek_uint(r, (size_t)1 << (b - 0xd0), &n);
+    else if (b == 0xca || b == 0xcb) return peek_uint(r, b == 0xca ? 4 : 8, &n);
+    else return false;
+    if ((uint64_t)(r->end - r->p) < n) return false;
+    s->ptr = (const char *)r->p;
+    s->len = (size_t)n;
+    r->p += n;
+    return true;
+}
+
+sms_env_result_t sms_command_peek(const void *buf, size_t len, sms_str_t *id, sms_str_t *reply_to) {
+    peek_t r = {buf, (const unsigned char *)buf + len};
+    uint64_t entries;
+    *id = *reply_to = (sms_str_t){NULL, 0};
+    if (r.p == r.end) return SMS_ENV_EPARSE;
+    unsigned char b = *r.p++;
+    if (b >= 0x80 && b <= 0x8f) entries = b & 0x0f;
+    else if (b == 0xde || b == 0xdf) { if (!peek_uint(&r, b == 0xde ? 2 : 4, &entries)) return SMS_ENV_EPARSE; }
+    else return SMS_ENV_EPARSE;
+    for (uint64_t i = 0; i < entries && !(id->ptr && reply_to->ptr); i++) {
+        sms_str_t k, v;
+        if (!peek_scalar(&r, &k) || k.ptr == NULL || !peek_scalar(&r, &v)) break; /* data, or garbage */
+        if (k.len == 2 && memcmp(k.ptr, "id", 2) == 0 && v.ptr) *id = v;
+        else if (k.len == 8 && memcmp(k.ptr, "reply_to", 8) == 0 && v.ptr) *reply_to = v;
+    }
+    return id->ptr && reply_to->ptr ? SMS_ENV_OK : SMS_ENV_EPARSE;
+}
+
 void sms_command_close(sms_command_t *cmd) {
     if (cmd->data) msgpack_unpacked_destroy(&cmd->unpacked);
     memset(cmd, 0, sizeof *cmd);

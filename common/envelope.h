@@ -70,6 +70,12 @@ void sms_command_pack_head(msgpack_packer *pk, const sms_command_head_t *h);
 void sms_command_pack_tail(msgpack_packer *pk, const sms_command_head_t *h);
 sms_env_result_t sms_command_decode(const void *buf, size_t len, sms_command_t *out);
 void sms_command_close(sms_command_t *cmd);
+/* For a command sms_command_decode refused (e.g. data nested deeper than
+ * msgpack-c unpacks): finds its id and reply_to by reading the top-level
+ * map's leading scalar entries only (the envelope puts both before data),
+ * so the service can still answer it. The strings point into buf. Returns
+ * SMS_ENV_OK with both found, else SMS_ENV_EPARSE. */
+sms_env_result_t sms_command_peek(const void *buf, size_t len, sms_str_t *id, sms_str_t *reply_to);
 
 /* ---- replies ---- */
 typedef struct sms_reply_s {

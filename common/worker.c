@@ -16,6 +16,7 @@
 #include "kafka.h"
 #include "log.h"
 #include "msgpack_util.h"
+#include "quarantine.h"
 #include "redis.h"
 #include "strmap.h"
 
@@ -57,6 +58,12 @@ typedef struct worker_s {
     size_t n_deferred;
     /* Where batch time goes, summed since the last stats line (µs). */
     uint64_t phase_us[PHASE_COUNT];
+    uint64_t quarantined; /* events this process quarantined (the stats line; a metric later) */
+    /* Set by read_replies: a reply was an error of the command itself (a
+     * script error), not of Redis's state: the tailer then applies the batch
+     * one event at a time to find and quarantine the event. */
+    bool script_error;
+    char last_error[SMS_QUARANTINE_REASON_MAX]; /* that error's text */
 } worker_t;
 
 static volatile sig_atomic_t stop_requested;
@@ -155,9 +162,18 @@ static void decision_close(sms_decision_t *d) {
     sms_free(d->errors);
 }
 
-static void decision_unavailable(sms_decision_t *d, const char *detail) {
+/* 503: certainly nothing was done (nothing of it was handed to Kafka). */
+static void decision_not_done(sms_decision_t *d, const char *detail) {
     d->n_events = 0;
     sms_decision_fail(d, 503, "unavailable", "%s", detail);
+}
+
+/* 504: something of it may be in the log, so the client must not take the
+ * failure as final; a retry with the same Idempotency-Key is answered with
+ * the first outcome if it landed, and decided afresh if it did not. */
+static void decision_outcome_unknown(sms_decision_t *d, const char *detail) {
+    d->n_events = 0;
+    sms_decision_fail(d, 504, "outcome_unknown", "%s", detail);
 }
 
 /* ---------------- the view tailer ---------------- */
@@ -198,6 +214,28 @@ typedef struct to_project_s {
     bool covered;
 } to_project_t;
 
+/* Decodes e into *ev and validates it. An event the view cannot apply is
+ * quarantined (its commands added to *appended, e->covered set: they record
+ * its offset) and true returned, ev then closed. Events applied right after
+ * being produced were validated before producing (the same pure function),
+ * so refusing one here means a bug: it is logged, and the tailer meets it
+ * again with its position. */
+static bool refuse_event(worker_t *w, const char *topic, to_project_t *e, sms_event_t *ev, size_t *appended) {
+    char why[SMS_QUARANTINE_REASON_MAX + 16];
+    bool decoded = sms_event_decode(e->data, e->len, ev) == SMS_ENV_OK;
+    if (!decoded) snprintf(why, sizeof why, "undecodable: not an event envelope");
+    else if (w->ops->validate == NULL || w->ops->validate(topic, ev, why, sizeof why) == 0) return false;
+    if (e->partition >= 0) {
+        *appended += sms_quarantine_append(w->rc, w->prefix, topic, e->partition, e->offset, decoded ? ev : NULL, why);
+        e->covered = true;
+        w->quarantined++;
+    } else {
+        sms_log(SMS_LOG_ERROR, "event_invalid_after_produce", "%s offset %lld: %s", topic, (long long)e->offset, why);
+    }
+    if (decoded) sms_event_close(ev);
+    return true;
+}
+
 /* Appends the Redis commands projecting evs[0..n), all of topic, in log
  * order: SMS_WORKER_PROJECT_CHUNK at a time through project_many when the
  * service has it, else one project call each. Returns how many commands
@@ -213,11 +251,7 @@ static size_t project_run(worker_t *w, const char *topic, to_project_t *evs, siz
         for (size_t i = at; i < at + m; i++) {
             to_project_t *e = &evs[i];
             e->covered = false;
-            if (sms_event_decode(e->data, e->len, &dec[k]) != SMS_ENV_OK) {
-                sms_log(SMS_LOG_WARN, "event_undecodable", "%s[%d] offset %lld skipped", topic, e->partition,
-                        (long long)e->offset);
-                continue;
-            }
+            if (refuse_event(w, topic, e, &dec[k], &appended)) continue;
             if (ops->project_many) {
                 e->covered = true;
                 parts[k] = e->partition;
@@ -253,7 +287,13 @@ static int redis_ok(worker_t *w, redisReply *r, const char *what) {
         return -1;
     }
     int rc = r->type == REDIS_REPLY_ERROR ? -1 : 0;
-    if (rc) sms_log(SMS_LOG_ERROR, "redis_error", "%s: %s", what, r->str);
+    if (rc) {
+        sms_log(SMS_LOG_ERROR, "redis_error", "%s: %s", what, r->str);
+        if (sms_quarantine_is_deterministic(r->str)) {
+            w->script_error = true;
+            snprintf(w->last_error, sizeof w->last_error, "projection failed: %s", r->str);
+        }
+    }
     freeReplyObject(r);
     return rc;
 }
@@ -325,6 +365,53 @@ static tail_topic_t *tail_topic(worker_t *w, const char *name) {
     return NULL;
 }
 
+/* Whether msgs[i] is the last message of its topic and partition among msgs[0..n). */
+static bool last_of_partition(rd_kafka_message_t *const *msgs, size_t n, size_t i) {
+    for (size_t j = i + 1; j < n; j++)
+        if (msgs[j]->partition == msgs[i]->partition &&
+            (msgs[j]->rkt == msgs[i]->rkt ||
+             strcmp(rd_kafka_topic_name(msgs[j]->rkt), rd_kafka_topic_name(msgs[i]->rkt)) == 0))
+            return false;
+    return true;
+}
+
+/* Seeks each topic and partition of msgs[0..n) back to its first message,
+ * so they are fetched again. */
+static void seek_back(rd_kafka_message_t *const *msgs, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        bool first = true;
+        for (size_t j = 0; j < i && first; j++)
+            if (msgs[j]->partition == msgs[i]->partition &&
+                strcmp(rd_kafka_topic_name(msgs[j]->rkt), rd_kafka_topic_name(msgs[i]->rkt)) == 0)
+                first = false;
+        if (!first) continue;
+        rd_kafka_resp_err_t e = rd_kafka_seek(msgs[i]->rkt, msgs[i]->partition, msgs[i]->offset, 5000);
+        if (e) sms_log(SMS_LOG_ERROR, "kafka_seek_failed", "%s", rd_kafka_err2str(e));
+    }
+}
+
+/* Applies one message on its own and reads the replies; an event whose
+ * projection fails by itself (a script error) is quarantined. skip: it is
+ * in the view already, only its offset is recorded. 0, or -1 if Redis
+ * failed otherwise. */
+static int apply_one(worker_t *w, rd_kafka_message_t *m, bool skip) {
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    to_project_t e = {m->payload, m->len, m->partition, m->offset, false};
+    size_t appended = skip ? 0 : project_run(w, topic, &e, 1);
+    if (!e.covered) appended += (size_t)sms_worker_append_position(w->rc, w->prefix, topic, m->partition, m->offset);
+    w->script_error = false;
+    if (read_replies(w, appended, "projection") == 0) return 0;
+    if (!w->script_error || w->rc->err) return -1;
+    sms_event_t ev;
+    bool decoded = sms_event_decode(m->payload, m->len, &ev) == SMS_ENV_OK;
+    char why[sizeof w->last_error];
+    snprintf(why, sizeof why, "%s", w->last_error);
+    appended = sms_quarantine_append(w->rc, w->prefix, topic, m->partition, m->offset, decoded ? &ev : NULL, why);
+    if (decoded) sms_event_close(&ev);
+    w->quarantined++;
+    return read_replies(w, appended, "quarantine");
+}
+
 /* Applies up to TAIL_BATCH messages, waiting at most timeout_ms for the
  * first. Events this process applied right after producing them are only
  * passed over; consecutive events of one topic are projected together
@@ -340,13 +427,16 @@ static int tailer_apply_some(worker_t *w, int timeout_ms) {
     if (n == 0) return 0;
     to_project_t evs[TAIL_BATCH];
     size_t at_msg[TAIL_BATCH]; /* evs[k] is msgs[at_msg[k]] */
-    bool covered[TAIL_BATCH] = {0};
+    bool covered[TAIL_BATCH] = {0}, skip[TAIL_BATCH] = {0};
     size_t appended = 0;
     for (size_t i = 0; i < n;) {
         const char *topic = rd_kafka_topic_name(msgs[i]->rkt);
         size_t m = 0, j = i;
         for (; j < n && strcmp(rd_kafka_topic_name(msgs[j]->rkt), topic) == 0; j++) {
-            if (self_applied_take(w, topic, msgs[j]->partition, msgs[j]->offset)) continue; /* already in the view */
+            if (self_applied_take(w, topic, msgs[j]->partition, msgs[j]->offset)) { /* already in the view */
+                skip[j] = true;
+                continue;
+            }
             at_msg[m] = j;
             evs[m++] = (to_project_t){msgs[j]->payload, msgs[j]->len, msgs[j]->partition, msgs[j]->offset, false};
         }
@@ -358,18 +448,23 @@ static int tailer_apply_some(worker_t *w, int timeout_ms) {
      * partition matters (the recorded offset is the next one to apply, and
      * these commands run after every projection above). */
     for (size_t i = 0; i < n; i++) {
-        bool last = true;
-        for (size_t j = i + 1; j < n && last; j++)
-            if (msgs[j]->partition == msgs[i]->partition &&
-                (msgs[j]->rkt == msgs[i]->rkt ||
-                 strcmp(rd_kafka_topic_name(msgs[j]->rkt), rd_kafka_topic_name(msgs[i]->rkt)) == 0))
-                last = false;
-        if (!last || covered[i]) continue;
-        redisAppendCommand(w->rc, "HSET %soffsets %s:%d %lld", w->prefix, rd_kafka_topic_name(msgs[i]->rkt),
-                           msgs[i]->partition, (long long)msgs[i]->offset + 1);
-        appended++;
+        if (covered[i] || !last_of_partition(msgs, n, i)) continue;
+        appended += (size_t)sms_worker_append_position(w->rc, w->prefix, rd_kafka_topic_name(msgs[i]->rkt),
+                                                       msgs[i]->partition, msgs[i]->offset);
     }
+    w->script_error = false;
     int rc = read_replies(w, appended, "projection") == 0 ? (int)n : -1;
+    if (rc < 0 && w->script_error && w->rc->err == 0) {
+        /* One event's projection fails by itself: find it by applying the
+         * batch again one event at a time (projections are idempotent, so
+         * what the failed pipeline applied already is applied once), and
+         * quarantine it; the rest of the log goes on. */
+        sms_log(SMS_LOG_WARN, "projection_retry_each", "a script failed in a batch of %zu events; applying them one by one", n);
+        rc = (int)n;
+        for (size_t i = 0; i < n && rc >= 0; i++)
+            if (apply_one(w, msgs[i], skip[i]) != 0) rc = -1;
+    }
+    if (rc < 0) seek_back(msgs, n); /* fetched again once Redis is back: none may be passed over */
     if (rc >= 0)
         for (size_t i = 0; i < n; i++) {
             tail_topic_t *tt = tail_topic(w, rd_kafka_topic_name(msgs[i]->rkt));
@@ -511,6 +606,7 @@ typedef struct item_s {
     bool decoded;
     bool deferred;              /* decided again after a catch-up (worker_t.deferred) */
     bool source;                /* an event of a source topic (fan-out), in src; cmd is unused */
+    bool answer_only;           /* undecodable: cmd holds only id and reply_to, d the error */
     bool retry;                 /* source whose events are not all durable: fetched again */
     sms_event_t src;
     sms_command_t cmd;
@@ -639,6 +735,51 @@ static int dedupe(worker_t *w, item_t *items, size_t n) {
     return 0;
 }
 
+/* Whether every event of d passes the service's validator, the one its
+ * projection applies (worker.h: validate): an event the view would refuse
+ * is never written. Logs the first refused one. */
+static bool decision_events_valid(worker_t *w, const sms_decision_t *d) {
+    if (w->ops->validate == NULL) return true;
+    for (size_t e = 0; e < d->n_events; e++) {
+        const sms_decision_event_t *de = &d->events[e];
+        sms_event_t ev;
+        char why[SMS_QUARANTINE_REASON_MAX];
+        int bad = sms_event_decode(de->event.data, de->event.size, &ev) != SMS_ENV_OK;
+        if (bad) snprintf(why, sizeof why, "not an event envelope");
+        else {
+            bad = w->ops->validate(event_topic(w, de), &ev, why, sizeof why) != 0;
+            sms_event_close(&ev);
+        }
+        if (bad) {
+            sms_log(SMS_LOG_ERROR, "decision_event_invalid", "event %zu of %zu to %s refused before producing: %s", e + 1,
+                    d->n_events, event_topic(w, de), why);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A command this service cannot decode: answered at once with a 400 when
+ * its id and reply topic can still be read (the client then learns why
+ * instead of waiting for a timeout), else logged and passed over. */
+static void answer_undecodable(item_t *it) {
+    const rd_kafka_message_t *m = it->msg;
+    sms_str_t id, reply_to;
+    if (sms_command_peek(m->payload, m->len, &id, &reply_to) != SMS_ENV_OK || !valid_reply_topic(reply_to) ||
+        id.len == 0) {
+        sms_log(SMS_LOG_WARN, "command_undecodable", "partition %d offset %lld: no id or reply topic; skipped",
+                m->partition, (long long)m->offset);
+        return;
+    }
+    sms_log(SMS_LOG_WARN, "command_undecodable", "partition %d offset %lld (%.*s): answered 400", m->partition,
+            (long long)m->offset, (int)id.len, id.ptr);
+    it->cmd.id = id;
+    it->cmd.reply_to = reply_to;
+    it->answer_only = true;
+    sms_decision_fail(&it->d, 400, "command_undecodable",
+                      "the service could not decode this command (is the body nested too deeply?); nothing was done");
+}
+
 static bool is_source_topic(const worker_t *w, const rd_kafka_message_t *m) {
     const char *topic = rd_kafka_topic_name(m->rkt);
     for (const char *const *t = w->ops->source_topics; t && *t; t++)
@@ -678,10 +819,8 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n, bool s
         }
         if (sms_command_decode(msgs[i]->payload, msgs[i]->len, &it->cmd) != SMS_ENV_OK ||
             !valid_reply_topic(it->cmd.reply_to)) {
-            /* Nobody to answer and nothing to do: log it and move past it. */
-            sms_log(SMS_LOG_WARN, "command_undecodable", "partition %d offset %lld skipped", msgs[i]->partition,
-                    (long long)msgs[i]->offset);
             if (it->cmd.data) sms_command_close(&it->cmd);
+            answer_undecodable(it);
             continue;
         }
         it->decoded = true;
@@ -721,6 +860,16 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n, bool s
             continue;
         }
     produce:
+        if (it->d.n_events && !decision_events_valid(w, &it->d)) {
+            it->d.n_events = 0;
+            if (it->source) { /* deciding it again would give the same events: passed over, logged */
+                it->d.status = 200;
+                it->retry = false;
+            } else {
+                sms_decision_fail(&it->d, 500, "internal",
+                                  "the service decided an event its own view would refuse; nothing was done");
+            }
+        }
         if (it->d.n_events) {
             size_t ne = it->d.n_events;
             it->drs = sms_malloc(ne * sizeof *it->drs);
@@ -787,7 +936,11 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n, bool s
         if (it->dr_err || it->n_delivered != it->d.n_events) {
             sms_log(SMS_LOG_ERROR, "event_not_durable", "%s",
                     it->dr_err > 0 ? rd_kafka_err2str((rd_kafka_resp_err_t)it->dr_err) : "not sent");
-            decision_unavailable(&it->d, "the change was not acknowledged by Kafka; retry with the same Idempotency-Key");
+            if (it->n_produced == 0)
+                decision_not_done(&it->d, "the change could not be handed to Kafka; nothing was done; retry");
+            else /* a failed delivery report does not prove the broker did not write it */
+                decision_outcome_unknown(&it->d, "the change was not acknowledged by Kafka and may or may not be "
+                                                 "saved; retry with the same Idempotency-Key");
             it->n_produced = 0;
             it->retry = it->source;
             continue;
@@ -810,7 +963,8 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n, bool s
         if (!it->n_produced) continue;
         if (view_failed) {
             /* Durable but maybe not visible: the tailer applies it once Redis is back. */
-            decision_unavailable(&it->d, "the change is saved but not visible yet; retry with the same Idempotency-Key");
+            decision_outcome_unknown(&it->d, "the change is saved but not visible yet; retry with the same "
+                                             "Idempotency-Key for its result");
             continue;
         }
         /* The tailer passes over these positions instead of projecting them again. */
@@ -839,12 +993,13 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n, bool s
         }
         if (summary && ops->replay_cmd) ops->replay_cmd(w->rc, &it->cmd, summary, &it->d);
         else if (summary) ops->replay(w->rc, summary, &it->d);
-        else decision_unavailable(&it->d, "the first copy of this command did not complete; retry");
+        else decision_outcome_unknown(&it->d, "the first copy of this command did not complete; retry with the same "
+                                             "Idempotency-Key");
         sms_free(fetched);
     }
 
     for (size_t i = 0; i < n; i++)
-        if (items[i].decoded && !items[i].deferred) send_reply(w, &items[i]);
+        if ((items[i].decoded && !items[i].deferred) || items[i].answer_only) send_reply(w, &items[i]);
     sms_producer_poll(w->producer, 0);
     /* A second try's offsets were stored with its first; storing them again
      * could move the committed position back behind later batches. */
@@ -927,7 +1082,7 @@ static int run_tick(worker_t *w) {
     it.d.status = 200;
     int rc = 0;
     w->ops->tick(w->rc, w->cfg, sms_now_ms(), &it.d);
-    size_t ne = it.d.status >= 500 ? 0 : it.d.n_events;
+    size_t ne = it.d.status >= 500 || !decision_events_valid(w, &it.d) ? 0 : it.d.n_events;
     if (ne == 0) goto out;
     it.drs = sms_malloc(ne * sizeof *it.drs);
     it.partitions = sms_calloc(ne, sizeof *it.partitions);
@@ -1004,15 +1159,7 @@ static int connect_redis(worker_t *w) {
 /* Rewinds each partition of msgs to its first message so a failed batch is
  * fetched again, then destroys the messages. */
 static void rewind_batch(rd_kafka_message_t **msgs, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        bool first = true;
-        for (size_t j = 0; j < i; j++)
-            if (msgs[j]->partition == msgs[i]->partition) first = false;
-        if (first) {
-            rd_kafka_resp_err_t e = rd_kafka_seek(msgs[i]->rkt, msgs[i]->partition, msgs[i]->offset, 5000);
-            if (e) sms_log(SMS_LOG_ERROR, "kafka_seek_failed", "%s", rd_kafka_err2str(e));
-        }
-    }
+    seek_back(msgs, n); /* by topic and partition: a batch may hold source topics too */
     for (size_t i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
 }
 
@@ -1184,9 +1331,11 @@ static int serve(worker_t *w) {
                 if (k > 0 && (size_t)k < sizeof phases - off) off += (size_t)k;
                 w->phase_us[ph] = 0;
             }
-            sms_log(SMS_LOG_INFO, "stats", "%llu commands in %llu batches (%.1f per batch), %.2f ms per batch (%s)",
+            sms_log(SMS_LOG_INFO, "stats",
+                    "%llu commands in %llu batches (%.1f per batch), %.2f ms per batch (%s); %llu events quarantined",
                     (unsigned long long)n_commands, (unsigned long long)n_batches,
-                    (double)n_commands / (double)n_batches, (double)busy_us / 1000.0 / (double)n_batches, phases);
+                    (double)n_commands / (double)n_batches, (double)busy_us / 1000.0 / (double)n_batches, phases,
+                    (unsigned long long)w->quarantined);
             last_stats = sms_mono_ms();
             n_batches = n_commands = busy_us = 0;
         }

@@ -128,13 +128,14 @@ static sms_redis_script_t grade_script = {.source = LUA_HEAD LUA_GRADE
  * order. Returns how many grades changed the view. */
 static sms_redis_script_t grades_script = {.source = LUA_CONTRIB LUA_GRADE
     "local k = tonumber(ARGV[1])\n"
-    "for i = 2, 2 * k, 2 do redis.call('HSET', p .. 'offsets', ARGV[i], ARGV[i + 1]) end\n"
     "local counts, applied = {}, 0\n"
     "for i = 2 * k + 2, #ARGV, 10 do\n"
     "  applied = applied + grade(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5],\n"
     "                            ARGV[i + 6], ARGV[i + 7], ARGV[i + 8], ARGV[i + 9], counts)\n"
     "end\n"
     "flush_counts(counts)\n"
+    /* positions last: a run that fails part-way must not record that it got past its events */
+    "for i = 2, 2 * k, 2 do redis.call('HSET', p .. 'offsets', ARGV[i], ARGV[i + 1]) end\n"
     "return applied\n"};
 
 int grading_projection_init(redisContext *rc, char *err, size_t errlen) {

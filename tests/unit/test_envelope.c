@@ -167,8 +167,54 @@ static void test_round_trip_and_rejects(void **state) {
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* A command nested deeper than msgpack-c unpacks: decode refuses it, peek
+ * still finds who to answer. */
+static void test_peek_undecodable_command(void **state) {
+    (void)state;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    sms_command_head_t h = {.id = SMS_STR("u1:key-1"), .type = SMS_STR("class.create"), .v = 1, .time = 7,
+                            .actor = SMS_STR("u1"), .role = SMS_STR("lecturer"), .key = SMS_STR(""),
+                            .reply_to = SMS_STR("sms.replies.gw-1")};
+    sms_command_pack_head(&pk, &h);
+    for (int i = 0; i < 200; i++) msgpack_pack_array(&pk, 1); /* data 200 arrays deep */
+    msgpack_pack_nil(&pk);
+    sms_command_pack_tail(&pk, &h);
+    sms_command_t cmd;
+    assert_int_not_equal(sms_command_decode(sb.data, sb.size, &cmd), SMS_ENV_OK);
+    sms_str_t id, reply_to;
+    assert_int_equal(sms_command_peek(sb.data, sb.size, &id, &reply_to), SMS_ENV_OK);
+    assert_int_equal(id.len, 8);
+    assert_memory_equal(id.ptr, "u1:key-1", 8);
+    assert_int_equal(reply_to.len, 16);
+    assert_memory_equal(reply_to.ptr, "sms.replies.gw-1", 16);
+    /* Truncated inside reply_to, not a map, empty: nothing found. */
+    assert_int_equal(sms_command_peek(sb.data, 60, &id, &reply_to), SMS_ENV_EPARSE);
+    assert_int_equal(sms_command_peek("\x93\x01\x02\x03", 4, &id, &reply_to), SMS_ENV_EPARSE);
+    assert_int_equal(sms_command_peek("", 0, &id, &reply_to), SMS_ENV_EPARSE);
+    /* reply_to after data (not our envelope): not found, not misread. */
+    msgpack_sbuffer_clear(&sb);
+    msgpack_pack_map(&pk, 3);
+    msgpack_pack_str(&pk, 2);
+    msgpack_pack_str_body(&pk, "id", 2);
+    msgpack_pack_str(&pk, 1);
+    msgpack_pack_str_body(&pk, "x", 1);
+    msgpack_pack_str(&pk, 4);
+    msgpack_pack_str_body(&pk, "data", 4);
+    msgpack_pack_map(&pk, 0);
+    msgpack_pack_str(&pk, 8);
+    msgpack_pack_str_body(&pk, "reply_to", 8);
+    msgpack_pack_str(&pk, 16);
+    msgpack_pack_str_body(&pk, "sms.replies.gw-1", 16);
+    assert_int_equal(sms_command_peek(sb.data, sb.size, &id, &reply_to), SMS_ENV_EPARSE);
+    msgpack_sbuffer_destroy(&sb);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_peek_undecodable_command),
         cmocka_unit_test(test_class_created),  cmocka_unit_test(test_class_updated),
         cmocka_unit_test(test_class_deactivated), cmocka_unit_test(test_command_vector),
         cmocka_unit_test(test_reply_vector),   cmocka_unit_test(test_round_trip_and_rejects),
