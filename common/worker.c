@@ -64,6 +64,7 @@ typedef struct worker_s {
      * one event at a time to find and quarantine the event. */
     bool script_error;
     char last_error[SMS_QUARANTINE_REASON_MAX]; /* that error's text */
+    char apply_failure[512]; /* why the tailer last failed, and at which event (a rebuild reports it) */
 } worker_t;
 
 static volatile sig_atomic_t stop_requested;
@@ -464,7 +465,12 @@ static int tailer_apply_some(worker_t *w, int timeout_ms) {
         for (size_t i = 0; i < n && rc >= 0; i++)
             if (apply_one(w, msgs[i], skip[i]) != 0) rc = -1;
     }
-    if (rc < 0) seek_back(msgs, n); /* fetched again once Redis is back: none may be passed over */
+    if (rc < 0) {
+        seek_back(msgs, n); /* fetched again once Redis is back: none may be passed over */
+        snprintf(w->apply_failure, sizeof w->apply_failure, "applying %s[%d] from offset %lld failed: %s",
+                 rd_kafka_topic_name(msgs[0]->rkt), msgs[0]->partition, (long long)msgs[0]->offset,
+                 w->rc->err ? w->rc->errstr : w->last_error[0] ? w->last_error : "a Redis error");
+    }
     if (rc >= 0)
         for (size_t i = 0; i < n; i++) {
             tail_topic_t *tt = tail_topic(w, rd_kafka_topic_name(msgs[i]->rkt));
@@ -540,9 +546,22 @@ static int read_replies(worker_t *w, size_t n, const char *what) {
  * half-built view complete. */
 static const char mark_built_script[] =
     "if redis.call('HGET', KEYS[1], 'rebuilding') ~= ARGV[1] then return 0 end\n"
-    "redis.call('HDEL', KEYS[1], 'rebuilding')\n"
+    "redis.call('HDEL', KEYS[1], 'rebuilding', 'rebuild_error')\n"
     "redis.call('HSET', KEYS[1], 'built', '1')\n"
     "return 1\n";
+
+/* A rebuild that could not finish says why and where, in its log and in
+ * meta rebuild_error (sms-admin rebuild-views prints it) when Redis takes
+ * writes; the view keeps no built marker, so nothing serves it as whole. */
+static void report_rebuild_failure(worker_t *w) {
+    const char *why = w->apply_failure[0] ? w->apply_failure
+                      : w->rc && w->rc->err ? w->rc->errstr
+                                            : "Redis or Kafka could not be read (see the lines above)";
+    sms_log(SMS_LOG_ERROR, "view_rebuild_failed", "%s; retrying", why);
+    if (w->rc == NULL || w->rc->err) return;
+    redisReply *r = redisCommand(w->rc, "HSET %smeta rebuild_error %s", w->prefix, why);
+    if (r) freeReplyObject(r);
+}
 
 static int tailer_rebuild(worker_t *w) {
     for (int attempt = 1; !stop_requested; attempt++) {
@@ -552,10 +571,13 @@ static int tailer_rebuild(worker_t *w) {
         sms_strmap_init(&w->self_applied);
         char token[32];
         snprintf(token, sizeof token, "%d-%llu", (int)getpid(), (unsigned long long)sms_mono_us());
+        w->apply_failure[0] = '\0';
         if (view_drop(w) != 0 ||
             redis_ok(w, redisCommand(w->rc, "HSET %smeta rebuilding %s", w->prefix, token), "rebuild token") != 0 ||
-            tailer_assign(w) != 0 || tailer_catch_up_to_end(w, true, false) != 0)
+            tailer_assign(w) != 0 || tailer_catch_up_to_end(w, true, false) != 0) {
+            report_rebuild_failure(w);
             return -1;
+        }
         redisReply *r = redisCommand(w->rc, "EVAL %s 1 %smeta %s", mark_built_script, w->prefix, token);
         if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
             redis_ok(w, r, "mark built");

@@ -12,6 +12,7 @@
 #include "dlq.h"
 #include "token.h"
 #include "kafka.h"
+#include "quarantine.h"
 #include "redis.h"
 #include "seed.h"
 #include "topics.h"
@@ -26,6 +27,8 @@ static void usage(void) {
             "  rebuild-views [SERVICE] [--timeout SECONDS]                   drop views; wait until services replayed the log\n"
             "  dlq list                                                      print the dead-lettered webhook deliveries (JSON lines)\n"
             "  dlq replay --id DELIVERY_ID | --all                           re-drive them through sms-notify-webhook\n"
+            "  quarantine list [SERVICE]                                     events a view could not apply (JSON lines)\n"
+            "  quarantine retry [SERVICE] [--timeout SECONDS]                replay the log to apply them with today's binaries\n"
             "  seed demo|scale [options]                                     load demo or bulk data through the HTTP API\n"
             "                                                                (sms-admin seed --help)\n");
 }
@@ -102,23 +105,7 @@ static int checksum_one(redisContext *rc, const admin_view_t *v, void *arg) {
 }
 
 static int rebuild_one(redisContext *rc, const admin_view_t *v, void *arg) {
-    long timeout_s = *(long *)arg;
-    fprintf(stderr, "%s: dropping the view\n", v->service);
-    if (admin_view_drop(rc, v) != 0) return 1;
-    uint64_t start = sms_mono_ms();
-    for (;;) {
-        int built = admin_view_built(rc, v);
-        if (built < 0) return 1;
-        if (built) break;
-        if (sms_mono_ms() - start > (uint64_t)timeout_s * 1000) {
-            fprintf(stderr, "%s: not rebuilt after %ld s; is sms-%s running?\n", v->service, timeout_s, v->service);
-            return 1;
-        }
-        fprintf(stderr, "\r%s: waiting for sms-%s to replay the log... %llus", v->service, v->service,
-                (unsigned long long)((sms_mono_ms() - start) / 1000));
-        usleep(200 * 1000);
-    }
-    fprintf(stderr, "\n%s: rebuilt in %llu ms\n", v->service, (unsigned long long)(sms_mono_ms() - start));
+    if (admin_view_rebuild(rc, v, *(long *)arg) != 0) return 1;
     return checksum_one(rc, v, NULL);
 }
 
@@ -135,6 +122,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "token")) return cmd_token(&cfg, argc - 2, argv + 2);
     if (!strcmp(cmd, "create-topics")) return cmd_create_topics(&cfg);
     if (!strcmp(cmd, "dlq")) return admin_dlq_main(&cfg, argc - 2, argv + 2);
+    if (!strcmp(cmd, "quarantine")) return admin_quarantine_main(&cfg, argc - 2, argv + 2);
     if (!strcmp(cmd, "seed")) return admin_seed_main(&cfg, argc - 2, argv + 2);
     if (!strcmp(cmd, "checksum-views") || !strcmp(cmd, "rebuild-views")) {
         const char *service = NULL;

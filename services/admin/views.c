@@ -5,8 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "alloc.h"
+#include "clock.h"
 
 /* The worker's bookkeeping keys (common/worker.h), the same for every service. */
 static const char *const bookkeeping[] = {"offsets", "meta", NULL};
@@ -178,4 +180,39 @@ int admin_view_built(redisContext *rc, const admin_view_t *v) {
     int built = r && r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
     if (r) freeReplyObject(r);
     return built;
+}
+
+/* The error the rebuilding service last reported (meta rebuild_error), or "". */
+static void rebuild_error(redisContext *rc, const admin_view_t *v, char *out, size_t cap) {
+    out[0] = '\0';
+    redisReply *r = redisCommand(rc, "HGET %smeta rebuild_error", v->prefix);
+    if (r && r->type == REDIS_REPLY_STRING) snprintf(out, cap, "%s", r->str);
+    if (r) freeReplyObject(r);
+}
+
+int admin_view_rebuild(redisContext *rc, const admin_view_t *v, long timeout_s) {
+    fprintf(stderr, "%s: dropping the view\n", v->service);
+    if (admin_view_drop(rc, v) != 0) return 1;
+    uint64_t start = sms_mono_ms();
+    char last[512] = "", now[512];
+    for (;;) {
+        int built = admin_view_built(rc, v);
+        if (built < 0) return 1;
+        if (built) break;
+        rebuild_error(rc, v, now, sizeof now);
+        if (now[0] && strcmp(now, last) != 0) { /* say why it is not finishing, once per new reason */
+            fprintf(stderr, "\n%s: the rebuild failed and is being retried: %s\n", v->service, now);
+            snprintf(last, sizeof last, "%s", now);
+        }
+        if (sms_mono_ms() - start > (uint64_t)timeout_s * 1000) {
+            fprintf(stderr, "%s: not rebuilt after %ld s; %s\n", v->service, timeout_s,
+                    last[0] ? last : "is the service running?");
+            return 1;
+        }
+        fprintf(stderr, "\r%s: waiting for sms-%s to replay the log... %llus", v->service, v->service,
+                (unsigned long long)((sms_mono_ms() - start) / 1000));
+        usleep(200 * 1000);
+    }
+    fprintf(stderr, "\n%s: rebuilt in %llu ms\n", v->service, (unsigned long long)(sms_mono_ms() - start));
+    return 0;
 }

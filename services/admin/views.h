@@ -27,6 +27,10 @@ long admin_view_checksum(redisContext *rc, const admin_view_t *v, char hex[65]);
 /* Deletes every key of the view (the owning service notices and rebuilds). 0 or -1. */
 int admin_view_drop(redisContext *rc, const admin_view_t *v);
 
+/* Drops v and waits up to timeout_s for its service to replay the log,
+ * printing progress and any rebuild_error the service reports to stderr.
+ * 0 once rebuilt, 1 otherwise. */
+int admin_view_rebuild(redisContext *rc, const admin_view_t *v, long timeout_s);
 /* 1 if the owning service has marked the view built, 0 if not, -1 on error. */
 int admin_view_built(redisContext *rc, const admin_view_t *v);
 

@@ -230,6 +230,22 @@ static void release_grades(gw_request_t *req, void *data) {
     gw_bus_send(app->bus, req, "grading", "grades.release", id, NULL);
 }
 
+/* POST /admin/assignments/{id}/grade-corrections: an operator's repair of a
+ * grade (grades.correct -> grade.corrected), e.g. of one whose event was
+ * quarantined; the grading service checks the body. */
+static void correct_grade(gw_request_t *req, void *data) {
+    gw_app_t *app = data;
+    const char *id = gw_req_param(req, "id");
+    if (!valid_id(id)) {
+        not_found(req, "no such assignment");
+        return;
+    }
+    cJSON *body = gw_parse_json_object(req);
+    if (!body) return;
+    gw_bus_send(app->bus, req, "grading", "grades.correct", id, body);
+    cJSON_Delete(body);
+}
+
 /* ---- GET /lecturer/assignments/{id}/grades ---- */
 
 static void on_sheet(redisReply *r, void *data) {
@@ -354,6 +370,8 @@ int gw_routes_grading(gw_app_t *app, gw_router_t *router) {
     rc |= gw_router_add(router, "POST", path[1], auth, GW_ROLE_LECTURER, release_grades, app);
     rc |= gw_router_add(router, "GET", path[2], auth, GW_ROLE_LECTURER, get_sheet, app);
     rc |= gw_router_add(router, "GET", path[3], auth, GW_ROLE_LECTURER, get_history, app);
+    rc |= gw_router_add(router, "POST", "/admin/assignments/{id}/grade-corrections", json, GW_ROLE_ADMIN, correct_grade,
+                        app);
     rc |= gw_router_add(router, "GET", "/student/grades", auth, GW_ROLE_STUDENT, get_student_grades, app);
     rc |= gw_router_add(router, "GET", "/student/ranking", auth, GW_ROLE_STUDENT, get_ranking, app);
     return rc ? -1 : 0;

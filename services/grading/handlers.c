@@ -235,9 +235,90 @@ static void decide_release(grading_state_t *st, const sms_command_t *cmd, gradin
     out->verdict.status = 200;
 }
 
+/* "<topic>:<partition>:<offset>", as common/quarantine.h writes positions. */
+static bool valid_position(sms_str_t s) {
+    if (s.len < 5 || s.len > 190) return false;
+    const char *end = s.ptr + s.len, *c2 = NULL, *c1 = NULL;
+    for (const char *p = end - 1; p > s.ptr && (!c2 || !c1); p--)
+        if (*p == ':') {
+            if (!c2) c2 = p;
+            else c1 = p;
+        }
+    if (!c1 || c1 == s.ptr || c2 - c1 < 2 || end - c2 < 2 || c2 - c1 > 11 || end - c2 > 20) return false;
+    for (const char *p = c1 + 1; p < end; p++)
+        if (p != c2 && (*p < '0' || *p > '9')) return false;
+    return true;
+}
+
+/* grades.correct: {student_id, score, feedback?, released?, reason, repairs?}
+ * on any existing assignment; one grade.corrected event even when nothing
+ * else changes (it records the repair). */
+static void decide_correct(grading_state_t *st, const sms_command_t *cmd, grading_outcome_t *out) {
+    out->kind = GRADING_CORRECT;
+    const msgpack_object *d = cmd->data;
+    grading_assignment_t *a = grading_state_assignment(st, cmd->key);
+    if (a == NULL) {
+        out->verdict.stale = true;
+        sms_verdict_fail(&out->verdict, 404, "not_found", "no assignment %.*s", (int)cmd->key.len, cmd->key.ptr);
+        return;
+    }
+    sms_str_t sid = {"", 0}, fb = {"", 0}, reason = {"", 0}, repairs = {"", 0};
+    double score = -1;
+    const msgpack_object *v = sms_mp_map_get(d, "student_id");
+    if (!v || !sms_mp_str(v, &sid.ptr, &sid.len) || !grading_valid_student_id(sid.ptr, sid.len))
+        row_error(out, "student_id", 0, "is required: 1 to %d characters of A-Z, a-z, 0-9, '.', '_', '-'",
+                  GRADING_STUDENT_ID_MAX);
+    v = sms_mp_map_get(d, "score");
+    /* compared as a double against the maximum before any conversion */
+    if (!v || !grading_number(v, &score) || !(score >= 0) || score > (double)a->max_score / 100.0)
+        row_error(out, "score", 0, "is required: a number from 0 to the assignment's max_score");
+    v = sms_mp_map_get(d, "feedback");
+    size_t chars;
+    if (v && v->type != MSGPACK_OBJECT_NIL &&
+        (!sms_mp_str(v, &fb.ptr, &fb.len) || (chars = sms_text_chars(fb.ptr, fb.len)) == (size_t)-1 ||
+         chars > GRADING_FEEDBACK_MAX))
+        row_error(out, "feedback", 0, "must be text of at most %d characters", GRADING_FEEDBACK_MAX);
+    v = sms_mp_map_get(d, "reason");
+    if (!v || !sms_mp_str(v, &reason.ptr, &reason.len) || reason.len == 0 ||
+        (chars = sms_text_chars(reason.ptr, reason.len)) == (size_t)-1 || chars > GRADING_REASON_MAX)
+        row_error(out, "reason", 0, "is required: 1 to %d characters saying why", GRADING_REASON_MAX);
+    v = sms_mp_map_get(d, "repairs");
+    if (v && v->type != MSGPACK_OBJECT_NIL && (!sms_mp_str(v, &repairs.ptr, &repairs.len) || !valid_position(repairs)))
+        row_error(out, "repairs", 0, "must be a quarantined event's position <topic>:<partition>:<offset>");
+    const msgpack_object *rel = sms_mp_map_get(d, "released");
+    if (rel && rel->type != MSGPACK_OBJECT_BOOLEAN && rel->type != MSGPACK_OBJECT_NIL)
+        row_error(out, "released", 0, "must be true or false");
+    if (out->verdict.n_errors_total) {
+        sms_verdict_fail(&out->verdict, 422, "validation", "the correction is invalid; nothing was changed");
+        return;
+    }
+    const grading_grade_t *cur = grading_state_grade(a, sid);
+    grading_change_t *c = add_change(out, 1);
+    c->student_id = sid;
+    c->had_previous = cur != NULL;
+    c->previous_score = cur ? cur->score : 0;
+    c->previous_feedback = cur ? cur->feedback : NULL;
+    c->score = grading_hundredths(score);
+    c->feedback = fb;
+    c->released = rel && rel->type == MSGPACK_OBJECT_BOOLEAN ? rel->via.boolean : cur && cur->released;
+    c->grade_version = (cur ? cur->version : 0) + 1;
+    out->reason = reason;
+    out->repairs = repairs;
+    out->assignment = a;
+    out->verdict.status = 200;
+}
+
 void grading_decide(grading_state_t *st, const sms_command_t *cmd, grading_outcome_t *out) {
     memset(out, 0, sizeof *out);
     out->verdict.limit = GRADING_MAX_ERRORS;
+    if (str_is(cmd->type, "grades.correct")) {
+        if (!str_is(cmd->role, "admin")) sms_verdict_fail(&out->verdict, 403, "forbidden", "only admins correct grades");
+        else if (cmd->v != 1)
+            sms_verdict_fail(&out->verdict, 400, "unsupported_version", "command version %lld is not supported",
+                             (long long)cmd->v);
+        else decide_correct(st, cmd, out);
+        return;
+    }
     if (!str_is(cmd->role, "lecturer")) {
         sms_verdict_fail(&out->verdict, 403, "forbidden", "only lecturers grade");
         return;

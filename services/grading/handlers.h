@@ -19,6 +19,7 @@
 typedef enum grading_kind_e {
     GRADING_UPDATE = 0, /* grades.update: reply {"updated": n, "unchanged": m}, grade.changed events */
     GRADING_RELEASE,    /* grades.release: reply {"released": n}, grade.released events */
+    GRADING_CORRECT,    /* grades.correct (admin): reply {"corrected": 0|1}, one grade.corrected event */
 } grading_kind_t;
 
 typedef struct grading_outcome_s {
@@ -28,9 +29,16 @@ typedef struct grading_outcome_s {
     grading_change_t *changes;    /* owned (grading_outcome_clear); strings borrow cmd and state */
     size_t n_changes;
     size_t unchanged;
+    /* GRADING_CORRECT: the operator's reason and the quarantined position it
+     * repairs (len 0: none); borrowed from the command */
+    sms_str_t reason, repairs;
 } grading_outcome_t;
 
-/* Decides cmd (grades.update or grades.release, key = assignment id). Fills
+#define GRADING_REASON_MAX 500 /* characters of a correction's reason */
+
+/* Decides cmd (grades.update, grades.release, or an admin's grades.correct:
+ * the compensating command that repairs a grade whose event was quarantined;
+ * key = assignment id). Fills
  * out; release with grading_outcome_clear. */
 void grading_decide(grading_state_t *st, const sms_command_t *cmd, grading_outcome_t *out);
 void grading_outcome_clear(grading_outcome_t *out);

@@ -18,6 +18,13 @@ static const char *const learn_topics[] = {"sms.events.classes", "sms.events.ass
 
 SMS_WORKER_BATCH_STATE(grading)
 
+static void reply_corrected(sms_decision_t *d, size_t corrected) {
+    d->status = 200;
+    msgpack_packer pk = sms_decision_body(d);
+    msgpack_pack_map(&pk, 1);
+    sms_mp_pack_kv_i64(&pk, "corrected", (int64_t)corrected);
+}
+
 static void reply_counts(sms_decision_t *d, bool release, size_t changed, size_t unchanged) {
     d->status = 200;
     msgpack_packer pk = sms_decision_body(d);
@@ -36,13 +43,16 @@ static void decide(void *state, const sms_command_t *cmd, int64_t now_ms, sms_de
         return;
     }
     bool release = out.kind == GRADING_RELEASE;
-    reply_counts(d, release, out.n_changes, out.unchanged);
+    if (out.kind == GRADING_CORRECT) reply_corrected(d, out.n_changes);
+    else reply_counts(d, release, out.n_changes, out.unchanged);
     grading_assignment_t *a = (grading_assignment_t *)out.assignment;
     for (size_t i = 0; i < out.n_changes; i++) {
         const grading_change_t *c = &out.changes[i];
-        msgpack_packer pk = sms_decision_event_head(d, NULL, cmd, now_ms, release ? "grade.released" : "grade.changed",
-                                                    GRADING_EVENT_VERSION, SMS_STR(a->id));
-        if (release) grading_pack_released(&pk, a->id, a->class_id, c);
+        const char *type = out.kind == GRADING_CORRECT ? "grade.corrected" : release ? "grade.released" : "grade.changed";
+        msgpack_packer pk = sms_decision_event_head(d, NULL, cmd, now_ms, type, GRADING_EVENT_VERSION, SMS_STR(a->id));
+        if (out.kind == GRADING_CORRECT)
+            grading_pack_corrected(&pk, a->id, a->class_id, c, cmd->actor, now_ms, out.reason, out.repairs);
+        else if (release) grading_pack_released(&pk, a->id, a->class_id, c);
         else grading_pack_changed(&pk, a->id, a->class_id, c, cmd->actor, now_ms);
     }
     /* Only now the overlay: the changes borrow the grades it replaces. */
@@ -62,6 +72,10 @@ static void replay(redisContext *rc, const sms_command_t *cmd, const char *summa
     long changed = 0;
     if (sscanf(summary, "%d %ld", &status, &changed) != 2 || status != 200 || changed < 0) {
         sms_decision_fail(d, 500, "internal", "unreadable command record");
+        return;
+    }
+    if (cmd->type.len == 14 && memcmp(cmd->type.ptr, "grades.correct", 14) == 0) {
+        reply_corrected(d, (size_t)changed);
         return;
     }
     bool release = cmd->type.len == 14 && memcmp(cmd->type.ptr, "grades.release", 14) == 0;

@@ -307,7 +307,13 @@ static bool grade_row(call_t *c, const sms_event_t *ev, bool released_event) {
     sms_buf_json_str(&h, fb.ptr, fb.len);
     sms_buf_printf(&h, ",\"released\":%s,\"changed_by\":", released ? "true" : "false");
     sms_buf_json_str(&h, by.ptr, by.len);
-    sms_buf_printf(&h, ",\"changed_at\":\"%s\"}", when);
+    sms_buf_printf(&h, ",\"changed_at\":\"%s\"", when);
+    sms_str_t reason;
+    if (type_is(ev, "grade.corrected") && get_str(d, "reason", &reason)) { /* a correction says why */
+        sms_buf_puts(&h, ",\"reason\":");
+        sms_buf_json_str(&h, reason.ptr, reason.len);
+    }
+    sms_buf_putc(&h, '}');
     call_addv(c, ev->cause);
     call_addv(c, aid);
     call_addv(c, cls);
@@ -333,10 +339,26 @@ static int append_grade(redisContext *rc, const char *topic, const sms_event_t *
     return call_send(rc, &c);
 }
 
+/* grade.corrected: the grade as grade.changed sets it, and the position it
+ * repairs leaves the incomplete sets of its assignment and class
+ * (common/quarantine.h); the quarantine entry stays, as history. Returns the
+ * commands appended. */
+static int append_corrected(redisContext *rc, const char *topic, const sms_event_t *ev, int32_t part, int64_t off) {
+    int n = append_grade(rc, topic, ev, part, off, false);
+    sms_str_t repairs, aid, cls;
+    if (n == 0 || !get_str(ev->data, "repairs", &repairs) || !get_str(ev->data, "assignment_id", &aid) ||
+        !get_str(ev->data, "class_id", &cls))
+        return n;
+    redisAppendCommand(rc, "SREM sms:grading:incomplete:%b %b", aid.ptr, aid.len, repairs.ptr, repairs.len);
+    redisAppendCommand(rc, "SREM sms:grading:incomplete:%b %b", cls.ptr, cls.len, repairs.ptr, repairs.len);
+    return n + 2;
+}
+
 int grading_projection_append(redisContext *rc, const char *topic, const sms_event_t *ev, int32_t partition,
                               int64_t offset) {
     if (type_is(ev, "grade.changed")) return append_grade(rc, topic, ev, partition, offset, false);
     if (type_is(ev, "grade.released")) return append_grade(rc, topic, ev, partition, offset, true);
+    if (type_is(ev, "grade.corrected")) return append_corrected(rc, topic, ev, partition, offset);
     if (ev->v != 1) return 0; /* a learned event of a version this view does not know */
     if (type_is(ev, "assignment.created") || type_is(ev, "assignment.updated") || type_is(ev, "assignment.deleted"))
         return append_assignment(rc, topic, ev, partition, offset);
@@ -391,7 +413,8 @@ size_t grading_projection_append_many(redisContext *rc, const char *topic, const
             i += m;
             continue;
         }
-        if (grading_projection_append(rc, topic, &evs[i], partitions[i], offsets[i])) appended++;
+        int a = grading_projection_append(rc, topic, &evs[i], partitions[i], offsets[i]);
+        if (a > 0) appended += (size_t)a;
         else if (partitions[i] >= 0) /* not for this view: its offset is recorded all the same (worker.h) */
             appended += (size_t)sms_worker_append_position(rc, "sms:grading:", topic, partitions[i], offsets[i]);
         i++;

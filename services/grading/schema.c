@@ -80,9 +80,29 @@ static void pack_kv_strn(msgpack_packer *pk, const char *key, sms_str_t v) {
     sms_mp_pack_strn(pk, v.ptr, v.len);
 }
 
+static void pack_changed_fields(msgpack_packer *pk, const char *assignment_id, const char *class_id,
+                                const grading_change_t *c, sms_str_t changed_by, int64_t changed_at);
+
 void grading_pack_changed(msgpack_packer *pk, const char *assignment_id, const char *class_id,
                           const grading_change_t *c, sms_str_t changed_by, int64_t changed_at) {
     msgpack_pack_map(pk, 11);
+    pack_changed_fields(pk, assignment_id, class_id, c, changed_by, changed_at);
+}
+
+void grading_pack_corrected(msgpack_packer *pk, const char *assignment_id, const char *class_id,
+                            const grading_change_t *c, sms_str_t changed_by, int64_t changed_at, sms_str_t reason,
+                            sms_str_t repairs) {
+    msgpack_pack_map(pk, 13);
+    pack_changed_fields(pk, assignment_id, class_id, c, changed_by, changed_at);
+    pack_kv_strn(pk, "reason", reason);
+    sms_mp_pack_str(pk, "repairs");
+    if (repairs.len) sms_mp_pack_strn(pk, repairs.ptr, repairs.len);
+    else msgpack_pack_nil(pk);
+}
+
+/* The 11 entries grade.changed and grade.corrected share, in this order. */
+static void pack_changed_fields(msgpack_packer *pk, const char *assignment_id, const char *class_id,
+                                const grading_change_t *c, sms_str_t changed_by, int64_t changed_at) {
     sms_mp_pack_kv_str(pk, "assignment_id", assignment_id);
     sms_mp_pack_kv_str(pk, "class_id", class_id);
     pack_kv_strn(pk, "student_id", c->student_id);

@@ -64,6 +64,12 @@ typedef struct grading_change_s {
  * changed_by, changed_at (ms), grade_version}. */
 void grading_pack_changed(msgpack_packer *pk, const char *assignment_id, const char *class_id,
                           const grading_change_t *c, sms_str_t changed_by, int64_t changed_at);
+/* grade.corrected data: grade.changed's fields plus reason (str) and
+ * repairs (the quarantined position it repairs, or nil). changed_by is the
+ * admin. */
+void grading_pack_corrected(msgpack_packer *pk, const char *assignment_id, const char *class_id,
+                            const grading_change_t *c, sms_str_t changed_by, int64_t changed_at, sms_str_t reason,
+                            sms_str_t repairs);
 /* grade.released data: {assignment_id, class_id, student_id, score, feedback, grade_version}. */
 void grading_pack_released(msgpack_packer *pk, const char *assignment_id, const char *class_id,
                            const grading_change_t *c);
