@@ -17,6 +17,17 @@
  *     event (one this process applied right after producing it is passed
  *     over: only its offset is recorded). When the view's "built" marker is missing (new or wiped Redis,
  *     `sms-admin rebuild-views`) it drops the view and replays from offset 0.
+ *   - quarantine: an event of the log the view cannot apply (undecodable,
+ *     refused by ops.validate, or whose projection script fails by itself,
+ *     found by re-applying the failed batch one event at a time) is recorded
+ *     in <prefix>quarantine and marks its aggregates incomplete
+ *     (quarantine.h); the tailer goes on with the rest of the log. Errors of
+ *     Redis's state (connection, OOM, LOADING, ...) are not quarantined: the
+ *     batch is fetched again once Redis answers.
+ *   - outcomes: a command is answered 503 only when nothing of it reached
+ *     Kafka; once anything was produced, a failure is 504 (outcome unknown,
+ *     retry with the same key). A command that cannot be decoded is answered
+ *     400 at once when its id and reply topic can be read.
  *   - optionally a periodic tick (ops.tick every ops.tick_ms) whose events
  *     go the same way as a command's: produced, durable, applied (the
  *     assignments service's due-date reminder scan).
@@ -28,7 +39,10 @@
  * View bookkeeping keys under the service's prefix (sms:<service>:):
  *   cmds     hash: command id -> summary written by the projection (dedupe)
  *   offsets  hash: "<topic>:<partition>" -> next offset the tailer applies
- *   meta     hash: built=1 once the view holds the whole log */
+ *   meta     hash: built=1 once the view holds the whole log; rebuilding=<token>
+ *            while a replay runs; rebuild_error=<why, at which event> when
+ *            one could not finish (cleared when it does)
+ *   quarantine, incomplete:<aggregate>: see quarantine.h */
 #ifndef SMS_WORKER_H
 #define SMS_WORKER_H
 
