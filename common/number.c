@@ -67,6 +67,7 @@ int sms_number_parse_int(const char *s, size_t n, int64_t min, int64_t max, int6
         if (v > (uint64_t)SMS_NUMBER_SAFE_MAX) big = true;
         else v = v * 10 + (uint64_t)(s[i] - '0');
     }
+    if (neg && v == 0) return SMS_NUMBER_ETYPE; /* "-0": no text form of a version or cursor has it */
     if (big || v > (uint64_t)SMS_NUMBER_SAFE_MAX) return SMS_NUMBER_ERANGE;
     int64_t x = neg ? -(int64_t)v : (int64_t)v;
     if (x < min || x > max) return SMS_NUMBER_ERANGE;

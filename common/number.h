@@ -40,8 +40,9 @@ int sms_number_json_int(const cJSON *v, int64_t min, int64_t max, int64_t *out);
 int sms_number_double_int(double d, int64_t min, int64_t max, int64_t *out);
 
 /* Decimal text s[0..n): an optional '-', then 1 or more digits (leading zeros
- * allowed, "-0" is 0); no '+', spaces, exponent or fraction. Digits past
- * int64 are ERANGE, not wrapped or saturated into range. */
+ * allowed); no '+', spaces, exponent or fraction, and no "-0" (ETYPE: unlike
+ * JSON's -0, text that writes a sign for zero is not something we issued).
+ * Digits past int64 are ERANGE, never wrapped or saturated into range. */
 int sms_number_parse_int(const char *s, size_t n, int64_t min, int64_t max, int64_t *out);
 
 /* ---- amounts kept to two decimals (scores, max_score) ----

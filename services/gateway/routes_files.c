@@ -172,12 +172,6 @@ static int nul_member(const char *s, size_t n, char *key, size_t cap) {
     return 0;
 }
 
-/* A JSON number that is a whole number in [lo, hi] (common/number.h: range
- * checked on the double, so 1e308 or 2^64 is refused, not converted). */
-static int json_int(const cJSON *v, int64_t lo, int64_t hi, int64_t *out) {
-    return sms_number_json_int(v, lo, hi, out) == SMS_NUMBER_OK;
-}
-
 /* ---- signed URLs ---- */
 
 /* What an upload URL binds besides method, path, expiry and size: the
@@ -325,14 +319,15 @@ static void create_upload(gw_request_t *req, void *data) {
                                                "must be a media type such as application/pdf (type/subtype, at most 127 characters)"};
     int64_t size = 0, ttl_s = files.cfg->upload_ttl_s;
     snprintf(size_msg, sizeof size_msg, "must be an integer from 1 to %d (bytes)", files.cfg->upload_limit);
-    if (!json_int(sz, 1, SMS_NUMBER_SAFE_MAX, &size)) {
-        errs[n_errs++] = (sms_problem_error_t){"size", size_msg};
-    } else if (size > files.cfg->upload_limit) {
-        too_large = 1;
+    /* Whole numbers only, range-checked on the double (common/number.h): 2^64 is refused, not converted. */
+    int size_rc = sms_number_json_int(sz, 1, files.cfg->upload_limit, &size);
+    if (size_rc != SMS_NUMBER_OK) {
+        /* A finite number over the limit (1e308 included) is too large; anything else is invalid. */
+        too_large = size_rc == SMS_NUMBER_ERANGE && sz->valuedouble > files.cfg->upload_limit;
         errs[n_errs++] = (sms_problem_error_t){"size", size_msg};
     }
     snprintf(ttl_msg, sizeof ttl_msg, "must be an integer from 1 to %d (seconds)", files.cfg->upload_ttl_s);
-    if (ttl && !json_int(ttl, 1, files.cfg->upload_ttl_s, &ttl_s))
+    if (ttl && sms_number_json_int(ttl, 1, files.cfg->upload_ttl_s, &ttl_s) != SMS_NUMBER_OK)
         errs[n_errs++] = (sms_problem_error_t){"ttl_s", ttl_msg};
     if (n_errs) {
         /* 413 only when the size limit is the one thing wrong. */

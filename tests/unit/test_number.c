@@ -251,8 +251,8 @@ static void test_parse_int(void **state) {
     assert_int_equal(v, -SMS_NUMBER_SAFE_MAX);
     assert_int_equal(text("0", 0, 30, &v), SMS_NUMBER_OK);
     assert_int_equal(v, 0);
-    assert_int_equal(text("-0", 0, 30, &v), SMS_NUMBER_OK);
-    assert_int_equal(v, 0);
+    assert_int_equal(text("-0", 0, 30, &v), SMS_NUMBER_ETYPE);
+    assert_int_equal(text("-000", -1, 30, &v), SMS_NUMBER_ETYPE);
     assert_int_equal(text("007", 0, 30, &v), SMS_NUMBER_OK);
     assert_int_equal(v, 7);
     assert_int_equal(text("30", 0, 30, &v), SMS_NUMBER_OK);
