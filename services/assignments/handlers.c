@@ -1,23 +1,28 @@
 /* handlers.c - validate and decide assignment commands (see handlers.h). */
 #include "handlers.h"
 
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "clock.h"
 #include "msgpack_util.h"
+#include "number.h"
 #include "text.h"
 
-static bool number(const msgpack_object *o, double *out) {
-    switch (o->type) {
-    case MSGPACK_OBJECT_POSITIVE_INTEGER: *out = (double)o->via.u64; return true;
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER: *out = (double)o->via.i64; return true;
-    case MSGPACK_OBJECT_FLOAT32:
-    case MSGPACK_OBJECT_FLOAT64: *out = o->via.f64; return true;
-    default: return false;
-    }
+/* max_score bounds in hundredths: grading keeps scores to two decimals, so a
+ * max_score is at least 0.01 (0.001 or 5e-324 would be a max of 0) and at
+ * most ASSIGNMENTS_MAX_SCORE_MAX points. */
+#define MAX_SCORE_MIN_H 1
+#define MAX_SCORE_MAX_H ((int64_t)(ASSIGNMENTS_MAX_SCORE_MAX * 100))
+
+/* max_score as points rounded to hundredths, if o is in range; read before
+ * any arithmetic (sms_number_hundredths). */
+static bool max_score_value(const msgpack_object *o, double *points) {
+    int64_t h;
+    if (sms_number_hundredths(o, MAX_SCORE_MIN_H, MAX_SCORE_MAX_H, &h) != SMS_NUMBER_OK) return false;
+    *points = (double)h / 100.0; /* the double nearest the two-decimal value */
+    return true;
 }
 
 /* due_at as ms, if the value is a valid RFC 3339 string in range. */
@@ -67,8 +72,10 @@ size_t assignments_validate_body(const msgpack_object *data, bool is_create, ass
                                         "between 1970 and 9999, e.g. 2026-03-01T23:59:00Z");
         } else if (is(k, klen, "max_score")) {
             double d;
-            if (!number(&kv->val, &d) || !isfinite(d)) sms_verdict_error(&out->verdict, k, klen, "must be a number");
-            else if (d <= 0 || d > ASSIGNMENTS_MAX_SCORE_MAX) sms_verdict_error(&out->verdict, k, klen, "must be greater than 0 and at most 1000000");
+            char m[SMS_NUMBER_MESSAGE_MAX];
+            if (!max_score_value(&kv->val, &d))
+                sms_verdict_error(&out->verdict, k, klen, "%s (kept to two decimals)",
+                                  sms_number_hundredths_message(m, sizeof m, MAX_SCORE_MIN_H, MAX_SCORE_MAX_H));
         } else {
             known--;
             sms_verdict_error(&out->verdict, k, klen, "unknown field");
@@ -105,7 +112,7 @@ static bool take_due(const msgpack_object *data, int64_t *due) {
 static bool take_score(const msgpack_object *data, double *score) {
     const msgpack_object *v = sms_mp_map_get(data, "max_score");
     double d;
-    if (v == NULL || !number(v, &d) || d == *score) return false;
+    if (v == NULL || !max_score_value(v, &d) || d == *score) return false;
     *score = d;
     return true;
 }

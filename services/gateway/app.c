@@ -11,6 +11,7 @@
 #include "alloc.h"
 #include "app_internal.h"
 #include "log.h"
+#include "number.h"
 
 /* Views the gateway serves from; readiness waits until each is built. */
 static const char *const view_markers[] = {"sms:classes:meta", "sms:assignments:meta", "sms:grading:meta",
@@ -137,13 +138,6 @@ void gw_respond_page(gw_request_t *req, const redisReply *items, const redisRepl
     sms_buf_close(&b);
 }
 
-bool gw_all_digits(const char *s, size_t n, size_t max) {
-    if (n == 0 || n > max) return false;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9') return false;
-    return true;
-}
-
 bool gw_valid_cursor(const char *c, int digits) {
     size_t n = strlen(c);
     if (n < (size_t)digits + 2 || n > (size_t)digits + 81 || c[digits] != ':') return false;
@@ -158,10 +152,10 @@ bool gw_query_int(const gw_request_t *req, const char *name, long lo, long hi, l
     const char *v = gw_req_query(req, name);
     *out = def;
     if (v == NULL) return true;
-    char *end;
-    long x = strtol(v, &end, 10);
-    if (*v == '\0' || *end || x < lo || x > hi) return false;
-    *out = x;
+    int64_t x;
+    /* Strict (common/number.h): no sign but '-', no spaces, nothing past int64 wraps into range. */
+    if (sms_number_parse_int(v, strlen(v), lo, hi, &x) != SMS_NUMBER_OK) return false;
+    *out = (long)x; /* within [lo, hi], both longs */
     return true;
 }
 

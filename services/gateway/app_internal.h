@@ -77,12 +77,10 @@ void gw_respond_page(gw_request_t *req, const redisReply *items, const redisRepl
 /* A list cursor made by the views: "<digits decimal digits>:<id>" (id in
  * [0-9A-Z]); anything else was not made by us. */
 bool gw_valid_cursor(const char *c, int digits);
-/* True when s[0..n) is 1..max decimal digits (a sequence or offset cursor). */
-bool gw_all_digits(const char *s, size_t n, size_t max);
-
 /* An integer query parameter `name` in lo..hi: *out = its value, or def when
  * it is absent. Returns false (and *out = def) when present but not a
- * decimal integer in range ("" included). */
+ * decimal integer in range ("" included), read by sms_number_parse_int: an
+ * optional '-' and digits only, so "+5", " 5", "1e3" and 2^64 are refused. */
 bool gw_query_int(const gw_request_t *req, const char *name, long lo, long hi, long def, long *out);
 
 /* The paging query of a list: ?limit and ?cursor. Caller-owned (usually on

@@ -20,6 +20,7 @@
 #define CHAT_LIMIT_MAX 200
 #define CHAT_WAIT_MAX_S 30
 #define CHAT_CURSOR_DIGITS_MAX 15 /* sequences stay far below 10^15 (exact in a Lua double) */
+#define CHAT_AFTER_MAX 999999999999999L /* the largest ?after= of CHAT_CURSOR_DIGITS_MAX digits */
 
 /* ARGV: class, user, role, after (a sequence), limit. Returns 0 when the
  * user may not read the class's chat (missing class, another lecturer's, a
@@ -149,9 +150,6 @@ static void on_wake(gw_waiter_t *w, gw_wake_t why) {
     else answer_page(cr, NULL, NULL);
 }
 
-/* A cursor is a sequence: 1 to 15 decimal digits. */
-static bool valid_after(const char *s) { return gw_all_digits(s, strlen(s), CHAT_CURSOR_DIGITS_MAX); }
-
 static void list_chat(gw_request_t *req, void *data) {
     gw_app_t *app = data;
     sms_problem_error_t errs[3];
@@ -162,8 +160,9 @@ static void list_chat(gw_request_t *req, void *data) {
     long wait;
     if (!gw_query_int(req, "wait", 0, CHAT_WAIT_MAX_S, 0, &wait))
         errs[n_errs++] = (sms_problem_error_t){"wait", "must be an integer from 0 to 30 (seconds)"};
-    const char *after = gw_req_query(req, "after");
-    if (after && !valid_after(after))
+    /* A cursor is a sequence below 10^15 (leading zeros allowed). */
+    long after;
+    if (!gw_query_int(req, "after", 0, CHAT_AFTER_MAX, 0, &after))
         errs[n_errs++] = (sms_problem_error_t){"after", "must be a cursor this API returned (decimal digits)"};
     if (n_errs) {
         gw_respond_problem(req, 400, "validation", "invalid query parameters", errs, n_errs);
@@ -175,7 +174,7 @@ static void list_chat(gw_request_t *req, void *data) {
     cr->user = sms_strdup(gw_req_user(req));
     cr->role = sms_strdup(gw_req_role(req));
     /* Leading zeros are dropped so that next_cursor echoes a canonical form. */
-    snprintf(cr->after, sizeof cr->after, "%lld", after ? strtoll(after, NULL, 10) : 0LL);
+    snprintf(cr->after, sizeof cr->after, "%ld", after);
     snprintf(cr->limit, sizeof cr->limit, "%ld", page.limit);
     cr->w.key = cr->class_id;
     cr->w.req = req;

@@ -12,7 +12,6 @@
  * streaming-body mode (GW_ROUTE_STREAM_BODY), the GET gw_respond_stream. */
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,11 +24,13 @@
 #include "clock.h"
 #include "id.h"
 #include "log.h"
+#include "number.h"
 #include "signed_url.h"
 
 #define FILENAME_MAX_CHARS 255
 #define CONTENT_TYPE_MAX 127
 #define DOWNLOAD_CHUNK (64 * 1024)
+#define EXPIRES_MAX_S INT64_C(253402300799) /* 9999-12-31T23:59:59Z: the last time sms_rfc3339 writes */
 
 /* The routes' state: one per process, set up by gw_routes_files before the
  * loop runs. No heap: nothing to free at exit. */
@@ -171,15 +172,6 @@ static int nul_member(const char *s, size_t n, char *key, size_t cap) {
     return 0;
 }
 
-/* A JSON number that is a whole number in [lo, hi]. */
-static int json_int(const cJSON *v, int64_t lo, int64_t hi, int64_t *out) {
-    if (!cJSON_IsNumber(v)) return 0;
-    double d = v->valuedouble;
-    if (d != floor(d) || d < (double)lo || d > (double)hi) return 0;
-    *out = (int64_t)d;
-    return 1;
-}
-
 /* ---- signed URLs ---- */
 
 /* What an upload URL binds besides method, path, expiry and size: the
@@ -265,10 +257,10 @@ void gw_files_render(const gw_app_t *app, const redisReply *docs, sms_buf_t *out
  * in here). Answers 403 and returns -1 unless the URL is genuine and live. */
 static int check_signature(gw_request_t *req, sms_signed_url_t *u) {
     const char *exp = gw_req_query(req, "expires"), *sig = gw_req_query(req, "sig");
-    char *end = NULL;
-    long long e = exp && *exp ? strtoll(exp, &end, 10) : 0;
+    int64_t e = 0;
     sms_signed_url_result_t r = SMS_SIGNED_URL_BAD;
-    if (exp && *exp && *end == '\0' && sig) {
+    /* Bounded (an expiry before year 10000), so e * 1000 below cannot overflow. */
+    if (exp && sms_number_parse_int(exp, strlen(exp), 0, EXPIRES_MAX_S, &e) == SMS_NUMBER_OK && sig) {
         u->expires = e;
         size_t klen;
         const char *key = secret(&klen);
@@ -327,14 +319,15 @@ static void create_upload(gw_request_t *req, void *data) {
                                                "must be a media type such as application/pdf (type/subtype, at most 127 characters)"};
     int64_t size = 0, ttl_s = files.cfg->upload_ttl_s;
     snprintf(size_msg, sizeof size_msg, "must be an integer from 1 to %d (bytes)", files.cfg->upload_limit);
-    if (!json_int(sz, 1, INT64_MAX / 2, &size)) {
-        errs[n_errs++] = (sms_problem_error_t){"size", size_msg};
-    } else if (size > files.cfg->upload_limit) {
-        too_large = 1;
+    /* Whole numbers only, range-checked on the double (common/number.h): 2^64 is refused, not converted. */
+    int size_rc = sms_number_json_int(sz, 1, files.cfg->upload_limit, &size);
+    if (size_rc != SMS_NUMBER_OK) {
+        /* A finite number over the limit (1e308 included) is too large; anything else is invalid. */
+        too_large = size_rc == SMS_NUMBER_ERANGE && sz->valuedouble > files.cfg->upload_limit;
         errs[n_errs++] = (sms_problem_error_t){"size", size_msg};
     }
     snprintf(ttl_msg, sizeof ttl_msg, "must be an integer from 1 to %d (seconds)", files.cfg->upload_ttl_s);
-    if (ttl && !json_int(ttl, 1, files.cfg->upload_ttl_s, &ttl_s))
+    if (ttl && sms_number_json_int(ttl, 1, files.cfg->upload_ttl_s, &ttl_s) != SMS_NUMBER_OK)
         errs[n_errs++] = (sms_problem_error_t){"ttl_s", ttl_msg};
     if (n_errs) {
         /* 413 only when the size limit is the one thing wrong. */
@@ -558,9 +551,10 @@ static void put_upload(gw_request_t *req, void *data) {
     const char *id = gw_req_param(req, "id");
     const char *size_s = gw_req_query(req, "size"), *ctype = gw_req_query(req, "type");
     const char *name = gw_req_query(req, "name"), *user = gw_req_query(req, "user");
-    char *end = NULL;
-    long long size = size_s && *size_s ? strtoll(size_s, &end, 10) : -1;
-    if (size < 1 || *end != '\0' || !ctype || !name || !user) size = -1; /* not a URL we made */
+    int64_t size = -1;
+    if (!size_s || sms_number_parse_int(size_s, strlen(size_s), 1, SMS_NUMBER_SAFE_MAX, &size) != SMS_NUMBER_OK ||
+        !ctype || !name || !user)
+        size = -1; /* not a URL we made */
     char path[16 + SMS_ID_SIZE + 64];
     snprintf(path, sizeof path, "/uploads/%s", id);
     sms_buf_t bound;
@@ -586,12 +580,12 @@ static void put_upload(gw_request_t *req, void *data) {
     }
     int64_t cl = gw_req_content_length(req);
     if (cl < 0) {
-        snprintf(detail, sizeof detail, "Send the file with Content-Length: %lld (not chunked).", size);
+        snprintf(detail, sizeof detail, "Send the file with Content-Length: %lld (not chunked).", (long long)size);
         gw_respond_problem(req, 411, "length_required", detail, NULL, 0);
         return;
     }
     if (cl != size) {
-        snprintf(detail, sizeof detail, "This URL takes exactly %lld bytes; the body has %lld.", size, (long long)cl);
+        snprintf(detail, sizeof detail, "This URL takes exactly %lld bytes; the body has %lld.", (long long)size, (long long)cl);
         sms_problem_error_t err = {"Content-Length", "must equal the size the upload URL was issued for"};
         if (cl > size) gw_respond_problem(req, 413, "payload_too_large", detail, &err, 1);
         else gw_respond_problem(req, 400, "validation", detail, &err, 1);

@@ -69,14 +69,9 @@ static void list_notifications(gw_request_t *req, void *data) {
     gw_app_t *app = data;
     sms_problem_error_t errs[3];
     size_t n_errs = 0;
-    long limit = LIST_LIMIT_DEFAULT;
-    const char *lim = gw_req_query(req, "limit");
-    if (lim) {
-        char *end;
-        limit = strtol(lim, &end, 10);
-        if (*lim == '\0' || *end || limit < 1 || limit > LIST_LIMIT_MAX)
-            errs[n_errs++] = (sms_problem_error_t){"limit", "must be an integer from 1 to 100"};
-    }
+    long limit;
+    if (!gw_query_int(req, "limit", 1, LIST_LIMIT_MAX, LIST_LIMIT_DEFAULT, &limit))
+        errs[n_errs++] = (sms_problem_error_t){"limit", "must be an integer from 1 to 100"};
     const char *unread = gw_req_query(req, "unread");
     if (unread && strcmp(unread, "true") != 0 && strcmp(unread, "false") != 0)
         errs[n_errs++] = (sms_problem_error_t){"unread", "must be true or false"};

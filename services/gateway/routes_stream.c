@@ -19,6 +19,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "log.h"
+#include "number.h"
 
 #define STREAM_READ_LIMIT 100        /* events per read script run */
 #define STREAM_ID_DIGITS_MAX 18      /* an event id is an offset: fits a double exactly */
@@ -136,12 +137,16 @@ static void maybe_read_more(stream_t *st) {
         start_read(st);
 }
 
-/* A score the feed holds: an offset, or -1 for "before the first". */
-static bool valid_score(const char *s, size_t n) {
-    return (n == 2 && memcmp(s, "-1", 2) == 0) || gw_all_digits(s, n, STREAM_ID_DIGITS_MAX);
+/* A score the feed holds: an offset, or -1 for "before the first"; at most
+ * STREAM_ID_DIGITS_MAX characters, so it fits st->after. */
+static bool valid_score(const char *s, size_t n, int64_t *v) {
+    return n <= STREAM_ID_DIGITS_MAX && sms_number_parse_int(s, n, -1, SMS_NUMBER_SAFE_MAX, v) == SMS_NUMBER_OK;
 }
 
-static bool valid_score_reply(const redisReply *e) { return e->type == REDIS_REPLY_STRING && valid_score(e->str, e->len); }
+static bool valid_score_reply(const redisReply *e) {
+    int64_t v;
+    return e->type == REDIS_REPLY_STRING && valid_score(e->str, e->len, &v);
+}
 
 static void start_stream(stream_t *st) {
     sms_buf_t head;
@@ -249,8 +254,9 @@ static void on_wake(gw_waiter_t *w, gw_wake_t why) {
 }
 
 /* Last-Event-ID (header, or ?last_event_id= for clients that cannot set
- * headers): an event id this stream sent, i.e. -1 or up to 18 digits. */
-static bool valid_event_id(const char *s) { return valid_score(s, strlen(s)); }
+ * headers): an event id this stream sent, i.e. -1 or up to 18 digits of an
+ * offset below 2^53. */
+static bool valid_event_id(const char *s, int64_t *v) { return valid_score(s, strlen(s), v); }
 
 static void open_stream(gw_request_t *req, void *data) {
     gw_app_t *app = data;
@@ -260,7 +266,8 @@ static void open_stream(gw_request_t *req, void *data) {
         last = gw_req_query(req, "last_event_id");
         field = "last_event_id";
     }
-    if (last && *last && !valid_event_id(last)) {
+    int64_t last_id = 0; /* an empty one reads as 0, as it always has */
+    if (last && *last && !valid_event_id(last, &last_id)) {
         sms_problem_error_t err = {field, "must be an event id this stream sent (-1 or decimal digits)"};
         gw_respond_problem(req, 400, "validation", "invalid Last-Event-ID", &err, 1);
         return;
@@ -272,7 +279,7 @@ static void open_stream(gw_request_t *req, void *data) {
     stream_t *st = sms_calloc(1, sizeof *st);
     st->app = app;
     st->user = sms_strdup(gw_req_user(req));
-    if (last) snprintf(st->after, sizeof st->after, "%lld", strtoll(last, NULL, 10)); /* canonical: no leading zeros */
+    if (last) snprintf(st->after, sizeof st->after, "%lld", (long long)last_id); /* canonical: no leading zeros */
     sms_buf_init(&st->out);
     sms_buf_init(&st->inflight);
     st->w.key = st->user;

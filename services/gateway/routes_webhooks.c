@@ -99,14 +99,9 @@ static void list_deliveries(gw_request_t *req, void *data) {
     gw_app_t *app = data;
     sms_problem_error_t errs[3];
     size_t n_errs = 0;
-    long limit = LIST_LIMIT_DEFAULT;
-    const char *lim = gw_req_query(req, "limit");
-    if (lim) {
-        char *end;
-        limit = strtol(lim, &end, 10);
-        if (*lim == '\0' || *end || limit < 1 || limit > LIST_LIMIT_MAX)
-            errs[n_errs++] = (sms_problem_error_t){"limit", "must be an integer from 1 to 100"};
-    }
+    long limit;
+    if (!gw_query_int(req, "limit", 1, LIST_LIMIT_MAX, LIST_LIMIT_DEFAULT, &limit))
+        errs[n_errs++] = (sms_problem_error_t){"limit", "must be an integer from 1 to 100"};
     const char *status = gw_req_query(req, "status");
     if (status == NULL) status = "failed";
     if (strcmp(status, "pending") && strcmp(status, "sent") && strcmp(status, "retrying") && strcmp(status, "failed"))

@@ -1,7 +1,6 @@
 /* handlers.c - validate and decide grading commands (see handlers.h). */
 #include "handlers.h"
 
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +8,7 @@
 
 #include "alloc.h"
 #include "msgpack_util.h"
+#include "number.h"
 #include "text.h"
 
 static void row_error(grading_outcome_t *out, const char *fmt_field, size_t index, const char *fmt, ...)
@@ -124,16 +124,15 @@ static void validate_row(const grading_state_t *st, const grading_assignment_t *
             row_error(out, "grades[%zu].student_id", i, "is not enrolled in class %s", a->class_id);
         }
     }
-    double score;
+    int64_t score;
     v = sms_mp_map_get(row, "score");
-    if (v == NULL) row_error(out, "grades[%zu].score", i, "is required");
-    else if (!grading_number(v, &score)) row_error(out, "grades[%zu].score", i, "must be a number");
-    else if (score < 0 || grading_hundredths(score) > a->max_score) {
-        sms_buf_t max;
-        sms_buf_init(&max);
-        grading_score_json(&max, a->max_score);
-        row_error(out, "grades[%zu].score", i, "must be from 0 to %s (the assignment's max_score)", max.data);
-        sms_buf_close(&max);
+    if (v == NULL) {
+        row_error(out, "grades[%zu].score", i, "is required");
+    } else if (sms_number_hundredths(v, 0, a->max_score, &score) != SMS_NUMBER_OK) {
+        /* Checked before any arithmetic: 1e17 or 1e308 must not wrap into range. */
+        char m[SMS_NUMBER_MESSAGE_MAX];
+        row_error(out, "grades[%zu].score", i, "%s (the assignment's max_score)",
+                  sms_number_hundredths_message(m, sizeof m, 0, a->max_score));
     }
     v = sms_mp_map_get(row, "feedback");
     const char *fb;
@@ -180,11 +179,11 @@ static void decide_update(grading_state_t *st, const sms_command_t *cmd, grading
     }
     for (size_t i = 0; i < n; i++) {
         sms_str_t id, fb = {"", 0};
-        double score;
+        int64_t h = 0;
         sms_mp_str(sms_mp_map_get(&rows[i], "student_id"), &id.ptr, &id.len);
-        grading_number(sms_mp_map_get(&rows[i], "score"), &score);
+        /* validate_row accepted this score against the same bounds, so it reads the same here. */
+        (void)sms_number_hundredths(sms_mp_map_get(&rows[i], "score"), 0, a->max_score, &h);
         sms_mp_str(sms_mp_map_get(&rows[i], "feedback"), &fb.ptr, &fb.len); /* absent or null: "" */
-        int64_t h = grading_hundredths(score);
         const grading_grade_t *cur = grading_state_grade(a, id);
         /* A released grade stays released: a later correction is visible at once. */
         bool released = release || (cur && cur->released);
