@@ -12,6 +12,7 @@
 #include "msgpack_util.h"
 #include "projection.h"
 #include "state.h"
+#include "validate.h"
 #include "worker_batch.h"
 
 static const char *const learn_topics[] = {"sms.events.classes", "sms.events.assignments", NULL};
@@ -89,6 +90,7 @@ const sms_worker_ops_t grading_ops = {
     .events_topic = GRADING_EVENTS_TOPIC,
     .learn_topics = learn_topics,
     .redis_init = grading_projection_init,
+    .validate = grading_event_validate,
     .project = grading_projection_append,
     .project_many = grading_projection_append_many,
     .batch_begin = batch_begin,
