@@ -248,11 +248,12 @@ int gw_app_new(uv_loop_t *loop, const sms_config_t *cfg, gw_app_t **out) {
     gw_app_t *app = sms_calloc(1, sizeof *app);
     app->loop = loop;
     app->cfg = cfg;
-    if (gw_bus_new(loop, cfg, &app->bus) != 0) {
-        sms_free(app);
+    /* Redis first: the bus binds idempotency keys there. */
+    sms_redis_new(loop, cfg->redis_host, cfg->redis_port, cfg->redis_timeout_ms, &app->redis);
+    if (gw_bus_new(loop, cfg, app->redis, &app->bus) != 0) {
+        sms_redis_close(app->redis, sms_free, app); /* frees app once its timer is closed */
         return -1;
     }
-    sms_redis_new(loop, cfg->redis_host, cfg->redis_port, cfg->redis_timeout_ms, &app->redis);
     app->chat = gw_wait_hub_new(loop, cfg, GW_CHAT_CHANNEL);
     app->streams = gw_wait_hub_new(loop, cfg, GW_NOTIFICATIONS_CHANNEL);
     uv_timer_init(loop, &app->views_timer);
@@ -305,6 +306,9 @@ void gw_app_close(gw_app_t *app, void (*done)(void *), void *done_data) {
     uv_close((uv_handle_t *)&app->views_timer, on_views_timer_closed);
     gw_wait_hub_close(app->chat, part_closed, app);
     gw_wait_hub_close(app->streams, part_closed, app);
-    sms_redis_close(app->redis, part_closed, app); /* pending reads get NULL and answer 503 */
+    /* Redis before the bus: pending reads get NULL and answer 503, and
+     * writes still waiting for their binding answer 503 (nothing sent)
+     * while the bus is there to answer them. */
+    sms_redis_close(app->redis, part_closed, app);
     gw_bus_close(app->bus, part_closed, app);
 }
