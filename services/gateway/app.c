@@ -45,6 +45,23 @@ static void script_call_free(script_call_t *c) {
 
 static int script_send(script_call_t *c, bool by_sha);
 
+/* The error of the read script whose callback is running, for
+ * gw_respond_redis_down to tell a failing script (500) from an unreachable
+ * Redis (503) without every route's callback passing it along. Set only
+ * around that synchronous call, on the loop thread. */
+static const char *script_error;
+static bool script_error_reported;
+
+/* Errors that say Redis cannot serve now (loading, busy, out of memory, a
+ * replica, ...), not that the script is wrong: they stay 503. */
+static bool redis_unavailable_error(const char *e) {
+    static const char *const prefixes[] = {"LOADING", "BUSY", "OOM", "READONLY", "MASTERDOWN", "TRYAGAIN",
+                                           "CLUSTERDOWN", "NOSCRIPT"};
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+        if (strncmp(e, prefixes[i], strlen(prefixes[i])) == 0) return true;
+    return false;
+}
+
 static void on_script_reply(redisReply *r, void *data) {
     script_call_t *c = data;
     /* After a Redis restart the script cache is empty: send the source once. */
@@ -53,11 +70,19 @@ static void on_script_reply(redisReply *r, void *data) {
         if (script_send(c, false) == 0) return;
         r = NULL;
     }
+    const char *error = NULL;
     if (r && r->type == REDIS_REPLY_ERROR) {
-        sms_log(SMS_LOG_ERROR, "redis_script_error", "%s", r->str);
+        if (!redis_unavailable_error(r->str)) error = r->str;
+        else sms_log(SMS_LOG_WARN, "redis_script_unavailable", "%s", r->str);
         r = NULL;
     }
+    script_error = error;
+    script_error_reported = false;
     c->cb(r, c->data);
+    /* A callback that did not answer through gw_respond_redis_down still
+     * leaves the error in the log once. */
+    if (error && !script_error_reported) sms_log(SMS_LOG_ERROR, "redis_script_error", "%s", error);
+    script_error = NULL;
     script_call_free(c);
 }
 
@@ -189,6 +214,15 @@ bool gw_query_page(const gw_request_t *req, long def, long max, bool (*cursor_ok
 }
 
 void gw_respond_redis_down(gw_request_t *req) {
+    if (script_error) { /* the script ran and failed: a bug or a bad view, not an outage */
+        sms_log(SMS_LOG_ERROR, "read_script_failed", "request %s %s %s: %s", gw_req_id(req), gw_req_method(req),
+                gw_req_path(req), script_error);
+        script_error_reported = true;
+        gw_respond_problem(req, 500, "internal",
+                           "the read failed inside the gateway (logged with this request_id); retrying will not help",
+                           NULL, 0);
+        return;
+    }
     gw_respond_problem_h(req, 503, "unavailable", "the data store is not reachable; retry shortly", NULL, 0,
                          "Retry-After: 1\r\n");
 }
