@@ -16,10 +16,10 @@ int sms_json_to_msgpack(const cJSON *json, msgpack_packer *pk);
 
 /* The deepest nesting of arrays and objects a request body may have (the
  * body itself is level 1). msgpack-c's unpacker holds at most
- * MSGPACK_EMBED_STACK_SIZE (32) open containers and fails past that; a
- * command carries the body one level down (its `data`), and services put
- * parts of it further down in events, replies and dead letters, so 24 leaves
- * 7 levels of headroom. */
+ * MSGPACK_EMBED_STACK_SIZE (32) open containers and fails past that
+ * (measured: a command envelope around a 31-level body unpacks, 32 does
+ * not); services put parts of a body further down in events, replies and
+ * dead letters, so 24 leaves 7 levels of headroom. */
 #define SMS_JSON_MAX_DEPTH 24
 
 /* Scans JSON text s (n bytes; need not be valid JSON, the parser judges that
