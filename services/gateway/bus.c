@@ -450,7 +450,10 @@ static void on_bound(redisReply *r, void *data) {
     bus->binding--;
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
         sms_log(SMS_LOG_ERROR, "idempotency_bind_failed", "%s: %s", p->cmd_id, r ? r->str : "redis not reachable");
-        answer_unsent(p, 503, "unavailable", "the data store is not reachable; " DETAIL_NOT_SENT, NULL, 0);
+        answer_unsent(p, 503, "unavailable",
+                      r ? "the data store could not record the Idempotency-Key; " DETAIL_NOT_SENT
+                        : "the data store is not reachable; " DETAIL_NOT_SENT,
+                      NULL, 0);
         return;
     }
     if (r->type == REDIS_REPLY_NIL) {
