@@ -67,6 +67,7 @@ struct gw_bus_s {
     uv_work_t probe_work;
     bool probing;
     atomic_bool kafka_ok;
+    atomic_int probe_failures; /* consecutive failed probes */
     sms_strmap_t by_id;       /* cmd id -> first pending_t */
     pending_t fifo;           /* sentinel */
     size_t inflight;          /* produced, waiting for a reply */
@@ -254,6 +255,8 @@ static void probe_work(uv_work_t *w) {
     if (md) rd_kafka_metadata_destroy(md);
     rd_kafka_topic_destroy(rkt);
     atomic_store(&bus->kafka_ok, ok);
+    if (ok) atomic_store(&bus->probe_failures, 0);
+    else atomic_fetch_add(&bus->probe_failures, 1);
 }
 
 static void finish_close(gw_bus_t *bus);
@@ -514,6 +517,16 @@ void gw_bus_send_from(gw_bus_t *bus, gw_request_t *req, const char *service, con
                  SMS_JSON_MAX_DEPTH);
         sms_problem_error_t e = {"body", message};
         gw_respond_problem(req, 400, "validation", "the body is nested too deeply", &e, 1);
+        return;
+    }
+
+    /* With no broker reachable a command would wait in the local queue past
+     * its deadline and get an unknown-outcome 504; refused now, nothing was
+     * done, and the client can be told so. Two failed probes in a row (4 s),
+     * so one slow metadata answer on a busy machine refuses nothing. */
+    if (atomic_load(&bus->probe_failures) >= 2) {
+        gw_respond_problem_h(req, 503, "unavailable", "Kafka is not reachable; " DETAIL_NOT_SENT, NULL, 0,
+                             "Retry-After: 1\r\n");
         return;
     }
 
