@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "msgpack_util.h"
 
 int sms_json_to_msgpack(const cJSON *json, msgpack_packer *pk) {
@@ -39,6 +40,98 @@ int sms_json_to_msgpack(const cJSON *json, msgpack_packer *pk) {
         break;
     default: msgpack_pack_nil(pk); break; /* cJSON_Raw/Invalid never come from cJSON_Parse */
     }
+    return 0;
+}
+
+/* ---- nesting depth ---- */
+
+/* One open container of the text scan: where in it the scan is. */
+typedef struct depth_frame_s {
+    char kind;          /* '{' or '[' */
+    int expect_key;     /* object: the next string is a member name */
+    size_t index;       /* array: the element being read */
+    const char *key;    /* object: the member being read (raw text), NULL before the first */
+    size_t key_len;
+} depth_frame_t;
+
+/* Writes the path of the element being read in frames[0..depth). */
+static void depth_path(const depth_frame_t *frames, int depth, char *path, size_t pathlen) {
+    sms_buf_t b;
+    sms_buf_init(&b);
+    for (int k = 0; k < depth; k++) {
+        if (frames[k].kind == '[') {
+            sms_buf_printf(&b, "[%zu]", frames[k].index);
+        } else {
+            if (b.len) sms_buf_putc(&b, '.');
+            if (frames[k].key) sms_buf_append(&b, frames[k].key, frames[k].key_len);
+        }
+    }
+    if (pathlen == 0) goto out;
+    if (b.len < pathlen) {
+        memcpy(path, b.data ? b.data : "", b.len);
+        path[b.len] = '\0';
+    } else {
+        size_t keep = pathlen > 4 ? pathlen - 4 : 0;
+        memcpy(path, b.data, keep);
+        memcpy(path + keep, "...", pathlen - 1 - keep);
+        path[pathlen - 1] = '\0';
+    }
+out:
+    sms_buf_close(&b);
+}
+
+int sms_json_text_too_deep(const char *s, size_t n, int max, char *path, size_t pathlen) {
+    depth_frame_t *frames = sms_calloc((size_t)max, sizeof *frames);
+    int depth = 0, found = 0;
+    for (size_t i = 0; i < n && !found; i++) {
+        char c = s[i];
+        depth_frame_t *top = depth ? &frames[depth - 1] : NULL;
+        switch (c) {
+        case '"': {
+            size_t j = i + 1;
+            while (j < n && s[j] != '"') j += s[j] == '\\' ? 2 : 1;
+            if (j >= n) goto done; /* unterminated: the parser refuses it */
+            if (top && top->kind == '{' && top->expect_key) {
+                top->key = s + i + 1;
+                top->key_len = j - i - 1;
+                top->expect_key = 0;
+            }
+            i = j;
+            break;
+        }
+        case '{':
+        case '[':
+            if (depth == max) {
+                depth_path(frames, depth, path, pathlen);
+                found = 1;
+                break;
+            }
+            frames[depth] = (depth_frame_t){.kind = c, .expect_key = c == '{'};
+            depth++;
+            break;
+        case '}':
+        case ']':
+            if (depth) depth--;
+            break;
+        case ',':
+            if (top) {
+                top->index++;
+                top->expect_key = top->kind == '{';
+            }
+            break;
+        default: break;
+        }
+    }
+done:
+    sms_free(frames);
+    return found;
+}
+
+int sms_json_too_deep(const cJSON *json, int max) {
+    if (!cJSON_IsArray(json) && !cJSON_IsObject(json)) return 0;
+    if (max < 1) return 1;
+    const cJSON *child;
+    cJSON_ArrayForEach(child, json) if (sms_json_too_deep(child, max - 1)) return 1;
     return 0;
 }
 

@@ -17,6 +17,7 @@
 struct sms_producer_s {
     rd_kafka_t *rk;
     sms_delivery_fn on_delivery;
+    sms_delivery_status_fn on_delivery_status;
     int fds[2]; /* io-event pipe: [0] read end for the loop, [1] written by librdkafka */
 };
 
@@ -87,7 +88,8 @@ void sms_kafka_fd_drain(int fd) {
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     (void)rk;
     sms_producer_t *p = opaque;
-    if (p->on_delivery) p->on_delivery(m->_private, m->err, m->partition, m->offset);
+    if (p->on_delivery_status) p->on_delivery_status(m->_private, m->err, rd_kafka_message_status(m));
+    else if (p->on_delivery) p->on_delivery(m->_private, m->err, m->partition, m->offset);
 }
 
 int sms_producer_new(const sms_config_t *cfg, const sms_producer_opts_t *opts, sms_producer_t **out,
@@ -95,6 +97,7 @@ int sms_producer_new(const sms_config_t *cfg, const sms_producer_opts_t *opts, s
     sms_producer_t *p = sms_calloc(1, sizeof *p);
     p->fds[0] = p->fds[1] = -1;
     p->on_delivery = opts->on_delivery;
+    p->on_delivery_status = opts->on_delivery_status;
     rd_kafka_conf_t *conf = base_conf(cfg, opts->client_id, err, errlen);
     if (conf == NULL) goto error;
     char linger[16];

@@ -25,10 +25,18 @@ typedef struct sms_producer_s sms_producer_t;
 /* err is an rd_kafka_resp_err_t (0 = durable on all in-sync replicas). */
 typedef void (*sms_delivery_fn)(void *opaque, int err, int32_t partition, int64_t offset);
 
+/* The same report with rd_kafka_message_status(): for a failed message
+ * (err != 0), RD_KAFKA_MSG_STATUS_NOT_PERSISTED means it was certainly not
+ * written to the log, POSSIBLY_PERSISTED that it may have been (sent, no
+ * acknowledgement: a timeout says nothing more). */
+typedef void (*sms_delivery_status_fn)(void *opaque, int err, rd_kafka_msg_status_t status);
+
 typedef struct sms_producer_opts_s {
     const char *client_id;
     int linger_ms;               /* 0 for lowest latency; a few ms for throughput */
     sms_delivery_fn on_delivery; /* may be NULL */
+    /* may be NULL; when set, called instead of on_delivery */
+    sms_delivery_status_fn on_delivery_status;
 } sms_producer_opts_t;
 
 int sms_producer_new(const sms_config_t *cfg, const sms_producer_opts_t *opts, sms_producer_t **out,

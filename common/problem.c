@@ -38,35 +38,48 @@ const char *sms_http_reason(int status) {
     }
 }
 
-void sms_problem_json(sms_buf_t *out, int status, const char *code, const char *detail,
-                      const sms_problem_error_t *errors, size_t n_errors, const char *request_id) {
-    const char *title = sms_http_reason(status);
+void sms_problem_render(sms_buf_t *out, const sms_problem_t *p) {
+    const char *title = sms_http_reason(p->status);
     sms_buf_puts(out, "{\"type\":\"" SMS_PROBLEM_TYPE_BASE);
-    sms_buf_puts(out, code); /* codes are fixed ASCII slugs, never user input */
+    sms_buf_puts(out, p->code); /* codes are fixed ASCII slugs, never user input */
     sms_buf_puts(out, "\",\"title\":");
     sms_buf_json_str(out, title, strlen(title));
-    sms_buf_printf(out, ",\"status\":%d", status);
-    if (detail) {
+    sms_buf_printf(out, ",\"status\":%d", p->status);
+    if (p->detail) {
         sms_buf_puts(out, ",\"detail\":");
-        sms_buf_json_str(out, detail, strlen(detail));
+        sms_buf_json_str(out, p->detail, strlen(p->detail));
     }
-    if (n_errors) {
+    if (p->n_errors) {
         sms_buf_puts(out, ",\"errors\":[");
-        for (size_t i = 0; i < n_errors; i++) {
+        for (size_t i = 0; i < p->n_errors; i++) {
             if (i) sms_buf_putc(out, ',');
             sms_buf_puts(out, "{\"field\":");
-            sms_buf_json_str(out, errors[i].field, strlen(errors[i].field));
+            sms_buf_json_str(out, p->errors[i].field, strlen(p->errors[i].field));
             sms_buf_puts(out, ",\"message\":");
-            sms_buf_json_str(out, errors[i].message, strlen(errors[i].message));
+            sms_buf_json_str(out, p->errors[i].message, strlen(p->errors[i].message));
             sms_buf_putc(out, '}');
         }
         sms_buf_putc(out, ']');
     }
-    if (request_id) {
+    if (p->idempotency_key) {
+        sms_buf_puts(out, ",\"idempotency_key\":");
+        sms_buf_json_str(out, p->idempotency_key, strlen(p->idempotency_key));
+    }
+    if (p->request_id) {
         sms_buf_puts(out, ",\"request_id\":");
-        sms_buf_json_str(out, request_id, strlen(request_id));
+        sms_buf_json_str(out, p->request_id, strlen(p->request_id));
     }
     sms_buf_putc(out, '}');
+}
+
+void sms_problem_json(sms_buf_t *out, int status, const char *code, const char *detail,
+                      const sms_problem_error_t *errors, size_t n_errors, const char *request_id) {
+    sms_problem_render(out, &(sms_problem_t){.status = status,
+                                             .code = code,
+                                             .detail = detail,
+                                             .errors = errors,
+                                             .n_errors = n_errors,
+                                             .request_id = request_id});
 }
 
 void sms_problem_pack(msgpack_packer *pk, int status, const char *code, const char *detail,

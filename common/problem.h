@@ -28,6 +28,23 @@ const char *sms_http_reason(int status);
 void sms_problem_json(sms_buf_t *out, int status, const char *code, const char *detail,
                       const sms_problem_error_t *errors, size_t n_errors, const char *request_id);
 
+/* A problem document with every optional member (NULL / 0: absent). */
+typedef struct sms_problem_s {
+    int status;
+    const char *code;
+    const char *detail;
+    const sms_problem_error_t *errors;
+    size_t n_errors;
+    const char *request_id;
+    /* The write's Idempotency-Key, on answers to commands: sending the same
+     * request again with it is safe whatever happened to the first. */
+    const char *idempotency_key;
+} sms_problem_t;
+
+/* Appends p as JSON to out: type, title, status, detail, errors,
+ * idempotency_key, request_id. sms_problem_json is this without the key. */
+void sms_problem_render(sms_buf_t *out, const sms_problem_t *p);
+
 /* Packs the same document as a msgpack map (for service replies). */
 void sms_problem_pack(msgpack_packer *pk, int status, const char *code, const char *detail,
                       const sms_problem_error_t *errors, size_t n_errors);

@@ -46,6 +46,23 @@ static void script_call_free(script_call_t *c) {
 
 static int script_send(script_call_t *c, bool by_sha);
 
+/* The error of the read script whose callback is running, for
+ * gw_respond_redis_down to tell a failing script (500) from an unreachable
+ * Redis (503) without every route's callback passing it along. Set only
+ * around that synchronous call, on the loop thread. */
+static const char *script_error;
+static bool script_error_reported;
+
+/* Errors that say Redis cannot serve now (loading, busy, out of memory, a
+ * replica, ...), not that the script is wrong: they stay 503. */
+static bool redis_unavailable_error(const char *e) {
+    static const char *const prefixes[] = {"LOADING", "BUSY", "OOM", "READONLY", "MASTERDOWN", "TRYAGAIN",
+                                           "CLUSTERDOWN", "NOSCRIPT"};
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+        if (strncmp(e, prefixes[i], strlen(prefixes[i])) == 0) return true;
+    return false;
+}
+
 static void on_script_reply(redisReply *r, void *data) {
     script_call_t *c = data;
     /* After a Redis restart the script cache is empty: send the source once. */
@@ -54,11 +71,19 @@ static void on_script_reply(redisReply *r, void *data) {
         if (script_send(c, false) == 0) return;
         r = NULL;
     }
+    const char *error = NULL;
     if (r && r->type == REDIS_REPLY_ERROR) {
-        sms_log(SMS_LOG_ERROR, "redis_script_error", "%s", r->str);
+        if (!redis_unavailable_error(r->str)) error = r->str;
+        else sms_log(SMS_LOG_WARN, "redis_script_unavailable", "%s", r->str);
         r = NULL;
     }
+    script_error = error;
+    script_error_reported = false;
     c->cb(r, c->data);
+    /* A callback that did not answer through gw_respond_redis_down still
+     * leaves the error in the log once. */
+    if (error && !script_error_reported) sms_log(SMS_LOG_ERROR, "redis_script_error", "%s", error);
+    script_error = NULL;
     script_call_free(c);
 }
 
@@ -183,6 +208,15 @@ bool gw_query_page(const gw_request_t *req, long def, long max, bool (*cursor_ok
 }
 
 void gw_respond_redis_down(gw_request_t *req) {
+    if (script_error) { /* the script ran and failed: a bug or a bad view, not an outage */
+        sms_log(SMS_LOG_ERROR, "read_script_failed", "request %s %s %s: %s", gw_req_id(req), gw_req_method(req),
+                gw_req_path(req), script_error);
+        script_error_reported = true;
+        gw_respond_problem(req, 500, "internal",
+                           "the read failed inside the gateway (logged with this request_id); retrying will not help",
+                           NULL, 0);
+        return;
+    }
     gw_respond_problem_h(req, 503, "unavailable", "the data store is not reachable; retry shortly", NULL, 0,
                          "Retry-After: 1\r\n");
 }
@@ -242,11 +276,12 @@ int gw_app_new(uv_loop_t *loop, const sms_config_t *cfg, gw_app_t **out) {
     gw_app_t *app = sms_calloc(1, sizeof *app);
     app->loop = loop;
     app->cfg = cfg;
-    if (gw_bus_new(loop, cfg, &app->bus) != 0) {
-        sms_free(app);
+    /* Redis first: the bus binds idempotency keys there. */
+    sms_redis_new(loop, cfg->redis_host, cfg->redis_port, cfg->redis_timeout_ms, &app->redis);
+    if (gw_bus_new(loop, cfg, app->redis, &app->bus) != 0) {
+        sms_redis_close(app->redis, sms_free, app); /* frees app once its timer is closed */
         return -1;
     }
-    sms_redis_new(loop, cfg->redis_host, cfg->redis_port, cfg->redis_timeout_ms, &app->redis);
     app->chat = gw_wait_hub_new(loop, cfg, GW_CHAT_CHANNEL);
     app->streams = gw_wait_hub_new(loop, cfg, GW_NOTIFICATIONS_CHANNEL);
     uv_timer_init(loop, &app->views_timer);
@@ -299,6 +334,9 @@ void gw_app_close(gw_app_t *app, void (*done)(void *), void *done_data) {
     uv_close((uv_handle_t *)&app->views_timer, on_views_timer_closed);
     gw_wait_hub_close(app->chat, part_closed, app);
     gw_wait_hub_close(app->streams, part_closed, app);
-    sms_redis_close(app->redis, part_closed, app); /* pending reads get NULL and answer 503 */
+    /* Redis before the bus: pending reads get NULL and answer 503, and
+     * writes still waiting for their binding answer 503 (nothing sent)
+     * while the bus is there to answer them. */
+    sms_redis_close(app->redis, part_closed, app);
     gw_bus_close(app->bus, part_closed, app);
 }

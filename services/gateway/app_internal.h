@@ -104,7 +104,9 @@ bool gw_query_limit(const gw_request_t *req, long def, long max, gw_page_query_t
 bool gw_query_page(const gw_request_t *req, long def, long max, bool (*cursor_ok)(const char *), gw_page_query_t *q,
                    sms_problem_error_t *errs, size_t *n_errs);
 
-/* Answers 503 because Redis is not reachable. */
+/* Answers a failed Redis read: 503 when Redis is not reachable (or cannot
+ * serve now); 500 internal, logged with the script's error, when called
+ * from a read script's callback whose script failed (gw_script_call). */
 void gw_respond_redis_down(gw_request_t *req);
 
 /* routes_classes.c */

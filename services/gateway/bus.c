@@ -1,16 +1,24 @@
 /* bus.c - commands out, replies in, deadlines (see bus.h).
  *
- * Waiting requests live in a FIFO (deadlines are in send order, so only the
- * head can expire) and in a map by command id. Each entry has two owners:
- * the table (until answered) and the producer's delivery report (so a failed
- * send can still find it); it is freed when both let go. */
+ * A command whose client sent an Idempotency-Key is first bound to that key
+ * in Redis (the request's fingerprint), then produced. Waiting requests live
+ * in a FIFO (deadlines are in send order, so only the head can expire) and
+ * in a map by command id. Each produced entry has two owners: the table
+ * (until answered) and the producer's delivery report (so a failed send can
+ * still find it); it is freed when both let go.
+ *
+ * What a failure answers follows what may have happened: 503 only when the
+ * command was certainly not produced (Redis or Kafka refused it before, or
+ * librdkafka reports it NOT_PERSISTED), 504 once it may have been. */
 #include "bus.h"
 
+#include <openssl/sha.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "alloc.h"
+#include "buf.h"
 #include "clock.h"
 #include "envelope.h"
 #include "id.h"
@@ -19,7 +27,12 @@
 #include "log.h"
 #include "strmap.h"
 
-#define IDEMPOTENCY_KEY_MAX 200
+/* A client key stays bound to its first request this long (openapi.yaml). */
+#define IDEM_TTL_S "86400"
+#define IDEM_PREFIX "sms:gateway:idem:"
+#define FINGERPRINT_HEX 32 /* 128 bits of SHA-256: plenty to tell two requests apart */
+/* An escaped sub (3 bytes per byte at most), ':', the key, NUL. */
+#define CMD_ID_MAX (3 * 128 + 1 + GW_IDEMPOTENCY_KEY_MAX + 1)
 
 typedef struct pending_s {
     struct pending_s *prev, *next;   /* FIFO by deadline */
@@ -29,11 +42,22 @@ typedef struct pending_s {
     char *cmd_id;
     uint64_t deadline_ms;
     int refs;
+    /* A client key's binding (keyed): the request's fingerprint, and
+     * whether this request created the binding. Generated keys are not bound. */
+    bool keyed;
+    char fingerprint[FINGERPRINT_HEX + 1];
+    bool bound_here;
+    /* Until produced (while the binding is being made): what to send. */
+    msgpack_sbuffer cmd;
+    char topic[128];
+    char *kafka_key;
+    char traceparent[56];
 } pending_t;
 
 struct gw_bus_s {
     uv_loop_t *loop;
     const sms_config_t *cfg;
+    sms_redis_t *redis;       /* borrowed: idempotency bindings */
     sms_producer_t *producer;
     sms_consumer_t *replies;
     char reply_topic[160];
@@ -43,9 +67,11 @@ struct gw_bus_s {
     uv_work_t probe_work;
     bool probing;
     atomic_bool kafka_ok;
+    atomic_int probe_failures; /* consecutive failed probes */
     sms_strmap_t by_id;       /* cmd id -> first pending_t */
     pending_t fifo;           /* sentinel */
-    size_t inflight;
+    size_t inflight;          /* produced, waiting for a reply */
+    size_t binding;           /* waiting for Redis before producing */
     int closing_handles;
     bool closing;
     void (*done)(void *);
@@ -54,6 +80,8 @@ struct gw_bus_s {
 
 static void pending_release(pending_t *p) {
     if (--p->refs > 0) return;
+    msgpack_sbuffer_destroy(&p->cmd);
+    sms_free(p->kafka_key);
     sms_free(p->cmd_id);
     sms_free(p);
 }
@@ -76,12 +104,50 @@ static void pending_remove(gw_bus_t *bus, pending_t *p) {
     bus->inflight--;
 }
 
+/* Problem details for the outcomes of a command (the body also carries its
+ * idempotency_key, see gw_req_set_command_key). */
+#define DETAIL_NOT_SENT "nothing was done; retry the same request (with the same Idempotency-Key, which is safe)"
+#define DETAIL_UNKNOWN                                                                                           \
+    "the change may or may not have been applied; retry the same request with the same Idempotency-Key to "    \
+    "learn the outcome: it is never applied twice"
+
 static void answer_problem(gw_bus_t *bus, pending_t *p, int status, const char *code, const char *detail) {
     gw_request_t *req = p->req;
     p->req = NULL;
     pending_remove(bus, p);
-    gw_respond_problem(req, status, code, detail, NULL, 0);
+    gw_respond_problem_h(req, status, code, detail, NULL, 0, status == 503 ? "Retry-After: 1\r\n" : NULL);
     pending_release(p);
+}
+
+/* ---- idempotency bindings (Redis: IDEM_PREFIX<cmd id> -> fingerprint) ---- */
+
+/* Deletes the binding only while it still holds this request's fingerprint. */
+static const char release_lua[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+
+static int binding_key(const pending_t *p, char *out, size_t n) {
+    int w = snprintf(out, n, IDEM_PREFIX "%s", p->cmd_id);
+    return w < 0 || (size_t)w >= n ? -1 : w;
+}
+
+static void on_released(redisReply *r, void *data) {
+    (void)data;
+    /* Kept, the binding only refuses a different request under the key
+     * until it expires: the safe direction. */
+    if (r == NULL || r->type == REDIS_REPLY_ERROR)
+        sms_log(SMS_LOG_WARN, "idempotency_release_failed", "%s", r ? r->str : "redis not reachable");
+}
+
+/* Nothing was done under p's key (not produced, or the service refused the
+ * command, so it recorded nothing): the client may use the key again for a
+ * corrected request, as a rejected command is decided afresh anyway. */
+static void binding_release(gw_bus_t *bus, const pending_t *p) {
+    char key[CMD_ID_MAX + sizeof IDEM_PREFIX];
+    int kn = binding_key(p, key, sizeof key);
+    if (!p->keyed || kn < 0) return;
+    const char *argv[] = {"EVAL", release_lua, "1", key, p->fingerprint};
+    size_t lens[] = {4, sizeof release_lua - 1, 1, (size_t)kn, FINGERPRINT_HEX};
+    if (sms_redis_cmd(bus->redis, on_released, NULL, 5, argv, lens) != 0) on_released(NULL, NULL);
 }
 
 /* ---- replies ---- */
@@ -103,6 +169,7 @@ static void handle_reply(gw_bus_t *bus, const rd_kafka_message_t *m) {
     sms_msgpack_to_json(r.body, &body);
     if (r.location.len) sms_buf_printf(&headers, "Location: %.*s\r\n", (int)r.location.len, r.location.ptr);
     int status = (int)r.status;
+    if (status >= 400 && status < 500) binding_release(bus, p);
     gw_request_t *req = p->req;
     p->req = NULL;
     pending_remove(bus, p);
@@ -132,13 +199,21 @@ static void on_replies_readable(uv_poll_t *h, int status, int events) {
 
 /* ---- delivery reports ---- */
 
-static void on_delivery(void *opaque, int err, int32_t partition, int64_t offset) {
-    (void)partition;
-    (void)offset;
+static void on_delivery(void *opaque, int err, rd_kafka_msg_status_t status) {
     pending_t *p = opaque;
     if (err && p->req) {
-        sms_log(SMS_LOG_ERROR, "command_not_sent", "%s: %s", p->cmd_id, rd_kafka_err2str((rd_kafka_resp_err_t)err));
-        answer_problem(p->bus, p, 503, "unavailable", "the command could not be written to Kafka; retry");
+        /* rd_kafka_message_status(), not the error code, says whether the
+         * broker may have the command: a timeout after sending (with
+         * retries of the idempotent producer) can still be in the log. */
+        bool not_sent = status == RD_KAFKA_MSG_STATUS_NOT_PERSISTED;
+        sms_log(SMS_LOG_ERROR, "command_not_delivered", "%s: %s (%s)", p->cmd_id,
+                rd_kafka_err2str((rd_kafka_resp_err_t)err), not_sent ? "not persisted" : "possibly persisted");
+        if (not_sent) {
+            if (p->bound_here) binding_release(p->bus, p);
+            answer_problem(p->bus, p, 503, "unavailable", "the command could not be written to Kafka; " DETAIL_NOT_SENT);
+        } else {
+            answer_problem(p->bus, p, 504, "timeout", "Kafka did not confirm the command; " DETAIL_UNKNOWN);
+        }
     }
     pending_release(p);
 }
@@ -162,11 +237,9 @@ static void on_timer(uv_timer_t *t) {
     drain_deliveries(bus);
     drain_replies(bus);
     uint64_t now = sms_mono_ms();
-    char detail[200];
+    char detail[320];
     while (bus->fifo.next != &bus->fifo && bus->fifo.next->deadline_ms <= now) {
-        snprintf(detail, sizeof detail,
-                 "no reply within %d ms; the change may still be applied, so retry with the same Idempotency-Key",
-                 bus->cfg->reply_timeout_ms);
+        snprintf(detail, sizeof detail, "no reply within %d ms; " DETAIL_UNKNOWN, bus->cfg->reply_timeout_ms);
         answer_problem(bus, bus->fifo.next, 504, "timeout", detail);
     }
 }
@@ -182,6 +255,8 @@ static void probe_work(uv_work_t *w) {
     if (md) rd_kafka_metadata_destroy(md);
     rd_kafka_topic_destroy(rkt);
     atomic_store(&bus->kafka_ok, ok);
+    if (ok) atomic_store(&bus->probe_failures, 0);
+    else atomic_fetch_add(&bus->probe_failures, 1);
 }
 
 static void finish_close(gw_bus_t *bus);
@@ -203,11 +278,12 @@ static void on_probe_timer(uv_timer_t *t) {
 
 /* ---- setup ---- */
 
-int gw_bus_new(uv_loop_t *loop, const sms_config_t *cfg, gw_bus_t **out) {
+int gw_bus_new(uv_loop_t *loop, const sms_config_t *cfg, sms_redis_t *redis, gw_bus_t **out) {
     char err[512];
     gw_bus_t *bus = sms_calloc(1, sizeof *bus);
     bus->loop = loop;
     bus->cfg = cfg;
+    bus->redis = redis;
     bus->fifo.prev = bus->fifo.next = &bus->fifo;
     sms_strmap_init(&bus->by_id);
     snprintf(bus->reply_topic, sizeof bus->reply_topic, "sms.replies.%s", cfg->gateway_id);
@@ -219,7 +295,7 @@ int gw_bus_new(uv_loop_t *loop, const sms_config_t *cfg, gw_bus_t **out) {
         sms_log(SMS_LOG_ERROR, "reply_topic_failed", "%s: %s", bus->reply_topic, err);
         goto error;
     }
-    sms_producer_opts_t popts = {.client_id = cfg->gateway_id, .linger_ms = 1, .on_delivery = on_delivery};
+    sms_producer_opts_t popts = {.client_id = cfg->gateway_id, .linger_ms = 1, .on_delivery_status = on_delivery};
     if (sms_producer_new(cfg, &popts, &bus->producer, err, sizeof err) != 0) {
         sms_log(SMS_LOG_ERROR, "kafka_producer_failed", "%s", err);
         goto error;
@@ -267,13 +343,6 @@ error:
 
 /* ---- sending ---- */
 
-static bool printable_ascii(const char *s, size_t max) {
-    size_t n = 0;
-    for (; s[n]; n++)
-        if (s[n] < 0x21 || s[n] > 0x7e || n >= max) return false;
-    return n > 0;
-}
-
 static bool valid_traceparent(const char *t) {
     /* 00-<32 hex>-<16 hex>-<2 hex> */
     if (strlen(t) != 55 || t[2] != '-' || t[35] != '-' || t[52] != '-') return false;
@@ -296,6 +365,114 @@ static bool parse_if_match(const char *s, int64_t *out) {
     return true;
 }
 
+/* The command id of (user, key): "<user>:<key>" with '%' and ':' in user
+ * escaped as %25 and %3A. The first ':' then always ends the user, so two
+ * different pairs never give one id (sub "a" with key "b:c" and sub "a:b"
+ * with key "c" were one id before), and ids of ordinary subs (no ':' or
+ * '%') are what they always were, so commands already in the log and their
+ * dedupe records still match a retry. */
+static void derive_cmd_id(const char *user, const char *key, char out[CMD_ID_MAX]) {
+    size_t n = 0;
+    for (const char *u = user; *u; u++) {
+        if (*u == '%' || *u == ':') n += (size_t)snprintf(out + n, 4, "%%%02X", (unsigned char)*u);
+        else out[n++] = *u;
+    }
+    out[n++] = ':';
+    memcpy(out + n, key, strlen(key) + 1);
+}
+
+/* Hex of the first 128 bits of SHA-256(method LF path LF msgpack(data)): the
+ * request a key was first used for. Packed data, not the JSON text, so
+ * whitespace does not make a retry a different request. */
+static void fingerprint(const gw_request_t *req, const msgpack_sbuffer *data, char out[FINGERPRINT_HEX + 1]) {
+    unsigned char d[SHA256_DIGEST_LENGTH];
+    sms_buf_t b;
+    sms_buf_init(&b);
+    sms_buf_printf(&b, "%s\n%s\n", gw_req_method(req), gw_req_path(req));
+    sms_buf_append(&b, data->data, data->size);
+    SHA256((const unsigned char *)b.data, b.len, d);
+    sms_buf_close(&b);
+    for (int i = 0; i < FINGERPRINT_HEX / 2; i++) snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+/* Before the command is produced: answers p's request, frees p. */
+static void answer_unsent(pending_t *p, int status, const char *code, const char *detail,
+                          const sms_problem_error_t *errs, size_t n_errs) {
+    gw_request_t *req = p->req;
+    p->req = NULL;
+    gw_respond_problem_h(req, status, code, detail, errs, n_errs, status == 503 ? "Retry-After: 1\r\n" : NULL);
+    pending_release(p);
+}
+
+/* Produces p's command and puts p in the table, or answers 503. */
+static void produce(gw_bus_t *bus, pending_t *p) {
+    if (bus->closing) {
+        if (p->bound_here) binding_release(bus, p);
+        answer_unsent(p, 503, "unavailable", "the gateway is shutting down; " DETAIL_NOT_SENT, NULL, 0);
+        return;
+    }
+    /* Refs: the table, and the delivery report (taken only if sent). */
+    p->refs = 2;
+    p->deadline_ms = sms_mono_ms() + (uint64_t)bus->cfg->reply_timeout_ms;
+    /* The Kafka key picks the partition, hence the one consumer that decides
+     * the command: the caller's by default, the aggregate's when its state is
+     * shared by many callers (a class's chat sequence). */
+    int rc = sms_producer_send(bus->producer, p->topic, SMS_STR(p->kafka_key), p->cmd.data, p->cmd.size,
+                               SMS_STR(p->traceparent), p);
+    msgpack_sbuffer_destroy(&p->cmd);
+    msgpack_sbuffer_init(&p->cmd);
+    if (rc != 0) { /* never enqueued: certainly not produced */
+        p->refs = 1;
+        if (p->bound_here) binding_release(bus, p);
+        answer_unsent(p, 503, "unavailable",
+                      rc == SMS_KAFKA_EQUEUE ? "too many commands in flight; " DETAIL_NOT_SENT
+                                             : "the command could not be sent; " DETAIL_NOT_SENT,
+                      NULL, 0);
+        return;
+    }
+    p->prev = bus->fifo.prev;
+    p->next = &bus->fifo;
+    bus->fifo.prev->next = p;
+    bus->fifo.prev = p;
+    size_t n = strlen(p->cmd_id);
+    pending_t *head = sms_strmap_get(&bus->by_id, p->cmd_id, n);
+    if (head) { /* the same command is already waiting: queue behind it */
+        while (head->same_id_next) head = head->same_id_next;
+        head->same_id_next = p;
+    } else {
+        sms_strmap_put(&bus->by_id, p->cmd_id, n, p);
+    }
+    bus->inflight++;
+}
+
+/* SET ... NX GET answered: nil when this request bound the key, else the
+ * fingerprint of the request that did. */
+static void on_bound(redisReply *r, void *data) {
+    pending_t *p = data;
+    gw_bus_t *bus = p->bus;
+    bus->binding--;
+    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+        sms_log(SMS_LOG_ERROR, "idempotency_bind_failed", "%s: %s", p->cmd_id, r ? r->str : "redis not reachable");
+        answer_unsent(p, 503, "unavailable",
+                      r ? "the data store could not record the Idempotency-Key; " DETAIL_NOT_SENT
+                        : "the data store is not reachable; " DETAIL_NOT_SENT,
+                      NULL, 0);
+        return;
+    }
+    if (r->type == REDIS_REPLY_NIL) {
+        p->bound_here = true;
+    } else if (r->type != REDIS_REPLY_STRING || r->len != FINGERPRINT_HEX ||
+               memcmp(r->str, p->fingerprint, FINGERPRINT_HEX) != 0) {
+        sms_problem_error_t e = {"Idempotency-Key",
+                                 "was used for a different request (method, path or body) in the last 24 hours; "
+                                 "send a new request with a new key"};
+        answer_unsent(p, 422, "idempotency_key_reused",
+                      "this Idempotency-Key belongs to another request; nothing was done", &e, 1);
+        return;
+    }
+    produce(bus, p);
+}
+
 void gw_bus_send(gw_bus_t *bus, gw_request_t *req, const char *service, const char *type, const char *key,
                  const cJSON *body) {
     gw_bus_send_from(bus, req, service, type, key, body, &(gw_bus_from_t){0});
@@ -306,22 +483,23 @@ void gw_bus_send_from(gw_bus_t *bus, gw_request_t *req, const char *service, con
     const char *user = from->actor ? from->actor : gw_req_user(req);
     const char *role = from->role ? from->role : gw_req_role(req);
     const char *kafka_key = from->kafka_key;
-    const char *idem = gw_req_header(req, "Idempotency-Key");
+    const char *idem = NULL;
     const char *if_match = gw_req_header(req, "If-Match");
     const char *trace = gw_req_header(req, "traceparent");
     sms_command_head_t h = {0};
-    char cmd_id[512];
-    if (idem) {
-        if (!printable_ascii(idem, IDEMPOTENCY_KEY_MAX)) {
-            sms_problem_error_t e = {"Idempotency-Key", "must be 1 to 200 visible ASCII characters"};
-            gw_respond_problem(req, 400, "validation", "the Idempotency-Key header is invalid", &e, 1);
-            return;
-        }
-        /* Scoped to the user: two users' keys never collide. */
-        snprintf(cmd_id, sizeof cmd_id, "%s:%s", user, idem);
-    } else {
-        char id[SMS_ID_SIZE];
-        snprintf(cmd_id, sizeof cmd_id, "%s:%s", user, sms_id_new(id));
+    int has_key = gw_req_idempotency_key(req, &idem);
+    if (has_key < 0) {
+        sms_problem_error_t e = {"Idempotency-Key", "must be 1 to 200 visible ASCII characters"};
+        gw_respond_problem(req, 400, "validation", "the Idempotency-Key header is invalid", &e, 1);
+        return;
+    }
+    char generated[SMS_ID_SIZE];
+    if (!has_key) idem = sms_id_new(generated);
+    /* From here on every answer names the key, so a client can retry with it. */
+    gw_req_set_command_key(req, idem);
+    if (strlen(user) > 127) { /* the JWT module bounds subs; a signed URL's actor is an id */
+        gw_respond_problem(req, 500, "internal", "the caller's id is too long", NULL, 0);
+        return;
     }
     if (if_match) {
         if (!parse_if_match(if_match, &h.if_match)) {
@@ -331,7 +509,40 @@ void gw_bus_send_from(gw_bus_t *bus, gw_request_t *req, const char *service, con
         }
         h.has_if_match = true;
     }
-    h.id = SMS_STR(cmd_id);
+    /* Bodies from clients were measured as text (conn.c); this catches a
+     * tree built in code before it becomes a command no service can read. */
+    if (body && sms_json_too_deep(body, SMS_JSON_MAX_DEPTH)) {
+        char message[96];
+        snprintf(message, sizeof message, "is nested more than %d arrays or objects deep (the limit)",
+                 SMS_JSON_MAX_DEPTH);
+        sms_problem_error_t e = {"body", message};
+        gw_respond_problem(req, 400, "validation", "the body is nested too deeply", &e, 1);
+        return;
+    }
+
+    /* With no broker reachable a command would wait in the local queue past
+     * its deadline and get an unknown-outcome 504; refused now, nothing was
+     * done, and the client can be told so. Two failed probes in a row (4 s),
+     * so one slow metadata answer on a busy machine refuses nothing. */
+    if (atomic_load(&bus->probe_failures) >= 2) {
+        gw_respond_problem_h(req, 503, "unavailable", "Kafka is not reachable; " DETAIL_NOT_SENT, NULL, 0,
+                             "Retry-After: 1\r\n");
+        return;
+    }
+
+    pending_t *p = sms_calloc(1, sizeof *p);
+    char cmd_id[CMD_ID_MAX];
+    derive_cmd_id(user, idem, cmd_id);
+    p->bus = bus;
+    p->req = req;
+    p->cmd_id = sms_strdup(cmd_id);
+    p->refs = 1;
+    p->keyed = has_key;
+    p->kafka_key = sms_strdup(kafka_key ? kafka_key : user);
+    snprintf(p->topic, sizeof p->topic, "sms.commands.%s", service);
+    if (trace && valid_traceparent(trace)) memcpy(p->traceparent, trace, 56);
+
+    h.id = SMS_STR(p->cmd_id);
     h.type = SMS_STR(type);
     h.v = 1;
     h.time = sms_now_ms();
@@ -339,57 +550,44 @@ void gw_bus_send_from(gw_bus_t *bus, gw_request_t *req, const char *service, con
     h.role = SMS_STR(role);
     h.key = SMS_STR(key);
     h.reply_to = SMS_STR(bus->reply_topic);
-    h.traceparent = trace && valid_traceparent(trace) ? SMS_STR(trace) : (sms_str_t){"", 0};
+    h.traceparent = SMS_STR(p->traceparent);
 
-    msgpack_sbuffer sb;
+    /* data first, on its own, for the fingerprint; then the envelope around it. */
+    msgpack_sbuffer data;
     msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    sms_command_pack_head(&pk, &h);
-    if (body) sms_json_to_msgpack(body, &pk);
+    msgpack_sbuffer_init(&data);
+    msgpack_packer_init(&pk, &data, msgpack_sbuffer_write);
+    if (body) (void)sms_json_to_msgpack(body, &pk); /* always 0 */
     else msgpack_pack_map(&pk, 0);
+    msgpack_sbuffer_init(&p->cmd);
+    msgpack_packer_init(&pk, &p->cmd, msgpack_sbuffer_write);
+    sms_command_pack_head(&pk, &h);
+    msgpack_sbuffer_write(&p->cmd, data.data, data.size);
     sms_command_pack_tail(&pk, &h);
+    if (has_key) fingerprint(req, &data, p->fingerprint);
+    msgpack_sbuffer_destroy(&data);
 
-    pending_t *p = sms_calloc(1, sizeof *p);
-    p->bus = bus;
-    p->req = req;
-    p->cmd_id = sms_strdup(cmd_id);
-    p->deadline_ms = sms_mono_ms() + (uint64_t)bus->cfg->reply_timeout_ms;
-    p->refs = 2; /* the table, and the delivery report */
-
-    char topic[128];
-    snprintf(topic, sizeof topic, "sms.commands.%s", service);
-    /* The Kafka key picks the partition, hence the one consumer that decides
-     * the command: the caller's by default, the aggregate's when its state is
-     * shared by many callers (a class's chat sequence). */
-    int rc = sms_producer_send(bus->producer, topic, SMS_STR(kafka_key ? kafka_key : user), sb.data, sb.size, h.traceparent, p);
-    msgpack_sbuffer_destroy(&sb);
-    if (rc != 0) {
-        sms_free(p->cmd_id);
-        sms_free(p);
-        gw_respond_problem_h(req, 503, "unavailable",
-                             rc == SMS_KAFKA_EQUEUE ? "too many commands in flight; retry shortly"
-                                                    : "the command could not be sent; retry",
-                             NULL, 0, "Retry-After: 1\r\n");
+    /* A generated key is new by construction: nothing to bind. */
+    if (!has_key) {
+        produce(bus, p);
         return;
     }
-    p->prev = bus->fifo.prev;
-    p->next = &bus->fifo;
-    bus->fifo.prev->next = p;
-    bus->fifo.prev = p;
-    size_t n = strlen(cmd_id);
-    pending_t *head = sms_strmap_get(&bus->by_id, cmd_id, n);
-    if (head) { /* the same command is already waiting: queue behind it */
-        while (head->same_id_next) head = head->same_id_next;
-        head->same_id_next = p;
-    } else {
-        sms_strmap_put(&bus->by_id, cmd_id, n, p);
+    /* Bind the key to this request before anything is produced, so a second
+     * request under it can be compared (one round trip, pipelined with the
+     * gateway's other Redis traffic). */
+    char bkey[CMD_ID_MAX + sizeof IDEM_PREFIX];
+    int kn = binding_key(p, bkey, sizeof bkey);
+    const char *argv[] = {"SET", bkey, p->fingerprint, "NX", "GET", "EX", IDEM_TTL_S};
+    size_t lens[] = {3, (size_t)kn, FINGERPRINT_HEX, 2, 3, 2, sizeof IDEM_TTL_S - 1};
+    if (kn < 0 || sms_redis_cmd(bus->redis, on_bound, p, 7, argv, lens) != 0) {
+        answer_unsent(p, 503, "unavailable", "the data store is not reachable; " DETAIL_NOT_SENT, NULL, 0);
+        return;
     }
-    bus->inflight++;
+    bus->binding++;
 }
 
 bool gw_bus_kafka_ok(const gw_bus_t *bus) { return atomic_load(&((gw_bus_t *)bus)->kafka_ok); }
-size_t gw_bus_inflight(const gw_bus_t *bus) { return bus->inflight; }
+size_t gw_bus_inflight(const gw_bus_t *bus) { return bus->inflight + bus->binding; }
 
 /* ---- closing ---- */
 
@@ -416,8 +614,9 @@ void gw_bus_close(gw_bus_t *bus, void (*done)(void *), void *data) {
     bus->done = done;
     bus->done_data = data;
     bus->closing = true;
+    /* Produced already: the outcome is unknown, not "nothing was done". */
     while (bus->fifo.next != &bus->fifo)
-        answer_problem(bus, bus->fifo.next, 503, "unavailable", "the gateway is shutting down; retry");
+        answer_problem(bus, bus->fifo.next, 504, "timeout", "the gateway is shutting down; " DETAIL_UNKNOWN);
     bus->closing_handles = 4;
     uv_close((uv_handle_t *)&bus->producer_poll, on_handle_closed);
     uv_close((uv_handle_t *)&bus->replies_poll, on_handle_closed);

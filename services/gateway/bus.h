@@ -3,7 +3,8 @@
  * gw_bus_send_from), and answers the
  * request when the owning service's reply arrives on this gateway's reply
  * topic (sms.replies.<gateway-id>), or with 504 after the deadline.
- * Loop thread only. */
+ * A client's Idempotency-Key is bound to its first request in Redis first
+ * (sms:gateway:idem:<command id>, 24 h). Loop thread only. */
 #ifndef GW_BUS_H
 #define GW_BUS_H
 
@@ -14,18 +15,32 @@
 
 #include "config.h"
 #include "http.h"
+#include "redis.h"
 
 typedef struct gw_bus_s gw_bus_t;
 
 /* Creates the producer, this gateway's reply topic (if missing) and its
- * consumer, and hooks both to loop. Blocks briefly (topic creation) — call
- * before serving. 0 and *out, or -1 (logged). */
-int gw_bus_new(uv_loop_t *loop, const sms_config_t *cfg, gw_bus_t **out);
+ * consumer, and hooks both to loop. redis (borrowed, must outlive the bus
+ * and be closed before it, which fails its pending commands) holds the
+ * idempotency bindings. Blocks briefly (topic creation) — call before
+ * serving. 0 and *out, or -1 (logged). */
+int gw_bus_new(uv_loop_t *loop, const sms_config_t *cfg, sms_redis_t *redis, gw_bus_t **out);
 
 /* Sends command `type` for aggregate `key` ("" for creations) of `service`
  * with body (a JSON object, or NULL for {}) on behalf of req's user, and
  * answers req later. Reads Idempotency-Key, If-Match and traceparent from
- * req; a malformed one is answered 400 here. */
+ * req; a malformed one is answered 400 here.
+ *
+ * The command id is "<user>:<key>" (user with ':' and '%' escaped, so it is
+ * injective); key is the client's Idempotency-Key or a fresh id, and every
+ * answer carries it (gw_req_set_command_key). A client key is first bound
+ * to a fingerprint of method, path and body: the same key with another
+ * request is answered 422 idempotency_key_reused and nothing is sent.
+ * Answers: the service's reply as it is; 503 only when the command was
+ * certainly not produced (Redis or Kafka unreachable, local queue full,
+ * delivery NOT_PERSISTED, shutting down before sending); 504 when it may
+ * have been (no reply in time, delivery POSSIBLY_PERSISTED, shutting down
+ * after sending). A 4xx reply or a certain non-send releases the binding. */
 void gw_bus_send(gw_bus_t *bus, gw_request_t *req, const char *service, const char *type, const char *key,
                  const cJSON *body);
 
@@ -46,11 +61,12 @@ void gw_bus_send_from(gw_bus_t *bus, gw_request_t *req, const char *service, con
 
 /* True while the last metadata probe reached a broker. */
 bool gw_bus_kafka_ok(const gw_bus_t *bus);
-/* Requests waiting for a reply. */
+/* Requests waiting for a reply or for their binding. */
 size_t gw_bus_inflight(const gw_bus_t *bus);
 
-/* Answers every waiting request 503, closes handles and clients, then calls
- * done(data) and frees bus. */
+/* Answers every waiting request 504 (its command was produced, its outcome
+ * is unknown), closes handles and clients, then calls done(data) and frees
+ * bus. */
 void gw_bus_close(gw_bus_t *bus, void (*done)(void *), void *data);
 
 #endif

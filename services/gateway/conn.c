@@ -1,5 +1,5 @@
 /* conn.c - one client connection: reading, parsing with http-parser,
- * dispatching each request (router, auth, content type, handler), streaming
+ * dispatching each request (router, auth, content type, JSON depth, handler), streaming
  * request bodies to a handler's sink, timeouts, backpressure and the close
  * sequence.
  *
@@ -16,6 +16,7 @@
 #include "alloc.h"
 #include "auth.h"
 #include "http_internal.h"
+#include "json_msgpack.h"
 #include "log.h"
 
 #define LINGER_MAX_BYTES (256 * 1024) /* discarded while lingering before we stop waiting */
@@ -251,6 +252,20 @@ static int must_wait(const gw_conn_t *c, const gw_request_t *req) {
     return c->n_handling > 0 && (!is_safe(req->method) || c->n_unsafe_handling > 0);
 }
 
+/* A JSON body nested deeper than the bus carries (SMS_JSON_MAX_DEPTH) is
+ * answered 400 here, before any parser builds it: a service could not
+ * unpack its command, and cJSON itself would recurse up to its own 1000. */
+static int json_too_deep(gw_request_t *req) {
+    size_t len;
+    const char *body = gw_req_body(req, &len);
+    char path[160], message[96];
+    if (!sms_json_text_too_deep(body, len, SMS_JSON_MAX_DEPTH, path, sizeof path)) return 0;
+    snprintf(message, sizeof message, "is nested more than %d arrays or objects deep (the limit)", SMS_JSON_MAX_DEPTH);
+    sms_problem_error_t e = {path, message};
+    gw_respond_problem(req, 400, "validation", "the body is nested too deeply", &e, 1);
+    return 1;
+}
+
 /* Hands a request to its handler (or answers it: 503 draining, 404, 405,
  * 401/403, 415). A streaming request comes here with its head only; an
  * answer before it chose a sink detaches the stream (response.c). */
@@ -299,6 +314,8 @@ static void dispatch(gw_conn_t *c, gw_request_t *req) {
         gw_respond_problem(req, 415, "unsupported_media_type", "The body must be application/json.", NULL, 0);
         return;
     }
+    if (!req->stream && req->body_len > 0 && is_json(gw_req_header(req, "Content-Type")) && json_too_deep(req))
+        return;
     route->fn(req, route->data);
 }
 

@@ -35,6 +35,18 @@ const char *gw_req_id(const gw_request_t *req);           /* X-Request-Id */
 const char *gw_req_user(const gw_request_t *req);         /* JWT sub, NULL on public routes */
 const char *gw_req_role(const gw_request_t *req);         /* JWT role, NULL on public routes */
 
+/* Idempotency-Key: 1 to GW_IDEMPOTENCY_KEY_MAX visible ASCII characters. */
+#define GW_IDEMPOTENCY_KEY_MAX 200
+/* The client's Idempotency-Key header: 1 and *out when present and valid, 0
+ * when absent, -1 when malformed (*out NULL in both). */
+int gw_req_idempotency_key(const gw_request_t *req, const char **out);
+/* Names the idempotency key of the command req sends (the client's, or one
+ * the gateway generated; copied, must be valid as above, else ignored):
+ * every answer to req then carries it in an Idempotency-Key header, and its
+ * problem documents as `idempotency_key`. Without it, an answer to a write
+ * (not GET/HEAD/OPTIONS) echoes the client's valid key, if it sent one. */
+void gw_req_set_command_key(gw_request_t *req, const char *key);
+
 /* Respond. May be called later from any callback on the loop thread, exactly once per request.
  * extra_headers: NULL or preformatted lines each ending "\r\n" (e.g. "Location: /x\r\n"). Body is copied.
  * content_type may be NULL (no Content-Type line, e.g. 204). The server adds

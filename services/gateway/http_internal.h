@@ -100,6 +100,7 @@ struct gw_request_s {
     char user[128];
     char role[16];
     unsigned has_user : 1;
+    char cmd_key[GW_IDEMPOTENCY_KEY_MAX + 1]; /* gw_req_set_command_key; "" if none */
 
     sms_buf_t out;            /* formatted response (status line .. body) */
     uv_write_t wreq;
@@ -211,6 +212,8 @@ void gw__req_route(gw_request_t *req, const gw_router_t *router);
 void gw__req_set_user(gw_request_t *req, const char *sub, const char *role);
 /* Fills req->id with a fresh id if it has none. */
 void gw__req_ensure_id(gw_request_t *req);
+/* The idempotency key req's answers carry (see gw_req_set_command_key), or NULL. */
+const char *gw__req_answer_key(const gw_request_t *req);
 
 /* ---- response.c ---- */
 /* Writes the READY requests at the head of the queue, in order. */

@@ -308,6 +308,33 @@ const char *gw_req_body(const gw_request_t *req, size_t *len) {
     return req->has_head && req->mem ? req->mem + req->body : "";
 }
 
+int gw_req_idempotency_key(const gw_request_t *req, const char **out) {
+    const char *k = gw_req_header(req, "Idempotency-Key");
+    *out = NULL;
+    if (k == NULL) return 0;
+    size_t n = 0;
+    for (; k[n]; n++)
+        if (k[n] < 0x21 || k[n] > 0x7e || n >= GW_IDEMPOTENCY_KEY_MAX) return -1;
+    if (n == 0) return -1;
+    *out = k;
+    return 1;
+}
+
+void gw_req_set_command_key(gw_request_t *req, const char *key) {
+    size_t n = strlen(key);
+    if (n == 0 || n > GW_IDEMPOTENCY_KEY_MAX) return;
+    memcpy(req->cmd_key, key, n + 1);
+}
+
+const char *gw__req_answer_key(const gw_request_t *req) {
+    if (req->cmd_key[0]) return req->cmd_key;
+    const char *k;
+    /* Answers to writes refused before a command was formed (auth, body)
+     * still tell the client which key they were about. */
+    if (req->unsafe && req->has_head && gw_req_idempotency_key(req, &k) == 1) return k;
+    return NULL;
+}
+
 int64_t gw_req_content_length(const gw_request_t *req) { return req->content_length; }
 const char *gw_req_id(const gw_request_t *req) { return req->id; }
 const char *gw_req_user(const gw_request_t *req) { return req->has_user ? req->user : NULL; }

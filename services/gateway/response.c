@@ -39,8 +39,9 @@ static void format_response(gw_request_t *req, int status, const char *ctype, co
     const char *date = gw__server_date_line(req->srv);
     int has_body = status_has_body(status);
     int send_body = has_body && !req->is_head && !streamed;
+    const char *key = gw__req_answer_key(req);
     size_t need = 160 + strlen(reason) + strlen(date) + strlen(req->id) + (ctype ? strlen(ctype) : 0) +
-                  (extra ? strlen(extra) : 0) + (send_body ? len : 0);
+                  (extra ? strlen(extra) : 0) + (key ? 19 + strlen(key) : 0) + (send_body ? len : 0);
     sms_buf_reset(o);
     sms_buf_reserve(o, need);
     put(o, "HTTP/1.1 ", 9);
@@ -61,6 +62,11 @@ static void format_response(gw_request_t *req, int status, const char *ctype, co
     put(o, "X-Request-Id: ", 14);
     put_str(o, req->id);
     put(o, "\r\n", 2);
+    if (key) { /* visible ASCII only (gw_req_idempotency_key): safe in a header */
+        put(o, "Idempotency-Key: ", 17);
+        put_str(o, key);
+        put(o, "\r\n", 2);
+    }
     put_str(o, date);
     if (req->close_after) put(o, "Connection: close\r\n", 19);
     else if (req->http10) put(o, "Connection: keep-alive\r\n", 24);
@@ -158,7 +164,13 @@ void gw_respond_problem_h(gw_request_t *req, int status, const char *code, const
     sms_buf_t b;
     sms_buf_init(&b);
     gw__req_ensure_id(req);
-    sms_problem_json(&b, status, code, detail, errors, n_errors, req->id);
+    sms_problem_render(&b, &(sms_problem_t){.status = status,
+                                            .code = code,
+                                            .detail = detail,
+                                            .errors = errors,
+                                            .n_errors = n_errors,
+                                            .request_id = req->id,
+                                            .idempotency_key = gw__req_answer_key(req)});
     gw_respond(req, status, "application/problem+json", b.data, b.len, extra_headers);
     sms_buf_close(&b);
 }

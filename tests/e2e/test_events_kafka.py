@@ -75,9 +75,10 @@ def test_class_created_event(api, kafka_brokers):
 
 def test_idempotency_key_becomes_the_cause(api, kafka_brokers):
     key = f"cause-{uuid.uuid4()}"
-    r = api.post(PATH, json={"code": uniq(), "name": "caused"}, headers={"Idempotency-Key": key})
+    body = {"code": uniq(), "name": "caused"}
+    r = api.post(PATH, json=body, headers={"Idempotency-Key": key})
     assert r.status_code == 201, describe(r)
-    r2 = api.post(PATH, json={"code": uniq(), "name": "caused"}, headers={"Idempotency-Key": key})
+    r2 = api.post(PATH, json=body, headers={"Idempotency-Key": key})  # a replay: the same request
     assert r2.status_code in (200, 201) and r2.json()["id"] == r.json()["id"], describe(r2)
     cid = r.json()["id"]
     _events_for(kafka_brokers, cid, ["class.created"])

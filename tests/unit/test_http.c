@@ -2,7 +2,9 @@
  * the request API, pipelining order, limits (413, 431, 415), malformed input,
  * auth (401/403), timeouts (408, idle), HTTP/1.0 and Connection: close,
  * backpressure, max_connections, graceful shutdown, and streaming request
- * bodies (GW_ROUTE_STREAM_BODY) and responses (gw_respond_stream).
+ * bodies (GW_ROUTE_STREAM_BODY) and responses (gw_respond_stream), JSON
+ * nesting past SMS_JSON_MAX_DEPTH (400 before the handler) and the
+ * Idempotency-Key on answers to writes.
  *
  * The server runs on its own uv loop in a second thread, listening on
  * 127.0.0.1 port 0; the tests are plain blocking sockets in the main thread
@@ -29,6 +31,7 @@
 #include "alloc.h"
 #include "auth.h"
 #include "http.h"
+#include "json_msgpack.h"
 #include "token.h"
 #include "log.h"
 #include "router.h"
@@ -110,6 +113,15 @@ static void h_big(gw_request_t *req, void *data) {
     static char big[64 * 1024];
     memset(big, 'b', sizeof big);
     gw_respond(req, 200, "text/plain", big, sizeof big, NULL);
+}
+
+/* POST /keyed: the command key is "gen-1" (as the bus sets a generated
+ * one); answers a 504 problem. */
+static void h_keyed(gw_request_t *req, void *data) {
+    (void)data;
+    atomic_fetch_add(&S.handled, 1);
+    gw_req_set_command_key(req, "gen-1");
+    gw_respond_problem(req, 504, "timeout", "unknown outcome", NULL, 0);
 }
 
 static void h_nocontent(gw_request_t *req, void *data) {
@@ -303,6 +315,7 @@ static void server_start(void (*tweak)(sms_config_t *)) {
     assert_int_equal(gw_router_add(S.router, "GET", "/auth/{id}", GW_ROUTE_AUTH, GW_ROLE_LECTURER | GW_ROLE_ADMIN,
                                    h_inspect, NULL),
                      0);
+    assert_int_equal(gw_router_add(S.router, "POST", "/keyed", 0, 0, h_keyed, NULL), 0);
     assert_int_equal(gw_router_add(S.router, "GET", "/slow", 0, 0, h_slow, NULL), 0);
     assert_int_equal(gw_router_add(S.router, "GET", "/big", 0, 0, h_big, NULL), 0);
     assert_int_equal(gw_router_add(S.router, "DELETE", "/nocontent", 0, 0, h_nocontent, NULL), 0);
@@ -546,6 +559,82 @@ static void test_errors(void **state) {
     assert_int_equal(r->status, 400);
     r = roundtrip("GET /inspect/a%00b HTTP/1.1\r\n\r\n");
     assert_int_equal(r->status, 400);
+    server_stop();
+}
+
+/* {"a":{"a":...{"a":1}...}} with depth objects, as a POST /inspect/1. Caller frees. */
+static char *deep_post(int depth) {
+    size_t n = (size_t)depth * 6 + 200;
+    char *s = malloc(n), *p = s;
+    p += sprintf(p, "POST /inspect/1 HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n",
+                 depth * 6 + 1);
+    for (int i = 0; i < depth; i++) p += i + 1 < depth ? sprintf(p, "{\"a\":") : sprintf(p, "{\"a\":1");
+    for (int i = 0; i < depth; i++) *p++ = '}';
+    *p = '\0';
+    return s;
+}
+
+static void test_json_depth(void **state) {
+    (void)state;
+    server_start(NULL);
+    char *ok = deep_post(SMS_JSON_MAX_DEPTH), *deep = deep_post(SMS_JSON_MAX_DEPTH + 1);
+    resp_t *r = roundtrip(ok);
+    assert_int_equal(r->status, 200);
+    int handled = atomic_load(&S.handled);
+    r = roundtrip(deep);
+    assert_int_equal(r->status, 400);
+    assert_int_equal(atomic_load(&S.handled), handled); /* refused before the handler */
+    assert_non_null(strstr(r->body, "\"type\":\"https://sms.example/problems/validation\""));
+    char field[200] = "\"field\":\"a";
+    for (int i = 1; i < SMS_JSON_MAX_DEPTH; i++) strcat(field, ".a");
+    strcat(field, "\"");
+    assert_non_null(strstr(r->body, field));
+    assert_non_null(strstr(r->body, "more than 24 arrays or objects deep"));
+    free(ok);
+    free(deep);
+    server_stop();
+}
+
+static void big_body(sms_config_t *cfg) { cfg->body_limit = 1 << 20; }
+
+/* Far past cJSON's own limit (1000): refused by the text scan, no recursion. */
+static void test_json_depth_huge(void **state) {
+    (void)state;
+    server_start(big_body);
+    char *deep = deep_post(100000);
+    resp_t *r = roundtrip(deep);
+    assert_int_equal(r->status, 400);
+    assert_non_null(strstr(r->body, "nested too deeply"));
+    free(deep);
+    r = roundtrip("GET /inspect/1 HTTP/1.1\r\n\r\n"); /* still serving */
+    assert_int_equal(r->status, 200);
+    server_stop();
+}
+
+static void test_idempotency_key_answers(void **state) {
+    (void)state;
+    server_start(NULL);
+    /* A write's answer echoes the client's key; a read's does not. */
+    resp_t *r = roundtrip("POST /inspect/1 HTTP/1.1\r\nIdempotency-Key: k-1:x\r\nContent-Type: application/json\r\n"
+                          "Content-Length: 2\r\n\r\n{}");
+    assert_int_equal(r->status, 200);
+    assert_memory_equal(find_header(r->head, "Idempotency-Key"), "k-1:x\r\n", 7);
+    r = roundtrip("GET /inspect/1 HTTP/1.1\r\nIdempotency-Key: k-1\r\n\r\n");
+    assert_null(find_header(r->head, "Idempotency-Key"));
+    /* Refused before the handler (415): still named. */
+    r = roundtrip("POST /inspect/1 HTTP/1.1\r\nIdempotency-Key: k-2\r\nContent-Length: 2\r\n\r\n{}");
+    assert_int_equal(r->status, 415);
+    assert_memory_equal(find_header(r->head, "Idempotency-Key"), "k-2\r\n", 5);
+    assert_non_null(strstr(r->body, "\"idempotency_key\":\"k-2\""));
+    /* A malformed key is never echoed. */
+    r = roundtrip("POST /inspect/1 HTTP/1.1\r\nIdempotency-Key: a\x01b\r\nContent-Type: application/json\r\n"
+                  "Content-Length: 2\r\n\r\n{}");
+    assert_null(find_header(r->head, "Idempotency-Key"));
+    /* The command's key, once set, wins, in the header and the problem body. */
+    r = roundtrip("POST /keyed HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+    assert_int_equal(r->status, 504);
+    assert_memory_equal(find_header(r->head, "Idempotency-Key"), "gen-1\r\n", 7);
+    assert_non_null(strstr(r->body, "\"idempotency_key\":\"gen-1\""));
     server_stop();
 }
 
@@ -1151,7 +1240,8 @@ int main(void) {
         T(test_pipelining),   T(test_timeouts),        T(test_backpressure),
         T(test_max_connections), T(test_shutdown),     T(test_shutdown_gives_up),
         T(test_stream_body),  T(test_stream_body_timeout), T(test_stream_response),
-        T(test_stream_response_unbounded),
+        T(test_stream_response_unbounded), T(test_json_depth), T(test_json_depth_huge),
+        T(test_idempotency_key_answers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
