@@ -174,7 +174,7 @@ static void decision_not_done(sms_decision_t *d, const char *detail) {
  * the first outcome if it landed, and decided afresh if it did not. */
 static void decision_outcome_unknown(sms_decision_t *d, const char *detail) {
     d->n_events = 0;
-    sms_decision_fail(d, 504, "outcome_unknown", "%s", detail);
+    sms_decision_fail(d, 504, "timeout", "%s", detail); /* the type the gateway gives every unknown outcome */
 }
 
 /* ---------------- the view tailer ---------------- */
