@@ -84,6 +84,17 @@ int seed_resp_id(const admin_http_req_t *r, char *out, size_t outlen) {
     return rc;
 }
 
+int64_t seed_resp_created_at(const admin_http_req_t *r) {
+    int64_t ms = sms_now_ms();
+    if (!admin_http_ok(r) || !r->resp.data) return ms;
+    cJSON *doc = cJSON_Parse(r->resp.data);
+    const cJSON *at = cJSON_GetObjectItemCaseSensitive(doc, "created_at");
+    int64_t parsed;
+    if (cJSON_IsString(at) && sms_rfc3339_parse(at->valuestring, strlen(at->valuestring), &parsed) == 0) ms = parsed;
+    cJSON_Delete(doc);
+    return ms;
+}
+
 char *seed_token(const seed_t *s, const char *sub, const char *role) {
     char *token = NULL;
     if (sms_jwt_mint(sub, role, sms_now_ms() / 1000, SEED_TOKEN_TTL_S, s->cfg->jwt_secret, &token) != 0) {

@@ -33,6 +33,11 @@ size_t seed_run(seed_t *s, admin_http_batch_t *b, const char *phase);
 void seed_skip(seed_t *s, size_t n, const char *what);
 /* Copies the response's "id" into out (""). Returns 0, or -1 if there is none. */
 int seed_resp_id(const admin_http_req_t *r, char *out, size_t outlen);
+/* The created_at (RFC 3339) of r's 2xx JSON body in ms, or now when it has
+ * none. Seeds date what they create from it, not from the clock: a re-run on
+ * another day then sends the very same requests, which the gateway binds to
+ * their Idempotency-Keys (a different body under a key is 422). */
+int64_t seed_resp_created_at(const admin_http_req_t *r);
 /* Mints a token for sub/role; exits the process if that is impossible (no secret
  * was already checked by admin_seed_main, so only signing can fail). Free with sms_free. */
 char *seed_token(const seed_t *s, const char *sub, const char *role);

@@ -95,20 +95,21 @@ static char *roster_body(int cls) {
 
 /* Due dates at 23:59 UTC: the first assignment of class c is 10 - c days
  * past, the second 7 + 3c days ahead. */
-static int64_t due_ms(int cls, int k) {
-    int64_t midnight = sms_now_ms() / DAY_MS * DAY_MS;
+static int64_t due_ms(int64_t anchor_ms, int cls, int k) {
+    int64_t midnight = anchor_ms / DAY_MS * DAY_MS;
     int64_t days = k == 0 ? -(10 - cls) : 7 + 3 * cls;
     return midnight + days * DAY_MS + (23 * 60 + 59) * 60 * 1000LL;
 }
 
-static char *assignment_body(const char *class_id, int cls, int k) {
+/* anchor_ms: when the class was created (seed_resp_created_at). */
+static char *assignment_body(const char *class_id, int64_t anchor_ms, int cls, int k) {
     char due[SMS_RFC3339_LEN];
     sms_buf_t b;
     sms_buf_init(&b);
     sms_buf_printf(&b, "{\"class_id\":\"%s\",\"title\":", class_id);
     sms_buf_json_str(&b, CLASSES[cls].titles[k], strlen(CLASSES[cls].titles[k]));
     sms_buf_printf(&b, ",\"description\":\"Hand in through the student API.\",\"due_at\":\"%s\",\"max_score\":%d}",
-                   sms_rfc3339(due_ms(cls, k), due), k == 0 ? 20 : 100);
+                   sms_rfc3339(due_ms(anchor_ms, cls, k), due), k == 0 ? 20 : 100);
     return sms_buf_take(&b, NULL);
 }
 
@@ -189,7 +190,11 @@ int seed_demo(seed_t *s, const char *url) {
         admin_http_batch_add(&b, "POST", lecturer, key, class_body(&CLASSES[c]), "/lecturer/classes");
     }
     seed_run(s, &b, "classes");
-    for (int c = 0; c < N_CLASSES; c++) (void)seed_resp_id(b.reqs[c], class_ids[c], sizeof class_ids[c]);
+    int64_t created_at[N_CLASSES];
+    for (int c = 0; c < N_CLASSES; c++) {
+        (void)seed_resp_id(b.reqs[c], class_ids[c], sizeof class_ids[c]);
+        created_at[c] = seed_resp_created_at(b.reqs[c]);
+    }
     admin_http_batch_close(&b);
 
     /* Rosters, assignments and posts need only their class. */
@@ -207,7 +212,8 @@ int seed_demo(seed_t *s, const char *url) {
         for (int k = 0; k < PER_CLASS; k++) {
             snprintf(key, sizeof key, KEY_PREFIX ":assignment:%s:%d", code, k + 1);
             admin_http_req_t *r = admin_http_batch_add(&b, "POST", lecturer, key,
-                                                       assignment_body(class_ids[c], c, k), "/lecturer/assignments");
+                                                       assignment_body(class_ids[c], created_at[c], c, k),
+                                                       "/lecturer/assignments");
             r->tag = assignment_ids[c][k];
         }
         snprintf(key, sizeof key, KEY_PREFIX ":post:%s", code);

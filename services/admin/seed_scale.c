@@ -138,8 +138,9 @@ static char *grades_body(const scale_opts_t *o, const roster_t *ro, long asg, si
 }
 
 /* Every third assignment is past due; the others are due over the next weeks. */
-static char *assignment_body(const char *class_id, long asg) {
-    int64_t midnight = sms_now_ms() / DAY_MS * DAY_MS;
+/* anchor_ms: when its class was created (seed_resp_created_at). */
+static char *assignment_body(const char *class_id, int64_t anchor_ms, long asg) {
+    int64_t midnight = anchor_ms / DAY_MS * DAY_MS;
     int64_t days = asg % 3 == 0 ? -(1 + asg % 14) : 1 + asg % 30;
     char due[SMS_RFC3339_LEN];
     sms_buf_t b;
@@ -206,7 +207,11 @@ int seed_scale(seed_t *s, int argc, char **argv) {
         r->tag = class_ids[c];
     }
     seed_run(s, &b, "classes");
-    for (size_t i = 0; i < b.n; i++) (void)seed_resp_id(b.reqs[i], b.reqs[i]->tag, ID_LEN);
+    int64_t *created_at = sms_calloc((size_t)o.classes, sizeof *created_at);
+    for (size_t i = 0; i < b.n; i++) {
+        (void)seed_resp_id(b.reqs[i], b.reqs[i]->tag, ID_LEN);
+        created_at[i] = seed_resp_created_at(b.reqs[i]);
+    }
     admin_http_batch_close(&b);
 
     /* Rosters, assignments and posts need only their class. */
@@ -239,7 +244,8 @@ int seed_scale(seed_t *s, int argc, char **argv) {
         }
         snprintf(key, sizeof key, "seed-%s:assignment:%ld", o.run, a + 1);
         admin_http_req_t *r = admin_http_batch_add(&b, "POST", lecturers[lecturer_of(&o, c)], key,
-                                                   assignment_body(class_ids[c], a), "/lecturer/assignments");
+                                                   assignment_body(class_ids[c], created_at[c], a),
+                                                   "/lecturer/assignments");
         r->tag = asg_ids[a];
     }
     seed_run(s, &b, "rosters/assignments");
@@ -291,6 +297,7 @@ int seed_scale(seed_t *s, int argc, char **argv) {
     sms_free(students);
     sms_free(class_ids);
     sms_free(asg_ids);
+    sms_free(created_at);
     free_rosters(&o, rosters);
     if (s->failed) {
         fprintf(stderr, "seed scale: %zu requests failed or were skipped; see above\n", s->failed);
