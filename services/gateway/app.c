@@ -221,6 +221,24 @@ void gw_respond_redis_down(gw_request_t *req) {
                          "Retry-After: 1\r\n");
 }
 
+bool gw_respond_view_state(gw_request_t *req, const redisReply *r, const char *view) {
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements < 1 || r->element[0]->type != REDIS_REPLY_INTEGER)
+        return false;
+    char detail[256];
+    if (r->element[0]->integer == 3) {
+        snprintf(detail, sizeof detail, "the %s view is being rebuilt from the event log; retry shortly", view);
+        gw_respond_problem_h(req, 503, "view_rebuilding", detail, NULL, 0, "Retry-After: 2\r\n");
+        return true;
+    }
+    if (r->element[0]->integer != 2 || r->elements != 2 || r->element[1]->type != REDIS_REPLY_STRING) return false;
+    snprintf(detail, sizeof detail,
+             "events of this data could not be applied to the %s view and are quarantined (%.*s); an operator must "
+             "repair them (sms-admin quarantine list)",
+             view, (int)(r->element[1]->len > 140 ? 140 : r->element[1]->len), r->element[1]->str);
+    gw_respond_problem(req, 503, "view_incomplete", detail, NULL, 0);
+    return true;
+}
+
 /* ---- health ---- */
 
 static void healthz(gw_request_t *req, void *data) {

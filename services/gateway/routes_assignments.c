@@ -26,6 +26,7 @@
  * services; it needs the views in one Redis, as every read script here does). */
 #define RENDER_LUA                                                                                     \
     "local p = 'sms:assignments:'\n"                                                                   \
+    GW_LUA_VIEW_STATE                                                                                  \
     "local function render(h, now)\n"                                                                  \
     "  local st = 'open'\n"                                                                            \
     "  if h[4] == 'deleted' then st = 'deleted' elseif tonumber(h[3]) <= now then st = 'closed' end\n" \
@@ -43,6 +44,8 @@
 static gw_script_t get_script = {.source = RENDER_LUA
     "local h = fetch(ARGV[1])\n"
     "if h[1] ~= ARGV[2] or not h[2] then return {0} end\n"
+    "local vs = view_state(ARGV[1])\n"
+    "if vs then return vs end\n"
     "return {1, render(h, tonumber(ARGV[3]))}\n"};
 
 /* ARGV: 1 user, 2 class id, 3 sort (due_at|-due_at|created_at), 4 lo, 5 hi (15-digit
@@ -51,6 +54,8 @@ static gw_script_t get_script = {.source = RENDER_LUA
  * Members are "<15 digits>:<id>" (see projection.h): the id starts at byte 17. */
 static gw_script_t list_script = {.source = RENDER_LUA
     "if redis.call('HGET', p .. 'cls:' .. ARGV[2], 'lecturer_id') ~= ARGV[1] then return {0} end\n"
+    "local vs = view_state(ARGV[2])\n"
+    "if vs then return vs end\n"
     "local sort, lo, hi, cur = ARGV[3], ARGV[4], ARGV[5], ARGV[6]\n"
     "local limit, now = tonumber(ARGV[7]), tonumber(ARGV[8])\n"
     "local function page(members)\n"
@@ -97,6 +102,7 @@ static void on_assignment(redisReply *r, void *data) {
         gw_respond_redis_down(req);
         return;
     }
+    if (gw_respond_view_state(req, r, "assignments")) return;
     /* Another lecturer's assignment is answered exactly like a missing one. */
     if (r->element[0]->integer != 1 || r->elements != 2 || r->element[1]->type != REDIS_REPLY_STRING) {
         gw_respond_problem(req, 404, "not_found", "no such assignment", NULL, 0);
@@ -125,6 +131,7 @@ static void on_list(redisReply *r, void *data) {
         gw_respond_redis_down(req);
         return;
     }
+    if (gw_respond_view_state(req, r, "assignments")) return;
     if (r->element[0]->integer != 1) {
         gw_respond_problem(req, 404, "not_found", "no such class", NULL, 0);
         return;

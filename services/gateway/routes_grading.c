@@ -23,21 +23,7 @@
     "local function rec(g)\n"                                                                \
     "  return string.match(g, '^(%d+)|(%d+)|(%d)|([^|]*)|([^|]*)|(.*)$')\n"                 \
     "end\n"                                                                                  \
-    LUA_VIEW_STATE
-
-/* view_state(aggregate, ...): nil when the view can answer for these
- * aggregates; {3} while it is being rebuilt (no built marker: a half-built
- * view must not pass for a whole one); {2, positions} when events of one of
- * them are quarantined (common/quarantine.h). Called after the access
- * checks, so it tells nothing to whom the data is not shown. */
-#define LUA_VIEW_STATE                                                                       \
-    "local function view_state(...)\n"                                                       \
-    "  if redis.call('HEXISTS', p .. 'meta', 'built') == 0 then return {3} end\n"           \
-    "  for _, agg in ipairs({...}) do\n"                                                     \
-    "    local q = redis.call('SMEMBERS', p .. 'incomplete:' .. agg)\n"                     \
-    "    if #q > 0 then table.sort(q); return {2, table.concat(q, ' ')} end\n"              \
-    "  end\n"                                                                                \
-    "end\n"
+    GW_LUA_VIEW_STATE
 
 /* ARGV: assignment, lecturer, cursor ("" = start), limit.
  * {0} not found, or {1, items JSON, next cursor or false}. */
@@ -75,7 +61,7 @@ static gw_script_t sheet_script = {.source = LUA_HEAD
 /* ARGV: assignment, lecturer, student. {0} not found, or {1, entries JSON}. */
 static gw_script_t history_script = {.source =
     "local p = 'sms:grading:'\n"
-    LUA_VIEW_STATE
+    GW_LUA_VIEW_STATE
     "if redis.call('HGET', p .. 'a:' .. ARGV[1], 'lecturer_id') ~= ARGV[2] then return {0} end\n"
     "local vs = view_state(ARGV[1])\n"
     "if vs then return vs end\n"
@@ -175,26 +161,6 @@ static void respond_wrapped(gw_request_t *req, const char *prefix, const redisRe
     sms_buf_close(&b);
 }
 
-/* Answers a view_state reply ({2, positions} or {3}); false for any other. */
-static bool view_not_whole(gw_request_t *req, const redisReply *r) {
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements < 1 || r->element[0]->type != REDIS_REPLY_INTEGER)
-        return false;
-    if (r->element[0]->integer == 3) {
-        gw_respond_problem_h(req, 503, "view_rebuilding",
-                             "the grading view is being rebuilt from the event log; retry shortly", NULL, 0,
-                             "Retry-After: 2\r\n");
-        return true;
-    }
-    if (r->element[0]->integer != 2 || r->elements != 2 || r->element[1]->type != REDIS_REPLY_STRING) return false;
-    char detail[256];
-    snprintf(detail, sizeof detail,
-             "events of this data could not be applied and are quarantined (%.*s); an operator must repair them "
-             "(sms-admin quarantine list)",
-             (int)(r->element[1]->len > 160 ? 160 : r->element[1]->len), r->element[1]->str);
-    gw_respond_problem(req, 503, "view_incomplete", detail, NULL, 0);
-    return true;
-}
-
 static bool found(redisReply *r, size_t elements) {
     return r && r->type == REDIS_REPLY_ARRAY && r->elements == elements && r->element[0]->type == REDIS_REPLY_INTEGER &&
            r->element[0]->integer == 1;
@@ -251,7 +217,7 @@ static void correct_grade(gw_request_t *req, void *data) {
 static void on_sheet(redisReply *r, void *data) {
     gw_request_t *req = gw_read_finish(data);
     if (absent(r)) not_found(req, "no such assignment");
-    else if (view_not_whole(req, r)) return;
+    else if (gw_respond_view_state(req, r, "grading")) return;
     else if (!found(r, 3)) gw_respond_redis_down(req);
     else respond_wrapped(req, "{\"items\":[", r->element[1], "],\"next_cursor\":", r->element[2]);
 }
@@ -284,7 +250,7 @@ static void get_sheet(gw_request_t *req, void *data) {
 static void on_history(redisReply *r, void *data) {
     gw_request_t *req = gw_read_finish(data);
     if (absent(r)) not_found(req, "no such assignment");
-    else if (view_not_whole(req, r)) return;
+    else if (gw_respond_view_state(req, r, "grading")) return;
     else if (!found(r, 2)) gw_respond_redis_down(req);
     else respond_wrapped(req, "{\"items\":[", r->element[1], "]}", NULL);
 }
@@ -308,7 +274,7 @@ static void get_history(gw_request_t *req, void *data) {
 
 static void on_student_grades(redisReply *r, void *data) {
     gw_request_t *req = gw_read_finish(data);
-    if (view_not_whole(req, r)) return;
+    if (gw_respond_view_state(req, r, "grading")) return;
     if (r == NULL || r->type != REDIS_REPLY_STRING) gw_respond_redis_down(req);
     else gw_respond(req, 200, "application/json", r->str, r->len, NULL);
 }
@@ -328,7 +294,7 @@ static void get_student_grades(gw_request_t *req, void *data) {
 static void on_ranking(redisReply *r, void *data) {
     gw_request_t *req = gw_read_finish(data);
     if (absent(r)) not_found(req, "you are not enrolled in this class");
-    else if (view_not_whole(req, r)) return;
+    else if (gw_respond_view_state(req, r, "grading")) return;
     else if (!found(r, 2) || r->element[1]->type != REDIS_REPLY_STRING) gw_respond_redis_down(req);
     else gw_respond(req, 200, "application/json", r->element[1]->str, r->element[1]->len, NULL);
 }
