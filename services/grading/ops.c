@@ -12,6 +12,7 @@
 #include "msgpack_util.h"
 #include "projection.h"
 #include "state.h"
+#include "validate.h"
 #include "worker_batch.h"
 
 static const char *const learn_topics[] = {"sms.events.classes", "sms.events.assignments", NULL};
@@ -77,6 +78,7 @@ const sms_worker_ops_t grading_ops = {
     .redis_init = grading_projection_init,
     .project = grading_projection_append,
     .project_many = grading_projection_append_many,
+    .validate = grading_event_validate,
     .batch_begin = batch_begin,
     .batch_end = batch_end,
     .decide = decide,
