@@ -24,10 +24,10 @@
 #define SMS_EVENT_USER_MAX 127                     /* user ids are token subs (common/token.h: sub[128]) */
 #define SMS_EVENT_EVENT_ID_MAX 128                 /* an envelope's id */
 #define SMS_EVENT_SCORE_MAX 1000000.0              /* the largest max_score (assignments) and so grade score */
-/* The most elements a view accepts in a learned list (a roster event's
- * students): what one script call applies. The owners write fewer (a
- * class.students_enrolled at most 500), but a view must not refuse a
- * larger event its projection can apply. */
+/* The most elements a view accepts in a roster event's students: what one
+ * script call applies. The classes decider writes at most 500, but other
+ * producers (the e2e seeders write 1000) may write more, and a view must
+ * not refuse an event its projection can apply. */
 #define SMS_EVENT_LIST_MAX 10000
 
 /* What a string field must look like. */

@@ -375,6 +375,7 @@ static const variant_t variants[] = {
     {"grading", "class.students_enrolled.v1", "data.students", STR("s-1"), "data.students"},
     {"grading", "class.students_enrolled.v1", "data.roster_version", I64(0), "data.roster_version"},
     {"grading", "class.students_enrolled.v1", "data.students", DUP(1000), NULL}, /* larger than a command's 500 */
+    {"grading", "class.students_enrolled.v1", "data.students", DUP(10001), "data.students"},
     {"grading", "class.student_unenrolled.v1", "data.student_id", DEL, "data.student_id"},
     {"grading", "class.created.v1", "data.version", I64(0), NULL}, /* not an event grading applies */
     /* assignments: own events */
@@ -418,8 +419,11 @@ static const variant_t variants[] = {
     {"classes", "class.created.v1", "v", I64(2), "v is not a version"},
     {"classes", "class.updated.v1", "data.changed", STRS("foo", 1), "data.changed[0]"},
     {"classes", "class.updated.v1", "data.changed", STRS("name", 0), "data.changed"},
-    {"classes", "class.students_enrolled.v1", "data.students", DUP(501), "data.students"},
-    {"classes", "class.students_enrolled.v1", "data.students", DUP(500), NULL},
+    {"classes", "class.students_enrolled.v1", "data.students", DUP(10001), "data.students"},
+    {"classes", "class.students_enrolled.v1", "data.students", DUP(1000), NULL}, /* as the e2e seeder writes */
+    {"classes", "class.students_enrolled.v1", "data.students", STRS("x", 0), "data.students"},
+    {"classes", "class.students_enrolled.v1", "data.already_enrolled", DEL, NULL}, /* read as 0 */
+    {"classes", "class.students_enrolled.v1", "data.already_enrolled", I64(501), "data.already_enrolled"},
     {"classes", "class.students_enrolled.v1", "data.students.0.email", STR("not-an-email"), "data.students[0].email"},
     {"classes", "class.students_enrolled.v1", "data.students.1.name", REPEAT("n", 201), "data.students[1].name"},
     {"classes", "class.students_enrolled.v1", "data.already_enrolled", I64(-1), "data.already_enrolled"},
