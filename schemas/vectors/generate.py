@@ -250,6 +250,28 @@ def build():
             "grade_version": 2,
         })
 
+    # An operator's repair of another student's grade at 13:00, whose grade.changed
+    # was quarantined (sms-admin quarantine list gave its position).
+    T_CORRECT = 1764075600000  # 2025-11-25T13:00:00.000Z
+    OPERATOR = "ops-1"
+    grade_corrected = assignment_event(
+        "01JDQ2D5E6F7G8H9J0K1M2N3P4", "grade.corrected", T_CORRECT, "ops-1:repair-s-1002", {
+            "assignment_id": ASSIGNMENT_ID,
+            "class_id": CLASS_ID,
+            "student_id": "s-1002",
+            "previous_score": None,
+            "score": 16,
+            "previous_feedback": None,
+            "feedback": "",
+            "released": False,
+            "changed_by": OPERATOR,
+            "changed_at": T_CORRECT,
+            "grade_version": 1,
+            "reason": "the score was typed as 1e17",
+            "repairs": "sms.events.grades:2:1842",
+        })
+    grade_corrected["actor"] = OPERATOR
+
     # A pinned announcement in that class at 10:10, on sms.events.posts (key = class id).
     T_POST = 1764066600000  # 2025-11-25T10:10:00.000Z
     post_created = event(
@@ -409,6 +431,7 @@ def build():
         "chat.message_posted.v1": chat_message_posted,
         "grade.changed.v1": grade_changed,
         "grade.released.v1": grade_released,
+        "grade.corrected.v1": grade_corrected,
         "assignment.created.v1": assignment_created,
         "assignment.updated.v1": assignment_updated,
         "assignment.deleted.v1": assignment_deleted,

@@ -16,6 +16,7 @@
 #include "redis.h"
 #include "reminders.h"
 #include "state.h"
+#include "validate.h"
 #include "worker_batch.h"
 
 SMS_WORKER_BATCH_STATE(assignments)
@@ -168,6 +169,7 @@ const sms_worker_ops_t assignments_ops = {
     .learn_topics = learn_topics,
     .redis_init = assignments_projection_init,
     .project = assignments_projection_append,
+    .validate = assignments_event_validate,
     .batch_begin = batch_begin,
     .batch_end = batch_end,
     .decide = decide,

@@ -18,6 +18,7 @@
 #include "projection.h"
 #include "redis.h"
 #include "state.h"
+#include "validate.h"
 #include "worker_batch.h"
 
 SMS_WORKER_BATCH_STATE(classes)
@@ -221,6 +222,7 @@ const sms_worker_ops_t classes_ops = {
     .learn_topics = learn_topics,
     .redis_init = classes_projection_init,
     .project = classes_projection_append,
+    .validate = classes_event_validate,
     .batch_begin = batch_begin,
     .batch_end = batch_end,
     .decide = decide,

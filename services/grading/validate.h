@@ -1,9 +1,7 @@
-/* validate.h - grading's event validator (common/worker.h: validate): one
- * check per event type the grading view applies, its own grade events and
- * the class and assignment events it learns. The worker runs it on every
- * event a decision is about to produce and on every event before projecting
- * it, so the decider never writes what projection.c (and its Lua) cannot
- * apply, and a bad event already in the log is quarantined, not applied. */
+/* validate.h - whether an event is one the grading view can apply: its own
+ * grade.changed / grade.released (v1) and the class roster and assignment
+ * events it learns. The worker's ops.validate (common/worker.h), run by the
+ * decider before producing and by the projection before applying. Pure. */
 #ifndef GRADING_VALIDATE_H
 #define GRADING_VALIDATE_H
 
@@ -11,14 +9,10 @@
 
 #include "envelope.h"
 
-/* Scores (and max_score) are hundredths in 0..GRADING_POINTS_MAX * 100:
- * what the assignments service accepts as max_score. */
-#define GRADING_POINTS_MAX 1000000
-#define GRADING_ID_MAX 128        /* assignment, class and actor ids */
-#define GRADING_ROSTER_MAX 10000  /* students in one class.students_enrolled */
-
-/* 0 if ev is valid (or not a type this view applies), else -1 with the
- * field and why in err. */
+/* 0 if ev (of topic; NULL or "": sms.events.grades) is valid or not an event
+ * this view applies; -1 with the reason, naming the field, in err. A grade
+ * event of another version is invalid; a learned event of another version
+ * is not for this view (0). */
 int grading_event_validate(const char *topic, const sms_event_t *ev, char *err, size_t errlen);
 
 #endif

@@ -13,6 +13,7 @@
 #include "projection.h"
 #include "schema.h"
 #include "state.h"
+#include "validate.h"
 #include "webhooks.h"
 
 static const char *const learn_topics[] = {NOTIF_TOPIC, "sms.events.classes", NULL};
@@ -217,6 +218,7 @@ const sms_worker_ops_t notifications_ops = {
     .redis_init = notif_projection_init,
     .project = notif_projection_append,
     .project_many = notif_projection_append_many,
+    .validate = notifications_event_validate,
     .batch_begin = batch_begin,
     .batch_end = batch_end,
     .decide = decide,

@@ -49,7 +49,7 @@ ASSIGNMENT_EVENT_VECTORS = ["assignment.created.v1", "assignment.updated.v1", "a
 DUE_SOON_VECTORS = ["assignment.due_soon.v1"]
 ASSIGNMENT_KEYS = ["id", "class_id", "lecturer_id", "title", "description", "due_at", "max_score",
                    "status", "created_at", "updated_at", "version"]
-GRADE_EVENT_VECTORS = ["grade.changed.v1", "grade.released.v1"]
+GRADE_EVENT_VECTORS = ["grade.changed.v1", "grade.released.v1", "grade.corrected.v1"]
 SUBMISSION_EVENT_VECTORS = ["submission.created.v1"]
 SUBMISSION_KEYS = ["assignment_id", "class_id", "student_id", "version", "text", "upload_ids",
                    "submitted_at", "late"]
@@ -58,6 +58,9 @@ GRADE_KEYS = {
                       "previous_feedback", "feedback", "released", "changed_by", "changed_at",
                       "grade_version"],
     "grade.released": ["assignment_id", "class_id", "student_id", "score", "feedback", "grade_version"],
+    "grade.corrected": ["assignment_id", "class_id", "student_id", "previous_score", "score",
+                        "previous_feedback", "feedback", "released", "changed_by", "changed_at",
+                        "grade_version", "reason", "repairs"],
 }
 POST_EVENT_VECTORS = ["post.created.v1"]
 POST_KEYS = ["id", "class_id", "lecturer_id", "author_id", "title", "body", "pinned", "created_at"]

@@ -293,6 +293,79 @@ static void test_codecs(void **unused) {
     assert_int_equal(grading_record_parse("x|1", 3, &g), -1);
 }
 
+/* grades.correct: only an admin; the body checked like update-grades rows;
+ * the event's data packs to the golden vector's bytes. */
+static void test_correction(void **unused) {
+    (void)unused;
+    grading_state_t st;
+    setup(&st, 3);
+    grading_outcome_t o;
+    const char *ok = "{\"student_id\":\"s0001\",\"score\":16,\"reason\":\"typed as 1e17\","
+                     "\"repairs\":\"sms.events.grades:2:1842\"}";
+    decide(&st, "grades.correct", "L1", ok, &o); /* role lecturer */
+    assert_int_equal(o.verdict.status, 403);
+    grading_outcome_clear(&o);
+    sms_command_head_t h = {.type = SMS_STR("grades.correct"), .actor = SMS_STR("ops-1"), .role = SMS_STR("admin"),
+                            .key = SMS_STR("A1"), .v = 1};
+    static const struct {
+        const char *body, *field;
+    } bad[] = {
+        {"{\"student_id\":\"s0001\",\"score\":1e17,\"reason\":\"x\"}", "score"},
+        {"{\"student_id\":\"s0001\",\"score\":-0.5,\"reason\":\"x\"}", "score"},
+        {"{\"student_id\":\"s0001\",\"score\":16}", "reason"},
+        {"{\"student_id\":\"s|1\",\"score\":16,\"reason\":\"x\"}", "student_id"},
+        {"{\"student_id\":\"s0001\",\"score\":16,\"reason\":\"x\",\"repairs\":\"nope\"}", "repairs"},
+        {"{\"student_id\":\"s0001\",\"score\":16,\"reason\":\"x\",\"repairs\":\"t:1:x\"}", "repairs"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        unit_cmd_t f;
+        unit_cmd_make(&f, &h, bad[i].body);
+        grading_decide(&st, &f.cmd, &o);
+        assert_int_equal(o.verdict.status, 422);
+        assert_string_equal(o.verdict.errors[0].field, bad[i].field);
+        grading_outcome_clear(&o);
+        unit_cmd_free(&f);
+    }
+    unit_cmd_t f;
+    unit_cmd_make(&f, &h, ok);
+    grading_decide(&st, &f.cmd, &o);
+    assert_int_equal(o.verdict.status, 200);
+    assert_int_equal(o.kind, GRADING_CORRECT);
+    assert_int_equal(o.n_changes, 1);
+    assert_int_equal(o.changes[0].score, 1600);
+    assert_int_equal(o.changes[0].grade_version, 1);
+    assert_false(o.changes[0].had_previous);
+    assert_int_equal(o.repairs.len, strlen("sms.events.grades:2:1842"));
+    grading_outcome_clear(&o);
+    unit_cmd_free(&f);
+
+    /* The event data, packed as ops.c packs it, is the vector's byte for byte. */
+    size_t n;
+    char *text = unit_vector("grade.corrected.v1", "json", &n);
+    cJSON *json = cJSON_Parse(text);
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(json, "data");
+    msgpack_sbuffer want, got;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&want);
+    msgpack_packer_init(&pk, &want, msgpack_sbuffer_write);
+    assert_int_equal(sms_json_to_msgpack(d, &pk), 0);
+    msgpack_sbuffer_init(&got);
+    msgpack_packer_init(&pk, &got, msgpack_sbuffer_write);
+    grading_change_t c = {.student_id = SMS_STR("s-1002"), .score = 1600, .feedback = SMS_STR(""), .grade_version = 1};
+    grading_pack_corrected(&pk, cJSON_GetObjectItemCaseSensitive(d, "assignment_id")->valuestring,
+                           cJSON_GetObjectItemCaseSensitive(d, "class_id")->valuestring, &c, SMS_STR("ops-1"),
+                           (int64_t)cJSON_GetObjectItemCaseSensitive(d, "changed_at")->valuedouble,
+                           SMS_STR(cJSON_GetObjectItemCaseSensitive(d, "reason")->valuestring),
+                           SMS_STR(cJSON_GetObjectItemCaseSensitive(d, "repairs")->valuestring));
+    assert_int_equal(got.size, want.size);
+    assert_memory_equal(got.data, want.data, want.size);
+    msgpack_sbuffer_destroy(&want);
+    msgpack_sbuffer_destroy(&got);
+    cJSON_Delete(json);
+    sms_free(text);
+    grading_state_close(&st);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_thousand_rows_one_bad, free_last),
@@ -302,6 +375,7 @@ int main(void) {
         cmocka_unit_test_teardown(test_shape_and_access, free_last),
         cmocka_unit_test_teardown(test_unchanged_resend_and_versions, free_last),
         cmocka_unit_test_teardown(test_codecs, free_last),
+        cmocka_unit_test_teardown(test_correction, free_last),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
