@@ -830,13 +830,21 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n, bool s
         it->msg = msgs[i];
         decision_init(&it->d);
         if (is_source_topic(w, msgs[i])) {
-            if (sms_event_decode(msgs[i]->payload, msgs[i]->len, &it->src) == SMS_ENV_OK) {
+            char why[SMS_QUARANTINE_REASON_MAX];
+            const char *topic = rd_kafka_topic_name(msgs[i]->rkt);
+            if (sms_event_decode(msgs[i]->payload, msgs[i]->len, &it->src) != SMS_ENV_OK) {
+                snprintf(why, sizeof why, "not an event envelope");
+            } else if (ops->validate && ops->validate(topic, &it->src, why, sizeof why) != 0) {
+                sms_event_close(&it->src);
+            } else {
                 it->source = true;
                 n_sources++;
-            } else {
-                sms_log(SMS_LOG_WARN, "event_undecodable", "%s[%d] offset %lld skipped", rd_kafka_topic_name(msgs[i]->rkt),
-                        msgs[i]->partition, (long long)msgs[i]->offset);
+                continue;
             }
+            /* Deciding it again would refuse it again: passed over (its offset is
+             * stored with the batch), once, at error level. */
+            sms_log(SMS_LOG_ERROR, "source_event_refused", "%s[%d] offset %lld passed over: %s", topic,
+                    msgs[i]->partition, (long long)msgs[i]->offset, why);
             continue;
         }
         if (sms_command_decode(msgs[i]->payload, msgs[i]->len, &it->cmd) != SMS_ENV_OK ||
