@@ -6,9 +6,12 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "alloc.h"
 #include "clock.h"
 #include "kafka.h"
 #include "log.h"
@@ -35,15 +38,163 @@ static void sleep_ms(int ms) {
 typedef enum { ST_OK, ST_VIEW, ST_REDIS, ST_FULL } state_t;
 static const char *const state_names[] = {"ok", "view_not_ready", "redis_unavailable", "backlog_full"};
 
+/* One partition's held messages: offs[head..n) ascending (messages arrive
+ * in offset order), done[i] once released; the offset stored is the first
+ * one not released, or next when none is held. */
+typedef struct held_part_s {
+    char topic[96];
+    int32_t partition;
+    int64_t *offs;
+    bool *done;
+    size_t head, n, cap;
+    int64_t next, stored;
+} held_part_t;
+
 typedef struct core_s {
     const notif_delivery_ops_t *ops;
     const sms_config_t *cfg;
     void *ch;
     redisContext *rc;
+    sms_consumer_t *c;
+    held_part_t *parts;
+    size_t n_parts;
+    char epoch[40];     /* the value of sms:delivery:<name>:epoch this process saw ("" = none yet) */
     state_t state;
     int64_t since, last_report;
     char detail[200];
 } core_t;
+
+static core_t *the_core; /* notif_delivery_release's; one core per process */
+
+static held_part_t *part_of(core_t *k, const char *topic, int32_t partition, bool create) {
+    for (size_t i = 0; i < k->n_parts; i++)
+        if (k->parts[i].partition == partition && strcmp(k->parts[i].topic, topic) == 0) return &k->parts[i];
+    if (!create) return NULL;
+    k->parts = sms_realloc(k->parts, (k->n_parts + 1) * sizeof *k->parts);
+    held_part_t *p = &k->parts[k->n_parts++];
+    memset(p, 0, sizeof *p);
+    snprintf(p->topic, sizeof p->topic, "%s", topic);
+    p->partition = partition;
+    p->next = p->stored = -1;
+    return p;
+}
+
+/* Stores the partition's first offset not done (never moving backwards). */
+static void part_store(core_t *k, held_part_t *p) {
+    int64_t at = p->head < p->n ? p->offs[p->head] : p->next;
+    if (at < 0 || at <= p->stored) return;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = at;
+    rd_kafka_resp_err_t e = rd_kafka_offsets_store(sms_consumer_rk(k->c), l);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) e = l->elems[0].err;
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        sms_log(SMS_LOG_WARN, "offset_store_failed", "%s/%d at %lld: %s", p->topic, (int)p->partition,
+                (long long)at, rd_kafka_err2str(e));
+        return;
+    }
+    p->stored = at;
+}
+
+/* A message at offset was handled (held: kept until released). */
+static void part_handled(core_t *k, const notif_delivery_pos_t *pos, bool held) {
+    held_part_t *p = part_of(k, pos->topic, pos->partition, true);
+    if (held && (p->n == p->head || pos->offset > p->offs[p->n - 1])) {
+        if (p->head > 0 && p->head == p->n) p->head = p->n = 0;
+        if (p->n == p->cap) {
+            if (p->head > p->cap / 2) { /* reuse the released front before growing */
+                memmove(p->offs, p->offs + p->head, (p->n - p->head) * sizeof *p->offs);
+                memmove(p->done, p->done + p->head, (p->n - p->head) * sizeof *p->done);
+                p->n -= p->head;
+                p->head = 0;
+            } else {
+                p->cap = p->cap ? p->cap * 2 : 64;
+                p->offs = sms_realloc(p->offs, p->cap * sizeof *p->offs);
+                p->done = sms_realloc(p->done, p->cap * sizeof *p->done);
+            }
+        }
+        p->offs[p->n] = pos->offset;
+        p->done[p->n++] = false;
+    }
+    if (pos->offset + 1 > p->next) p->next = pos->offset + 1;
+    part_store(k, p);
+}
+
+void notif_delivery_release(const char *topic, int32_t partition, int64_t offset) {
+    core_t *k = the_core;
+    held_part_t *p = k ? part_of(k, topic, partition, false) : NULL;
+    if (p == NULL) return;
+    size_t lo = p->head, hi = p->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p->offs[mid] < offset) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo == p->n || p->offs[lo] != offset) return;
+    p->done[lo] = true;
+    while (p->head < p->n && p->done[p->head]) p->head++;
+    part_store(k, p);
+}
+
+static size_t held_count(const core_t *k) {
+    size_t n = 0;
+    for (size_t i = 0; i < k->n_parts; i++)
+        for (size_t j = k->parts[i].head; j < k->parts[i].n; j++) n += !k->parts[i].done[j];
+    return n;
+}
+
+static void seek_to(sms_consumer_t *c, const char *topic, int32_t partition, int64_t offset) {
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, partition)->offset = offset;
+    rd_kafka_error_t *e = rd_kafka_seek_partitions(sms_consumer_rk(c), l, 5000);
+    if (e) {
+        sms_log(SMS_LOG_ERROR, "seek_failed", "%s", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Notices that Redis lost this channel's state (FLUSHALL, a Redis without
+ * its data): the epoch key is gone or replaced. Then every held message is
+ * read again from Kafka (its offset was never stored past). -1: Redis failed. */
+static int state_check(core_t *k, redisContext *rc) {
+    char key[96];
+    snprintf(key, sizeof key, "sms:delivery:%s:epoch", k->ops->name);
+    redisReply *r = redisCommand(rc, "GET %s", key);
+    if (r == NULL || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL)) {
+        if (r) freeReplyObject(r);
+        return -1;
+    }
+    bool same = r->type == REDIS_REPLY_STRING && strcmp(r->str, k->epoch) == 0;
+    bool missing = r->type == REDIS_REPLY_NIL;
+    freeReplyObject(r);
+    if (same) return 0;
+    if (k->epoch[0]) {
+        size_t n = held_count(k);
+        sms_log(SMS_LOG_WARN, "state_lost", "%s changed (FLUSHALL?): reading the %zu held messages again from Kafka",
+                key, n);
+        for (size_t i = 0; i < k->n_parts; i++) {
+            held_part_t *p = &k->parts[i];
+            if (p->head < p->n) seek_to(k->c, p->topic, p->partition, p->offs[p->head]);
+            p->head = p->n = 0;
+        }
+    }
+    if (missing) {
+        char token[40];
+        snprintf(token, sizeof token, "%d-%lld", (int)getpid(), (long long)sms_now_ms());
+        redisReply *s = redisCommand(rc, "SET %s %s NX", key, token);
+        if (s == NULL) return -1;
+        freeReplyObject(s);
+    }
+    r = redisCommand(rc, "GET %s", key);
+    if (r == NULL || r->type != REDIS_REPLY_STRING) {
+        if (r) freeReplyObject(r);
+        return -1;
+    }
+    snprintf(k->epoch, sizeof k->epoch, "%s", r->str);
+    freeReplyObject(r);
+    return 0;
+}
 
 int notif_delivery_views_built(redisContext *rc, const char *const *views, const char **missing) {
     for (size_t i = 0; views && views[i]; i++) {
@@ -178,16 +329,23 @@ static int handle(core_t *k, sms_consumer_t *c, const rd_kafka_message_t *m) {
     sms_event_t ev;
     bool decoded = sms_event_decode(m->payload, m->len, &ev) == SMS_ENV_OK;
     redisContext *rc = redis_ready(k);
-    int r = rc ? k->ops->handle(k->ch, rc, rd_kafka_topic_name(m->rkt), decoded ? &ev : NULL, sms_now_ms()) : -1;
+    notif_delivery_pos_t pos = {rd_kafka_topic_name(m->rkt), m->partition, m->offset};
+    int r = rc ? k->ops->handle(k->ch, rc, &pos, decoded ? &ev : NULL, sms_now_ms()) : -1;
     if (decoded) sms_event_close(&ev);
     if (r == NOTIF_DELIVERY_NOT_READY || r == NOTIF_DELIVERY_FULL) return r;
+    if (r == NOTIF_DELIVERY_HELD) {
+        part_handled(k, &pos, true);
+        if (k->state == ST_FULL) set_state(k, ST_OK, "");
+        return 0;
+    }
     if (r != 0) {
         /* Reconnect before the next try: that also reloads the scripts a
          * FLUSHALL or a Redis restart dropped (NOSCRIPT). */
         if (k->rc) k->rc->err = REDIS_ERR_IO;
         return -1;
     }
-    if (sms_consumer_store(c, m) != 0) sms_log(SMS_LOG_WARN, "offset_store_failed", "offset %lld", (long long)m->offset);
+    (void)c;
+    part_handled(k, &pos, false);
     if (k->state == ST_FULL) set_state(k, ST_OK, "");
     return 0;
 }
@@ -216,6 +374,8 @@ int notif_delivery_main(const notif_delivery_ops_t *ops, const sms_config_t *cfg
         sms_log(SMS_LOG_ERROR, "start_failed", "kafka: %s", err);
         goto out;
     }
+    k.c = c;
+    the_core = &k;
     sms_log(SMS_LOG_INFO, "started", "group %s", group);
     report(&k, sms_now_ms());
     int64_t paused_until = 0, next_view_check = 0;
@@ -225,6 +385,7 @@ int notif_delivery_main(const notif_delivery_ops_t *ops, const sms_config_t *cfg
         int64_t now = sms_now_ms();
         redisContext *rc = redis_ready(&k);
         if (rc && (now >= next_view_check || k.state != ST_OK)) {
+            if (state_check(&k, rc) != 0) rc->err = REDIS_ERR_IO;
             views_built = views_ok(&k, rc) == 1;
             next_view_check = now + VIEW_CHECK_MS;
         }
@@ -279,6 +440,12 @@ int notif_delivery_main(const notif_delivery_ops_t *ops, const sms_config_t *cfg
     rc_exit = 0;
 out:
     if (c) sms_consumer_free(c);
+    the_core = NULL;
+    for (size_t i = 0; i < k.n_parts; i++) {
+        sms_free(k.parts[i].offs);
+        sms_free(k.parts[i].done);
+    }
+    sms_free(k.parts);
     ops->close(k.ch);
     if (k.rc) redisFree(k.rc);
     sms_log(SMS_LOG_INFO, "stopped", "exit code %d", rc_exit);

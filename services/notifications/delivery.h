@@ -34,11 +34,25 @@
 #include "config.h"
 #include "envelope.h"
 
+/* Where a message is: handle() gets it, and a channel that holds the
+ * message in Redis (HELD) gives it back to notif_delivery_release(). */
+typedef struct notif_delivery_pos_s {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+} notif_delivery_pos_t;
+
 /* handle()'s answer when a view it needs is not built: the message waits. */
 #define NOTIF_DELIVERY_NOT_READY 1
 /* handle()'s answer when the channel holds as much as it may (email with
  * the relay down, SMS_EMAIL_HELD_MAX): the message waits, unlogged per message. */
 #define NOTIF_DELIVERY_FULL 2
+/* handle()'s answer when the channel took the message but keeps it in Redis
+ * (mail held for a digest or for the relay): Redis state is lost with a
+ * FLUSHALL, so the core stores no offset at or past it until the channel
+ * calls notif_delivery_release(); until then a restart, or a FLUSHALL
+ * noticed (the key sms:delivery:<name>:epoch gone), reads it again. */
+#define NOTIF_DELIVERY_HELD 3
 #define NOTIF_DELIVERY_REPORT_MS 5000
 
 typedef struct notif_delivery_ops_s {
@@ -55,8 +69,9 @@ typedef struct notif_delivery_ops_s {
     /* One message (already decoded as an event; ev is NULL if it is not
      * one: the channel decides). 0: done, store the offset; -1: failed,
      * handle it again later; NOTIF_DELIVERY_NOT_READY / _FULL: not taken,
-     * handle it again once the views are built / the channel has room. */
-    int (*handle)(void *ch, redisContext *rc, const char *topic, const sms_event_t *ev, int64_t now_ms);
+     * handle it again once the views are built / the channel has room;
+     * NOTIF_DELIVERY_HELD: taken, kept in Redis until released. */
+    int (*handle)(void *ch, redisContext *rc, const notif_delivery_pos_t *pos, const sms_event_t *ev, int64_t now_ms);
     /* Periodic work (due retries, digests, transfers in flight). Returns
      * how many ms it may sleep at most (it is called again sooner when a
      * message arrives); -1 when Redis failed (the core reconnects). */
@@ -71,7 +86,12 @@ typedef struct notif_delivery_ops_s {
  * NULL), -1 if Redis failed. */
 int notif_delivery_views_built(redisContext *rc, const char *const *views, const char **missing);
 
-/* Runs until SIGTERM/SIGINT; returns the exit code. */
+/* A HELD message is done (mailed, dead-lettered, undeliverable): offsets
+ * may now be stored past it. Call from the channel's tick or handle (the
+ * core's thread); unknown positions are ignored. */
+void notif_delivery_release(const char *topic, int32_t partition, int64_t offset);
+
+/* Runs until SIGTERM/SIGINT; returns the exit code. One per process. */
 int notif_delivery_main(const notif_delivery_ops_t *ops, const sms_config_t *cfg);
 
 #endif

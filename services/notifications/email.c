@@ -29,19 +29,25 @@
 #define TICK_MAX_MS 100
 
 /* ARGV: 1 id, 2 user, 3 text, 4 now, 5 window ms, 6 'take'|'hold', 7 due
- * (ms) of a hold outside a window, 8 the most held at once.
- * 'dup', 'held', 'full' (held max reached: not taken) or 'send'. 'hold'
- * (the relay is down, or the mail just failed) never answers 'send'. */
+ * (ms) of a hold outside a window, 8 the most held at once, 9 the message's
+ * position ("<partition> <offset>", kept in pos:<user> to release it later).
+ * 'dup' (mailed or dead-lettered), 'pending' (held already: a redelivery),
+ * 'held', 'full' (held max reached: not taken) or 'send'. 'hold' (the relay
+ * is down, or the mail just failed) never answers 'send'. */
 static sms_redis_script_t take_script = {.source =
     "local p = 'sms:delivery:email:'\n"
     "if redis.call('SISMEMBER', p .. 'sent', ARGV[1]) == 1 then return 'dup' end\n"
     "if redis.call('SISMEMBER', p .. 'dead', ARGV[1]) == 1 then return 'dup' end\n"
-    "if redis.call('HEXISTS', p .. 'pending:' .. ARGV[2], ARGV[1]) == 1 then return 'dup' end\n"
+    "if redis.call('HEXISTS', p .. 'pending:' .. ARGV[2], ARGV[1]) == 1 then\n"
+    "  redis.call('HSET', p .. 'pos:' .. ARGV[2], ARGV[1], ARGV[9])\n"
+    "  return 'pending'\n"
+    "end\n"
     "local now, w = tonumber(ARGV[4]), tonumber(ARGV[5])\n"
     "local win = tonumber(redis.call('GET', p .. 'win:' .. ARGV[2]) or '0')\n"
     "if win > now or ARGV[6] == 'hold' then\n"
     "  if tonumber(redis.call('GET', p .. 'nheld') or '0') >= tonumber(ARGV[8]) then return 'full' end\n"
     "  redis.call('HSET', p .. 'pending:' .. ARGV[2], ARGV[1], ARGV[3])\n"
+    "  redis.call('HSET', p .. 'pos:' .. ARGV[2], ARGV[1], ARGV[9])\n"
     "  redis.call('INCR', p .. 'nheld')\n"
     "  redis.call('ZADD', p .. 'due', 'NX', win > now and win or tonumber(ARGV[7]), ARGV[2])\n"
     "  return 'held'\n"
@@ -59,6 +65,7 @@ static sms_redis_script_t digest_done_script = {.source =
     "for i = 5, #ARGV do\n"
     "  redis.call('SADD', p .. ARGV[4], ARGV[i])\n"
     "  if redis.call('HDEL', p .. 'pending:' .. u, ARGV[i]) == 1 then redis.call('DECR', p .. 'nheld') end\n"
+    "  redis.call('HDEL', p .. 'pos:' .. u, ARGV[i])\n"
     "end\n"
     "if ARGV[4] == 'sent' and w > 0 then redis.call('SET', p .. 'win:' .. u, now + w, 'PX', w) end\n"
     "if redis.call('HLEN', p .. 'pending:' .. u) == 0 then redis.call('ZREM', p .. 'due', u)\n"
@@ -201,9 +208,9 @@ static void render(sms_buf_t *b, const notif_message_t *m) {
                    (int)m->link.len, m->link.ptr);
 }
 
-static int em_handle(void *ch, redisContext *rc, const char *topic, const sms_event_t *ev, int64_t now) {
+static int em_handle(void *ch, redisContext *rc, const notif_delivery_pos_t *pos, const sms_event_t *ev,
+                     int64_t now) {
     email_t *e = ch;
-    (void)topic;
     notif_message_t m;
     sms_str_t nid;
     if (ev == NULL || ev->type.len != strlen("notification.created") ||
@@ -227,15 +234,17 @@ static int em_handle(void *ch, redisContext *rc, const char *topic, const sms_ev
         /* Held at once while the relay is down; after a failed send, held
          * (attempt 1) so that the digest retries it. */
         const char *mode = attempt || relay_down(e, now) ? "hold" : "take";
-        char due_s[24], max_s[24];
+        char due_s[24], max_s[24], pos_s[48];
+        snprintf(pos_s, sizeof pos_s, "%d %" PRId64, (int)pos->partition, pos->offset);
         snprintf(now_s, sizeof now_s, "%" PRId64, now);
         snprintf(win_s, sizeof win_s, "%" PRId64, (int64_t)e->cfg->email_digest_window_s * 1000);
         snprintf(due_s, sizeof due_s, "%" PRId64, e->relay_retry_at > now ? e->relay_retry_at : now);
         snprintf(max_s, sizeof max_s, "%d", e->cfg->email_held_max);
-        const char *argv[] = {"EVALSHA", take_script.sha, "0", id, user, text.data, now_s, win_s, mode, due_s, max_s};
+        const char *argv[] = {"EVALSHA", take_script.sha, "0", id, user, text.data, now_s, win_s, mode, due_s, max_s,
+                              pos_s};
         size_t lens[] = {7, 40, 1, strlen(id), strlen(user), text.len, strlen(now_s), strlen(win_s), 4,
-                         strlen(due_s), strlen(max_s)};
-        redisReply *r = redisCommandArgv(rc, 11, argv, lens);
+                         strlen(due_s), strlen(max_s), strlen(pos_s)};
+        redisReply *r = redisCommandArgv(rc, 12, argv, lens);
         if (r == NULL || r->type != REDIS_REPLY_STRING) {
             if (r && r->type == REDIS_REPLY_ERROR) sms_log(SMS_LOG_ERROR, "redis_error", "%s", r->str);
             if (r) freeReplyObject(r);
@@ -243,13 +252,16 @@ static int em_handle(void *ch, redisContext *rc, const char *topic, const sms_ev
             break;
         }
         bool send = strcmp(r->str, "send") == 0, full = strcmp(r->str, "full") == 0;
+        bool held = strcmp(r->str, "held") == 0 || strcmp(r->str, "pending") == 0;
         freeReplyObject(r);
         if (full) {
             rc_out = NOTIF_DELIVERY_FULL; /* stays in Kafka until the backlog drains */
             break;
         }
         if (!send) {
-            rc_out = 0; /* dup, or held for the digest */
+            /* Held (for the digest or the relay): only in Redis, so its offset
+             * waits until the digest is out (notif_delivery_release). */
+            rc_out = held ? NOTIF_DELIVERY_HELD : 0;
             break;
         }
         char subject[300], err[512];
@@ -297,9 +309,27 @@ static int dead_letter(email_t *e, const char *id, const char *user, const char 
     return 0;
 }
 
-/* Records ids (argv-ready) as 'sent' or 'dead' for user. 0, or -1. */
+/* Records ids (argv-ready) as 'sent' or 'dead' for user, then releases
+ * their positions. 0, or -1. */
 static int record(email_t *e, redisContext *rc, const char *user, const char *what, char **ids, size_t n,
                   int64_t now) {
+    /* Read before the script drops them; released only once it has run. */
+    for (size_t i = 0; i < n; i++) redisAppendCommand(rc, "HGET sms:delivery:email:pos:%s %s", user, ids[i]);
+    int32_t *parts = sms_calloc(n + 1, sizeof *parts);
+    int64_t *offs = sms_calloc(n + 1, sizeof *offs);
+    bool *have = sms_calloc(n + 1, sizeof *have);
+    for (size_t i = 0; i < n; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(rc, (void **)&r) != REDIS_OK || r == NULL) {
+            sms_free(parts), sms_free(offs), sms_free(have);
+            return -1;
+        }
+        int part;
+        long long off;
+        if (r->type == REDIS_REPLY_STRING && sscanf(r->str, "%d %lld", &part, &off) == 2)
+            parts[i] = part, offs[i] = off, have[i] = true;
+        freeReplyObject(r);
+    }
     size_t argc = 7 + n;
     const char **argv = sms_malloc(argc * sizeof *argv);
     size_t *lens = sms_malloc(argc * sizeof *lens);
@@ -314,6 +344,11 @@ static int record(email_t *e, redisContext *rc, const char *user, const char *wh
     int rc_out = d && d->type == REDIS_REPLY_INTEGER ? 0 : -1;
     if (d && d->type == REDIS_REPLY_ERROR) sms_log(SMS_LOG_ERROR, "redis_error", "%s", d->str);
     if (d) freeReplyObject(d);
+    for (size_t i = 0; i < n && rc_out == 0; i++)
+        if (have[i]) notif_delivery_release(NOTIF_TOPIC, parts[i], offs[i]);
+    sms_free(have);
+    sms_free(offs);
+    sms_free(parts);
     sms_free(lens);
     sms_free(argv);
     return rc_out;

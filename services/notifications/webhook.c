@@ -357,7 +357,9 @@ static int handle_redrive(redisContext *rc, const sms_event_t *ev, int64_t now) 
     return schedule(rc, "revive", did, now, webhook, notification, recipient, kind, url, payload, attempts, last_error);
 }
 
-static int wh_handle(void *ch, redisContext *rc, const char *topic, const sms_event_t *ev, int64_t now) {
+static int wh_handle(void *ch, redisContext *rc, const notif_delivery_pos_t *pos, const sms_event_t *ev,
+                     int64_t now) {
+    const char *topic = pos->topic;
     (void)ch;
     if (ev == NULL) return 0; /* not an envelope: nothing this channel can deliver */
     bool is = ev->type.len == strlen("notification.created") && memcmp(ev->type.ptr, "notification.created", ev->type.len) == 0;
