@@ -60,7 +60,7 @@ typedef struct core_s {
     size_t n_parts;
     char epoch[40];     /* the value of sms:delivery:<name>:epoch this process saw ("" = none yet) */
     state_t state;
-    int64_t since, last_report;
+    int64_t since, last_report, last_view_log;
     char detail[200];
 } core_t;
 
@@ -236,9 +236,12 @@ static void health_write(core_t *k, int64_t now) {
 }
 
 static void report(core_t *k, int64_t now) {
-    if (k->state == ST_VIEW)
+    if (k->state == ST_VIEW && now - k->last_view_log >= NOTIF_DELIVERY_REPORT_MS) {
+        /* once per period, even if the state flaps (a view replaying in bursts) */
+        k->last_view_log = now;
         sms_log(SMS_LOG_WARN, "view_not_ready", "%s; consumption paused for %lld ms so far", k->detail,
                 (long long)(now - k->since));
+    }
     else if (k->state == ST_REDIS)
         sms_log(SMS_LOG_WARN, "redis_unavailable", "still not reachable after %lld ms", (long long)(now - k->since));
     else if (k->state == ST_FULL)
@@ -251,7 +254,7 @@ static void report(core_t *k, int64_t now) {
 static void set_state(core_t *k, state_t st, const char *detail) {
     int64_t now = sms_now_ms();
     if (st == k->state) return;
-    if (k->state == ST_VIEW)
+    if (k->state == ST_VIEW && now - k->since >= 1000)
         sms_log(SMS_LOG_INFO, "view_ready", "views built again after %lld ms; consuming", (long long)(now - k->since));
     k->state = st;
     k->since = now;

@@ -138,8 +138,10 @@ static int em_redis_init(void *ch, redisContext *rc, char *err, size_t errlen) {
     return sms_redis_script_load(rc, &digest_done_script, err, errlen);
 }
 
-/* The address of user into out: 1 found, 0 none known (final: the view is
- * whole), NOTIF_DELIVERY_NOT_READY (the view is not), -1 Redis failed. */
+enum { ADDR_NONE = 0, ADDR_FOUND = 1, ADDR_WAIT = 2 };
+
+/* The address of user into out: ADDR_FOUND, ADDR_NONE (final: the view is
+ * whole), ADDR_WAIT (the view is not), -1 Redis failed. */
 static int address_of(redisContext *rc, const char *user, char *out, size_t cap) {
     const char *argv[] = {"EVALSHA", address_script.sha, "0", user};
     size_t lens[] = {7, 40, 1, strlen(user)};
@@ -149,11 +151,11 @@ static int address_of(redisContext *rc, const char *user, char *out, size_t cap)
         if (r) freeReplyObject(r);
         return -1;
     }
-    int found = 0;
-    if (strcmp(r->element[0]->str, "wait") == 0) found = NOTIF_DELIVERY_NOT_READY;
+    int found = ADDR_NONE;
+    if (strcmp(r->element[0]->str, "wait") == 0) found = ADDR_WAIT;
     else if (strcmp(r->element[0]->str, "ok") == 0 && r->elements == 2 && r->element[1]->len < cap) {
         memcpy(out, r->element[1]->str, r->element[1]->len + 1);
-        found = 1;
+        found = ADDR_FOUND;
     }
     freeReplyObject(r);
     return found;
@@ -221,8 +223,9 @@ static int em_handle(void *ch, redisContext *rc, const notif_delivery_pos_t *pos
     snprintf(id, sizeof id, "%.*s", (int)nid.len, nid.ptr);
     snprintf(user, sizeof user, "%.*s", (int)m.recipient_id.len, m.recipient_id.ptr);
     int found = address_of(rc, user, addr, sizeof addr);
-    if (found < 0 || found == NOTIF_DELIVERY_NOT_READY) return found; /* the core waits for the view */
-    if (found == 0) {
+    if (found < 0) return -1;
+    if (found == ADDR_WAIT) return NOTIF_DELIVERY_NOT_READY; /* the core waits for the view */
+    if (found == ADDR_NONE) {
         sms_log(SMS_LOG_WARN, "no_address", "notification %s: no email address known for %s", id, user);
         return 0;
     }
@@ -377,7 +380,7 @@ static int send_digest(email_t *e, redisContext *rc, const char *user, int64_t n
     char addr[320];
     int found = address_of(rc, user, addr, sizeof addr);
     if (found < 0) return -1;
-    if (found == NOTIF_DELIVERY_NOT_READY) return reschedule(rc, user, now + VIEW_RETRY_MS); /* nothing is final */
+    if (found == ADDR_WAIT) return reschedule(rc, user, now + VIEW_RETRY_MS); /* nothing is final */
     redisReply *h = redisCommand(rc, "HGETALL sms:delivery:email:pending:%s", user);
     if (h == NULL || h->type != REDIS_REPLY_ARRAY) {
         if (h) freeReplyObject(h);
@@ -388,7 +391,7 @@ static int send_digest(email_t *e, redisContext *rc, const char *user, int64_t n
     for (size_t i = 0; i < n; i++) entries[i] = h->element[2 * i]->str;
     qsort(entries, n, sizeof *entries, cmp_str);
     int rc_out = 0;
-    if (!found) {
+    if (found == ADDR_NONE) {
         /* The view is whole and has no address for this user: final. */
         sms_log(SMS_LOG_WARN, "no_address", "digest of %zu dropped: no email address known for %s", n, user);
         rc_out = record(e, rc, user, "sent", entries, n, now);
