@@ -49,12 +49,37 @@ static const opt_t options[] = {
     INT(webhook_retry_base_ms, "SMS_WEBHOOK_RETRY_BASE_MS", "1000", 1, 3600000),
     INT(webhook_retry_horizon_s, "SMS_WEBHOOK_RETRY_HORIZON_S", "86400", 1, 2592000),
     INT(webhook_timeout_ms, "SMS_WEBHOOK_TIMEOUT_MS", "10000", 100, 600000),
+    INT(email_retry_horizon_s, "SMS_EMAIL_RETRY_HORIZON_S", "86400", 1, 2592000),
+    INT(email_held_max, "SMS_EMAIL_HELD_MAX", "100000", 1, 100000000),
+    STR(health_file, "SMS_HEALTH_FILE", NULL),
     INT(sse_heartbeat_ms, "SMS_SSE_HEARTBEAT_MS", "15000", 100, 3600000),
     INT(sse_max_buffer, "SMS_SSE_MAX_BUFFER", "262144", 1024, 1 << 30),
     INT(due_reminder_scan_ms, "SMS_DUE_REMINDER_SCAN_MS", "60000", 100, 86400000),
     INT(due_reminder_window_s, "SMS_DUE_REMINDER_WINDOW_S", "86400", 60, 2592000),
     {"SMS_LOG_LEVEL", OPT_LEVEL, offsetof(sms_config_t, log_level), 0, "info", 0, 0},
+    STR(log_file, "SMS_LOG_FILE", NULL),
+    INT(log_max_bytes, "SMS_LOG_MAX_BYTES", "67108864", 0, 2147483647),
+    INT(log_keep, "SMS_LOG_KEEP", "3", 1, 100),
+    STR(access_log, "SMS_ACCESS_LOG", "all"),
 };
+
+/* SMS_ACCESS_LOG: "all" (1), "errors" (0) or "sample:N" (N, 1..1000000). */
+static int parse_access_log(sms_config_t *cfg, char *err, size_t errlen) {
+    const char *v = cfg->access_log;
+    if (strcmp(v, "all") == 0) cfg->access_log_sample = 1;
+    else if (strcmp(v, "errors") == 0) cfg->access_log_sample = 0;
+    else {
+        char *end;
+        errno = 0;
+        long n = strncmp(v, "sample:", 7) == 0 ? strtol(v + 7, &end, 10) : -1;
+        if (n < 1 || n > 1000000 || errno || *end) {
+            snprintf(err, errlen, "SMS_ACCESS_LOG: '%s' is not all, errors or sample:N (N in 1..1000000)", v);
+            return -1;
+        }
+        cfg->access_log_sample = (int)n;
+    }
+    return 0;
+}
 
 static int set_option(sms_config_t *cfg, const opt_t *o, const char *value, char *err, size_t errlen) {
     char *field = (char *)cfg + o->offset;
@@ -125,5 +150,9 @@ int sms_config_load(sms_config_t *cfg, char *err, size_t errlen) {
         snprintf(cfg->gateway_id, sizeof cfg->gateway_id, "gw-%s-%d", host, cfg->http_port);
     }
     derive_upload_secret(cfg);
+    if (parse_access_log(cfg, err, errlen) != 0) return -1;
+    sms_log_output_t out = {.file = cfg->log_file, .max_bytes = cfg->log_max_bytes, .keep = cfg->log_keep,
+                            .request_sample = cfg->access_log_sample};
+    sms_log_output(&out);
     return 0;
 }

@@ -35,16 +35,27 @@ typedef struct sms_config_s {
     int webhook_retry_base_ms; /* SMS_WEBHOOK_RETRY_BASE_MS: first backoff ceiling (doubles per attempt) */
     int webhook_retry_horizon_s; /* SMS_WEBHOOK_RETRY_HORIZON_S: retried this long, then dead-lettered */
     int webhook_timeout_ms;    /* SMS_WEBHOOK_TIMEOUT_MS: one POST attempt's whole time limit */
+    int email_retry_horizon_s; /* SMS_EMAIL_RETRY_HORIZON_S: mail held this long past its notification is dead-lettered */
+    int email_held_max;        /* SMS_EMAIL_HELD_MAX: mails held in Redis (relay down) before consumption pauses */
+    char health_file[256];     /* SMS_HEALTH_FILE: the delivery consumers' status file (empty = none) */
     int sse_heartbeat_ms;      /* SMS_SSE_HEARTBEAT_MS: comment line sent on an idle notification stream */
     int sse_max_buffer;        /* SMS_SSE_MAX_BUFFER: bytes a stream may hold for a client that does not read, then it is dropped */
     /* Due-date reminders (sms-assignments). */
     int due_reminder_scan_ms;  /* SMS_DUE_REMINDER_SCAN_MS: how often open assignments are scanned */
     int due_reminder_window_s; /* SMS_DUE_REMINDER_WINDOW_S: reminded once due within this long */
     sms_log_level_t log_level; /* SMS_LOG_LEVEL */
+    /* Log output (applied by sms_config_load, see log.h sms_log_output). */
+    char log_file[256];        /* SMS_LOG_FILE: the file stdout appends to; set = rotate it by size */
+    int log_max_bytes;         /* SMS_LOG_MAX_BYTES: rotate past this size (0 = never) */
+    int log_keep;              /* SMS_LOG_KEEP: rotated files kept (<file>.1 newest .. <file>.N) */
+    char access_log[32];       /* SMS_ACCESS_LOG: all | errors | sample:N (gateway request lines) */
+    int access_log_sample;     /* parsed SMS_ACCESS_LOG: 1 = every line, 0 = errors only, N = 1 in N below 400 */
 } sms_config_t;
 
 /* Fills cfg from the environment and defaults. Returns 0, or -1 with a
- * message naming the variable in err. */
+ * message naming the variable in err. Also hands the log settings to the
+ * logger (sms_log_output), so every process that loads its configuration
+ * rotates its log and samples request lines as configured. */
 int sms_config_load(sms_config_t *cfg, char *err, size_t errlen);
 
 #endif

@@ -159,6 +159,18 @@ int admin_view_drop(redisContext *rc, const admin_view_t *v) {
     char meta[128];
     snprintf(meta, sizeof meta, "%smeta", v->prefix);
     int rc_out = 0;
+    /* Not built from the first deletion on: readers that trust the marker
+     * (the delivery consumers' lookups, the reminder scan) must never see
+     * built = 1 on a view half deleted. `rebuilding` keeps the service from
+     * replaying while we delete; the UNLINK of meta below starts its replay. */
+    redisReply *m = redisCommand(rc, "EVAL %s 1 %s", "redis.call('HSET', KEYS[1], 'rebuilding', 'sms-admin') "
+                                                     "redis.call('HDEL', KEYS[1], 'built') return 1", meta);
+    if (m == NULL || m->type != REDIS_REPLY_INTEGER) rc_out = -1;
+    if (m) freeReplyObject(m);
+    if (rc_out) {
+        keylist_free(&keys);
+        return -1;
+    }
     for (size_t i = 0; i < keys.n; i++) {
         if (strcmp(keys.keys[i], meta) == 0) continue;
         redisReply *r = redisCommand(rc, "UNLINK %s", keys.keys[i]);

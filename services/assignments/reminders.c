@@ -1,6 +1,7 @@
 /* reminders.c - the due-date reminder scan and its assignment.due_soon events
- * (see reminders.h). Called by the worker's tick; reads the view only (one
- * ZRANGEBYSCORE, then one pipeline of HGETALLs). */
+ * (see reminders.h). Called by the worker's tick (which runs only on a built
+ * view); reads the view only (one ZRANGEBYSCORE, then one pipeline of
+ * HGETALLs ending with the built marker, read again). */
 #include "reminders.h"
 
 #include <stdio.h>
@@ -62,7 +63,13 @@ void assignments_reminders_tick(redisContext *rc, const sms_config_t *cfg, int64
     }
     for (size_t i = 0; i < ids->elements; i++)
         redisAppendCommand(rc, "HGETALL " ASSIGNMENTS_KEY_PREFIX "a:%b", ids->element[i]->str, ids->element[i]->len);
-    for (size_t i = 0; i < ids->elements; i++) {
+    /* The worker saw the marker before this tick; a rebuild-views or a
+     * FLUSHALL may have begun since (sms-admin removes the marker before it
+     * deletes anything). Read after the rest, in the same pipeline, a
+     * marker still there means every read above saw the whole view. */
+    redisAppendCommand(rc, "HEXISTS " ASSIGNMENTS_KEY_PREFIX "meta built");
+    size_t got = 0;
+    for (size_t i = 0; i < ids->elements; i++, got++) {
         redisReply *h = NULL;
         if (redisGetReply(rc, (void **)&h) != REDIS_OK || h == NULL) {
             /* The connection broke: the worker reconnects; nothing is produced. */
@@ -77,6 +84,18 @@ void assignments_reminders_tick(redisContext *rc, const sms_config_t *cfg, int64
             assignments_assignment_clear(&a);
         }
         freeReplyObject(h);
+    }
+    if (got == ids->elements) {
+        redisReply *b = NULL;
+        if (redisGetReply(rc, (void **)&b) != REDIS_OK || b == NULL || b->type != REDIS_REPLY_INTEGER ||
+            b->integer != 1) {
+            /* Nothing is produced from a view that was not whole: the scan
+             * runs again once it is. */
+            d->n_events = 0;
+            sms_decision_fail(d, 503, "unavailable", "the view is being rebuilt");
+            if (b) sms_log(SMS_LOG_INFO, "reminders_skipped", "the view was dropped during the scan");
+        }
+        if (b) freeReplyObject(b);
     }
     freeReplyObject(ids);
 }

@@ -1,13 +1,17 @@
 /* delivery.c - the delivery consumers' shared loop (see delivery.h):
  * poll sms.notifications in the channel's group, hand each message to the
- * channel, store its offset only once handled, run the channel's timers. */
+ * channel, store its offset only once handled, run the channel's timers,
+ * wait while a view the channel reads is not built, report its state. */
 #include "delivery.h"
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "alloc.h"
 #include "clock.h"
 #include "kafka.h"
 #include "log.h"
@@ -16,6 +20,8 @@
 #define POLL_MAX_MS 100
 #define PAUSE_MIN_MS 100
 #define PAUSE_MAX_MS 5000
+#define WAIT_PAUSE_MS 500   /* a message waiting for a view or for room is tried again after this */
+#define VIEW_CHECK_MS 500   /* how often the built markers are read while all is well */
 
 static volatile sig_atomic_t stopping;
 
@@ -29,12 +35,232 @@ static void sleep_ms(int ms) {
     (void)nanosleep(&ts, NULL); /* an interrupting signal only ends the nap early */
 }
 
+typedef enum { ST_OK, ST_VIEW, ST_REDIS, ST_FULL } state_t;
+static const char *const state_names[] = {"ok", "view_not_ready", "redis_unavailable", "backlog_full"};
+
+/* One partition's held messages: offs[head..n) ascending (messages arrive
+ * in offset order), done[i] once released; the offset stored is the first
+ * one not released, or next when none is held. */
+typedef struct held_part_s {
+    char topic[96];
+    int32_t partition;
+    int64_t *offs;
+    bool *done;
+    size_t head, n, cap;
+    int64_t next, stored;
+} held_part_t;
+
 typedef struct core_s {
     const notif_delivery_ops_t *ops;
     const sms_config_t *cfg;
     void *ch;
     redisContext *rc;
+    sms_consumer_t *c;
+    held_part_t *parts;
+    size_t n_parts;
+    char epoch[40];     /* the value of sms:delivery:<name>:epoch this process saw ("" = none yet) */
+    state_t state;
+    int64_t since, last_report, last_view_log;
+    char detail[200];
 } core_t;
+
+static core_t *the_core; /* notif_delivery_release's; one core per process */
+
+static held_part_t *part_of(core_t *k, const char *topic, int32_t partition, bool create) {
+    for (size_t i = 0; i < k->n_parts; i++)
+        if (k->parts[i].partition == partition && strcmp(k->parts[i].topic, topic) == 0) return &k->parts[i];
+    if (!create) return NULL;
+    k->parts = sms_realloc(k->parts, (k->n_parts + 1) * sizeof *k->parts);
+    held_part_t *p = &k->parts[k->n_parts++];
+    memset(p, 0, sizeof *p);
+    snprintf(p->topic, sizeof p->topic, "%s", topic);
+    p->partition = partition;
+    p->next = p->stored = -1;
+    return p;
+}
+
+/* Stores the partition's first offset not done (never moving backwards). */
+static void part_store(core_t *k, held_part_t *p) {
+    int64_t at = p->head < p->n ? p->offs[p->head] : p->next;
+    if (at < 0 || at <= p->stored) return;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = at;
+    rd_kafka_resp_err_t e = rd_kafka_offsets_store(sms_consumer_rk(k->c), l);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) e = l->elems[0].err;
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        sms_log(SMS_LOG_WARN, "offset_store_failed", "%s/%d at %lld: %s", p->topic, (int)p->partition,
+                (long long)at, rd_kafka_err2str(e));
+        return;
+    }
+    p->stored = at;
+}
+
+/* A message at offset was handled (held: kept until released). */
+static void part_handled(core_t *k, const notif_delivery_pos_t *pos, bool held) {
+    held_part_t *p = part_of(k, pos->topic, pos->partition, true);
+    if (held && (p->n == p->head || pos->offset > p->offs[p->n - 1])) {
+        if (p->head > 0 && p->head == p->n) p->head = p->n = 0;
+        if (p->n == p->cap) {
+            if (p->head > p->cap / 2) { /* reuse the released front before growing */
+                memmove(p->offs, p->offs + p->head, (p->n - p->head) * sizeof *p->offs);
+                memmove(p->done, p->done + p->head, (p->n - p->head) * sizeof *p->done);
+                p->n -= p->head;
+                p->head = 0;
+            } else {
+                p->cap = p->cap ? p->cap * 2 : 64;
+                p->offs = sms_realloc(p->offs, p->cap * sizeof *p->offs);
+                p->done = sms_realloc(p->done, p->cap * sizeof *p->done);
+            }
+        }
+        p->offs[p->n] = pos->offset;
+        p->done[p->n++] = false;
+    }
+    if (pos->offset + 1 > p->next) p->next = pos->offset + 1;
+    part_store(k, p);
+}
+
+void notif_delivery_release(const char *topic, int32_t partition, int64_t offset) {
+    core_t *k = the_core;
+    held_part_t *p = k ? part_of(k, topic, partition, false) : NULL;
+    if (p == NULL) return;
+    size_t lo = p->head, hi = p->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p->offs[mid] < offset) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo == p->n || p->offs[lo] != offset) return;
+    p->done[lo] = true;
+    while (p->head < p->n && p->done[p->head]) p->head++;
+    part_store(k, p);
+}
+
+static size_t held_count(const core_t *k) {
+    size_t n = 0;
+    for (size_t i = 0; i < k->n_parts; i++)
+        for (size_t j = k->parts[i].head; j < k->parts[i].n; j++) n += !k->parts[i].done[j];
+    return n;
+}
+
+static void seek_to(sms_consumer_t *c, const char *topic, int32_t partition, int64_t offset) {
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, partition)->offset = offset;
+    rd_kafka_error_t *e = rd_kafka_seek_partitions(sms_consumer_rk(c), l, 5000);
+    if (e) {
+        sms_log(SMS_LOG_ERROR, "seek_failed", "%s", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Notices that Redis lost this channel's state (FLUSHALL, a Redis without
+ * its data): the epoch key is gone or replaced. Then every held message is
+ * read again from Kafka (its offset was never stored past). -1: Redis failed. */
+static int state_check(core_t *k, redisContext *rc) {
+    char key[96];
+    snprintf(key, sizeof key, "sms:delivery:%s:epoch", k->ops->name);
+    redisReply *r = redisCommand(rc, "GET %s", key);
+    if (r == NULL || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL)) {
+        if (r) freeReplyObject(r);
+        return -1;
+    }
+    bool same = r->type == REDIS_REPLY_STRING && strcmp(r->str, k->epoch) == 0;
+    bool missing = r->type == REDIS_REPLY_NIL;
+    freeReplyObject(r);
+    if (same) return 0;
+    if (k->epoch[0]) {
+        size_t n = held_count(k);
+        sms_log(SMS_LOG_WARN, "state_lost", "%s changed (FLUSHALL?): reading the %zu held messages again from Kafka",
+                key, n);
+        for (size_t i = 0; i < k->n_parts; i++) {
+            held_part_t *p = &k->parts[i];
+            if (p->head < p->n) seek_to(k->c, p->topic, p->partition, p->offs[p->head]);
+            p->head = p->n = 0;
+        }
+    }
+    if (missing) {
+        char token[40];
+        snprintf(token, sizeof token, "%d-%lld", (int)getpid(), (long long)sms_now_ms());
+        redisReply *s = redisCommand(rc, "SET %s %s NX", key, token);
+        if (s == NULL) return -1;
+        freeReplyObject(s);
+    }
+    r = redisCommand(rc, "GET %s", key);
+    if (r == NULL || r->type != REDIS_REPLY_STRING) {
+        if (r) freeReplyObject(r);
+        return -1;
+    }
+    snprintf(k->epoch, sizeof k->epoch, "%s", r->str);
+    freeReplyObject(r);
+    return 0;
+}
+
+int notif_delivery_views_built(redisContext *rc, const char *const *views, const char **missing) {
+    for (size_t i = 0; views && views[i]; i++) {
+        redisReply *r = redisCommand(rc, "HEXISTS %smeta built", views[i]);
+        if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
+            if (r) freeReplyObject(r);
+            return -1;
+        }
+        long long built = r->integer;
+        freeReplyObject(r);
+        if (built != 1) {
+            if (missing) *missing = views[i];
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The health file (SMS_HEALTH_FILE), replaced whole so a reader never sees
+ * half of it. A failure is logged at most once per report period. */
+static void health_write(core_t *k, int64_t now) {
+    if (k->cfg->health_file[0] == '\0') return;
+    char tmp[300];
+    snprintf(tmp, sizeof tmp, "%s.tmp", k->cfg->health_file);
+    FILE *f = fopen(tmp, "w");
+    long long backlog = k->ops->backlog ? k->ops->backlog(k->ch) : -1;
+    int ok = f != NULL;
+    if (f) {
+        /* detail is ours (no quotes or backslashes in it), so plain %s is JSON-safe */
+        ok = fprintf(f,
+                     "{\"service\":\"notify-%s\",\"state\":\"%s\",\"since\":%lld,\"updated_at\":%lld,"
+                     "\"detail\":\"%s\",\"backlog\":%lld}\n",
+                     k->ops->name, state_names[k->state], (long long)k->since, (long long)now, k->detail,
+                     backlog) > 0;
+        ok = fclose(f) == 0 && ok;
+    }
+    if (!ok || rename(tmp, k->cfg->health_file) != 0)
+        sms_log(SMS_LOG_WARN, "health_write_failed", "%s", k->cfg->health_file);
+}
+
+static void report(core_t *k, int64_t now) {
+    if (k->state == ST_VIEW && now - k->last_view_log >= NOTIF_DELIVERY_REPORT_MS) {
+        /* once per period, even if the state flaps (a view replaying in bursts) */
+        k->last_view_log = now;
+        sms_log(SMS_LOG_WARN, "view_not_ready", "%s; consumption paused for %lld ms so far", k->detail,
+                (long long)(now - k->since));
+    }
+    else if (k->state == ST_REDIS)
+        sms_log(SMS_LOG_WARN, "redis_unavailable", "still not reachable after %lld ms", (long long)(now - k->since));
+    else if (k->state == ST_FULL)
+        sms_log(SMS_LOG_WARN, "backlog_full", "%s; consumption paused for %lld ms so far", k->detail,
+                (long long)(now - k->since));
+    k->last_report = now;
+    health_write(k, now);
+}
+
+static void set_state(core_t *k, state_t st, const char *detail) {
+    int64_t now = sms_now_ms();
+    if (st == k->state) return;
+    if (k->state == ST_VIEW && now - k->since >= 1000)
+        sms_log(SMS_LOG_INFO, "view_ready", "views built again after %lld ms; consuming", (long long)(now - k->since));
+    k->state = st;
+    k->since = now;
+    snprintf(k->detail, sizeof k->detail, "%s", detail);
+    report(k, now);
+}
 
 /* A connected Redis with the channel's scripts, or NULL (logged). */
 static redisContext *redis_ready(core_t *k) {
@@ -46,8 +272,33 @@ static redisContext *redis_ready(core_t *k) {
         redisFree(k->rc);
         k->rc = NULL;
     }
-    if (k->rc == NULL) sms_log(SMS_LOG_WARN, "redis_unavailable", "%s", err);
+    if (k->rc == NULL) {
+        /* Logged when it starts; report() repeats the state once per period. */
+        if (k->state != ST_REDIS) sms_log(SMS_LOG_WARN, "redis_unavailable", "%s", err);
+        set_state(k, ST_REDIS, "redis is not reachable");
+    } else if (k->state == ST_REDIS) {
+        set_state(k, ST_OK, "");
+    }
     return k->rc;
+}
+
+/* Reads the built markers: ST_VIEW while one is missing. Returns 1 if
+ * messages may be taken. */
+static int views_ok(core_t *k, redisContext *rc) {
+    const char *missing = NULL;
+    int built = notif_delivery_views_built(rc, k->ops->views, &missing);
+    if (built < 0) {
+        rc->err = REDIS_ERR_IO; /* reconnect on the next round */
+        return 0;
+    }
+    if (built == 0) {
+        char d[200];
+        snprintf(d, sizeof d, "view %s* is missing or being rebuilt (no %smeta built)", missing, missing);
+        set_state(k, ST_VIEW, d);
+        return 0;
+    }
+    if (k->state == ST_VIEW) set_state(k, ST_OK, "");
+    return 1;
 }
 
 /* Points the partition back at m, so the next poll returns m again. */
@@ -62,27 +313,50 @@ static void rewind_to(sms_consumer_t *c, const rd_kafka_message_t *m) {
     rd_kafka_topic_partition_list_destroy(l);
 }
 
-/* 0: handled (offset stored); -1: to be handled again. */
+/* Pauses (or resumes) fetching from every assigned partition, so a long
+ * wait for a view keeps polling (the group keeps this member: librdkafka
+ * drops one that stops polling for max.poll.interval.ms) without fetching. */
+static void set_paused(sms_consumer_t *c, bool pause) {
+    rd_kafka_t *rk = sms_consumer_rk(c);
+    rd_kafka_topic_partition_list_t *l = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_assignment(rk, &l);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR && l->cnt > 0)
+        e = pause ? rd_kafka_pause_partitions(rk, l) : rd_kafka_resume_partitions(rk, l);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) sms_log(SMS_LOG_WARN, "pause_failed", "%s", rd_kafka_err2str(e));
+    if (l) rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* 0: handled (offset stored); -1, NOTIF_DELIVERY_NOT_READY or
+ * NOTIF_DELIVERY_FULL: not stored, to be handled again. */
 static int handle(core_t *k, sms_consumer_t *c, const rd_kafka_message_t *m) {
     sms_event_t ev;
     bool decoded = sms_event_decode(m->payload, m->len, &ev) == SMS_ENV_OK;
     redisContext *rc = redis_ready(k);
-    int r = rc ? k->ops->handle(k->ch, rc, rd_kafka_topic_name(m->rkt), decoded ? &ev : NULL, sms_now_ms()) : -1;
+    notif_delivery_pos_t pos = {rd_kafka_topic_name(m->rkt), m->partition, m->offset};
+    int r = rc ? k->ops->handle(k->ch, rc, &pos, decoded ? &ev : NULL, sms_now_ms()) : -1;
     if (decoded) sms_event_close(&ev);
+    if (r == NOTIF_DELIVERY_NOT_READY || r == NOTIF_DELIVERY_FULL) return r;
+    if (r == NOTIF_DELIVERY_HELD) {
+        part_handled(k, &pos, true);
+        if (k->state == ST_FULL) set_state(k, ST_OK, "");
+        return 0;
+    }
     if (r != 0) {
         /* Reconnect before the next try: that also reloads the scripts a
          * FLUSHALL or a Redis restart dropped (NOSCRIPT). */
         if (k->rc) k->rc->err = REDIS_ERR_IO;
         return -1;
     }
-    if (sms_consumer_store(c, m) != 0) sms_log(SMS_LOG_WARN, "offset_store_failed", "offset %lld", (long long)m->offset);
+    (void)c;
+    part_handled(k, &pos, false);
+    if (k->state == ST_FULL) set_state(k, ST_OK, "");
     return 0;
 }
 
 int notif_delivery_main(const notif_delivery_ops_t *ops, const sms_config_t *cfg) {
     char err[512], group[64];
     int rc_exit = 1;
-    core_t k = {.ops = ops, .cfg = cfg};
+    core_t k = {.ops = ops, .cfg = cfg, .state = ST_OK, .since = sms_now_ms()};
     sms_consumer_t *c = NULL;
     signal(SIGPIPE, SIG_IGN);
     struct sigaction sa = {.sa_handler = on_signal};
@@ -103,15 +377,45 @@ int notif_delivery_main(const notif_delivery_ops_t *ops, const sms_config_t *cfg
         sms_log(SMS_LOG_ERROR, "start_failed", "kafka: %s", err);
         goto out;
     }
+    k.c = c;
+    the_core = &k;
     sms_log(SMS_LOG_INFO, "started", "group %s", group);
-    int64_t paused_until = 0;
+    report(&k, sms_now_ms());
+    int64_t paused_until = 0, next_view_check = 0;
     int pause_ms = PAUSE_MIN_MS, wait_ms = POLL_MAX_MS;
+    bool views_built = false, held = false;
     while (!stopping) {
         int64_t now = sms_now_ms();
+        redisContext *rc = redis_ready(&k);
+        if (rc && (now >= next_view_check || k.state != ST_OK)) {
+            if (state_check(&k, rc) != 0) rc->err = REDIS_ERR_IO;
+            views_built = views_ok(&k, rc) == 1;
+            next_view_check = now + VIEW_CHECK_MS;
+        }
+        bool hold = rc == NULL || !views_built;
+        if (hold != held) {
+            set_paused(c, hold);
+            held = hold;
+        }
         if (now >= paused_until) {
-            rd_kafka_message_t *m = sms_consumer_poll(c, wait_ms < POLL_MAX_MS ? wait_ms : POLL_MAX_MS);
-            if (m && m->err == 0) {
-                if (handle(&k, c, m) != 0) {
+            rd_kafka_message_t *m = sms_consumer_poll(c, hold ? 50 : wait_ms < POLL_MAX_MS ? wait_ms : POLL_MAX_MS);
+            if (m && m->err == 0 && hold) {
+                /* From a partition assigned while paused: taken once the wait ends. */
+                rewind_to(c, m);
+                set_paused(c, true);
+            } else if (m && m->err == 0) {
+                int r = handle(&k, c, m);
+                if (r == NOTIF_DELIVERY_NOT_READY || r == NOTIF_DELIVERY_FULL) {
+                    /* Not taken: wait without growing the backoff (nothing failed). */
+                    rewind_to(c, m);
+                    paused_until = sms_now_ms() + WAIT_PAUSE_MS;
+                    if (r == NOTIF_DELIVERY_NOT_READY) {
+                        views_built = false;
+                        set_state(&k, ST_VIEW, "a view was missing or being rebuilt at a lookup");
+                    } else {
+                        set_state(&k, ST_FULL, "the channel holds SMS_EMAIL_HELD_MAX items");
+                    }
+                } else if (r != 0) {
                     rewind_to(c, m);
                     paused_until = sms_now_ms() + pause_ms;
                     sms_log(SMS_LOG_WARN, "handle_failed", "offset %lld: handled again in %d ms", (long long)m->offset,
@@ -123,20 +427,28 @@ int notif_delivery_main(const notif_delivery_ops_t *ops, const sms_config_t *cfg
             }
             if (m) rd_kafka_message_destroy(m);
         } else {
-            /* Paused: keep serving the group (heartbeats run in librdkafka's
-             * threads) but take no message until the backoff ends. */
+            /* Backing off (at most PAUSE_MAX_MS): heartbeats run in
+             * librdkafka's threads; no message is taken until it ends. */
             sleep_ms(wait_ms < 50 ? wait_ms : 50);
         }
-        redisContext *rc = redis_ready(&k);
+        rc = redis_ready(&k);
         wait_ms = rc ? ops->tick(k.ch, rc, sms_now_ms()) : POLL_MAX_MS;
         if (wait_ms < 0) {
             if (k.rc) k.rc->err = REDIS_ERR_IO; /* reconnect on the next round */
             wait_ms = POLL_MAX_MS;
         }
+        now = sms_now_ms();
+        if (now - k.last_report >= NOTIF_DELIVERY_REPORT_MS) report(&k, now);
     }
     rc_exit = 0;
 out:
     if (c) sms_consumer_free(c);
+    the_core = NULL;
+    for (size_t i = 0; i < k.n_parts; i++) {
+        sms_free(k.parts[i].offs);
+        sms_free(k.parts[i].done);
+    }
+    sms_free(k.parts);
     ops->close(k.ch);
     if (k.rc) redisFree(k.rc);
     sms_log(SMS_LOG_INFO, "stopped", "exit code %d", rc_exit);

@@ -59,9 +59,12 @@ static sms_redis_script_t schedule_script = {.source =
     "return 1\n"};
 
 /* ARGV: 1 now, 2 lease ms, 3 limit. Leases up to limit due deliveries;
- * returns 10 strings per delivery (secret '' = the webhook is gone). */
+ * returns 10 strings per delivery (secret '' = the webhook is gone), or
+ * {'wait'} while the notifications view (which holds the secrets) is missing
+ * or being rebuilt: a secret missing then would fail a live delivery. */
 static sms_redis_script_t claim_script = {.source =
     "local p = 'sms:delivery:wh:'\n"
+    "if redis.call('HEXISTS', 'sms:notifications:meta', 'built') == 0 then return {'wait'} end\n"
     "local ids = redis.call('ZRANGEBYSCORE', p .. 'due', '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))\n"
     "local out = {}\n"
     "for _, id in ipairs(ids) do\n"
@@ -113,7 +116,18 @@ typedef struct webhook_s {
     bool dlq_done;
 } webhook_t;
 
+/* The registrations (webhooks, whsecret), only while the view is whole: a
+ * view that FLUSHALL wiped or sms-admin rebuild-views is replaying lists
+ * no webhook, which would schedule nothing for a notification for good.
+ * Returns {'wait'} or {'ok', id1, doc1, id2, doc2, ...}. */
+static sms_redis_script_t hooks_script = {.source =
+    "if redis.call('HEXISTS', 'sms:notifications:meta', 'built') == 0 then return {'wait'} end\n"
+    "local out = redis.call('HGETALL', '" NOTIF_WEBHOOKS_KEY "')\n"
+    "table.insert(out, 1, 'ok')\n"
+    "return out\n"};
+
 static const char *const topics[] = {NOTIF_TOPIC, NOTIF_RETRY_TOPIC, NULL};
+static const char *const views[] = {"sms:notifications:", NULL};
 
 void notif_webhook_sign(const char *secret, size_t secret_len, int64_t timestamp, const char *body, size_t body_len,
                         char out[65]) {
@@ -140,12 +154,14 @@ int64_t notif_webhook_backoff_ms(int64_t base_ms, int64_t cap_ms, int failures, 
 }
 
 void notif_dead_letter_pack(msgpack_packer *pk, const notif_dead_letter_t *d) {
+    const char *channel = d->channel ? d->channel : "webhook";
+    char actor[64];
+    snprintf(actor, sizeof actor, "sms-notify-%s", channel);
     sms_event_pack_head(pk, SMS_STR(d->event_id), SMS_STR("notification.dead_lettered"), NOTIF_EVENT_VERSION,
-                        d->failed_at, SMS_STR("sms-notify-webhook"), SMS_STR(d->delivery_id),
-                        SMS_STR(d->notification_id));
+                        d->failed_at, SMS_STR(actor), SMS_STR(d->delivery_id), SMS_STR(d->notification_id));
     msgpack_pack_map(pk, 12);
     sms_mp_pack_kv_str(pk, "delivery_id", d->delivery_id);
-    sms_mp_pack_kv_str(pk, "channel", "webhook");
+    sms_mp_pack_kv_str(pk, "channel", channel);
     sms_mp_pack_kv_str(pk, "webhook_id", d->webhook_id);
     sms_mp_pack_kv_str(pk, "url", d->url);
     sms_mp_pack_kv_str(pk, "notification_id", d->notification_id);
@@ -218,6 +234,7 @@ static int wh_redis_init(void *ch, redisContext *rc, char *err, size_t errlen) {
     (void)ch;
     if (sms_redis_script_load(rc, &schedule_script, err, errlen) != 0) return -1;
     if (sms_redis_script_load(rc, &claim_script, err, errlen) != 0) return -1;
+    if (sms_redis_script_load(rc, &hooks_script, err, errlen) != 0) return -1;
     return sms_redis_script_load(rc, &finish_script, err, errlen);
 }
 
@@ -271,15 +288,21 @@ static int handle_notification(redisContext *rc, const sms_event_t *ev, int64_t 
         return 0;
     }
     if (!hints_have(ev->data, "webhook")) return 0; /* the recipient switched webhooks off */
-    redisReply *hooks = redisCommand(rc, "HGETALL %s", NOTIF_WEBHOOKS_KEY);
-    if (hooks == NULL || hooks->type != REDIS_REPLY_ARRAY) {
+    redisReply *hooks = redisCommand(rc, "EVALSHA %s 0", hooks_script.sha);
+    if (hooks == NULL || hooks->type != REDIS_REPLY_ARRAY || hooks->elements < 1 ||
+        hooks->element[0]->type != REDIS_REPLY_STRING) {
+        if (hooks && hooks->type == REDIS_REPLY_ERROR) sms_log(SMS_LOG_ERROR, "redis_error", "%s", hooks->str);
         if (hooks) freeReplyObject(hooks);
         return -1;
+    }
+    if (strcmp(hooks->element[0]->str, "wait") == 0) {
+        freeReplyObject(hooks);
+        return NOTIF_DELIVERY_NOT_READY;
     }
     int rc_out = 0;
     sms_buf_t body;
     sms_buf_init(&body);
-    for (size_t i = 0; i + 1 < hooks->elements && rc_out == 0; i += 2) {
+    for (size_t i = 1; i + 1 < hooks->elements && rc_out == 0; i += 2) {
         const redisReply *hid = hooks->element[i], *doc = hooks->element[i + 1];
         cJSON *wh = cJSON_ParseWithLength(doc->str, doc->len);
         const cJSON *url = cJSON_GetObjectItemCaseSensitive(wh, "url");
@@ -314,6 +337,8 @@ static int handle_redrive(redisContext *rc, const sms_event_t *ev, int64_t now) 
     const msgpack_object *d = ev->data;
     sms_str_t id, webhook, notification, recipient, kind, url, payload, last_error = {"", 0};
     int64_t attempts = 0;
+    const msgpack_object *channel = sms_mp_map_get(d, "channel");
+    if (channel && !sms_mp_str_eq(channel, "webhook")) return 0; /* another channel's dead letter */
     if (!sms_mp_str(sms_mp_map_get(d, "delivery_id"), &id.ptr, &id.len) || id.len != SMS_ID_LEN ||
         !sms_mp_str(sms_mp_map_get(d, "webhook_id"), &webhook.ptr, &webhook.len) ||
         !sms_mp_str(sms_mp_map_get(d, "notification_id"), &notification.ptr, &notification.len) ||
@@ -332,7 +357,9 @@ static int handle_redrive(redisContext *rc, const sms_event_t *ev, int64_t now) 
     return schedule(rc, "revive", did, now, webhook, notification, recipient, kind, url, payload, attempts, last_error);
 }
 
-static int wh_handle(void *ch, redisContext *rc, const char *topic, const sms_event_t *ev, int64_t now) {
+static int wh_handle(void *ch, redisContext *rc, const notif_delivery_pos_t *pos, const sms_event_t *ev,
+                     int64_t now) {
+    const char *topic = pos->topic;
     (void)ch;
     if (ev == NULL) return 0; /* not an envelope: nothing this channel can deliver */
     bool is = ev->type.len == strlen("notification.created") && memcmp(ev->type.ptr, "notification.created", ev->type.len) == 0;
@@ -427,6 +454,7 @@ static int claim(webhook_t *w, redisContext *rc, int64_t now) {
         return -1;
     }
     int rc_out = 0;
+    /* {'wait'}: one element, fewer than CLAIM_FIELDS, so nothing starts. */
     for (size_t i = 0; i + CLAIM_FIELDS <= r->elements && rc_out == 0; i += CLAIM_FIELDS)
         rc_out = start(w, rc, &r->element[i], now);
     freeReplyObject(r);
@@ -527,6 +555,7 @@ static int wh_tick(void *ch, redisContext *rc, int64_t now) {
 const notif_delivery_ops_t notif_webhook_ops = {
     .name = "webhook",
     .topics = topics,
+    .views = views,
     .open = wh_open,
     .close = wh_close,
     .redis_init = wh_redis_init,

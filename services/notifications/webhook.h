@@ -29,9 +29,13 @@ extern const notif_delivery_ops_t notif_webhook_ops;
 
 /* A dead letter: the notification.dead_lettered envelope on
  * sms.notifications.dlq (key = delivery id, cause = notification id, time =
- * failed_at, actor "sms-notify-webhook"); also what sms-admin dlq replay
- * re-publishes to sms.notifications.retry. Strings are borrowed. */
+ * failed_at, actor "sms-notify-<channel>"); also what sms-admin dlq replay
+ * re-publishes to sms.notifications.retry. Strings are borrowed. channel
+ * NULL = "webhook"; the email channel writes "email" (delivery id = the
+ * notification id, webhook_id "", url "mailto:<address>", payload = the
+ * mail's text). */
 typedef struct notif_dead_letter_s {
+    const char *channel;
     const char *event_id, *delivery_id, *webhook_id, *url, *notification_id, *recipient_id, *kind;
     const char *payload;      /* the exact JSON body that was POSTed */
     int64_t attempts;
