@@ -740,10 +740,19 @@ static bool source_retried(item_t *items, size_t n, const rd_kafka_message_t *m)
     return false;
 }
 
-/* Looks up every command id in <prefix>cmds (one pipeline); fills replay_summary. */
-static int dedupe(worker_t *w, item_t *items, size_t n) {
+/* Looks up every command id in <prefix>cmds (one pipeline); fills
+ * replay_summary. *built: whether the view's built marker was there first. */
+static int dedupe(worker_t *w, item_t *items, size_t n, bool *built) {
+    redisAppendCommand(w->rc, "HEXISTS %smeta built", w->prefix);
     for (size_t i = 0; i < n; i++)
         if (items[i].decoded) redisAppendCommand(w->rc, "HGET %scmds %b", w->prefix, items[i].cmd.id.ptr, items[i].cmd.id.len);
+    redisReply *m = NULL;
+    if (redisGetReply(w->rc, (void **)&m) != REDIS_OK || m == NULL) {
+        sms_log(SMS_LOG_ERROR, "redis_failed", "dedupe: %s", w->rc->errstr);
+        return -1;
+    }
+    *built = m->type == REDIS_REPLY_INTEGER && m->integer == 1;
+    freeReplyObject(m);
     for (size_t i = 0; i < n; i++) {
         if (!items[i].decoded) continue;
         redisReply *r = NULL;
@@ -855,7 +864,8 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n, bool s
         }
         it->decoded = true;
     }
-    if (dedupe(w, items, n) != 0) { rc = -1; goto cleanup; }
+    bool built_before = false;
+    if (dedupe(w, items, n, &built_before) != 0) { rc = -1; goto cleanup; }
     /* Who hears of a source event depends on facts learned from other topics
      * (a roster): everything acknowledged before it was written is in them. */
     if (n_sources && tailer_catch_up_to_end(w, false, true) != 0) { rc = -1; goto cleanup; }
@@ -863,6 +873,17 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n, bool s
         if (items[i].decoded && !items[i].replay_summary) fresh[n_fresh++] = &items[i].cmd;
     state = ops->batch_begin(w->rc, fresh, n_fresh);
     if (state == NULL) { rc = -1; goto cleanup; }
+    /* Decide only on reads of a whole view: a drop (sms-admin rebuild-views,
+     * FLUSHALL) removes the marker before any key, and a replay sets it only
+     * once whole, so the marker there before and after the reads means none
+     * of them saw a view being emptied or refilled (a fan-out would reach an
+     * empty roster). Otherwise the batch is fetched again after the rebuild. */
+    if (!built_before || view_is_built(w) != 1) {
+        sms_log(SMS_LOG_WARN, "view_not_built", "the view is being dropped or rebuilt; the batch waits for it");
+        w->need_catchup = true;
+        rc = -1;
+        goto cleanup;
+    }
 
     t1 = sms_mono_us();
     w->phase_us[PHASE_PREP] += t1 - t0;
