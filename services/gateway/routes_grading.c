@@ -173,44 +173,28 @@ static bool absent(redisReply *r) {
 
 /* ---- writes ---- */
 
-static void update_grades(gw_request_t *req, void *data) {
-    gw_app_t *app = data;
+/* Sends type to sms-grading keyed by the path's assignment id, with the JSON
+ * body when with_body (the service checks it). */
+static void grading_command(gw_request_t *req, gw_app_t *app, const char *type, bool with_body) {
     const char *id = gw_req_param(req, "id");
     if (!valid_id(id)) {
         not_found(req, "no such assignment");
         return;
     }
-    cJSON *body = gw_parse_json_object(req);
-    if (!body) return;
-    gw_bus_send(app->bus, req, "grading", "grades.update", id, body);
+    cJSON *body = NULL;
+    if (with_body && (body = gw_parse_json_object(req)) == NULL) return;
+    gw_bus_send(app->bus, req, "grading", type, id, body);
     cJSON_Delete(body);
 }
 
-static void release_grades(gw_request_t *req, void *data) {
-    gw_app_t *app = data;
-    const char *id = gw_req_param(req, "id");
-    if (!valid_id(id)) {
-        not_found(req, "no such assignment");
-        return;
-    }
-    gw_bus_send(app->bus, req, "grading", "grades.release", id, NULL);
-}
+static void update_grades(gw_request_t *req, void *data) { grading_command(req, data, "grades.update", true); }
+
+static void release_grades(gw_request_t *req, void *data) { grading_command(req, data, "grades.release", false); }
 
 /* POST /admin/assignments/{id}/grade-corrections: an operator's repair of a
  * grade (grades.correct -> grade.corrected), e.g. of one whose event was
- * quarantined; the grading service checks the body. */
-static void correct_grade(gw_request_t *req, void *data) {
-    gw_app_t *app = data;
-    const char *id = gw_req_param(req, "id");
-    if (!valid_id(id)) {
-        not_found(req, "no such assignment");
-        return;
-    }
-    cJSON *body = gw_parse_json_object(req);
-    if (!body) return;
-    gw_bus_send(app->bus, req, "grading", "grades.correct", id, body);
-    cJSON_Delete(body);
-}
+ * quarantined. */
+static void correct_grade(gw_request_t *req, void *data) { grading_command(req, data, "grades.correct", true); }
 
 /* ---- GET /lecturer/assignments/{id}/grades ---- */
 
