@@ -167,28 +167,29 @@ class World:
     G (N_STUDENTS students, N_ASSIGNMENTS assignments: graded), P (N_FANOUT students:
     posts and assignments), E1/E2 (enrolled into). Every payload carries the run tag."""
 
-    def __init__(self, base_url, secret, brokers, tag=None):
+    def __init__(self, base_url, secret, brokers, tag=None, deadline_s=60):
         self.tag = tag or uuid.uuid4().hex[:8]
         self.brokers = brokers
         self.start = end_offsets(brokers)
         self.api = Api(base_url, secret, f"chaos-{self.tag}")
         a, t = self.api, self.tag
         mk = lambda name: a.must("POST", "/lecturer/classes", key=f"setup-{t}-{name}",  # noqa: E731
-                                 json={"code": f"{name}-{t}", "name": f"chaos {name} {t}"})["id"]
+                                 json={"code": f"{name}-{t}", "name": f"chaos {name} {t}"},
+                                 deadline_s=deadline_s)["id"]
         self.g, self.p, self.e = mk("G"), mk("P"), [mk("E1"), mk("E2")]
         self.students = [f"cg-{t}-{i:02d}" for i in range(N_STUDENTS)]
         self.fanout = [f"cp-{t}-{i}" for i in range(N_FANOUT)]
         for cid, sids, name in ((self.g, self.students, "g"), (self.p, self.fanout, "p")):
-            a.must("POST", f"/lecturer/classes/{cid}/students", key=f"setup-{t}-roster-{name}",
+            a.must("POST", f"/lecturer/classes/{cid}/students", key=f"setup-{t}-roster-{name}", deadline_s=deadline_s,
                    json={"students": [{"student_id": s, "name": f"Student {s}", "email": f"{s}@example.edu"}
                                       for s in sids]})
         due = _iso(int(time.time() * 1000) + 30 * 86400000)
-        self.aids = [a.must("POST", "/lecturer/assignments", key=f"setup-{t}-a{k}",
+        self.aids = [a.must("POST", "/lecturer/assignments", key=f"setup-{t}-a{k}", deadline_s=deadline_s,
                             json={"class_id": self.g, "title": f"graded {k} {t}", "due_at": due,
                                   "max_score": 100})["id"] for k in range(N_ASSIGNMENTS)]
         # grading learns rosters and assignments from their events: one update each first.
         for k, aid in enumerate(self.aids):
-            a.must("POST", f"/lecturer/assignments/{aid}/update-grades", key=f"setup-{t}-warm{k}",
+            a.must("POST", f"/lecturer/assignments/{aid}/update-grades", key=f"setup-{t}-warm{k}", deadline_s=deadline_s,
                    json={"grades": [{"student_id": self.students[0], "score": 100, "feedback": "warm-up"}]})
         self.due = due
         self.n_grade = 0
@@ -228,8 +229,9 @@ class Load:
     """Sends the world's requests at a fixed rate (open loop: a stalled system does not
     slow the sending) from a thread pool; records each answer."""
 
-    def __init__(self, world, rate=20.0, workers=64, timeout=30):
+    def __init__(self, world, rate=20.0, workers=256, timeout=30):
         self.world, self.rate, self.timeout = world, rate, timeout
+        self.cancel = False
         self.pool = ThreadPoolExecutor(max_workers=workers)
         self.reqs = []          # dicts: i op path body ident key t_send t_done status
         self.lock = threading.Lock()
@@ -237,6 +239,9 @@ class Load:
         self.thread = None
 
     def _send(self, rq):
+        if self.stop_flag.is_set() and self.cancel:
+            return  # still queued when the load stopped: never sent, dropped from the record
+        rq["t_send"] = now()  # not when it was queued: a stalled system fills every thread
         r = self.world.api.call("POST", rq["path"], key=rq["key"], json=rq["body"], timeout=self.timeout)
         rq["status"] = status_of(r)
         rq["t_done"] = now()
@@ -253,7 +258,7 @@ class Load:
                 time.sleep(d)
             op, path, body, ident = self.world.request(i)
             rq = {"i": i, "op": op, "path": path, "body": body, "ident": ident,
-                  "key": f"chaos-{self.world.tag}-{i}", "t_send": now(), "t_done": None, "status": None}
+                  "key": f"chaos-{self.world.tag}-{i}", "t_queued": now(), "t_send": None, "t_done": None, "status": None}
             with self.lock:
                 self.reqs.append(rq)
             self.pool.submit(self._send, rq)
@@ -268,12 +273,17 @@ class Load:
             return list(self.reqs)
 
     def stop(self, drain_s=40):
+        """Stops sending; waits up to drain_s for the answers to what was sent. Requests
+        still queued (never sent) are dropped; any still unanswered are 'unfinished'."""
         self.stop_flag.set()
         self.thread.join()
+        self.cancel = True
         end = now() + drain_s
-        while now() < end and any(r["t_done"] is None for r in self.snapshot()):
+        while now() < end and any(r["t_send"] is not None and r["t_done"] is None for r in self.snapshot()):
             time.sleep(0.1)
         self.pool.shutdown(wait=False, cancel_futures=True)
+        with self.lock:
+            self.reqs = [r for r in self.reqs if r["t_send"] is not None]
         for r in self.reqs:
             if r["t_done"] is None:
                 r["status"], r["t_done"] = "unfinished", now()
@@ -282,7 +292,10 @@ class Load:
         """True when the requests of the last `window` seconds (at least one, all sent after
         t) that are answered are all 2xx and none older than `lag` s is still waiting."""
         n = now()
-        recent = [r for r in self.snapshot() if r["t_send"] >= max(t, n - window)]
+        reqs = self.snapshot()
+        if any(r["t_send"] is None and n - r["t_queued"] > lag for r in reqs):
+            return False  # a backlog: every thread is waiting
+        recent = [r for r in reqs if r["t_send"] is not None and r["t_send"] >= max(t, n - window)]
         if n - t < window or not recent:
             return False
         for r in recent:
@@ -435,25 +448,26 @@ def check(world, reqs, settle_s=60):
 
 def retry_failed(world, reqs, deadline_s=60):
     """Sends every request that did not get a 2xx again, same Idempotency-Key and body, until
-    a 2xx or 4xx (each at most deadline_s): what a careful client does after a fault. Returns
-    the answers' statuses {status: count} and marks each request's final status."""
+    a 2xx or a 4xx, for at most deadline_s in all: what a careful client does after a fault.
+    Returns the answers' statuses {status: count}; r["final"] is each request's last answer."""
     todo = [r for r in reqs if not r["status"].startswith("2")]
     tally = Counter()
     lock = threading.Lock()
+    end = now() + deadline_s
 
     def one(r):
-        end = now() + deadline_s
-        while True:
-            a = world.api.call("POST", r["path"], key=r["key"], json=r["body"], timeout=30)
+        r["final"] = r["status"]
+        while now() < end:
+            a = world.api.call("POST", r["path"], key=r["key"], json=r["body"], timeout=15)
             s = status_of(a)
             with lock:
                 tally[s] += 1
-            if s.startswith("2") or s.startswith("4") or now() > end:
-                r["final"] = s
+            r["final"] = s
+            if s.startswith("2") or s.startswith("4"):
                 return
             time.sleep(0.5)
 
-    with ThreadPoolExecutor(max_workers=32) as ex:
+    with ThreadPoolExecutor(max_workers=64) as ex:
         list(ex.map(one, todo))
     for r in reqs:
         r.setdefault("final", r["status"])

@@ -50,6 +50,12 @@ def outcome(base_url, jwt_secret, kafka_brokers, ctl):
         if not restarted:
             ctl("start", "redis", timeout=60, check=False)
         wait_ready(base_url, timeout=60)
+    if not steady:
+        # Services that stopped answering writes (seen 2026-12-02: stuck in the tailer's
+        # catch-up after a failed projection) would fail every later test: restart them,
+        # and test_every_write_succeeds_after_keyed_retries reports it.
+        ctl("restart-services", timeout=300)
+        wait_ready(base_url, timeout=60)
     res = cl.outcome(world, load, t_fault)
     res["steady_at_end"] = steady
     res["examples"] = cl.examples(world, load, res, limit=5)
@@ -89,7 +95,8 @@ def test_nothing_doubled_even_after_keyed_retries(outcome):
 
 
 def test_every_write_succeeds_after_keyed_retries(outcome):
-    assert outcome["steady_at_end"], "the load did not get steady within 45 s of the restart"
+    assert outcome["steady_at_end"], ("writes did not succeed again within 45 s of the last restart "
+                                      "(the services were restarted to go on)")
     assert not outcome["still_failing"], (f"writes without a 2xx after a minute of keyed retries: "
                                           f"{outcome['still_failing'][:10]}; retries {outcome['retries']}")
     assert not outcome["after_retry"]["lost"], outcome["after_retry"]
