@@ -343,3 +343,25 @@ const msgpack_object *sms_check_item(sms_check_t *c, const msgpack_object *arr, 
     *saved = sms_check_enter(c, field, (long)i);
     return o;
 }
+
+void sms_check_enrolled(sms_check_t *c, const msgpack_object *d,
+                        void (*student)(sms_check_t *c, const msgpack_object *s)) {
+    const msgpack_object *list = NULL;
+    sms_check_str(c, d, "class_id", SMS_CHECK_ID, 0, 1, SMS_EVENT_ID_MAX, NULL);
+    sms_check_counter(c, d, "roster_version", NULL);
+    if (!sms_check_array(c, d, "students", 0, 0, SMS_EVENT_LIST_MAX, &list)) return;
+    for (uint32_t i = 0; i < list->via.array.size && !c->failed; i++) {
+        size_t saved;
+        const msgpack_object *s = sms_check_item(c, list, "students", i, &saved);
+        if (s == NULL) return;
+        sms_check_str(c, s, "student_id", SMS_CHECK_ID, 0, 1, SMS_EVENT_ID_MAX, NULL);
+        if (student) student(c, s);
+        sms_check_leave(c, saved);
+    }
+}
+
+void sms_check_unenrolled(sms_check_t *c, const msgpack_object *d) {
+    sms_check_str(c, d, "class_id", SMS_CHECK_ID, 0, 1, SMS_EVENT_ID_MAX, NULL);
+    sms_check_counter(c, d, "roster_version", NULL);
+    sms_check_str(c, d, "student_id", SMS_CHECK_ID, 0, 1, SMS_EVENT_ID_MAX, NULL);
+}

@@ -134,4 +134,13 @@ void sms_check_leave(sms_check_t *c, size_t saved);
 const msgpack_object *sms_check_item(sms_check_t *c, const msgpack_object *arr, const char *field, uint32_t i,
                                      size_t *saved);
 
+/* The roster events as every view that learns them reads them
+ * (class.students_enrolled / class.student_unenrolled v1): class_id,
+ * roster_version and student ids of 1..SMS_EVENT_ID_MAX, at most
+ * SMS_EVENT_LIST_MAX students. student (NULL: none) checks what else one view
+ * reads of each student; its failures name students[i]. */
+void sms_check_enrolled(sms_check_t *c, const msgpack_object *d,
+                        void (*student)(sms_check_t *c, const msgpack_object *s));
+void sms_check_unenrolled(sms_check_t *c, const msgpack_object *d);
+
 #endif

@@ -84,25 +84,7 @@ static void check_class(sms_check_t *c, const msgpack_object *d) {
     sms_check_counter(c, d, "version", NULL);
 }
 
-static void check_enrolled(sms_check_t *c, const msgpack_object *d) {
-    const msgpack_object *list = NULL;
-    sms_check_str(c, d, "class_id", SMS_CHECK_ID, 0, 1, SMS_EVENT_ID_MAX, NULL);
-    sms_check_counter(c, d, "roster_version", NULL);
-    if (!sms_check_array(c, d, "students", 0, 0, SMS_EVENT_LIST_MAX, &list)) return;
-    for (uint32_t i = 0; i < list->via.array.size && !c->failed; i++) {
-        size_t saved;
-        const msgpack_object *s = sms_check_item(c, list, "students", i, &saved);
-        if (s == NULL) return;
-        sms_check_str(c, s, "student_id", SMS_CHECK_ID, 0, 1, CLASS_STUDENT_ID_MAX, NULL);
-        sms_check_leave(c, saved);
-    }
-}
-
-static void check_unenrolled(sms_check_t *c, const msgpack_object *d) {
-    sms_check_str(c, d, "class_id", SMS_CHECK_ID, 0, 1, SMS_EVENT_ID_MAX, NULL);
-    sms_check_counter(c, d, "roster_version", NULL);
-    sms_check_str(c, d, "student_id", SMS_CHECK_ID, 0, 1, CLASS_STUDENT_ID_MAX, NULL);
-}
+static void check_enrolled(sms_check_t *c, const msgpack_object *d) { sms_check_enrolled(c, d, NULL); }
 
 /* Learned from sms.events.grades: what gr:<assignment> keeps. */
 static void check_grade_common(sms_check_t *c, const msgpack_object *d) {
@@ -130,7 +112,7 @@ static const sms_event_rule_t rules[] = {
     {ASSIGNMENTS_CLASSES_TOPIC, "class.updated", 1, false, check_class},
     {ASSIGNMENTS_CLASSES_TOPIC, "class.deactivated", 1, false, check_class},
     {ASSIGNMENTS_CLASSES_TOPIC, "class.students_enrolled", 1, false, check_enrolled},
-    {ASSIGNMENTS_CLASSES_TOPIC, "class.student_unenrolled", 1, false, check_unenrolled},
+    {ASSIGNMENTS_CLASSES_TOPIC, "class.student_unenrolled", 1, false, sms_check_unenrolled},
     {ASSIGNMENTS_GRADES_TOPIC, "grade.changed", 1, false, check_grade_changed},
     {ASSIGNMENTS_GRADES_TOPIC, "grade.released", 1, false, check_grade_common},
 };

@@ -49,16 +49,16 @@ int gw_script_call(gw_app_t *app, gw_script_t *s, int argc, const char **argv, c
                    void (*cb)(redisReply *, void *), void *data);
 
 /* Lua for read scripts of one service's view (local p = its prefix, set
- * first): view_state(aggregate, ...) is nil when the view can answer for
+ * first): view_state({aggregate, ...}) is nil when the view can answer for
  * these aggregates; {3} while it is being rebuilt (no built marker: a
  * half-built view must not pass for a whole one); {2, positions} when events
  * of one of them are quarantined (common/quarantine.h). Call it after the
  * access checks, so it tells nothing to whom the data is not shown; answer
  * its reply with gw_respond_view_state. */
 #define GW_LUA_VIEW_STATE                                                                    \
-    "local function view_state(...)\n"                                                       \
+    "local function view_state(aggs)\n"                                                      \
     "  if redis.call('HEXISTS', p .. 'meta', 'built') == 0 then return {3} end\n"           \
-    "  for _, agg in ipairs({...}) do\n"                                                     \
+    "  for _, agg in ipairs(aggs) do\n"                                                      \
     "    local q = redis.call('SMEMBERS', p .. 'incomplete:' .. agg)\n"                     \
     "    if #q > 0 then table.sort(q); return {2, table.concat(q, ' ')} end\n"              \
     "  end\n"                                                                                \

@@ -44,7 +44,7 @@
 static gw_script_t get_script = {.source = RENDER_LUA
     "local h = fetch(ARGV[1])\n"
     "if h[1] ~= ARGV[2] or not h[2] then return {0} end\n"
-    "local vs = view_state(ARGV[1])\n"
+    "local vs = view_state({ARGV[1]})\n"
     "if vs then return vs end\n"
     "return {1, render(h, tonumber(ARGV[3]))}\n"};
 
@@ -54,7 +54,7 @@ static gw_script_t get_script = {.source = RENDER_LUA
  * Members are "<15 digits>:<id>" (see projection.h): the id starts at byte 17. */
 static gw_script_t list_script = {.source = RENDER_LUA
     "if redis.call('HGET', p .. 'cls:' .. ARGV[2], 'lecturer_id') ~= ARGV[1] then return {0} end\n"
-    "local vs = view_state(ARGV[2])\n"
+    "local vs = view_state({ARGV[2]})\n"
     "if vs then return vs end\n"
     "local sort, lo, hi, cur = ARGV[3], ARGV[4], ARGV[5], ARGV[6]\n"
     "local limit, now = tonumber(ARGV[7]), tonumber(ARGV[8])\n"

@@ -30,7 +30,7 @@
 static gw_script_t sheet_script = {.source = LUA_HEAD
     "local a = redis.call('HMGET', p .. 'a:' .. ARGV[1], 'lecturer_id', 'class_id')\n"
     "if a[1] ~= ARGV[2] then return {0} end\n"
-    "local vs = view_state(ARGV[1])\n"
+    "local vs = view_state({ARGV[1]})\n"
     "if vs then return vs end\n"
     "local cls, lim = a[2], tonumber(ARGV[4])\n"
     "local min = '-'\n"
@@ -63,7 +63,7 @@ static gw_script_t history_script = {.source =
     "local p = 'sms:grading:'\n"
     GW_LUA_VIEW_STATE
     "if redis.call('HGET', p .. 'a:' .. ARGV[1], 'lecturer_id') ~= ARGV[2] then return {0} end\n"
-    "local vs = view_state(ARGV[1])\n"
+    "local vs = view_state({ARGV[1]})\n"
     "if vs then return vs end\n"
     "return {1, table.concat(redis.call('LRANGE', p .. 'h:' .. ARGV[1] .. ':' .. ARGV[3], 0, -1), ',')}\n"};
 
@@ -75,7 +75,7 @@ static gw_script_t student_script = {.source = LUA_HEAD
     "local aids, clsof = {}, {}\n"
     "for i = 1, #sg, 2 do aids[#aids + 1] = sg[i]; clsof[sg[i]] = sg[i + 1] end\n"
     "table.sort(aids)\n"
-    "local vs = view_state(unpack(aids))\n"
+    "local vs = view_state(aids) -- a table: unpack would meet Lua's stack limit\n"
     "if vs then return vs end\n"
     "local items, sums, counts, classes = {}, {}, {}, {}\n"
     "for _, aid in ipairs(aids) do\n"
@@ -111,7 +111,7 @@ static gw_script_t student_script = {.source = LUA_HEAD
 static gw_script_t ranking_script = {.source = LUA_HEAD
     "local cls, sid = ARGV[1], ARGV[2]\n"
     "if not redis.call('ZSCORE', p .. 'students:' .. cls, sid) then return {0} end\n"
-    "local vs = view_state(cls)\n"
+    "local vs = view_state({cls})\n"
     "if vs then return vs end\n"
     "local rk = p .. 'rank:' .. cls\n"
     "local t = tonumber(redis.call('ZSCORE', rk, sid) or '0')\n"

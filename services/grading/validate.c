@@ -54,27 +54,12 @@ static void check_assignment(sms_check_t *c, const msgpack_object *d) {
     sms_check_str(c, d, "title", SMS_CHECK_TEXT, SMS_CHECK_OPTIONAL, 0, ASSIGNMENT_TITLE_MAX, NULL);
 }
 
-static void check_enrolled(sms_check_t *c, const msgpack_object *d) {
-    const msgpack_object *list = NULL;
-    sms_check_str(c, d, "class_id", SMS_CHECK_ID, 0, 1, SMS_EVENT_ID_MAX, NULL);
-    sms_check_counter(c, d, "roster_version", NULL);
-    if (!sms_check_array(c, d, "students", 0, 0, SMS_EVENT_LIST_MAX, &list)) return;
-    for (uint32_t i = 0; i < list->via.array.size; i++) {
-        size_t saved;
-        const msgpack_object *s = sms_check_item(c, list, "students", i, &saved);
-        if (s == NULL) return;
-        sms_check_str(c, s, "student_id", SMS_CHECK_ID, 0, 1, GRADING_STUDENT_ID_MAX, NULL);
-        sms_check_str(c, s, "name", SMS_CHECK_TEXT, SMS_CHECK_OPTIONAL, 0, ROSTER_NAME_MAX, NULL);
-        sms_check_leave(c, saved);
-        if (c->failed) return;
-    }
+/* What grading reads of each student of a roster, besides the id. */
+static void check_roster_student(sms_check_t *c, const msgpack_object *s) {
+    sms_check_str(c, s, "name", SMS_CHECK_TEXT, SMS_CHECK_OPTIONAL, 0, ROSTER_NAME_MAX, NULL);
 }
 
-static void check_unenrolled(sms_check_t *c, const msgpack_object *d) {
-    sms_check_str(c, d, "class_id", SMS_CHECK_ID, 0, 1, SMS_EVENT_ID_MAX, NULL);
-    sms_check_counter(c, d, "roster_version", NULL);
-    sms_check_str(c, d, "student_id", SMS_CHECK_ID, 0, 1, GRADING_STUDENT_ID_MAX, NULL);
-}
+static void check_enrolled(sms_check_t *c, const msgpack_object *d) { sms_check_enrolled(c, d, check_roster_student); }
 
 /* The projection applies these from whichever topic they come (it tails
  * grades, classes and assignments), so no row names a topic. */
@@ -86,7 +71,7 @@ static const sms_event_rule_t rules[] = {
     {NULL, "assignment.updated", 1, false, check_assignment},
     {NULL, "assignment.deleted", 1, false, check_assignment},
     {NULL, "class.students_enrolled", 1, false, check_enrolled},
-    {NULL, "class.student_unenrolled", 1, false, check_unenrolled},
+    {NULL, "class.student_unenrolled", 1, false, sms_check_unenrolled},
 };
 
 int grading_event_validate(const char *topic, const sms_event_t *ev, char *err, size_t errlen) {

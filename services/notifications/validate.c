@@ -111,28 +111,14 @@ static void check_webhook_deleted(sms_check_t *c, const msgpack_object *d) {
 
 /* ---- learned: rosters (sms.events.classes) ---- */
 
-static void check_enrolled(sms_check_t *c, const msgpack_object *d) {
-    const msgpack_object *list = NULL;
-    sms_check_str(c, d, "class_id", SMS_CHECK_ID, 0, 1, SMS_EVENT_ID_MAX, NULL);
-    sms_check_counter(c, d, "roster_version", NULL);
-    if (!sms_check_array(c, d, "students", 0, 0, SMS_EVENT_LIST_MAX, &list)) return;
-    for (uint32_t i = 0; i < list->via.array.size && !c->failed; i++) {
-        size_t saved;
-        const msgpack_object *s = sms_check_item(c, list, "students", i, &saved);
-        if (s == NULL) return;
-        sms_check_str(c, s, "student_id", SMS_CHECK_ID, 0, 1, STUDENT_ID_MAX, NULL);
-        sms_check_str(c, s, "name", SMS_CHECK_TEXT, SMS_CHECK_OPTIONAL, 0, STUDENT_NAME_MAX, NULL);
-        /* where sms-notify-email mails the student */
-        sms_check_str(c, s, "email", SMS_CHECK_USER, SMS_CHECK_OPTIONAL, 0, EMAIL_MAX, NULL);
-        sms_check_leave(c, saved);
-    }
+/* What the notifications view reads of each student of a roster, besides the id. */
+static void check_roster_student(sms_check_t *c, const msgpack_object *s) {
+    sms_check_str(c, s, "name", SMS_CHECK_TEXT, SMS_CHECK_OPTIONAL, 0, STUDENT_NAME_MAX, NULL);
+    /* where sms-notify-email mails the student */
+    sms_check_str(c, s, "email", SMS_CHECK_USER, SMS_CHECK_OPTIONAL, 0, EMAIL_MAX, NULL);
 }
 
-static void check_unenrolled(sms_check_t *c, const msgpack_object *d) {
-    sms_check_str(c, d, "class_id", SMS_CHECK_ID, 0, 1, SMS_EVENT_ID_MAX, NULL);
-    sms_check_counter(c, d, "roster_version", NULL);
-    sms_check_str(c, d, "student_id", SMS_CHECK_ID, 0, 1, STUDENT_ID_MAX, NULL);
-}
+static void check_enrolled(sms_check_t *c, const msgpack_object *d) { sms_check_enrolled(c, d, check_roster_student); }
 
 /* ---- consumed by the fan-out (what notif_content_of reads) ---- */
 
@@ -179,7 +165,7 @@ static const sms_event_rule_t rules[] = {
     {NOTIF_EVENTS_TOPIC, "webhook.registered", NOTIF_EVENT_VERSION, true, check_webhook_registered},
     {NOTIF_EVENTS_TOPIC, "webhook.deleted", NOTIF_EVENT_VERSION, true, check_webhook_deleted},
     {"sms.events.classes", "class.students_enrolled", 1, false, check_enrolled},
-    {"sms.events.classes", "class.student_unenrolled", 1, false, check_unenrolled},
+    {"sms.events.classes", "class.student_unenrolled", 1, false, sms_check_unenrolled},
     {"sms.events.posts", "post.created", 1, false, check_post},
     {"sms.events.grades", "grade.changed", 1, false, check_grade_changed},
     {"sms.events.grades", "grade.released", 1, false, check_grade_released},
