@@ -262,15 +262,17 @@ static void decide_correct(grading_state_t *st, const sms_command_t *cmd, gradin
         return;
     }
     sms_str_t sid = {"", 0}, fb = {"", 0}, reason = {"", 0}, repairs = {"", 0};
-    double score = -1;
+    int64_t score = 0; /* hundredths */
     const msgpack_object *v = sms_mp_map_get(d, "student_id");
     if (!v || !sms_mp_str(v, &sid.ptr, &sid.len) || !grading_valid_student_id(sid.ptr, sid.len))
         row_error(out, "student_id", 0, "is required: 1 to %d characters of A-Z, a-z, 0-9, '.', '_', '-'",
                   GRADING_STUDENT_ID_MAX);
     v = sms_mp_map_get(d, "score");
-    /* compared as a double against the maximum before any conversion */
-    if (!v || !grading_number(v, &score) || !(score >= 0) || score > (double)a->max_score / 100.0)
-        row_error(out, "score", 0, "is required: a number from 0 to the assignment's max_score");
+    char m[SMS_NUMBER_MESSAGE_MAX];
+    if (v == NULL) row_error(out, "score", 0, "is required");
+    else if (sms_number_hundredths(v, 0, a->max_score, &score) != SMS_NUMBER_OK)
+        row_error(out, "score", 0, "%s (the assignment's max_score)",
+                  sms_number_hundredths_message(m, sizeof m, 0, a->max_score));
     v = sms_mp_map_get(d, "feedback");
     size_t chars;
     if (v && v->type != MSGPACK_OBJECT_NIL &&
@@ -297,7 +299,7 @@ static void decide_correct(grading_state_t *st, const sms_command_t *cmd, gradin
     c->had_previous = cur != NULL;
     c->previous_score = cur ? cur->score : 0;
     c->previous_feedback = cur ? cur->feedback : NULL;
-    c->score = grading_hundredths(score);
+    c->score = score;
     c->feedback = fb;
     c->released = rel && rel->type == MSGPACK_OBJECT_BOOLEAN ? rel->via.boolean : cur && cur->released;
     c->grade_version = (cur ? cur->version : 0) + 1;
