@@ -352,3 +352,37 @@ void sms_redis_close(sms_redis_t *r, void (*done)(void *), void *data) {
     drop_connection(r);
     uv_close((uv_handle_t *)&r->timer, on_timer_closed);
 }
+
+/* ---- building one command's arguments ---- */
+
+void sms_redis_args_init(sms_redis_args_t *a) {
+    a->argc = 0;
+    a->overflow = false;
+    a->n_nums = 0;
+}
+
+void sms_redis_args_add(sms_redis_args_t *a, const char *s, size_t n) {
+    if (a->argc == SMS_REDIS_ARGS_MAX) {
+        a->overflow = true;
+        return;
+    }
+    a->argv[a->argc] = s;
+    a->lens[a->argc++] = n;
+}
+
+void sms_redis_args_str(sms_redis_args_t *a, const char *s) { sms_redis_args_add(a, s, strlen(s)); }
+
+void sms_redis_args_i64(sms_redis_args_t *a, int64_t v) {
+    if (a->n_nums == SMS_REDIS_ARGS_NUMS) {
+        a->overflow = true;
+        return;
+    }
+    char *buf = a->nums[a->n_nums++];
+    int k = snprintf(buf, sizeof a->nums[0], "%lld", (long long)v);
+    sms_redis_args_add(a, buf, (size_t)k);
+}
+
+int sms_redis_args_append(redisContext *rc, sms_redis_args_t *a) {
+    if (a->overflow) return -1;
+    return redisAppendCommandArgv(rc, (int)a->argc, a->argv, a->lens) == REDIS_OK ? 0 : -1;
+}

@@ -12,6 +12,7 @@
 #include <hiredis/hiredis.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "config.h"
@@ -44,6 +45,33 @@ int sms_redis_get_replies(redisContext *c, redisReply **r, size_t n);
 /* Frees r[0..n). Returns -1 if any was an error reply (each logged as
  * redis_error), else 0. */
 int sms_redis_free_replies(redisReply **r, size_t n);
+
+/* ---- building one command's arguments ---- */
+
+/* A Redis command's arguments built up one by one (argv + lengths for
+ * redisAppendCommandArgv or sms_redis_cmd), instead of parallel arrays filled
+ * by hand. Caller-owned, fixed capacity, no allocation: adding past the
+ * capacity marks it failed, checked once, when it is sent. Strings are
+ * borrowed and must live until the command is appended; numbers are
+ * formatted into the builder's own storage. */
+#define SMS_REDIS_ARGS_MAX 64
+#define SMS_REDIS_ARGS_NUMS 24
+typedef struct sms_redis_args_s {
+    const char *argv[SMS_REDIS_ARGS_MAX];
+    size_t lens[SMS_REDIS_ARGS_MAX];
+    size_t argc;
+    bool overflow;
+    char nums[SMS_REDIS_ARGS_NUMS][24];
+    size_t n_nums;
+} sms_redis_args_t;
+
+void sms_redis_args_init(sms_redis_args_t *a);
+void sms_redis_args_add(sms_redis_args_t *a, const char *s, size_t n);
+void sms_redis_args_str(sms_redis_args_t *a, const char *s); /* NUL-terminated */
+void sms_redis_args_i64(sms_redis_args_t *a, int64_t v);    /* as decimal */
+/* Pipelines the command (redisAppendCommandArgv): 0, or -1 on overflow or
+ * failure (nothing appended). */
+int sms_redis_args_append(redisContext *rc, sms_redis_args_t *a);
 
 /* ---- async on libuv ---- */
 typedef struct sms_redis_s sms_redis_t;

@@ -96,7 +96,10 @@ void sms_decision_stale(sms_decision_t *d, int status, const char *code, const c
 }
 
 void sms_decision_error(sms_decision_t *d, const char *field, size_t field_len, const char *fmt, ...) {
-    if (d->n_errors == SMS_DECISION_MAX_ERRORS) return;
+    size_t limit = d->errors_limit == 0 || d->errors_limit > SMS_DECISION_MAX_ERRORS ? SMS_DECISION_MAX_ERRORS
+                                                                                     : d->errors_limit;
+    d->n_errors_total++;
+    if (d->n_errors >= limit) return;
     if (d->n_errors == d->cap_errors) {
         d->cap_errors = d->cap_errors ? d->cap_errors * 2 : 4;
         d->errors = sms_realloc(d->errors, d->cap_errors * sizeof *d->errors);
@@ -146,13 +149,13 @@ msgpack_packer sms_decision_body(sms_decision_t *d) {
     return pk;
 }
 
-static void decision_init(sms_decision_t *d) {
+void sms_decision_init(sms_decision_t *d) {
     memset(d, 0, sizeof *d);
     d->status = 500;
     msgpack_sbuffer_init(&d->body);
 }
 
-static void decision_close(sms_decision_t *d) {
+void sms_decision_close(sms_decision_t *d) {
     msgpack_sbuffer_destroy(&d->body);
     for (size_t i = 0; i < d->cap_events; i++) msgpack_sbuffer_destroy(&d->events[i].event);
     sms_free(d->events);
@@ -161,6 +164,12 @@ static void decision_close(sms_decision_t *d) {
         sms_free((char *)d->errors[i].message);
     }
     sms_free(d->errors);
+}
+
+void sms_decision_move(sms_decision_t *dst, sms_decision_t *src) {
+    sms_decision_close(dst);
+    *dst = *src;
+    memset(src, 0, sizeof *src); /* its buffers are dst's now: src needs sms_decision_init before reuse */
 }
 
 /* 503: certainly nothing was done (nothing of it was handed to Kafka). */
@@ -826,6 +835,7 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n, bool s
     const sms_command_t **fresh = sms_calloc(n, sizeof *fresh);
     size_t n_fresh = 0;
     void *state = NULL;
+    sms_command_batch_t *table_batch = NULL;
     int rc = 0;
     uint64_t t0 = sms_mono_us(), t1;
     uint64_t batch_phase[PHASE_COUNT];
@@ -837,7 +847,7 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n, bool s
     for (size_t i = 0; i < n; i++) {
         item_t *it = &items[i];
         it->msg = msgs[i];
-        decision_init(&it->d);
+        sms_decision_init(&it->d);
         if (is_source_topic(w, msgs[i])) {
             char why[SMS_QUARANTINE_REASON_MAX];
             const char *topic = rd_kafka_topic_name(msgs[i]->rkt);
@@ -871,7 +881,12 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n, bool s
     if (n_sources && tailer_catch_up_to_end(w, false, true) != 0) { rc = -1; goto cleanup; }
     for (size_t i = 0; i < n; i++)
         if (items[i].decoded && !items[i].replay_summary) fresh[n_fresh++] = &items[i].cmd;
-    state = ops->batch_begin(w->rc, fresh, n_fresh);
+    if (ops->commands) {
+        table_batch = sms_command_batch_begin(ops->commands, w->rc, fresh, n_fresh);
+        state = table_batch ? sms_command_batch_state(table_batch) : NULL;
+    } else {
+        state = ops->batch_begin(w->rc, fresh, n_fresh);
+    }
     if (state == NULL) { rc = -1; goto cleanup; }
     /* Decide only on reads of a whole view: a drop (sms-admin rebuild-views,
      * FLUSHALL) removes the marker before any key, and a replay sets it only
@@ -904,7 +919,8 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n, bool s
             continue;
         }
         sms_strmap_put(&in_batch, it->cmd.id.ptr, it->cmd.id.len, it);
-        ops->decide(state, &it->cmd, now, &it->d);
+        if (table_batch) sms_command_batch_decide(table_batch, &it->cmd, now, &it->d);
+        else ops->decide(state, &it->cmd, now, &it->d);
         if (it->d.stale && it->d.n_events == 0 && !second_try && w->n_deferred < SMS_WORKER_BATCH_MAX) {
             it->deferred = true;
             w->deferred[w->n_deferred++] = it->msg;
@@ -1042,7 +1058,8 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n, bool s
             if (r) freeReplyObject(r);
             summary = fetched;
         }
-        if (summary && ops->replay_cmd) ops->replay_cmd(w->rc, &it->cmd, summary, &it->d);
+        if (summary && ops->commands) sms_command_replay(ops->commands, w->rc, &it->cmd, summary, &it->d);
+        else if (summary && ops->replay_cmd) ops->replay_cmd(w->rc, &it->cmd, summary, &it->d);
         else if (summary) ops->replay(w->rc, summary, &it->d);
         else decision_outcome_unknown(&it->d, "the first copy of this command did not complete; retry with the same "
                                              "Idempotency-Key");
@@ -1073,9 +1090,10 @@ static int handle_batch(worker_t *w, rd_kafka_message_t **msgs, size_t n, bool s
     }
 
 cleanup:
-    if (state) ops->batch_end(state);
+    if (table_batch) sms_command_batch_end(table_batch);
+    else if (state) ops->batch_end(state);
     for (size_t i = 0; i < n; i++) {
-        decision_close(&items[i].d);
+        sms_decision_close(&items[i].d);
         sms_free(items[i].drs);
         sms_free(items[i].partitions);
         sms_free(items[i].offsets);
@@ -1129,7 +1147,7 @@ static int run_tick(worker_t *w) {
     if (tailer_catch_up_to_end(w, false, false) != 0) return -1;
     item_t it;
     memset(&it, 0, sizeof it);
-    decision_init(&it.d);
+    sms_decision_init(&it.d);
     it.d.status = 200;
     int rc = 0;
     w->ops->tick(w->rc, w->cfg, sms_now_ms(), &it.d);
@@ -1178,7 +1196,7 @@ static int run_tick(worker_t *w) {
     }
     sms_log(SMS_LOG_INFO, "tick", "%zu events produced and applied", it.n_delivered);
 out:
-    decision_close(&it.d);
+    sms_decision_close(&it.d);
     sms_free(it.drs);
     sms_free(it.partitions);
     sms_free(it.offsets);
@@ -1301,6 +1319,7 @@ static int serve(worker_t *w) {
     sms_log(SMS_LOG_INFO, "ready", "handling %s", w->commands_topic);
     uint64_t last_check = sms_mono_ms(), last_stats = last_check;
     uint64_t last_tick = 0; /* 0: the first tick runs at once, a restart does not wait a period */
+    int tick_ms = w->ops->tick && w->ops->tick_period_ms ? w->ops->tick_period_ms(w->cfg) : 0;
     uint64_t n_batches = 0, n_commands = 0, busy_us = 0;
     rd_kafka_message_t *msgs[SMS_WORKER_BATCH_MAX];
     while (!stop_requested) {
@@ -1330,8 +1349,7 @@ static int serve(worker_t *w) {
             w->need_catchup = false;
         }
         if (tailer_apply_some(w, 0) < 0) continue;
-        if (w->ops->tick && w->ops->tick_ms > 0 && w->n_deferred == 0 &&
-            (last_tick == 0 || sms_mono_ms() - last_tick >= (uint64_t)w->ops->tick_ms)) {
+        if (tick_ms > 0 && w->n_deferred == 0 && (last_tick == 0 || sms_mono_ms() - last_tick >= (uint64_t)tick_ms)) {
             last_tick = sms_mono_ms();
             if (run_tick(w) != 0) continue;
         }
@@ -1415,4 +1433,20 @@ int sms_worker_main(const sms_worker_ops_t *ops, const sms_config_t *cfg, bool r
     teardown(&w);
     sms_log(rc == 0 ? SMS_LOG_INFO : SMS_LOG_ERROR, "exit", "%s", rc == 0 ? "clean" : "failed");
     return rc == 0 ? 0 : 1;
+}
+
+int sms_worker_service_main(int argc, char **argv, const sms_worker_ops_t *ops) {
+    char err[256];
+    sms_config_t cfg;
+    bool rebuild = argc > 1 && strcmp(argv[1], "--rebuild-views") == 0;
+    if (argc > 1 && !rebuild) {
+        fprintf(stderr, "usage: %s [--rebuild-views]\n", argv[0]);
+        return 2;
+    }
+    if (sms_config_load(&cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "sms-%s: %s\n", ops->service, err);
+        return 2;
+    }
+    sms_log_init(ops->service, cfg.log_level);
+    return sms_worker_main(ops, &cfg, rebuild);
 }

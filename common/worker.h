@@ -28,7 +28,7 @@
  *     Kafka; once anything was produced, a failure is 504 (outcome unknown,
  *     retry with the same key). A command that cannot be decoded is answered
  *     400 at once when its id and reply topic can be read.
- *   - optionally a periodic tick (ops.tick every ops.tick_ms) whose events
+ *   - optionally a periodic tick (ops.tick every ops.tick_period_ms) whose events
  *     go the same way as a command's: produced, durable, applied (the
  *     assignments service's due-date reminder scan).
  *
@@ -52,6 +52,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "command_table.h"
 #include "config.h"
 #include "envelope.h"
 #include "problem.h"
@@ -86,6 +87,11 @@ typedef struct sms_decision_s {
      * costs a few hundred bytes, not the worst case, in every batch slot. */
     sms_problem_error_t *errors;
     size_t n_errors, cap_errors;
+    /* How many errors are listed: 1..SMS_DECISION_MAX_ERRORS, 0 (as
+     * initialised): SMS_DECISION_MAX_ERRORS. Errors past it are only counted
+     * in n_errors_total (a decider may say "and 12 more" in the detail). */
+    size_t errors_limit;
+    size_t n_errors_total;
     /* The failure may only mean that a fact learned from another service's
      * events has not reached this view yet (set by sms_decision_stale). */
     bool stale;
@@ -94,6 +100,14 @@ typedef struct sms_decision_s {
     sms_decision_event_t *events;
     size_t n_events, cap_events;
 } sms_decision_t;
+
+/* The worker's: a decision starts at status 500 with empty buffers
+ * (sms_decision_init) and is freed by sms_decision_close;
+ * sms_decision_move hands src's outcome to dst (dst's old one is freed, src
+ * is left zeroed: init it before reusing it). */
+void sms_decision_init(sms_decision_t *d);
+void sms_decision_close(sms_decision_t *d);
+void sms_decision_move(sms_decision_t *dst, sms_decision_t *src);
 
 /* Helpers for deciders. */
 void sms_decision_fail(sms_decision_t *d, int status, const char *code, const char *fmt, ...)
@@ -166,6 +180,12 @@ typedef struct sms_worker_ops_s {
      * are valid (0). Pure: the same event always gets the same answer. */
     int (*validate)(const char *topic, const sms_event_t *ev, char *err, size_t errlen);
 
+    /* The service's commands (command_table.h): when set, the worker runs
+     * every batch through it and batch_begin, batch_end, decide, overlay,
+     * replay and replay_cmd are unused (they go once every service has a
+     * table). */
+    const sms_command_table_t *commands;
+
     /* Per batch: creates the decider's state, prefetching (one pipeline)
      * what cmds need. Returns NULL on a Redis failure. */
     void *(*batch_begin)(redisContext *rc, const sms_command_t *const *cmds, size_t n);
@@ -202,7 +222,7 @@ typedef struct sms_worker_ops_s {
     const char *const *own_topics;
     void (*fan_out)(void *state, const char *topic, const sms_event_t *ev, sms_decision_t *d);
 
-    /* Periodic work (optional, NULL for none): every tick_ms (0: never) the
+    /* Periodic work (optional, NULL for none): every tick_period_ms (0: never) the
      * loop, between two batches, never while commands wait for a catch-up
      * and never while the view is being rebuilt, first catches the view up
      * with every topic it tails (one ListOffsets request) and then calls
@@ -214,10 +234,10 @@ typedef struct sms_worker_ops_s {
      * Another instance of the service runs the same tick, and a crash after
      * producing re-runs it, so the events must be derived from the view
      * (ids and times included: sms_id_derive) for duplicates to carry the
-     * same id. The period is the service's setting: main copies the ops
-     * table and sets tick_ms from its config. */
+     * same id. */
     void (*tick)(redisContext *rc, const sms_config_t *cfg, int64_t now_ms, sms_decision_t *d);
-    int tick_ms;
+    /* The tick's period in ms from the configuration (<= 0: never). */
+    int (*tick_period_ms)(const sms_config_t *cfg);
 } sms_worker_ops_t;
 
 /* ---- For project_many: the positions a run of events reaches ---------- */
@@ -246,5 +266,10 @@ int sms_worker_append_position(redisContext *rc, const char *prefix, const char 
 /* Runs the service until SIGTERM/SIGINT: returns the process exit code.
  * With rebuild_only, drops the view, replays the log and returns. */
 int sms_worker_main(const sms_worker_ops_t *ops, const sms_config_t *cfg, bool rebuild_only);
+
+/* The whole main() of a worker service (sms-<ops->service>): reads
+ * `--rebuild-views` (rebuild the view from offset 0 and exit) or nothing,
+ * loads the configuration, starts the log and runs sms_worker_main. */
+int sms_worker_service_main(int argc, char **argv, const sms_worker_ops_t *ops);
 
 #endif

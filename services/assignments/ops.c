@@ -164,6 +164,9 @@ static void replay_cmd(redisContext *rc, const sms_command_t *cmd, const char *s
 
 static const char *const learn_topics[] = {ASSIGNMENTS_CLASSES_TOPIC, ASSIGNMENTS_GRADES_TOPIC, NULL};
 
+/* The reminder scan runs every SMS_DUE_REMINDER_SCAN_MS. */
+static int due_reminder_period(const sms_config_t *cfg) { return cfg->due_reminder_scan_ms; }
+
 const sms_worker_ops_t assignments_ops = {
     .service = "assignments",
     .learn_topics = learn_topics,
@@ -177,5 +180,5 @@ const sms_worker_ops_t assignments_ops = {
     .replay = replay,
     .replay_cmd = replay_cmd,
     .tick = assignments_reminders_tick,
-    .tick_ms = 0, /* main sets SMS_DUE_REMINDER_SCAN_MS */
+    .tick_period_ms = due_reminder_period,
 };
