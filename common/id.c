@@ -44,3 +44,14 @@ char *sms_id_derive(int64_t ms, const void *seed, size_t n, char out[SMS_ID_SIZE
 }
 
 char *sms_id_new(char out[SMS_ID_SIZE]) { return sms_id_at(sms_now_ms(), out); }
+
+bool sms_id_name_valid(const char *s, size_t n, size_t max) {
+    if (n < 1 || n > max) return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '-'))
+            return false;
+    }
+    return true;
+}
