@@ -7,7 +7,7 @@
 #include <uv.h>
 
 #include "config.h"
-#include "router.h"
+#include "http/router.h"
 
 typedef struct gw_app_s gw_app_t;
 

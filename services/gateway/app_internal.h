@@ -9,7 +9,7 @@
 #include "buf.h"
 #include "bus.h"
 #include "wait_hub.h"
-#include "http.h"
+#include "http/http.h"
 #include "redis.h"
 
 struct gw_app_s {

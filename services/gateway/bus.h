@@ -14,7 +14,7 @@
 #include <uv.h>
 
 #include "config.h"
-#include "http.h"
+#include "http/http.h"
 #include "redis.h"
 
 typedef struct gw_bus_s gw_bus_t;

@@ -9,7 +9,7 @@
 
 #include "app.h"
 #include "config.h"
-#include "http.h"
+#include "http/http.h"
 #include "log.h"
 
 typedef struct gw_main_s {

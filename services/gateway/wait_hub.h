@@ -16,7 +16,7 @@
 #include <uv.h>
 
 #include "config.h"
-#include "http.h"
+#include "http/http.h"
 
 /* Why a waiter is woken. */
 typedef enum gw_wake_e {

@@ -29,12 +29,12 @@
 #include <uv.h>
 
 #include "alloc.h"
-#include "auth.h"
-#include "http.h"
+#include "http/auth.h"
+#include "http/http.h"
 #include "json_msgpack.h"
 #include "token.h"
 #include "log.h"
-#include "router.h"
+#include "http/router.h"
 
 #define SECRET "http-test-secret"
 

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "router.h"
+#include "http/router.h"
 
 static void h1(gw_request_t *req, void *data) { (void)req; (void)data; }
 static void h2(gw_request_t *req, void *data) { (void)req; (void)data; }
