@@ -7,7 +7,8 @@
 #include <string.h>
 
 #include "alloc.h"
-#include "app_internal.h"
+#include "route_kit.h"
+#include "routes.h"
 #include "buf.h"
 
 #define LIST_LIMIT_DEFAULT 20
@@ -130,34 +131,6 @@ static void list_classes(gw_request_t *req, void *data) {
 }
 
 /* ---- writes ---- */
-
-cJSON *gw_parse_json_object(gw_request_t *req) {
-    size_t len;
-    const char *body = gw_req_body(req, &len);
-    const char *end = NULL;
-    cJSON *json = cJSON_ParseWithLengthOpts(body, len, &end, 0);
-    if (json == NULL) {
-        char detail[96];
-        size_t at = end ? (size_t)(end - body) : (cJSON_GetErrorPtr() ? (size_t)(cJSON_GetErrorPtr() - body) : 0);
-        snprintf(detail, sizeof detail, "the body is not valid JSON (error near byte %zu)", at);
-        gw_respond_problem(req, 400, "malformed_json", len ? detail : "the body is empty; send a JSON object", NULL, 0);
-        return NULL;
-    }
-    if (end && (size_t)(end - body) < len) { /* trailing bytes after the value */
-        for (const char *p = end; p < body + len; p++)
-            if (*p != ' ' && *p != '\n' && *p != '\r' && *p != '\t') {
-                cJSON_Delete(json);
-                gw_respond_problem(req, 400, "malformed_json", "unexpected data after the JSON value", NULL, 0);
-                return NULL;
-            }
-    }
-    if (!cJSON_IsObject(json)) {
-        cJSON_Delete(json);
-        gw_respond_problem(req, 400, "malformed_json", "the body must be a JSON object", NULL, 0);
-        return NULL;
-    }
-    return json;
-}
 
 static void create_class(gw_request_t *req, void *data) {
     gw_app_t *app = data;

@@ -18,7 +18,8 @@
 #include <time.h>
 
 #include "alloc.h"
-#include "app_internal.h"
+#include "route_kit.h"
+#include "routes.h"
 #include "blobstore.h"
 #include "buf.h"
 #include "clock.h"

@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app_internal.h"
+#include "route_kit.h"
+#include "routes.h"
 
 #define GRADES_LIMIT_DEFAULT 50
 #define GRADES_LIMIT_MAX 1000

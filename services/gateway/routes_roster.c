@@ -10,7 +10,8 @@
 #include <strings.h>
 
 #include "alloc.h"
-#include "app_internal.h"
+#include "route_kit.h"
+#include "routes.h"
 #include "buf.h"
 #include "csv.h"
 

@@ -15,7 +15,8 @@
 #include <string.h>
 
 #include "alloc.h"
-#include "app_internal.h"
+#include "route_kit.h"
+#include "routes.h"
 #include "buf.h"
 #include "clock.h"
 #include "log.h"

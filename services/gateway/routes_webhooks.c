@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app_internal.h"
+#include "route_kit.h"
+#include "routes.h"
 
 #define LIST_LIMIT_DEFAULT 20
 #define LIST_LIMIT_MAX 100

@@ -1,17 +1,34 @@
-/* app_internal.h - the gateway app's state, shared by app.c (wiring,
- * health) and the routes_*.c files (one per service's API). */
-#ifndef GW_APP_INTERNAL_H
-#define GW_APP_INTERNAL_H
+/* route_kit.h - what every routes_*.c file builds on: the app's clients as
+ * the routes see them (gw_app_t), Lua read scripts called by SHA and their
+ * view_state answers, pending-read bookkeeping, list pages and their query
+ * parameters, JSON bodies. app.c creates the clients and registers the
+ * routes; the routes include this and never app.h, so the helpers do not
+ * depend on the app that assembles them (no route <-> app include circle).
+ * The names keep the gateway's gw_ prefix (gw_script_call, gw_read_new,
+ * gw_respond_page, ...): they were app.c's, every route calls them, and one
+ * file holds them all. */
+#ifndef GW_ROUTE_KIT_H
+#define GW_ROUTE_KIT_H
 
+#include <cjson/cJSON.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
 
-#include "app.h"
 #include "buf.h"
 #include "bus.h"
-#include "wait_hub.h"
+#include "config.h"
 #include "http/http.h"
+#include "problem.h"
 #include "redis.h"
+#include "wait_hub.h"
 
+typedef struct gw_app_s gw_app_t;
+
+/* The app as its routes see it: the clients app.c created and owns (it
+ * closes them in gw_app_close; routes only borrow them), and the count of
+ * reads in flight (gw_read_new/_finish keep it; gw_app_inflight reports
+ * it). app.c keeps its own lifecycle state beside this. */
 struct gw_app_s {
     uv_loop_t *loop;
     const sms_config_t *cfg;
@@ -19,12 +36,7 @@ struct gw_app_s {
     gw_bus_t *bus;
     gw_wait_hub_t *chat;      /* chat long-poll waiters and their subscriber */
     gw_wait_hub_t *streams;   /* notification streams (SSE) and their subscriber */
-    uv_timer_t views_timer;   /* polls the services' "view built" markers */
-    bool views_ok;
     size_t reads_inflight;
-    int closing_parts;
-    void (*done)(void *);
-    void *done_data;
 };
 
 /* The channels the projections publish on after writing something a held
@@ -130,50 +142,8 @@ bool gw_query_page(const gw_request_t *req, long def, long max, bool (*cursor_ok
  * from a read script's callback whose script failed (gw_script_call). */
 void gw_respond_redis_down(gw_request_t *req);
 
-/* routes_classes.c */
-int gw_routes_classes(gw_app_t *app, gw_router_t *router);
 /* Parses req's body as a JSON object (caller frees with cJSON_Delete), or
  * answers 400 malformed_json and returns NULL. */
 cJSON *gw_parse_json_object(gw_request_t *req);
-
-/* routes_roster.c */
-int gw_routes_roster(gw_app_t *app, gw_router_t *router);
-
-/* routes_assignments.c */
-int gw_routes_assignments(gw_app_t *app, gw_router_t *router);
-
-/* routes_grading.c */
-int gw_routes_grading(gw_app_t *app, gw_router_t *router);
-
-/* routes_submissions.c: students submit; lecturers list submissions. */
-int gw_routes_submissions(gw_app_t *app, gw_router_t *router);
-
-/* routes_posts.c: class posts (announcements). */
-int gw_routes_posts(gw_app_t *app, gw_router_t *router);
-
-/* routes_chat.c: class chat (POST, and GET with long-poll). */
-int gw_routes_chat(gw_app_t *app, gw_router_t *router);
-
-/* routes_files.c: uploads and downloads through signed URLs. */
-int gw_routes_files(gw_app_t *app, gw_router_t *router);
-/* routes_notifications.c: the caller's inbox and notification preferences. */
-int gw_routes_notifications(gw_app_t *app, gw_router_t *router);
-/* routes_stream.c: the caller's new notifications as Server-Sent Events. */
-int gw_routes_stream(gw_app_t *app, gw_router_t *router);
-/* routes_webhooks.c: webhook registrations and delivery state (admin). */
-int gw_routes_webhooks(gw_app_t *app, gw_router_t *router);
-/* Appends a signed download URL for an upload (path and query, e.g.
- * "/files/<id>?expires=...&sig=..."; resolve it against the gateway's base
- * URL) valid for ttl_s seconds (outside 1..SMS_UPLOAD_TTL_S: the maximum)
- * to out, and its expiry (seconds since the epoch) to *expires_out if not
- * NULL. Returns 0, or -EINVAL for an id that is not an upload id. */
-int gw_files_download_url(const gw_app_t *app, const char *upload_id, int64_t ttl_s, sms_buf_t *out,
-                          int64_t *expires_out);
-/* Appends a JSON array of files to out from docs, an array reply of the
- * assignments view's upload documents ({upload_id, filename, content_type,
- * size, sha256}): each gets "download_url" (see gw_files_download_url,
- * valid SMS_UPLOAD_TTL_S) and "download_expires_at" (RFC 3339). Documents
- * that are not strings or name no valid upload id are skipped. */
-void gw_files_render(const gw_app_t *app, const redisReply *docs, sms_buf_t *out);
 
 #endif
