@@ -478,36 +478,32 @@ void gw_bus_send(gw_bus_t *bus, gw_request_t *req, const char *service, const ch
     gw_bus_send_from(bus, req, service, type, key, body, &(gw_bus_from_t){0});
 }
 
-void gw_bus_send_from(gw_bus_t *bus, gw_request_t *req, const char *service, const char *type, const char *key,
-                      const cJSON *body, const gw_bus_from_t *from) {
-    const char *user = from->actor ? from->actor : gw_req_user(req);
-    const char *role = from->role ? from->role : gw_req_role(req);
-    const char *kafka_key = from->kafka_key;
-    const char *idem = NULL;
+/* The request's headers and body, checked before anything is built: answers
+ * 400 (or 500) and returns false, else sets *idem (the client's key, or one
+ * generated into generated), *has_key and h->if_match. */
+static bool send_checks(gw_request_t *req, const char *user, const cJSON *body, char generated[SMS_ID_SIZE],
+                        const char **idem, int *has_key, sms_command_head_t *h) {
     const char *if_match = gw_req_header(req, "If-Match");
-    const char *trace = gw_req_header(req, "traceparent");
-    sms_command_head_t h = {0};
-    int has_key = gw_req_idempotency_key(req, &idem);
-    if (has_key < 0) {
+    *has_key = gw_req_idempotency_key(req, idem);
+    if (*has_key < 0) {
         sms_problem_error_t e = {"Idempotency-Key", "must be 1 to 200 visible ASCII characters"};
         gw_respond_problem(req, 400, "validation", "the Idempotency-Key header is invalid", &e, 1);
-        return;
+        return false;
     }
-    char generated[SMS_ID_SIZE];
-    if (!has_key) idem = sms_id_new(generated);
+    if (!*has_key) *idem = sms_id_new(generated);
     /* From here on every answer names the key, so a client can retry with it. */
-    gw_req_set_command_key(req, idem);
+    gw_req_set_command_key(req, *idem);
     if (strlen(user) > 127) { /* the JWT module bounds subs; a signed URL's actor is an id */
         gw_respond_problem(req, 500, "internal", "the caller's id is too long", NULL, 0);
-        return;
+        return false;
     }
     if (if_match) {
-        if (!parse_if_match(if_match, &h.if_match)) {
+        if (!parse_if_match(if_match, &h->if_match)) {
             sms_problem_error_t e = {"If-Match", "must be the class version, a positive integer"};
             gw_respond_problem(req, 400, "validation", "the If-Match header is invalid", &e, 1);
-            return;
+            return false;
         }
-        h.has_if_match = true;
+        h->has_if_match = true;
     }
     /* Bodies from clients were measured as text (conn.c); this catches a
      * tree built in code before it becomes a command no service can read. */
@@ -517,19 +513,16 @@ void gw_bus_send_from(gw_bus_t *bus, gw_request_t *req, const char *service, con
                  SMS_JSON_MAX_DEPTH);
         sms_problem_error_t e = {"body", message};
         gw_respond_problem(req, 400, "validation", "the body is nested too deeply", &e, 1);
-        return;
+        return false;
     }
+    return true;
+}
 
-    /* With no broker reachable a command would wait in the local queue past
-     * its deadline and get an unknown-outcome 504; refused now, nothing was
-     * done, and the client can be told so. Two failed probes in a row (4 s),
-     * so one slow metadata answer on a busy machine refuses nothing. */
-    if (atomic_load(&bus->probe_failures) >= 2) {
-        gw_respond_problem_h(req, 503, "unavailable", "Kafka is not reachable; " DETAIL_NOT_SENT, NULL, 0,
-                             "Retry-After: 1\r\n");
-        return;
-    }
-
+/* A new pending command for req (one ref: the caller's), its id derived
+ * from the caller and the key, keyed on Kafka by kafka_key (NULL: user). */
+static pending_t *pending_new(gw_bus_t *bus, gw_request_t *req, const char *service, const char *user,
+                              const char *idem, int has_key, const char *kafka_key) {
+    const char *trace = gw_req_header(req, "traceparent");
     pending_t *p = sms_calloc(1, sizeof *p);
     char cmd_id[CMD_ID_MAX];
     derive_cmd_id(user, idem, cmd_id);
@@ -541,16 +534,23 @@ void gw_bus_send_from(gw_bus_t *bus, gw_request_t *req, const char *service, con
     p->kafka_key = sms_strdup(kafka_key ? kafka_key : user);
     snprintf(p->topic, sizeof p->topic, "sms.commands.%s", service);
     if (trace && valid_traceparent(trace)) memcpy(p->traceparent, trace, 56);
+    return p;
+}
 
-    h.id = SMS_STR(p->cmd_id);
-    h.type = SMS_STR(type);
-    h.v = 1;
-    h.time = sms_now_ms();
-    h.actor = SMS_STR(user);
-    h.role = SMS_STR(role);
-    h.key = SMS_STR(key);
-    h.reply_to = SMS_STR(bus->reply_topic);
-    h.traceparent = SMS_STR(p->traceparent);
+/* Packs p->cmd (envelope head, body as msgpack data, tail) from h, whose
+ * if_match send_checks set; a keyed command's fingerprint is taken of the
+ * data. */
+static void pack_command(gw_bus_t *bus, pending_t *p, sms_command_head_t *h, const char *type, const char *key,
+                         const char *user, const char *role, const cJSON *body) {
+    h->id = SMS_STR(p->cmd_id);
+    h->type = SMS_STR(type);
+    h->v = 1;
+    h->time = sms_now_ms();
+    h->actor = SMS_STR(user);
+    h->role = SMS_STR(role);
+    h->key = SMS_STR(key);
+    h->reply_to = SMS_STR(bus->reply_topic);
+    h->traceparent = SMS_STR(p->traceparent);
 
     /* data first, on its own, for the fingerprint; then the envelope around it. */
     msgpack_sbuffer data;
@@ -561,20 +561,17 @@ void gw_bus_send_from(gw_bus_t *bus, gw_request_t *req, const char *service, con
     else msgpack_pack_map(&pk, 0);
     msgpack_sbuffer_init(&p->cmd);
     msgpack_packer_init(&pk, &p->cmd, msgpack_sbuffer_write);
-    sms_command_pack_head(&pk, &h);
+    sms_command_pack_head(&pk, h);
     msgpack_sbuffer_write(&p->cmd, data.data, data.size);
-    sms_command_pack_tail(&pk, &h);
-    if (has_key) fingerprint(req, &data, p->fingerprint);
+    sms_command_pack_tail(&pk, h);
+    if (p->keyed) fingerprint(p->req, &data, p->fingerprint);
     msgpack_sbuffer_destroy(&data);
+}
 
-    /* A generated key is new by construction: nothing to bind. */
-    if (!has_key) {
-        produce(bus, p);
-        return;
-    }
-    /* Bind the key to this request before anything is produced, so a second
-     * request under it can be compared (one round trip, pipelined with the
-     * gateway's other Redis traffic). */
+/* Binds a client's key to p's request before anything is produced, so a
+ * second request under it can be compared (one round trip, pipelined with
+ * the gateway's other Redis traffic); on_bound produces. */
+static void bind_key(gw_bus_t *bus, pending_t *p) {
     char bkey[CMD_ID_MAX + sizeof IDEM_PREFIX];
     int kn = binding_key(p, bkey, sizeof bkey);
     const char *argv[] = {"SET", bkey, p->fingerprint, "NX", "GET", "EX", IDEM_TTL_S};
@@ -584,6 +581,32 @@ void gw_bus_send_from(gw_bus_t *bus, gw_request_t *req, const char *service, con
         return;
     }
     bus->binding++;
+}
+
+void gw_bus_send_from(gw_bus_t *bus, gw_request_t *req, const char *service, const char *type, const char *key,
+                      const cJSON *body, const gw_bus_from_t *from) {
+    const char *user = from->actor ? from->actor : gw_req_user(req);
+    const char *role = from->role ? from->role : gw_req_role(req);
+    sms_command_head_t h = {0};
+    char generated[SMS_ID_SIZE];
+    const char *idem = NULL;
+    int has_key;
+    if (!send_checks(req, user, body, generated, &idem, &has_key, &h)) return;
+
+    /* With no broker reachable a command would wait in the local queue past
+     * its deadline and get an unknown-outcome 504; refused now, nothing was
+     * done, and the client can be told so. Two failed probes in a row (4 s),
+     * so one slow metadata answer on a busy machine refuses nothing. */
+    if (atomic_load(&bus->probe_failures) >= 2) {
+        gw_respond_problem_h(req, 503, "unavailable", "Kafka is not reachable; " DETAIL_NOT_SENT, NULL, 0,
+                             "Retry-After: 1\r\n");
+        return;
+    }
+    pending_t *p = pending_new(bus, req, service, user, idem, has_key, from->kafka_key);
+    pack_command(bus, p, &h, type, key, user, role, body);
+    /* A generated key is new by construction: nothing to bind. */
+    if (!has_key) produce(bus, p);
+    else bind_key(bus, p);
 }
 
 bool gw_bus_kafka_ok(const gw_bus_t *bus) { return atomic_load(&((gw_bus_t *)bus)->kafka_ok); }

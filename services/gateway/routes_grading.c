@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "id.h"
 #include "route_kit.h"
 #include "routes.h"
 
@@ -131,17 +132,7 @@ static gw_script_t ranking_script = {.source = LUA_HEAD
     "return {1, '{\"class_id\":' .. cjson.encode(cls) .. ',\"rank\":' .. rank .. ',\"of\":' .. of ..\n"
     "  ',\"total_score\":' .. num(t) .. ',\"percentile\":' .. pct .. ',\"top\":[' .. table.concat(out, ',') .. ']}'}\n"};
 
-static bool valid_id(const char *s) {
-    size_t n = s ? strlen(s) : 0;
-    if (n < 1 || n > ID_MAX) return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-              c == '-'))
-            return false;
-    }
-    return true;
-}
+static bool valid_id(const char *s) { return s && sms_id_name_valid(s, strlen(s), ID_MAX); }
 
 static void not_found(gw_request_t *req, const char *what) { gw_respond_problem(req, 404, "not_found", what, NULL, 0); }
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "id.h"
 #include "route_kit.h"
 #include "routes.h"
 #include "buf.h"
@@ -95,17 +96,7 @@ static gw_script_t student_script = {.source = FILES_LUA GW_LUA_SCORE_NUM
     "return {1, heads, nxt, mines, fs}\n"};
 
 /* Ids and student ids: 1..127 bytes of letters, digits, '.', '_', '-'. */
-static bool valid_id(const char *s) {
-    size_t n = strlen(s);
-    if (n < 1 || n > ID_MAX) return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-              c == '-'))
-            return false;
-    }
-    return true;
-}
+static bool valid_id(const char *s) { return sms_id_name_valid(s, strlen(s), ID_MAX); }
 
 /* Due-order cursors are "<15 digits>:<id>". */
 static bool valid_due_cursor(const char *c) {
