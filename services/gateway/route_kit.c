@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "id.h"
 #include "log.h"
 #include "number.h"
 
@@ -132,6 +133,12 @@ gw_request_t *gw_read_finish(gw_read_t *rd) {
     return req;
 }
 
+void gw_read_script(gw_app_t *app, gw_request_t *req, gw_script_t *script, int argc, const char **argv,
+                    const size_t *lens, void (*cb)(redisReply *, void *)) {
+    gw_read_t *rd = gw_read_new(app, req);
+    if (gw_script_call(app, script, argc, argv, lens, cb, rd) != 0) gw_respond_redis_down(gw_read_finish(rd));
+}
+
 void gw_page_items(sms_buf_t *b, const redisReply *items) {
     sms_buf_puts(b, "{\"items\":[");
     size_t written = 0;
@@ -153,6 +160,26 @@ void gw_respond_page(gw_request_t *req, const redisReply *items, const redisRepl
     sms_buf_putc(&b, '}');
     gw_respond(req, 200, "application/json", b.data, b.len, NULL);
     sms_buf_close(&b);
+}
+
+bool gw_page_reply_ok(const redisReply *r) {
+    return r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_ARRAY;
+}
+
+void gw_on_page_reply(redisReply *r, void *rd) {
+    gw_request_t *req = gw_read_finish(rd);
+    if (!gw_page_reply_ok(r)) {
+        gw_respond_redis_down(req);
+        return;
+    }
+    gw_respond_page(req, r->element[0], r->element[1]);
+}
+
+bool gw_valid_ulid(const char *c) {
+    if (strlen(c) != SMS_ID_LEN) return false;
+    for (const char *p = c; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'Z'))) return false;
+    return true;
 }
 
 bool gw_valid_cursor(const char *c, int digits) {
@@ -187,16 +214,42 @@ bool gw_query_limit(const gw_request_t *req, long def, long max, gw_page_query_t
     return ok;
 }
 
-bool gw_query_page(const gw_request_t *req, long def, long max, bool (*cursor_ok)(const char *), gw_page_query_t *q,
-                   sms_problem_error_t *errs, size_t *n_errs) {
-    bool ok = gw_query_limit(req, def, max, q, errs, n_errs);
+bool gw_query_cursor(const gw_request_t *req, bool (*cursor_ok)(const char *), gw_page_query_t *q,
+                     sms_problem_error_t *errs, size_t *n_errs) {
     const char *c = gw_req_query(req, "cursor");
     q->cursor = c ? c : "";
     if (*q->cursor && !cursor_ok(q->cursor)) {
         errs[(*n_errs)++] = (sms_problem_error_t){"cursor", "is not a cursor this API returned"};
-        ok = false;
+        return false;
     }
-    return ok;
+    return true;
+}
+
+bool gw_query_page(const gw_request_t *req, long def, long max, bool (*cursor_ok)(const char *), gw_page_query_t *q,
+                   sms_problem_error_t *errs, size_t *n_errs) {
+    bool ok = gw_query_limit(req, def, max, q, errs, n_errs);
+    return gw_query_cursor(req, cursor_ok, q, errs, n_errs) && ok;
+}
+
+#define Q_MAX_TEXT(n) #n
+#define Q_MAX_STR(n) Q_MAX_TEXT(n)
+
+size_t gw_query_search(const gw_request_t *req, char lower[GW_QUERY_Q_MAX + 1], sms_problem_error_t *errs,
+                       size_t *n_errs) {
+    const char *q = gw_req_query(req, "q");
+    size_t n = q ? strlen(q) : 0;
+    lower[0] = '\0';
+    if (n > GW_QUERY_Q_MAX) {
+        errs[(*n_errs)++] = (sms_problem_error_t){"q", "must be at most " Q_MAX_STR(GW_QUERY_Q_MAX) " characters"};
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) lower[i] = (q[i] >= 'A' && q[i] <= 'Z') ? (char)(q[i] + 32) : q[i];
+    lower[n] = '\0';
+    return n;
+}
+
+void gw_respond_bad_query(gw_request_t *req, const sms_problem_error_t *errs, size_t n_errs) {
+    gw_respond_problem(req, 400, "validation", "invalid query parameters", errs, n_errs);
 }
 
 void gw_respond_redis_down(gw_request_t *req) {
@@ -257,4 +310,11 @@ cJSON *gw_parse_json_object(gw_request_t *req) {
         return NULL;
     }
     return json;
+}
+
+void gw_send_json_body(gw_app_t *app, gw_request_t *req, const char *service, const char *type, const char *key) {
+    cJSON *body = gw_parse_json_object(req);
+    if (!body) return; /* answered */
+    gw_bus_send(app->bus, req, service, type, key, body);
+    cJSON_Delete(body);
 }

@@ -102,11 +102,26 @@ gw_read_t *gw_read_new(gw_app_t *app, gw_request_t *req);
 /* Frees rd and returns its request (to answer). */
 gw_request_t *gw_read_finish(gw_read_t *rd);
 
+/* A read of req by script: gw_script_call with a new gw_read_t as cb's data
+ * (cb calls gw_read_finish); when the call cannot start, answers it with
+ * gw_respond_redis_down instead (cb not called). */
+void gw_read_script(gw_app_t *app, gw_request_t *req, gw_script_t *script, int argc, const char **argv,
+                    const size_t *lens, void (*cb)(redisReply *, void *));
+
 /* Appends `{"items":[<each string of items>],"next_cursor":` to b: the
  * shape of every list answer (items are JSON documents from a view). */
 void gw_page_items(sms_buf_t *b, const redisReply *items);
 /* Answers 200 {"items": [...], "next_cursor": next or null}. */
 void gw_respond_page(gw_request_t *req, const redisReply *items, const redisReply *next);
+/* A list script's reply has the shape {documents, next cursor or false}. */
+bool gw_page_reply_ok(const redisReply *r);
+/* The read callback (gw_read_script's cb) of a list script returning
+ * {documents, next cursor or false}: gw_respond_page, or
+ * gw_respond_redis_down for any other reply. */
+void gw_on_page_reply(redisReply *r, void *rd);
+/* An id sms_id_new made (the notification and delivery lists' cursors):
+ * SMS_ID_LEN characters of [0-9A-Z]. */
+bool gw_valid_ulid(const char *c);
 /* A list cursor made by the views: "<digits decimal digits>:<id>" (id in
  * [0-9A-Z]); anything else was not made by us. */
 bool gw_valid_cursor(const char *c, int digits);
@@ -131,11 +146,28 @@ typedef struct gw_page_query_s {
 bool gw_query_limit(const gw_request_t *req, long def, long max, gw_page_query_t *q, sms_problem_error_t *errs,
                     size_t *n_errs);
 
-/* gw_query_limit, then ?cursor: absent or "" is the start, anything else must
+/* ?cursor into q->cursor: absent or "" is the start, anything else must
  * pass cursor_ok or {"cursor", "is not a cursor this API returned"} is
- * appended (errs needs room for 2). Returns false if either was invalid. */
+ * appended (errs needs room for it) and false returned. */
+bool gw_query_cursor(const gw_request_t *req, bool (*cursor_ok)(const char *), gw_page_query_t *q,
+                     sms_problem_error_t *errs, size_t *n_errs);
+
+/* gw_query_limit, then gw_query_cursor (errs needs room for 2). Returns
+ * false if either was invalid. */
 bool gw_query_page(const gw_request_t *req, long def, long max, bool (*cursor_ok)(const char *), gw_page_query_t *q,
                    sms_problem_error_t *errs, size_t *n_errs);
+
+/* The search text of a list, ?q: at most GW_QUERY_Q_MAX bytes, else
+ * {"q", "must be at most 200 characters"} is appended (errs needs room for
+ * it) and 0 returned. Written ASCII-lowered into lower (GW_QUERY_Q_MAX + 1
+ * bytes, NUL-terminated), as the projections lower the names and codes it
+ * is matched against; returns its length (0 when absent). */
+#define GW_QUERY_Q_MAX 200
+size_t gw_query_search(const gw_request_t *req, char lower[GW_QUERY_Q_MAX + 1], sms_problem_error_t *errs,
+                       size_t *n_errs);
+
+/* Answers 400 validation "invalid query parameters" listing errs. */
+void gw_respond_bad_query(gw_request_t *req, const sms_problem_error_t *errs, size_t n_errs);
 
 /* Answers a failed Redis read: 503 when Redis is not reachable (or cannot
  * serve now); 500 internal, logged with the script's error, when called
@@ -145,5 +177,10 @@ void gw_respond_redis_down(gw_request_t *req);
 /* Parses req's body as a JSON object (caller frees with cJSON_Delete), or
  * answers 400 malformed_json and returns NULL. */
 cJSON *gw_parse_json_object(gw_request_t *req);
+
+/* The usual write: req's body as a JSON object (gw_parse_json_object, which
+ * answers when it is not one) sent as command type to service, with key
+ * (gw_bus_send answers). */
+void gw_send_json_body(gw_app_t *app, gw_request_t *req, const char *service, const char *type, const char *key);
 
 #endif

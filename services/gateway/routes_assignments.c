@@ -119,9 +119,7 @@ static void get_assignment(gw_request_t *req, void *data) {
     snprintf(now, sizeof now, "%lld", (long long)sms_now_ms());
     const char *argv[] = {id, user, now};
     size_t lens[] = {strlen(id), strlen(user), strlen(now)};
-    gw_read_t *rd = gw_read_new(app, req);
-    if (gw_script_call(app, &get_script, 3, argv, lens, on_assignment, rd) != 0)
-        gw_respond_redis_down(gw_read_finish(rd));
+    gw_read_script(app, req, &get_script, 3, argv, lens, on_assignment);
 }
 
 /* ---- GET /lecturer/classes/{class_id}/assignments ---- */
@@ -184,7 +182,7 @@ static void list_assignments(gw_request_t *req, void *data) {
     /* Its errors are counted in n_errs, checked below. */
     (void)gw_query_page(req, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, valid_cursor, &page, errs, &n_errs);
     if (n_errs) {
-        gw_respond_problem(req, 400, "validation", "invalid query parameters", errs, n_errs);
+        gw_respond_bad_query(req, errs, n_errs);
         return;
     }
     /* Bounds outside the padded range select nothing or everything. */
@@ -199,26 +197,17 @@ static void list_assignments(gw_request_t *req, void *data) {
     const char *argv[] = {user, class_id, sort, lo_s, hi_s, page.cursor, page.limit_s, now_s};
     size_t lens[8];
     for (int i = 0; i < 8; i++) lens[i] = strlen(argv[i]);
-    gw_read_t *rd = gw_read_new(app, req);
-    if (gw_script_call(app, &list_script, 8, argv, lens, on_list, rd) != 0) gw_respond_redis_down(gw_read_finish(rd));
+    gw_read_script(app, req, &list_script, 8, argv, lens, on_list);
 }
 
 /* ---- writes ---- */
 
 static void create_assignment(gw_request_t *req, void *data) {
-    gw_app_t *app = data;
-    cJSON *body = gw_parse_json_object(req);
-    if (!body) return;
-    gw_bus_send(app->bus, req, "assignments", "assignment.create", "", body);
-    cJSON_Delete(body);
+    gw_send_json_body(data, req, "assignments", "assignment.create", "");
 }
 
 static void update_assignment(gw_request_t *req, void *data) {
-    gw_app_t *app = data;
-    cJSON *body = gw_parse_json_object(req);
-    if (!body) return;
-    gw_bus_send(app->bus, req, "assignments", "assignment.update", gw_req_param(req, "id"), body);
-    cJSON_Delete(body);
+    gw_send_json_body(data, req, "assignments", "assignment.update", gw_req_param(req, "id"));
 }
 
 static void delete_assignment(gw_request_t *req, void *data) {

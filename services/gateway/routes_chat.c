@@ -123,7 +123,7 @@ static void on_read(redisReply *r, void *data) {
         gw_respond_problem(req, 404, "not_found", "no such class", NULL, 0);
         return;
     }
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_ARRAY) {
+    if (!gw_page_reply_ok(r)) {
         read_failed(cr);
         return;
     }
@@ -166,7 +166,7 @@ static void list_chat(gw_request_t *req, void *data) {
     if (!gw_query_int(req, "after", 0, CHAT_AFTER_MAX, 0, &after))
         errs[n_errs++] = (sms_problem_error_t){"after", "must be a cursor this API returned (decimal digits)"};
     if (n_errs) {
-        gw_respond_problem(req, 400, "validation", "invalid query parameters", errs, n_errs);
+        gw_respond_bad_query(req, errs, n_errs);
         return;
     }
     chat_read_t *cr = sms_calloc(1, sizeof *cr);

@@ -13,7 +13,6 @@
 
 #define LIST_LIMIT_DEFAULT 20
 #define LIST_LIMIT_MAX 100
-#define LIST_Q_MAX 200
 
 /* ARGV: lecturer, status, lower-case prefix ("" = none), cursor ("" = start), limit.
  * Walks the lecturer's zset newest first from the cursor, keeps classes whose
@@ -89,16 +88,6 @@ static void get_class(gw_request_t *req, void *data) {
 
 /* ---- GET /lecturer/classes ---- */
 
-static void on_list(redisReply *r, void *data) {
-    gw_read_t *rd = data;
-    gw_request_t *req = gw_read_finish(rd);
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_ARRAY) {
-        gw_respond_redis_down(req);
-        return;
-    }
-    gw_respond_page(req, r->element[0], r->element[1]);
-}
-
 /* Cursors are "<created_at, 13 digits>:<id>". */
 static bool valid_cursor(const char *c) { return gw_valid_cursor(c, 13); }
 
@@ -113,39 +102,26 @@ static void list_classes(gw_request_t *req, void *data) {
     gw_page_query_t page;
     /* Its errors are counted in n_errs, checked below. */
     (void)gw_query_page(req, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, valid_cursor, &page, errs, &n_errs);
-    const char *q = gw_req_query(req, "q");
-    if (q && strlen(q) > LIST_Q_MAX) errs[n_errs++] = (sms_problem_error_t){"q", "must be at most 200 characters"};
+    char qlower[GW_QUERY_Q_MAX + 1];
+    size_t qn = gw_query_search(req, qlower, errs, &n_errs);
     if (n_errs) {
-        gw_respond_problem(req, 400, "validation", "invalid query parameters", errs, n_errs);
+        gw_respond_bad_query(req, errs, n_errs);
         return;
     }
-    char qlower[LIST_Q_MAX + 1] = "";
-    size_t qn = q ? strlen(q) : 0;
-    for (size_t i = 0; i < qn; i++) qlower[i] = (q[i] >= 'A' && q[i] <= 'Z') ? (char)(q[i] + 32) : q[i];
-    qlower[qn] = '\0';
     const char *user = gw_req_user(req);
     const char *argv[] = {user, status, qlower, page.cursor, page.limit_s};
     size_t lens[] = {strlen(user), strlen(status), qn, strlen(page.cursor), strlen(page.limit_s)};
-    gw_read_t *rd = gw_read_new(app, req);
-    if (gw_script_call(app, &list_script, 5, argv, lens, on_list, rd) != 0) gw_respond_redis_down(gw_read_finish(rd));
+    gw_read_script(app, req, &list_script, 5, argv, lens, gw_on_page_reply);
 }
 
 /* ---- writes ---- */
 
 static void create_class(gw_request_t *req, void *data) {
-    gw_app_t *app = data;
-    cJSON *body = gw_parse_json_object(req);
-    if (!body) return;
-    gw_bus_send(app->bus, req, "classes", "class.create", "", body);
-    cJSON_Delete(body);
+    gw_send_json_body(data, req, "classes", "class.create", "");
 }
 
 static void update_class(gw_request_t *req, void *data) {
-    gw_app_t *app = data;
-    cJSON *body = gw_parse_json_object(req);
-    if (!body) return;
-    gw_bus_send(app->bus, req, "classes", "class.update", gw_req_param(req, "id"), body);
-    cJSON_Delete(body);
+    gw_send_json_body(data, req, "classes", "class.update", gw_req_param(req, "id"));
 }
 
 static void delete_class(gw_request_t *req, void *data) {

@@ -211,14 +211,13 @@ static void get_sheet(gw_request_t *req, void *data) {
     /* Its errors are counted in n_errs, checked below. */
     (void)gw_query_page(req, GRADES_LIMIT_DEFAULT, GRADES_LIMIT_MAX, valid_id, &page, errs, &n_errs);
     if (n_errs) {
-        gw_respond_problem(req, 400, "validation", "invalid query parameters", errs, n_errs);
+        gw_respond_bad_query(req, errs, n_errs);
         return;
     }
     const char *user = gw_req_user(req);
     const char *argv[] = {id, user, page.cursor, page.limit_s};
     size_t lens[] = {strlen(id), strlen(user), strlen(page.cursor), strlen(page.limit_s)};
-    gw_read_t *rd = gw_read_new(app, req);
-    if (gw_script_call(app, &sheet_script, 4, argv, lens, on_sheet, rd) != 0) gw_respond_redis_down(gw_read_finish(rd));
+    gw_read_script(app, req, &sheet_script, 4, argv, lens, on_sheet);
 }
 
 /* ---- GET /lecturer/assignments/{id}/grades/{student_id}/history ---- */
@@ -241,9 +240,7 @@ static void get_history(gw_request_t *req, void *data) {
     const char *user = gw_req_user(req);
     const char *argv[] = {id, user, sid};
     size_t lens[] = {strlen(id), strlen(user), strlen(sid)};
-    gw_read_t *rd = gw_read_new(app, req);
-    if (gw_script_call(app, &history_script, 3, argv, lens, on_history, rd) != 0)
-        gw_respond_redis_down(gw_read_finish(rd));
+    gw_read_script(app, req, &history_script, 3, argv, lens, on_history);
 }
 
 /* ---- GET /student/grades ---- */
@@ -260,9 +257,7 @@ static void get_student_grades(gw_request_t *req, void *data) {
     const char *user = gw_req_user(req);
     const char *argv[] = {user};
     size_t lens[] = {strlen(user)};
-    gw_read_t *rd = gw_read_new(app, req);
-    if (gw_script_call(app, &student_script, 1, argv, lens, on_student_grades, rd) != 0)
-        gw_respond_redis_down(gw_read_finish(rd));
+    gw_read_script(app, req, &student_script, 1, argv, lens, on_student_grades);
 }
 
 /* ---- GET /student/ranking?class_id= ---- */
@@ -290,9 +285,7 @@ static void get_ranking(gw_request_t *req, void *data) {
     const char *user = gw_req_user(req);
     const char *argv[] = {cls, user};
     size_t lens[] = {strlen(cls), strlen(user)};
-    gw_read_t *rd = gw_read_new(app, req);
-    if (gw_script_call(app, &ranking_script, 2, argv, lens, on_ranking, rd) != 0)
-        gw_respond_redis_down(gw_read_finish(rd));
+    gw_read_script(app, req, &ranking_script, 2, argv, lens, on_ranking);
 }
 
 int gw_routes_grading(gw_app_t *app, gw_router_t *router) {

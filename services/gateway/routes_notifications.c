@@ -15,7 +15,6 @@
 
 #define LIST_LIMIT_DEFAULT 20
 #define LIST_LIMIT_MAX 100
-#define ID_LEN 26
 
 /* What a user who never set preferences gets; the service's own default
  * (notif_prefs_default in services/notifications/schema.c) is the same. */
@@ -50,47 +49,26 @@ static gw_script_t count_script = {.source = "return redis.call('ZCARD', 'sms:no
 
 static gw_script_t prefs_script = {.source = "return redis.call('GET', 'sms:notifications:prefs:' .. ARGV[1])\n"};
 
-static bool valid_id(const char *c) {
-    if (strlen(c) != ID_LEN) return false;
-    for (const char *p = c; *p; p++)
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'Z'))) return false;
-    return true;
-}
-
-static void on_list(redisReply *r, void *data) {
-    gw_request_t *req = gw_read_finish(data);
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_ARRAY) {
-        gw_respond_redis_down(req);
-        return;
-    }
-    gw_respond_page(req, r->element[0], r->element[1]);
-}
-
 static void list_notifications(gw_request_t *req, void *data) {
     gw_app_t *app = data;
     sms_problem_error_t errs[3];
     size_t n_errs = 0;
-    long limit;
-    if (!gw_query_int(req, "limit", 1, LIST_LIMIT_MAX, LIST_LIMIT_DEFAULT, &limit))
-        errs[n_errs++] = (sms_problem_error_t){"limit", "must be an integer from 1 to 100"};
+    gw_page_query_t page;
+    /* Their errors are counted in n_errs, checked below. */
+    (void)gw_query_limit(req, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, &page, errs, &n_errs);
     const char *unread = gw_req_query(req, "unread");
     if (unread && strcmp(unread, "true") != 0 && strcmp(unread, "false") != 0)
         errs[n_errs++] = (sms_problem_error_t){"unread", "must be true or false"};
-    const char *cursor = gw_req_query(req, "cursor");
-    if (cursor && *cursor && !valid_id(cursor))
-        errs[n_errs++] = (sms_problem_error_t){"cursor", "is not a cursor this API returned"};
+    (void)gw_query_cursor(req, gw_valid_ulid, &page, errs, &n_errs);
     if (n_errs) {
-        gw_respond_problem(req, 400, "validation", "invalid query parameters", errs, n_errs);
+        gw_respond_bad_query(req, errs, n_errs);
         return;
     }
-    char limit_s[8];
-    snprintf(limit_s, sizeof limit_s, "%ld", limit);
-    const char *user = gw_req_user(req), *c = cursor ? cursor : "";
+    const char *user = gw_req_user(req), *c = page.cursor;
     const char *only = unread && strcmp(unread, "true") == 0 ? "1" : "0";
-    const char *argv[] = {user, only, c, limit_s};
-    size_t lens[] = {strlen(user), 1, strlen(c), strlen(limit_s)};
-    gw_read_t *rd = gw_read_new(app, req);
-    if (gw_script_call(app, &list_script, 4, argv, lens, on_list, rd) != 0) gw_respond_redis_down(gw_read_finish(rd));
+    const char *argv[] = {user, only, c, page.limit_s};
+    size_t lens[] = {strlen(user), 1, strlen(c), strlen(page.limit_s)};
+    gw_read_script(app, req, &list_script, 4, argv, lens, gw_on_page_reply);
 }
 
 static void on_count(redisReply *r, void *data) {
@@ -109,8 +87,7 @@ static void unread_count(gw_request_t *req, void *data) {
     const char *user = gw_req_user(req);
     const char *argv[] = {user};
     size_t lens[] = {strlen(user)};
-    gw_read_t *rd = gw_read_new(app, req);
-    if (gw_script_call(app, &count_script, 1, argv, lens, on_count, rd) != 0) gw_respond_redis_down(gw_read_finish(rd));
+    gw_read_script(app, req, &count_script, 1, argv, lens, on_count);
 }
 
 static void on_prefs(redisReply *r, void *data) {
@@ -125,16 +102,11 @@ static void get_prefs(gw_request_t *req, void *data) {
     const char *user = gw_req_user(req);
     const char *argv[] = {user};
     size_t lens[] = {strlen(user)};
-    gw_read_t *rd = gw_read_new(app, req);
-    if (gw_script_call(app, &prefs_script, 1, argv, lens, on_prefs, rd) != 0) gw_respond_redis_down(gw_read_finish(rd));
+    gw_read_script(app, req, &prefs_script, 1, argv, lens, on_prefs);
 }
 
 static void send_command(gw_request_t *req, void *data, const char *type) {
-    gw_app_t *app = data;
-    cJSON *body = gw_parse_json_object(req);
-    if (!body) return; /* answered */
-    gw_bus_send(app->bus, req, "notifications", type, gw_req_user(req), body);
-    cJSON_Delete(body);
+    gw_send_json_body(data, req, "notifications", type, gw_req_user(req));
 }
 
 static void mark_read(gw_request_t *req, void *data) { send_command(req, data, "notifications.read"); }

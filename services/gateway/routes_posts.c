@@ -63,7 +63,7 @@ static void on_list(redisReply *r, void *data) {
         gw_respond_problem(req, 404, "not_found", "no such class", NULL, 0);
         return;
     }
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_ARRAY) {
+    if (!gw_page_reply_ok(r)) {
         gw_respond_redis_down(req);
         return;
     }
@@ -78,14 +78,13 @@ static void list_posts(gw_request_t *req, void *data) {
     /* Its errors are counted in n_errs, checked below. */
     (void)gw_query_page(req, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, valid_cursor, &page, errs, &n_errs);
     if (n_errs) {
-        gw_respond_problem(req, 400, "validation", "invalid query parameters", errs, n_errs);
+        gw_respond_bad_query(req, errs, n_errs);
         return;
     }
     const char *cid = gw_req_param(req, "class_id"), *user = gw_req_user(req), *role = gw_req_role(req);
     const char *argv[] = {cid, user, role, page.cursor, page.limit_s};
     size_t lens[] = {strlen(cid), strlen(user), strlen(role), strlen(page.cursor), strlen(page.limit_s)};
-    gw_read_t *rd = gw_read_new(app, req);
-    if (gw_script_call(app, &list_script, 5, argv, lens, on_list, rd) != 0) gw_respond_redis_down(gw_read_finish(rd));
+    gw_read_script(app, req, &list_script, 5, argv, lens, on_list);
 }
 
 static void on_get(redisReply *r, void *data) {
@@ -107,16 +106,11 @@ static void get_post(gw_request_t *req, void *data) {
     const char *pid = gw_req_param(req, "post_id");
     const char *argv[] = {cid, user, role, pid};
     size_t lens[] = {strlen(cid), strlen(user), strlen(role), strlen(pid)};
-    gw_read_t *rd = gw_read_new(app, req);
-    if (gw_script_call(app, &get_script, 4, argv, lens, on_get, rd) != 0) gw_respond_redis_down(gw_read_finish(rd));
+    gw_read_script(app, req, &get_script, 4, argv, lens, on_get);
 }
 
 static void create_post(gw_request_t *req, void *data) {
-    gw_app_t *app = data;
-    cJSON *body = gw_parse_json_object(req);
-    if (!body) return; /* answered */
-    gw_bus_send(app->bus, req, "classes", "post.create", gw_req_param(req, "class_id"), body);
-    cJSON_Delete(body);
+    gw_send_json_body(data, req, "classes", "post.create", gw_req_param(req, "class_id"));
 }
 
 int gw_routes_posts(gw_app_t *app, gw_router_t *router) {

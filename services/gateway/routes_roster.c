@@ -18,7 +18,6 @@
 #define ROSTER_MAX 500        /* rows per enroll; the service enforces it too */
 #define LIST_LIMIT_DEFAULT 20
 #define LIST_LIMIT_MAX 100
-#define LIST_Q_MAX 200
 #define CURSOR_HEX_MAX 2048   /* hex of "<lowered name>\0<student id>" */
 #define CSV_MAX_ERRORS 16
 
@@ -117,7 +116,7 @@ static long hex_decode(const char *s, char *out, size_t cap) {
 /* Answers {"items": [...], "next_cursor": ...} from a {docs, next|false}
  * script reply; hex_cursor: the next member is hex-encoded. */
 static void respond_page(gw_request_t *req, redisReply *r, bool hex_cursor) {
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_ARRAY) {
+    if (!gw_page_reply_ok(r)) {
         gw_respond_redis_down(req);
         return;
     }
@@ -163,21 +162,16 @@ static void list_roster(gw_request_t *req, void *data) {
     const char *c = gw_req_query(req, "cursor");
     if (c && *c && (cn = hex_decode(c, cursor, sizeof cursor)) < 0)
         errs[n_errs++] = (sms_problem_error_t){"cursor", "is not a cursor this API returned"};
-    const char *q = gw_req_query(req, "q");
-    if (q && strlen(q) > LIST_Q_MAX) errs[n_errs++] = (sms_problem_error_t){"q", "must be at most 200 characters"};
+    char qlower[GW_QUERY_Q_MAX + 1];
+    size_t qn = gw_query_search(req, qlower, errs, &n_errs);
     if (n_errs) {
-        gw_respond_problem(req, 400, "validation", "invalid query parameters", errs, n_errs);
+        gw_respond_bad_query(req, errs, n_errs);
         return;
     }
-    /* ASCII lowering, as the projection lowers names for the sort member. */
-    char qlower[LIST_Q_MAX + 1] = "";
-    size_t qn = q ? strlen(q) : 0;
-    for (size_t i = 0; i < qn; i++) qlower[i] = (q[i] >= 'A' && q[i] <= 'Z') ? (char)(q[i] + 32) : q[i];
     const char *cid = gw_req_param(req, "class_id"), *user = gw_req_user(req);
     const char *argv[] = {cid, user, qlower, cursor, page.limit_s};
     size_t lens[] = {strlen(cid), strlen(user), qn, (size_t)cn, strlen(page.limit_s)};
-    gw_read_t *rd = gw_read_new(app, req);
-    if (gw_script_call(app, &roster_script, 5, argv, lens, on_roster, rd) != 0) gw_respond_redis_down(gw_read_finish(rd));
+    gw_read_script(app, req, &roster_script, 5, argv, lens, on_roster);
 }
 
 /* ---- GET /student/classes ---- */
@@ -195,15 +189,13 @@ static void student_classes(gw_request_t *req, void *data) {
     /* Its errors are counted in n_errs, checked below. */
     (void)gw_query_page(req, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, valid_class_cursor, &page, errs, &n_errs);
     if (n_errs) {
-        gw_respond_problem(req, 400, "validation", "invalid query parameters", errs, n_errs);
+        gw_respond_bad_query(req, errs, n_errs);
         return;
     }
     const char *user = gw_req_user(req);
     const char *argv[] = {user, page.cursor, page.limit_s};
     size_t lens[] = {strlen(user), strlen(page.cursor), strlen(page.limit_s)};
-    gw_read_t *rd = gw_read_new(app, req);
-    if (gw_script_call(app, &student_script, 3, argv, lens, on_student_classes, rd) != 0)
-        gw_respond_redis_down(gw_read_finish(rd));
+    gw_read_script(app, req, &student_script, 3, argv, lens, on_student_classes);
 }
 
 /* ---- writes ---- */

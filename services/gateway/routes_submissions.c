@@ -116,7 +116,7 @@ static bool page_params(gw_request_t *req, bool (*cursor_ok)(const char *), gw_p
     sms_problem_error_t errs[2];
     size_t n_errs = 0;
     if (gw_query_page(req, LIMIT_DEFAULT, LIMIT_MAX, cursor_ok, page, errs, &n_errs)) return true;
-    gw_respond_problem(req, 400, "validation", "invalid query parameters", errs, n_errs);
+    gw_respond_bad_query(req, errs, n_errs);
     return false;
 }
 
@@ -165,10 +165,7 @@ static void create_submission(gw_request_t *req, void *data) {
         not_found(req, "no such assignment");
         return;
     }
-    cJSON *body = gw_parse_json_object(req);
-    if (!body) return;
-    gw_bus_send(app->bus, req, "assignments", "submission.create", id, body);
-    cJSON_Delete(body);
+    gw_send_json_body(app, req, "assignments", "submission.create", id);
 }
 
 /* ---- GET /lecturer/assignments/{id}/submissions ---- */
@@ -207,9 +204,7 @@ static void list_submissions(gw_request_t *req, void *data) {
     const char *user = gw_req_user(req);
     const char *argv[] = {id, user, page.cursor, page.limit_s};
     size_t lens[] = {strlen(id), strlen(user), strlen(page.cursor), strlen(page.limit_s)};
-    gw_read_t *rd = gw_read_new(app, req);
-    if (gw_script_call(app, &list_script, 4, argv, lens, on_submissions, rd) != 0)
-        gw_respond_redis_down(gw_read_finish(rd));
+    gw_read_script(app, req, &list_script, 4, argv, lens, on_submissions);
 }
 
 /* ---- GET /student/classes/{class_id}/assignments ---- */
@@ -255,9 +250,7 @@ static void list_student_assignments(gw_request_t *req, void *data) {
     const char *user = gw_req_user(req);
     const char *argv[] = {cid, user, page.cursor, page.limit_s, now_s};
     size_t lens[] = {strlen(cid), strlen(user), strlen(page.cursor), strlen(page.limit_s), strlen(now_s)};
-    gw_read_t *rd = gw_read_new(app, req);
-    if (gw_script_call(app, &student_script, 5, argv, lens, on_student_assignments, rd) != 0)
-        gw_respond_redis_down(gw_read_finish(rd));
+    gw_read_script(app, req, &student_script, 5, argv, lens, on_student_assignments);
 }
 
 int gw_routes_submissions(gw_app_t *app, gw_router_t *router) {

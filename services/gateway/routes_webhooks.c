@@ -14,7 +14,6 @@
 
 #define LIST_LIMIT_DEFAULT 20
 #define LIST_LIMIT_MAX 100
-#define ID_LEN 26
 
 /* No ARGV: every registration, oldest first (ids are ULIDs). A school has
  * a handful of webhooks, so the list is one page (next_cursor null). */
@@ -53,28 +52,8 @@ static gw_script_t deliveries_script = {.source =
     "if #ids > limit then return {docs, ids[limit]} end\n"
     "return {docs, false}\n"};
 
-static bool valid_id(const char *c) {
-    if (strlen(c) != ID_LEN) return false;
-    for (const char *p = c; *p; p++)
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'Z'))) return false;
-    return true;
-}
-
-static void on_page(redisReply *r, void *data) {
-    gw_request_t *req = gw_read_finish(data);
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_ARRAY) {
-        gw_respond_redis_down(req);
-        return;
-    }
-    gw_respond_page(req, r->element[0], r->element[1]);
-}
-
 static void register_webhook(gw_request_t *req, void *data) {
-    gw_app_t *app = data;
-    cJSON *body = gw_parse_json_object(req);
-    if (!body) return; /* answered */
-    gw_bus_send(app->bus, req, "notifications", "webhooks.register", "", body);
-    cJSON_Delete(body);
+    gw_send_json_body(data, req, "notifications", "webhooks.register", "");
 }
 
 static void delete_webhook(gw_request_t *req, void *data) {
@@ -92,36 +71,29 @@ static void delete_webhook(gw_request_t *req, void *data) {
 
 static void list_webhooks(gw_request_t *req, void *data) {
     gw_app_t *app = data;
-    gw_read_t *rd = gw_read_new(app, req);
-    if (gw_script_call(app, &list_script, 0, NULL, NULL, on_page, rd) != 0) gw_respond_redis_down(gw_read_finish(rd));
+    gw_read_script(app, req, &list_script, 0, NULL, NULL, gw_on_page_reply);
 }
 
 static void list_deliveries(gw_request_t *req, void *data) {
     gw_app_t *app = data;
     sms_problem_error_t errs[3];
     size_t n_errs = 0;
-    long limit;
-    if (!gw_query_int(req, "limit", 1, LIST_LIMIT_MAX, LIST_LIMIT_DEFAULT, &limit))
-        errs[n_errs++] = (sms_problem_error_t){"limit", "must be an integer from 1 to 100"};
+    gw_page_query_t page;
+    /* Their errors are counted in n_errs, checked below. */
+    (void)gw_query_limit(req, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, &page, errs, &n_errs);
     const char *status = gw_req_query(req, "status");
     if (status == NULL) status = "failed";
     if (strcmp(status, "pending") && strcmp(status, "sent") && strcmp(status, "retrying") && strcmp(status, "failed"))
         errs[n_errs++] = (sms_problem_error_t){"status", "must be pending, sent, retrying or failed"};
-    const char *cursor = gw_req_query(req, "cursor");
-    if (cursor && *cursor && !valid_id(cursor))
-        errs[n_errs++] = (sms_problem_error_t){"cursor", "is not a cursor this API returned"};
+    (void)gw_query_cursor(req, gw_valid_ulid, &page, errs, &n_errs);
     if (n_errs) {
-        gw_respond_problem(req, 400, "validation", "invalid query parameters", errs, n_errs);
+        gw_respond_bad_query(req, errs, n_errs);
         return;
     }
-    char limit_s[8];
-    snprintf(limit_s, sizeof limit_s, "%ld", limit);
-    const char *c = cursor ? cursor : "";
-    const char *argv[] = {status, c, limit_s};
-    size_t lens[] = {strlen(status), strlen(c), strlen(limit_s)};
-    gw_read_t *rd = gw_read_new(app, req);
-    if (gw_script_call(app, &deliveries_script, 3, argv, lens, on_page, rd) != 0)
-        gw_respond_redis_down(gw_read_finish(rd));
+    const char *c = page.cursor;
+    const char *argv[] = {status, c, page.limit_s};
+    size_t lens[] = {strlen(status), strlen(c), strlen(page.limit_s)};
+    gw_read_script(app, req, &deliveries_script, 3, argv, lens, gw_on_page_reply);
 }
 
 int gw_routes_webhooks(gw_app_t *app, gw_router_t *router) {
