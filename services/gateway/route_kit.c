@@ -231,6 +231,15 @@ bool gw_query_page(const gw_request_t *req, long def, long max, bool (*cursor_ok
     return gw_query_cursor(req, cursor_ok, q, errs, n_errs) && ok;
 }
 
+bool gw_query_page_checked(gw_request_t *req, long def, long max, bool (*cursor_ok)(const char *),
+                           gw_page_query_t *q) {
+    sms_problem_error_t errs[2];
+    size_t n_errs = 0;
+    if (gw_query_page(req, def, max, cursor_ok, q, errs, &n_errs)) return true;
+    gw_respond_bad_query(req, errs, n_errs);
+    return false;
+}
+
 #define Q_MAX_TEXT(n) #n
 #define Q_MAX_STR(n) Q_MAX_TEXT(n)
 

@@ -157,6 +157,11 @@ bool gw_query_cursor(const gw_request_t *req, bool (*cursor_ok)(const char *), g
 bool gw_query_page(const gw_request_t *req, long def, long max, bool (*cursor_ok)(const char *), gw_page_query_t *q,
                    sms_problem_error_t *errs, size_t *n_errs);
 
+/* gw_query_page for a list with no other parameters: when limit or cursor
+ * is invalid, answers 400 (gw_respond_bad_query) and returns false. */
+bool gw_query_page_checked(gw_request_t *req, long def, long max, bool (*cursor_ok)(const char *),
+                           gw_page_query_t *q);
+
 /* The search text of a list, ?q: at most GW_QUERY_Q_MAX bytes, else
  * {"q", "must be at most 200 characters"} is appended (errs needs room for
  * it) and 0 returned. Written ASCII-lowered into lower (GW_QUERY_Q_MAX + 1

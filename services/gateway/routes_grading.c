@@ -205,15 +205,8 @@ static void get_sheet(gw_request_t *req, void *data) {
         not_found(req, "no such assignment");
         return;
     }
-    sms_problem_error_t errs[2];
-    size_t n_errs = 0;
     gw_page_query_t page;
-    /* Its errors are counted in n_errs, checked below. */
-    (void)gw_query_page(req, GRADES_LIMIT_DEFAULT, GRADES_LIMIT_MAX, valid_id, &page, errs, &n_errs);
-    if (n_errs) {
-        gw_respond_bad_query(req, errs, n_errs);
-        return;
-    }
+    if (!gw_query_page_checked(req, GRADES_LIMIT_DEFAULT, GRADES_LIMIT_MAX, valid_id, &page)) return;
     const char *user = gw_req_user(req);
     const char *argv[] = {id, user, page.cursor, page.limit_s};
     size_t lens[] = {strlen(id), strlen(user), strlen(page.cursor), strlen(page.limit_s)};

@@ -72,15 +72,8 @@ static void on_list(redisReply *r, void *data) {
 
 static void list_posts(gw_request_t *req, void *data) {
     gw_app_t *app = data;
-    sms_problem_error_t errs[2];
-    size_t n_errs = 0;
     gw_page_query_t page;
-    /* Its errors are counted in n_errs, checked below. */
-    (void)gw_query_page(req, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, valid_cursor, &page, errs, &n_errs);
-    if (n_errs) {
-        gw_respond_bad_query(req, errs, n_errs);
-        return;
-    }
+    if (!gw_query_page_checked(req, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, valid_cursor, &page)) return;
     const char *cid = gw_req_param(req, "class_id"), *user = gw_req_user(req), *role = gw_req_role(req);
     const char *argv[] = {cid, user, role, page.cursor, page.limit_s};
     size_t lens[] = {strlen(cid), strlen(user), strlen(role), strlen(page.cursor), strlen(page.limit_s)};

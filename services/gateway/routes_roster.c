@@ -183,15 +183,8 @@ static bool valid_class_cursor(const char *c) { return gw_valid_cursor(c, 13); }
 
 static void student_classes(gw_request_t *req, void *data) {
     gw_app_t *app = data;
-    sms_problem_error_t errs[2];
-    size_t n_errs = 0;
     gw_page_query_t page;
-    /* Its errors are counted in n_errs, checked below. */
-    (void)gw_query_page(req, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, valid_class_cursor, &page, errs, &n_errs);
-    if (n_errs) {
-        gw_respond_bad_query(req, errs, n_errs);
-        return;
-    }
+    if (!gw_query_page_checked(req, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, valid_class_cursor, &page)) return;
     const char *user = gw_req_user(req);
     const char *argv[] = {user, page.cursor, page.limit_s};
     size_t lens[] = {strlen(user), strlen(page.cursor), strlen(page.limit_s)};

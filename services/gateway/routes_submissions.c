@@ -111,15 +111,6 @@ static void not_found(gw_request_t *req, const char *detail) {
     gw_respond_problem(req, 404, "not_found", detail, NULL, 0);
 }
 
-/* limit and cursor of a list into page; answers 400 and returns false when invalid. */
-static bool page_params(gw_request_t *req, bool (*cursor_ok)(const char *), gw_page_query_t *page) {
-    sms_problem_error_t errs[2];
-    size_t n_errs = 0;
-    if (gw_query_page(req, LIMIT_DEFAULT, LIMIT_MAX, cursor_ok, page, errs, &n_errs)) return true;
-    gw_respond_bad_query(req, errs, n_errs);
-    return false;
-}
-
 /* The script's reply, checked: {0} is answered 404 (true returned: done),
  * anything but {1, {..}, next, ...} (n elements) 503. */
 static bool answered_early(redisReply *r, size_t n, gw_request_t *req, const char *missing) {
@@ -200,7 +191,7 @@ static void list_submissions(gw_request_t *req, void *data) {
         not_found(req, "no such assignment");
         return;
     }
-    if (!page_params(req, valid_id, &page)) return;
+    if (!gw_query_page_checked(req, LIMIT_DEFAULT, LIMIT_MAX, valid_id, &page)) return;
     const char *user = gw_req_user(req);
     const char *argv[] = {id, user, page.cursor, page.limit_s};
     size_t lens[] = {strlen(id), strlen(user), strlen(page.cursor), strlen(page.limit_s)};
@@ -244,7 +235,7 @@ static void list_student_assignments(gw_request_t *req, void *data) {
         not_found(req, "no such class");
         return;
     }
-    if (!page_params(req, valid_due_cursor, &page)) return;
+    if (!gw_query_page_checked(req, LIMIT_DEFAULT, LIMIT_MAX, valid_due_cursor, &page)) return;
     char now_s[24];
     snprintf(now_s, sizeof now_s, "%lld", (long long)sms_now_ms());
     const char *user = gw_req_user(req);
