@@ -9,10 +9,10 @@
 #include <string.h>
 
 #include "alloc.h"
-#include "route_kit.h"
-#include "routes.h"
 #include "buf.h"
 #include "clock.h"
+#include "route_kit.h"
+#include "routes.h"
 
 #define LIST_LIMIT_DEFAULT 20
 #define LIST_LIMIT_MAX 100

@@ -11,11 +11,11 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "buf.h"
+#include "clock.h"
 #include "route_kit.h"
 #include "routes.h"
-#include "buf.h"
 #include "wait_hub.h"
-#include "clock.h"
 
 #define CHAT_LIMIT_DEFAULT 50
 #define CHAT_LIMIT_MAX 200

@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "buf.h"
 #include "route_kit.h"
 #include "routes.h"
-#include "buf.h"
 
 #define LIST_LIMIT_DEFAULT 20
 #define LIST_LIMIT_MAX 100

@@ -18,14 +18,14 @@
 #include <time.h>
 
 #include "alloc.h"
-#include "route_kit.h"
-#include "routes.h"
 #include "blobstore.h"
 #include "buf.h"
 #include "clock.h"
 #include "id.h"
 #include "log.h"
 #include "number.h"
+#include "route_kit.h"
+#include "routes.h"
 #include "signed_url.h"
 
 #define FILENAME_MAX_CHARS 255

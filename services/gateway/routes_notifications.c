@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "route_kit.h"
 #include "routes.h"
-#include "buf.h"
 
 #define LIST_LIMIT_DEFAULT 20
 #define LIST_LIMIT_MAX 100

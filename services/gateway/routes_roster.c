@@ -10,10 +10,10 @@
 #include <strings.h>
 
 #include "alloc.h"
-#include "route_kit.h"
-#include "routes.h"
 #include "buf.h"
 #include "csv.h"
+#include "route_kit.h"
+#include "routes.h"
 
 #define ROSTER_MAX 500        /* rows per enroll; the service enforces it too */
 #define LIST_LIMIT_DEFAULT 20

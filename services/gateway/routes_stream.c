@@ -15,12 +15,12 @@
 #include <string.h>
 
 #include "alloc.h"
-#include "route_kit.h"
-#include "routes.h"
 #include "buf.h"
 #include "clock.h"
 #include "log.h"
 #include "number.h"
+#include "route_kit.h"
+#include "routes.h"
 
 #define STREAM_READ_LIMIT 100        /* events per read script run */
 #define STREAM_ID_DIGITS_MAX 18      /* an event id is an offset: fits a double exactly */

@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
+#include "clock.h"
 #include "id.h"
 #include "route_kit.h"
 #include "routes.h"
-#include "buf.h"
-#include "clock.h"
 
 #define LIMIT_DEFAULT 20
 #define LIMIT_MAX 100
