@@ -1,6 +1,7 @@
-/* app.h - the gateway's application side: its Redis and Kafka clients, the
- * pending command table, and the route handlers that use them. main.c wires
- * it to the HTTP server; nothing here parses HTTP. */
+/* app.h - the gateway's application side as main.c sees it: creates the
+ * Redis and Kafka clients, registers every route (routes.h; the routes build
+ * on route_kit.h, not on this), drains and closes. main.c wires it to the
+ * HTTP server; nothing here parses HTTP. */
 #ifndef GW_APP_H
 #define GW_APP_H
 
