@@ -81,6 +81,29 @@ int gw_script_call(gw_app_t *app, gw_script_t *s, int argc, const char **argv, c
  * false (nothing answered) for any other reply. */
 bool gw_respond_view_state(gw_request_t *req, const redisReply *r, const char *view);
 
+/* Lua for list scripts that filter: scan(range, key, from, to, limit, doc_of)
+ * walks key's members with range ('ZREVRANGEBYLEX' from from down to to, or
+ * 'ZRANGEBYLEX' up), 200 a call, keeping doc_of(member) where it is not nil.
+ * Returns {docs, last kept member} as soon as a match past limit docs shows
+ * there is a next page, {docs, false} when the members end. */
+#define GW_LUA_SCAN                                                                        \
+    "local function scan(range, key, from, to, limit, doc_of)\n"                           \
+    "  local out, last = {}, nil\n"                                                        \
+    "  while true do\n"                                                                    \
+    "    local members = redis.call(range, key, from, to, 'LIMIT', 0, 200)\n"              \
+    "    for _, m in ipairs(members) do\n"                                                 \
+    "      local doc = doc_of(m)\n"                                                        \
+    "      if doc then\n"                                                                  \
+    "        if #out == limit then return {out, last} end\n"                               \
+    "        out[#out + 1] = doc\n"                                                        \
+    "        last = m\n"                                                                   \
+    "      end\n"                                                                          \
+    "      from = '(' .. m\n"                                                              \
+    "    end\n"                                                                            \
+    "    if #members < 200 then return {out, false} end\n"                                 \
+    "  end\n"                                                                              \
+    "end\n"
+
 /* Lua for read scripts: num(h) renders a score the grading view keeps in
  * hundredths of a point as a JSON number (8550 -> 85.5, 9000 -> 90). */
 #define GW_LUA_SCORE_NUM                                                  \

@@ -36,21 +36,12 @@ static gw_script_t list_script = {.source =
     "  return {docs, false}\n"
     "end\n"
     /* With a prefix filter, scan newest first until the page is full. */
-    "local out, last = {}, nil\n"
-    "while true do\n"
-    "  local members = redis.call('ZREVRANGEBYLEX', key, max, '-', 'LIMIT', 0, 200)\n"
-    "  for _, m in ipairs(members) do\n"
-    "    local h = redis.call('HMGET', p .. 'c:' .. string.sub(m, 15), 'json', 'code', 'name')\n"
-    "    if h[1] and (string.sub(string.lower(h[2]), 1, #q) == q\n"
-    "                 or string.sub(string.lower(h[3]), 1, #q) == q) then\n"
-    "      if #out == limit then return {out, last} end\n"
-    "      out[#out + 1] = h[1]\n"
-    "      last = m\n"
-    "    end\n"
-    "    max = '(' .. m\n"
-    "  end\n"
-    "  if #members < 200 then return {out, false} end\n"
-    "end\n"};
+    GW_LUA_SCAN
+    "return scan('ZREVRANGEBYLEX', key, max, '-', limit, function(m)\n"
+    "  local h = redis.call('HMGET', p .. 'c:' .. string.sub(m, 15), 'json', 'code', 'name')\n"
+    "  if h[1] and (string.sub(string.lower(h[2]), 1, #q) == q\n"
+    "               or string.sub(string.lower(h[3]), 1, #q) == q) then return h[1] end\n"
+    "end)\n"};
 
 /* ---- GET /lecturer/classes/{id} ---- */
 

@@ -44,23 +44,14 @@ static gw_script_t roster_script = {.source =
     "  return {d, false}\n"
     "end\n"
     /* Filtered: walk in name order until the page is full. */
-    "local out, last = {}, nil\n"
-    "while true do\n"
-    "  local members = redis.call('ZRANGEBYLEX', key, min, '+', 'LIMIT', 0, 200)\n"
-    "  for _, m in ipairs(members) do\n"
-    "    local id = sid(m)\n"
-    "    local doc = redis.call('HGET', docs, id)\n"
-    "    local hit = string.sub(m, 1, #q) == q or string.sub(string.lower(id), 1, #q) == q\n"
-    "    if doc and not hit then hit = string.sub(string.lower(cjson.decode(doc).email), 1, #q) == q end\n"
-    "    if doc and hit then\n"
-    "      if #out == limit then return {out, last} end\n"
-    "      out[#out + 1] = doc\n"
-    "      last = m\n"
-    "    end\n"
-    "    min = '(' .. m\n"
-    "  end\n"
-    "  if #members < 200 then return {out, false} end\n"
-    "end\n"};
+    GW_LUA_SCAN
+    "return scan('ZRANGEBYLEX', key, min, '+', limit, function(m)\n"
+    "  local id = sid(m)\n"
+    "  local doc = redis.call('HGET', docs, id)\n"
+    "  local hit = string.sub(m, 1, #q) == q or string.sub(string.lower(id), 1, #q) == q\n"
+    "  if doc and not hit then hit = string.sub(string.lower(cjson.decode(doc).email), 1, #q) == q end\n"
+    "  if doc and hit then return doc end\n"
+    "end)\n"};
 
 /* ARGV: student, cursor ("" = start), limit. The student's classes newest
  * first, skipping inactive ones: {class JSON..., next member or false}. */
@@ -70,20 +61,11 @@ static gw_script_t student_script = {.source =
     "local limit = tonumber(ARGV[3])\n"
     "local max = '+'\n"
     "if ARGV[2] ~= '' then max = '(' .. ARGV[2] end\n"
-    "local out, last = {}, nil\n"
-    "while true do\n"
-    "  local members = redis.call('ZREVRANGEBYLEX', key, max, '-', 'LIMIT', 0, 200)\n"
-    "  for _, m in ipairs(members) do\n"
-    "    local h = redis.call('HMGET', p .. 'c:' .. string.sub(m, 15), 'status', 'json')\n"
-    "    if h[1] == 'active' and h[2] then\n"
-    "      if #out == limit then return {out, last} end\n"
-    "      out[#out + 1] = h[2]\n"
-    "      last = m\n"
-    "    end\n"
-    "    max = '(' .. m\n"
-    "  end\n"
-    "  if #members < 200 then return {out, false} end\n"
-    "end\n"};
+    GW_LUA_SCAN
+    "return scan('ZREVRANGEBYLEX', key, max, '-', limit, function(m)\n"
+    "  local h = redis.call('HMGET', p .. 'c:' .. string.sub(m, 15), 'status', 'json')\n"
+    "  if h[1] == 'active' and h[2] then return h[2] end\n"
+    "end)\n"};
 
 /* ---- pages ---- */
 
