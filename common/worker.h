@@ -1,13 +1,14 @@
 /* worker.h - the pipeline every sms service runs: commands in, events out,
  * Redis view kept equal to the event log, replies back to the gateway.
  *
- * A service supplies a table of operations (sms_worker_ops_t): how to
- * prefetch and decide a batch of commands, and how to project an event into
- * its view. The worker owns everything else:
+ * A service supplies a table of operations (sms_worker_ops_t): its
+ * commands (a command table: command_table.h), and how to project an event
+ * into its view. The worker owns everything else:
  *
  *   - a batch loop on sms.commands.<service> (consumer group sms-<service>):
- *     dedupe by command id -> prefetch -> decide in order (with an overlay so
- *     later commands see earlier ones) -> produce events (acks=all) and wait
+ *     dedupe by command id -> prefetch -> decide in order (the decider's
+ *     state carries each decision's effect to the batch's later commands)
+ *     -> produce events (acks=all) and wait
  *     for their delivery reports -> apply them to the view -> reply -> store
  *     the commands' offsets. A reply is sent only when its events are durable
  *     and visible, so a 2xx at the gateway means both.
@@ -35,6 +36,15 @@
  * One thread, blocking clients (hiredis with SMS_REDIS_TIMEOUT_MS on every
  * command, librdkafka polls): the worker serves no sockets, and throughput
  * comes from batching. Run more instances (same group) for more cores.
+ *
+ * The code: worker.c (setup, the loop, main), view_tail.c (the tailer),
+ * batch.c (a batch, one function per phase, and the tick), decision.c (the
+ * decision helpers, decision.h); their shared state is worker_internal.h.
+ * A service's deciders include decision.h; only its main/ops file needs
+ * this header.
+ *
+ * Below, each member of sms_worker_ops_t says who calls it and when; all
+ * run on the worker's one thread.
  *
  * View bookkeeping keys under the service's prefix (sms:<service>:):
  *   cmds     hash: command id -> summary written by the projection (dedupe)
@@ -68,9 +78,12 @@ typedef struct sms_worker_ops_s {
     /* Other services' events topics this view also learns from (NULL-terminated, may be NULL). */
     const char *const *learn_topics;
 
-    /* After every (re)connect: load scripts. 0, or -1 with err. */
+    /* Called by the loop (worker.c) after every (re)connect to Redis: load
+     * scripts. 0, or -1 with err (the loop retries the connection). */
     int (*redis_init)(redisContext *rc, char *err, size_t errlen);
-    /* Appends (pipelines) one Redis command applying ev, from topic (its
+    /* Called by the tailer (view_tail.c) for each event of the log, and by
+     * the batch (batch.c) for each of its own events once durable.
+     * Appends (pipelines) one Redis command applying ev, from topic (its
      * partition and offset, or partition -1 when applied right after being
      * produced: offset is then where its delivery report put it, which the
      * view may use as data but must not record as a position: the tailer
@@ -90,8 +103,9 @@ typedef struct sms_worker_ops_s {
                            const int64_t *offsets, size_t n);
 
     /* Optional (NULL: no check): whether ev, an event of topic, is one this
-     * view can apply: 0, or -1 with why in err (NUL-terminated). The worker
-     * calls it on every event a decision is about to produce (a failure
+     * view can apply: 0, or -1 with why in err (NUL-terminated). The batch
+     * calls it on every source event it reads (a refused one is passed
+     * over) and on every event a decision is about to produce (a failure
      * answers the command 500 and produces nothing) and on every event
      * before projecting it (a failure quarantines the event: see
      * quarantine.h). One function for both, so a decider never writes an
@@ -99,25 +113,37 @@ typedef struct sms_worker_ops_s {
      * are valid (0). Pure: the same event always gets the same answer. */
     int (*validate)(const char *topic, const sms_event_t *ev, char *err, size_t errlen);
 
-    /* The service's commands (command_table.h): when set, the worker runs
-     * every batch through it and batch_begin, batch_end, decide, overlay,
-     * replay and replay_cmd are unused (they go once every service has a
-     * table). */
+    /* The service's commands (command_table.h): when set, the batch
+     * (batch.c) runs every batch through it: sms_command_batch_begin in its
+     * prepare phase (after dedupe), sms_command_batch_decide per new command
+     * in order, sms_command_replay per command handled before, after the
+     * batch's own events are in the view, sms_command_batch_end at its end.
+     * The legacy members below are then unused. */
     const sms_command_table_t *commands;
 
-    /* Per batch: creates the decider's state, prefetching (one pipeline)
-     * what cmds need. Returns NULL on a Redis failure. */
+    /* ---- legacy: used only while commands is NULL; deleted once every
+     * service has a command table. ---- */
+    /* Legacy. Called by the batch once per batch, after dedupe: creates the
+     * decider's state, prefetching (one pipeline) what cmds need. Returns
+     * NULL on a Redis failure (the batch is fetched again). */
     void *(*batch_begin)(redisContext *rc, const sms_command_t *const *cmds, size_t n);
+    /* Legacy. Called at the end of every batch whose batch_begin succeeded. */
     void (*batch_end)(void *state);
-    /* Decides one new command at now_ms. */
+    /* Legacy. Called by the batch for each new command, in order: decides it at now_ms. */
     void (*decide)(void *state, const sms_command_t *cmd, int64_t now_ms, sms_decision_t *d);
-    /* Called once a decision's events are produced, before the next decision. */
+    /* Legacy, never called: every service set it NULL (a decider records
+     * its effect in its state itself). Kept only so that services' `.overlay
+     * = NULL` still compiles; deleted with the others. */
     void (*overlay)(void *state, const sms_command_t *cmd, const sms_decision_t *d);
-    /* Answers again a command handled before; summary is its cmds entry. */
+    /* Legacy. Called by the batch for a command handled before (after the
+     * batch's own events are in the view): answers it again; summary is its
+     * cmds entry. */
     void (*replay)(redisContext *rc, const char *summary, sms_decision_t *d);
-    /* Optional, used instead of replay when set: the same with the command at
-     * hand (when the reply depends on the request, e.g. how many rows it had). */
+    /* Legacy. Optional, called instead of replay when set: the same with the
+     * command at hand (when the reply depends on the request, e.g. how many
+     * rows it had). */
     void (*replay_cmd)(redisContext *rc, const sms_command_t *cmd, const char *summary, sms_decision_t *d);
+    /* ---- end of legacy ---- */
 
     /* Fan-out (optional, NULL for none): other services' events topics this
      * service consumes in its command group (sms-<service>), beside its
@@ -139,10 +165,14 @@ typedef struct sms_worker_ops_s {
      * before storing any offset, so only other services' topics can hold
      * facts the view has not seen. */
     const char *const *own_topics;
+    /* Called by the batch, in its decide phase, for each source event in
+     * the batch's order, with the batch's decider state (the command
+     * table's, or batch_begin's): d->status >= 500 means it could not be
+     * decided (Redis), and the event is fetched again. */
     void (*fan_out)(void *state, const char *topic, const sms_event_t *ev, sms_decision_t *d);
 
-    /* Periodic work (optional, NULL for none): every tick_period_ms (0: never) the
-     * loop, between two batches, never while commands wait for a catch-up
+    /* Periodic work (optional, NULL for none), called by batch.c's tick from
+     * the loop: every tick_period_ms (0: never) the loop, between two batches, never while commands wait for a catch-up
      * and never while the view is being rebuilt, first catches the view up
      * with every topic it tails (one ListOffsets request) and then calls
      * tick with the time. Events tick
@@ -155,7 +185,8 @@ typedef struct sms_worker_ops_s {
      * (ids and times included: sms_id_derive) for duplicates to carry the
      * same id. */
     void (*tick)(redisContext *rc, const sms_config_t *cfg, int64_t now_ms, sms_decision_t *d);
-    /* The tick's period in ms from the configuration (<= 0: never). */
+    /* Called once by the loop when it starts (when tick is set): the tick's
+     * period in ms from the configuration (<= 0: never). */
     int (*tick_period_ms)(const sms_config_t *cfg);
 } sms_worker_ops_t;
 
