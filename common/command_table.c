@@ -47,7 +47,7 @@ int sms_command_record_parse(const char *summary, sms_command_record_t *rec) {
         if (rec->argc == SMS_COMMAND_RECORD_WORDS) return -1;
         char *w_end = memchr(p, ' ', (size_t)(end - p));
         if (w_end == NULL) w_end = end;
-        if (w_end == p) return -1; /* two spaces, or a trailing one */
+        if (w_end == p) return -1; /* two spaces in a row (a trailing space only ends the record) */
         rec->argv[rec->argc++] = (sms_str_t){p, (size_t)(w_end - p)};
         *w_end = '\0';
         p = w_end + 1;

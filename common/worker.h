@@ -1,13 +1,14 @@
 /* worker.h - the pipeline every sms service runs: commands in, events out,
  * Redis view kept equal to the event log, replies back to the gateway.
  *
- * A service supplies a table of operations (sms_worker_ops_t): how to
- * prefetch and decide a batch of commands, and how to project an event into
- * its view. The worker owns everything else:
+ * A service supplies a table of operations (sms_worker_ops_t): its
+ * commands (a command table: command_table.h), and how to project an event
+ * into its view. The worker owns everything else:
  *
  *   - a batch loop on sms.commands.<service> (consumer group sms-<service>):
- *     dedupe by command id -> prefetch -> decide in order (with an overlay so
- *     later commands see earlier ones) -> produce events (acks=all) and wait
+ *     dedupe by command id -> prefetch -> decide in order (the decider's
+ *     state carries each decision's effect to the batch's later commands)
+ *     -> produce events (acks=all) and wait
  *     for their delivery reports -> apply them to the view -> reply -> store
  *     the commands' offsets. A reply is sent only when its events are durable
  *     and visible, so a 2xx at the gateway means both.
@@ -36,6 +37,15 @@
  * command, librdkafka polls): the worker serves no sockets, and throughput
  * comes from batching. Run more instances (same group) for more cores.
  *
+ * The code: worker.c (setup, the loop, main), view_tail.c (the tailer),
+ * batch.c (a batch, one function per phase, and the tick), decision.c (the
+ * decision helpers, decision.h); their shared state is worker_internal.h.
+ * A service's deciders include decision.h; only its main/ops file needs
+ * this header.
+ *
+ * Below, each member of sms_worker_ops_t says who calls it and when; all
+ * run on the worker's one thread.
+ *
  * View bookkeeping keys under the service's prefix (sms:<service>:):
  *   cmds     hash: command id -> summary written by the projection (dedupe)
  *   offsets  hash: "<topic>:<partition>" -> next offset the tailer applies
@@ -54,93 +64,12 @@
 
 #include "command_table.h"
 #include "config.h"
+#include "decision.h"
 #include "envelope.h"
 #include "problem.h"
 
 #define SMS_WORKER_BATCH_MAX 256
 #define SMS_WORKER_PROJECT_CHUNK 256 /* events per project_many call */
-#define SMS_DECISION_MAX_ERRORS 64 /* a 1000-row request may have many bad rows; the detail says how many more */
-
-/* One event a decision writes: data packed by the service into `event`
- * (the whole envelope: use sms_event_pack_head then the data map). */
-typedef struct sms_decision_event_s {
-    char key[128];          /* Kafka key: the aggregate id */
-    /* The topic to write it to; "" (the default): the service's events topic.
-     * Set by sms_decision_event_to; the topic must be one the view also
-     * tails (learn_topics), so a rebuild sees the event too. */
-    char topic[128];
-    msgpack_sbuffer event;  /* initialised by the worker */
-} sms_decision_event_t;
-
-/* What the service decided for one command. The worker initialises it
- * (status 500, empty buffers) and frees it. */
-typedef struct sms_decision_s {
-    int status;                     /* HTTP status of the reply */
-    /* status < 400: the reply body, a packed msgpack map (empty: {}) */
-    msgpack_sbuffer body;
-    char location[256];             /* Location of a 201, or "" */
-    /* status >= 400: the problem */
-    const char *problem_code;
-    char detail[256];
-    /* grown by sms_decision_error (at most SMS_DECISION_MAX_ERRORS); field and
-     * message strings are owned by the decision. Growable so that a decision
-     * costs a few hundred bytes, not the worst case, in every batch slot. */
-    sms_problem_error_t *errors;
-    size_t n_errors, cap_errors;
-    /* How many errors are listed: 1..SMS_DECISION_MAX_ERRORS, 0 (as
-     * initialised): SMS_DECISION_MAX_ERRORS. Errors past it are only counted
-     * in n_errors_total (a decider may say "and 12 more" in the detail). */
-    size_t errors_limit;
-    size_t n_errors_total;
-    /* The failure may only mean that a fact learned from another service's
-     * events has not reached this view yet (set by sms_decision_stale). */
-    bool stale;
-    /* events to write, in order (grown by sms_decision_event; a command may
-     * write many, e.g. one per changed grade) */
-    sms_decision_event_t *events;
-    size_t n_events, cap_events;
-} sms_decision_t;
-
-/* The worker's: a decision starts at status 500 with empty buffers
- * (sms_decision_init) and is freed by sms_decision_close;
- * sms_decision_move hands src's outcome to dst (dst's old one is freed, src
- * is left zeroed: init it before reusing it). */
-void sms_decision_init(sms_decision_t *d);
-void sms_decision_close(sms_decision_t *d);
-void sms_decision_move(sms_decision_t *dst, sms_decision_t *src);
-
-/* Helpers for deciders. */
-void sms_decision_fail(sms_decision_t *d, int status, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-/* Like sms_decision_fail, for a failure caused by a missing learned fact
- * (a class, an enrollment, an assignment another service announced). The
- * worker then catches the view up with every events topic it learns from
- * (to their current ends, which include everything acknowledged before this
- * command was sent) and decides the command once more; only that second
- * answer is sent. This keeps read-your-writes across services: a 201 from
- * one service is visible to the next command to another. */
-void sms_decision_stale(sms_decision_t *d, int status, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-void sms_decision_error(sms_decision_t *d, const char *field, size_t field_len, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-/* Adds an event slot keyed by key; returns a packer writing into it. */
-msgpack_packer sms_decision_event(sms_decision_t *d, const char *key);
-/* The same for an event written to topic instead of the service's events
- * topic (NULL or "": the service's). The worker projects it right after
- * delivery like any event (partition -1); the tailer then only records its
- * offset, but after a restart (or a failed apply) it projects it again, so
- * its projection must be idempotent by itself. */
-msgpack_packer sms_decision_event_to(sms_decision_t *d, const char *topic, const char *key);
-/* The usual event of a command's decision, head packed: adds an event slot
- * on topic (NULL: the service's events topic) keyed by aggregate (the
- * aggregate id, also the envelope's key; cut to 127 bytes), and packs the
- * envelope head: a new event id, type, version, now_ms, cmd's actor and cmd's
- * id as the cause. Returns the packer for the data map that follows. */
-msgpack_packer sms_decision_event_head(sms_decision_t *d, const char *topic, const sms_command_t *cmd, int64_t now_ms,
-                                       const char *type, int64_t version, sms_str_t aggregate);
-/* A packer writing the reply body. */
-msgpack_packer sms_decision_body(sms_decision_t *d);
-
 typedef struct sms_worker_ops_s {
     const char *service;            /* "classes": topics sms.{commands,events}.classes, keys sms:classes: */
     /* The events topic this service writes, when it is not sms.events.<service>
@@ -149,9 +78,12 @@ typedef struct sms_worker_ops_s {
     /* Other services' events topics this view also learns from (NULL-terminated, may be NULL). */
     const char *const *learn_topics;
 
-    /* After every (re)connect: load scripts. 0, or -1 with err. */
+    /* Called by the loop (worker.c) after every (re)connect to Redis: load
+     * scripts. 0, or -1 with err (the loop retries the connection). */
     int (*redis_init)(redisContext *rc, char *err, size_t errlen);
-    /* Appends (pipelines) one Redis command applying ev, from topic (its
+    /* Called by the tailer (view_tail.c) for each event of the log, and by
+     * the batch (batch.c) for each of its own events once durable.
+     * Appends (pipelines) one Redis command applying ev, from topic (its
      * partition and offset, or partition -1 when applied right after being
      * produced: offset is then where its delivery report put it, which the
      * view may use as data but must not record as a position: the tailer
@@ -171,8 +103,9 @@ typedef struct sms_worker_ops_s {
                            const int64_t *offsets, size_t n);
 
     /* Optional (NULL: no check): whether ev, an event of topic, is one this
-     * view can apply: 0, or -1 with why in err (NUL-terminated). The worker
-     * calls it on every event a decision is about to produce (a failure
+     * view can apply: 0, or -1 with why in err (NUL-terminated). The batch
+     * calls it on every source event it reads (a refused one is passed
+     * over) and on every event a decision is about to produce (a failure
      * answers the command 500 and produces nothing) and on every event
      * before projecting it (a failure quarantines the event: see
      * quarantine.h). One function for both, so a decider never writes an
@@ -180,25 +113,37 @@ typedef struct sms_worker_ops_s {
      * are valid (0). Pure: the same event always gets the same answer. */
     int (*validate)(const char *topic, const sms_event_t *ev, char *err, size_t errlen);
 
-    /* The service's commands (command_table.h): when set, the worker runs
-     * every batch through it and batch_begin, batch_end, decide, overlay,
-     * replay and replay_cmd are unused (they go once every service has a
-     * table). */
+    /* The service's commands (command_table.h): when set, the batch
+     * (batch.c) runs every batch through it: sms_command_batch_begin in its
+     * prepare phase (after dedupe), sms_command_batch_decide per new command
+     * in order, sms_command_replay per command handled before, after the
+     * batch's own events are in the view, sms_command_batch_end at its end.
+     * The legacy members below are then unused. */
     const sms_command_table_t *commands;
 
-    /* Per batch: creates the decider's state, prefetching (one pipeline)
-     * what cmds need. Returns NULL on a Redis failure. */
+    /* ---- legacy: used only while commands is NULL; deleted once every
+     * service has a command table. ---- */
+    /* Legacy. Called by the batch once per batch, after dedupe: creates the
+     * decider's state, prefetching (one pipeline) what cmds need. Returns
+     * NULL on a Redis failure (the batch is fetched again). */
     void *(*batch_begin)(redisContext *rc, const sms_command_t *const *cmds, size_t n);
+    /* Legacy. Called at the end of every batch whose batch_begin succeeded. */
     void (*batch_end)(void *state);
-    /* Decides one new command at now_ms. */
+    /* Legacy. Called by the batch for each new command, in order: decides it at now_ms. */
     void (*decide)(void *state, const sms_command_t *cmd, int64_t now_ms, sms_decision_t *d);
-    /* Called once a decision's events are produced, before the next decision. */
+    /* Legacy, never called: every service set it NULL (a decider records
+     * its effect in its state itself). Kept only so that services' `.overlay
+     * = NULL` still compiles; deleted with the others. */
     void (*overlay)(void *state, const sms_command_t *cmd, const sms_decision_t *d);
-    /* Answers again a command handled before; summary is its cmds entry. */
+    /* Legacy. Called by the batch for a command handled before (after the
+     * batch's own events are in the view): answers it again; summary is its
+     * cmds entry. */
     void (*replay)(redisContext *rc, const char *summary, sms_decision_t *d);
-    /* Optional, used instead of replay when set: the same with the command at
-     * hand (when the reply depends on the request, e.g. how many rows it had). */
+    /* Legacy. Optional, called instead of replay when set: the same with the
+     * command at hand (when the reply depends on the request, e.g. how many
+     * rows it had). */
     void (*replay_cmd)(redisContext *rc, const sms_command_t *cmd, const char *summary, sms_decision_t *d);
+    /* ---- end of legacy ---- */
 
     /* Fan-out (optional, NULL for none): other services' events topics this
      * service consumes in its command group (sms-<service>), beside its
@@ -220,10 +165,14 @@ typedef struct sms_worker_ops_s {
      * before storing any offset, so only other services' topics can hold
      * facts the view has not seen. */
     const char *const *own_topics;
+    /* Called by the batch, in its decide phase, for each source event in
+     * the batch's order, with the batch's decider state (the command
+     * table's, or batch_begin's): d->status >= 500 means it could not be
+     * decided (Redis), and the event is fetched again. */
     void (*fan_out)(void *state, const char *topic, const sms_event_t *ev, sms_decision_t *d);
 
-    /* Periodic work (optional, NULL for none): every tick_period_ms (0: never) the
-     * loop, between two batches, never while commands wait for a catch-up
+    /* Periodic work (optional, NULL for none), called by batch.c's tick from
+     * the loop: every tick_period_ms (0: never) the loop, between two batches, never while commands wait for a catch-up
      * and never while the view is being rebuilt, first catches the view up
      * with every topic it tails (one ListOffsets request) and then calls
      * tick with the time. Events tick
@@ -236,7 +185,8 @@ typedef struct sms_worker_ops_s {
      * (ids and times included: sms_id_derive) for duplicates to carry the
      * same id. */
     void (*tick)(redisContext *rc, const sms_config_t *cfg, int64_t now_ms, sms_decision_t *d);
-    /* The tick's period in ms from the configuration (<= 0: never). */
+    /* Called once by the loop when it starts (when tick is set): the tick's
+     * period in ms from the configuration (<= 0: never). */
     int (*tick_period_ms)(const sms_config_t *cfg);
 } sms_worker_ops_t;
 

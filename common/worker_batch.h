@@ -6,7 +6,11 @@
  *   void <prefix>_state_close(<prefix>_state_t *st);
  *
  * Used by the classes, assignments and grading ops.c. A macro rather than a
- * function taking pointers so that each stays typed by its service. */
+ * function taking pointers so that each stays typed by its service.
+ *
+ * Legacy: batch_begin/batch_end are unused once a service sets
+ * ops.commands (its table's state_new/state_fetch/state_free do this job);
+ * this header goes with those members of sms_worker_ops_t. */
 #ifndef SMS_WORKER_BATCH_H
 #define SMS_WORKER_BATCH_H
 

@@ -1,4 +1,4 @@
-/* test_positions.c - sms_positions_collect (common/worker.c): the positions a
+/* test_positions.c - sms_positions_collect (common/view_tail.c): the positions a
  * run of events reaches, as project_many implementations record them. */
 #include <setjmp.h>
 #include <stdarg.h>
