@@ -168,90 +168,127 @@ static void print_try(const char *url, const char *lecturer, char *const student
     printf("  curl -sS '%s/student/grades' -H \"Authorization: Bearer $STUDENT_TOKEN\"\n", url);
 }
 
-int seed_demo(seed_t *s, const char *url) {
-    char *lecturer = seed_token(s, LECTURER, "lecturer");
+/* The demo's state between its three rounds of requests. */
+typedef struct {
+    seed_t *s;
+    char *lecturer;
     char *students[N_STUDENTS];
-    for (int i = 0; i < N_STUDENTS; i++) {
-        char sid[16];
-        student_id(i, sid, sizeof sid);
-        students[i] = seed_token(s, sid, "student");
-    }
-    /* classes + rosters + assignments + posts + grades + submissions */
-    admin_progress_init(&s->progress, N_CLASSES * (3 + 2 * PER_CLASS) + N_CLASSES);
-    char key[128];
     char class_ids[N_CLASSES][64];
+    int64_t created_at[N_CLASSES];
     char assignment_ids[N_CLASSES][PER_CLASS][64];
-    memset(assignment_ids, 0, sizeof assignment_ids);
+    size_t skipped;
+} demo_t;
 
+static void demo_classes(demo_t *d) {
+    char key[128];
     admin_http_batch_t b;
     admin_http_batch_init(&b);
     for (int c = 0; c < N_CLASSES; c++) {
         snprintf(key, sizeof key, KEY_PREFIX ":class:%s", CLASSES[c].code);
-        admin_http_batch_add(&b, "POST", lecturer, key, class_body(&CLASSES[c]), "/lecturer/classes");
+        admin_http_batch_add(&b, "POST", d->lecturer, key, class_body(&CLASSES[c]), "/lecturer/classes");
     }
-    seed_run(s, &b, "classes");
-    int64_t created_at[N_CLASSES];
+    seed_run(d->s, &b, "classes");
     for (int c = 0; c < N_CLASSES; c++) {
-        (void)seed_resp_id(b.reqs[c], class_ids[c], sizeof class_ids[c]);
-        created_at[c] = seed_resp_created_at(b.reqs[c]);
+        (void)seed_resp_id(b.reqs[c], d->class_ids[c], sizeof d->class_ids[c]);
+        d->created_at[c] = seed_resp_created_at(b.reqs[c]);
     }
     admin_http_batch_close(&b);
+}
 
-    /* Rosters, assignments and posts need only their class. */
-    admin_http_batch_init(&b);
-    size_t skipped = 0;
-    for (int c = 0; c < N_CLASSES; c++) {
-        if (!class_ids[c][0]) {
-            skipped += 3 + PER_CLASS * 2; /* roster, post, grades; per assignment: create, submission */
-            continue;
-        }
-        const char *code = CLASSES[c].code;
-        snprintf(key, sizeof key, KEY_PREFIX ":roster:%s", code);
-        admin_http_batch_add(&b, "POST", lecturer, key, roster_body(c), "/lecturer/classes/%s/students",
-                             class_ids[c]);
-        for (int k = 0; k < PER_CLASS; k++) {
-            snprintf(key, sizeof key, KEY_PREFIX ":assignment:%s:%d", code, k + 1);
-            admin_http_req_t *r = admin_http_batch_add(&b, "POST", lecturer, key,
-                                                       assignment_body(class_ids[c], created_at[c], c, k),
-                                                       "/lecturer/assignments");
-            r->tag = assignment_ids[c][k];
-        }
-        snprintf(key, sizeof key, KEY_PREFIX ":post:%s", code);
-        admin_http_batch_add(&b, "POST", lecturer, key, post_body(c), "/classes/%s/posts", class_ids[c]);
+/* A class's roster, assignments and post. */
+static void add_class_content(demo_t *d, admin_http_batch_t *b, int c) {
+    char key[128];
+    const char *code = CLASSES[c].code;
+    snprintf(key, sizeof key, KEY_PREFIX ":roster:%s", code);
+    admin_http_batch_add(b, "POST", d->lecturer, key, roster_body(c), "/lecturer/classes/%s/students",
+                         d->class_ids[c]);
+    for (int k = 0; k < PER_CLASS; k++) {
+        snprintf(key, sizeof key, KEY_PREFIX ":assignment:%s:%d", code, k + 1);
+        admin_http_req_t *r = admin_http_batch_add(b, "POST", d->lecturer, key,
+                                                   assignment_body(d->class_ids[c], d->created_at[c], c, k),
+                                                   "/lecturer/assignments");
+        r->tag = d->assignment_ids[c][k];
     }
-    seed_run(s, &b, "rosters/assignments");
+    snprintf(key, sizeof key, KEY_PREFIX ":post:%s", code);
+    admin_http_batch_add(b, "POST", d->lecturer, key, post_body(c), "/classes/%s/posts", d->class_ids[c]);
+}
+
+/* Rosters, assignments and posts need only their class. */
+static void demo_class_content(demo_t *d) {
+    admin_http_batch_t b;
+    admin_http_batch_init(&b);
+    for (int c = 0; c < N_CLASSES; c++) {
+        if (d->class_ids[c][0]) add_class_content(d, &b, c);
+        else d->skipped += 3 + PER_CLASS * 2; /* roster, post, grades; per assignment: create, submission */
+    }
+    seed_run(d->s, &b, "rosters/assignments");
     for (size_t i = 0; i < b.n; i++)
         if (b.reqs[i]->tag) (void)seed_resp_id(b.reqs[i], b.reqs[i]->tag, 64);
     admin_http_batch_close(&b);
+}
 
-    /* Grades of the past-due assignments; a text submission per assignment. */
-    admin_http_batch_init(&b);
-    for (int c = 0; c < N_CLASSES; c++) {
-        if (!class_ids[c][0]) continue;
-        const char *code = CLASSES[c].code;
-        if (assignment_ids[c][0][0]) {
-            snprintf(key, sizeof key, KEY_PREFIX ":grades:%s:1", code);
-            admin_http_batch_add(&b, "POST", lecturer, key, grades_body(c), "/lecturer/assignments/%s/update-grades",
-                                 assignment_ids[c][0]);
-        } else {
-            skipped++;
-        }
-        int st = first_student(c);
-        for (int k = 0; k < PER_CLASS; k++) {
-            if (!assignment_ids[c][k][0]) {
-                skipped++;
-                continue;
-            }
-            snprintf(key, sizeof key, KEY_PREFIX ":submission:%s:%d", code, k + 1);
-            char body[256];
-            snprintf(body, sizeof body, "{\"text\":\"My answer to '%s', version 1.\"}", CLASSES[c].titles[k]);
-            admin_http_batch_add(&b, "POST", students[st], key, sms_strdup(body),
-                                 "/student/assignments/%s/submissions", assignment_ids[c][k]);
-        }
+/* A class's grades (first assignment) and one student's submissions. */
+static void add_class_work(demo_t *d, admin_http_batch_t *b, int c) {
+    char key[128];
+    const char *code = CLASSES[c].code;
+    if (d->assignment_ids[c][0][0]) {
+        snprintf(key, sizeof key, KEY_PREFIX ":grades:%s:1", code);
+        admin_http_batch_add(b, "POST", d->lecturer, key, grades_body(c), "/lecturer/assignments/%s/update-grades",
+                             d->assignment_ids[c][0]);
+    } else {
+        d->skipped++;
     }
-    seed_run(s, &b, "grades/submissions");
+    int st = first_student(c);
+    for (int k = 0; k < PER_CLASS; k++) {
+        if (!d->assignment_ids[c][k][0]) {
+            d->skipped++;
+            continue;
+        }
+        snprintf(key, sizeof key, KEY_PREFIX ":submission:%s:%d", code, k + 1);
+        char body[256];
+        snprintf(body, sizeof body, "{\"text\":\"My answer to '%s', version 1.\"}", CLASSES[c].titles[k]);
+        admin_http_batch_add(b, "POST", d->students[st], key, sms_strdup(body), "/student/assignments/%s/submissions",
+                             d->assignment_ids[c][k]);
+    }
+}
+
+/* Grades of the past-due assignments; a text submission per assignment. */
+static void demo_work(demo_t *d) {
+    admin_http_batch_t b;
+    admin_http_batch_init(&b);
+    for (int c = 0; c < N_CLASSES; c++)
+        if (d->class_ids[c][0]) add_class_work(d, &b, c);
+    seed_run(d->s, &b, "grades/submissions");
     admin_http_batch_close(&b);
-    seed_skip(s, skipped, "requests");
+}
+
+/* The counts and the commands to try, once everything landed. */
+static void demo_report(const demo_t *d, const char *url) {
+    /* Every enrolled student is graded on the class's first assignment. */
+    int enrollments = 0;
+    for (int c = 0; c < N_CLASSES; c++)
+        for (int i = 0; i < N_STUDENTS; i++) enrollments += enrolled(i, c);
+    printf("classes %d\nstudents %d\nenrollments %d\nassignments %d\ngrades %d\nsubmissions %d\nposts %d\n", N_CLASSES,
+           N_STUDENTS, enrollments, N_CLASSES * PER_CLASS, enrollments, N_CLASSES * PER_CLASS, N_CLASSES);
+    char *two[2] = {d->students[0], d->students[1]};
+    print_try(url, d->lecturer, two, d->class_ids[0]);
+}
+
+int seed_demo(seed_t *s, const char *url) {
+    demo_t *d = sms_calloc(1, sizeof *d);
+    d->s = s;
+    d->lecturer = seed_token(s, LECTURER, "lecturer");
+    for (int i = 0; i < N_STUDENTS; i++) {
+        char sid[16];
+        student_id(i, sid, sizeof sid);
+        d->students[i] = seed_token(s, sid, "student");
+    }
+    /* classes + rosters + assignments + posts + grades + submissions */
+    admin_progress_init(&s->progress, N_CLASSES * (3 + 2 * PER_CLASS) + N_CLASSES);
+    demo_classes(d);
+    demo_class_content(d);
+    demo_work(d);
+    seed_skip(s, d->skipped, "requests");
     admin_progress_clear(&s->progress);
 
     double secs = (double)admin_progress_elapsed_ms(&s->progress) / 1000.0;
@@ -261,17 +298,10 @@ int seed_demo(seed_t *s, const char *url) {
         fprintf(stderr, "seed demo: %zu requests failed or were skipped; see above\n", s->failed);
         rc = 1;
     } else {
-        /* Every enrolled student is graded on the class's first assignment. */
-        int enrollments = 0;
-        for (int c = 0; c < N_CLASSES; c++)
-            for (int i = 0; i < N_STUDENTS; i++) enrollments += enrolled(i, c);
-        printf("classes %d\nstudents %d\nenrollments %d\nassignments %d\ngrades %d\nsubmissions %d\nposts %d\n",
-               N_CLASSES, N_STUDENTS, enrollments, N_CLASSES * PER_CLASS, enrollments, N_CLASSES * PER_CLASS,
-               N_CLASSES);
-        char *two[2] = {students[0], students[1]};
-        print_try(url, lecturer, two, class_ids[0]);
+        demo_report(d, url);
     }
-    sms_free(lecturer);
-    for (int i = 0; i < N_STUDENTS; i++) sms_free(students[i]);
+    sms_free(d->lecturer);
+    for (int i = 0; i < N_STUDENTS; i++) sms_free(d->students[i]);
+    sms_free(d);
     return rc;
 }

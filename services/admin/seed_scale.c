@@ -152,153 +152,206 @@ static char *assignment_body(const char *class_id, int64_t anchor_ms, long asg) 
 
 static size_t chunks(size_t n, size_t per) { return (n + per - 1) / per; }
 
-int seed_scale(seed_t *s, int argc, char **argv) {
+/* One run of the seed: its options, the generated rosters, the users'
+ * tokens and the ids the gateway gave back, plus the counts it reports. */
+typedef struct {
+    seed_t *s;
     scale_opts_t o;
-    if (parse_opts(argc, argv, &o) != 0) return 2;
-    if (o.lecturers > o.classes) {
-        /* A lecturer without a class would only be a token nobody uses. */
-        fprintf(stderr, "seed scale: %ld lecturers for %ld classes; using %ld\n", o.lecturers, o.classes, o.classes);
-        o.lecturers = o.classes;
-    }
-    size_t enrollments = 0;
-    roster_t *rosters = build_rosters(&o, &enrollments);
+    roster_t *rosters;
+    size_t enrollments, n_roster_calls, n_grade_calls, n_grades, n_submissions, total, skipped;
+    char **lecturers, **students;   /* tokens */
+    char (*class_ids)[ID_LEN];      /* "" where the create failed */
+    char (*asg_ids)[ID_LEN];
+    int64_t *created_at;            /* per class */
+} scale_t;
 
-    /* What will be sent, for the progress bar and the final counts. */
-    size_t n_roster_calls = 0, n_grade_calls = 0, n_grades = 0, n_submissions = 0;
-    for (long c = 0; c < o.classes; c++) n_roster_calls += chunks(rosters[c].n, ROSTER_CHUNK);
-    for (long a = 0; a < o.assignments; a++) {
-        const roster_t *ro = &rosters[class_of(&o, a)];
-        n_grade_calls += chunks(ro->n, GRADES_CHUNK);
-        n_grades += ro->n;
-        for (size_t i = 0; i < ro->n; i++) n_submissions += submits(ro->ids[i], a);
+/* What will be sent, for the progress bar and the final counts. */
+static void scale_count(scale_t *sc) {
+    const scale_opts_t *o = &sc->o;
+    for (long c = 0; c < o->classes; c++) sc->n_roster_calls += chunks(sc->rosters[c].n, ROSTER_CHUNK);
+    for (long a = 0; a < o->assignments; a++) {
+        const roster_t *ro = &sc->rosters[class_of(o, a)];
+        sc->n_grade_calls += chunks(ro->n, GRADES_CHUNK);
+        sc->n_grades += ro->n;
+        for (size_t i = 0; i < ro->n; i++) sc->n_submissions += submits(ro->ids[i], a);
     }
-    size_t total = (size_t)o.classes * 2 + n_roster_calls + (size_t)o.assignments + n_grade_calls + n_submissions;
+    sc->total = (size_t)o->classes * 2 + sc->n_roster_calls + (size_t)o->assignments + sc->n_grade_calls +
+                sc->n_submissions;
     fprintf(stderr, "seed scale '%s': %ld lecturers, %ld classes, %ld students, %zu enrollments, %ld assignments, "
                     "%zu grades, %zu submissions, %ld posts: %zu requests\n",
-            o.run, o.lecturers, o.classes, o.students, enrollments, o.assignments, n_grades, n_submissions,
-            o.classes, total);
+            o->run, o->lecturers, o->classes, o->students, sc->enrollments, o->assignments, sc->n_grades,
+            sc->n_submissions, o->classes, sc->total);
+}
 
-    char **lecturers = sms_calloc((size_t)o.lecturers, sizeof *lecturers);
-    for (long l = 0; l < o.lecturers; l++) {
+static void scale_tokens(scale_t *sc) {
+    const scale_opts_t *o = &sc->o;
+    sc->lecturers = sms_calloc((size_t)o->lecturers, sizeof *sc->lecturers);
+    for (long l = 0; l < o->lecturers; l++) {
         char sub[ID_LEN];
-        snprintf(sub, sizeof sub, "%s-lecturer-%ld", o.run, l + 1);
-        lecturers[l] = seed_token(s, sub, "lecturer");
+        snprintf(sub, sizeof sub, "%s-lecturer-%ld", o->run, l + 1);
+        sc->lecturers[l] = seed_token(sc->s, sub, "lecturer");
     }
-    char **students = sms_calloc((size_t)o.students, sizeof *students);
-    for (long st = 0; st < o.students; st++) {
+    sc->students = sms_calloc((size_t)o->students, sizeof *sc->students);
+    for (long st = 0; st < o->students; st++) {
         char sid[ID_LEN];
-        student_id(&o, st, sid, sizeof sid);
-        students[st] = seed_token(s, sid, "student");
+        student_id(o, st, sid, sizeof sid);
+        sc->students[st] = seed_token(sc->s, sid, "student");
     }
-    char (*class_ids)[ID_LEN] = sms_calloc((size_t)o.classes, ID_LEN);
-    char (*asg_ids)[ID_LEN] = sms_calloc((size_t)(o.assignments ? o.assignments : 1), ID_LEN);
-    admin_progress_init(&s->progress, total);
-    char key[160];
+}
 
+static void scale_classes(scale_t *sc) {
+    const scale_opts_t *o = &sc->o;
+    char key[160];
     admin_http_batch_t b;
     admin_http_batch_init(&b);
-    for (long c = 0; c < o.classes; c++) {
-        snprintf(key, sizeof key, "seed-%s:class:%ld", o.run, c + 1);
+    for (long c = 0; c < o->classes; c++) {
+        snprintf(key, sizeof key, "seed-%s:class:%ld", o->run, c + 1);
         char body[160];
         snprintf(body, sizeof body, "{\"code\":\"C%04ld\",\"name\":\"Course %ld\",\"term\":\"%s\"}", c + 1, c + 1,
-                 o.run);
-        admin_http_req_t *r = admin_http_batch_add(&b, "POST", lecturers[lecturer_of(&o, c)], key, sms_strdup(body),
-                                                   "/lecturer/classes");
-        r->tag = class_ids[c];
+                 o->run);
+        admin_http_req_t *r = admin_http_batch_add(&b, "POST", sc->lecturers[lecturer_of(o, c)], key,
+                                                   sms_strdup(body), "/lecturer/classes");
+        r->tag = sc->class_ids[c];
     }
-    seed_run(s, &b, "classes");
-    int64_t *created_at = sms_calloc((size_t)o.classes, sizeof *created_at);
+    seed_run(sc->s, &b, "classes");
     for (size_t i = 0; i < b.n; i++) {
         (void)seed_resp_id(b.reqs[i], b.reqs[i]->tag, ID_LEN);
-        created_at[i] = seed_resp_created_at(b.reqs[i]);
+        sc->created_at[i] = seed_resp_created_at(b.reqs[i]);
     }
     admin_http_batch_close(&b);
+}
 
-    /* Rosters, assignments and posts need only their class. */
-    size_t skipped = 0;
+/* A class's roster calls and its welcome post. */
+static void add_class_content(scale_t *sc, admin_http_batch_t *b, long c) {
+    const scale_opts_t *o = &sc->o;
+    const roster_t *ro = &sc->rosters[c];
+    const char *tok = sc->lecturers[lecturer_of(o, c)];
+    char key[160];
+    for (size_t from = 0, k = 1; from < ro->n; from += ROSTER_CHUNK, k++) {
+        size_t to = from + ROSTER_CHUNK < ro->n ? from + ROSTER_CHUNK : ro->n;
+        snprintf(key, sizeof key, "seed-%s:roster:%ld:%zu", o->run, c + 1, k);
+        admin_http_batch_add(b, "POST", tok, key, roster_body(o, ro, from, to), "/lecturer/classes/%s/students",
+                             sc->class_ids[c]);
+    }
+    snprintf(key, sizeof key, "seed-%s:post:%ld", o->run, c + 1);
+    char body[160];
+    snprintf(body, sizeof body, "{\"title\":\"Welcome to Course %ld\",\"body\":\"The syllabus is online.\"}", c + 1);
+    admin_http_batch_add(b, "POST", tok, key, sms_strdup(body), "/classes/%s/posts", sc->class_ids[c]);
+}
+
+/* Rosters, assignments and posts need only their class. */
+static void scale_class_content(scale_t *sc) {
+    const scale_opts_t *o = &sc->o;
+    char key[160];
+    admin_http_batch_t b;
     admin_http_batch_init(&b);
-    for (long c = 0; c < o.classes; c++) {
-        const roster_t *ro = &rosters[c];
-        const char *tok = lecturers[lecturer_of(&o, c)];
-        if (!class_ids[c][0]) {
-            skipped += chunks(ro->n, ROSTER_CHUNK) + 1;
-            continue;
-        }
-        for (size_t from = 0, k = 1; from < ro->n; from += ROSTER_CHUNK, k++) {
-            size_t to = from + ROSTER_CHUNK < ro->n ? from + ROSTER_CHUNK : ro->n;
-            snprintf(key, sizeof key, "seed-%s:roster:%ld:%zu", o.run, c + 1, k);
-            admin_http_batch_add(&b, "POST", tok, key, roster_body(&o, ro, from, to), "/lecturer/classes/%s/students",
-                                 class_ids[c]);
-        }
-        snprintf(key, sizeof key, "seed-%s:post:%ld", o.run, c + 1);
-        char body[160];
-        snprintf(body, sizeof body, "{\"title\":\"Welcome to Course %ld\",\"body\":\"The syllabus is online.\"}",
-                 c + 1);
-        admin_http_batch_add(&b, "POST", tok, key, sms_strdup(body), "/classes/%s/posts", class_ids[c]);
+    for (long c = 0; c < o->classes; c++) {
+        if (!sc->class_ids[c][0]) sc->skipped += chunks(sc->rosters[c].n, ROSTER_CHUNK) + 1;
+        else add_class_content(sc, &b, c);
     }
-    for (long a = 0; a < o.assignments; a++) {
-        long c = class_of(&o, a);
-        if (!class_ids[c][0]) {
-            skipped++;
+    for (long a = 0; a < o->assignments; a++) {
+        long c = class_of(o, a);
+        if (!sc->class_ids[c][0]) {
+            sc->skipped++;
             continue;
         }
-        snprintf(key, sizeof key, "seed-%s:assignment:%ld", o.run, a + 1);
-        admin_http_req_t *r = admin_http_batch_add(&b, "POST", lecturers[lecturer_of(&o, c)], key,
-                                                   assignment_body(class_ids[c], created_at[c], a),
+        snprintf(key, sizeof key, "seed-%s:assignment:%ld", o->run, a + 1);
+        admin_http_req_t *r = admin_http_batch_add(&b, "POST", sc->lecturers[lecturer_of(o, c)], key,
+                                                   assignment_body(sc->class_ids[c], sc->created_at[c], a),
                                                    "/lecturer/assignments");
-        r->tag = asg_ids[a];
+        r->tag = sc->asg_ids[a];
     }
-    seed_run(s, &b, "rosters/assignments");
+    seed_run(sc->s, &b, "rosters/assignments");
     for (size_t i = 0; i < b.n; i++)
         if (b.reqs[i]->tag) (void)seed_resp_id(b.reqs[i], b.reqs[i]->tag, ID_LEN);
     admin_http_batch_close(&b);
+}
 
-    /* Released grades for every enrolled student; some submissions. */
+/* An assignment's update-grades calls and its submissions. */
+static void add_assignment_work(scale_t *sc, admin_http_batch_t *b, long a) {
+    const scale_opts_t *o = &sc->o;
+    long c = class_of(o, a);
+    const roster_t *ro = &sc->rosters[c];
+    char key[160];
+    for (size_t from = 0, k = 1; from < ro->n; from += GRADES_CHUNK, k++) {
+        size_t to = from + GRADES_CHUNK < ro->n ? from + GRADES_CHUNK : ro->n;
+        snprintf(key, sizeof key, "seed-%s:grades:%ld:%zu", o->run, a + 1, k);
+        admin_http_batch_add(b, "POST", sc->lecturers[lecturer_of(o, c)], key, grades_body(o, ro, a, from, to),
+                             "/lecturer/assignments/%s/update-grades", sc->asg_ids[a]);
+    }
+    for (size_t i = 0; i < ro->n; i++) {
+        if (!submits(ro->ids[i], a)) continue;
+        snprintf(key, sizeof key, "seed-%s:submission:%ld", o->run, a + 1);
+        char body[96];
+        snprintf(body, sizeof body, "{\"text\":\"Answers to assignment %ld.\"}", a + 1);
+        admin_http_batch_add(b, "POST", sc->students[ro->ids[i]], key, sms_strdup(body),
+                             "/student/assignments/%s/submissions", sc->asg_ids[a]);
+    }
+}
+
+/* Released grades for every enrolled student; some submissions. */
+static void scale_grades(scale_t *sc) {
+    admin_http_batch_t b;
     admin_http_batch_init(&b);
-    for (long a = 0; a < o.assignments; a++) {
-        long c = class_of(&o, a);
-        const roster_t *ro = &rosters[c];
-        if (!asg_ids[a][0]) {
-            skipped += chunks(ro->n, GRADES_CHUNK);
-            for (size_t i = 0; i < ro->n; i++) skipped += submits(ro->ids[i], a);
+    for (long a = 0; a < sc->o.assignments; a++) {
+        if (sc->asg_ids[a][0]) {
+            add_assignment_work(sc, &b, a);
             continue;
         }
-        for (size_t from = 0, k = 1; from < ro->n; from += GRADES_CHUNK, k++) {
-            size_t to = from + GRADES_CHUNK < ro->n ? from + GRADES_CHUNK : ro->n;
-            snprintf(key, sizeof key, "seed-%s:grades:%ld:%zu", o.run, a + 1, k);
-            admin_http_batch_add(&b, "POST", lecturers[lecturer_of(&o, c)], key, grades_body(&o, ro, a, from, to),
-                                 "/lecturer/assignments/%s/update-grades", asg_ids[a]);
-        }
-        for (size_t i = 0; i < ro->n; i++) {
-            if (!submits(ro->ids[i], a)) continue;
-            snprintf(key, sizeof key, "seed-%s:submission:%ld", o.run, a + 1);
-            char body[96];
-            snprintf(body, sizeof body, "{\"text\":\"Answers to assignment %ld.\"}", a + 1);
-            admin_http_batch_add(&b, "POST", students[ro->ids[i]], key, sms_strdup(body),
-                                 "/student/assignments/%s/submissions", asg_ids[a]);
-        }
+        const roster_t *ro = &sc->rosters[class_of(&sc->o, a)];
+        sc->skipped += chunks(ro->n, GRADES_CHUNK);
+        for (size_t i = 0; i < ro->n; i++) sc->skipped += submits(ro->ids[i], a);
     }
-    seed_run(s, &b, "grades/submissions");
+    seed_run(sc->s, &b, "grades/submissions");
     admin_http_batch_close(&b);
-    seed_skip(s, skipped, "requests");
-    admin_progress_clear(&s->progress);
+}
 
+static void scale_report(const scale_t *sc) {
+    const scale_opts_t *o = &sc->o;
+    const seed_t *s = sc->s;
     double secs = (double)admin_progress_elapsed_ms(&s->progress) / 1000.0;
     printf("lecturers %ld\nclasses %ld\nstudents %ld\nenrollments %zu\nassignments %ld\ngrades %zu\n"
            "submissions %zu\nposts %ld\nrequests %zu\nfailed %zu\nelapsed_s %.1f\n",
-           o.lecturers, o.classes, o.students, enrollments, o.assignments, n_grades, n_submissions, o.classes,
-           s->requests, s->failed, secs);
+           o->lecturers, o->classes, o->students, sc->enrollments, o->assignments, sc->n_grades, sc->n_submissions,
+           o->classes, s->requests, s->failed, secs);
     fprintf(stderr, "seed scale '%s': %zu requests in %.1f s (%.0f/s), %zu failed; lecturers are %s-lecturer-1..%ld\n",
-            o.run, s->requests, secs, secs > 0 ? (double)s->requests / secs : 0.0, s->failed, o.run, o.lecturers);
+            o->run, s->requests, secs, secs > 0 ? (double)s->requests / secs : 0.0, s->failed, o->run, o->lecturers);
+}
 
-    for (long l = 0; l < o.lecturers; l++) sms_free(lecturers[l]);
-    for (long st = 0; st < o.students; st++) sms_free(students[st]);
-    sms_free(lecturers);
-    sms_free(students);
-    sms_free(class_ids);
-    sms_free(asg_ids);
-    sms_free(created_at);
-    free_rosters(&o, rosters);
+static void scale_free(scale_t *sc) {
+    for (long l = 0; l < sc->o.lecturers; l++) sms_free(sc->lecturers[l]);
+    for (long st = 0; st < sc->o.students; st++) sms_free(sc->students[st]);
+    sms_free(sc->lecturers);
+    sms_free(sc->students);
+    sms_free(sc->class_ids);
+    sms_free(sc->asg_ids);
+    sms_free(sc->created_at);
+    free_rosters(&sc->o, sc->rosters);
+}
+
+int seed_scale(seed_t *s, int argc, char **argv) {
+    scale_t sc = {.s = s};
+    if (parse_opts(argc, argv, &sc.o) != 0) return 2;
+    if (sc.o.lecturers > sc.o.classes) {
+        /* A lecturer without a class would only be a token nobody uses. */
+        fprintf(stderr, "seed scale: %ld lecturers for %ld classes; using %ld\n", sc.o.lecturers, sc.o.classes,
+                sc.o.classes);
+        sc.o.lecturers = sc.o.classes;
+    }
+    sc.rosters = build_rosters(&sc.o, &sc.enrollments);
+    scale_count(&sc);
+    scale_tokens(&sc);
+    sc.class_ids = sms_calloc((size_t)sc.o.classes, ID_LEN);
+    sc.asg_ids = sms_calloc((size_t)(sc.o.assignments ? sc.o.assignments : 1), ID_LEN);
+    sc.created_at = sms_calloc((size_t)sc.o.classes, sizeof *sc.created_at);
+    admin_progress_init(&s->progress, sc.total);
+    scale_classes(&sc);
+    scale_class_content(&sc);
+    scale_grades(&sc);
+    seed_skip(s, sc.skipped, "requests");
+    admin_progress_clear(&s->progress);
+    scale_report(&sc);
+    scale_free(&sc);
     if (s->failed) {
         fprintf(stderr, "seed scale: %zu requests failed or were skipped; see above\n", s->failed);
         return 1;
