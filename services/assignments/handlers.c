@@ -224,7 +224,8 @@ void assignments_decide_create(void *state, const sms_command_t *cmd, const void
     }
     char new_id[SMS_ID_SIZE];
     assignments_assignment_t a = {0};
-    assignments_set(&a.id, sms_id_new(new_id), strlen(new_id));
+    sms_id_new(new_id);
+    assignments_set(&a.id, new_id, strlen(new_id));
     assignments_set(&a.class_id, cid.ptr, cid.len);
     assignments_set(&a.lecturer_id, cmd->actor.ptr, cmd->actor.len);
     assignments_set(&a.status, "open", 4);
