@@ -331,21 +331,25 @@ static bool upload_id(const msgpack_object *o) {
     return sms_mp_str(o, &s, &n) && upload_id_valid(s, n);
 }
 
+/* Keeps the first occurrence of text and upload_ids (kv's key is k). */
+static void keep_content(const msgpack_object_kv *kv, const char *k, size_t klen, bool *seen_text,
+                         assignments_submission_args_t *out) {
+    if (key_is(k, klen, "text") && !*seen_text) {
+        *seen_text = true;
+        (void)sms_mp_str(&kv->val, &out->text.ptr, &out->text.len); /* not a string: "" */
+    } else if (key_is(k, klen, "upload_ids") && out->upload_ids == NULL) {
+        out->upload_ids = &kv->val;
+    }
+}
+
 void assignments_submission_content(const msgpack_object *data, assignments_submission_args_t *out) {
     bool seen_text = false;
     out->text = (sms_str_t){"", 0};
     out->upload_ids = NULL;
     for (uint32_t i = 0; i < data->via.map.size; i++) {
-        const msgpack_object_kv *kv = &data->via.map.ptr[i];
         const char *k;
         size_t klen;
-        if (!sms_mp_str(&kv->key, &k, &klen)) continue;
-        if (key_is(k, klen, "text") && !seen_text) {
-            seen_text = true;
-            (void)sms_mp_str(&kv->val, &out->text.ptr, &out->text.len); /* not a string: "" */
-        } else if (key_is(k, klen, "upload_ids") && out->upload_ids == NULL) {
-            out->upload_ids = &kv->val;
-        }
+        if (sms_mp_str(&data->via.map.ptr[i].key, &k, &klen)) keep_content(&data->via.map.ptr[i], k, klen, &seen_text, out);
     }
 }
 
@@ -371,12 +375,14 @@ int assignments_validate_submission(const sms_command_t *cmd, void *args, sms_de
     if (check_sender(cmd, "student", "only students submit", d) != 0) return -1;
     assignments_submission_args_t *a = args;
     const msgpack_object *data = cmd->data;
-    bool content = false;
+    bool content = false, seen_text = false;
+    a->text = (sms_str_t){"", 0};
     for (uint32_t i = 0; i < data->via.map.size; i++) {
         const msgpack_object_kv *kv = &data->via.map.ptr[i];
         const char *k;
         size_t klen;
         if (!sms_mp_str(&kv->key, &k, &klen)) continue;
+        keep_content(kv, k, klen, &seen_text, a);
         if (key_is(k, klen, "text")) {
             if (check_text(d, k, klen, &kv->val, 0, ASSIGNMENTS_SUBMISSION_TEXT_MAX) && kv->val.via.str.size > 0)
                 content = true;
@@ -391,7 +397,6 @@ int assignments_validate_submission(const sms_command_t *cmd, void *args, sms_de
         sms_decision_fail(d, 400, "validation", "the submission body is invalid");
         return -1;
     }
-    assignments_submission_content(data, a);
     return 0;
 }
 
