@@ -10,9 +10,9 @@
 
 #include "log.h"
 #include "msgpack_util.h"
-#include "projection.h"
 #include "schema.h"
 #include "state.h"
+#include "view.h"
 
 bool assignments_reminder_due(int64_t now_ms, int64_t due_at, int64_t window_ms) {
     return due_at > now_ms && due_at - now_ms <= window_ms;
@@ -53,7 +53,7 @@ static void emit(const assignments_assignment_t *a, int64_t due_set_at, int64_t 
 void assignments_reminders_tick(redisContext *rc, const sms_config_t *cfg, int64_t now_ms, sms_decision_t *d) {
     int64_t window_s = cfg->due_reminder_window_s;
     d->status = 200;
-    redisReply *ids = redisCommand(rc, "ZRANGEBYSCORE " ASSIGNMENTS_KEY_PREFIX "remind (%lld %lld LIMIT 0 %d",
+    redisReply *ids = redisCommand(rc, "ZRANGEBYSCORE " ASSIGNMENTS_VIEW_KEY(ASSIGNMENTS_VIEW_REMIND) " (%lld %lld LIMIT 0 %d",
                                    (long long)now_ms, (long long)(now_ms + window_s * 1000),
                                    ASSIGNMENTS_REMINDERS_PER_TICK);
     if (ids == NULL || ids->type != REDIS_REPLY_ARRAY) {
@@ -62,12 +62,12 @@ void assignments_reminders_tick(redisContext *rc, const sms_config_t *cfg, int64
         return;
     }
     for (size_t i = 0; i < ids->elements; i++)
-        redisAppendCommand(rc, "HGETALL " ASSIGNMENTS_KEY_PREFIX "a:%b", ids->element[i]->str, ids->element[i]->len);
+        redisAppendCommand(rc, "HGETALL " ASSIGNMENTS_VIEW_KEY(ASSIGNMENTS_VIEW_ASSIGNMENT) "%b", ids->element[i]->str, ids->element[i]->len);
     /* The worker saw the marker before this tick; a rebuild-views or a
      * FLUSHALL may have begun since (sms-admin removes the marker before it
      * deletes anything). Read after the rest, in the same pipeline, a
      * marker still there means every read above saw the whole view. */
-    redisAppendCommand(rc, "HEXISTS " ASSIGNMENTS_KEY_PREFIX "meta built");
+    redisAppendCommand(rc, "HEXISTS " ASSIGNMENTS_VIEW_KEY(ASSIGNMENTS_VIEW_META) " " ASSIGNMENTS_FIELD_BUILT);
     size_t got = 0;
     for (size_t i = 0; i < ids->elements; i++, got++) {
         redisReply *h = NULL;
@@ -80,7 +80,7 @@ void assignments_reminders_tick(redisContext *rc, const sms_config_t *cfg, int64
         if (h->type == REDIS_REPLY_ARRAY && h->elements > 0) {
             assignments_assignment_t a;
             assignments_from_hash(h, ids->element[i]->str, ids->element[i]->len, &a);
-            emit(&a, field_i64(h, "due_set_at"), now_ms, window_s, d);
+            emit(&a, field_i64(h, ASSIGNMENTS_FIELD_DUE_SET_AT), now_ms, window_s, d);
             assignments_assignment_clear(&a);
         }
         freeReplyObject(h);

@@ -33,7 +33,7 @@ int64_t assignments_reminder_time(int64_t due_at, int64_t due_set_at, int64_t wi
  * "assignment.due_soon\n<assignment_id>\n<due_at>". Writes and returns out. */
 char *assignments_reminder_id(const char *assignment_id, int64_t due_at, int64_t time_ms, char out[SMS_ID_SIZE]);
 
-/* The worker's tick: the open assignments of remind (see projection.h) due
+/* The worker's tick: the open assignments of remind (see view.h) due
  * within cfg->due_reminder_window_s of now_ms, at most
  * ASSIGNMENTS_REMINDERS_PER_TICK, each one assignment.due_soon on
  * sms.events.assignments (key = assignment id). Fails d with 503 if the

@@ -2,6 +2,7 @@
 #include "schema.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -280,18 +281,49 @@ static bool sha256_hex(sms_str_t s) {
     return true;
 }
 
+/* The fields of upload data, where each goes in assignments_upload_t. */
+static const struct {
+    const char *name;
+    bool is_int;      /* int64_t, else sms_str_t */
+    bool required;
+    size_t offset;
+} upload_fields[] = {
+    {"upload_id", false, true, offsetof(assignments_upload_t, upload_id)},
+    {"student_id", false, false, offsetof(assignments_upload_t, student_id)},
+    {"filename", false, true, offsetof(assignments_upload_t, filename)},
+    {"content_type", false, true, offsetof(assignments_upload_t, content_type)},
+    {"sha256", false, true, offsetof(assignments_upload_t, sha256)},
+    {"size", true, true, offsetof(assignments_upload_t, size)},
+    {"stored_at", true, true, offsetof(assignments_upload_t, stored_at)},
+};
+#define N_UPLOAD_FIELDS (sizeof upload_fields / sizeof upload_fields[0])
+
+/* One pass over data: each known field's first occurrence, typed. -1 if one
+ * has the wrong type or a required one is missing. */
+static int decode_upload(const msgpack_object *data, assignments_upload_t *out) {
+    if (data == NULL || data->type != MSGPACK_OBJECT_MAP) return -1;
+    bool seen[N_UPLOAD_FIELDS] = {false};
+    for (uint32_t i = 0; i < data->via.map.size; i++) {
+        const msgpack_object_kv *kv = &data->via.map.ptr[i];
+        size_t f = 0;
+        while (f < N_UPLOAD_FIELDS && !sms_mp_str_eq(&kv->key, upload_fields[f].name)) f++;
+        if (f == N_UPLOAD_FIELDS || seen[f]) continue;
+        seen[f] = true;
+        char *field = (char *)out + upload_fields[f].offset;
+        bool ok = upload_fields[f].is_int ? sms_mp_i64(&kv->val, (int64_t *)(void *)field)
+                                          : sms_mp_str(&kv->val, &((sms_str_t *)(void *)field)->ptr,
+                                                       &((sms_str_t *)(void *)field)->len);
+        if (!ok) return -1;
+    }
+    for (size_t f = 0; f < N_UPLOAD_FIELDS; f++)
+        if (upload_fields[f].required && !seen[f]) return -1;
+    return 0;
+}
+
 int assignments_read_upload(const msgpack_object *data, sms_str_t student, assignments_upload_t *out) {
     memset(out, 0, sizeof *out);
-    out->student_id = student;
-    const msgpack_object *sid = sms_mp_map_get(data, "student_id");
-    if (sid && !sms_mp_str(sid, &out->student_id.ptr, &out->student_id.len)) return -1;
-    if (!sms_mp_str(sms_mp_map_get(data, "upload_id"), &out->upload_id.ptr, &out->upload_id.len) ||
-        !sms_mp_str(sms_mp_map_get(data, "filename"), &out->filename.ptr, &out->filename.len) ||
-        !sms_mp_str(sms_mp_map_get(data, "content_type"), &out->content_type.ptr, &out->content_type.len) ||
-        !sms_mp_str(sms_mp_map_get(data, "sha256"), &out->sha256.ptr, &out->sha256.len) ||
-        !sms_mp_i64(sms_mp_map_get(data, "size"), &out->size) ||
-        !sms_mp_i64(sms_mp_map_get(data, "stored_at"), &out->stored_at))
-        return -1;
+    out->student_id = student; /* unless the data names the student */
+    if (decode_upload(data, out) != 0) return -1;
     if (out->upload_id.len != ASSIGNMENTS_UPLOAD_ID_LEN || out->student_id.len == 0 || out->student_id.len > 127 ||
         out->filename.len == 0 || out->filename.len > ASSIGNMENTS_FILENAME_MAX || out->content_type.len == 0 ||
         out->content_type.len > ASSIGNMENTS_CONTENT_TYPE_MAX || out->size < 1 || out->stored_at < 0 ||

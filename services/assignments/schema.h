@@ -14,6 +14,11 @@
 
 #define ASSIGNMENTS_EVENT_VERSION 1
 
+/* The topics: the one this service writes, and those its view learns from. */
+#define ASSIGNMENTS_EVENTS_TOPIC "sms.events.assignments"
+#define ASSIGNMENTS_CLASSES_TOPIC "sms.events.classes"
+#define ASSIGNMENTS_GRADES_TOPIC "sms.events.grades"
+
 #define ASSIGNMENTS_TITLE_MAX 200
 #define ASSIGNMENTS_DESCRIPTION_MAX 5000
 #define ASSIGNMENTS_MAX_SCORE_DEFAULT 100.0

@@ -1,4 +1,6 @@
-/* state.c - per-batch cache and overlay of the assignments view (see state.h). */
+/* state.c - per-batch cache and overlay of the assignments view (see
+ * state.h): the wants of the command table's prefetch, read in one
+ * pipeline (and a second round for submissions), and the decisions' overlay. */
 #include "state.h"
 
 #include <stdio.h>
@@ -8,12 +10,13 @@
 #include "alloc.h"
 #include "log.h"
 #include "msgpack_util.h"
-#include "projection.h"
+#include "view.h"
 #include "redis.h"
 
 char assignments_absent, assignments_present;
 
 void assignments_state_init(assignments_state_t *st, redisContext *rc) {
+    memset(st, 0, sizeof *st);
     st->rc = rc;
     sms_strmap_init(&st->assignments);
     sms_strmap_init(&st->classes);
@@ -37,6 +40,10 @@ void assignments_state_close(assignments_state_t *st) {
     sms_strmap_close(&st->enrolled); /* values are markers */
     sms_strmap_close(&st->versions);
     sms_strmap_close(&st->uploads);
+    sms_free(st->want_assignments.ids);
+    sms_free(st->want_classes.ids);
+    sms_free(st->want_uploads.ids);
+    sms_free(st->want_submissions);
 }
 
 void assignments_from_hash(const redisReply *r, const char *id, size_t idlen, assignments_assignment_t *a) {
@@ -64,11 +71,6 @@ void assignments_from_hash(const redisReply *r, const char *id, size_t idlen, as
         if (*strs[i] == NULL) *strs[i] = sms_strdup("");
 }
 
-/* The class a create names, if any. */
-static bool body_class(const sms_command_t *c, const char **id, size_t *len) {
-    return sms_mp_str(sms_mp_map_get(c->data, "class_id"), id, len) && *len > 0 && *len < 128;
-}
-
 static void class_from_hash(const redisReply *r, assignments_class_t *c) {
     memset(c, 0, sizeof *c);
     for (size_t i = 0; i + 1 < r->elements; i += 2) {
@@ -90,34 +92,119 @@ static size_t pair_key(char *buf, size_t cap, sms_str_t a, sms_str_t b) {
     return a.len + 1 + b.len;
 }
 
-static bool is_submission(const sms_command_t *c) {
-    return c->type.len == 17 && memcmp(c->type.ptr, "submission.create", 17) == 0;
+/* ---- what the batch wants ---- */
+
+/* Adds id to list unless map knows it already (it is then marked absent
+ * until its read says otherwise). Ids of 1..127 bytes only: longer ones
+ * name nothing in the view. */
+static void want(sms_strmap_t *map, assignments_want_list_t *list, sms_str_t id) {
+    if (id.len == 0 || id.len >= 128 || sms_strmap_get(map, id.ptr, id.len) != NULL) return;
+    sms_strmap_put(map, id.ptr, id.len, &assignments_absent);
+    if (list->n == list->cap) {
+        list->cap = list->cap ? list->cap * 2 : 16;
+        list->ids = sms_realloc(list->ids, list->cap * sizeof *list->ids);
+    }
+    list->ids[list->n++] = id;
 }
 
-/* Second round for submissions, once their assignments are known: the
+void assignments_state_want_assignment(assignments_state_t *st, sms_str_t id) {
+    want(&st->assignments, &st->want_assignments, id);
+}
+
+void assignments_state_want_class(assignments_state_t *st, sms_str_t class_id) {
+    want(&st->classes, &st->want_classes, class_id);
+}
+
+void assignments_state_want_upload(assignments_state_t *st, sms_str_t upload_id) {
+    want(&st->uploads, &st->want_uploads, upload_id);
+}
+
+void assignments_state_want_submission(assignments_state_t *st, sms_str_t assignment_id, sms_str_t student) {
+    assignments_state_want_assignment(st, assignment_id);
+    if (st->n_want_submissions == st->cap_want_submissions) {
+        st->cap_want_submissions = st->cap_want_submissions ? st->cap_want_submissions * 2 : 16;
+        st->want_submissions =
+            sms_realloc(st->want_submissions, st->cap_want_submissions * sizeof *st->want_submissions);
+    }
+    st->want_submissions[st->n_want_submissions++] = (assignments_want_pair_t){assignment_id, student};
+}
+
+/* ---- reading it ---- */
+
+/* First round: every wanted assignment, class and upload owner. */
+static void send_first_round(assignments_state_t *st) {
+    for (size_t i = 0; i < st->want_assignments.n; i++) {
+        sms_str_t id = st->want_assignments.ids[i];
+        redisAppendCommand(st->rc, "HGETALL " ASSIGNMENTS_VIEW_KEY(ASSIGNMENTS_VIEW_ASSIGNMENT) "%b", id.ptr, id.len);
+    }
+    for (size_t i = 0; i < st->want_classes.n; i++) {
+        sms_str_t id = st->want_classes.ids[i];
+        redisAppendCommand(st->rc, "HGETALL " ASSIGNMENTS_VIEW_KEY(ASSIGNMENTS_VIEW_CLASS) "%b", id.ptr, id.len);
+    }
+    for (size_t i = 0; i < st->want_uploads.n; i++) {
+        sms_str_t id = st->want_uploads.ids[i];
+        redisAppendCommand(st->rc, "HGET " ASSIGNMENTS_VIEW_KEY(ASSIGNMENTS_VIEW_UPLOAD) "%b " ASSIGNMENTS_FIELD_OWNER,
+                           id.ptr, id.len);
+    }
+}
+
+/* Reads one reply of a pipeline into *r: 0, or -1 (connection lost). */
+static int read_one(assignments_state_t *st, redisReply **r) { return sms_redis_get_replies(st->rc, r, 1); }
+
+static int read_first_round(assignments_state_t *st) {
+    int rc = 0;
+    redisReply *r;
+    for (size_t i = 0; i < st->want_assignments.n; i++) {
+        if (read_one(st, &r) != 0) return -1; /* the connection is unusable; the caller reconnects */
+        sms_str_t id = st->want_assignments.ids[i];
+        if (r->type == REDIS_REPLY_ARRAY && r->elements > 0) {
+            assignments_assignment_t *a = sms_malloc(sizeof *a);
+            assignments_from_hash(r, id.ptr, id.len, a);
+            sms_strmap_put(&st->assignments, id.ptr, id.len, a); /* replaces the absent marker */
+        }
+        if (sms_redis_free_replies(&r, 1) != 0) rc = -1;
+    }
+    for (size_t i = 0; i < st->want_classes.n; i++) {
+        if (read_one(st, &r) != 0) return -1;
+        sms_str_t id = st->want_classes.ids[i];
+        if (r->type == REDIS_REPLY_ARRAY && r->elements > 0) {
+            assignments_class_t *cl = sms_malloc(sizeof *cl);
+            class_from_hash(r, cl);
+            sms_strmap_put(&st->classes, id.ptr, id.len, cl);
+        }
+        if (sms_redis_free_replies(&r, 1) != 0) rc = -1;
+    }
+    for (size_t i = 0; i < st->want_uploads.n; i++) {
+        if (read_one(st, &r) != 0) return -1;
+        sms_str_t id = st->want_uploads.ids[i];
+        if (r->type == REDIS_REPLY_STRING) assignments_state_put_upload(st, id, (sms_str_t){r->str, r->len});
+        if (sms_redis_free_replies(&r, 1) != 0) rc = -1;
+    }
+    return rc;
+}
+
+/* Second round, once the submissions' assignments are known (those of the
+ * view; one created earlier in the batch is answered stale): the
  * assignment's class, the student's enrollment and latest version. */
-static int prefetch_submissions(assignments_state_t *st, const sms_command_t *const *cmds, size_t n) {
+static int submissions_round(assignments_state_t *st) {
     size_t sent = 0;
-    for (size_t i = 0; i < n; i++) {
-        const assignments_assignment_t *a;
-        if (!is_submission(cmds[i]) || (a = assignments_state_assignment(st, cmds[i]->key)) == NULL) continue;
-        const sms_command_t *c = cmds[i];
-        redisAppendCommand(st->rc, "HGETALL " ASSIGNMENTS_KEY_PREFIX "cls:%s", a->class_id);
-        redisAppendCommand(st->rc, "SISMEMBER " ASSIGNMENTS_KEY_PREFIX "roster:%s %b", a->class_id, c->actor.ptr,
-                           c->actor.len);
-        redisAppendCommand(st->rc, "HGET " ASSIGNMENTS_KEY_PREFIX "sv:%b %b", c->key.ptr, c->key.len, c->actor.ptr,
-                           c->actor.len);
-        sent++;
+    for (size_t i = 0; i < st->n_want_submissions; i++) {
+        assignments_want_pair_t *w = &st->want_submissions[i];
+        const assignments_assignment_t *a = assignments_state_assignment(st, w->assignment_id);
+        if (a == NULL) continue;
+        st->want_submissions[sent++] = *w; /* keeps those asked, in order */
+        redisAppendCommand(st->rc, "HGETALL " ASSIGNMENTS_VIEW_KEY(ASSIGNMENTS_VIEW_CLASS) "%s", a->class_id);
+        redisAppendCommand(st->rc, "SISMEMBER " ASSIGNMENTS_VIEW_KEY(ASSIGNMENTS_VIEW_ROSTER) "%s %b", a->class_id,
+                           w->student.ptr, w->student.len);
+        redisAppendCommand(st->rc, "HGET " ASSIGNMENTS_VIEW_KEY(ASSIGNMENTS_VIEW_SUBMISSION_VERSIONS) "%b %b",
+                           w->assignment_id.ptr, w->assignment_id.len, w->student.ptr, w->student.len);
     }
     int rc = 0;
-    for (size_t i = 0, done = 0; i < n && done < sent; i++) {
-        const assignments_assignment_t *a;
-        if (!is_submission(cmds[i]) || (a = assignments_state_assignment(st, cmds[i]->key)) == NULL) continue;
-        const sms_command_t *c = cmds[i];
-        done++;
+    for (size_t i = 0; i < sent; i++) {
+        assignments_want_pair_t *w = &st->want_submissions[i];
+        sms_str_t cid = SMS_STR(assignments_state_assignment(st, w->assignment_id)->class_id);
         redisReply *r[3];
         if (sms_redis_get_replies(st->rc, r, 3) != 0) return -1;
-        sms_str_t cid = SMS_STR(a->class_id);
         if (sms_strmap_get(&st->classes, cid.ptr, cid.len) == NULL) {
             void *v = &assignments_absent;
             if (r[0]->type == REDIS_REPLY_ARRAY && r[0]->elements > 0) {
@@ -127,120 +214,35 @@ static int prefetch_submissions(assignments_state_t *st, const sms_command_t *co
             }
             sms_strmap_put(&st->classes, cid.ptr, cid.len, v);
         }
-        assignments_state_put_enrolled(st, cid, c->actor, r[1]->type == REDIS_REPLY_INTEGER && r[1]->integer == 1);
+        assignments_state_put_enrolled(st, cid, w->student, r[1]->type == REDIS_REPLY_INTEGER && r[1]->integer == 1);
         char key[300];
-        size_t kn = pair_key(key, sizeof key, c->key, c->actor);
+        size_t kn = pair_key(key, sizeof key, w->assignment_id, w->student);
         /* Only the first command of a (assignment, student) reads the view; later ones see the overlay. */
         if (kn && sms_strmap_get(&st->versions, key, kn) == NULL)
-            assignments_state_put_submission_version(st, c->key, c->actor,
+            assignments_state_put_submission_version(st, w->assignment_id, w->student,
                                                      r[2]->type == REDIS_REPLY_STRING ? atoll(r[2]->str) : 0);
         if (sms_redis_free_replies(r, 3) != 0) rc = -1;
     }
     return rc;
 }
 
-static bool is_upload_complete(const sms_command_t *c) {
-    return c->type.len == 15 && memcmp(c->type.ptr, "upload.complete", 15) == 0;
+int assignments_state_fetch(void *state) {
+    assignments_state_t *st = state;
+    if (st->rc == NULL) return 0; /* unit tests: the state is filled by hand */
+    send_first_round(st);
+    if (read_first_round(st) != 0) return -1;
+    return submissions_round(st);
 }
 
-/* The upload ids cmd names: the one an upload.complete completes, or those
- * a submission lists (strings of a plausible length only; the decision
- * names the others). Fills ids (cap entries); returns how many. */
-static size_t command_uploads(const sms_command_t *c, sms_str_t *ids, size_t cap) {
-    size_t n = 0;
-    sms_str_t id;
-    if (is_upload_complete(c)) {
-        if (sms_mp_str(sms_mp_map_get(c->data, "upload_id"), &id.ptr, &id.len) && id.len > 0 && id.len < 128)
-            ids[n++] = id;
-        return n;
-    }
-    const msgpack_object *list = is_submission(c) ? sms_mp_map_get(c->data, "upload_ids") : NULL;
-    if (list == NULL || list->type != MSGPACK_OBJECT_ARRAY) return 0;
-    for (uint32_t i = 0; i < list->via.array.size && n < cap; i++)
-        if (sms_mp_str(&list->via.array.ptr[i], &id.ptr, &id.len) && id.len > 0 && id.len < 128) ids[n++] = id;
-    return n;
+void *assignments_state_new(redisContext *rc) {
+    assignments_state_t *st = sms_malloc(sizeof *st);
+    assignments_state_init(st, rc);
+    return st;
 }
 
-/* Third round: the owner of every upload the batch names (one HGET each,
- * each id asked once; absent until the reply says otherwise). */
-static int prefetch_uploads(assignments_state_t *st, const sms_command_t *const *cmds, size_t n) {
-    sms_str_t *asked = NULL, ids[ASSIGNMENTS_SUBMISSION_UPLOADS_MAX];
-    size_t n_asked = 0, cap = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t k = command_uploads(cmds[i], ids, ASSIGNMENTS_SUBMISSION_UPLOADS_MAX);
-        for (size_t j = 0; j < k; j++) {
-            if (sms_strmap_get(&st->uploads, ids[j].ptr, ids[j].len) != NULL) continue;
-            sms_strmap_put(&st->uploads, ids[j].ptr, ids[j].len, &assignments_absent);
-            if (n_asked == cap) {
-                cap = cap ? cap * 2 : 64;
-                asked = sms_realloc(asked, cap * sizeof *asked);
-            }
-            asked[n_asked++] = ids[j];
-            redisAppendCommand(st->rc, "HGET " ASSIGNMENTS_KEY_PREFIX "upload:%b owner", ids[j].ptr, ids[j].len);
-        }
-    }
-    char err[256];
-    int rc = 0;
-    for (size_t i = 0; i < n_asked; i++) {
-        redisReply *r = sms_redis_get_reply(st->rc, err, sizeof err);
-        if (r == NULL) {
-            sms_log(SMS_LOG_ERROR, "redis_failed", "%s", err);
-            rc = -1;
-            break; /* the connection is unusable; the caller reconnects */
-        }
-        if (r->type == REDIS_REPLY_STRING) {
-            assignments_state_put_upload(st, asked[i], (sms_str_t){r->str, r->len});
-        } else if (r->type == REDIS_REPLY_ERROR) {
-            sms_log(SMS_LOG_ERROR, "redis_error", "%s", r->str);
-            rc = -1;
-        }
-        freeReplyObject(r);
-    }
-    sms_free(asked);
-    return rc;
-}
-
-int assignments_state_prefetch(assignments_state_t *st, const sms_command_t *const *cmds, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        const sms_command_t *c = cmds[i];
-        const char *cid;
-        size_t clen;
-        redisAppendCommand(st->rc, "HGETALL " ASSIGNMENTS_KEY_PREFIX "a:%b", c->key.ptr, c->key.len);
-        if (body_class(c, &cid, &clen))
-            redisAppendCommand(st->rc, "HGETALL " ASSIGNMENTS_KEY_PREFIX "cls:%b", cid, clen);
-        else
-            redisAppendCommand(st->rc, "PING");
-    }
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        const sms_command_t *c = cmds[i];
-        redisReply *r[2];
-        if (sms_redis_get_replies(st->rc, r, 2) != 0) return -1; /* the connection is unusable; the caller reconnects */
-        if (c->key.len && sms_strmap_get(&st->assignments, c->key.ptr, c->key.len) == NULL) {
-            void *v = &assignments_absent;
-            if (r[0]->type == REDIS_REPLY_ARRAY && r[0]->elements > 0) {
-                assignments_assignment_t *a = sms_malloc(sizeof *a);
-                assignments_from_hash(r[0], c->key.ptr, c->key.len, a);
-                v = a;
-            }
-            sms_strmap_put(&st->assignments, c->key.ptr, c->key.len, v);
-        }
-        const char *cid;
-        size_t clen;
-        if (body_class(c, &cid, &clen) && sms_strmap_get(&st->classes, cid, clen) == NULL) {
-            void *v = &assignments_absent;
-            if (r[1]->type == REDIS_REPLY_ARRAY && r[1]->elements > 0) {
-                assignments_class_t *cl = sms_malloc(sizeof *cl);
-                class_from_hash(r[1], cl);
-                v = cl;
-            }
-            sms_strmap_put(&st->classes, cid, clen, v);
-        }
-        if (sms_redis_free_replies(r, 2) != 0) rc = -1;
-    }
-    if (rc != 0) return rc;
-    if (prefetch_submissions(st, cmds, n) != 0) return -1;
-    return prefetch_uploads(st, cmds, n);
+void assignments_state_free(void *state) {
+    assignments_state_close(state);
+    sms_free(state);
 }
 
 const char *assignments_state_upload_owner(assignments_state_t *st, sms_str_t upload_id) {

@@ -10,7 +10,6 @@
 
 #include "event_check.h"
 #include "msgpack_util.h"
-#include "projection.h"
 #include "schema.h"
 
 /* The learned class event's fields (asyncapi ClassData). */

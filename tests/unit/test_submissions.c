@@ -1,6 +1,7 @@
-/* test_submissions.c - the assignments service's submissions: body
- * validation, the late flag, versions per (assignment, student), the 409s and
- * 404s, and the submission.created data round trip (no network). */
+/* test_submissions.c - the assignments service's submissions, run through
+ * its command table's rows: body validation, the late flag, versions per
+ * (assignment, student), the 409s and 404s, upload completion, and the
+ * submission.created data round trip (no network). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,7 +13,8 @@
 
 #include "alloc.h"
 #include "buf.h"
-#include "handlers.h"
+#include "assignments_unit.h"
+#include "schema.h"
 #include "json_msgpack.h"
 #include "msgpack_util.h"
 #include "unit_helpers.h"
@@ -60,24 +62,29 @@ static void make_state(assignments_state_t *st) {
     assignments_state_put_upload(st, SMS_STR(UPLOAD_S2), SMS_STR("s-2"));
 }
 
-/* Decides; on success records the version as ops.c's overlay does. */
+/* Runs a submission.create through its row (decide records the version in
+ * st). Returns the status; release out with assignments_unit_out_close and
+ * f with unit_cmd_free (the outcome's text borrows from it). */
 static int submit(assignments_state_t *st, const char *role, const char *key, const char *actor, const char *body,
-                  int64_t now, assignments_outcome_t *out, unit_cmd_t *f) {
+                  int64_t now, assignments_unit_out_t *out, unit_cmd_t *f) {
     make_cmd(f, role, key, actor, body);
-    assignments_decide(st, &f->cmd, now, "unused", out);
-    if (out->has_submission)
-        assignments_state_put_submission_version(st, out->sub.assignment_id, out->sub.student_id, out->sub.version);
-    return out->verdict.status;
+    return assignments_unit_run(st, &f->cmd, now, out);
 }
 
 static int submit_status(assignments_state_t *st, const char *role, const char *key, const char *actor,
                          const char *body, int64_t now) {
-    assignments_outcome_t out;
+    assignments_unit_out_t out;
     unit_cmd_t f;
     int status = submit(st, role, key, actor, body, now, &out, &f);
-    assignments_outcome_clear(&out);
+    assignments_unit_out_close(&out);
     unit_cmd_free(&f);
     return status;
+}
+
+/* The submission an outcome's event carries (borrowing from it). */
+static void event_submission(const assignments_unit_out_t *out, assignments_submission_t *s) {
+    assert_true(assignments_unit_event_is(out, "submission.created"));
+    assert_int_equal(assignments_read_submission(out->ev.data, s), 0);
 }
 
 static void test_validation(void **state) {
@@ -93,21 +100,15 @@ static void test_validation(void **state) {
         {"{\"text\":\"hi\",\"grade\":3}", "grade"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        cJSON *json = cJSON_Parse(bad[i].body);
-        msgpack_sbuffer sb;
-        msgpack_packer pk;
-        msgpack_sbuffer_init(&sb);
-        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-        sms_json_to_msgpack(json, &pk);
-        msgpack_unpacked u;
-        msgpack_unpacked_init(&u);
-        assert_int_equal(msgpack_unpack_next(&u, sb.data, sb.size, NULL), MSGPACK_UNPACK_SUCCESS);
-        assignments_outcome_t out = {0};
-        assert_true(assignments_validate_submission(&u.data, &out) > 0);
-        if (!unit_has_error(&out.verdict, bad[i].field)) fail_msg("%s: no error for %s", bad[i].body, bad[i].field);
-        msgpack_unpacked_destroy(&u);
-        msgpack_sbuffer_destroy(&sb);
-        cJSON_Delete(json);
+        unit_cmd_t f;
+        assignments_unit_out_t out;
+        make_cmd(&f, "student", "A1", "s-1", bad[i].body);
+        assert_int_equal(assignments_unit_validate(&f.cmd, &out), -1);
+        assert_int_equal(out.d.status, 400);
+        assert_string_equal(out.d.detail, "the submission body is invalid");
+        if (!assignments_unit_has_error(&out.d, bad[i].field)) fail_msg("%s: no error for %s", bad[i].body, bad[i].field);
+        assignments_unit_out_close(&out);
+        unit_cmd_free(&f);
     }
     /* Eleven uploads are too many; 20000 characters of text are fine, 20001 not. */
     sms_buf_t b;
@@ -135,23 +136,26 @@ static void test_versions_and_late(void **state) {
     (void)state;
     assignments_state_t st;
     make_state(&st);
-    assignments_outcome_t out;
+    assignments_unit_out_t out;
+    assignments_submission_t s;
     unit_cmd_t f;
     assert_int_equal(submit(&st, "student", "A1", "s-1", "{\"text\":\"v1\"}", DUE, &out, &f), 201);
-    assert_string_equal(out.event_type, "submission.created");
-    assert_int_equal(out.sub.version, 1);
-    assert_false(out.sub.late); /* at the due time exactly is on time */
-    assert_int_equal(out.sub.submitted_at, DUE);
-    assert_true(out.sub.text.len == 2 && memcmp(out.sub.text.ptr, "v1", 2) == 0);
-    assert_true(out.sub.class_id.len == 2 && memcmp(out.sub.class_id.ptr, "C1", 2) == 0);
-    assignments_outcome_clear(&out);
+    event_submission(&out, &s);
+    assert_int_equal(s.version, 1);
+    assert_false(s.late); /* at the due time exactly is on time */
+    assert_int_equal(s.submitted_at, DUE);
+    assert_true(s.text.len == 2 && memcmp(s.text.ptr, "v1", 2) == 0);
+    assert_true(s.class_id.len == 2 && memcmp(s.class_id.ptr, "C1", 2) == 0);
+    assert_string_equal(out.d.location, "/student/assignments/A1/submissions");
+    assignments_unit_out_close(&out);
     unit_cmd_free(&f);
     assert_int_equal(submit(&st, "student", "A1", "s-1", "{\"upload_ids\":[\"" UPLOAD "\"]}", DUE + 1, &out, &f), 201);
-    assert_int_equal(out.sub.version, 2);
-    assert_true(out.sub.late);
-    assert_int_equal(out.sub.text.len, 0);
-    assert_int_equal(out.sub.upload_ids->via.array.size, 1);
-    assignments_outcome_clear(&out);
+    event_submission(&out, &s);
+    assert_int_equal(s.version, 2);
+    assert_true(s.late);
+    assert_int_equal(s.text.len, 0);
+    assert_int_equal(s.upload_ids->via.array.size, 1);
+    assignments_unit_out_close(&out);
     unit_cmd_free(&f);
     assignments_state_close(&st);
 }
@@ -160,25 +164,25 @@ static void test_refusals(void **state) {
     (void)state;
     assignments_state_t st;
     make_state(&st);
-    assignments_outcome_t out;
+    assignments_unit_out_t out;
     unit_cmd_t f;
     /* Not enrolled and unknown are both 404, and stale: the worker catches up and asks again. */
     assert_int_equal(submit(&st, "student", "A1", "s-2", "{\"text\":\"x\"}", DUE, &out, &f), 404);
-    assert_true(out.verdict.stale);
-    assignments_outcome_clear(&out);
+    assert_true(out.d.stale);
+    assignments_unit_out_close(&out);
     unit_cmd_free(&f);
     assert_int_equal(submit(&st, "student", "NOPE", "s-1", "{\"text\":\"x\"}", DUE, &out, &f), 404);
-    assert_true(out.verdict.stale);
-    assignments_outcome_clear(&out);
+    assert_true(out.d.stale);
+    assignments_unit_out_close(&out);
     unit_cmd_free(&f);
     assert_int_equal(submit(&st, "student", "A2", "s-1", "{\"text\":\"x\"}", DUE, &out, &f), 409);
-    assert_string_equal(out.verdict.problem_code, "assignment_deleted");
-    assert_false(out.verdict.stale);
-    assignments_outcome_clear(&out);
+    assert_string_equal(out.d.problem_code, "assignment_deleted");
+    assert_false(out.d.stale);
+    assignments_unit_out_close(&out);
     unit_cmd_free(&f);
     assert_int_equal(submit(&st, "student", "A3", "s-1", "{\"text\":\"x\"}", DUE, &out, &f), 409);
-    assert_string_equal(out.verdict.problem_code, "class_inactive");
-    assignments_outcome_clear(&out);
+    assert_string_equal(out.d.problem_code, "class_inactive");
+    assignments_unit_out_close(&out);
     unit_cmd_free(&f);
     /* Only students submit; lecturers' commands are still lecturers' only. */
     assert_int_equal(submit_status(&st, "lecturer", "A1", "lec-a", "{\"text\":\"x\"}", DUE), 403);
@@ -191,19 +195,19 @@ static void test_upload_checks(void **state) {
     (void)state;
     assignments_state_t st;
     make_state(&st);
-    assignments_outcome_t out;
+    assignments_unit_out_t out;
     unit_cmd_t f;
     assert_int_equal(submit(&st, "student", "A1", "s-1",
                             "{\"upload_ids\":[\"" UPLOAD "\",\"" UPLOAD_NONE "\",\"" UPLOAD_S2 "\",\"" UPLOAD "\"]}", DUE,
                             &out, &f), 422);
-    assert_string_equal(out.verdict.problem_code, "invalid_uploads");
-    assert_int_equal(out.verdict.n_errors, 3);
-    assert_string_equal(out.verdict.errors[0].field, "upload_ids[1]");
-    assert_string_equal(out.verdict.errors[1].field, "upload_ids[2]");
-    assert_string_equal(out.verdict.errors[2].field, "upload_ids[3]");
-    assert_non_null(strstr(out.verdict.errors[2].message, "twice"));
-    assert_false(out.has_submission);
-    assignments_outcome_clear(&out);
+    assert_string_equal(out.d.problem_code, "invalid_uploads");
+    assert_int_equal(out.d.n_errors, 3);
+    assert_string_equal(out.d.errors[0].field, "upload_ids[1]");
+    assert_string_equal(out.d.errors[1].field, "upload_ids[2]");
+    assert_string_equal(out.d.errors[2].field, "upload_ids[3]");
+    assert_non_null(strstr(out.d.errors[2].message, "twice"));
+    assert_false(out.has_event);
+    assignments_unit_out_close(&out);
     unit_cmd_free(&f);
     /* s-2's own upload is fine for s-2... who is not enrolled in C1: 404 comes first. */
     assert_int_equal(submit_status(&st, "student", "A1", "s-2", "{\"upload_ids\":[\"" UPLOAD_S2 "\"]}", DUE), 404);
@@ -219,26 +223,29 @@ static void test_upload_complete(void **state) {
     static const char body[] = "{\"upload_id\":\"" UPLOAD_NONE "\",\"filename\":\"a.pdf\",\"content_type\":"
                                "\"application/pdf\",\"size\":3,\"sha256\":"
                                "\"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\",\"stored_at\":5}";
-    assignments_outcome_t out;
+    assignments_unit_out_t out;
     unit_cmd_t f;
-    make_cmd(&f, "student", UPLOAD_NONE, "s-1", body);
-    f.cmd.type = SMS_STR("upload.complete");
-    assignments_decide(&st, &f.cmd, DUE, "unused", &out);
-    assert_int_equal(out.verdict.status, 200);
-    assert_true(out.has_upload);
-    assert_string_equal(out.event_type, "upload.completed");
-    assert_int_equal(out.upload.size, 3);
-    assert_true(out.upload.student_id.len == 3 && memcmp(out.upload.student_id.ptr, "s-1", 3) == 0);
-    assignments_state_put_upload(&st, out.upload.upload_id, out.upload.student_id);
-    assignments_outcome_clear(&out);
-    assignments_decide(&st, &f.cmd, DUE, "unused", &out); /* a second completion of the same id */
-    assert_int_equal(out.verdict.status, 409);
-    assert_string_equal(out.verdict.problem_code, "upload_exists");
-    assignments_outcome_clear(&out);
+    sms_command_head_t h = {.type = SMS_STR("upload.complete"), .actor = SMS_STR("s-1"), .role = SMS_STR("student"),
+                            .key = SMS_STR(UPLOAD_NONE)};
+    unit_cmd_make(&f, &h, body);
+    assert_int_equal(assignments_unit_run(&st, &f.cmd, DUE, &out), 200);
+    assert_true(assignments_unit_event_is(&out, "upload.completed"));
+    assignments_upload_t u;
+    assert_int_equal(assignments_read_upload(out.ev.data, out.ev.actor, &u), 0);
+    assert_int_equal(u.size, 3);
+    assert_true(u.student_id.len == 3 && memcmp(u.student_id.ptr, "s-1", 3) == 0);
+    assert_non_null(assignments_state_upload_owner(&st, SMS_STR(UPLOAD_NONE))); /* later commands see it */
+    assignments_unit_out_close(&out);
+    assert_int_equal(assignments_unit_run(&st, &f.cmd, DUE, &out), 409); /* a second completion of the same id */
+    assert_string_equal(out.d.problem_code, "upload_exists");
+    assignments_unit_out_close(&out);
     f.cmd.role = SMS_STR("lecturer");
-    assignments_decide(&st, &f.cmd, DUE, "unused", &out);
-    assert_int_equal(out.verdict.status, 403);
-    assignments_outcome_clear(&out);
+    assert_int_equal(assignments_unit_run(&st, &f.cmd, DUE, &out), 403);
+    assignments_unit_out_close(&out);
+    f.cmd.role = SMS_STR("student");
+    f.cmd.actor = SMS_STR("s-2"); /* the data names no student: the actor's own, so the sha256 etc. decide */
+    assert_int_equal(assignments_unit_run(&st, &f.cmd, DUE, &out), 409);
+    assignments_unit_out_close(&out);
     unit_cmd_free(&f);
     assignments_state_close(&st);
 }
@@ -269,24 +276,17 @@ static void test_event_round_trip(void **state) {
     (void)state;
     assignments_state_t st;
     make_state(&st);
-    assignments_outcome_t out;
+    assignments_unit_out_t out;
     unit_cmd_t f;
     assert_int_equal(submit(&st, "student", "A1", "s-1", "{\"text\":\"essay\",\"upload_ids\":[\"" UPLOAD "\"]}",
                             DUE + 5, &out, &f), 201);
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    assignments_pack_submission_data(&pk, &out.sub);
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
-    assert_int_equal(msgpack_unpack_next(&u, sb.data, sb.size, NULL), MSGPACK_UNPACK_SUCCESS);
+    const msgpack_object *data = out.ev.data;
     static const char *const keys[] = {"assignment_id", "class_id", "student_id", "version",
                                        "text", "upload_ids", "submitted_at", "late"};
-    assert_int_equal(u.data.via.map.size, 8);
-    for (size_t i = 0; i < 8; i++) assert_true(sms_mp_str_eq(&u.data.via.map.ptr[i].key, keys[i]));
+    assert_int_equal(data->via.map.size, 8);
+    for (size_t i = 0; i < 8; i++) assert_true(sms_mp_str_eq(&data->via.map.ptr[i].key, keys[i]));
     assignments_submission_t back;
-    assert_int_equal(assignments_read_submission(&u.data, &back), 0);
+    assert_int_equal(assignments_read_submission(data, &back), 0);
     assert_int_equal(back.version, 1);
     assert_int_equal(back.submitted_at, DUE + 5);
     assert_true(back.late);
@@ -299,9 +299,7 @@ static void test_event_round_trip(void **state) {
     assert_string_equal(json.data, "{\"student_id\":\"s-1\",\"version\":1,\"submitted_at\":\"2025-01-01T10:30:00.005Z\","
                                    "\"late\":true,\"text\":\"essay\",\"upload_ids\":[\"" UPLOAD "\"]}");
     sms_buf_close(&json);
-    msgpack_unpacked_destroy(&u);
-    msgpack_sbuffer_destroy(&sb);
-    assignments_outcome_clear(&out);
+    assignments_unit_out_close(&out);
     unit_cmd_free(&f);
     assignments_state_close(&st);
 }
