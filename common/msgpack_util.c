@@ -1,6 +1,7 @@
 /* msgpack_util.c - msgpack-c packing and lookup helpers (see msgpack_util.h). */
 #include "msgpack_util.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -75,4 +76,15 @@ bool sms_mp_strcpy(const msgpack_object *obj, char *out, size_t cap) {
     memcpy(out, p, n);
     out[n] = '\0';
     return true;
+}
+
+bool sms_mp_number(const msgpack_object *obj, double *out) {
+    if (obj == NULL) return false;
+    switch (obj->type) {
+    case MSGPACK_OBJECT_POSITIVE_INTEGER: *out = (double)obj->via.u64; return true;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER: *out = (double)obj->via.i64; return true;
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64: *out = obj->via.f64; return isfinite(obj->via.f64);
+    default: return false;
+    }
 }

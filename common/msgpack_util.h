@@ -23,6 +23,10 @@ const msgpack_object *sms_mp_map_get(const msgpack_object *obj, const char *key)
 bool sms_mp_str(const msgpack_object *obj, const char **s, size_t *n);
 /* Returns true and sets *v if obj is an integer that fits int64. */
 bool sms_mp_i64(const msgpack_object *obj, int64_t *v);
+/* Any msgpack number as a double (false when obj is NULL, not a number, or
+ * a float that is NaN or infinite). For reading events back: a client's
+ * numbers go through number.h, which checks ranges before converting. */
+bool sms_mp_number(const msgpack_object *obj, double *out);
 /* Compares a str object to a C string. */
 bool sms_mp_str_eq(const msgpack_object *obj, const char *s);
 /* Copies a str object into a NUL-terminated heap string (sms_free), or NULL if not a str. */

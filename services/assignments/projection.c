@@ -414,17 +414,6 @@ static void score_json(double score, char *out, size_t cap) {
     if (out[n - 1] == '0') out[n - 1] = '\0';
 }
 
-static bool mp_number(const msgpack_object *o, double *out) {
-    if (o == NULL) return false;
-    switch (o->type) {
-    case MSGPACK_OBJECT_POSITIVE_INTEGER: *out = (double)o->via.u64; return true;
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER: *out = (double)o->via.i64; return true;
-    case MSGPACK_OBJECT_FLOAT32:
-    case MSGPACK_OBJECT_FLOAT64: *out = o->via.f64; return isfinite(o->via.f64);
-    default: return false;
-    }
-}
-
 /* grade.changed (released flag, changed_at) and grade.released (released, at
  * the event's time) -> gr:<assignment>. */
 static int append_grade(redisContext *rc, const char *topic, const sms_event_t *ev, int32_t partition,
@@ -436,7 +425,7 @@ static int append_grade(redisContext *rc, const char *topic, const sms_event_t *
     double score;
     if (!sms_mp_str(sms_mp_map_get(d, "assignment_id"), &aid.ptr, &aid.len) ||
         !sms_mp_str(sms_mp_map_get(d, "student_id"), &sid.ptr, &sid.len) ||
-        !sms_mp_str(sms_mp_map_get(d, "feedback"), &fb.ptr, &fb.len) || !mp_number(sms_mp_map_get(d, "score"), &score) ||
+        !sms_mp_str(sms_mp_map_get(d, "feedback"), &fb.ptr, &fb.len) || !sms_mp_number(sms_mp_map_get(d, "score"), &score) ||
         !sms_mp_i64(sms_mp_map_get(d, "grade_version"), &ver) ||
         (changed && (rel == NULL || rel->type != MSGPACK_OBJECT_BOOLEAN ||
                      !sms_mp_i64(sms_mp_map_get(d, "changed_at"), &at))))
