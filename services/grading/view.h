@@ -3,15 +3,12 @@
  * its readers (the gateway's Lua scripts, sms-admin) read. projection.c
  * writes it, state.c reads it for the decider; every other reader builds its
  * keys from these names (C format strings and Lua source alike, by string
- * concatenation), so the layout changes here or nowhere. Needs no hiredis or
- * msgpack: a reader includes it alone.
+ * concatenation), so the layout changes here or nowhere. Only macros, no
+ * includes: any reader (the gateway too) includes it alone.
  *
  * Scores and totals are hundredths of a point (integers) everywhere. */
 #ifndef GRADING_VIEW_H
 #define GRADING_VIEW_H
-
-#include <stddef.h>
-#include <stdint.h>
 
 #define GRADING_SERVICE "grading" /* sms.commands.grading, group sms-grading */
 #define GRADING_VIEW_PREFIX "sms:" GRADING_SERVICE ":"
