@@ -232,7 +232,8 @@ static void row_error(sms_decision_t *d, size_t i, const char *field, const char
 /* A field error of row i: "grades[i]", or "grades[i].<field>". */
 static void row_error(sms_decision_t *d, size_t i, const char *field, const char *fmt, ...) {
     char name[64], message[256];
-    int n = field ? snprintf(name, sizeof name, "grades[%zu].%s", i, field) : snprintf(name, sizeof name, "grades[%zu]", i);
+    int n = field ? snprintf(name, sizeof name, "grades[%zu].%s", i, field)
+                  : snprintf(name, sizeof name, "grades[%zu]", i);
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(message, sizeof message, fmt, ap);

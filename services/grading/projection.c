@@ -60,7 +60,8 @@ static sms_redis_script_t assignment_script = {.source = LUA_HEAD
 static sms_redis_script_t enrolled_script = {.source = LUA_HEAD
     "local cls = ARGV[3]\n"
     "local k = " VK(GRADING_VIEW_ROSTER) " .. cls\n"
-    "if tonumber(ARGV[4]) <= (tonumber(redis.call('HGET', k, " LQ(GRADING_VIEW_ROSTER_VERSION) ")) or 0) then return 0 end\n"
+    "if tonumber(ARGV[4]) <= (tonumber(redis.call('HGET', k, " LQ(GRADING_VIEW_ROSTER_VERSION) ")) or 0) then "
+    "return 0 end\n"
     "redis.call('HSET', k, " LQ(GRADING_VIEW_ROSTER_VERSION) ", ARGV[4])\n"
     "for i = 5, #ARGV - 1, 2 do\n"
     "  local sid = ARGV[i]\n"
@@ -75,7 +76,8 @@ static sms_redis_script_t enrolled_script = {.source = LUA_HEAD
 static sms_redis_script_t unenrolled_script = {.source = LUA_HEAD
     "local cls = ARGV[3]\n"
     "local k = " VK(GRADING_VIEW_ROSTER) " .. cls\n"
-    "if tonumber(ARGV[4]) <= (tonumber(redis.call('HGET', k, " LQ(GRADING_VIEW_ROSTER_VERSION) ")) or 0) then return 0 end\n"
+    "if tonumber(ARGV[4]) <= (tonumber(redis.call('HGET', k, " LQ(GRADING_VIEW_ROSTER_VERSION) ")) or 0) then "
+    "return 0 end\n"
     "redis.call('HSET', k, " LQ(GRADING_VIEW_ROSTER_VERSION) ", ARGV[4])\n"
     "redis.call('ZREM', " VK(GRADING_VIEW_STUDENTS) " .. cls, ARGV[5])\n"
     "redis.call('HDEL', " VK(GRADING_VIEW_NAMES) " .. cls, ARGV[5])\n"

@@ -384,8 +384,9 @@ static void test_replies(void **unused) {
     (void)unused;
     grading_state_t st;
     setup(&st, 3);
-    decide(&st, "grades.update", "L1", "{\"grades\":[{\"student_id\":\"s0000\",\"score\":1},"
-                                       "{\"student_id\":\"s0001\",\"score\":1},{\"student_id\":\"s0002\",\"score\":1}]}");
+    decide(&st, "grades.update", "L1",
+           "{\"grades\":[{\"student_id\":\"s0000\",\"score\":1},{\"student_id\":\"s0001\",\"score\":1},"
+           "{\"student_id\":\"s0002\",\"score\":1}]}");
     sms_decision_t r;
     sms_decision_init(&r);
     sms_command_replay(&grading_commands, NULL, &last.cmd, "200 1", &r);
