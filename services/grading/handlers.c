@@ -159,7 +159,7 @@ static const char *const row_fields[] = {"student_id", "score", "feedback"};
 static void unknown_field(void *ctx, const msgpack_object *key) {
     const char *s = "?";
     size_t len = 1;
-    sms_mp_str(key, &s, &len);
+    (void)sms_mp_str(key, &s, &len); /* not a string: "?" */
     char f[72];
     snprintf(f, sizeof f, "%.*s", (int)(len > 60 ? 60 : len), s);
     for (char *p = f; *p; p++)
