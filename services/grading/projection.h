@@ -1,20 +1,6 @@
 /* projection.h - grading's Redis view: what it learned from the classes and
- * assignments logs, and every grade event (sms.events.grades) applied.
- *
- * Keys (all under sms:grading:; scores and totals in hundredths of a point):
- *   a:<assignment>           hash: class_id, lecturer_id, max, status, title, version
- *   cls:<class>              hash: roster_version
- *   students:<class>         zset (score 0) of enrolled student ids (lex order = list order)
- *   names:<class>            hash: student id -> name
- *   g:<assignment>           hash: student id -> grade record
- *                            "<grade_version>|<score>|<released 0/1>|<updated_at>|<released_at>|<feedback>"
- *                            (timestamps RFC 3339, released_at "" while a draft)
- *   h:<assignment>:<student> list: one JSON history entry per change, oldest first
- *   sg:<student>             hash: assignment id -> class id, for every released grade
- *   tot:<class>              hash: student id -> released total over non-deleted assignments (no zeros)
- *   rank:<class>             zset: enrolled student -> tot (0 when none): the ranking
- *   cmds, offsets, meta      the worker's bookkeeping (common/worker.h); cmds values
- *                            are "200 <events of that command applied>"
+ * assignments logs, and every grade event (sms.events.grades) applied. The
+ * keys and their contents are stated in view.h; this is the projection's API.
  *
  * Every event is applied by one Lua script, gated by its own counter
  * (assignment version, roster_version, grade_version), so replays change
@@ -31,8 +17,7 @@
 #include <stdint.h>
 
 #include "envelope.h"
-
-#define GRADING_KEY_PREFIX "sms:grading:"
+#include "view.h"
 
 /* Loads the scripts. 0, or -1 with err. */
 int grading_projection_init(redisContext *rc, char *err, size_t errlen);

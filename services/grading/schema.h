@@ -1,7 +1,7 @@
 /* schema.h - grading's shapes: scores (kept in hundredths of a point), the
  * grade record its view stores, and the msgpack data of its events
- * (grade.changed, grade.released on sms.events.grades). Used by handlers.c,
- * ops.c and projection.c; no I/O. */
+ * (grade.changed, grade.released, grade.corrected on sms.events.grades).
+ * Used by handlers.c, projection.c and validate.c; no I/O. */
 #ifndef GRADING_SCHEMA_H
 #define GRADING_SCHEMA_H
 
@@ -15,10 +15,16 @@
 
 #define GRADING_EVENT_VERSION 1
 #define GRADING_EVENTS_TOPIC "sms.events.grades"
+/* The event types grading writes (named here for the decider, the
+ * projection and the validator alike). */
+#define GRADING_EVENT_CHANGED "grade.changed"
+#define GRADING_EVENT_RELEASED "grade.released"
+#define GRADING_EVENT_CORRECTED "grade.corrected"
 
 #define GRADING_MAX_ITEMS 1000      /* grades per update-grades request */
 #define GRADING_FEEDBACK_MAX 2000   /* characters (code points) */
 #define GRADING_STUDENT_ID_MAX 64
+#define GRADING_REASON_MAX 500     /* characters of a correction's reason */
 
 /* A student's current grade for one assignment. feedback is owned
  * (sms_strdup), freed by grading_grade_clear. */
@@ -42,7 +48,7 @@ void grading_pack_score(msgpack_packer *pk, int64_t hundredths);
 void grading_score_json(sms_buf_t *b, int64_t hundredths);
 
 /* The view's grade record (hash g:<assignment> field <student>, see
- * projection.h): "<version>|<score>|<released 0/1>|<updated_at>|<released_at>|<feedback>".
+ * view.h): "<version>|<score>|<released 0/1>|<updated_at>|<released_at>|<feedback>".
  * Parses one into out (feedback copied). 0, or -1 if malformed. */
 int grading_record_parse(const char *s, size_t n, grading_grade_t *out);
 

@@ -1,9 +1,11 @@
 /* state.h - what grading's decider knows during one batch of commands: the
  * assignments the commands name (as learned from sms.events.assignments),
  * each with every student's current grade, and the rosters of their classes
- * (learned from sms.events.classes). Fetched from the view in two pipelines,
- * then overlaid with the batch's own accepted changes so later commands see
- * them. Discarded after the batch. Unit tests fill one by hand (rc NULL). */
+ * (learned from sms.events.classes). The command rows' prefetch say what they
+ * want (grading_state_want_assignment); one fetch reads it all from the view
+ * (two pipelines: the assignments, then their grades and rosters); decisions
+ * then overlay the batch's own accepted changes so later commands see them.
+ * Discarded after the batch. Unit tests fill one by hand (rc NULL). */
 #ifndef GRADING_STATE_H
 #define GRADING_STATE_H
 
@@ -25,6 +27,11 @@ typedef struct grading_state_s {
     redisContext *rc;
     sms_strmap_t assignments; /* id -> grading_assignment_t* (or &grading_absent) */
     sms_strmap_t rosters;     /* class id -> sms_strmap_t* of enrolled student ids (values &grading_absent) */
+    /* the assignment ids wanted (borrowed from the batch's commands), in
+     * order, each once (wanted: id -> marker) */
+    sms_str_t *want;
+    size_t n_want, cap_want;
+    sms_strmap_t wanted;
 } grading_state_t;
 
 extern char grading_absent;
@@ -32,9 +39,17 @@ extern char grading_absent;
 void grading_state_init(grading_state_t *st, redisContext *rc);
 void grading_state_close(grading_state_t *st);
 
-/* Fetches every command's assignment (cmd->key), its grades and its class's
- * roster. 0, or -1 (Redis down: the caller reconnects). */
-int grading_state_prefetch(grading_state_t *st, const sms_command_t *const *cmds, size_t n);
+/* The command table's state members (common/command_table.h): a heap state
+ * on rc, fetched once the rows' prefetch said what they want, freed at the
+ * end of the batch. grading_state_fetch returns 0, or -1 (Redis down: the
+ * batch is fetched again). */
+void *grading_state_new(redisContext *rc);
+int grading_state_fetch(void *state);
+void grading_state_free(void *state);
+
+/* Notes that the batch reads assignment id (borrowed: it must live until the
+ * fetch), with all its grades and its class's roster. An empty id is none. */
+void grading_state_want_assignment(grading_state_t *st, sms_str_t id);
 
 /* The assignment, or NULL when the view does not know it. */
 grading_assignment_t *grading_state_assignment(grading_state_t *st, sms_str_t id);

@@ -6,7 +6,6 @@
 #include "validate.h"
 
 #include "event_check.h"
-#include "handlers.h"
 #include "schema.h"
 
 /* class.students_enrolled's name (asyncapi: the roster's 1..200 characters). */
@@ -64,9 +63,9 @@ static void check_enrolled(sms_check_t *c, const msgpack_object *d) { sms_check_
 /* The projection applies these from whichever topic they come (it tails
  * grades, classes and assignments), so no row names a topic. */
 static const sms_event_rule_t rules[] = {
-    {NULL, "grade.changed", GRADING_EVENT_VERSION, true, check_grade_changed},
-    {NULL, "grade.released", GRADING_EVENT_VERSION, true, check_grade_released},
-    {NULL, "grade.corrected", GRADING_EVENT_VERSION, true, check_grade_corrected},
+    {NULL, GRADING_EVENT_CHANGED, GRADING_EVENT_VERSION, true, check_grade_changed},
+    {NULL, GRADING_EVENT_RELEASED, GRADING_EVENT_VERSION, true, check_grade_released},
+    {NULL, GRADING_EVENT_CORRECTED, GRADING_EVENT_VERSION, true, check_grade_corrected},
     {NULL, "assignment.created", 1, false, check_assignment},
     {NULL, "assignment.updated", 1, false, check_assignment},
     {NULL, "assignment.deleted", 1, false, check_assignment},
