@@ -263,7 +263,7 @@ static int append_assignment(redisContext *rc, const sms_event_t *ev, const at_t
     const msgpack_object *d = ev->data;
     if (!get_str(d, "id", &id) || !get_str(d, "class_id", &cls) || !get_str(d, "lecturer_id", &lec) ||
         !get_str(d, "status", &status) || !sms_mp_i64(sms_mp_map_get(d, "version"), &version) ||
-        !grading_number(sms_mp_map_get(d, "max_score"), &max))
+        !sms_mp_number(sms_mp_map_get(d, "max_score"), &max))
         return skip(ev);
     (void)get_str(d, "title", &title); /* optional: "" when absent */
     sms_redis_args_t a;
@@ -361,7 +361,7 @@ static bool grade_args_read(grade_args_t *g, const sms_event_t *ev, grade_kind_t
     const msgpack_object *d = ev->data;
     if (!get_str(d, "assignment_id", &g->aid) || !get_str(d, "class_id", &g->cls) ||
         !get_str(d, "student_id", &g->sid) || !get_str(d, "feedback", &g->fb) ||
-        !grading_number(sms_mp_map_get(d, "score"), &score) ||
+        !sms_mp_number(sms_mp_map_get(d, "score"), &score) ||
         !sms_mp_i64(sms_mp_map_get(d, "grade_version"), &g->version))
         return false;
     g->released = true;
@@ -373,7 +373,7 @@ static bool grade_args_read(grade_args_t *g, const sms_event_t *ev, grade_kind_t
             !get_str(d, "changed_by", &by))
             return false;
         g->released = r->via.boolean;
-        had_prev = grading_number(sms_mp_map_get(d, "previous_score"), &prev);
+        had_prev = sms_mp_number(sms_mp_map_get(d, "previous_score"), &prev);
     }
     g->cause = ev->cause;
     g->score = grading_hundredths(score);

@@ -14,17 +14,6 @@ void grading_grade_clear(grading_grade_t *g) {
     g->feedback = NULL;
 }
 
-bool grading_number(const msgpack_object *o, double *out) {
-    if (o == NULL) return false;
-    switch (o->type) {
-    case MSGPACK_OBJECT_POSITIVE_INTEGER: *out = (double)o->via.u64; return true;
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER: *out = (double)o->via.i64; return true;
-    case MSGPACK_OBJECT_FLOAT32:
-    case MSGPACK_OBJECT_FLOAT64: *out = o->via.f64; return isfinite(o->via.f64);
-    default: return false;
-    }
-}
-
 int64_t grading_hundredths(double points) { return (int64_t)llround(points * 100.0); }
 
 void grading_pack_score(msgpack_packer *pk, int64_t h) {

@@ -37,9 +37,6 @@ typedef struct grading_grade_s {
 
 void grading_grade_clear(grading_grade_t *g);
 
-/* A number (msgpack int or float) as a double. False for anything else,
- * NaN or infinity. */
-bool grading_number(const msgpack_object *o, double *out);
 /* Points -> hundredths, rounded half away from zero. */
 int64_t grading_hundredths(double points);
 /* Packs hundredths as points: an int when whole, else a float. */
