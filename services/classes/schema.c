@@ -120,9 +120,8 @@ static void pack_kv_strn(msgpack_packer *pk, const char *key, const char *s, siz
 }
 
 void classes_pack_students_enrolled(msgpack_packer *pk, const classes_class_t *c, int64_t roster_version,
-                                    const msgpack_object *const *students, size_t n, int64_t enrolled_at,
+                                    const classes_student_t *const *students, size_t n, int64_t enrolled_at,
                                     size_t already_enrolled) {
-    static const char *const fields[] = {"student_id", "name", "email"};
     msgpack_pack_map(pk, 5);
     sms_mp_pack_kv_str(pk, "class_id", nz(c->id));
     sms_mp_pack_kv_str(pk, "lecturer_id", nz(c->lecturer_id));
@@ -131,12 +130,9 @@ void classes_pack_students_enrolled(msgpack_packer *pk, const classes_class_t *c
     msgpack_pack_array(pk, n);
     for (size_t i = 0; i < n; i++) {
         msgpack_pack_map(pk, 4);
-        for (size_t f = 0; f < 3; f++) {
-            const char *s = "";
-            size_t len = 0;
-            sms_mp_str(sms_mp_map_get(students[i], fields[f]), &s, &len); /* validated: strings */
-            pack_kv_strn(pk, fields[f], s, len);
-        }
+        pack_kv_strn(pk, "student_id", students[i]->student_id.ptr, students[i]->student_id.len);
+        pack_kv_strn(pk, "name", students[i]->name.ptr, students[i]->name.len);
+        pack_kv_strn(pk, "email", students[i]->email.ptr, students[i]->email.len);
         sms_mp_pack_kv_i64(pk, "enrolled_at", enrolled_at);
     }
     sms_mp_pack_kv_i64(pk, "already_enrolled", (int64_t)already_enrolled);

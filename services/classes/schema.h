@@ -60,10 +60,10 @@ void classes_render_json(const classes_class_t *c, sms_buf_t *out);
 
 /* Roster events. students_enrolled: data {class_id, lecturer_id,
  * roster_version, students: [{student_id, name, email, enrolled_at}],
- * already_enrolled}; each element of students[] is a validated body map
- * ({student_id, name, email} strings), all stamped enrolled_at. */
+ * already_enrolled}; students[0..n) are validated, all stamped enrolled_at
+ * (their own enrolled_at is not read). */
 void classes_pack_students_enrolled(msgpack_packer *pk, const classes_class_t *c, int64_t roster_version,
-                                    const msgpack_object *const *students, size_t n, int64_t enrolled_at,
+                                    const classes_student_t *const *students, size_t n, int64_t enrolled_at,
                                     size_t already_enrolled);
 /* student_unenrolled: data {class_id, lecturer_id, roster_version, student_id}. */
 void classes_pack_student_unenrolled(msgpack_packer *pk, const classes_class_t *c, int64_t roster_version,
@@ -104,9 +104,7 @@ void classes_render_post_json(const classes_post_t *p, sms_buf_t *out);
  * are keyed by class id); the public cursor is its decimal string. */
 #define CLASSES_CHAT_TOPIC "sms.events.chat"
 #define CLASSES_CHAT_TEXT_MAX 2000 /* characters */
-/* The Redis pub/sub channel the projection publishes a class id on after a
- * new message; the gateway's long-poll waiters listen to it. */
-#define CLASSES_CHAT_CHANNEL "sms:classes:chat"
+/* The Redis pub/sub channel the projection publishes on: view.h. */
 
 /* One chat message (strings borrowed: from a command or an event). */
 typedef struct classes_chat_s {

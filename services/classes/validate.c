@@ -1,12 +1,12 @@
 /* validate.c - the classes view's event validator (see validate.h): one
- * check per event type, named in one table, with the bounds handlers.c
+ * check per event type, named in one table, with the bounds bodies.c
  * enforces. It covers what projection.c assumes: e.g. the upper-cased code
  * is copied into CLASSES_CODE_MAX * 4 bytes, so a longer code would be cut
  * without a word; every string is also copied with strlen (no NUL inside). */
 #include "validate.h"
 
 #include "event_check.h"
-#include "handlers.h"
+#include "commands.h"
 #include "schema.h"
 
 static const char *const class_changes[] = {"code", "name", "description", "term", NULL};
@@ -32,7 +32,7 @@ static void check_class_updated(sms_check_t *c, const msgpack_object *d) {
         sms_check_each_str(c, changed, "changed", SMS_CHECK_BYTES, 0, 0, class_changes);
 }
 
-/* A roster entry as handlers.c validated it (validate_student). */
+/* A roster entry as bodies.c validated it (student_row). */
 static void check_student(sms_check_t *c, const msgpack_object *s) {
     sms_str_t email;
     sms_check_str(c, s, "student_id", SMS_CHECK_ID, 0, 1, CLASSES_STUDENT_ID_MAX, NULL);
