@@ -1,6 +1,6 @@
 /* commands.c - the classes service's commands, one row each: the one place
  * a command type is named (common/command_table.h). Also the replies: the
- * reply bodies decide.c sends, and each row's reply for a command handled
+ * reply bodies handlers.c sends, and each row's reply for a command handled
  * before, read from the view with the words of its cmds record (view.h). */
 #include "commands.h"
 

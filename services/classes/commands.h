@@ -7,9 +7,9 @@
  *             command's data decoded once into its args struct; failures
  *             (status, problem, field errors in body order) go into the
  *             worker's decision.
- *   prefetch  decide.c: what decide will read, noted in the batch state
+ *   prefetch  handlers.c: what decide will read, noted in the batch state
  *             (state.h's want functions; one pipeline reads it all).
- *   decide    decide.c: the reply, the event, and the overlay later
+ *   decide    handlers.c: the reply, the event, and the overlay later
  *             commands of the batch see.
  *   reply     commands.c: a command handled before answered again from the
  *             view and its cmds record (view.h lists the records). */
@@ -76,7 +76,7 @@ int classes_body_chat(const sms_command_t *cmd, void *args, sms_decision_t *d);
 bool classes_valid_student_id(const char *s, size_t n);
 bool classes_valid_email(const char *s, size_t n);
 
-/* ---- prefetch and decide (decide.c) ---- */
+/* ---- prefetch and decide (handlers.c) ---- */
 void classes_prefetch_class(void *state, const sms_command_t *cmd, const void *args);
 void classes_prefetch_class_code(void *state, const sms_command_t *cmd, const void *args);
 void classes_prefetch_enroll(void *state, const sms_command_t *cmd, const void *args);

@@ -194,7 +194,8 @@ int classes_state_fetch(void *state) {
     int rc = 0;
     for (size_t i = 0; i < total; i++) {
         redisReply *r;
-        if (sms_redis_get_replies(st->rc, &r, 1) != 0) return -1; /* the connection is unusable; the caller reconnects */
+        /* A failure leaves the connection unusable; the caller reconnects. */
+        if (sms_redis_get_replies(st->rc, &r, 1) != 0) return -1;
         if (i < n_classes) take_class(st, st->want_classes[i], r);
         else if (i < n_classes + n_codes) take_code(st, &st->want_codes[i - n_classes], r);
         else take_roster(st, &st->want_rosters[i - n_classes - n_codes], r);

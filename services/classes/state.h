@@ -3,7 +3,7 @@
  * effects of the batch's earlier accepted commands (an overlay), so that
  * commands later in the batch see them. Discarded after the batch.
  *
- * The rows' prefetch functions (decide.c) say what they will read with the
+ * The rows' prefetch functions (handlers.c) say what they will read with the
  * want functions; classes_state_fetch then reads all of it in one round
  * trip. These are the table's state_new / state_fetch / state_free. */
 #ifndef CLASSES_STATE_H

@@ -1,4 +1,4 @@
-/* decide.c - the prefetch and decide phases of the classes commands (see
+/* handlers.c - the prefetch and decide phases of the classes commands (see
  * commands.h): what each command reads, then, on its validated args and the
  * batch state, its reply, its event and the overlay the batch's later
  * commands see. Reads only the batch state. */
@@ -197,7 +197,8 @@ void classes_decide_enroll(void *state, const sms_command_t *cmd, const void *ar
     const classes_student_t *added[CLASSES_ROSTER_MAX];
     size_t n_added = 0, already = 0;
     for (size_t i = 0; i < a->n; i++) {
-        if (classes_state_enrolled(st, cur->id, a->students[i].student_id)) already++; /* name/email updates are out of scope */
+        /* An enrolled student is left as is: name/email updates are out of scope. */
+        if (classes_state_enrolled(st, cur->id, a->students[i].student_id)) already++;
         else added[n_added++] = &a->students[i];
     }
     classes_reply_enroll(d, n_added, already);
