@@ -345,6 +345,37 @@ int classes_body_post(const sms_command_t *cmd, void *args, sms_decision_t *d) {
     return -1;
 }
 
+/* post.update: {post_id (the path's, set by the gateway), title?, body?,
+ * pinned?}, each checked like post.create's, at least one of the three. */
+int classes_body_post_update(const sms_command_t *cmd, void *args, sms_decision_t *d) {
+    if (lecturer_v1(cmd, d) != 0) return -1;
+    classes_post_update_args_t *a = args;
+    static const char *const known[] = {"title", "body", "pinned", "post_id"};
+    const msgpack_object *v[4] = {NULL, NULL, NULL, NULL};
+    const msgpack_object *data = cmd->data;
+    for (uint32_t k = 0; k < data->via.map.size; k++) {
+        const char *key;
+        size_t klen;
+        if (!sms_mp_str(&data->via.map.ptr[k].key, &key, &klen)) continue;
+        size_t j = 0;
+        while (j < 4 && !key_is(key, klen, known[j])) j++;
+        if (j == 4) sms_decision_error(d, key, klen, "unknown field");
+        else if (v[j] == NULL) v[j] = &data->via.map.ptr[k].val;
+    }
+    if (!sms_mp_str(v[3], &a->post_id.ptr, &a->post_id.len) ||
+        !sms_id_name_valid(a->post_id.ptr, a->post_id.len, SMS_ID_NAME_MAX))
+        sms_decision_error(d, "post_id", 7, "must be a post id");
+    if ((a->has_title = v[0] != NULL)) text_field(v[0], "title", CLASSES_POST_TITLE_MAX, &a->title, d);
+    if ((a->has_body = v[1] != NULL)) text_field(v[1], "body", CLASSES_POST_BODY_MAX, &a->body, d);
+    if (v[2] && v[2]->type != MSGPACK_OBJECT_BOOLEAN) sms_decision_error(d, "pinned", 6, "must be true or false");
+    else if ((a->has_pinned = v[2] != NULL)) a->pinned = v[2]->via.boolean;
+    if (!v[0] && !v[1] && !v[2] && d->n_errors_total == 0)
+        sms_decision_error(d, "body", 4, "must contain at least one of title, body, pinned");
+    if (d->n_errors_total == 0) return 0;
+    sms_decision_fail(d, 400, "validation", "the post is invalid");
+    return -1;
+}
+
 int classes_body_chat(const sms_command_t *cmd, void *args, sms_decision_t *d) {
     d->errors_limit = CLASSES_MAX_ERRORS;
     if (!is_role(cmd, "lecturer") && !is_role(cmd, "student")) { /* students chat too */

@@ -45,16 +45,22 @@ void classes_reply_post(sms_decision_t *d, const classes_post_t *p) {
              (int)p->id.len, p->id.ptr);
 }
 
+void classes_reply_post_updated(sms_decision_t *d, const classes_post_t *p) {
+    d->status = 200;
+    msgpack_packer pk = sms_decision_body(d);
+    classes_pack_post_public(&pk, p);
+}
+
 static void not_readable_yet(sms_decision_t *d) {
     sms_decision_fail(d, 503, "unavailable", "the result of this command is not readable yet; retry");
 }
 
 static void unreadable_record(sms_decision_t *d) { sms_decision_fail(d, 500, "internal", "unreadable command record"); }
 
-/* A JSON document of the view as the reply body (201); false if json is not an object. */
-static bool reply_json(sms_decision_t *d, const cJSON *json) {
+/* A JSON document of the view as the reply body; false if json is not an object. */
+static bool reply_json(sms_decision_t *d, int status, const cJSON *json) {
     if (!cJSON_IsObject(json)) return false;
-    d->status = 201;
+    d->status = status;
     msgpack_packer pk = sms_decision_body(d);
     (void)sms_json_to_msgpack(json, &pk); /* always 0 */
     return true;
@@ -117,9 +123,24 @@ static void reply_post_record(redisContext *rc, const sms_command_t *cmd, const 
     redisReply *r = redisCommand(rc, "GET " CLASSES_KEY_POST "%b", pid.ptr, pid.len);
     cJSON *json = r && r->type == REDIS_REPLY_STRING ? cJSON_ParseWithLength(r->str, r->len) : NULL;
     const cJSON *cid = cJSON_GetObjectItemCaseSensitive(json, "class_id");
-    if (cJSON_IsString(cid) && reply_json(d, json))
+    if (cJSON_IsString(cid) && reply_json(d, 201, json))
         snprintf(d->location, sizeof d->location, "/classes/%s/posts/%.*s", cid->valuestring, (int)pid.len, pid.ptr);
     else not_readable_yet(d);
+    cJSON_Delete(json);
+    if (r) freeReplyObject(r);
+}
+
+/* "200 post <class id> <post id>": the post as the view stores it now. */
+static void reply_post_update_record(redisContext *rc, const sms_command_t *cmd, const sms_command_record_t *rec,
+                                     sms_decision_t *d) {
+    (void)cmd;
+    if (rec->argc != 3 || !sms_command_record_is(rec, 0, CLASSES_RECORD_POST)) {
+        unreadable_record(d);
+        return;
+    }
+    redisReply *r = redisCommand(rc, "GET " CLASSES_KEY_POST "%b", rec->argv[2].ptr, rec->argv[2].len);
+    cJSON *json = r && r->type == REDIS_REPLY_STRING ? cJSON_ParseWithLength(r->str, r->len) : NULL;
+    if (!reply_json(d, 200, json)) not_readable_yet(d);
     cJSON_Delete(json);
     if (r) freeReplyObject(r);
 }
@@ -138,7 +159,7 @@ static void reply_chat_record(redisContext *rc, const sms_command_t *cmd, const 
     cJSON *json = r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->type == REDIS_REPLY_STRING
                       ? cJSON_ParseWithLength(r->element[0]->str, r->element[0]->len)
                       : NULL;
-    if (!reply_json(d, json)) not_readable_yet(d);
+    if (!reply_json(d, 201, json)) not_readable_yet(d);
     cJSON_Delete(json);
     if (r) freeReplyObject(r);
 }
@@ -156,6 +177,8 @@ static const sms_command_row_t rows[] = {
      classes_decide_unenroll, reply_unenroll_record, NULL},
     {"post.create", sizeof(classes_post_args_t), classes_body_post, classes_prefetch_class, classes_decide_post,
      reply_post_record, NULL},
+    {"post.update", sizeof(classes_post_update_args_t), classes_body_post_update, classes_prefetch_post_update,
+     classes_decide_post_update, reply_post_update_record, NULL},
     {"chat.post", sizeof(classes_chat_args_t), classes_body_chat, classes_prefetch_chat, classes_decide_chat,
      reply_chat_record, NULL},
 };

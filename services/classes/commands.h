@@ -58,6 +58,12 @@ typedef struct classes_post_args_s {
     bool pinned;
 } classes_post_args_t;
 
+/* post.update: the post (from the path), and the fields present. */
+typedef struct classes_post_update_args_s {
+    sms_str_t post_id, title, body;
+    bool has_title, has_body, has_pinned, pinned;
+} classes_post_update_args_t;
+
 /* chat.post. */
 typedef struct classes_chat_args_s {
     sms_str_t text;
@@ -70,6 +76,7 @@ int classes_body_class_deactivate(const sms_command_t *cmd, void *args, sms_deci
 int classes_body_enroll(const sms_command_t *cmd, void *args, sms_decision_t *d);
 int classes_body_unenroll(const sms_command_t *cmd, void *args, sms_decision_t *d);
 int classes_body_post(const sms_command_t *cmd, void *args, sms_decision_t *d);
+int classes_body_post_update(const sms_command_t *cmd, void *args, sms_decision_t *d);
 int classes_body_chat(const sms_command_t *cmd, void *args, sms_decision_t *d);
 
 /* Syntax checks, exposed for unit tests. */
@@ -81,6 +88,7 @@ void classes_prefetch_class(void *state, const sms_command_t *cmd, const void *a
 void classes_prefetch_class_code(void *state, const sms_command_t *cmd, const void *args);
 void classes_prefetch_enroll(void *state, const sms_command_t *cmd, const void *args);
 void classes_prefetch_unenroll(void *state, const sms_command_t *cmd, const void *args);
+void classes_prefetch_post_update(void *state, const sms_command_t *cmd, const void *args);
 void classes_prefetch_chat(void *state, const sms_command_t *cmd, const void *args);
 
 void classes_decide_create(void *state, const sms_command_t *cmd, const void *args, int64_t now_ms,
@@ -95,6 +103,8 @@ void classes_decide_unenroll(void *state, const sms_command_t *cmd, const void *
                              sms_decision_t *d);
 void classes_decide_post(void *state, const sms_command_t *cmd, const void *args, int64_t now_ms,
                          sms_decision_t *d);
+void classes_decide_post_update(void *state, const sms_command_t *cmd, const void *args, int64_t now_ms,
+                                sms_decision_t *d);
 void classes_decide_chat(void *state, const sms_command_t *cmd, const void *args, int64_t now_ms,
                          sms_decision_t *d);
 
@@ -107,5 +117,6 @@ void classes_reply_class(sms_decision_t *d, int status, const classes_class_t *c
 void classes_reply_enroll(sms_decision_t *d, size_t enrolled, size_t already);
 void classes_reply_unenroll(sms_decision_t *d, bool unenrolled);
 void classes_reply_post(sms_decision_t *d, const classes_post_t *p);
+void classes_reply_post_updated(sms_decision_t *d, const classes_post_t *p);
 
 #endif

@@ -43,6 +43,12 @@ void classes_prefetch_unenroll(void *state, const sms_command_t *cmd, const void
     classes_state_want_enrolled(state, cmd->key, a->student_id);
 }
 
+void classes_prefetch_post_update(void *state, const sms_command_t *cmd, const void *args) {
+    const classes_post_update_args_t *a = args;
+    classes_state_want_class(state, cmd->key);
+    classes_state_want_post(state, a->post_id);
+}
+
 /* A student's access to the chat is its enrolment; a lecturer's, the class. */
 void classes_prefetch_chat(void *state, const sms_command_t *cmd, const void *args) {
     (void)args;
@@ -248,6 +254,57 @@ void classes_decide_post(void *state, const sms_command_t *cmd, const void *args
     msgpack_packer pk =
         sms_decision_event_head(d, CLASSES_POSTS_TOPIC, cmd, now, "post.created", CLASSES_EVENT_VERSION, p.class_id);
     classes_pack_post(&pk, &p);
+}
+
+/* The fields of an edit applied to p; whether anything changed. */
+static bool post_edit(classes_post_t *p, const classes_post_update_args_t *a) {
+    bool changed = false;
+    if (a->has_title && !(p->title.len == a->title.len && memcmp(p->title.ptr, a->title.ptr, a->title.len) == 0)) {
+        p->title = a->title;
+        changed = true;
+    }
+    if (a->has_body && !(p->body.len == a->body.len && memcmp(p->body.ptr, a->body.ptr, a->body.len) == 0)) {
+        p->body = a->body;
+        changed = true;
+    }
+    if (a->has_pinned && p->pinned != a->pinned) {
+        p->pinned = a->pinned;
+        changed = true;
+    }
+    return changed;
+}
+
+/* post.updated, like post.created, goes to the posts topic (key = class id)
+ * and carries the whole new post; an edit that changes nothing answers the
+ * post as it is and writes nothing. */
+void classes_decide_post_update(void *state, const sms_command_t *cmd, const void *args, int64_t now,
+                                sms_decision_t *d) {
+    const classes_post_update_args_t *a = args;
+    const classes_class_t *cur = active_owned_class(state, cmd, d, "its posts cannot be changed");
+    if (cur == NULL) return;
+    classes_post_t p;
+    if (!classes_state_post(state, a->post_id, &p) || p.class_id.len != cmd->key.len ||
+        memcmp(p.class_id.ptr, cmd->key.ptr, cmd->key.len) != 0) {
+        sms_decision_fail(d, 404, "not_found", "no post %.*s", (int)a->post_id.len, a->post_id.ptr);
+        return;
+    }
+    if (cmd->has_if_match && cmd->if_match != p.version) {
+        sms_decision_fail(d, 412, "precondition_failed", "If-Match is %lld but the post is at version %lld",
+                          (long long)cmd->if_match, (long long)p.version);
+        return;
+    }
+    p.lecturer_id = SMS_STR(cur->lecturer_id);
+    if (!post_edit(&p, a)) {
+        classes_reply_post_updated(d, &p);
+        return;
+    }
+    p.version++;
+    p.updated_at = now > p.updated_at ? now : p.updated_at + 1;
+    classes_reply_post_updated(d, &p);
+    msgpack_packer pk =
+        sms_decision_event_head(d, CLASSES_POSTS_TOPIC, cmd, now, "post.updated", CLASSES_EVENT_VERSION, p.class_id);
+    classes_pack_post_updated(&pk, &p);
+    classes_state_set_post(state, &p); /* last: p's strings may be the old document's */
 }
 
 /* ---- chat ---- */

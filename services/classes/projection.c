@@ -96,6 +96,30 @@ static sms_redis_script_t post_script = {.source =
     "redis.call('ZADD', '" CLASSES_KEY_POSTS "' .. ARGV[1], 0, ARGV[3])\n"
     "return 1\n"};
 
+/* post.updated. ARGV: 1 class id, 2 post id, 3 sort member, 4 post JSON,
+ * 5 cause, 6 reply summary, 7 "<topic>:<partition>" ("" = none), 8 next
+ * offset, 9 version. Gated on the version in post:<id>'s document (absent:
+ * 1, a never-edited post); the post's posts:<class> member is replaced when
+ * pinned changed (created_at, the rest of the member, never does). The
+ * post's post.created is before it in the same partition (key = class id).
+ * Returns 1 if applied, 0 if the view already had it. */
+static sms_redis_script_t post_update_script = {.source =
+    "if ARGV[7] ~= '' then redis.call('HSET', '" CLASSES_KEY_OFFSETS "', ARGV[7], ARGV[8]) end\n"
+    "redis.call('HSET', '" CLASSES_KEY_CMDS "', ARGV[5], ARGV[6])\n"
+    "local k = '" CLASSES_KEY_POST "' .. ARGV[2]\n"
+    "local doc = redis.call('GET', k)\n"
+    "if not doc then return 0 end\n"
+    "local cur = cjson.decode(doc)\n"
+    "if tonumber(ARGV[9]) <= (tonumber(cur.version) or 1) then return 0 end\n"
+    "redis.call('SET', k, ARGV[4])\n"
+    "local old = (cur.pinned and '1' or '0') .. string.sub(ARGV[3], 2)\n"
+    "if old ~= ARGV[3] then\n"
+    "  local posts = '" CLASSES_KEY_POSTS "' .. ARGV[1]\n"
+    "  redis.call('ZREM', posts, old)\n"
+    "  redis.call('ZADD', posts, 0, ARGV[3])\n"
+    "end\n"
+    "return 1\n"};
+
 /* chat.message_posted. ARGV: 1 class id, 2 seq, 3 message JSON, 4 cause,
  * 5 reply summary, 6 "<topic>:<partition>" ("" = none), 7 next offset.
  * The message is the zset member and its seq the score: adding it again
@@ -119,6 +143,7 @@ static sms_redis_script_t chat_script = {.source =
 int classes_projection_init(redisContext *rc, char *err, size_t errlen) {
     if (sms_redis_script_load(rc, &apply_script, err, errlen) != 0) return -1;
     if (sms_redis_script_load(rc, &post_script, err, errlen) != 0) return -1;
+    if (sms_redis_script_load(rc, &post_update_script, err, errlen) != 0) return -1;
     if (sms_redis_script_load(rc, &chat_script, err, errlen) != 0) return -1;
     return sms_redis_script_load(rc, &roster_script, err, errlen);
 }
@@ -158,21 +183,22 @@ static void args_eval(sms_redis_args_t *a, const sms_redis_script_t *script) {
     sms_redis_args_add(a, "0", 1);
 }
 
+/* post.created and post.updated: the post's document and sort member. */
 static int append_post(redisContext *rc, const event_row_t *row, const sms_event_t *ev, const position_t *pos) {
-    (void)row;
+    bool update = row->reply_status == 200;
     classes_post_t post;
-    if (classes_read_post(ev->data, &post) != 0 || post.id.len == 0 || post.id.len > 64 || post.class_id.len == 0 ||
-        post.class_id.len > 64)
+    int read = update ? classes_read_post_updated(ev->data, &post) : classes_read_post(ev->data, &post);
+    if (read != 0 || post.id.len == 0 || post.id.len > 64 || post.class_id.len == 0 || post.class_id.len > 64)
         return 0;
     char member[160], summary[200];
     classes_post_member(post.pinned, post.created_at, post.id.ptr, post.id.len, member, sizeof member);
-    snprintf(summary, sizeof summary, "201 " CLASSES_RECORD_POST " %.*s %.*s", (int)post.class_id.len,
-             post.class_id.ptr, (int)post.id.len, post.id.ptr);
+    snprintf(summary, sizeof summary, "%d " CLASSES_RECORD_POST " %.*s %.*s", row->reply_status,
+             (int)post.class_id.len, post.class_id.ptr, (int)post.id.len, post.id.ptr);
     sms_buf_t json;
     sms_buf_init(&json);
     classes_render_post_json(&post, &json);
     sms_redis_args_t a;
-    args_eval(&a, &post_script);
+    args_eval(&a, update ? &post_update_script : &post_script);
     sms_redis_args_add(&a, post.class_id.ptr, post.class_id.len);
     sms_redis_args_add(&a, post.id.ptr, post.id.len);
     sms_redis_args_str(&a, member);
@@ -181,6 +207,7 @@ static int append_post(redisContext *rc, const event_row_t *row, const sms_event
     sms_redis_args_str(&a, summary);
     sms_redis_args_str(&a, pos->part);
     sms_redis_args_str(&a, pos->next);
+    if (update) sms_redis_args_i64(&a, post.version);
     int rc_out = sms_redis_args_append(rc, &a) == 0;
     sms_buf_close(&json);
     return rc_out;
@@ -340,7 +367,8 @@ static const event_row_t event_rows[] = {
     {"class.deactivated", append_class, 200, "is not a class event this version understands"},
     {"class.students_enrolled", append_enrolled, 0, "is malformed"},
     {"class.student_unenrolled", append_unenrolled, 0, "is malformed"},
-    {"post.created", append_post, 0, "is malformed"},
+    {"post.created", append_post, 201, "is malformed"},
+    {"post.updated", append_post, 200, "is malformed"},
     {"chat.message_posted", append_chat, 0, "is malformed"},
 };
 

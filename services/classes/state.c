@@ -6,7 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "alloc.h"
+#include "buf.h"
+#include "clock.h"
 #include "msgpack_util.h"
 #include "redis.h"
 #include "view.h"
@@ -19,7 +23,10 @@ void classes_state_init(classes_state_t *st, redisContext *rc) {
     sms_strmap_init(&st->classes);
     sms_strmap_init(&st->codes);
     sms_strmap_init(&st->enrolled);
+    sms_strmap_init(&st->posts);
 }
+
+static void free_post(void *v) { cJSON_Delete(v); }
 
 static void free_class(void *v) {
     classes_class_clear(v);
@@ -32,6 +39,9 @@ void classes_state_close(classes_state_t *st) {
     sms_strmap_close(&st->classes);
     sms_strmap_close(&st->codes);
     sms_strmap_close(&st->enrolled); /* values are markers, nothing to free */
+    sms_strmap_free_values(&st->posts, free_post, &classes_absent);
+    sms_strmap_close(&st->posts);
+    sms_free(st->want_posts);
     sms_free(st->want_classes);
     sms_free(st->want_codes);
     sms_free(st->want_rosters);
@@ -109,6 +119,12 @@ void classes_state_want_enrolled(classes_state_t *st, sms_str_t class_id, sms_st
     last->n++;
 }
 
+void classes_state_want_post(classes_state_t *st, sms_str_t post_id) {
+    if (post_id.len == 0) return;
+    st->want_posts = grow(st->want_posts, st->n_want_posts, &st->cap_want_posts, sizeof *st->want_posts);
+    st->want_posts[st->n_want_posts++] = post_id;
+}
+
 static size_t enrolled_key(const char *class_id, size_t class_len, sms_str_t student, char *out, size_t cap) {
     int n = snprintf(out, cap, "%.*s\n%.*s", (int)class_len, class_id, (int)student.len, student.ptr);
     return n < 0 ? 0 : (size_t)n >= cap ? cap - 1 : (size_t)n;
@@ -170,7 +186,17 @@ static void take_roster(classes_state_t *st, const classes_want_roster_t *w, con
     }
 }
 
-/* Appends the reads of every want, in the order take_replies reads them. */
+static void take_post(classes_state_t *st, sms_str_t id, const redisReply *r) {
+    if (sms_strmap_get(&st->posts, id.ptr, id.len) != NULL) return; /* the first read (or the overlay) stands */
+    cJSON *doc = r->type == REDIS_REPLY_STRING ? cJSON_ParseWithLength(r->str, r->len) : NULL;
+    if (doc && !cJSON_IsObject(doc)) {
+        cJSON_Delete(doc);
+        doc = NULL;
+    }
+    sms_strmap_put(&st->posts, id.ptr, id.len, doc ? (void *)doc : &classes_absent);
+}
+
+/* Appends the reads of every want, in the order classes_state_fetch reads them. */
 static void append_wants(classes_state_t *st) {
     char codeu[512];
     for (size_t i = 0; i < st->n_want_classes; i++)
@@ -185,12 +211,15 @@ static void append_wants(classes_state_t *st) {
         sms_free(cd);
     }
     for (size_t i = 0; i < st->n_want_rosters; i++) append_roster(st, &st->want_rosters[i]);
+    for (size_t i = 0; i < st->n_want_posts; i++)
+        redisAppendCommand(st->rc, "GET " CLASSES_KEY_POST "%b", st->want_posts[i].ptr, st->want_posts[i].len);
 }
 
 int classes_state_fetch(void *state) {
     classes_state_t *st = state;
     append_wants(st);
-    size_t n_classes = st->n_want_classes, n_codes = st->n_want_codes, total = n_classes + n_codes + st->n_want_rosters;
+    size_t n_classes = st->n_want_classes, n_codes = st->n_want_codes, n_rosters = st->n_want_rosters;
+    size_t total = n_classes + n_codes + n_rosters + st->n_want_posts;
     int rc = 0;
     for (size_t i = 0; i < total; i++) {
         redisReply *r;
@@ -198,7 +227,8 @@ int classes_state_fetch(void *state) {
         if (sms_redis_get_replies(st->rc, &r, 1) != 0) return -1;
         if (i < n_classes) take_class(st, st->want_classes[i], r);
         else if (i < n_classes + n_codes) take_code(st, &st->want_codes[i - n_classes], r);
-        else take_roster(st, &st->want_rosters[i - n_classes - n_codes], r);
+        else if (i < n_classes + n_codes + n_rosters) take_roster(st, &st->want_rosters[i - n_classes - n_codes], r);
+        else take_post(st, st->want_posts[i - n_classes - n_codes - n_rosters], r);
         if (sms_redis_free_replies(&r, 1) != 0) rc = -1;
     }
     return rc;
@@ -256,4 +286,43 @@ void classes_state_set_roster_version(classes_state_t *st, const char *class_id,
 void classes_state_set_chat_seq(classes_state_t *st, const char *class_id, int64_t chat_seq) {
     void *v = sms_strmap_get(&st->classes, class_id, strlen(class_id));
     if (v && v != &classes_absent) ((classes_class_t *)v)->chat_seq = chat_seq;
+}
+
+static sms_str_t json_str(const cJSON *doc, const char *name) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, name);
+    return cJSON_IsString(v) ? (sms_str_t){v->valuestring, strlen(v->valuestring)} : (sms_str_t){"", 0};
+}
+
+static int64_t json_time(const cJSON *doc, const char *name, int64_t otherwise) {
+    sms_str_t s = json_str(doc, name);
+    int64_t ms;
+    return s.len && sms_rfc3339_parse(s.ptr, s.len, &ms) == 0 ? ms : otherwise;
+}
+
+bool classes_state_post(classes_state_t *st, sms_str_t id, classes_post_t *out) {
+    void *v = sms_strmap_get(&st->posts, id.ptr, id.len);
+    if (v == NULL || v == &classes_absent) return false;
+    const cJSON *doc = v, *version = cJSON_GetObjectItemCaseSensitive(doc, "version");
+    memset(out, 0, sizeof *out);
+    out->id = json_str(doc, "id");
+    out->class_id = json_str(doc, "class_id");
+    out->lecturer_id = (sms_str_t){"", 0};
+    out->author_id = json_str(doc, "author_id");
+    out->title = json_str(doc, "title");
+    out->body = json_str(doc, "body");
+    out->pinned = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "pinned"));
+    out->created_at = json_time(doc, "created_at", 0);
+    out->updated_at = json_time(doc, "updated_at", out->created_at);
+    out->version = cJSON_IsNumber(version) ? (int64_t)version->valuedouble : 1;
+    return true;
+}
+
+void classes_state_set_post(classes_state_t *st, const classes_post_t *p) {
+    sms_buf_t json;
+    sms_buf_init(&json);
+    classes_render_post_json(p, &json);
+    cJSON *doc = cJSON_ParseWithLength(json.data, json.len);
+    sms_buf_close(&json);
+    void *prev = sms_strmap_put(&st->posts, p->id.ptr, p->id.len, doc ? (void *)doc : &classes_absent);
+    if (prev && prev != &classes_absent) cJSON_Delete(prev);
 }

@@ -30,6 +30,7 @@ typedef struct classes_state_s {
     sms_strmap_t classes; /* id -> classes_class_t* (or &classes_absent) */
     sms_strmap_t codes;   /* "<lecturer>\n<CODE>" -> char* id of the active holder (or &classes_absent) */
     sms_strmap_t enrolled; /* "<class>\n<student>" -> &classes_present or &classes_absent */
+    sms_strmap_t posts;    /* post id -> cJSON* of its view document (or &classes_absent) */
     /* What the batch wants read (strings borrow the batch's commands). */
     sms_str_t *want_classes;
     size_t n_want_classes, cap_want_classes;
@@ -39,6 +40,8 @@ typedef struct classes_state_s {
     size_t n_want_rosters, cap_want_rosters;
     sms_str_t *want_students;
     size_t n_want_students, cap_want_students;
+    sms_str_t *want_posts;
+    size_t n_want_posts, cap_want_posts;
 } classes_state_t;
 
 extern char classes_absent, classes_present;
@@ -59,10 +62,19 @@ void classes_state_free(void *state);
 void classes_state_want_class(classes_state_t *st, sms_str_t id);
 void classes_state_want_code(classes_state_t *st, sms_str_t lecturer, sms_str_t code);
 void classes_state_want_enrolled(classes_state_t *st, sms_str_t class_id, sms_str_t student);
+/* The post's view document (post:<id>). */
+void classes_state_want_post(classes_state_t *st, sms_str_t post_id);
 
 /* Lookups; all return NULL when absent. */
 const classes_class_t *classes_state_class(classes_state_t *st, sms_str_t id);
 const char *classes_state_code_holder(classes_state_t *st, const char *lecturer, const char *code);
+
+/* Fills out from the post's view document (strings borrow the state until
+ * its next change of that post; lecturer_id is left empty; a never-edited
+ * post is version 1, updated at its creation). False when absent. */
+bool classes_state_post(classes_state_t *st, sms_str_t id, classes_post_t *out);
+/* Overlay for post edits: the post's document as the projection will write it. */
+void classes_state_set_post(classes_state_t *st, const classes_post_t *p);
 
 /* Whether student is on class's roster (false when never fetched). */
 bool classes_state_enrolled(classes_state_t *st, const char *class_id, sms_str_t student);

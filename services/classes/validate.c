@@ -80,6 +80,12 @@ static void check_post(sms_check_t *c, const msgpack_object *d) {
     sms_check_time(c, d, "created_at", NULL);
 }
 
+static void check_post_updated(sms_check_t *c, const msgpack_object *d) {
+    check_post(c, d);
+    sms_check_time(c, d, "updated_at", NULL);
+    sms_check_counter(c, d, "version", NULL);
+}
+
 static void check_chat(sms_check_t *c, const msgpack_object *d) {
     sms_check_str(c, d, "id", SMS_CHECK_ID, 0, 1, SMS_EVENT_ID_MAX, NULL);
     sms_check_str(c, d, "class_id", SMS_CHECK_ID, 0, 1, SMS_EVENT_ID_MAX, NULL);
@@ -99,6 +105,7 @@ static const sms_event_rule_t rules[] = {
     {NULL, "class.students_enrolled", CLASSES_EVENT_VERSION, true, check_enrolled},
     {NULL, "class.student_unenrolled", CLASSES_EVENT_VERSION, true, check_unenrolled},
     {NULL, "post.created", CLASSES_EVENT_VERSION, true, check_post},
+    {NULL, "post.updated", CLASSES_EVENT_VERSION, true, check_post_updated},
     {NULL, "chat.message_posted", CLASSES_EVENT_VERSION, true, check_chat},
 };
 

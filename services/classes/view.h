@@ -32,7 +32,7 @@
 /* posts:<class>: zset (score 0) of "<1 pinned|0><created_at ms, 13 digits>:<post id>":
  * reverse lex order = pinned first, then newest. */
 #define CLASSES_KEY_POSTS CLASSES_KEY_PREFIX "posts:"
-/* post:<id>: string, the post's public JSON. */
+/* post:<id>: string, the post's public JSON (once edited, with its version and updated_at). */
 #define CLASSES_KEY_POST CLASSES_KEY_PREFIX "post:"
 /* chat:<class>: zset, member = a chat message's public JSON, score = its seq. */
 #define CLASSES_KEY_CHAT CLASSES_KEY_PREFIX "chat:"
@@ -65,6 +65,7 @@
  *   roster.enroll    "200 enroll <class id> <enrolled> <already>"
  *   roster.unenroll  "200 unenroll <class id>"
  *   post.create      "201 post <class id> <post id>"
+ *   post.update      "200 post <class id> <post id>"
  *   chat.post        "201 chat <class id> <seq>" */
 #define CLASSES_RECORD_ENROLL "enroll"
 #define CLASSES_RECORD_UNENROLL "unenroll"
