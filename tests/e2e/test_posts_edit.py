@@ -112,8 +112,8 @@ def test_post_updated_event(api, kafka_brokers):
     c = api.create()
     p = _post(api, c["id"])
     e = assert_json(_edit(api, c["id"], p["id"], {"pinned": False}), 200)
-    evs = [ev for ev in read_events(kafka_brokers, [c["id"]], topic=POSTS_TOPIC)
-           if ev["type"] == "post.updated" and ev["data"]["id"] == p["id"]]
+    evs = [it["value"] for it in read_events(kafka_brokers, [c["id"]], topic=POSTS_TOPIC)
+           if it["value"]["type"] == "post.updated" and it["value"]["data"]["id"] == p["id"]]
     assert len(evs) == 1, evs
     d = evs[0]["data"]
     assert d["version"] == 2 and d["pinned"] is False and d["class_id"] == c["id"]
