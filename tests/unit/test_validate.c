@@ -65,6 +65,7 @@ static const vector_t vectors[] = {
     {"class.students_enrolled.v1", "sms.events.classes", "classes assignments grading notifications"},
     {"class.student_unenrolled.v1", "sms.events.classes", "classes assignments grading notifications"},
     {"post.created.v1", "sms.events.posts", "classes notifications"},
+    {"post.updated.v1", "sms.events.posts", "classes"},
     {"chat.message_posted.v1", "sms.events.chat", "classes"},
     {"assignment.created.v1", "sms.events.assignments", "assignments grading notifications"},
     {"assignment.updated.v1", "sms.events.assignments", "assignments grading notifications"},
