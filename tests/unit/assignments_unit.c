@@ -70,12 +70,6 @@ void assignments_unit_out_close(assignments_unit_out_t *out) {
     memset(out, 0, sizeof *out);
 }
 
-bool assignments_unit_has_error(const sms_decision_t *d, const char *field) {
-    for (size_t i = 0; i < d->n_errors; i++)
-        if (strcmp(d->errors[i].field, field) == 0) return true;
-    return false;
-}
-
 bool assignments_unit_event_is(const assignments_unit_out_t *out, const char *t) {
     return out->has_event && out->event_type.len == strlen(t) && memcmp(out->event_type.ptr, t, out->event_type.len) == 0;
 }

@@ -78,11 +78,7 @@ static inline void cu_done(cu_run_t *r) {
     unit_cmd_free(&r->f);
 }
 
-static inline bool cu_has_error(const cu_run_t *r, const char *field) {
-    for (size_t i = 0; i < r->d.n_errors; i++)
-        if (strcmp(r->d.errors[i].field, field) == 0) return true;
-    return false;
-}
+static inline bool cu_has_error(const cu_run_t *r, const char *field) { return unit_has_error(&r->d, field); }
 
 static inline bool cu_event_is(const cu_run_t *r, const char *type) {
     return r->has_event && r->event.type.len == strlen(type) && memcmp(r->event.type.ptr, type, r->event.type.len) == 0;
