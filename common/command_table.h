@@ -40,7 +40,7 @@
 
 #include "envelope.h"
 
-struct sms_decision_s; /* worker.h */
+struct sms_decision_s; /* decision.h */
 
 /* The record a projection wrote for a command in the view's cmds hash, read
  * back: "<status> <word> <word> ...", words separated by one space. The

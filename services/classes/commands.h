@@ -25,7 +25,7 @@
 #include "id.h"
 #include "schema.h"
 #include "state.h"
-#include "worker.h"
+#include "decision.h"
 
 #define CLASSES_MAX_ERRORS 16 /* field errors listed in a 400 */
 
