@@ -50,13 +50,8 @@ static const char *secret(size_t *len) {
 
 /* ---- validation ---- */
 
-/* Upload ids are ours (sms_id_new): 26 characters of Crockford base32. */
-static int upload_id_valid(const char *id) {
-    if (id == NULL || strlen(id) != SMS_ID_LEN) return 0;
-    for (const char *p = id; *p; p++)
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'Z'))) return 0;
-    return 1;
-}
+/* Upload ids are ours (sms_id_new): the route kit's id check. */
+static int upload_id_valid(const char *id) { return id != NULL && gw_valid_ulid(id); }
 
 /* 1..255 characters of valid UTF-8 without '/', controls (C0, DEL, C1). */
 static const char *filename_problem(const char *s) {
