@@ -134,7 +134,7 @@ static void send_reply(worker_t *w, item_t *it) {
     snprintf(topic, sizeof topic, "%.*s", (int)it->cmd.reply_to.len, it->cmd.reply_to.ptr);
     int rc;
     while ((rc = sms_producer_send(w->producer, topic, it->cmd.id, sb.data, sb.size, it->cmd.traceparent, NULL)) ==
-           SMS_KAFKA_EQUEUE)
+           SMS_EQUEUE)
         sms_producer_poll(w->producer, 10);
     msgpack_sbuffer_destroy(&sb);
 }
@@ -197,7 +197,7 @@ static bool decision_events_valid(worker_t *w, const sms_decision_t *d) {
         const sms_decision_event_t *de = &d->events[e];
         sms_event_t ev;
         char why[SMS_QUARANTINE_REASON_MAX];
-        int bad = sms_event_decode(de->event.data, de->event.size, &ev) != SMS_ENV_OK;
+        int bad = sms_event_decode(de->event.data, de->event.size, &ev) != SMS_OK;
         if (bad) snprintf(why, sizeof why, "not an event envelope");
         else {
             bad = w->ops->validate(sms_view_tail_event_topic(w, de), &ev, why, sizeof why) != 0;
@@ -218,7 +218,7 @@ static bool decision_events_valid(worker_t *w, const sms_decision_t *d) {
 static void answer_undecodable(item_t *it) {
     const rd_kafka_message_t *m = it->msg;
     sms_str_t id, reply_to;
-    if (sms_command_peek(m->payload, m->len, &id, &reply_to) != SMS_ENV_OK || !valid_reply_topic(reply_to) ||
+    if (sms_command_peek(m->payload, m->len, &id, &reply_to) != SMS_OK || !valid_reply_topic(reply_to) ||
         id.len == 0) {
         sms_log(SMS_LOG_WARN, "command_undecodable", "partition %d offset %lld: no id or reply topic; skipped",
                 m->partition, (long long)m->offset);
@@ -286,7 +286,7 @@ static void item_produce(worker_t *w, item_t *it, size_t *appended) {
         int prc;
         while ((prc = sms_producer_send(w->producer, sms_view_tail_event_topic(w, ev), SMS_STR(ev->key),
                                         ev->event.data, ev->event.size, it->cmd.traceparent, &it->evs[e])) ==
-               SMS_KAFKA_EQUEUE)
+               SMS_EQUEUE)
             sms_producer_poll(w->producer, 10);
         if (prc != 0) {
             it->dr_err = -1; /* a command is answered 503 */
@@ -351,7 +351,7 @@ static void decode_source(worker_t *w, item_t *it) {
     const rd_kafka_message_t *m = it->msg;
     const char *topic = rd_kafka_topic_name(m->rkt);
     char why[SMS_QUARANTINE_REASON_MAX];
-    if (sms_event_decode(m->payload, m->len, &it->src) != SMS_ENV_OK) {
+    if (sms_event_decode(m->payload, m->len, &it->src) != SMS_OK) {
         snprintf(why, sizeof why, "not an event envelope");
     } else if (w->ops->validate && w->ops->validate(topic, &it->src, why, sizeof why) != 0) {
         sms_event_close(&it->src);
@@ -373,7 +373,7 @@ static void batch_decode(batch_t *b) {
             b->n_sources += it->source;
             continue;
         }
-        if (sms_command_decode(it->msg->payload, it->msg->len, &it->cmd) != SMS_ENV_OK ||
+        if (sms_command_decode(it->msg->payload, it->msg->len, &it->cmd) != SMS_OK ||
             !valid_reply_topic(it->cmd.reply_to)) {
             if (it->cmd.data) sms_command_close(&it->cmd);
             answer_undecodable(it);

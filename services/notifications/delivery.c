@@ -330,7 +330,7 @@ static void set_paused(sms_consumer_t *c, bool pause) {
  * NOTIF_DELIVERY_FULL: not stored, to be handled again. */
 static int handle(core_t *k, sms_consumer_t *c, const rd_kafka_message_t *m) {
     sms_event_t ev;
-    bool decoded = sms_event_decode(m->payload, m->len, &ev) == SMS_ENV_OK;
+    bool decoded = sms_event_decode(m->payload, m->len, &ev) == SMS_OK;
     redisContext *rc = redis_ready(k);
     notif_delivery_pos_t pos = {rd_kafka_topic_name(m->rkt), m->partition, m->offset};
     int r = rc ? k->ops->handle(k->ch, rc, &pos, decoded ? &ev : NULL, sms_now_ms()) : -1;

@@ -20,7 +20,7 @@ static void decode_outcome(assignments_unit_out_t *out) {
     if (d->status < 400 && d->body.size > 0)
         out->has_body = msgpack_unpack_next(&out->body, d->body.data, d->body.size, NULL) == MSGPACK_UNPACK_SUCCESS;
     if (d->n_events > 0) {
-        assert_int_equal(sms_event_decode(d->events[0].event.data, d->events[0].event.size, &out->ev), SMS_ENV_OK);
+        assert_int_equal(sms_event_decode(d->events[0].event.data, d->events[0].event.size, &out->ev), SMS_OK);
         out->has_event = true;
         out->event_type = out->ev.type;
     }

@@ -51,7 +51,7 @@ static inline void cu_decide(classes_state_t *st, const char *type, const char *
     sms_free(args);
     if (r->d.n_events) {
         const msgpack_sbuffer *sb = &r->d.events[0].event;
-        assert_int_equal(sms_event_decode(sb->data, sb->size, &r->event), SMS_ENV_OK);
+        assert_int_equal(sms_event_decode(sb->data, sb->size, &r->event), SMS_OK);
         r->has_event = true;
     }
 }

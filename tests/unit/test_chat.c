@@ -142,7 +142,7 @@ static void test_event_vector(void **state) {
     size_t blen;
     char *bytes = unit_vector("chat.message_posted.v1", "msgpack", &blen);
     sms_event_t ev;
-    assert_int_equal(sms_event_decode(bytes, blen, &ev), SMS_ENV_OK);
+    assert_int_equal(sms_event_decode(bytes, blen, &ev), SMS_OK);
     classes_chat_t m;
     assert_int_equal(classes_read_chat(ev.data, &m), 0);
     assert_int_equal(m.seq, 1);

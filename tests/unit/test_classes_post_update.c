@@ -116,7 +116,7 @@ static void test_event_vector(void **state) {
     size_t blen;
     char *bytes = unit_vector("post.updated.v1", "msgpack", &blen);
     sms_event_t ev;
-    assert_int_equal(sms_event_decode(bytes, blen, &ev), SMS_ENV_OK);
+    assert_int_equal(sms_event_decode(bytes, blen, &ev), SMS_OK);
     classes_post_t p;
     assert_int_equal(classes_read_post_updated(ev.data, &p), 0);
     assert_int_equal(p.version, 2);

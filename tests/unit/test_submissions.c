@@ -256,7 +256,7 @@ static void test_upload_vector(void **state) {
     size_t n;
     char *bytes = unit_vector("upload.completed.v1", "msgpack", &n);
     sms_event_t ev;
-    assert_int_equal(sms_event_decode(bytes, n, &ev), SMS_ENV_OK);
+    assert_int_equal(sms_event_decode(bytes, n, &ev), SMS_OK);
     assignments_upload_t u;
     assert_int_equal(assignments_read_upload(ev.data, ev.actor, &u), 0);
     msgpack_sbuffer sb;

@@ -27,7 +27,7 @@ void unit_cmd_make(unit_cmd_t *f, const sms_command_head_t *h, const char *body)
     assert_int_equal(sms_json_to_msgpack(json, &pk), 0);
     cJSON_Delete(json);
     sms_command_pack_tail(&pk, &head);
-    assert_int_equal(sms_command_decode(f->sb.data, f->sb.size, &f->cmd), SMS_ENV_OK);
+    assert_int_equal(sms_command_decode(f->sb.data, f->sb.size, &f->cmd), SMS_OK);
 }
 
 void unit_cmd_free(unit_cmd_t *f) {
