@@ -20,6 +20,7 @@
 #include "redis.h"
 #include "schema.h"
 #include "smtp.h"
+#include "view.h"
 #include "webhook.h"
 
 #define DIGEST_USERS_PER_TICK 16
@@ -76,13 +77,13 @@ static sms_redis_script_t digest_done_script = {.source =
  * view that FLUSHALL wiped or rebuild-views is replaying knows no address,
  * which says nothing about the student. {'wait'}, {'none'} or {'ok', addr}. */
 static sms_redis_script_t address_script = {.source =
-    "if redis.call('HEXISTS', 'sms:notifications:meta', 'built') == 0 then return {'wait'} end\n"
-    "local a = redis.call('HGET', 'sms:notifications:emails', ARGV[1])\n"
+    "if redis.call('HEXISTS', '" NOTIF_VIEW_KEY(NOTIF_VIEW_META) "', '" NOTIF_VIEW_META_BUILT "') == 0 then return {'wait'} end\n"
+    "local a = redis.call('HGET', '" NOTIF_VIEW_KEY(NOTIF_VIEW_EMAILS) "', ARGV[1])\n"
     "if not a or a == '' then return {'none'} end\n"
     "return {'ok', a}\n"};
 
 static const char *const topics[] = {NOTIF_TOPIC, NULL};
-static const char *const views[] = {"sms:notifications:", NULL};
+static const char *const views[] = {NOTIF_VIEW_PREFIX, NULL};
 
 typedef struct email_s {
     const sms_config_t *cfg;
