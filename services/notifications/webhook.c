@@ -363,11 +363,9 @@ static int wh_handle(void *ch, redisContext *rc, const notif_delivery_pos_t *pos
     const char *topic = pos->topic;
     (void)ch;
     if (ev == NULL) return 0; /* not an envelope: nothing this channel can deliver */
-    bool is = ev->type.len == strlen("notification.created") && memcmp(ev->type.ptr, "notification.created", ev->type.len) == 0;
-    if (strcmp(topic, NOTIF_TOPIC) == 0) return is ? handle_notification(rc, ev, now) : 0;
-    bool dead = ev->type.len == strlen("notification.dead_lettered") &&
-                memcmp(ev->type.ptr, "notification.dead_lettered", ev->type.len) == 0;
-    return dead ? handle_redrive(rc, ev, now) : 0;
+    if (strcmp(topic, NOTIF_TOPIC) == 0)
+        return notif_str_is(ev->type, "notification.created") ? handle_notification(rc, ev, now) : 0;
+    return notif_str_is(ev->type, "notification.dead_lettered") ? handle_redrive(rc, ev, now) : 0;
 }
 
 static size_t discard(char *p, size_t size, size_t n, void *data) {
