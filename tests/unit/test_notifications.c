@@ -141,6 +141,15 @@ static msgpack_unpacked unpack(const msgpack_sbuffer *sb) {
     return u;
 }
 
+/* The preferences row's validate, then the merge into *p (as its decide does). */
+static int validate_prefs(const msgpack_object *data, notif_prefs_t *p, sms_decision_t *d) {
+    sms_command_t cmd = {.data = data};
+    notif_prefs_args_t a;
+    if (notif_prefs_validate(&cmd, &a, d) != 0) return -1;
+    notif_prefs_merge(&a, p);
+    return 0;
+}
+
 static void test_prefs_merge_and_validation(void **state) {
     (void)state;
     msgpack_sbuffer sb;
@@ -161,7 +170,7 @@ static void test_prefs_merge_and_validation(void **state) {
     notif_prefs_default(&p);
     sms_decision_t d;
     memset(&d, 0, sizeof d);
-    assert_int_equal(notif_validate_prefs(&u.data, &p, &d), 0);
+    assert_int_equal(validate_prefs(&u.data, &p, &d), 0);
     assert_true(p.webhook && p.email && !p.posts && p.grades);
     sms_buf_t json;
     sms_buf_init(&json);
@@ -186,7 +195,7 @@ static void test_prefs_merge_and_validation(void **state) {
     msgpack_pack_true(&pk);
     u = unpack(&sb);
     notif_prefs_t before = p;
-    assert_int_equal(notif_validate_prefs(&u.data, &p, &d), -1);
+    assert_int_equal(validate_prefs(&u.data, &p, &d), -1);
     assert_int_equal(d.status, 422);
     assert_int_equal(d.n_errors, 2);
     assert_string_equal(d.errors[0].field, "channels.inbox");
