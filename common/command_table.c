@@ -71,10 +71,24 @@ int sms_command_record_is(const sms_command_record_t *rec, size_t i, const char 
     return i < rec->argc && rec->argv[i].len == strlen(s) && memcmp(rec->argv[i].ptr, s, rec->argv[i].len) == 0;
 }
 
+int sms_command_check_sender(const sms_command_t *cmd, const char *const *roles, const char *refusal,
+                             sms_decision_t *d) {
+    bool allowed = false;
+    for (const char *const *r = roles; *r && !allowed; r++) allowed = sms_str_is(cmd->role, *r);
+    if (!allowed) {
+        sms_decision_fail(d, 403, "forbidden", "%s", refusal);
+        return -1;
+    }
+    if (cmd->v != 1) {
+        sms_decision_fail(d, 400, "unsupported_version", "command version %lld is not supported", (long long)cmd->v);
+        return -1;
+    }
+    return 0;
+}
+
 const sms_command_row_t *sms_command_find(const sms_command_table_t *t, sms_str_t type) {
     for (size_t i = 0; i < t->n_rows; i++)
-        if (strlen(t->rows[i].type) == type.len && memcmp(t->rows[i].type, type.ptr, type.len) == 0)
-            return &t->rows[i];
+        if (sms_str_is(type, t->rows[i].type)) return &t->rows[i];
     return NULL;
 }
 

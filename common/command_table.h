@@ -99,6 +99,13 @@ typedef struct sms_command_table_s {
 
 #define SMS_COMMAND_ROWS(rows) (rows), (sizeof(rows) / sizeof((rows)[0]))
 
+/* The checks every command makes first, in this order: its sender's role
+ * is one of roles (NULL-terminated), else 403 forbidden with refusal as
+ * the detail; its envelope version is 1 (the only one), else 400
+ * unsupported_version. 0, or -1 with d failed. */
+int sms_command_check_sender(const sms_command_t *cmd, const char *const *roles, const char *refusal,
+                             struct sms_decision_s *d);
+
 /* The row for type, or NULL. */
 const sms_command_row_t *sms_command_find(const sms_command_table_t *t, sms_str_t type);
 

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "error.h"
 
@@ -26,6 +27,10 @@ typedef struct sms_str_s {
 } sms_str_t;
 
 #define SMS_STR(s) ((sms_str_t){(s), strlen(s)})
+
+/* Whether s is the C string c, byte for byte (how tables find a row by a
+ * command's or an event's type). */
+static inline bool sms_str_is(sms_str_t s, const char *c) { return s.len == strlen(c) && memcmp(s.ptr, c, s.len) == 0; }
 
 /* Decoders return SMS_OK, SMS_EPARSE (not msgpack, or trailing bytes) or
  * SMS_EFIELD (a required key is missing or has the wrong type): error.h. */

@@ -18,8 +18,6 @@
 #define MAX_SCORE_MIN_H 1
 #define MAX_SCORE_MAX_H ((int64_t)(ASSIGNMENTS_MAX_SCORE_MAX * 100))
 
-static bool same(sms_str_t a, const char *b) { return a.len == strlen(b) && memcmp(a.ptr, b, a.len) == 0; }
-
 static bool key_is(const char *k, size_t klen, const char *name) {
     return strlen(name) == klen && memcmp(k, name, klen) == 0;
 }
@@ -28,15 +26,7 @@ static bool key_is(const char *k, size_t klen, const char *name) {
  * command's version (only v1 exists). */
 static int check_sender(const sms_command_t *cmd, const char *role, const char *refusal, sms_decision_t *d) {
     d->errors_limit = ASSIGNMENTS_MAX_ERRORS;
-    if (!same(cmd->role, role)) {
-        sms_decision_fail(d, 403, "forbidden", "%s", refusal);
-        return -1;
-    }
-    if (cmd->v != 1) {
-        sms_decision_fail(d, 400, "unsupported_version", "command version %lld is not supported", (long long)cmd->v);
-        return -1;
-    }
-    return 0;
+    return sms_command_check_sender(cmd, (const char *const[]){role, NULL}, refusal, d);
 }
 
 /* ---- assignment bodies ---- */
@@ -209,7 +199,7 @@ void assignments_decide_create(void *state, const sms_command_t *cmd, const void
     sms_str_t cid = b->class_id;
     /* Another lecturer's class is answered exactly like a missing one. */
     const assignments_class_t *cls = assignments_state_class(st, cid);
-    if (cls == NULL || !same(cmd->actor, cls->lecturer_id)) {
+    if (cls == NULL || !sms_str_is(cmd->actor, cls->lecturer_id)) {
         /* A class created a moment ago may not have reached us yet. */
         if (cls == NULL) sms_decision_stale(d, 404, "not_found", "no class %.*s", (int)cid.len, cid.ptr);
         else sms_decision_fail(d, 404, "not_found", "no class %.*s", (int)cid.len, cid.ptr);
@@ -243,7 +233,7 @@ void assignments_decide_create(void *state, const sms_command_t *cmd, const void
 /* The caller's assignment, or 404 (another lecturer's is not shown to exist). */
 static const assignments_assignment_t *owned(assignments_state_t *st, const sms_command_t *cmd, sms_decision_t *d) {
     const assignments_assignment_t *cur = assignments_state_assignment(st, cmd->key);
-    if (cur == NULL || !same(cmd->actor, cur->lecturer_id)) {
+    if (cur == NULL || !sms_str_is(cmd->actor, cur->lecturer_id)) {
         sms_decision_fail(d, 404, "not_found", "no assignment %.*s", (int)cmd->key.len, cmd->key.ptr);
         return NULL;
     }
@@ -417,7 +407,7 @@ static size_t check_uploads(assignments_state_t *st, const sms_command_t *cmd, c
         for (uint32_t m = 0; m < j && !twice; m++) twice = msgpack_object_equal(ids->via.array.ptr[m], ids->via.array.ptr[j]);
         const char *owner = assignments_state_upload_owner(st, id);
         if (twice) sms_decision_error(d, f, (size_t)fn, "is listed twice");
-        else if (owner == NULL || !same(cmd->actor, owner))
+        else if (owner == NULL || !sms_str_is(cmd->actor, owner))
             sms_decision_error(d, f, (size_t)fn, "no completed upload of yours has this id (PUT the file to its upload URL first)");
     }
     return d->n_errors_total - before;

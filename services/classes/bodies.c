@@ -19,22 +19,11 @@ static bool key_is(const char *k, size_t klen, const char *name) {
     return strlen(name) == klen && memcmp(name, k, klen) == 0;
 }
 
-static bool is_role(const sms_command_t *cmd, const char *role) {
-    return cmd->role.len == strlen(role) && memcmp(cmd->role.ptr, role, cmd->role.len) == 0;
-}
-
 /* What every command but chat.post checks first: a lecturer, version 1. */
 static int lecturer_v1(const sms_command_t *cmd, sms_decision_t *d) {
     d->errors_limit = CLASSES_MAX_ERRORS;
-    if (!is_role(cmd, "lecturer")) {
-        sms_decision_fail(d, 403, "forbidden", "only lecturers manage classes and rosters");
-        return -1;
-    }
-    if (cmd->v != 1) {
-        sms_decision_fail(d, 400, "unsupported_version", "command version %lld is not supported", (long long)cmd->v);
-        return -1;
-    }
-    return 0;
+    return sms_command_check_sender(cmd, (const char *const[]){"lecturer", NULL},
+                                    "only lecturers manage classes and rosters", d);
 }
 
 /* ---- classes ---- */
@@ -378,14 +367,9 @@ int classes_body_post_update(const sms_command_t *cmd, void *args, sms_decision_
 
 int classes_body_chat(const sms_command_t *cmd, void *args, sms_decision_t *d) {
     d->errors_limit = CLASSES_MAX_ERRORS;
-    if (!is_role(cmd, "lecturer") && !is_role(cmd, "student")) { /* students chat too */
-        sms_decision_fail(d, 403, "forbidden", "only the class's lecturer and its students chat");
+    if (sms_command_check_sender(cmd, (const char *const[]){"lecturer", "student", NULL}, /* students chat too */
+                                 "only the class's lecturer and its students chat", d) != 0)
         return -1;
-    }
-    if (cmd->v != 1) {
-        sms_decision_fail(d, 400, "unsupported_version", "command version %lld is not supported", (long long)cmd->v);
-        return -1;
-    }
     classes_chat_args_t *a = args;
     const msgpack_object *data = cmd->data, *text = NULL;
     for (uint32_t k = 0; k < data->via.map.size; k++) {

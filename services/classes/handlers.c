@@ -14,10 +14,6 @@ static char *(*id_source)(char out[SMS_ID_SIZE]) = sms_id_new;
 
 void classes_decide_set_id_source(char *(*fn)(char out[SMS_ID_SIZE])) { id_source = fn ? fn : sms_id_new; }
 
-static bool is_role(const sms_command_t *cmd, const char *role) {
-    return cmd->role.len == strlen(role) && memcmp(cmd->role.ptr, role, cmd->role.len) == 0;
-}
-
 /* ---- prefetch ---- */
 
 void classes_prefetch_class(void *state, const sms_command_t *cmd, const void *args) {
@@ -53,7 +49,7 @@ void classes_prefetch_post_update(void *state, const sms_command_t *cmd, const v
 void classes_prefetch_chat(void *state, const sms_command_t *cmd, const void *args) {
     (void)args;
     classes_state_want_class(state, cmd->key);
-    if (is_role(cmd, "student") && cmd->actor.len <= CLASSES_STUDENT_ID_MAX)
+    if (sms_str_is(cmd->role, "student") && cmd->actor.len <= CLASSES_STUDENT_ID_MAX)
         classes_state_want_enrolled(state, cmd->key, cmd->actor);
 }
 
@@ -314,7 +310,7 @@ void classes_decide_post_update(void *state, const sms_command_t *cmd, const voi
 static const classes_class_t *chat_class(classes_state_t *st, const sms_command_t *cmd, sms_decision_t *d) {
     const classes_class_t *cur = classes_state_class(st, cmd->key);
     bool allowed = false;
-    if (cur && is_role(cmd, "lecturer"))
+    if (cur && sms_str_is(cmd->role, "lecturer"))
         allowed = strlen(cur->lecturer_id) == cmd->actor.len &&
                   memcmp(cur->lecturer_id, cmd->actor.ptr, cmd->actor.len) == 0;
     else if (cur)

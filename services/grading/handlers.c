@@ -15,7 +15,6 @@
 
 /* ---- shared ---- */
 
-static bool str_eq(sms_str_t s, const char *lit) { return s.len == strlen(lit) && memcmp(s.ptr, lit, s.len) == 0; }
 
 /* The index of key (a str) in names[0..n), or -1: how the decoders dispatch
  * on a map's keys in one pass. */
@@ -56,15 +55,7 @@ static grading_text_t text_check(const msgpack_object *v, size_t max, sms_str_t 
 
 /* Who may send the command (role) and its version. 0, or -1 with d failed. */
 static int check_sender(const sms_command_t *cmd, const char *role, const char *forbidden, sms_decision_t *d) {
-    if (!str_eq(cmd->role, role)) {
-        sms_decision_fail(d, 403, "forbidden", "%s", forbidden);
-        return -1;
-    }
-    if (cmd->v != 1) {
-        sms_decision_fail(d, 400, "unsupported_version", "command version %lld is not supported", (long long)cmd->v);
-        return -1;
-    }
-    return 0;
+    return sms_command_check_sender(cmd, (const char *const[]){role, NULL}, forbidden, d);
 }
 
 void grading_handle_prefetch(void *state, const sms_command_t *cmd, const void *args) {
@@ -86,7 +77,7 @@ static grading_assignment_t *known_assignment(grading_state_t *st, const sms_com
 static grading_assignment_t *owned_assignment(grading_state_t *st, const sms_command_t *cmd, sms_decision_t *d) {
     grading_assignment_t *a = known_assignment(st, cmd, d);
     if (a == NULL) return NULL;
-    if (!str_eq(cmd->actor, a->lecturer_id)) {
+    if (!sms_str_is(cmd->actor, a->lecturer_id)) {
         sms_decision_fail(d, 404, "not_found", "no assignment %.*s", (int)cmd->key.len, cmd->key.ptr);
         return NULL;
     }

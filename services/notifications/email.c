@@ -216,7 +216,7 @@ static int em_handle(void *ch, redisContext *rc, const notif_delivery_pos_t *pos
     email_t *e = ch;
     notif_message_t m;
     sms_str_t nid;
-    if (ev == NULL || !notif_str_is(ev->type, "notification.created") || notif_read_message(ev->data, &m, &nid) != 0)
+    if (ev == NULL || !sms_str_is(ev->type, "notification.created") || notif_read_message(ev->data, &m, &nid) != 0)
         return 0;
     if (!hints_have(ev->data, "email")) return 0; /* switched off by the recipient */
     char id[SMS_ID_SIZE], user[160], addr[320], now_s[24], win_s[24];

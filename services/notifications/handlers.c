@@ -163,7 +163,7 @@ static const struct {
 bool notif_content_of(const char *topic, const sms_event_t *ev, notif_content_t *c) {
     content_init(c);
     for (size_t i = 0; i < sizeof contents / sizeof contents[0]; i++)
-        if (strcmp(topic, contents[i].topic) == 0 && notif_str_is(ev->type, contents[i].type))
+        if (strcmp(topic, contents[i].topic) == 0 && sms_str_is(ev->type, contents[i].type))
             return contents[i].content(ev, c);
     return false;
 }

@@ -360,7 +360,7 @@ static const struct {
 /* ev's row index, or -1 when this view does not apply it. */
 static int applier_of(const char *topic, const sms_event_t *ev) {
     for (size_t i = 0; i < sizeof appliers / sizeof appliers[0]; i++)
-        if (strcmp(topic, appliers[i].topic) == 0 && notif_str_is(ev->type, appliers[i].type)) return (int)i;
+        if (strcmp(topic, appliers[i].topic) == 0 && sms_str_is(ev->type, appliers[i].type)) return (int)i;
     return -1;
 }
 

@@ -364,8 +364,8 @@ static int wh_handle(void *ch, redisContext *rc, const notif_delivery_pos_t *pos
     (void)ch;
     if (ev == NULL) return 0; /* not an envelope: nothing this channel can deliver */
     if (strcmp(topic, NOTIF_TOPIC) == 0)
-        return notif_str_is(ev->type, "notification.created") ? handle_notification(rc, ev, now) : 0;
-    return notif_str_is(ev->type, "notification.dead_lettered") ? handle_redrive(rc, ev, now) : 0;
+        return sms_str_is(ev->type, "notification.created") ? handle_notification(rc, ev, now) : 0;
+    return sms_str_is(ev->type, "notification.dead_lettered") ? handle_redrive(rc, ev, now) : 0;
 }
 
 static size_t discard(char *p, size_t size, size_t n, void *data) {

@@ -114,7 +114,7 @@ static void check_register(const msgpack_object *url_o, const msgpack_object *se
         sms_str_t s;
         bool known = false, dup = false;
         if (!sms_mp_str(&ev->via.array.ptr[i], &s.ptr, &s.len)) { events_ok = false; break; }
-        for (size_t k = 0; k < sizeof known_kinds / sizeof *known_kinds; k++) known |= notif_str_is(s, known_kinds[k]);
+        for (size_t k = 0; k < sizeof known_kinds / sizeof *known_kinds; k++) known |= sms_str_is(s, known_kinds[k]);
         for (size_t k = 0; k < a->n_events; k++)
             dup |= a->events[k].len == s.len && memcmp(a->events[k].ptr, s.ptr, s.len) == 0;
         events_ok = known;

@@ -356,8 +356,31 @@ static void test_replay(void **state) {
     assert_int_equal(calls.replies, 1);
 }
 
+static void test_check_sender(void **state) {
+    (void)state;
+    sms_command_t cmd;
+    memset(&cmd, 0, sizeof cmd);
+    cmd.role = SMS_STR("student");
+    cmd.v = 1;
+    sms_decision_t d;
+    sms_decision_init(&d);
+    assert_int_equal(sms_command_check_sender(&cmd, (const char *const[]){"lecturer", NULL}, "lecturers only", &d), -1);
+    assert_int_equal(d.status, 403);
+    assert_string_equal(d.problem_code, "forbidden");
+    assert_string_equal(d.detail, "lecturers only");
+    sms_decision_close(&d);
+    sms_decision_init(&d);
+    assert_int_equal(sms_command_check_sender(&cmd, (const char *const[]){"lecturer", "student", NULL}, "x", &d), 0);
+    cmd.v = 2; /* the role is checked first, then the version */
+    assert_int_equal(sms_command_check_sender(&cmd, (const char *const[]){"student", NULL}, "x", &d), -1);
+    assert_int_equal(d.status, 400);
+    assert_string_equal(d.problem_code, "unsupported_version");
+    sms_decision_close(&d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_check_sender),
         cmocka_unit_test(test_record_good),   cmocka_unit_test(test_record_bad_status),
         cmocka_unit_test(test_record_bad_words), cmocka_unit_test(test_record_too_long),
         cmocka_unit_test(test_record_u64),    cmocka_unit_test(test_find),
