@@ -55,6 +55,21 @@ typedef struct gw_script_s {
 /* Computes s->sha (SHA-1 of the source). */
 void gw_script_init(gw_script_t *s);
 
+/* Every Lua script the routes run, one NULL-terminated list per route file
+ * (routes_<file>.c defines gw_<file>_scripts beside its scripts), so
+ * test_gateway_views.c can check the keys, fields and offsets they read
+ * against the services' view.h layouts. app.c does not use them. */
+extern gw_script_t *const gw_assignments_scripts[];
+extern gw_script_t *const gw_chat_scripts[];
+extern gw_script_t *const gw_classes_scripts[];
+extern gw_script_t *const gw_grading_scripts[];
+extern gw_script_t *const gw_notifications_scripts[];
+extern gw_script_t *const gw_posts_scripts[];
+extern gw_script_t *const gw_roster_scripts[];
+extern gw_script_t *const gw_stream_scripts[];
+extern gw_script_t *const gw_submissions_scripts[];
+extern gw_script_t *const gw_webhooks_scripts[];
+
 /* Runs script with argv (argc strings) on the app's Redis; cb gets the reply
  * (NULL on failure). Returns 0, or -1 if Redis is not connected (cb not called). */
 int gw_script_call(gw_app_t *app, gw_script_t *s, int argc, const char **argv, const size_t *lens,

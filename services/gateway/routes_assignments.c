@@ -215,6 +215,9 @@ static void delete_assignment(gw_request_t *req, void *data) {
     gw_bus_send(app->bus, req, "assignments", "assignment.delete", gw_req_param(req, "id"), NULL);
 }
 
+/* This file's scripts, for test_gateway_views.c (route_kit.h). */
+gw_script_t *const gw_assignments_scripts[] = {&get_script, &list_script, NULL};
+
 int gw_routes_assignments(gw_app_t *app, gw_router_t *router) {
     gw_script_init(&get_script);
     gw_script_init(&list_script);

@@ -197,6 +197,9 @@ static void post_chat(gw_request_t *req, void *data) {
     cJSON_Delete(body);
 }
 
+/* This file's scripts, for test_gateway_views.c (route_kit.h). */
+gw_script_t *const gw_chat_scripts[] = {&read_script, NULL};
+
 int gw_routes_chat(gw_app_t *app, gw_router_t *router) {
     gw_script_init(&read_script);
     const unsigned auth = GW_ROUTE_AUTH, json = GW_ROUTE_AUTH | GW_ROUTE_JSON_BODY;

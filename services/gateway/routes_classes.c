@@ -120,6 +120,9 @@ static void delete_class(gw_request_t *req, void *data) {
     gw_bus_send(app->bus, req, "classes", "class.deactivate", gw_req_param(req, "id"), NULL);
 }
 
+/* This file's scripts, for test_gateway_views.c (route_kit.h). */
+gw_script_t *const gw_classes_scripts[] = {&list_script, NULL};
+
 int gw_routes_classes(gw_app_t *app, gw_router_t *router) {
     gw_script_init(&list_script);
     const unsigned auth = GW_ROUTE_AUTH, json = GW_ROUTE_AUTH | GW_ROUTE_JSON_BODY;

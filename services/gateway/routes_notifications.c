@@ -113,6 +113,9 @@ static void mark_read(gw_request_t *req, void *data) { send_command(req, data, "
 
 static void put_prefs(gw_request_t *req, void *data) { send_command(req, data, "notifications.preferences_set"); }
 
+/* This file's scripts, for test_gateway_views.c (route_kit.h). */
+gw_script_t *const gw_notifications_scripts[] = {&list_script, &count_script, &prefs_script, NULL};
+
 int gw_routes_notifications(gw_app_t *app, gw_router_t *router) {
     gw_script_init(&list_script);
     gw_script_init(&count_script);

@@ -106,6 +106,9 @@ static void create_post(gw_request_t *req, void *data) {
     gw_send_json_body(data, req, "classes", "post.create", gw_req_param(req, "class_id"));
 }
 
+/* This file's scripts, for test_gateway_views.c (route_kit.h). */
+gw_script_t *const gw_posts_scripts[] = {&list_script, &get_script, NULL};
+
 int gw_routes_posts(gw_app_t *app, gw_router_t *router) {
     gw_script_init(&list_script);
     gw_script_init(&get_script);

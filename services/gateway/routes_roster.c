@@ -299,6 +299,9 @@ static void unenroll(gw_request_t *req, void *data) {
     cJSON_Delete(body);
 }
 
+/* This file's scripts, for test_gateway_views.c (route_kit.h). */
+gw_script_t *const gw_roster_scripts[] = {&roster_script, &student_script, NULL};
+
 int gw_routes_roster(gw_app_t *app, gw_router_t *router) {
     gw_script_init(&roster_script);
     gw_script_init(&student_script);

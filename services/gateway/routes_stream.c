@@ -298,6 +298,9 @@ static void open_stream(gw_request_t *req, void *data) {
     stream_unhold(st);
 }
 
+/* This file's scripts, for test_gateway_views.c (route_kit.h). */
+gw_script_t *const gw_stream_scripts[] = {&read_script, NULL};
+
 int gw_routes_stream(gw_app_t *app, gw_router_t *router) {
     gw_script_init(&read_script);
     return gw_router_add(router, "GET", "/me/notifications/stream", GW_ROUTE_AUTH, GW_ROLE_ANY, open_stream, app);

@@ -96,6 +96,9 @@ static void list_deliveries(gw_request_t *req, void *data) {
     gw_read_script(app, req, &deliveries_script, 3, argv, lens, gw_on_page_reply);
 }
 
+/* This file's scripts, for test_gateway_views.c (route_kit.h). */
+gw_script_t *const gw_webhooks_scripts[] = {&list_script, &deliveries_script, NULL};
+
 int gw_routes_webhooks(gw_app_t *app, gw_router_t *router) {
     gw_script_init(&list_script);
     gw_script_init(&deliveries_script);
