@@ -63,7 +63,7 @@ typedef struct batch_s {
     const sms_command_t **fresh; /* the commands decided (not replays): the prefetch's */
     size_t n_fresh;
     void *state;                /* the decider's state */
-    sms_command_batch_t *table; /* ops.commands' batch, or NULL (legacy batch_begin) */
+    sms_command_batch_t *table; /* ops.commands' batch */
     size_t appended;            /* Redis commands whose replies batch_apply reads */
     uint64_t t0;                /* when the current phase began (µs) */
     uint64_t phase_start[SMS_PHASE_COUNT]; /* w->phase_us when the batch began */
@@ -134,7 +134,7 @@ static void send_reply(worker_t *w, item_t *it) {
     snprintf(topic, sizeof topic, "%.*s", (int)it->cmd.reply_to.len, it->cmd.reply_to.ptr);
     int rc;
     while ((rc = sms_producer_send(w->producer, topic, it->cmd.id, sb.data, sb.size, it->cmd.traceparent, NULL)) ==
-           SMS_KAFKA_EQUEUE)
+           SMS_EQUEUE)
         sms_producer_poll(w->producer, 10);
     msgpack_sbuffer_destroy(&sb);
 }
@@ -197,7 +197,7 @@ static bool decision_events_valid(worker_t *w, const sms_decision_t *d) {
         const sms_decision_event_t *de = &d->events[e];
         sms_event_t ev;
         char why[SMS_QUARANTINE_REASON_MAX];
-        int bad = sms_event_decode(de->event.data, de->event.size, &ev) != SMS_ENV_OK;
+        int bad = sms_event_decode(de->event.data, de->event.size, &ev) != SMS_OK;
         if (bad) snprintf(why, sizeof why, "not an event envelope");
         else {
             bad = w->ops->validate(sms_view_tail_event_topic(w, de), &ev, why, sizeof why) != 0;
@@ -218,7 +218,7 @@ static bool decision_events_valid(worker_t *w, const sms_decision_t *d) {
 static void answer_undecodable(item_t *it) {
     const rd_kafka_message_t *m = it->msg;
     sms_str_t id, reply_to;
-    if (sms_command_peek(m->payload, m->len, &id, &reply_to) != SMS_ENV_OK || !valid_reply_topic(reply_to) ||
+    if (sms_command_peek(m->payload, m->len, &id, &reply_to) != SMS_OK || !valid_reply_topic(reply_to) ||
         id.len == 0) {
         sms_log(SMS_LOG_WARN, "command_undecodable", "partition %d offset %lld: no id or reply topic; skipped",
                 m->partition, (long long)m->offset);
@@ -286,7 +286,7 @@ static void item_produce(worker_t *w, item_t *it, size_t *appended) {
         int prc;
         while ((prc = sms_producer_send(w->producer, sms_view_tail_event_topic(w, ev), SMS_STR(ev->key),
                                         ev->event.data, ev->event.size, it->cmd.traceparent, &it->evs[e])) ==
-               SMS_KAFKA_EQUEUE)
+               SMS_EQUEUE)
             sms_producer_poll(w->producer, 10);
         if (prc != 0) {
             it->dr_err = -1; /* a command is answered 503 */
@@ -351,7 +351,7 @@ static void decode_source(worker_t *w, item_t *it) {
     const rd_kafka_message_t *m = it->msg;
     const char *topic = rd_kafka_topic_name(m->rkt);
     char why[SMS_QUARANTINE_REASON_MAX];
-    if (sms_event_decode(m->payload, m->len, &it->src) != SMS_ENV_OK) {
+    if (sms_event_decode(m->payload, m->len, &it->src) != SMS_OK) {
         snprintf(why, sizeof why, "not an event envelope");
     } else if (w->ops->validate && w->ops->validate(topic, &it->src, why, sizeof why) != 0) {
         sms_event_close(&it->src);
@@ -373,7 +373,7 @@ static void batch_decode(batch_t *b) {
             b->n_sources += it->source;
             continue;
         }
-        if (sms_command_decode(it->msg->payload, it->msg->len, &it->cmd) != SMS_ENV_OK ||
+        if (sms_command_decode(it->msg->payload, it->msg->len, &it->cmd) != SMS_OK ||
             !valid_reply_topic(it->cmd.reply_to)) {
             if (it->cmd.data) sms_command_close(&it->cmd);
             answer_undecodable(it);
@@ -391,13 +391,9 @@ static int batch_state_begin(batch_t *b) {
     for (size_t i = 0; i < b->n; i++)
         if (b->items[i].decoded && !b->items[i].replay_summary) b->fresh[b->n_fresh++] = &b->items[i].cmd;
     const sms_worker_ops_t *ops = b->w->ops;
-    if (ops->commands) {
-        b->table = sms_command_batch_begin(ops->commands, b->w->rc, b->fresh, b->n_fresh);
-        b->state = b->table ? sms_command_batch_state(b->table) : NULL;
-    } else {
-        b->state = ops->batch_begin(b->w->rc, b->fresh, b->n_fresh);
-    }
-    return b->state ? 0 : -1;
+    b->table = sms_command_batch_begin(ops->commands, b->w->rc, b->fresh, b->n_fresh);
+    b->state = b->table ? sms_command_batch_state(b->table) : NULL;
+    return b->table ? 0 : -1;
 }
 
 static int batch_prepare(batch_t *b) {
@@ -436,8 +432,7 @@ static bool decide_command(batch_t *b, item_t *it, int64_t now, sms_strmap_t *in
         return false;
     }
     sms_strmap_put(in_batch, it->cmd.id.ptr, it->cmd.id.len, it);
-    if (b->table) sms_command_batch_decide(b->table, &it->cmd, now, &it->d);
-    else w->ops->decide(b->state, &it->cmd, now, &it->d);
+    sms_command_batch_decide(b->table, &it->cmd, now, &it->d);
     if (it->d.stale && it->d.n_events == 0 && !b->second_try && w->n_deferred < SMS_WORKER_BATCH_MAX) {
         it->deferred = true;
         w->deferred[w->n_deferred++] = it->msg;
@@ -545,9 +540,7 @@ static void item_replay(worker_t *w, item_t *it) {
         if (r) freeReplyObject(r);
         summary = fetched;
     }
-    if (summary && ops->commands) sms_command_replay(ops->commands, w->rc, &it->cmd, summary, &it->d);
-    else if (summary && ops->replay_cmd) ops->replay_cmd(w->rc, &it->cmd, summary, &it->d);
-    else if (summary) ops->replay(w->rc, summary, &it->d);
+    if (summary) sms_command_replay(ops->commands, w->rc, &it->cmd, summary, &it->d);
     else decision_outcome_unknown(&it->d, "the first copy of this command did not complete; retry with the same "
                                          "Idempotency-Key");
     sms_free(fetched);
@@ -596,8 +589,7 @@ static void batch_open(batch_t *b, worker_t *w, rd_kafka_message_t **msgs, size_
 
 /* Frees the batch; rc 0: its messages too (the deferred ones are w's now). */
 static void batch_close(batch_t *b, int rc) {
-    if (b->table) sms_command_batch_end(b->table);
-    else if (b->state) b->w->ops->batch_end(b->state);
+    sms_command_batch_end(b->table); /* NULL-safe */
     for (size_t i = 0; i < b->n; i++) {
         item_close(&b->items[i]);
         if (rc == 0 && !b->items[i].deferred) rd_kafka_message_destroy(b->msgs[i]);

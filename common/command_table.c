@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "alloc.h"
-#include "worker.h"
+#include "decision.h"
 
 /* One command of the batch: its row, its decoded args, or why it failed
  * before deciding (validation, unknown type). */

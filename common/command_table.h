@@ -40,18 +40,21 @@
 
 #include "envelope.h"
 
-struct sms_decision_s; /* worker.h */
+struct sms_decision_s; /* decision.h */
 
 /* The record a projection wrote for a command in the view's cmds hash, read
  * back: "<status> <word> <word> ...", words separated by one space. The
  * words' meaning is the row's (its reply function and its projection agree
  * on it); argv point into the record's own copy. */
 #define SMS_COMMAND_RECORD_WORDS 8
+/* Bytes a record may have: a webhook registration's record holds its URL
+ * (up to 2048 bytes, twice that JSON-escaped). */
+#define SMS_COMMAND_RECORD_MAX 8192
 typedef struct sms_command_record_s {
     int status;
     size_t argc;
     sms_str_t argv[SMS_COMMAND_RECORD_WORDS];
-    char text[256]; /* the words' storage (a longer record is refused) */
+    char text[SMS_COMMAND_RECORD_MAX]; /* the words' storage (a longer record is refused) */
 } sms_command_record_t;
 
 /* Reads summary into rec. 0, or -1 when it is not "<status> words..."

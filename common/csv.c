@@ -62,7 +62,7 @@ int sms_csv_parse(const char *data, size_t len, size_t max_records, sms_csv_t *o
             i++;
             for (;;) {
                 if (i == len) {
-                    rc = SMS_CSV_EQUOTE;
+                    rc = SMS_EQUOTE;
                     line = open_line;
                     goto done;
                 }
@@ -80,13 +80,13 @@ int sms_csv_parse(const char *data, size_t len, size_t max_records, sms_csv_t *o
             }
             if (i < len && data[i] != ',' && data[i] != '\n' && !(data[i] == '\r' && i + 1 < len && data[i + 1] == '\n') &&
                 !(data[i] == '\r' && i + 1 == len)) {
-                rc = SMS_CSV_EAFTER;
+                rc = SMS_EAFTER;
                 goto done;
             }
         } else {
             while (i < len && data[i] != ',' && data[i] != '\n' && data[i] != '\r') {
                 if (data[i] == '"') {
-                    rc = SMS_CSV_EBARE;
+                    rc = SMS_EBARE;
                     goto done;
                 }
                 sms_buf_putc(&b.field, data[i++]);
@@ -104,7 +104,7 @@ int sms_csv_parse(const char *data, size_t len, size_t max_records, sms_csv_t *o
             line++;
         }
         if (out->n == max_records) {
-            rc = SMS_CSV_ETOOMANY;
+            rc = SMS_ETOOMANY;
             line = start_line;
             goto done;
         }
@@ -127,12 +127,3 @@ void sms_csv_close(sms_csv_t *csv) {
     memset(csv, 0, sizeof *csv);
 }
 
-const char *sms_csv_strerror(int err) {
-    switch (err) {
-    case SMS_CSV_EQUOTE: return "a quoted field is not closed";
-    case SMS_CSV_EAFTER: return "a closing quote must be followed by a comma or a line break";
-    case SMS_CSV_EBARE: return "a quote inside an unquoted field (quote the whole field and double the quote)";
-    case SMS_CSV_ETOOMANY: return "too many rows";
-    default: return "malformed CSV";
-    }
-}

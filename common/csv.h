@@ -7,10 +7,12 @@
 
 #include <stddef.h>
 
-#define SMS_CSV_EQUOTE -1   /* a quoted field is not closed */
-#define SMS_CSV_EAFTER -2   /* something other than , or a line break follows a closing quote */
-#define SMS_CSV_EBARE -3    /* a quote inside an unquoted field */
-#define SMS_CSV_ETOOMANY -4 /* more records than max_records */
+#include "error.h"
+
+/* Errors (error.h): SMS_EQUOTE (a quoted field is not closed), SMS_EAFTER
+ * (something other than , or a line break follows a closing quote),
+ * SMS_EBARE (a quote inside an unquoted field), SMS_ETOOMANY (more records
+ * than max_records). */
 
 typedef struct sms_csv_record_s {
     char **fields;  /* NUL-terminated copies (a field may contain NUL bytes: see lens) */
@@ -27,12 +29,10 @@ typedef struct sms_csv_s {
 
 /* Parses len bytes of data into out (always initialised; close it even on
  * error). Blank lines (nothing between two line breaks) are skipped. At most
- * max_records records. Returns 0, or a negative SMS_CSV_E* with *err_line
+ * max_records records. Returns 0, or a negative SMS_E* (above) with *err_line
  * (may be NULL) the 1-based line of the problem. */
 int sms_csv_parse(const char *data, size_t len, size_t max_records, sms_csv_t *out, size_t *err_line);
 void sms_csv_close(sms_csv_t *csv);
 
-/* A sentence for an SMS_CSV_E* code. */
-const char *sms_csv_strerror(int err);
 
 #endif

@@ -21,15 +21,15 @@ void sms_event_pack_head(msgpack_packer *pk, sms_str_t id, sms_str_t type, int64
 }
 
 /* Unpacks exactly one object filling the whole buffer. */
-static sms_env_result_t unpack_one(const void *buf, size_t len, msgpack_unpacked *u) {
+static int unpack_one(const void *buf, size_t len, msgpack_unpacked *u) {
     size_t off = 0;
     msgpack_unpacked_init(u);
     if (msgpack_unpack_next(u, buf, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len ||
         u->data.type != MSGPACK_OBJECT_MAP) {
         msgpack_unpacked_destroy(u);
-        return SMS_ENV_EPARSE;
+        return SMS_EPARSE;
     }
-    return SMS_ENV_OK;
+    return SMS_OK;
 }
 
 static bool get_str(const msgpack_object *map, const char *key, sms_str_t *out) {
@@ -50,9 +50,9 @@ static bool get_map(const msgpack_object *map, const char *key, const msgpack_ob
     return true;
 }
 
-sms_env_result_t sms_event_decode(const void *buf, size_t len, sms_event_t *out) {
+int sms_event_decode(const void *buf, size_t len, sms_event_t *out) {
     memset(out, 0, sizeof *out);
-    if (unpack_one(buf, len, &out->unpacked) != SMS_ENV_OK) return SMS_ENV_EPARSE;
+    if (unpack_one(buf, len, &out->unpacked) != SMS_OK) return SMS_EPARSE;
     const msgpack_object *m = &out->unpacked.data;
     if (!get_str(m, "id", &out->id) || !get_str(m, "type", &out->type) ||
         !sms_mp_i64(sms_mp_map_get(m, "v"), &out->v) || !sms_mp_i64(sms_mp_map_get(m, "time"), &out->time) ||
@@ -60,9 +60,9 @@ sms_env_result_t sms_event_decode(const void *buf, size_t len, sms_event_t *out)
         !get_str(m, "cause", &out->cause) || !get_map(m, "data", &out->data)) {
         msgpack_unpacked_destroy(&out->unpacked);
         memset(out, 0, sizeof *out);
-        return SMS_ENV_EFIELD;
+        return SMS_EFIELD;
     }
-    return SMS_ENV_OK;
+    return SMS_OK;
 }
 
 void sms_event_close(sms_event_t *ev) {
@@ -94,9 +94,9 @@ void sms_command_pack_tail(msgpack_packer *pk, const sms_command_head_t *h) {
     }
 }
 
-sms_env_result_t sms_command_decode(const void *buf, size_t len, sms_command_t *out) {
+int sms_command_decode(const void *buf, size_t len, sms_command_t *out) {
     memset(out, 0, sizeof *out);
-    if (unpack_one(buf, len, &out->unpacked) != SMS_ENV_OK) return SMS_ENV_EPARSE;
+    if (unpack_one(buf, len, &out->unpacked) != SMS_OK) return SMS_EPARSE;
     const msgpack_object *m = &out->unpacked.data;
     const msgpack_object *im = sms_mp_map_get(m, "if_match");
     out->has_if_match = im != NULL && im->type != MSGPACK_OBJECT_NIL;
@@ -108,9 +108,9 @@ sms_env_result_t sms_command_decode(const void *buf, size_t len, sms_command_t *
         (out->has_if_match && !sms_mp_i64(im, &out->if_match))) {
         msgpack_unpacked_destroy(&out->unpacked);
         memset(out, 0, sizeof *out);
-        return SMS_ENV_EFIELD;
+        return SMS_EFIELD;
     }
-    return SMS_ENV_OK;
+    return SMS_OK;
 }
 
 /* ---- sms_command_peek: a reader of msgpack scalars, nothing nested ---- */
@@ -151,22 +151,22 @@ static bool peek_scalar(peek_t *r, sms_str_t *s) {
     return true;
 }
 
-sms_env_result_t sms_command_peek(const void *buf, size_t len, sms_str_t *id, sms_str_t *reply_to) {
+int sms_command_peek(const void *buf, size_t len, sms_str_t *id, sms_str_t *reply_to) {
     peek_t r = {buf, (const unsigned char *)buf + len};
     uint64_t entries;
     *id = *reply_to = (sms_str_t){NULL, 0};
-    if (r.p == r.end) return SMS_ENV_EPARSE;
+    if (r.p == r.end) return SMS_EPARSE;
     unsigned char b = *r.p++;
     if (b >= 0x80 && b <= 0x8f) entries = b & 0x0f;
-    else if (b == 0xde || b == 0xdf) { if (!peek_uint(&r, b == 0xde ? 2 : 4, &entries)) return SMS_ENV_EPARSE; }
-    else return SMS_ENV_EPARSE;
+    else if (b == 0xde || b == 0xdf) { if (!peek_uint(&r, b == 0xde ? 2 : 4, &entries)) return SMS_EPARSE; }
+    else return SMS_EPARSE;
     for (uint64_t i = 0; i < entries && !(id->ptr && reply_to->ptr); i++) {
         sms_str_t k, v;
         if (!peek_scalar(&r, &k) || k.ptr == NULL || !peek_scalar(&r, &v)) break; /* data, or garbage */
         if (k.len == 2 && memcmp(k.ptr, "id", 2) == 0 && v.ptr) *id = v;
         else if (k.len == 8 && memcmp(k.ptr, "reply_to", 8) == 0 && v.ptr) *reply_to = v;
     }
-    return id->ptr && reply_to->ptr ? SMS_ENV_OK : SMS_ENV_EPARSE;
+    return id->ptr && reply_to->ptr ? SMS_OK : SMS_EPARSE;
 }
 
 void sms_command_close(sms_command_t *cmd) {
@@ -187,18 +187,18 @@ void sms_reply_pack_tail(msgpack_packer *pk, sms_str_t location) {
     pack_s(pk, location);
 }
 
-sms_env_result_t sms_reply_decode(const void *buf, size_t len, sms_reply_t *out) {
+int sms_reply_decode(const void *buf, size_t len, sms_reply_t *out) {
     memset(out, 0, sizeof *out);
-    if (unpack_one(buf, len, &out->unpacked) != SMS_ENV_OK) return SMS_ENV_EPARSE;
+    if (unpack_one(buf, len, &out->unpacked) != SMS_OK) return SMS_EPARSE;
     const msgpack_object *m = &out->unpacked.data;
     out->body = sms_mp_map_get(m, "body");
     if (!get_str(m, "id", &out->id) || !sms_mp_i64(sms_mp_map_get(m, "status"), &out->status) ||
         out->body == NULL || !get_opt_str(m, "location", &out->location)) {
         msgpack_unpacked_destroy(&out->unpacked);
         memset(out, 0, sizeof *out);
-        return SMS_ENV_EFIELD;
+        return SMS_EFIELD;
     }
-    return SMS_ENV_OK;
+    return SMS_OK;
 }
 
 void sms_reply_close(sms_reply_t *r) {

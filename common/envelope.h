@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "error.h"
+
 typedef struct sms_str_s {
     const char *ptr;
     size_t len;
@@ -25,11 +27,8 @@ typedef struct sms_str_s {
 
 #define SMS_STR(s) ((sms_str_t){(s), strlen(s)})
 
-typedef enum {
-    SMS_ENV_OK = 0,
-    SMS_ENV_EPARSE = -1,   /* not msgpack, or trailing bytes */
-    SMS_ENV_EFIELD = -2,   /* a required key is missing or has the wrong type */
-} sms_env_result_t;
+/* Decoders return SMS_OK, SMS_EPARSE (not msgpack, or trailing bytes) or
+ * SMS_EFIELD (a required key is missing or has the wrong type): error.h. */
 
 /* ---- events ---- */
 typedef struct sms_event_s {
@@ -42,7 +41,7 @@ typedef struct sms_event_s {
 
 void sms_event_pack_head(msgpack_packer *pk, sms_str_t id, sms_str_t type, int64_t v, int64_t time,
                          sms_str_t actor, sms_str_t key, sms_str_t cause);
-sms_env_result_t sms_event_decode(const void *buf, size_t len, sms_event_t *out);
+int sms_event_decode(const void *buf, size_t len, sms_event_t *out);
 void sms_event_close(sms_event_t *ev);
 
 /* ---- commands ---- */
@@ -68,14 +67,14 @@ typedef struct sms_command_head_s {
  * the caller packs data and then calls sms_command_pack_tail. */
 void sms_command_pack_head(msgpack_packer *pk, const sms_command_head_t *h);
 void sms_command_pack_tail(msgpack_packer *pk, const sms_command_head_t *h);
-sms_env_result_t sms_command_decode(const void *buf, size_t len, sms_command_t *out);
+int sms_command_decode(const void *buf, size_t len, sms_command_t *out);
 void sms_command_close(sms_command_t *cmd);
 /* For a command sms_command_decode refused (e.g. data nested deeper than
  * msgpack-c unpacks): finds its id and reply_to by reading the top-level
  * map's leading scalar entries only (the envelope puts both before data),
  * so the service can still answer it. The strings point into buf. Returns
- * SMS_ENV_OK with both found, else SMS_ENV_EPARSE. */
-sms_env_result_t sms_command_peek(const void *buf, size_t len, sms_str_t *id, sms_str_t *reply_to);
+ * SMS_OK with both found, else SMS_EPARSE. */
+int sms_command_peek(const void *buf, size_t len, sms_str_t *id, sms_str_t *reply_to);
 
 /* ---- replies ---- */
 typedef struct sms_reply_s {
@@ -89,7 +88,7 @@ typedef struct sms_reply_s {
  * sms_reply_pack_tail with the same location (len 0: none). */
 void sms_reply_pack_head(msgpack_packer *pk, sms_str_t id, int status, sms_str_t location);
 void sms_reply_pack_tail(msgpack_packer *pk, sms_str_t location);
-sms_env_result_t sms_reply_decode(const void *buf, size_t len, sms_reply_t *out);
+int sms_reply_decode(const void *buf, size_t len, sms_reply_t *out);
 void sms_reply_close(sms_reply_t *r);
 
 #endif

@@ -150,7 +150,7 @@ int sms_producer_send(sms_producer_t *p, const char *topic, sms_str_t key, const
         RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR) return 0; /* hdrs now owned by the message */
     rd_kafka_headers_destroy(hdrs);
-    if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) return SMS_KAFKA_EQUEUE;
+    if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) return SMS_EQUEUE;
     sms_log(SMS_LOG_ERROR, "kafka_produce_failed", "%s: %s", topic, rd_kafka_err2str(e));
     return -1;
 }

@@ -14,10 +14,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "error.h"
+
 #include "config.h"
 #include "envelope.h"
 
-#define SMS_KAFKA_EQUEUE (-1000) /* local produce queue full: poll, then retry */
 
 /* ---- producer ---- */
 typedef struct sms_producer_s sms_producer_t;
@@ -43,7 +44,7 @@ int sms_producer_new(const sms_config_t *cfg, const sms_producer_opts_t *opts, s
                      char *err, size_t errlen);
 /* Copies value and key. Adds header content-type: application/msgpack and,
  * when traceparent.len > 0, traceparent. opaque goes to on_delivery.
- * Returns 0, SMS_KAFKA_EQUEUE, or another negative error (logged). */
+ * Returns 0, SMS_EQUEUE, or another negative error (logged). */
 int sms_producer_send(sms_producer_t *p, const char *topic, sms_str_t key, const void *value, size_t len,
                       sms_str_t traceparent, void *opaque);
 /* Serves delivery reports for up to timeout_ms; returns how many were served. */

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "error.h"
+
 /* 2^53 - 1: the largest integer every JSON reader (a double) holds exactly.
  * The readers clamp the caller's bounds to +-this, so 2^53 + 1, which a JSON
  * parser has already turned into 2^53, is never taken for a valid value. */
@@ -21,12 +23,10 @@
 /* Room for any message sms_number_*_message writes. */
 #define SMS_NUMBER_MESSAGE_MAX 96
 
-typedef enum {
-    SMS_NUMBER_OK = 0,
-    SMS_NUMBER_ETYPE = -1,  /* not a number: absent (NULL), another type, NaN or infinite; text: not -?[0-9]+ */
-    SMS_NUMBER_EWHOLE = -2, /* integer readers: a finite number in range with a fraction (0.5, 5e-324) */
-    SMS_NUMBER_ERANGE = -3, /* a number outside [min, max] (hundredths: after rounding) */
-} sms_number_rc_t;
+/* Readers return SMS_OK or (error.h): SMS_ETYPE (not a number: absent
+ * (NULL), another type, NaN or infinite; text: not -?[0-9]+), SMS_EWHOLE
+ * (integer readers: a finite number in range with a fraction: 0.5, 5e-324),
+ * SMS_ERANGE (a number outside [min, max]; hundredths: after rounding). */
 
 /* ---- integers ----
  * A whole number in [min, max] (bounds clamped to +-SMS_NUMBER_SAFE_MAX).
@@ -34,7 +34,7 @@ typedef enum {
  * wrapped); floats are accepted when whole, because the JSON edge cannot tell
  * 5 from 5.0 (json_msgpack.c packs both as the int 5) and other clients should
  * read the same. -0 and -0.0 are 0. On success sets *out and returns
- * SMS_NUMBER_OK; otherwise returns an SMS_NUMBER_E* and leaves *out alone. */
+ * SMS_OK; otherwise returns one of those errors and leaves *out alone. */
 int sms_number_int(const msgpack_object *o, int64_t min, int64_t max, int64_t *out);
 int sms_number_json_int(const cJSON *v, int64_t min, int64_t max, int64_t *out);
 int sms_number_double_int(double d, int64_t min, int64_t max, int64_t *out);

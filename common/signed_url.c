@@ -57,20 +57,20 @@ static int hex_value(char c) {
     return -1;
 }
 
-sms_signed_url_result_t sms_signed_url_verify(const char *secret, size_t secret_len, const sms_signed_url_t *u,
+int sms_signed_url_verify(const char *secret, size_t secret_len, const sms_signed_url_t *u,
                                               const char *sig, int64_t now_s) {
     unsigned char want[32], got[32];
-    if (sig == NULL || strlen(sig) != SMS_SIGNED_URL_SIG_LEN) return SMS_SIGNED_URL_BAD;
+    if (sig == NULL || strlen(sig) != SMS_SIGNED_URL_SIG_LEN) return SMS_EBADSIG;
     for (int i = 0; i < 32; i++) {
         int hi = hex_value(sig[2 * i]), lo = hex_value(sig[2 * i + 1]);
-        if (hi < 0 || lo < 0) return SMS_SIGNED_URL_BAD;
+        if (hi < 0 || lo < 0) return SMS_EBADSIG;
         got[i] = (unsigned char)(hi << 4 | lo);
     }
-    if (mac(secret, secret_len, u, want) != 0) return SMS_SIGNED_URL_BAD;
+    if (mac(secret, secret_len, u, want) != 0) return SMS_EBADSIG;
     /* Constant time: a byte-by-byte early exit would let a client find the
      * signature one byte at a time from response timings. */
-    if (CRYPTO_memcmp(want, got, sizeof want) != 0) return SMS_SIGNED_URL_BAD;
-    return now_s > u->expires ? SMS_SIGNED_URL_EXPIRED : SMS_SIGNED_URL_OK;
+    if (CRYPTO_memcmp(want, got, sizeof want) != 0) return SMS_EBADSIG;
+    return now_s > u->expires ? SMS_EEXPIRED : SMS_OK;
 }
 
 int sms_signed_url_build(const char *secret, size_t secret_len, const sms_signed_url_t *u, const char *extra_query,

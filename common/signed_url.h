@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "error.h"
+
 #include "buf.h"
 
 #define SMS_SIGNED_URL_SIG_LEN 64 /* hex characters of a signature */
@@ -31,11 +33,9 @@ typedef struct sms_signed_url_s {
     const char *bound;  /* NULL, or more data the signature covers (e.g. content type, file name) */
 } sms_signed_url_t;
 
-typedef enum {
-    SMS_SIGNED_URL_OK = 0,
-    SMS_SIGNED_URL_BAD = -1,     /* signature missing, malformed or not ours for these parts */
-    SMS_SIGNED_URL_EXPIRED = -2, /* genuine, but now > expires */
-} sms_signed_url_result_t;
+/* sms_signed_url_verify returns SMS_OK, SMS_EBADSIG (signature missing,
+ * malformed or not ours for these parts) or SMS_EEXPIRED (genuine, but now >
+ * expires): error.h. */
 
 /* Writes the lower-case hex signature of u under secret (secret_len bytes)
  * and a NUL into sig (SMS_SIGNED_URL_SIG_LEN + 1 bytes). Returns 0, or
@@ -46,7 +46,7 @@ int sms_signed_url_sign(const char *secret, size_t secret_len, const sms_signed_
  * now_s. The comparison takes the same time wherever the first difference
  * is. Expiry is only reported for a genuine signature, so an expired answer
  * tells the holder nothing about forged ones. */
-sms_signed_url_result_t sms_signed_url_verify(const char *secret, size_t secret_len, const sms_signed_url_t *u,
+int sms_signed_url_verify(const char *secret, size_t secret_len, const sms_signed_url_t *u,
                                               const char *sig, int64_t now_s);
 
 /* Appends a URL (path and query, no scheme or host) carrying u to out:

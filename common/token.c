@@ -21,8 +21,8 @@
 
 /* Tokens are small; anything longer is not one of ours and is refused before
  * any decoding work. */
-#define SMS_JWT_MAX_LEN 4096
-#define SMS_JWT_MAX_HEADER 512
+#define SMS_TOKEN_MAX_LEN 4096
+#define SMS_TOKEN_MAX_HEADER 512
 
 static int b64url_value(unsigned char c) {
     if (c >= 'A' && c <= 'Z') return c - 'A';
@@ -60,7 +60,7 @@ static long b64url_decode(const char *in, size_t n, char *out, size_t cap) {
 /* Decodes a base64url JSON object. Returns the parsed object (free with
  * cJSON_Delete) or NULL if it is not base64url, not JSON or not an object. */
 static cJSON *decode_json_part(const char *part, size_t n) {
-    char stack[SMS_JWT_MAX_HEADER];
+    char stack[SMS_TOKEN_MAX_HEADER];
     size_t cap = n / 4 * 3 + 4; /* decoded size, rounded up, plus the NUL */
     char *text = cap <= sizeof stack ? stack : sms_malloc(cap);
     cJSON *json = NULL;
@@ -77,15 +77,15 @@ static cJSON *decode_json_part(const char *part, size_t n) {
 }
 
 /* Checks the JOSE header: must be a JSON object whose alg is the string
- * "HS256". Anything else, "none" first of all, is SMS_JWT_BAD_ALG. */
-static sms_jwt_result_t check_header(const char *part, size_t n) {
-    if (n == 0 || n > SMS_JWT_MAX_HEADER) return SMS_JWT_MALFORMED;
+ * "HS256". Anything else, "none" first of all, is SMS_EBADALG. */
+static int check_header(const char *part, size_t n) {
+    if (n == 0 || n > SMS_TOKEN_MAX_HEADER) return SMS_EPARSE;
     cJSON *hdr = decode_json_part(part, n);
-    if (hdr == NULL) return SMS_JWT_MALFORMED;
+    if (hdr == NULL) return SMS_EPARSE;
     const cJSON *alg = cJSON_GetObjectItemCaseSensitive(hdr, "alg");
-    sms_jwt_result_t r = SMS_JWT_OK;
-    if (!cJSON_IsString(alg)) r = SMS_JWT_MALFORMED;
-    else if (strcmp(alg->valuestring, "HS256") != 0) r = SMS_JWT_BAD_ALG;
+    int r = SMS_OK;
+    if (!cJSON_IsString(alg)) r = SMS_EPARSE;
+    else if (strcmp(alg->valuestring, "HS256") != 0) r = SMS_EBADALG;
     cJSON_Delete(hdr);
     return r;
 }
@@ -95,43 +95,43 @@ static int role_known(const char *role) {
 }
 
 /* Reads sub, role and exp from a verified token into out. */
-static sms_jwt_result_t read_claims(jwt_t *jwt, int64_t now_s, sms_jwt_claims_t *out) {
+static int read_claims(jwt_t *jwt, int64_t now_s, sms_token_claims_t *out) {
     const char *sub = jwt_get_grant(jwt, "sub"); /* NULL if absent or not a string */
     const char *role = jwt_get_grant(jwt, "role");
-    if (sub == NULL || sub[0] == '\0' || strlen(sub) >= sizeof out->sub) return SMS_JWT_BAD_CLAIMS;
-    if (role == NULL || !role_known(role)) return SMS_JWT_BAD_CLAIMS;
+    if (sub == NULL || sub[0] == '\0' || strlen(sub) >= sizeof out->sub) return SMS_EBADCLAIMS;
+    if (role == NULL || !role_known(role)) return SMS_EBADCLAIMS;
     errno = 0;
     long exp = jwt_get_grant_int(jwt, "exp");
     /* libjwt yields 0 for a missing exp (errno ENOENT) and also for a string,
      * real or bool exp (jansson's json_integer_value), so 0 and below mean
      * "no usable exp". */
-    if (errno != 0 || exp <= 0) return SMS_JWT_BAD_CLAIMS;
-    if ((int64_t)exp <= now_s) return SMS_JWT_EXPIRED;
+    if (errno != 0 || exp <= 0) return SMS_EBADCLAIMS;
+    if ((int64_t)exp <= now_s) return SMS_EEXPIRED;
     memcpy(out->sub, sub, strlen(sub) + 1);
     memcpy(out->role, role, strlen(role) + 1);
     out->exp = (int64_t)exp;
-    return SMS_JWT_OK;
+    return SMS_OK;
 }
 
-sms_jwt_result_t sms_jwt_verify(const char *token, size_t len, const char *secret, int64_t now_s,
-                                sms_jwt_claims_t *out) {
-    if (token == NULL || len == 0 || len > SMS_JWT_MAX_LEN) return SMS_JWT_MALFORMED;
-    if (secret == NULL || secret[0] == '\0') return SMS_JWT_BAD_SIGNATURE;
+int sms_token_verify(const char *token, size_t len, const char *secret, int64_t now_s,
+                                sms_token_claims_t *out) {
+    if (token == NULL || len == 0 || len > SMS_TOKEN_MAX_LEN) return SMS_EPARSE;
+    if (secret == NULL || secret[0] == '\0') return SMS_EBADSIG;
     const char *dot1 = memchr(token, '.', len);
-    if (dot1 == NULL) return SMS_JWT_MALFORMED;
+    if (dot1 == NULL) return SMS_EPARSE;
     const char *dot2 = memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token));
     if (dot2 == NULL || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token)) != NULL)
-        return SMS_JWT_MALFORMED;
+        return SMS_EPARSE;
 
-    sms_jwt_result_t r = check_header(token, (size_t)(dot1 - token));
-    if (r != SMS_JWT_OK) return r;
+    int r = check_header(token, (size_t)(dot1 - token));
+    if (r != SMS_OK) return r;
     size_t payload_len = (size_t)(dot2 - dot1 - 1);
     size_t sig_len = len - (size_t)(dot2 + 1 - token);
-    if (payload_len == 0 || sig_len == 0) return SMS_JWT_MALFORMED;
+    if (payload_len == 0 || sig_len == 0) return SMS_EPARSE;
     for (size_t i = 0; i < len; i++)
-        if (token[i] != '.' && b64url_value((unsigned char)token[i]) < 0) return SMS_JWT_MALFORMED;
+        if (token[i] != '.' && b64url_value((unsigned char)token[i]) < 0) return SMS_EPARSE;
 
-    char copy[SMS_JWT_MAX_LEN + 1];
+    char copy[SMS_TOKEN_MAX_LEN + 1];
     memcpy(copy, token, len);
     copy[len] = '\0';
     jwt_t *jwt = NULL;
@@ -139,32 +139,20 @@ sms_jwt_result_t sms_jwt_verify(const char *token, size_t len, const char *secre
         /* libjwt says EINVAL for both a bad signature and an unparsable
          * payload; tell them apart for the 401's detail. */
         cJSON *payload = decode_json_part(dot1 + 1, payload_len);
-        r = payload ? SMS_JWT_BAD_SIGNATURE : SMS_JWT_MALFORMED;
+        r = payload ? SMS_EBADSIG : SMS_EPARSE;
         cJSON_Delete(payload);
         return r;
     }
-    if (jwt_get_alg(jwt) != JWT_ALG_HS256) r = SMS_JWT_BAD_ALG;
+    if (jwt_get_alg(jwt) != JWT_ALG_HS256) r = SMS_EBADALG;
     else r = read_claims(jwt, now_s, out);
     jwt_free(jwt);
     return r;
 }
 
-const char *sms_jwt_strerror(sms_jwt_result_t r) {
-    switch (r) {
-    case SMS_JWT_OK: return "ok";
-    case SMS_JWT_MALFORMED: return "malformed token";
-    case SMS_JWT_BAD_ALG: return "unsupported algorithm";
-    case SMS_JWT_BAD_SIGNATURE: return "bad signature";
-    case SMS_JWT_EXPIRED: return "token expired";
-    case SMS_JWT_BAD_CLAIMS: return "invalid claims";
-    }
-    return "invalid token";
-}
-
-int sms_jwt_mint(const char *sub, const char *role, int64_t now_s, int64_t ttl_s, const char *secret,
+int sms_token_mint(const char *sub, const char *role, int64_t now_s, int64_t ttl_s, const char *secret,
                  char **out) {
     *out = NULL;
-    if (sub == NULL || sub[0] == '\0' || strlen(sub) >= sizeof(((sms_jwt_claims_t *)0)->sub)) return -1;
+    if (sub == NULL || sub[0] == '\0' || strlen(sub) >= sizeof(((sms_token_claims_t *)0)->sub)) return -1;
     if (role == NULL || !role_known(role) || secret == NULL || secret[0] == '\0' || ttl_s <= 0) return -1;
     jwt_t *jwt = NULL;
     char *encoded = NULL;

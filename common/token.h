@@ -10,32 +10,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum {
-    SMS_JWT_OK = 0,
-    SMS_JWT_MALFORMED = -1,     /* not three base64url parts / bad JSON */
-    SMS_JWT_BAD_ALG = -2,       /* alg is not HS256 (includes "none") */
-    SMS_JWT_BAD_SIGNATURE = -3,
-    SMS_JWT_EXPIRED = -4,
-    SMS_JWT_BAD_CLAIMS = -5,    /* sub/role/exp missing or of the wrong type, unknown role */
-} sms_jwt_result_t;
+#include "error.h"
 
-typedef struct sms_jwt_claims_s {
+/* sms_token_verify returns SMS_OK or (error.h): SMS_EPARSE (not three
+ * base64url parts / bad JSON), SMS_EBADALG (alg is not HS256, "none"
+ * included), SMS_EBADSIG, SMS_EEXPIRED, SMS_EBADCLAIMS (sub/role/exp missing
+ * or of the wrong type, unknown role). */
+
+typedef struct sms_token_claims_s {
     char sub[128];
     char role[16];
     int64_t exp;
-} sms_jwt_claims_t;
+} sms_token_claims_t;
 
 /* Verifies token (len bytes, not necessarily NUL-terminated) with secret at
- * time now_s (seconds since epoch). Fills *out on SMS_JWT_OK. */
-sms_jwt_result_t sms_jwt_verify(const char *token, size_t len, const char *secret, int64_t now_s,
-                                sms_jwt_claims_t *out);
-
-/* A short human reason for a result ("token expired"). */
-const char *sms_jwt_strerror(sms_jwt_result_t r);
+ * time now_s (seconds since epoch). Fills *out on SMS_OK. */
+int sms_token_verify(const char *token, size_t len, const char *secret, int64_t now_s,
+                                sms_token_claims_t *out);
 
 /* Mints an HS256 token for sub/role valid ttl_s seconds from now_s. Returns 0
  * and a NUL-terminated token in *out (free with sms_free), or -1. */
-int sms_jwt_mint(const char *sub, const char *role, int64_t now_s, int64_t ttl_s, const char *secret,
+int sms_token_mint(const char *sub, const char *role, int64_t now_s, int64_t ttl_s, const char *secret,
                  char **out);
 
 #endif

@@ -57,7 +57,7 @@ static bool own_topic(const worker_t *w, const char *topic) {
  * again with its position. */
 static bool refuse_event(worker_t *w, const char *topic, to_project_t *e, sms_event_t *ev, size_t *appended) {
     char why[SMS_QUARANTINE_REASON_MAX + 16];
-    bool decoded = sms_event_decode(e->data, e->len, ev) == SMS_ENV_OK;
+    bool decoded = sms_event_decode(e->data, e->len, ev) == SMS_OK;
     if (!decoded) snprintf(why, sizeof why, "undecodable: not an event envelope");
     else if (w->ops->validate == NULL || w->ops->validate(topic, ev, why, sizeof why) == 0) return false;
     if (e->partition >= 0) {
@@ -234,7 +234,7 @@ static int apply_one(worker_t *w, rd_kafka_message_t *m, bool skip) {
     if (sms_view_tail_read_replies(w, appended, "projection") == 0) return 0;
     if (!w->script_error || w->rc->err) return -1;
     sms_event_t ev;
-    bool decoded = sms_event_decode(m->payload, m->len, &ev) == SMS_ENV_OK;
+    bool decoded = sms_event_decode(m->payload, m->len, &ev) == SMS_OK;
     char why[sizeof w->last_error];
     snprintf(why, sizeof why, "%s", w->last_error);
     appended = sms_quarantine_append(w->rc, w->prefix, topic, m->partition, m->offset, decoded ? &ev : NULL, why);

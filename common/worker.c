@@ -265,6 +265,10 @@ static int serve(worker_t *w) {
 }
 
 int sms_worker_main(const sms_worker_ops_t *ops, const sms_config_t *cfg, bool rebuild_only) {
+    if (ops->commands == NULL) {
+        sms_log(SMS_LOG_ERROR, "no_commands", "%s has no command table (ops.commands)", ops->service);
+        return 2;
+    }
     worker_t w;
     memset(&w, 0, sizeof w);
     w.ops = ops;

@@ -113,37 +113,13 @@ typedef struct sms_worker_ops_s {
      * are valid (0). Pure: the same event always gets the same answer. */
     int (*validate)(const char *topic, const sms_event_t *ev, char *err, size_t errlen);
 
-    /* The service's commands (command_table.h): when set, the batch
+    /* The service's commands (command_table.h; required): the batch
      * (batch.c) runs every batch through it: sms_command_batch_begin in its
      * prepare phase (after dedupe), sms_command_batch_decide per new command
      * in order, sms_command_replay per command handled before, after the
-     * batch's own events are in the view, sms_command_batch_end at its end.
-     * The legacy members below are then unused. */
+     * batch's own events are in the view, sms_command_batch_end at its end. */
     const sms_command_table_t *commands;
 
-    /* ---- legacy: used only while commands is NULL; deleted once every
-     * service has a command table. ---- */
-    /* Legacy. Called by the batch once per batch, after dedupe: creates the
-     * decider's state, prefetching (one pipeline) what cmds need. Returns
-     * NULL on a Redis failure (the batch is fetched again). */
-    void *(*batch_begin)(redisContext *rc, const sms_command_t *const *cmds, size_t n);
-    /* Legacy. Called at the end of every batch whose batch_begin succeeded. */
-    void (*batch_end)(void *state);
-    /* Legacy. Called by the batch for each new command, in order: decides it at now_ms. */
-    void (*decide)(void *state, const sms_command_t *cmd, int64_t now_ms, sms_decision_t *d);
-    /* Legacy, never called: every service set it NULL (a decider records
-     * its effect in its state itself). Kept only so that services' `.overlay
-     * = NULL` still compiles; deleted with the others. */
-    void (*overlay)(void *state, const sms_command_t *cmd, const sms_decision_t *d);
-    /* Legacy. Called by the batch for a command handled before (after the
-     * batch's own events are in the view): answers it again; summary is its
-     * cmds entry. */
-    void (*replay)(redisContext *rc, const char *summary, sms_decision_t *d);
-    /* Legacy. Optional, called instead of replay when set: the same with the
-     * command at hand (when the reply depends on the request, e.g. how many
-     * rows it had). */
-    void (*replay_cmd)(redisContext *rc, const sms_command_t *cmd, const char *summary, sms_decision_t *d);
-    /* ---- end of legacy ---- */
 
     /* Fan-out (optional, NULL for none): other services' events topics this
      * service consumes in its command group (sms-<service>), beside its
@@ -167,7 +143,7 @@ typedef struct sms_worker_ops_s {
     const char *const *own_topics;
     /* Called by the batch, in its decide phase, for each source event in
      * the batch's order, with the batch's decider state (the command
-     * table's, or batch_begin's): d->status >= 500 means it could not be
+     * table's): d->status >= 500 means it could not be
      * decided (Redis), and the event is fetched again. */
     void (*fan_out)(void *state, const char *topic, const sms_event_t *ev, sms_decision_t *d);
 

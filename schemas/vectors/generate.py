@@ -286,6 +286,23 @@ def build():
             "created_at": T_POST,
         })
 
+    # The lecturer unpins that post and fixes its body at 10:35: post.updated,
+    # the post's whole new snapshot, version 2 (a never-edited post is 1).
+    T_POST_EDIT = 1764066900000  # 2025-11-25T10:35:00.000Z
+    post_updated = event(
+        "01JDQ5P9A1B2C3D4E5F6G7H8J9", "post.updated", T_POST_EDIT, LECTURER + ":post-welcome-edit", {
+            "id": "01JDQ5P1N0A1B2C3D4E5F6G7H8",
+            "class_id": CLASS_ID,
+            "lecturer_id": LECTURER,
+            "author_id": LECTURER,
+            "title": "Welcome",
+            "body": "Lecture notes and slides are on the course page.",
+            "pinned": False,
+            "created_at": T_POST,
+            "updated_at": T_POST_EDIT,
+            "version": 2,
+        })
+
     # The first chat message of that class, by the enrolled student s-1001 at
     # 10:40, on sms.events.chat (key = class id); seq is the class's chat sequence.
     T_CHAT = 1764067200000  # 2025-11-25T10:40:00.000Z
@@ -428,6 +445,7 @@ def build():
         "submission.created.v1": submission_created,
         "upload.completed.v1": upload_completed,
         "post.created.v1": post_created,
+        "post.updated.v1": post_updated,
         "chat.message_posted.v1": chat_message_posted,
         "grade.changed.v1": grade_changed,
         "grade.released.v1": grade_released,

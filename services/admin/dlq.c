@@ -118,7 +118,7 @@ static int replay_letter(void *arg, const rd_kafka_message_t *m, const msgpack_o
     if (r->only && strcmp(r->only, id) != 0) return 0;
     int rc;
     while ((rc = sms_producer_send(r->p, RETRY_TOPIC, SMS_STR(id), m->payload, m->len, (sms_str_t){"", 0}, r)) ==
-           SMS_KAFKA_EQUEUE)
+           SMS_EQUEUE)
         sms_producer_poll(r->p, 100);
     if (rc != 0) {
         fprintf(stderr, "sms-admin: producing to %s failed\n", RETRY_TOPIC);

@@ -52,7 +52,7 @@ static int cmd_token(const sms_config_t *cfg, int argc, char **argv) {
         return 2;
     }
     char *token = NULL;
-    if (sms_jwt_mint(sub, role, sms_now_ms() / 1000, ttl, cfg->jwt_secret, &token) != 0) {
+    if (sms_token_mint(sub, role, sms_now_ms() / 1000, ttl, cfg->jwt_secret, &token) != 0) {
         fprintf(stderr, "sms-admin: could not sign the token\n");
         return 1;
     }

@@ -97,7 +97,7 @@ int64_t seed_resp_created_at(const admin_http_req_t *r) {
 
 char *seed_token(const seed_t *s, const char *sub, const char *role) {
     char *token = NULL;
-    if (sms_jwt_mint(sub, role, sms_now_ms() / 1000, SEED_TOKEN_TTL_S, s->cfg->jwt_secret, &token) != 0) {
+    if (sms_token_mint(sub, role, sms_now_ms() / 1000, SEED_TOKEN_TTL_S, s->cfg->jwt_secret, &token) != 0) {
         fprintf(stderr, "sms-admin: could not sign a token for %s\n", sub);
         exit(1);
     }

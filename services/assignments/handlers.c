@@ -115,7 +115,7 @@ static void body_due_at(body_t *b, const char *k, size_t klen, const msgpack_obj
  * (sms_number_hundredths). */
 static void body_max_score(body_t *b, const char *k, size_t klen, const msgpack_object *v) {
     int64_t h;
-    if (sms_number_hundredths(v, MAX_SCORE_MIN_H, MAX_SCORE_MAX_H, &h) != SMS_NUMBER_OK) {
+    if (sms_number_hundredths(v, MAX_SCORE_MIN_H, MAX_SCORE_MAX_H, &h) != SMS_OK) {
         char m[SMS_NUMBER_MESSAGE_MAX];
         sms_decision_error(b->d, k, klen, "%s (kept to two decimals)",
                            sms_number_hundredths_message(m, sizeof m, MAX_SCORE_MIN_H, MAX_SCORE_MAX_H));

@@ -15,7 +15,7 @@
 #include "envelope.h"
 #include "schema.h"
 #include "state.h"
-#include "worker.h"
+#include "decision.h"
 
 #define ASSIGNMENTS_MAX_ERRORS 16 /* field errors listed in a 400 (d->errors_limit) */
 

@@ -11,7 +11,7 @@
 
 #include "command_table.h"
 #include "schema.h"
-#include "worker.h"
+#include "decision.h"
 
 /* The reply of an assignment command: status, a's public form at now_ms,
  * and for a 201 the Location /lecturer/assignments/<id>. */

@@ -1,492 +1,330 @@
-/* handlers.c - validate and decide class commands (see handlers.h). */
-#include "handlers.h"
+/* handlers.c - the prefetch and decide phases of the classes commands (see
+ * commands.h): what each command reads, then, on its validated args and the
+ * batch state, its reply, its event and the overlay the batch's later
+ * commands see. Reads only the batch state. */
+#include "commands.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "msgpack_util.h"
-#include "text.h"
 
-typedef struct field_rule_s {
-    const char *name;
-    size_t min, max; /* in characters (UTF-8 code points) */
-    bool required_on_create;
-} field_rule_t;
+static char *(*id_source)(char out[SMS_ID_SIZE]) = sms_id_new;
 
-static const field_rule_t rules[] = {
-    {"code", 1, CLASSES_CODE_MAX, true},
-    {"name", 1, CLASSES_NAME_MAX, true},
-    {"description", 0, CLASSES_DESCRIPTION_MAX, false},
-    {"term", 0, CLASSES_TERM_MAX, false},
-};
-#define N_RULES (sizeof rules / sizeof rules[0])
+void classes_decide_set_id_source(char *(*fn)(char out[SMS_ID_SIZE])) { id_source = fn ? fn : sms_id_new; }
 
-size_t classes_validate_body(const msgpack_object *data, bool is_create, classes_outcome_t *out) {
-    size_t before = out->verdict.n_errors;
-    size_t known = 0;
-    for (uint32_t i = 0; i < data->via.map.size; i++) {
-        const msgpack_object_kv *kv = &data->via.map.ptr[i];
-        const char *k;
-        size_t klen;
-        if (!sms_mp_str(&kv->key, &k, &klen)) continue;
-        const field_rule_t *rule = NULL;
-        for (size_t r = 0; r < N_RULES; r++)
-            if (strlen(rules[r].name) == klen && memcmp(rules[r].name, k, klen) == 0) rule = &rules[r];
-        if (rule == NULL) {
-            sms_verdict_error(&out->verdict, k, klen, "unknown field");
-            continue;
-        }
-        known++;
-        const char *s;
-        size_t n;
-        if (!sms_mp_str(&kv->val, &s, &n)) {
-            sms_verdict_error(&out->verdict, k, klen, "must be a string");
-            continue;
-        }
-        size_t chars = sms_text_chars(s, n);
-        if (chars == (size_t)-1) {
-            sms_verdict_error(&out->verdict, k, klen, "must be valid UTF-8 text without control characters");
-            continue;
-        }
-        /* Leading/trailing blanks would make "CS101 " and "CS101" different codes. */
-        bool blank_edges = n > 0 && (s[0] == ' ' || s[n - 1] == ' ');
-        if (chars < rule->min || chars > rule->max)
-            sms_verdict_error(&out->verdict, k, klen, "must be %zu to %zu characters long (got %zu)", rule->min, rule->max, chars);
-        else if (blank_edges && rule->min > 0)
-            sms_verdict_error(&out->verdict, k, klen, "must not start or end with a space");
-    }
-    if (is_create) {
-        for (size_t r = 0; r < N_RULES; r++)
-            if (rules[r].required_on_create && sms_mp_map_get(data, rules[r].name) == NULL)
-                sms_verdict_error(&out->verdict, rules[r].name, strlen(rules[r].name), "is required");
-    } else if (known == 0 && out->verdict.n_errors == before) {
-        sms_verdict_error(&out->verdict, "body", 4, "must contain at least one of code, name, description, term");
-    }
-    return out->verdict.n_errors - before;
+static bool is_role(const sms_command_t *cmd, const char *role) {
+    return cmd->role.len == strlen(role) && memcmp(cmd->role.ptr, role, cmd->role.len) == 0;
 }
 
-/* Copies a string field of the body into *field when present; returns true if it changed. */
-static bool take_field(const msgpack_object *data, const char *name, char **field) {
-    const msgpack_object *v = sms_mp_map_get(data, name);
-    if (v == NULL) return false;
-    const char *s = "";
-    size_t n = 0;
-    sms_mp_str(v, &s, &n); /* validated before: a string */
-    if (*field && strlen(*field) == n && memcmp(*field, s, n) == 0) return false;
-    classes_set(field, s, n);
-    return true;
+/* ---- prefetch ---- */
+
+void classes_prefetch_class(void *state, const sms_command_t *cmd, const void *args) {
+    (void)args;
+    classes_state_want_class(state, cmd->key);
 }
 
-static bool same_code(const char *a, const char *b) { return strcasecmp(a, b) == 0; }
+void classes_prefetch_class_code(void *state, const sms_command_t *cmd, const void *args) {
+    const classes_class_args_t *a = args;
+    classes_state_want_class(state, cmd->key);
+    if (a->has[CLASSES_F_CODE]) classes_state_want_code(state, cmd->actor, a->field[CLASSES_F_CODE]);
+}
 
-static void decide_create(classes_state_t *st, const sms_command_t *cmd, int64_t now, const char *new_id,
-                          classes_outcome_t *out) {
-    if (classes_validate_body(cmd->data, true, out)) {
-        sms_verdict_fail(&out->verdict, 400, "validation", "the class body is invalid");
-        return;
-    }
-    classes_class_t *c = &out->after;
-    classes_set(&c->id, new_id, strlen(new_id));
-    classes_set(&c->lecturer_id, cmd->actor.ptr, cmd->actor.len);
-    classes_set(&c->status, "active", 6);
-    classes_set(&c->description, "", 0);
-    classes_set(&c->term, "", 0);
-    take_field(cmd->data, "code", &c->code);
-    take_field(cmd->data, "name", &c->name);
-    take_field(cmd->data, "description", &c->description);
-    take_field(cmd->data, "term", &c->term);
-    c->created_at = c->updated_at = now;
-    c->version = 1;
-    out->has_class = true;
-    const char *holder = classes_state_code_holder(st, c->lecturer_id, c->code);
+void classes_prefetch_enroll(void *state, const sms_command_t *cmd, const void *args) {
+    const classes_enroll_args_t *a = args;
+    classes_state_want_class(state, cmd->key);
+    for (size_t i = 0; i < a->n; i++) classes_state_want_enrolled(state, cmd->key, a->students[i].student_id);
+}
+
+void classes_prefetch_unenroll(void *state, const sms_command_t *cmd, const void *args) {
+    const classes_unenroll_args_t *a = args;
+    classes_state_want_class(state, cmd->key);
+    classes_state_want_enrolled(state, cmd->key, a->student_id);
+}
+
+void classes_prefetch_post_update(void *state, const sms_command_t *cmd, const void *args) {
+    const classes_post_update_args_t *a = args;
+    classes_state_want_class(state, cmd->key);
+    classes_state_want_post(state, a->post_id);
+}
+
+/* A student's access to the chat is its enrolment; a lecturer's, the class. */
+void classes_prefetch_chat(void *state, const sms_command_t *cmd, const void *args) {
+    (void)args;
+    classes_state_want_class(state, cmd->key);
+    if (is_role(cmd, "student") && cmd->actor.len <= CLASSES_STUDENT_ID_MAX)
+        classes_state_want_enrolled(state, cmd->key, cmd->actor);
+}
+
+/* ---- classes ---- */
+
+static const char *const field_names[CLASSES_N_FIELDS] = {"code", "name", "description", "term"};
+
+static void event_class(sms_decision_t *d, const sms_command_t *cmd, int64_t now, const char *type,
+                        const classes_class_t *c, const char *const *changed, size_t n_changed) {
+    msgpack_packer pk = sms_decision_event_head(d, NULL, cmd, now, type, CLASSES_EVENT_VERSION, SMS_STR(c->id));
+    classes_pack_snapshot(&pk, c, changed, n_changed);
+}
+
+static void fail_code_taken(sms_decision_t *d, const char *code, const char *holder) {
+    sms_decision_fail(d, 409, "code_taken", "you already have an active class with code %s (id %s)", code, holder);
+    sms_decision_error(d, "code", 4, "already used by one of your active classes");
+}
+
+void classes_decide_create(void *state, const sms_command_t *cmd, const void *args, int64_t now, sms_decision_t *d) {
+    classes_state_t *st = state;
+    const classes_class_args_t *a = args;
+    char new_id[SMS_ID_SIZE];
+    classes_class_t c;
+    memset(&c, 0, sizeof c);
+    id_source(new_id);
+    classes_set(&c.id, new_id, strlen(new_id));
+    classes_set(&c.lecturer_id, cmd->actor.ptr, cmd->actor.len);
+    classes_set(&c.status, "active", 6);
+    char **fields[CLASSES_N_FIELDS] = {&c.code, &c.name, &c.description, &c.term};
+    for (size_t i = 0; i < CLASSES_N_FIELDS; i++) /* code and name are required: validated */
+        classes_set(fields[i], a->has[i] ? a->field[i].ptr : "", a->has[i] ? a->field[i].len : 0);
+    c.created_at = c.updated_at = now;
+    c.version = 1;
+    const char *holder = classes_state_code_holder(st, c.lecturer_id, c.code);
     if (holder) {
-        sms_verdict_fail(&out->verdict, 409, "code_taken", "you already have an active class with code %s (id %s)", c->code, holder);
-        sms_verdict_error(&out->verdict, "code", 4, "already used by one of your active classes");
-        out->has_class = false;
-        return;
+        fail_code_taken(d, c.code, holder);
+    } else {
+        classes_reply_class(d, 201, &c);
+        event_class(d, cmd, now, "class.created", &c, NULL, 0);
+        classes_state_apply(st, classes_state_class(st, cmd->key), &c); /* later commands see it */
     }
-    out->verdict.status = 201;
-    out->event_type = "class.created";
+    classes_class_clear(&c);
 }
 
-/* Finds the caller's class or fails with 404 (another lecturer's class is not shown to exist). */
-static const classes_class_t *owned_class(classes_state_t *st, const sms_command_t *cmd, classes_outcome_t *out) {
+/* The caller's class or fails with 404 (another lecturer's class is not shown to exist). */
+static const classes_class_t *owned_class(classes_state_t *st, const sms_command_t *cmd, sms_decision_t *d) {
     const classes_class_t *cur = classes_state_class(st, cmd->key);
     if (cur == NULL || strlen(cur->lecturer_id) != cmd->actor.len ||
         memcmp(cur->lecturer_id, cmd->actor.ptr, cmd->actor.len) != 0) {
-        sms_verdict_fail(&out->verdict, 404, "not_found", "no class %.*s", (int)cmd->key.len, cmd->key.ptr);
+        sms_decision_fail(d, 404, "not_found", "no class %.*s", (int)cmd->key.len, cmd->key.ptr);
         return NULL;
     }
     return cur;
 }
 
-static void decide_update(classes_state_t *st, const sms_command_t *cmd, int64_t now, classes_outcome_t *out) {
-    if (classes_validate_body(cmd->data, false, out)) {
-        sms_verdict_fail(&out->verdict, 400, "validation", "the class body is invalid");
-        return;
+/* The caller's class at the version If-Match names (when given), or fails 404/412. */
+static const classes_class_t *owned_class_at(classes_state_t *st, const sms_command_t *cmd, sms_decision_t *d) {
+    const classes_class_t *cur = owned_class(st, cmd, d);
+    if (cur && cmd->has_if_match && cmd->if_match != cur->version) {
+        sms_decision_fail(d, 412, "precondition_failed", "If-Match is %lld but the class is at version %lld",
+                          (long long)cmd->if_match, (long long)cur->version);
+        return NULL;
     }
-    const classes_class_t *cur = owned_class(st, cmd, out);
-    if (cur == NULL) return;
-    if (cmd->has_if_match && cmd->if_match != cur->version) {
-        sms_verdict_fail(&out->verdict, 412, "precondition_failed", "If-Match is %lld but the class is at version %lld",
-             (long long)cmd->if_match, (long long)cur->version);
-        return;
-    }
-    if (strcmp(cur->status, "active") != 0) {
-        sms_verdict_fail(&out->verdict, 409, "class_inactive", "class %s is inactive and cannot be changed", cur->id);
-        return;
-    }
-    classes_class_t *c = &out->after;
-    classes_class_copy(c, cur);
-    out->has_class = true;
-    static const char *const names[] = {"code", "name", "description", "term"};
-    char **fields[] = {&c->code, &c->name, &c->description, &c->term};
-    for (size_t i = 0; i < 4; i++)
-        if (take_field(cmd->data, names[i], fields[i])) out->changed[out->n_changed++] = names[i];
-    if (out->n_changed == 0) { /* nothing to change: answer the current class, emit nothing */
-        out->verdict.status = 200;
-        return;
-    }
-    if (!same_code(cur->code, c->code)) {
-        const char *holder = classes_state_code_holder(st, c->lecturer_id, c->code);
-        if (holder && strcmp(holder, c->id) != 0) {
-            sms_verdict_fail(&out->verdict, 409, "code_taken", "you already have an active class with code %s (id %s)", c->code, holder);
-            sms_verdict_error(&out->verdict, "code", 4, "already used by one of your active classes");
-            out->has_class = false;
-            return;
-        }
-    }
-    c->version = cur->version + 1;
-    c->updated_at = now > cur->updated_at ? now : cur->updated_at + 1;
-    out->verdict.status = 200;
-    out->event_type = "class.updated";
+    return cur;
 }
 
-static void decide_deactivate(classes_state_t *st, const sms_command_t *cmd, int64_t now, classes_outcome_t *out) {
-    const classes_class_t *cur = owned_class(st, cmd, out);
+void classes_decide_update(void *state, const sms_command_t *cmd, const void *args, int64_t now, sms_decision_t *d) {
+    classes_state_t *st = state;
+    const classes_class_args_t *a = args;
+    const classes_class_t *cur = owned_class_at(st, cmd, d);
     if (cur == NULL) return;
-    if (cmd->has_if_match && cmd->if_match != cur->version) {
-        sms_verdict_fail(&out->verdict, 412, "precondition_failed", "If-Match is %lld but the class is at version %lld",
-             (long long)cmd->if_match, (long long)cur->version);
+    if (strcmp(cur->status, "active") != 0) {
+        sms_decision_fail(d, 409, "class_inactive", "class %s is inactive and cannot be changed", cur->id);
         return;
     }
-    classes_class_copy(&out->after, cur);
-    out->has_class = true;
-    out->verdict.status = 200;
-    if (strcmp(cur->status, "inactive") == 0) return; /* deleting twice is not an error */
-    classes_set(&out->after.status, "inactive", 8);
-    out->after.version = cur->version + 1;
-    out->after.updated_at = now > cur->updated_at ? now : cur->updated_at + 1;
-    out->event_type = "class.deactivated";
+    classes_class_t c;
+    classes_class_copy(&c, cur);
+    char **fields[CLASSES_N_FIELDS] = {&c.code, &c.name, &c.description, &c.term};
+    const char *changed[CLASSES_N_FIELDS];
+    size_t n_changed = 0;
+    for (size_t i = 0; i < CLASSES_N_FIELDS; i++) {
+        if (!a->has[i] || (strlen(*fields[i]) == a->field[i].len &&
+                           memcmp(*fields[i], a->field[i].ptr, a->field[i].len) == 0))
+            continue;
+        classes_set(fields[i], a->field[i].ptr, a->field[i].len);
+        changed[n_changed++] = field_names[i];
+    }
+    const char *holder = NULL;
+    if (n_changed && strcasecmp(cur->code, c.code) != 0) {
+        holder = classes_state_code_holder(st, c.lecturer_id, c.code);
+        if (holder && strcmp(holder, c.id) == 0) holder = NULL;
+    }
+    if (holder) {
+        fail_code_taken(d, c.code, holder);
+    } else if (n_changed == 0) { /* nothing to change: answer the current class, emit nothing */
+        classes_reply_class(d, 200, &c);
+    } else {
+        c.version = cur->version + 1;
+        c.updated_at = now > cur->updated_at ? now : cur->updated_at + 1;
+        classes_reply_class(d, 200, &c);
+        event_class(d, cmd, now, "class.updated", &c, changed, n_changed);
+        classes_state_apply(st, cur, &c);
+    }
+    classes_class_clear(&c);
+}
+
+void classes_decide_deactivate(void *state, const sms_command_t *cmd, const void *args, int64_t now,
+                               sms_decision_t *d) {
+    (void)args;
+    classes_state_t *st = state;
+    const classes_class_t *cur = owned_class_at(st, cmd, d);
+    if (cur == NULL) return;
+    if (strcmp(cur->status, "inactive") == 0) { /* deleting twice is not an error */
+        classes_reply_class(d, 200, cur);
+        return;
+    }
+    classes_class_t c;
+    classes_class_copy(&c, cur);
+    classes_set(&c.status, "inactive", 8);
+    c.version = cur->version + 1;
+    c.updated_at = now > cur->updated_at ? now : cur->updated_at + 1;
+    classes_reply_class(d, 200, &c);
+    event_class(d, cmd, now, "class.deactivated", &c, NULL, 0);
+    classes_state_apply(st, cur, &c);
+    classes_class_clear(&c);
 }
 
 /* ---- rosters ---- */
 
-bool classes_valid_student_id(const char *s, size_t n) {
-    if (n < 1 || n > CLASSES_STUDENT_ID_MAX) return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-              c == '-'))
-            return false;
-    }
-    return true;
-}
-
-static bool domain_label_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
-}
-
-/* local@domain.tld: printable ASCII local part without specials, DNS-style
- * labels, an alphabetic TLD of 2+ letters. Deliberately simple: the school's
- * addresses, not every RFC 5322 form. */
-bool classes_valid_email(const char *s, size_t n) {
-    if (n < 6 || n > CLASSES_EMAIL_MAX) return false;
-    const char *at = memchr(s, '@', n);
-    if (at == NULL || at == s) return false;
-    size_t local = (size_t)(at - s);
-    if (local > 64) return false;
-    for (size_t i = 0; i < local; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c <= 0x20 || c >= 0x7f || strchr("\"(),:;<>[\\]@", c)) return false;
-    }
-    const char *d = at + 1, *end = s + n;
-    size_t labels = 0, label_len = 0;
-    const char *label = d;
-    for (const char *p = d; p <= end; p++) {
-        if (p == end || *p == '.') {
-            if (label_len == 0 || label_len > 63 || label[0] == '-' || label[label_len - 1] == '-') return false;
-            labels++;
-            if (p == end) break;
-            label = p + 1;
-            label_len = 0;
-        } else if (!domain_label_char(*p)) {
-            return false;
-        } else {
-            label_len++;
-        }
-    }
-    if (labels < 2 || label_len < 2) return false;
-    for (size_t i = 0; i < label_len; i++) /* the TLD */
-        if (!((label[i] >= 'a' && label[i] <= 'z') || (label[i] >= 'A' && label[i] <= 'Z'))) return false;
-    return true;
-}
-
-static size_t validate_student(const msgpack_object *row, size_t i, classes_outcome_t *out) {
-    size_t before = out->verdict.n_errors;
-    char f[72];
-    int fn;
-    if (row->type != MSGPACK_OBJECT_MAP) {
-        fn = snprintf(f, sizeof f, "students[%zu]", i);
-        sms_verdict_error(&out->verdict, f, (size_t)fn, "must be an object with student_id, name and email");
-        return out->verdict.n_errors - before;
-    }
-    static const char *const known[] = {"student_id", "name", "email"};
-    for (uint32_t k = 0; k < row->via.map.size; k++) {
-        const char *key;
-        size_t klen;
-        bool ok = sms_mp_str(&row->via.map.ptr[k].key, &key, &klen);
-        for (size_t j = 0; ok && j < 3; j++)
-            if (strlen(known[j]) == klen && memcmp(known[j], key, klen) == 0) ok = false;
-        if (ok) {
-            fn = snprintf(f, sizeof f, "students[%zu].%.*s", i, (int)(klen > 32 ? 32 : klen), key);
-            sms_verdict_error(&out->verdict, f, (size_t)fn, "unknown field");
-        }
-    }
-    for (size_t j = 0; j < 3; j++) {
-        fn = snprintf(f, sizeof f, "students[%zu].%s", i, known[j]);
-        const msgpack_object *v = sms_mp_map_get(row, known[j]);
-        const char *s;
-        size_t n;
-        if (v == NULL) {
-            sms_verdict_error(&out->verdict, f, (size_t)fn, "is required");
-        } else if (!sms_mp_str(v, &s, &n)) {
-            sms_verdict_error(&out->verdict, f, (size_t)fn, "must be a string");
-        } else if (j == 0 && !classes_valid_student_id(s, n)) {
-            sms_verdict_error(&out->verdict, f, (size_t)fn, "must be 1 to %d characters of A-Z, a-z, 0-9, '.', '_', '-'",
-                      CLASSES_STUDENT_ID_MAX);
-        } else if (j == 1) {
-            size_t chars = sms_text_chars(s, n);
-            bool blank = true;
-            for (size_t c = 0; c < n; c++)
-                if (s[c] != ' ') blank = false;
-            if (chars == (size_t)-1 || memchr(s, '\n', n) || memchr(s, '\t', n))
-                sms_verdict_error(&out->verdict, f, (size_t)fn, "must be valid UTF-8 text on one line without control characters");
-            else if (chars < 1 || chars > CLASSES_STUDENT_NAME_MAX || blank)
-                sms_verdict_error(&out->verdict, f, (size_t)fn, "must be 1 to %d characters long and not blank", CLASSES_STUDENT_NAME_MAX);
-        } else if (j == 2 && !classes_valid_email(s, n)) {
-            sms_verdict_error(&out->verdict, f, (size_t)fn, "must be an email address like name@school.edu (at most %d characters)",
-                      CLASSES_EMAIL_MAX);
-        }
-    }
-    return out->verdict.n_errors - before;
-}
-
-size_t classes_validate_roster(const msgpack_object *data, classes_outcome_t *out) {
-    size_t before = out->verdict.n_errors;
-    for (uint32_t k = 0; k < data->via.map.size; k++) {
-        const char *key;
-        size_t klen;
-        if (sms_mp_str(&data->via.map.ptr[k].key, &key, &klen) && !(klen == 8 && memcmp(key, "students", 8) == 0))
-            sms_verdict_error(&out->verdict, key, klen, "unknown field");
-    }
-    const msgpack_object *list = sms_mp_map_get(data, "students");
-    if (list == NULL) {
-        sms_verdict_error(&out->verdict, "students", 8, "is required");
-        return out->verdict.n_errors - before;
-    }
-    if (list->type != MSGPACK_OBJECT_ARRAY) {
-        sms_verdict_error(&out->verdict, "students", 8, "must be an array of students");
-        return out->verdict.n_errors - before;
-    }
-    size_t n = list->via.array.size;
-    if (n < 1 || n > CLASSES_ROSTER_MAX) {
-        sms_verdict_error(&out->verdict, "students", 8, "must hold 1 to %d students (got %zu)", CLASSES_ROSTER_MAX, n);
-        return out->verdict.n_errors - before;
-    }
-    const msgpack_object *rows = list->via.array.ptr;
-    for (size_t i = 0; i < n; i++) {
-        if (validate_student(&rows[i], i, out)) continue;
-        const char *id, *other;
-        size_t idn, on;
-        sms_mp_str(sms_mp_map_get(&rows[i], "student_id"), &id, &idn);
-        /* Quadratic, but n <= 500 and only valid rows are compared. */
-        for (size_t j = 0; j < i; j++) {
-            if (sms_mp_str(sms_mp_map_get(&rows[j], "student_id"), &other, &on) && on == idn &&
-                memcmp(other, id, idn) == 0) {
-                char f[72];
-                int fn = snprintf(f, sizeof f, "students[%zu].student_id", i);
-                sms_verdict_error(&out->verdict, f, (size_t)fn, "duplicate of students[%zu]", j);
-                break;
-            }
-        }
-    }
-    return out->verdict.n_errors - before;
-}
-
 /* The caller's class, active, or fails 404/409 (what: what cannot change). */
-static const classes_class_t *active_owned_class(classes_state_t *st, const sms_command_t *cmd,
-                                                 classes_outcome_t *out, const char *what) {
-    const classes_class_t *cur = owned_class(st, cmd, out);
+static const classes_class_t *active_owned_class(classes_state_t *st, const sms_command_t *cmd, sms_decision_t *d,
+                                                 const char *what) {
+    const classes_class_t *cur = owned_class(st, cmd, d);
     if (cur == NULL) return NULL;
     if (strcmp(cur->status, "active") != 0) {
-        sms_verdict_fail(&out->verdict, 409, "class_inactive", "class %s is inactive: %s", cur->id, what);
+        sms_decision_fail(d, 409, "class_inactive", "class %s is inactive: %s", cur->id, what);
         return NULL;
     }
     return cur;
 }
 
-static void decide_enroll(classes_state_t *st, const sms_command_t *cmd, int64_t now, classes_outcome_t *out) {
-    out->kind = CLASSES_REPLY_ENROLL;
-    if (classes_validate_roster(cmd->data, out)) {
-        sms_verdict_fail(&out->verdict, 400, "validation", "the roster is invalid; nothing was enrolled");
-        return;
-    }
-    const classes_class_t *cur = active_owned_class(st, cmd, out, "its roster cannot be changed");
+void classes_decide_enroll(void *state, const sms_command_t *cmd, const void *args, int64_t now, sms_decision_t *d) {
+    classes_state_t *st = state;
+    const classes_enroll_args_t *a = args;
+    const classes_class_t *cur = active_owned_class(st, cmd, d, "its roster cannot be changed");
     if (cur == NULL) return;
-    classes_class_copy(&out->after, cur);
-    out->has_class = true;
-    const msgpack_object *list = sms_mp_map_get(cmd->data, "students");
-    classes_roster_outcome_t *r = &out->roster;
-    for (uint32_t i = 0; i < list->via.array.size; i++) {
-        const msgpack_object *row = &list->via.array.ptr[i];
-        sms_str_t id;
-        sms_mp_str(sms_mp_map_get(row, "student_id"), &id.ptr, &id.len);
-        if (classes_state_enrolled(st, cur->id, id)) r->already++; /* name/email updates are out of scope */
-        else r->added[r->enrolled++] = row;
+    const classes_student_t *added[CLASSES_ROSTER_MAX];
+    size_t n_added = 0, already = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        /* An enrolled student is left as is: name/email updates are out of scope. */
+        if (classes_state_enrolled(st, cur->id, a->students[i].student_id)) already++;
+        else added[n_added++] = &a->students[i];
     }
-    r->enrolled_at = now;
-    out->verdict.status = 200;
-    if (r->enrolled == 0) return;
-    r->roster_version = cur->roster_version + 1;
-    out->event_type = "class.students_enrolled";
+    classes_reply_enroll(d, n_added, already);
+    if (n_added == 0) return;
+    int64_t roster_version = cur->roster_version + 1;
+    msgpack_packer pk = sms_decision_event_head(d, NULL, cmd, now, "class.students_enrolled", CLASSES_EVENT_VERSION,
+                                                SMS_STR(cur->id));
+    classes_pack_students_enrolled(&pk, cur, roster_version, added, n_added, now, already);
+    for (size_t i = 0; i < n_added; i++) classes_state_set_enrolled(st, cur->id, added[i]->student_id, true);
+    classes_state_set_roster_version(st, cur->id, roster_version);
 }
 
-static void decide_unenroll(classes_state_t *st, const sms_command_t *cmd, classes_outcome_t *out) {
-    out->kind = CLASSES_REPLY_UNENROLL;
-    classes_roster_outcome_t *r = &out->roster;
-    const msgpack_object *v = sms_mp_map_get(cmd->data, "student_id");
-    if (!sms_mp_str(v, &r->student_id.ptr, &r->student_id.len) ||
-        !classes_valid_student_id(r->student_id.ptr, r->student_id.len)) {
-        sms_verdict_error(&out->verdict, "student_id", 10, "must be 1 to %d characters of A-Z, a-z, 0-9, '.', '_', '-'",
-                  CLASSES_STUDENT_ID_MAX);
-        sms_verdict_fail(&out->verdict, 400, "validation", "the student id is invalid");
-        return;
-    }
-    const classes_class_t *cur = active_owned_class(st, cmd, out, "its roster cannot be changed");
+void classes_decide_unenroll(void *state, const sms_command_t *cmd, const void *args, int64_t now,
+                             sms_decision_t *d) {
+    classes_state_t *st = state;
+    const classes_unenroll_args_t *a = args;
+    const classes_class_t *cur = active_owned_class(st, cmd, d, "its roster cannot be changed");
     if (cur == NULL) return;
-    classes_class_copy(&out->after, cur);
-    out->has_class = true;
-    out->verdict.status = 200;
-    if (!classes_state_enrolled(st, cur->id, r->student_id)) return; /* not enrolled: nothing to do */
-    r->unenrolled = true;
-    r->roster_version = cur->roster_version + 1;
-    out->event_type = "class.student_unenrolled";
+    bool enrolled = classes_state_enrolled(st, cur->id, a->student_id);
+    classes_reply_unenroll(d, enrolled);
+    if (!enrolled) return; /* not enrolled: nothing to do */
+    int64_t roster_version = cur->roster_version + 1;
+    msgpack_packer pk = sms_decision_event_head(d, NULL, cmd, now, "class.student_unenrolled", CLASSES_EVENT_VERSION,
+                                                SMS_STR(cur->id));
+    classes_pack_student_unenrolled(&pk, cur, roster_version, a->student_id);
+    classes_state_set_enrolled(st, cur->id, a->student_id, false);
+    classes_state_set_roster_version(st, cur->id, roster_version);
 }
 
 /* ---- posts ---- */
 
-/* A text field of a post body: a string of min..max characters, not blank. */
-static void validate_post_text(const msgpack_object *v, const char *name, size_t max, classes_outcome_t *out) {
-    const char *s;
-    size_t n;
-    if (v == NULL) {
-        sms_verdict_error(&out->verdict, name, strlen(name), "is required");
-        return;
-    }
-    if (!sms_mp_str(v, &s, &n)) {
-        sms_verdict_error(&out->verdict, name, strlen(name), "must be a string");
-        return;
-    }
-    size_t chars = sms_text_chars(s, n);
-    if (chars == (size_t)-1) {
-        sms_verdict_error(&out->verdict, name, strlen(name), "must be valid UTF-8 text without control characters");
-        return;
-    }
-    bool blank = true;
-    for (size_t i = 0; i < n && blank; i++)
-        if (s[i] != ' ' && s[i] != '\n' && s[i] != '\t') blank = false;
-    if (chars < 1 || chars > max || blank)
-        sms_verdict_error(&out->verdict, name, strlen(name), "must be 1 to %zu characters long and not blank (got %zu)", max, chars);
-}
-
-size_t classes_validate_post(const msgpack_object *data, classes_outcome_t *out) {
-    size_t before = out->verdict.n_errors;
-    static const char *const known[] = {"title", "body", "pinned"};
-    for (uint32_t k = 0; k < data->via.map.size; k++) {
-        const char *key;
-        size_t klen;
-        if (!sms_mp_str(&data->via.map.ptr[k].key, &key, &klen)) continue;
-        bool ok = false;
-        for (size_t j = 0; j < 3; j++)
-            if (strlen(known[j]) == klen && memcmp(known[j], key, klen) == 0) ok = true;
-        if (!ok) sms_verdict_error(&out->verdict, key, klen, "unknown field");
-    }
-    validate_post_text(sms_mp_map_get(data, "title"), "title", CLASSES_POST_TITLE_MAX, out);
-    validate_post_text(sms_mp_map_get(data, "body"), "body", CLASSES_POST_BODY_MAX, out);
-    const msgpack_object *pinned = sms_mp_map_get(data, "pinned");
-    if (pinned && pinned->type != MSGPACK_OBJECT_BOOLEAN) sms_verdict_error(&out->verdict, "pinned", 6, "must be true or false");
-    return out->verdict.n_errors - before;
-}
-
-static void decide_post(classes_state_t *st, const sms_command_t *cmd, int64_t now, const char *new_id,
-                        classes_outcome_t *out) {
-    out->kind = CLASSES_REPLY_POST;
-    if (classes_validate_post(cmd->data, out)) {
-        sms_verdict_fail(&out->verdict, 400, "validation", "the post is invalid");
-        return;
-    }
-    const classes_class_t *cur = active_owned_class(st, cmd, out, "nothing can be posted to it");
+/* post.created goes to the public posts topic (key = class id), not sms.events.classes. */
+void classes_decide_post(void *state, const sms_command_t *cmd, const void *args, int64_t now, sms_decision_t *d) {
+    const classes_post_args_t *a = args;
+    const classes_class_t *cur = active_owned_class(state, cmd, d, "nothing can be posted to it");
     if (cur == NULL) return;
-    classes_class_copy(&out->after, cur);
-    out->has_class = true;
-    classes_post_t *p = &out->post;
-    p->id = SMS_STR(new_id);
-    p->class_id = SMS_STR(out->after.id);
-    p->lecturer_id = SMS_STR(out->after.lecturer_id);
-    p->author_id = cmd->actor;
-    sms_mp_str(sms_mp_map_get(cmd->data, "title"), &p->title.ptr, &p->title.len); /* validated: strings */
-    sms_mp_str(sms_mp_map_get(cmd->data, "body"), &p->body.ptr, &p->body.len);
-    const msgpack_object *pinned = sms_mp_map_get(cmd->data, "pinned");
-    p->pinned = pinned && pinned->via.boolean;
-    p->created_at = now;
-    out->verdict.status = 201;
-    out->event_type = "post.created";
+    char new_id[SMS_ID_SIZE];
+    classes_post_t p = {.id = SMS_STR(id_source(new_id)),
+                        .class_id = SMS_STR(cur->id),
+                        .lecturer_id = SMS_STR(cur->lecturer_id),
+                        .author_id = cmd->actor,
+                        .title = a->title,
+                        .body = a->body,
+                        .pinned = a->pinned,
+                        .created_at = now};
+    classes_reply_post(d, &p);
+    msgpack_packer pk =
+        sms_decision_event_head(d, CLASSES_POSTS_TOPIC, cmd, now, "post.created", CLASSES_EVENT_VERSION, p.class_id);
+    classes_pack_post(&pk, &p);
+}
+
+/* The fields of an edit applied to p; whether anything changed. */
+static bool post_edit(classes_post_t *p, const classes_post_update_args_t *a) {
+    bool changed = false;
+    if (a->has_title && !(p->title.len == a->title.len && memcmp(p->title.ptr, a->title.ptr, a->title.len) == 0)) {
+        p->title = a->title;
+        changed = true;
+    }
+    if (a->has_body && !(p->body.len == a->body.len && memcmp(p->body.ptr, a->body.ptr, a->body.len) == 0)) {
+        p->body = a->body;
+        changed = true;
+    }
+    if (a->has_pinned && p->pinned != a->pinned) {
+        p->pinned = a->pinned;
+        changed = true;
+    }
+    return changed;
+}
+
+/* post.updated, like post.created, goes to the posts topic (key = class id)
+ * and carries the whole new post; an edit that changes nothing answers the
+ * post as it is and writes nothing. */
+void classes_decide_post_update(void *state, const sms_command_t *cmd, const void *args, int64_t now,
+                                sms_decision_t *d) {
+    const classes_post_update_args_t *a = args;
+    const classes_class_t *cur = active_owned_class(state, cmd, d, "its posts cannot be changed");
+    if (cur == NULL) return;
+    classes_post_t p;
+    if (!classes_state_post(state, a->post_id, &p) || p.class_id.len != cmd->key.len ||
+        memcmp(p.class_id.ptr, cmd->key.ptr, cmd->key.len) != 0) {
+        sms_decision_fail(d, 404, "not_found", "no post %.*s", (int)a->post_id.len, a->post_id.ptr);
+        return;
+    }
+    if (cmd->has_if_match && cmd->if_match != p.version) {
+        sms_decision_fail(d, 412, "precondition_failed", "If-Match is %lld but the post is at version %lld",
+                          (long long)cmd->if_match, (long long)p.version);
+        return;
+    }
+    p.lecturer_id = SMS_STR(cur->lecturer_id);
+    if (!post_edit(&p, a)) {
+        classes_reply_post_updated(d, &p);
+        return;
+    }
+    p.version++;
+    p.updated_at = now > p.updated_at ? now : p.updated_at + 1;
+    classes_reply_post_updated(d, &p);
+    msgpack_packer pk =
+        sms_decision_event_head(d, CLASSES_POSTS_TOPIC, cmd, now, "post.updated", CLASSES_EVENT_VERSION, p.class_id);
+    classes_pack_post_updated(&pk, &p);
+    classes_state_set_post(state, &p); /* last: p's strings may be the old document's */
 }
 
 /* ---- chat ---- */
 
-size_t classes_validate_chat(const msgpack_object *data, classes_outcome_t *out) {
-    size_t before = out->verdict.n_errors;
-    for (uint32_t k = 0; k < data->via.map.size; k++) {
-        const char *key;
-        size_t klen;
-        if (!sms_mp_str(&data->via.map.ptr[k].key, &key, &klen)) continue;
-        if (klen != 4 || memcmp(key, "text", 4) != 0) sms_verdict_error(&out->verdict, key, klen, "unknown field");
-    }
-    validate_post_text(sms_mp_map_get(data, "text"), "text", CLASSES_CHAT_TEXT_MAX, out);
-    return out->verdict.n_errors - before;
-}
-
 /* The class a chat author may write to: its own lecturer, or an enrolled
  * student. Anyone else gets the answer a missing class gets (404). */
-static const classes_class_t *chat_class(classes_state_t *st, const sms_command_t *cmd, classes_outcome_t *out) {
+static const classes_class_t *chat_class(classes_state_t *st, const sms_command_t *cmd, sms_decision_t *d) {
     const classes_class_t *cur = classes_state_class(st, cmd->key);
-    bool lecturer = cmd->role.len == 8 && memcmp(cmd->role.ptr, "lecturer", 8) == 0;
     bool allowed = false;
-    if (cur && lecturer)
+    if (cur && is_role(cmd, "lecturer"))
         allowed = strlen(cur->lecturer_id) == cmd->actor.len &&
                   memcmp(cur->lecturer_id, cmd->actor.ptr, cmd->actor.len) == 0;
     else if (cur)
         allowed = classes_state_enrolled(st, cur->id, cmd->actor);
     if (!allowed) {
-        sms_verdict_fail(&out->verdict, 404, "not_found", "no class %.*s", (int)cmd->key.len, cmd->key.ptr);
+        sms_decision_fail(d, 404, "not_found", "no class %.*s", (int)cmd->key.len, cmd->key.ptr);
         return NULL;
     }
     if (strcmp(cur->status, "active") != 0) {
-        sms_verdict_fail(&out->verdict, 409, "class_inactive", "class %s is inactive: its chat is closed", cur->id);
+        sms_decision_fail(d, 409, "class_inactive", "class %s is inactive: its chat is closed", cur->id);
         return NULL;
     }
     return cur;
@@ -494,65 +332,25 @@ static const classes_class_t *chat_class(classes_state_t *st, const sms_command_
 
 /* The sequence is decided here, by the one consumer of the class's command
  * partition: the view's last chat_seq plus the batch's earlier messages
- * (ops.c moves the overlay on after each accepted post). */
-static void decide_chat(classes_state_t *st, const sms_command_t *cmd, int64_t now, const char *new_id,
-                        classes_outcome_t *out) {
-    out->kind = CLASSES_REPLY_CHAT;
-    bool lecturer = cmd->role.len == 8 && memcmp(cmd->role.ptr, "lecturer", 8) == 0;
-    bool student = cmd->role.len == 7 && memcmp(cmd->role.ptr, "student", 7) == 0;
-    if (!lecturer && !student) {
-        sms_verdict_fail(&out->verdict, 403, "forbidden", "only the class's lecturer and its students chat");
-        return;
-    }
-    if (cmd->v != 1) {
-        sms_verdict_fail(&out->verdict, 400, "unsupported_version", "command version %lld is not supported", (long long)cmd->v);
-        return;
-    }
-    if (classes_validate_chat(cmd->data, out)) {
-        sms_verdict_fail(&out->verdict, 400, "validation", "the chat message is invalid");
-        return;
-    }
-    const classes_class_t *cur = chat_class(st, cmd, out);
+ * (the overlay moves it on after each accepted message).
+ * chat.message_posted goes to the chat topic (key = class id). */
+void classes_decide_chat(void *state, const sms_command_t *cmd, const void *args, int64_t now, sms_decision_t *d) {
+    const classes_chat_args_t *a = args;
+    const classes_class_t *cur = chat_class(state, cmd, d);
     if (cur == NULL) return;
-    classes_class_copy(&out->after, cur);
-    out->has_class = true;
-    classes_chat_t *m = &out->chat;
-    m->id = SMS_STR(new_id);
-    m->class_id = SMS_STR(out->after.id);
-    m->seq = cur->chat_seq + 1;
-    m->author_id = cmd->actor;
-    m->author_role = cmd->role;
-    sms_mp_str(sms_mp_map_get(cmd->data, "text"), &m->text.ptr, &m->text.len); /* validated: a string */
-    m->created_at = now;
-    out->verdict.status = 201;
-    out->event_type = "chat.message_posted";
+    char new_id[SMS_ID_SIZE];
+    classes_chat_t m = {.id = SMS_STR(id_source(new_id)),
+                        .class_id = SMS_STR(cur->id),
+                        .seq = cur->chat_seq + 1,
+                        .author_id = cmd->actor,
+                        .author_role = cmd->role,
+                        .text = a->text,
+                        .created_at = now};
+    d->status = 201;
+    msgpack_packer body = sms_decision_body(d);
+    classes_pack_chat_public(&body, &m);
+    msgpack_packer pk = sms_decision_event_head(d, CLASSES_CHAT_TOPIC, cmd, now, "chat.message_posted",
+                                                CLASSES_EVENT_VERSION, m.class_id);
+    classes_pack_chat(&pk, &m);
+    classes_state_set_chat_seq(state, cur->id, m.seq);
 }
-
-void classes_decide(classes_state_t *st, const sms_command_t *cmd, int64_t now_ms, const char *new_id,
-                    classes_outcome_t *out) {
-    memset(out, 0, sizeof *out);
-    out->verdict.limit = CLASSES_MAX_ERRORS;
-    if (cmd->type.len == 9 && memcmp(cmd->type.ptr, "chat.post", 9) == 0) {
-        decide_chat(st, cmd, now_ms, new_id, out); /* students chat too: its own role check */
-        return;
-    }
-    if (cmd->role.len != 8 || memcmp(cmd->role.ptr, "lecturer", 8) != 0) {
-        sms_verdict_fail(&out->verdict, 403, "forbidden", "only lecturers manage classes and rosters");
-        return;
-    }
-    if (cmd->v != 1) {
-        sms_verdict_fail(&out->verdict, 400, "unsupported_version", "command version %lld is not supported", (long long)cmd->v);
-        return;
-    }
-#define IS(t) (cmd->type.len == strlen(t) && memcmp(cmd->type.ptr, t, cmd->type.len) == 0)
-    if (IS("class.create")) decide_create(st, cmd, now_ms, new_id, out);
-    else if (IS("class.update")) decide_update(st, cmd, now_ms, out);
-    else if (IS("class.deactivate")) decide_deactivate(st, cmd, now_ms, out);
-    else if (IS("roster.enroll")) decide_enroll(st, cmd, now_ms, out);
-    else if (IS("roster.unenroll")) decide_unenroll(st, cmd, out);
-    else if (IS("post.create")) decide_post(st, cmd, now_ms, new_id, out);
-    else sms_verdict_fail(&out->verdict, 400, "unknown_command", "unknown command type %.*s", (int)cmd->type.len, cmd->type.ptr);
-#undef IS
-}
-
-void classes_outcome_clear(classes_outcome_t *out) { classes_class_clear(&out->after); }

@@ -120,9 +120,8 @@ static void pack_kv_strn(msgpack_packer *pk, const char *key, const char *s, siz
 }
 
 void classes_pack_students_enrolled(msgpack_packer *pk, const classes_class_t *c, int64_t roster_version,
-                                    const msgpack_object *const *students, size_t n, int64_t enrolled_at,
+                                    const classes_student_t *const *students, size_t n, int64_t enrolled_at,
                                     size_t already_enrolled) {
-    static const char *const fields[] = {"student_id", "name", "email"};
     msgpack_pack_map(pk, 5);
     sms_mp_pack_kv_str(pk, "class_id", nz(c->id));
     sms_mp_pack_kv_str(pk, "lecturer_id", nz(c->lecturer_id));
@@ -131,12 +130,9 @@ void classes_pack_students_enrolled(msgpack_packer *pk, const classes_class_t *c
     msgpack_pack_array(pk, n);
     for (size_t i = 0; i < n; i++) {
         msgpack_pack_map(pk, 4);
-        for (size_t f = 0; f < 3; f++) {
-            const char *s = "";
-            size_t len = 0;
-            sms_mp_str(sms_mp_map_get(students[i], fields[f]), &s, &len); /* validated: strings */
-            pack_kv_strn(pk, fields[f], s, len);
-        }
+        pack_kv_strn(pk, "student_id", students[i]->student_id.ptr, students[i]->student_id.len);
+        pack_kv_strn(pk, "name", students[i]->name.ptr, students[i]->name.len);
+        pack_kv_strn(pk, "email", students[i]->email.ptr, students[i]->email.len);
         sms_mp_pack_kv_i64(pk, "enrolled_at", enrolled_at);
     }
     sms_mp_pack_kv_i64(pk, "already_enrolled", (int64_t)already_enrolled);
@@ -179,8 +175,8 @@ void classes_render_student_json(const classes_student_t *s, sms_buf_t *out) {
 
 /* ---- posts ---- */
 
-void classes_pack_post(msgpack_packer *pk, const classes_post_t *p) {
-    msgpack_pack_map(pk, 8);
+/* The fields post.created and post.updated share; the map header is the caller's. */
+static void pack_post_fields(msgpack_packer *pk, const classes_post_t *p) {
     pack_kv_strn(pk, "id", p->id.ptr, p->id.len);
     pack_kv_strn(pk, "class_id", p->class_id.ptr, p->class_id.len);
     pack_kv_strn(pk, "lecturer_id", p->lecturer_id.ptr, p->lecturer_id.len);
@@ -191,6 +187,24 @@ void classes_pack_post(msgpack_packer *pk, const classes_post_t *p) {
     if (p->pinned) msgpack_pack_true(pk);
     else msgpack_pack_false(pk);
     sms_mp_pack_kv_i64(pk, "created_at", p->created_at);
+}
+
+void classes_pack_post(msgpack_packer *pk, const classes_post_t *p) {
+    msgpack_pack_map(pk, 8);
+    pack_post_fields(pk, p);
+}
+
+void classes_pack_post_updated(msgpack_packer *pk, const classes_post_t *p) {
+    msgpack_pack_map(pk, 10);
+    pack_post_fields(pk, p);
+    sms_mp_pack_kv_i64(pk, "updated_at", p->updated_at);
+    sms_mp_pack_kv_i64(pk, "version", p->version);
+}
+
+int classes_read_post_updated(const msgpack_object *data, classes_post_t *out) {
+    if (classes_read_post(data, out) != 0) return -1;
+    if (!sms_mp_i64(sms_mp_map_get(data, "updated_at"), &out->updated_at)) return -1;
+    return sms_mp_i64(sms_mp_map_get(data, "version"), &out->version) ? 0 : -1;
 }
 
 int classes_read_post(const msgpack_object *data, classes_post_t *out) {
@@ -207,7 +221,8 @@ int classes_read_post(const msgpack_object *data, classes_post_t *out) {
 
 void classes_pack_post_public(msgpack_packer *pk, const classes_post_t *p) {
     char at[SMS_RFC3339_LEN];
-    msgpack_pack_map(pk, 7);
+    bool edited = p->version > 1;
+    msgpack_pack_map(pk, edited ? 9 : 7);
     pack_kv_strn(pk, "id", p->id.ptr, p->id.len);
     pack_kv_strn(pk, "class_id", p->class_id.ptr, p->class_id.len);
     pack_kv_strn(pk, "author_id", p->author_id.ptr, p->author_id.len);
@@ -217,6 +232,9 @@ void classes_pack_post_public(msgpack_packer *pk, const classes_post_t *p) {
     if (p->pinned) msgpack_pack_true(pk);
     else msgpack_pack_false(pk);
     sms_mp_pack_kv_str(pk, "created_at", sms_rfc3339(p->created_at, at));
+    if (!edited) return;
+    sms_mp_pack_kv_str(pk, "updated_at", sms_rfc3339(p->updated_at, at));
+    sms_mp_pack_kv_i64(pk, "version", p->version);
 }
 
 void classes_render_post_json(const classes_post_t *p, sms_buf_t *out) {

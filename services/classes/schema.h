@@ -60,10 +60,10 @@ void classes_render_json(const classes_class_t *c, sms_buf_t *out);
 
 /* Roster events. students_enrolled: data {class_id, lecturer_id,
  * roster_version, students: [{student_id, name, email, enrolled_at}],
- * already_enrolled}; each element of students[] is a validated body map
- * ({student_id, name, email} strings), all stamped enrolled_at. */
+ * already_enrolled}; students[0..n) are validated, all stamped enrolled_at
+ * (their own enrolled_at is not read). */
 void classes_pack_students_enrolled(msgpack_packer *pk, const classes_class_t *c, int64_t roster_version,
-                                    const msgpack_object *const *students, size_t n, int64_t enrolled_at,
+                                    const classes_student_t *const *students, size_t n, int64_t enrolled_at,
                                     size_t already_enrolled);
 /* student_unenrolled: data {class_id, lecturer_id, roster_version, student_id}. */
 void classes_pack_student_unenrolled(msgpack_packer *pk, const classes_class_t *c, int64_t roster_version,
@@ -74,7 +74,9 @@ int classes_read_student(const msgpack_object *item, classes_student_t *out);
 /* Appends the public roster item {student_id, name, email, enrolled_at (RFC 3339)} as JSON. */
 void classes_render_student_json(const classes_student_t *s, sms_buf_t *out);
 
-/* Posts (announcements): immutable once written, so events carry no version. */
+/* Posts (announcements): post.created carries no version (a new post is
+ * version 1); each post.update that changes it writes post.updated with the
+ * post's whole new snapshot, its version (2, 3, ...) and updated_at. */
 #define CLASSES_POSTS_TOPIC "sms.events.posts"
 #define CLASSES_POST_TITLE_MAX 200   /* characters */
 #define CLASSES_POST_BODY_MAX 10000  /* characters */
@@ -84,6 +86,7 @@ typedef struct classes_post_s {
     sms_str_t id, class_id, lecturer_id, author_id, title, body;
     bool pinned;
     int64_t created_at;
+    int64_t version, updated_at; /* 0 (or 1): never edited */
 } classes_post_t;
 
 /* post.created data: {id, class_id, lecturer_id, author_id, title, body, pinned, created_at}. */
@@ -91,8 +94,13 @@ void classes_pack_post(msgpack_packer *pk, const classes_post_t *p);
 /* Reads a post.created data map (strings point into data). 0, or -1 if a
  * field is missing or of the wrong type. */
 int classes_read_post(const msgpack_object *data, classes_post_t *out);
+/* post.updated data: post.created's fields, then updated_at and version. */
+void classes_pack_post_updated(msgpack_packer *pk, const classes_post_t *p);
+/* Reads a post.updated data map (strings point into data). 0, or -1. */
+int classes_read_post_updated(const msgpack_object *data, classes_post_t *out);
 /* Packs the public form {id, class_id, author_id, title, body, pinned,
- * created_at (RFC 3339)} (reply body). */
+ * created_at (RFC 3339)}, plus updated_at and version once edited (version
+ * > 1; a never-edited post's form is as it always was) (reply body). */
 void classes_pack_post_public(msgpack_packer *pk, const classes_post_t *p);
 /* Appends the public form as JSON (the view's stored document). */
 void classes_render_post_json(const classes_post_t *p, sms_buf_t *out);
@@ -104,9 +112,7 @@ void classes_render_post_json(const classes_post_t *p, sms_buf_t *out);
  * are keyed by class id); the public cursor is its decimal string. */
 #define CLASSES_CHAT_TOPIC "sms.events.chat"
 #define CLASSES_CHAT_TEXT_MAX 2000 /* characters */
-/* The Redis pub/sub channel the projection publishes a class id on after a
- * new message; the gateway's long-poll waiters listen to it. */
-#define CLASSES_CHAT_CHANNEL "sms:classes:chat"
+/* The Redis pub/sub channel the projection publishes on: view.h. */
 
 /* One chat message (strings borrowed: from a command or an event). */
 typedef struct classes_chat_s {

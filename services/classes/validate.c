@@ -1,12 +1,12 @@
 /* validate.c - the classes view's event validator (see validate.h): one
- * check per event type, named in one table, with the bounds handlers.c
+ * check per event type, named in one table, with the bounds bodies.c
  * enforces. It covers what projection.c assumes: e.g. the upper-cased code
  * is copied into CLASSES_CODE_MAX * 4 bytes, so a longer code would be cut
  * without a word; every string is also copied with strlen (no NUL inside). */
 #include "validate.h"
 
 #include "event_check.h"
-#include "handlers.h"
+#include "commands.h"
 #include "schema.h"
 
 static const char *const class_changes[] = {"code", "name", "description", "term", NULL};
@@ -32,7 +32,7 @@ static void check_class_updated(sms_check_t *c, const msgpack_object *d) {
         sms_check_each_str(c, changed, "changed", SMS_CHECK_BYTES, 0, 0, class_changes);
 }
 
-/* A roster entry as handlers.c validated it (validate_student). */
+/* A roster entry as bodies.c validated it (student_row). */
 static void check_student(sms_check_t *c, const msgpack_object *s) {
     sms_str_t email;
     sms_check_str(c, s, "student_id", SMS_CHECK_ID, 0, 1, CLASSES_STUDENT_ID_MAX, NULL);
@@ -80,6 +80,12 @@ static void check_post(sms_check_t *c, const msgpack_object *d) {
     sms_check_time(c, d, "created_at", NULL);
 }
 
+static void check_post_updated(sms_check_t *c, const msgpack_object *d) {
+    check_post(c, d);
+    sms_check_time(c, d, "updated_at", NULL);
+    sms_check_counter(c, d, "version", NULL);
+}
+
 static void check_chat(sms_check_t *c, const msgpack_object *d) {
     sms_check_str(c, d, "id", SMS_CHECK_ID, 0, 1, SMS_EVENT_ID_MAX, NULL);
     sms_check_str(c, d, "class_id", SMS_CHECK_ID, 0, 1, SMS_EVENT_ID_MAX, NULL);
@@ -99,6 +105,7 @@ static const sms_event_rule_t rules[] = {
     {NULL, "class.students_enrolled", CLASSES_EVENT_VERSION, true, check_enrolled},
     {NULL, "class.student_unenrolled", CLASSES_EVENT_VERSION, true, check_unenrolled},
     {NULL, "post.created", CLASSES_EVENT_VERSION, true, check_post},
+    {NULL, "post.updated", CLASSES_EVENT_VERSION, true, check_post_updated},
     {NULL, "chat.message_posted", CLASSES_EVENT_VERSION, true, check_chat},
 };
 

@@ -154,7 +154,7 @@ static void binding_release(gw_bus_t *bus, const pending_t *p) {
 
 static void handle_reply(gw_bus_t *bus, const rd_kafka_message_t *m) {
     sms_reply_t r;
-    if (sms_reply_decode(m->payload, m->len, &r) != SMS_ENV_OK) {
+    if (sms_reply_decode(m->payload, m->len, &r) != SMS_OK) {
         sms_log(SMS_LOG_WARN, "reply_undecodable", "offset %lld", (long long)m->offset);
         return;
     }
@@ -425,7 +425,7 @@ static void produce(gw_bus_t *bus, pending_t *p) {
         p->refs = 1;
         if (p->bound_here) binding_release(bus, p);
         answer_unsent(p, 503, "unavailable",
-                      rc == SMS_KAFKA_EQUEUE ? "too many commands in flight; " DETAIL_NOT_SENT
+                      rc == SMS_EQUEUE ? "too many commands in flight; " DETAIL_NOT_SENT
                                              : "the command could not be sent; " DETAIL_NOT_SENT,
                       NULL, 0);
         return;

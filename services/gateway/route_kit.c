@@ -198,7 +198,7 @@ bool gw_query_int(const gw_request_t *req, const char *name, long lo, long hi, l
     if (v == NULL) return true;
     int64_t x;
     /* Strict (common/number.h): no sign but '-', no spaces, nothing past int64 wraps into range. */
-    if (sms_number_parse_int(v, strlen(v), lo, hi, &x) != SMS_NUMBER_OK) return false;
+    if (sms_number_parse_int(v, strlen(v), lo, hi, &x) != SMS_OK) return false;
     *out = (long)x; /* within [lo, hi], both longs */
     return true;
 }

@@ -157,7 +157,7 @@ bool gw_page_reply_ok(const redisReply *r);
  * {documents, next cursor or false}: gw_respond_page, or
  * gw_respond_redis_down for any other reply. */
 void gw_on_page_reply(redisReply *r, void *rd);
-/* An id sms_id_new made (the notification and delivery lists' cursors):
+/* An id sms_id_new made (the notification and delivery lists' cursors, upload ids):
  * SMS_ID_LEN characters of [0-9A-Z]. */
 bool gw_valid_ulid(const char *c);
 /* A list cursor made by the views: "<digits decimal digits>:<id>" (id in

@@ -50,13 +50,8 @@ static const char *secret(size_t *len) {
 
 /* ---- validation ---- */
 
-/* Upload ids are ours (sms_id_new): 26 characters of Crockford base32. */
-static int upload_id_valid(const char *id) {
-    if (id == NULL || strlen(id) != SMS_ID_LEN) return 0;
-    for (const char *p = id; *p; p++)
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'Z'))) return 0;
-    return 1;
-}
+/* Upload ids are ours (sms_id_new): the route kit's id check. */
+static int upload_id_valid(const char *id) { return id != NULL && gw_valid_ulid(id); }
 
 /* 1..255 characters of valid UTF-8 without '/', controls (C0, DEL, C1). */
 static const char *filename_problem(const char *s) {
@@ -259,16 +254,16 @@ void gw_files_render(const gw_app_t *app, const redisReply *docs, sms_buf_t *out
 static int check_signature(gw_request_t *req, sms_signed_url_t *u) {
     const char *exp = gw_req_query(req, "expires"), *sig = gw_req_query(req, "sig");
     int64_t e = 0;
-    sms_signed_url_result_t r = SMS_SIGNED_URL_BAD;
+    int r = SMS_EBADSIG;
     /* Bounded (an expiry before year 10000), so e * 1000 below cannot overflow. */
-    if (exp && sms_number_parse_int(exp, strlen(exp), 0, EXPIRES_MAX_S, &e) == SMS_NUMBER_OK && sig) {
+    if (exp && sms_number_parse_int(exp, strlen(exp), 0, EXPIRES_MAX_S, &e) == SMS_OK && sig) {
         u->expires = e;
         size_t klen;
         const char *key = secret(&klen);
         r = sms_signed_url_verify(key, klen, u, sig, now_s());
     }
-    if (r == SMS_SIGNED_URL_OK) return 0;
-    if (r == SMS_SIGNED_URL_EXPIRED) {
+    if (r == SMS_OK) return 0;
+    if (r == SMS_EEXPIRED) {
         char detail[96], when[SMS_RFC3339_LEN];
         snprintf(detail, sizeof detail, "The URL expired at %s; ask for a new one.", sms_rfc3339(e * 1000, when));
         gw_respond_problem(req, 403, "url_expired", detail, NULL, 0);
@@ -322,13 +317,13 @@ static void create_upload(gw_request_t *req, void *data) {
     snprintf(size_msg, sizeof size_msg, "must be an integer from 1 to %d (bytes)", files.cfg->upload_limit);
     /* Whole numbers only, range-checked on the double (common/number.h): 2^64 is refused, not converted. */
     int size_rc = sms_number_json_int(sz, 1, files.cfg->upload_limit, &size);
-    if (size_rc != SMS_NUMBER_OK) {
+    if (size_rc != SMS_OK) {
         /* A finite number over the limit (1e308 included) is too large; anything else is invalid. */
-        too_large = size_rc == SMS_NUMBER_ERANGE && sz->valuedouble > files.cfg->upload_limit;
+        too_large = size_rc == SMS_ERANGE && sz->valuedouble > files.cfg->upload_limit;
         errs[n_errs++] = (sms_problem_error_t){"size", size_msg};
     }
     snprintf(ttl_msg, sizeof ttl_msg, "must be an integer from 1 to %d (seconds)", files.cfg->upload_ttl_s);
-    if (ttl && sms_number_json_int(ttl, 1, files.cfg->upload_ttl_s, &ttl_s) != SMS_NUMBER_OK)
+    if (ttl && sms_number_json_int(ttl, 1, files.cfg->upload_ttl_s, &ttl_s) != SMS_OK)
         errs[n_errs++] = (sms_problem_error_t){"ttl_s", ttl_msg};
     if (n_errs) {
         /* 413 only when the size limit is the one thing wrong. */
@@ -553,7 +548,7 @@ static void put_upload(gw_request_t *req, void *data) {
     const char *size_s = gw_req_query(req, "size"), *ctype = gw_req_query(req, "type");
     const char *name = gw_req_query(req, "name"), *user = gw_req_query(req, "user");
     int64_t size = -1;
-    if (!size_s || sms_number_parse_int(size_s, strlen(size_s), 1, SMS_NUMBER_SAFE_MAX, &size) != SMS_NUMBER_OK ||
+    if (!size_s || sms_number_parse_int(size_s, strlen(size_s), 1, SMS_NUMBER_SAFE_MAX, &size) != SMS_OK ||
         !ctype || !name || !user)
         size = -1; /* not a URL we made */
     char path[16 + SMS_ID_SIZE + 64];

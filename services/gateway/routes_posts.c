@@ -106,6 +106,23 @@ static void create_post(gw_request_t *req, void *data) {
     gw_send_json_body(data, req, "classes", "post.create", gw_req_param(req, "class_id"));
 }
 
+/* PUT /classes/{class_id}/posts/{post_id}: the body ({title?, body?,
+ * pinned?}) with the path's post id becomes a post.update command; If-Match
+ * goes in the envelope as for class.update. */
+static void update_post(gw_request_t *req, void *data) {
+    gw_app_t *app = data;
+    cJSON *body = gw_parse_json_object(req);
+    if (!body) return; /* answered */
+    cJSON_DeleteItemFromObjectCaseSensitive(body, "post_id"); /* the path names the post */
+    if (!cJSON_AddStringToObject(body, "post_id", gw_req_param(req, "post_id"))) {
+        cJSON_Delete(body);
+        gw_respond_problem(req, 500, "internal", "out of memory", NULL, 0);
+        return;
+    }
+    gw_bus_send(app->bus, req, "classes", "post.update", gw_req_param(req, "class_id"), body);
+    cJSON_Delete(body);
+}
+
 /* This file's scripts, for test_gateway_views.c (route_kit.h). */
 gw_script_t *const gw_posts_scripts[] = {&list_script, &get_script, NULL};
 
@@ -119,5 +136,7 @@ int gw_routes_posts(gw_app_t *app, gw_router_t *router) {
                         list_posts, app);
     rc |= gw_router_add(router, "GET", "/classes/{class_id}/posts/{post_id}", auth, GW_ROLE_LECTURER | GW_ROLE_STUDENT,
                         get_post, app);
+    rc |= gw_router_add(router, "PUT", "/classes/{class_id}/posts/{post_id}", json, GW_ROLE_LECTURER, update_post,
+                        app);
     return rc ? -1 : 0;
 }

@@ -212,14 +212,14 @@ static cJSON *csv_to_students(gw_request_t *req) {
     char fields[CSV_MAX_ERRORS][48], messages[CSV_MAX_ERRORS][160];
     sms_problem_error_t errs[CSV_MAX_ERRORS];
     size_t n_errs = 0;
-    if (rc == SMS_CSV_ETOOMANY) {
+    if (rc == SMS_ETOOMANY) {
         errs[n_errs++] = (sms_problem_error_t){"students", "must hold 1 to 500 students"};
         gw_respond_problem(req, 400, "validation", "too many rows: at most 500 students per upload", errs, n_errs);
         goto out;
     }
     if (rc != 0) {
         snprintf(fields[0], sizeof fields[0], "line %zu", line);
-        snprintf(messages[0], sizeof messages[0], "%s", sms_csv_strerror(rc));
+        snprintf(messages[0], sizeof messages[0], "%s", sms_strerror(rc));
         errs[n_errs++] = (sms_problem_error_t){fields[0], messages[0]};
         gw_respond_problem(req, 400, "malformed_csv", "the body is not valid CSV", errs, n_errs);
         goto out;

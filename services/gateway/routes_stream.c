@@ -141,7 +141,7 @@ static void maybe_read_more(stream_t *st) {
 /* A score the feed holds: an offset, or -1 for "before the first"; at most
  * STREAM_ID_DIGITS_MAX characters, so it fits st->after. */
 static bool valid_score(const char *s, size_t n, int64_t *v) {
-    return n <= STREAM_ID_DIGITS_MAX && sms_number_parse_int(s, n, -1, SMS_NUMBER_SAFE_MAX, v) == SMS_NUMBER_OK;
+    return n <= STREAM_ID_DIGITS_MAX && sms_number_parse_int(s, n, -1, SMS_NUMBER_SAFE_MAX, v) == SMS_OK;
 }
 
 static bool valid_score_reply(const redisReply *e) {

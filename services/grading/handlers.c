@@ -264,7 +264,7 @@ static void check_row(const grading_state_t *st, const grading_assignment_t *a, 
     int64_t score;
     if (r->score == NULL) {
         row_error(d, i, "score", "is required");
-    } else if (sms_number_hundredths(r->score, 0, a->max_score, &score) != SMS_NUMBER_OK) {
+    } else if (sms_number_hundredths(r->score, 0, a->max_score, &score) != SMS_OK) {
         /* Checked before any arithmetic: 1e17 or 1e308 must not wrap into range. */
         char m[SMS_NUMBER_MESSAGE_MAX];
         row_error(d, i, "score", "%s (the assignment's max_score)",
@@ -438,7 +438,7 @@ static void check_correction(const grading_assignment_t *a, const grading_correc
     int64_t score;
     char m[SMS_NUMBER_MESSAGE_MAX];
     if (c->score == NULL) sms_decision_error(d, "score", 5, "is required");
-    else if (sms_number_hundredths(c->score, 0, a->max_score, &score) != SMS_NUMBER_OK)
+    else if (sms_number_hundredths(c->score, 0, a->max_score, &score) != SMS_OK)
         sms_decision_error(d, "score", 5, "%s (the assignment's max_score)",
                            sms_number_hundredths_message(m, sizeof m, 0, a->max_score));
     if (!c->feedback_ok)

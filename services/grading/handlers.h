@@ -30,7 +30,7 @@
 #include "envelope.h"
 #include "schema.h"
 #include "state.h"
-#include "worker.h"
+#include "decision.h"
 
 #define GRADING_MAX_ERRORS SMS_DECISION_MAX_ERRORS /* listed in a 422; the detail counts the rest */
 

@@ -330,7 +330,7 @@ static void set_paused(sms_consumer_t *c, bool pause) {
  * NOTIF_DELIVERY_FULL: not stored, to be handled again. */
 static int handle(core_t *k, sms_consumer_t *c, const rd_kafka_message_t *m) {
     sms_event_t ev;
-    bool decoded = sms_event_decode(m->payload, m->len, &ev) == SMS_ENV_OK;
+    bool decoded = sms_event_decode(m->payload, m->len, &ev) == SMS_OK;
     redisContext *rc = redis_ready(k);
     notif_delivery_pos_t pos = {rd_kafka_topic_name(m->rkt), m->partition, m->offset};
     int r = rc ? k->ops->handle(k->ch, rc, &pos, decoded ? &ev : NULL, sms_now_ms()) : -1;
@@ -353,11 +353,101 @@ static int handle(core_t *k, sms_consumer_t *c, const rd_kafka_message_t *m) {
     return 0;
 }
 
-int notif_delivery_main(const notif_delivery_ops_t *ops, const sms_config_t *cfg) {
+/* The main loop's own state between rounds. */
+typedef struct loop_s {
+    int64_t paused_until, next_view_check;
+    int pause_ms, wait_ms;
+    bool views_built, held;
+} loop_t;
+
+/* Acts on handle()'s answer r for m: rewinds and waits (not taken, or
+ * failed: backoff) or resets the backoff. */
+static void after_handle(core_t *k, loop_t *l, const rd_kafka_message_t *m, int r) {
+    if (r == NOTIF_DELIVERY_NOT_READY || r == NOTIF_DELIVERY_FULL) {
+        /* Not taken: wait without growing the backoff (nothing failed). */
+        rewind_to(k->c, m);
+        l->paused_until = sms_now_ms() + WAIT_PAUSE_MS;
+        if (r == NOTIF_DELIVERY_NOT_READY) {
+            l->views_built = false;
+            set_state(k, ST_VIEW, "a view was missing or being rebuilt at a lookup");
+        } else {
+            set_state(k, ST_FULL, "the channel holds SMS_EMAIL_HELD_MAX items");
+        }
+    } else if (r != 0) {
+        rewind_to(k->c, m);
+        l->paused_until = sms_now_ms() + l->pause_ms;
+        sms_log(SMS_LOG_WARN, "handle_failed", "offset %lld: handled again in %d ms", (long long)m->offset,
+                l->pause_ms);
+        l->pause_ms = l->pause_ms * 2 > PAUSE_MAX_MS ? PAUSE_MAX_MS : l->pause_ms * 2;
+    } else {
+        l->pause_ms = PAUSE_MIN_MS;
+    }
+}
+
+/* One poll (unless backing off) and its message handled. */
+static void loop_poll(core_t *k, loop_t *l, bool hold) {
+    if (sms_now_ms() < l->paused_until) {
+        /* Backing off (at most PAUSE_MAX_MS): heartbeats run in
+         * librdkafka's threads; no message is taken until it ends. */
+        sleep_ms(l->wait_ms < 50 ? l->wait_ms : 50);
+        return;
+    }
+    rd_kafka_message_t *m = sms_consumer_poll(k->c, hold ? 50 : l->wait_ms < POLL_MAX_MS ? l->wait_ms : POLL_MAX_MS);
+    if (m && m->err == 0 && hold) {
+        /* From a partition assigned while paused: taken once the wait ends. */
+        rewind_to(k->c, m);
+        set_paused(k->c, true);
+    } else if (m && m->err == 0) {
+        after_handle(k, l, m, handle(k, k->c, m));
+    }
+    if (m) rd_kafka_message_destroy(m);
+}
+
+/* One round: the views' and Redis's state, a message, the channel's timers, the report. */
+static void loop_once(core_t *k, loop_t *l) {
+    int64_t now = sms_now_ms();
+    redisContext *rc = redis_ready(k);
+    if (rc && (now >= l->next_view_check || k->state != ST_OK)) {
+        if (state_check(k, rc) != 0) rc->err = REDIS_ERR_IO;
+        l->views_built = views_ok(k, rc) == 1;
+        l->next_view_check = now + VIEW_CHECK_MS;
+    }
+    bool hold = rc == NULL || !l->views_built;
+    if (hold != l->held) {
+        set_paused(k->c, hold);
+        l->held = hold;
+    }
+    loop_poll(k, l, hold);
+    rc = redis_ready(k);
+    l->wait_ms = rc ? k->ops->tick(k->ch, rc, sms_now_ms()) : POLL_MAX_MS;
+    if (l->wait_ms < 0) {
+        if (k->rc) k->rc->err = REDIS_ERR_IO; /* reconnect on the next round */
+        l->wait_ms = POLL_MAX_MS;
+    }
+    now = sms_now_ms();
+    if (now - k->last_report >= NOTIF_DELIVERY_REPORT_MS) report(k, now);
+}
+
+/* The channel's consumer group, subscribed: 0, or -1 (logged). */
+static int consumer_start(core_t *k) {
     char err[512], group[64];
+    snprintf(group, sizeof group, "sms-notify-%s", k->ops->name);
+    sms_consumer_opts_t co = {.group_id = group, .client_id = group, .offset_reset = "latest"};
+    size_t n_topics = 0;
+    while (k->ops->topics[n_topics]) n_topics++;
+    if (sms_consumer_new(k->cfg, &co, &k->c, err, sizeof err) != 0 ||
+        sms_consumer_subscribe_topics(k->c, k->ops->topics, n_topics) != 0) {
+        sms_log(SMS_LOG_ERROR, "start_failed", "kafka: %s", err);
+        return -1;
+    }
+    sms_log(SMS_LOG_INFO, "started", "group %s", group);
+    return 0;
+}
+
+int notif_delivery_main(const notif_delivery_ops_t *ops, const sms_config_t *cfg) {
+    char err[512];
     int rc_exit = 1;
     core_t k = {.ops = ops, .cfg = cfg, .state = ST_OK, .since = sms_now_ms()};
-    sms_consumer_t *c = NULL;
     signal(SIGPIPE, SIG_IGN);
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGTERM, &sa, NULL);
@@ -368,81 +458,14 @@ int notif_delivery_main(const notif_delivery_ops_t *ops, const sms_config_t *cfg
         sms_log(SMS_LOG_ERROR, "start_failed", "%s", err);
         return 1;
     }
-    snprintf(group, sizeof group, "sms-notify-%s", ops->name);
-    sms_consumer_opts_t co = {.group_id = group, .client_id = group, .offset_reset = "latest"};
-    size_t n_topics = 0;
-    while (ops->topics[n_topics]) n_topics++;
-    if (sms_consumer_new(cfg, &co, &c, err, sizeof err) != 0 ||
-        sms_consumer_subscribe_topics(c, ops->topics, n_topics) != 0) {
-        sms_log(SMS_LOG_ERROR, "start_failed", "kafka: %s", err);
-        goto out;
-    }
-    k.c = c;
+    if (consumer_start(&k) != 0) goto out;
     the_core = &k;
-    sms_log(SMS_LOG_INFO, "started", "group %s", group);
     report(&k, sms_now_ms());
-    int64_t paused_until = 0, next_view_check = 0;
-    int pause_ms = PAUSE_MIN_MS, wait_ms = POLL_MAX_MS;
-    bool views_built = false, held = false;
-    while (!stopping) {
-        int64_t now = sms_now_ms();
-        redisContext *rc = redis_ready(&k);
-        if (rc && (now >= next_view_check || k.state != ST_OK)) {
-            if (state_check(&k, rc) != 0) rc->err = REDIS_ERR_IO;
-            views_built = views_ok(&k, rc) == 1;
-            next_view_check = now + VIEW_CHECK_MS;
-        }
-        bool hold = rc == NULL || !views_built;
-        if (hold != held) {
-            set_paused(c, hold);
-            held = hold;
-        }
-        if (now >= paused_until) {
-            rd_kafka_message_t *m = sms_consumer_poll(c, hold ? 50 : wait_ms < POLL_MAX_MS ? wait_ms : POLL_MAX_MS);
-            if (m && m->err == 0 && hold) {
-                /* From a partition assigned while paused: taken once the wait ends. */
-                rewind_to(c, m);
-                set_paused(c, true);
-            } else if (m && m->err == 0) {
-                int r = handle(&k, c, m);
-                if (r == NOTIF_DELIVERY_NOT_READY || r == NOTIF_DELIVERY_FULL) {
-                    /* Not taken: wait without growing the backoff (nothing failed). */
-                    rewind_to(c, m);
-                    paused_until = sms_now_ms() + WAIT_PAUSE_MS;
-                    if (r == NOTIF_DELIVERY_NOT_READY) {
-                        views_built = false;
-                        set_state(&k, ST_VIEW, "a view was missing or being rebuilt at a lookup");
-                    } else {
-                        set_state(&k, ST_FULL, "the channel holds SMS_EMAIL_HELD_MAX items");
-                    }
-                } else if (r != 0) {
-                    rewind_to(c, m);
-                    paused_until = sms_now_ms() + pause_ms;
-                    sms_log(SMS_LOG_WARN, "handle_failed", "offset %lld: handled again in %d ms", (long long)m->offset,
-                            pause_ms);
-                    pause_ms = pause_ms * 2 > PAUSE_MAX_MS ? PAUSE_MAX_MS : pause_ms * 2;
-                } else {
-                    pause_ms = PAUSE_MIN_MS;
-                }
-            }
-            if (m) rd_kafka_message_destroy(m);
-        } else {
-            /* Backing off (at most PAUSE_MAX_MS): heartbeats run in
-             * librdkafka's threads; no message is taken until it ends. */
-            sleep_ms(wait_ms < 50 ? wait_ms : 50);
-        }
-        rc = redis_ready(&k);
-        wait_ms = rc ? ops->tick(k.ch, rc, sms_now_ms()) : POLL_MAX_MS;
-        if (wait_ms < 0) {
-            if (k.rc) k.rc->err = REDIS_ERR_IO; /* reconnect on the next round */
-            wait_ms = POLL_MAX_MS;
-        }
-        now = sms_now_ms();
-        if (now - k.last_report >= NOTIF_DELIVERY_REPORT_MS) report(&k, now);
-    }
+    loop_t l = {.pause_ms = PAUSE_MIN_MS, .wait_ms = POLL_MAX_MS};
+    while (!stopping) loop_once(&k, &l);
     rc_exit = 0;
 out:
-    if (c) sms_consumer_free(c);
+    if (k.c) sms_consumer_free(k.c);
     the_core = NULL;
     for (size_t i = 0; i < k.n_parts; i++) {
         sms_free(k.parts[i].offs);
@@ -453,4 +476,20 @@ out:
     if (k.rc) redisFree(k.rc);
     sms_log(SMS_LOG_INFO, "stopped", "exit code %d", rc_exit);
     return rc_exit;
+}
+
+int notif_delivery_run(int argc, char **argv, const notif_delivery_ops_t *ops) {
+    char err[256], name[64];
+    sms_config_t cfg;
+    if (argc > 1) {
+        fprintf(stderr, "usage: %s\n", argv[0]);
+        return 2;
+    }
+    snprintf(name, sizeof name, "notify-%s", ops->name);
+    if (sms_config_load(&cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "sms-%s: %s\n", name, err);
+        return 2;
+    }
+    sms_log_init(name, cfg.log_level);
+    return notif_delivery_main(ops, &cfg);
 }

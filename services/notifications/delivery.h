@@ -94,4 +94,9 @@ void notif_delivery_release(const char *topic, int32_t partition, int64_t offset
 /* Runs until SIGTERM/SIGINT; returns the exit code. One per process. */
 int notif_delivery_main(const notif_delivery_ops_t *ops, const sms_config_t *cfg);
 
+/* The whole main() of a delivery consumer, sms-notify-<ops->name>: takes no
+ * arguments (usage, exit 2), loads the configuration (exit 2 on an error),
+ * starts the log as notify-<name> and runs notif_delivery_main. */
+int notif_delivery_run(int argc, char **argv, const notif_delivery_ops_t *ops);
+
 #endif

@@ -20,6 +20,7 @@
 #include "redis.h"
 #include "schema.h"
 #include "smtp.h"
+#include "view.h"
 #include "webhook.h"
 
 #define DIGEST_USERS_PER_TICK 16
@@ -76,13 +77,13 @@ static sms_redis_script_t digest_done_script = {.source =
  * view that FLUSHALL wiped or rebuild-views is replaying knows no address,
  * which says nothing about the student. {'wait'}, {'none'} or {'ok', addr}. */
 static sms_redis_script_t address_script = {.source =
-    "if redis.call('HEXISTS', 'sms:notifications:meta', 'built') == 0 then return {'wait'} end\n"
-    "local a = redis.call('HGET', 'sms:notifications:emails', ARGV[1])\n"
+    "if redis.call('HEXISTS', '" NOTIF_VIEW_KEY(NOTIF_VIEW_META) "', '" NOTIF_VIEW_META_BUILT "') == 0 then return {'wait'} end\n"
+    "local a = redis.call('HGET', '" NOTIF_VIEW_KEY(NOTIF_VIEW_EMAILS) "', ARGV[1])\n"
     "if not a or a == '' then return {'none'} end\n"
     "return {'ok', a}\n"};
 
 static const char *const topics[] = {NOTIF_TOPIC, NULL};
-static const char *const views[] = {"sms:notifications:", NULL};
+static const char *const views[] = {NOTIF_VIEW_PREFIX, NULL};
 
 typedef struct email_s {
     const sms_config_t *cfg;
@@ -215,8 +216,7 @@ static int em_handle(void *ch, redisContext *rc, const notif_delivery_pos_t *pos
     email_t *e = ch;
     notif_message_t m;
     sms_str_t nid;
-    if (ev == NULL || ev->type.len != strlen("notification.created") ||
-        memcmp(ev->type.ptr, "notification.created", ev->type.len) != 0 || notif_read_message(ev->data, &m, &nid) != 0)
+    if (ev == NULL || !notif_str_is(ev->type, "notification.created") || notif_read_message(ev->data, &m, &nid) != 0)
         return 0;
     if (!hints_have(ev->data, "email")) return 0; /* switched off by the recipient */
     char id[SMS_ID_SIZE], user[160], addr[320], now_s[24], win_s[24];

@@ -1,7 +1,7 @@
 /* email.h - the email channel of the delivery core (delivery.h), run by
  * sms-notify-email: a notification whose channel_hints hold "email" is
  * mailed (smtp.h) to the recipient's address, learned from roster events
- * (sms:notifications:emails, see projection.h).
+ * (sms:notifications:emails, see view.h).
  *
  * Digest: the first notification to a user is mailed at once and opens a
  * window of SMS_EMAIL_DIGEST_WINDOW_S; what arrives for that user inside

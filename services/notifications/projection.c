@@ -1,5 +1,6 @@
-/* projection.c - applies roster, notification, read and preference events
- * to the notifications view (see projection.h). */
+/* projection.c - applies roster, notification, read, preference and
+ * webhook events to the notifications view (see projection.h): one row per
+ * event type in `appliers`, found by one lookup. */
 #include "projection.h"
 
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include "msgpack_util.h"
 #include "redis.h"
 #include "schema.h"
+#include "view.h"
 #include "webhooks.h"
 #include "worker.h"
 
@@ -21,47 +23,47 @@
  * changes nothing. `count` is how many notifications the view holds: one
  * O(1) read tells a watcher (tests/bench --suite fanout) that a fan-out is
  * complete. The recipients of new items are published on
- * NOTIF_STREAM_CHANNEL (one message per call, ids separated by newlines):
+ * NOTIF_VIEW_CHANNEL_NEW (one message per call, ids separated by newlines):
  * the gateways' notification streams read their feeds then. Returns how
  * many ids were new. */
 static sms_redis_script_t notifications_script = {.source =
-    "local p = 'sms:notifications:'\n"
+    "local p = '" NOTIF_VIEW_PREFIX "'\n"
     "local k = tonumber(ARGV[1])\n"
-    "for i = 2, 2 * k, 2 do redis.call('HSET', p .. 'offsets', ARGV[i], ARGV[i + 1]) end\n"
+    "for i = 2, 2 * k, 2 do redis.call('HSET', p .. '" NOTIF_VIEW_OFFSETS "', ARGV[i], ARGV[i + 1]) end\n"
     "local added = {}\n"
     "for i = 2 * k + 2, #ARGV - 3, 4 do\n"
     "  local id, u = ARGV[i], ARGV[i + 1]\n"
-    "  if redis.call('SETNX', p .. 'n:' .. id, ARGV[i + 3]) == 1 then\n"
+    "  if redis.call('SETNX', p .. '" NOTIF_VIEW_ITEM "' .. id, ARGV[i + 3]) == 1 then\n"
     "    added[#added + 1] = u\n"
-    "    redis.call('ZADD', p .. 'inbox:' .. u, 0, id)\n"
-    "    redis.call('ZADD', p .. 'feed:' .. u, ARGV[i + 2], id)\n"
-    "    local rall = redis.call('GET', p .. 'rall:' .. u)\n"
-    "    if redis.call('SISMEMBER', p .. 'read:' .. u, id) == 0 and (not rall or id > rall) then\n"
-    "      redis.call('ZADD', p .. 'unreadz:' .. u, 0, id)\n"
+    "    redis.call('ZADD', p .. '" NOTIF_VIEW_INBOX "' .. u, 0, id)\n"
+    "    redis.call('ZADD', p .. '" NOTIF_VIEW_FEED "' .. u, ARGV[i + 2], id)\n"
+    "    local rall = redis.call('GET', p .. '" NOTIF_VIEW_READ_ALL "' .. u)\n"
+    "    if redis.call('SISMEMBER', p .. '" NOTIF_VIEW_READ "' .. u, id) == 0 and (not rall or id > rall) then\n"
+    "      redis.call('ZADD', p .. '" NOTIF_VIEW_UNREAD "' .. u, 0, id)\n"
     "    end\n"
     "  end\n"
     "end\n"
     "if #added > 0 then\n"
-    "  redis.call('INCRBY', p .. 'count', #added)\n"
-    "  redis.call('PUBLISH', '" NOTIF_STREAM_CHANNEL "', table.concat(added, '\\n'))\n"
+    "  redis.call('INCRBY', p .. '" NOTIF_VIEW_COUNT "', #added)\n"
+    "  redis.call('PUBLISH', '" NOTIF_VIEW_CHANNEL_NEW "', table.concat(added, '\\n'))\n"
     "end\n"
     "return #added\n"};
 
 /* ARGV: 1 cause, 2 summary, 3 "<topic>:<partition>", 4 next offset, 5 user,
  * 6 "all"|"ids", 7 up_to id (all), 8.. ids. */
 static sms_redis_script_t read_script = {.source =
-    "local p = 'sms:notifications:'\n"
-    "if ARGV[3] ~= '' then redis.call('HSET', p .. 'offsets', ARGV[3], ARGV[4]) end\n"
-    "redis.call('HSET', p .. 'cmds', ARGV[1], ARGV[2])\n"
+    "local p = '" NOTIF_VIEW_PREFIX "'\n"
+    "if ARGV[3] ~= '' then redis.call('HSET', p .. '" NOTIF_VIEW_OFFSETS "', ARGV[3], ARGV[4]) end\n"
+    "redis.call('HSET', p .. '" NOTIF_VIEW_CMDS "', ARGV[1], ARGV[2])\n"
     "local u = ARGV[5]\n"
-    "local uz = p .. 'unreadz:' .. u\n"
+    "local uz = p .. '" NOTIF_VIEW_UNREAD "' .. u\n"
     "if ARGV[6] == 'all' then\n"
-    "  local cur = redis.call('GET', p .. 'rall:' .. u)\n"
-    "  if not cur or ARGV[7] > cur then redis.call('SET', p .. 'rall:' .. u, ARGV[7]) end\n"
+    "  local cur = redis.call('GET', p .. '" NOTIF_VIEW_READ_ALL "' .. u)\n"
+    "  if not cur or ARGV[7] > cur then redis.call('SET', p .. '" NOTIF_VIEW_READ_ALL "' .. u, ARGV[7]) end\n"
     "  redis.call('ZREMRANGEBYLEX', uz, '-', '[' .. ARGV[7])\n"
     "else\n"
     "  for i = 8, #ARGV do\n"
-    "    redis.call('SADD', p .. 'read:' .. u, ARGV[i])\n"
+    "    redis.call('SADD', p .. '" NOTIF_VIEW_READ "' .. u, ARGV[i])\n"
     "    redis.call('ZREM', uz, ARGV[i])\n"
     "  end\n"
     "end\n"
@@ -69,10 +71,10 @@ static sms_redis_script_t read_script = {.source =
 
 /* ARGV: 1 cause, 2 summary, 3 "<topic>:<partition>", 4 next offset, 5 user, 6 prefs JSON. */
 static sms_redis_script_t prefs_script = {.source =
-    "local p = 'sms:notifications:'\n"
-    "if ARGV[3] ~= '' then redis.call('HSET', p .. 'offsets', ARGV[3], ARGV[4]) end\n"
-    "redis.call('HSET', p .. 'cmds', ARGV[1], ARGV[2])\n"
-    "redis.call('SET', p .. 'prefs:' .. ARGV[5], ARGV[6])\n"
+    "local p = '" NOTIF_VIEW_PREFIX "'\n"
+    "if ARGV[3] ~= '' then redis.call('HSET', p .. '" NOTIF_VIEW_OFFSETS "', ARGV[3], ARGV[4]) end\n"
+    "redis.call('HSET', p .. '" NOTIF_VIEW_CMDS "', ARGV[1], ARGV[2])\n"
+    "redis.call('SET', p .. '" NOTIF_VIEW_PREFS "' .. ARGV[5], ARGV[6])\n"
     "return 1\n"};
 
 /* ARGV: 1 "<topic>:<partition>", 2 next offset, 3 class, 4 roster_version,
@@ -81,16 +83,16 @@ static sms_redis_script_t prefs_script = {.source =
  * sms-notify-email mails the student.
  * Gated on roster_version, so an old roster event never undoes a newer one. */
 static sms_redis_script_t roster_script = {.source =
-    "local p = 'sms:notifications:'\n"
-    "if ARGV[1] ~= '' then redis.call('HSET', p .. 'offsets', ARGV[1], ARGV[2]) end\n"
+    "local p = '" NOTIF_VIEW_PREFIX "'\n"
+    "if ARGV[1] ~= '' then redis.call('HSET', p .. '" NOTIF_VIEW_OFFSETS "', ARGV[1], ARGV[2]) end\n"
     "local cid, rv = ARGV[3], tonumber(ARGV[4])\n"
-    "if rv <= (tonumber(redis.call('HGET', p .. 'rv', cid)) or 0) then return 0 end\n"
-    "redis.call('HSET', p .. 'rv', cid, ARGV[4])\n"
-    "local k = p .. 'roster:' .. cid\n"
+    "if rv <= (tonumber(redis.call('HGET', p .. '" NOTIF_VIEW_RV "', cid)) or 0) then return 0 end\n"
+    "redis.call('HSET', p .. '" NOTIF_VIEW_RV "', cid, ARGV[4])\n"
+    "local k = p .. '" NOTIF_VIEW_ROSTER "' .. cid\n"
     "if ARGV[5] == 'enroll' then\n"
     "  for i = 6, #ARGV - 2, 3 do\n"
     "    redis.call('HSET', k, ARGV[i], ARGV[i + 1])\n"
-    "    if ARGV[i + 2] ~= '' then redis.call('HSET', p .. 'emails', ARGV[i], ARGV[i + 2]) end\n"
+    "    if ARGV[i + 2] ~= '' then redis.call('HSET', p .. '" NOTIF_VIEW_EMAILS "', ARGV[i], ARGV[i + 2]) end\n"
     "  end\n"
     "else\n"
     "  redis.call('HDEL', k, ARGV[6])\n"
@@ -105,11 +107,10 @@ int notif_projection_init(redisContext *rc, char *err, size_t errlen) {
     return notif_webhook_init(rc, err, errlen);
 }
 
-static bool type_is(const sms_event_t *ev, const char *t) {
-    return ev->type.len == strlen(t) && memcmp(ev->type.ptr, t, ev->type.len) == 0;
-}
-
-/* Argument vector under construction (grows). */
+/* Argument vector under construction, growing: a notifications run names
+ * up to SMS_WORKER_PROJECT_CHUNK items (4 arguments each), a read mark 500
+ * ids, an enrollment 3 arguments per student, past common/redis.h's fixed
+ * sms_redis_args_t. */
 typedef struct args_s {
     const char **v;
     size_t *len;
@@ -142,6 +143,18 @@ static void position(const char *topic, int32_t partition, int64_t offset, char 
     snprintf(next, ncap, "%lld", (long long)offset + 1);
 }
 
+/* Where an event is: its topic, partition and offset, and the same as the
+ * scripts' position arguments ("<topic>:<partition>", next offset; "" for
+ * an event applied right after it was produced). */
+typedef struct pos_s {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    char part[160], next[24];
+} pos_t;
+
+static bool is_notification(const char *topic, const sms_event_t *ev);
+
 /* Appends one script run applying the notification.created events among
  * evs[0..n) and recording the offsets of all of them (partition >= 0).
  * Returns the number of commands appended (0 or 1). */
@@ -163,7 +176,7 @@ static size_t append_notifications(redisContext *rc, const char *topic, const sm
     bool *ok = sms_calloc(n + 1, sizeof *ok);
     size_t n_ok = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!type_is(&evs[i], "notification.created") || notif_read_message(evs[i].data, &msgs[i], &ids[i]) != 0)
+        if (!is_notification(topic, &evs[i]) || notif_read_message(evs[i].data, &msgs[i], &ids[i]) != 0)
             continue; /* not for this view: only its offset is recorded */
         starts[i] = docs.len;
         notif_render_item_open(&msgs[i], ids[i], &docs);
@@ -208,7 +221,7 @@ static size_t append_notifications(redisContext *rc, const char *topic, const sm
     return appended;
 }
 
-static int append_read(redisContext *rc, const sms_event_t *ev, const char *part, const char *next) {
+static int append_read(redisContext *rc, const sms_event_t *ev, const pos_t *pos) {
     sms_str_t user, up_to = {"", 0};
     int64_t marked;
     const msgpack_object *all = sms_mp_map_get(ev->data, "all"), *ids = sms_mp_map_get(ev->data, "ids");
@@ -225,8 +238,8 @@ static int append_read(redisContext *rc, const sms_event_t *ev, const char *part
     arg_s(&a, "0");
     arg(&a, ev->cause.ptr, ev->cause.len);
     arg_s(&a, summary);
-    arg_s(&a, part);
-    arg_s(&a, next);
+    arg_s(&a, pos->part);
+    arg_s(&a, pos->next);
     arg(&a, user.ptr, user.len);
     arg_s(&a, all->via.boolean ? "all" : "ids");
     arg(&a, up_to.ptr, up_to.len);
@@ -239,7 +252,7 @@ static int append_read(redisContext *rc, const sms_event_t *ev, const char *part
     return 1;
 }
 
-static int append_prefs(redisContext *rc, const sms_event_t *ev, const char *part, const char *next) {
+static int append_prefs(redisContext *rc, const sms_event_t *ev, const pos_t *pos) {
     sms_str_t user;
     const msgpack_object *prefs = sms_mp_map_get(ev->data, "preferences");
     if (!sms_mp_str(sms_mp_map_get(ev->data, "user_id"), &user.ptr, &user.len) || prefs == NULL ||
@@ -256,8 +269,8 @@ static int append_prefs(redisContext *rc, const sms_event_t *ev, const char *par
     arg_s(&a, "0");
     arg(&a, ev->cause.ptr, ev->cause.len);
     arg(&a, summary.data, summary.len);
-    arg_s(&a, part);
-    arg_s(&a, next);
+    arg_s(&a, pos->part);
+    arg_s(&a, pos->next);
     arg(&a, user.ptr, user.len);
     arg(&a, json.data, json.len);
     append(rc, &a);
@@ -266,9 +279,7 @@ static int append_prefs(redisContext *rc, const sms_event_t *ev, const char *par
     return 1;
 }
 
-static int append_roster(redisContext *rc, const sms_event_t *ev, const char *part, const char *next) {
-    bool enroll = type_is(ev, "class.students_enrolled");
-    if (!enroll && !type_is(ev, "class.student_unenrolled")) return 0;
+static int append_roster(redisContext *rc, const sms_event_t *ev, const pos_t *pos, bool enroll) {
     sms_str_t cid;
     int64_t rv;
     if (!sms_mp_str(sms_mp_map_get(ev->data, "class_id"), &cid.ptr, &cid.len) ||
@@ -280,8 +291,8 @@ static int append_roster(redisContext *rc, const sms_event_t *ev, const char *pa
     arg_s(&a, "EVALSHA");
     arg_s(&a, roster_script.sha);
     arg_s(&a, "0");
-    arg_s(&a, part);
-    arg_s(&a, next);
+    arg_s(&a, pos->part);
+    arg_s(&a, pos->next);
     arg(&a, cid.ptr, cid.len);
     arg_s(&a, rvs);
     arg_s(&a, enroll ? "enroll" : "unenroll");
@@ -311,31 +322,70 @@ static int append_roster(redisContext *rc, const sms_event_t *ev, const char *pa
     return 1;
 }
 
+static int apply_notification(redisContext *rc, const sms_event_t *ev, const pos_t *pos) {
+    return (int)append_notifications(rc, pos->topic, ev, &pos->partition, &pos->offset, 1);
+}
+
+static int apply_enrolled(redisContext *rc, const sms_event_t *ev, const pos_t *pos) {
+    return append_roster(rc, ev, pos, true);
+}
+
+static int apply_unenrolled(redisContext *rc, const sms_event_t *ev, const pos_t *pos) {
+    return append_roster(rc, ev, pos, false);
+}
+
+static int apply_webhook_registered(redisContext *rc, const sms_event_t *ev, const pos_t *pos) {
+    return notif_webhook_project_registered(rc, ev, pos->part, pos->next);
+}
+
+static int apply_webhook_deleted(redisContext *rc, const sms_event_t *ev, const pos_t *pos) {
+    return notif_webhook_project_deleted(rc, ev, pos->part, pos->next);
+}
+
+/* The events this view applies, by topic and type. Each apply appends one
+ * command and returns 1, or 0 when the event cannot be read. */
+static const struct {
+    const char *topic, *type;
+    int (*apply)(redisContext *rc, const sms_event_t *ev, const pos_t *pos);
+} appliers[] = {
+    {NOTIF_TOPIC, "notification.created", apply_notification},
+    {NOTIF_EVENTS_TOPIC, "notifications.read", append_read},
+    {NOTIF_EVENTS_TOPIC, "notifications.preferences_set", append_prefs},
+    {NOTIF_EVENTS_TOPIC, "webhook.registered", apply_webhook_registered},
+    {NOTIF_EVENTS_TOPIC, "webhook.deleted", apply_webhook_deleted},
+    {"sms.events.classes", "class.students_enrolled", apply_enrolled},
+    {"sms.events.classes", "class.student_unenrolled", apply_unenrolled},
+};
+
+/* ev's row index, or -1 when this view does not apply it. */
+static int applier_of(const char *topic, const sms_event_t *ev) {
+    for (size_t i = 0; i < sizeof appliers / sizeof appliers[0]; i++)
+        if (strcmp(topic, appliers[i].topic) == 0 && notif_str_is(ev->type, appliers[i].type)) return (int)i;
+    return -1;
+}
+
+static bool is_notification(const char *topic, const sms_event_t *ev) {
+    int row = applier_of(topic, ev);
+    return row >= 0 && appliers[row].apply == apply_notification;
+}
+
 int notif_projection_append(redisContext *rc, const char *topic, const sms_event_t *ev, int32_t partition,
                             int64_t offset) {
-    char part[160], next[24];
-    position(topic, partition, offset, part, sizeof part, next, sizeof next);
-    if (strcmp(topic, NOTIF_TOPIC) == 0) {
-        if (!type_is(ev, "notification.created")) return 0;
-        return (int)append_notifications(rc, topic, ev, &partition, &offset, 1);
-    }
-    if (strcmp(topic, NOTIF_EVENTS_TOPIC) == 0) {
-        if (type_is(ev, "notifications.read")) return append_read(rc, ev, part, next);
-        if (type_is(ev, "notifications.preferences_set")) return append_prefs(rc, ev, part, next);
-        return notif_webhook_project(rc, ev, part, next);
-    }
-    if (strcmp(topic, "sms.events.classes") == 0) return append_roster(rc, ev, part, next);
-    return 0;
+    int row = applier_of(topic, ev);
+    if (row < 0) return 0;
+    pos_t pos = {.topic = topic, .partition = partition, .offset = offset};
+    position(topic, partition, offset, pos.part, sizeof pos.part, pos.next, sizeof pos.next);
+    return appliers[row].apply(rc, ev, &pos);
 }
 
 size_t notif_projection_append_many(redisContext *rc, const char *topic, const sms_event_t *evs,
                                     const int32_t *partitions, const int64_t *offsets, size_t n) {
     if (strcmp(topic, NOTIF_TOPIC) == 0) return append_notifications(rc, topic, evs, partitions, offsets, n);
-    /* Rosters, read marks, preferences: one script run each, as they come. */
+    /* Rosters, read marks, preferences, webhooks: one script run each, as they come. */
     size_t appended = 0;
     for (size_t i = 0; i < n; i++) {
         if (notif_projection_append(rc, topic, &evs[i], partitions[i], offsets[i])) appended++;
-        else if (partitions[i] >= 0) appended += (size_t)sms_worker_append_position(rc, "sms:notifications:", topic,
+        else if (partitions[i] >= 0) appended += (size_t)sms_worker_append_position(rc, NOTIF_VIEW_PREFIX, topic,
                                                                                     partitions[i], offsets[i]);
     }
     return appended;

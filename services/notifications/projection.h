@@ -1,27 +1,7 @@
 /* projection.h - events -> the notifications view in Redis, one Lua script
  * per event kind, each idempotent (replays and the tailer's second
- * application change nothing). Called by the shared worker (ops.c).
- *
- * Keys under sms:notifications: (every one a pure function of the log):
- *   roster:<class>   hash student id -> display name   (sms.events.classes)
- *   emails           hash student id -> email address (from enrollments; sms-notify-email)
- *   webhooks, whsecret webhook registrations (webhooks.h)
- *   rv               hash class id -> roster_version applied (gates roster events)
- *   n:<id>           inbox item JSON without its closing brace (SETNX: once per id)
- *   count            how many n:<id> exist (INCR when SETNX takes an id): an O(1) progress read
- *   inbox:<user>     zset, all scores 0, member = notification id (ULID: lex = time order)
- *   unreadz:<user>   the unread subset of inbox:<user> (same layout; ZCARD = unread count)
- *   feed:<user>      zset, member = notification id, score = its (first) offset on
- *                    sms.notifications: the order the gateway's SSE stream sends
- *                    them in, and its event ids (a user's notifications share a
- *                    partition, their key, so the offsets only grow)
- *   read:<user>      set of ids marked read by id (applied even if the item comes later)
- *   rall:<user>      "read all" watermark: every id <= it is read (also later arrivals)
- *   prefs:<user>     preferences JSON (schema.h)
- *   cmds, offsets, meta: the worker's bookkeeping (common/worker.h)
- * An item is unread iff it is not in read:<user> and its id > rall:<user>,
- * whatever order the two topics' events are applied in, so a replay gives
- * the same view byte for byte. */
+ * application change nothing). Called by the shared worker (ops.c). The
+ * view's keys and channel are stated in view.h. */
 #ifndef NOTIF_PROJECTION_H
 #define NOTIF_PROJECTION_H
 
@@ -30,10 +10,6 @@
 #include <stdint.h>
 
 #include "envelope.h"
-
-/* Where the inbox script publishes the recipients of new items (the
- * gateway's GW_NOTIFICATIONS_CHANNEL). */
-#define NOTIF_STREAM_CHANNEL "sms:notifications:new"
 
 int notif_projection_init(redisContext *rc, char *err, size_t errlen);
 /* The worker's project operation (common/worker.h). */

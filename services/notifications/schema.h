@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "buf.h"
 #include "envelope.h"
@@ -18,6 +19,12 @@
 #define NOTIF_EVENTS_TOPIC "sms.events.notifications"
 #define NOTIF_EVENT_VERSION 1
 #define NOTIF_BODY_MAX 500 /* bytes of a post's body copied into each notification */
+
+/* Whether s is c: how the service's tables (handlers.c, projection.c) find
+ * an event's row by its type. */
+static inline bool notif_str_is(sms_str_t s, const char *c) {
+    return s.len == strlen(c) && memcmp(s.ptr, c, s.len) == 0;
+}
 
 /* Delivery preferences. The inbox always gets every notification; kinds
  * switch the other channels (email, webhook) off per kind. */

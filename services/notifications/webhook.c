@@ -31,6 +31,7 @@
 #include "msgpack_util.h"
 #include "redis.h"
 #include "schema.h"
+#include "view.h"
 #include "webhooks.h"
 
 #define INFLIGHT_MAX 64
@@ -64,14 +65,14 @@ static sms_redis_script_t schedule_script = {.source =
  * or being rebuilt: a secret missing then would fail a live delivery. */
 static sms_redis_script_t claim_script = {.source =
     "local p = 'sms:delivery:wh:'\n"
-    "if redis.call('HEXISTS', 'sms:notifications:meta', 'built') == 0 then return {'wait'} end\n"
+    "if redis.call('HEXISTS', '" NOTIF_VIEW_KEY(NOTIF_VIEW_META) "', '" NOTIF_VIEW_META_BUILT "') == 0 then return {'wait'} end\n"
     "local ids = redis.call('ZRANGEBYSCORE', p .. 'due', '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))\n"
     "local out = {}\n"
     "for _, id in ipairs(ids) do\n"
     "  redis.call('ZADD', p .. 'due', tonumber(ARGV[1]) + tonumber(ARGV[2]), id)\n"
     "  local f = redis.call('HMGET', p .. 'd:' .. id, 'webhook_id', 'url', 'body', 'attempts', 'first_attempt_at',\n"
     "    'notification_id', 'recipient_id', 'kind')\n"
-    "  local s = redis.call('HGET', 'sms:notifications:whsecret', f[1] or '')\n"
+    "  local s = redis.call('HGET', '" NOTIF_VIEW_KEY(NOTIF_VIEW_WHSECRET) "', f[1] or '')\n"
     "  out[#out + 1] = id\n"
     "  for i = 1, 8 do out[#out + 1] = f[i] or '' end\n"
     "  out[#out + 1] = s or ''\n"
@@ -121,13 +122,13 @@ typedef struct webhook_s {
  * no webhook, which would schedule nothing for a notification for good.
  * Returns {'wait'} or {'ok', id1, doc1, id2, doc2, ...}. */
 static sms_redis_script_t hooks_script = {.source =
-    "if redis.call('HEXISTS', 'sms:notifications:meta', 'built') == 0 then return {'wait'} end\n"
-    "local out = redis.call('HGETALL', '" NOTIF_WEBHOOKS_KEY "')\n"
+    "if redis.call('HEXISTS', '" NOTIF_VIEW_KEY(NOTIF_VIEW_META) "', '" NOTIF_VIEW_META_BUILT "') == 0 then return {'wait'} end\n"
+    "local out = redis.call('HGETALL', '" NOTIF_VIEW_KEY(NOTIF_VIEW_WEBHOOKS) "')\n"
     "table.insert(out, 1, 'ok')\n"
     "return out\n"};
 
 static const char *const topics[] = {NOTIF_TOPIC, NOTIF_RETRY_TOPIC, NULL};
-static const char *const views[] = {"sms:notifications:", NULL};
+static const char *const views[] = {NOTIF_VIEW_PREFIX, NULL};
 
 void notif_webhook_sign(const char *secret, size_t secret_len, int64_t timestamp, const char *body, size_t body_len,
                         char out[65]) {
@@ -362,11 +363,9 @@ static int wh_handle(void *ch, redisContext *rc, const notif_delivery_pos_t *pos
     const char *topic = pos->topic;
     (void)ch;
     if (ev == NULL) return 0; /* not an envelope: nothing this channel can deliver */
-    bool is = ev->type.len == strlen("notification.created") && memcmp(ev->type.ptr, "notification.created", ev->type.len) == 0;
-    if (strcmp(topic, NOTIF_TOPIC) == 0) return is ? handle_notification(rc, ev, now) : 0;
-    bool dead = ev->type.len == strlen("notification.dead_lettered") &&
-                memcmp(ev->type.ptr, "notification.dead_lettered", ev->type.len) == 0;
-    return dead ? handle_redrive(rc, ev, now) : 0;
+    if (strcmp(topic, NOTIF_TOPIC) == 0)
+        return notif_str_is(ev->type, "notification.created") ? handle_notification(rc, ev, now) : 0;
+    return notif_str_is(ev->type, "notification.dead_lettered") ? handle_redrive(rc, ev, now) : 0;
 }
 
 static size_t discard(char *p, size_t size, size_t n, void *data) {

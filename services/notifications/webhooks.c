@@ -6,7 +6,6 @@
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -15,30 +14,26 @@
 #include "msgpack_util.h"
 #include "redis.h"
 #include "schema.h"
+#include "state.h"
+#include "view.h"
 
-#define EVENTS_MAX 8
+#define EVENTS_MAX NOTIF_WEBHOOK_EVENTS_MAX
 
 static const char *const known_kinds[] = {"post", "grade", "assignment", "due_reminder", "*"};
 
 /* ARGV: 1 cause, 2 summary, 3 "<topic>:<partition>", 4 next offset, 5 "reg"|"del", 6 id, 7 public JSON, 8 secret. */
 static sms_redis_script_t webhook_script = {.source =
-    "local p = 'sms:notifications:'\n"
-    "if ARGV[3] ~= '' then redis.call('HSET', p .. 'offsets', ARGV[3], ARGV[4]) end\n"
-    "redis.call('HSET', p .. 'cmds', ARGV[1], ARGV[2])\n"
+    "local p = '" NOTIF_VIEW_PREFIX "'\n"
+    "if ARGV[3] ~= '' then redis.call('HSET', p .. '" NOTIF_VIEW_OFFSETS "', ARGV[3], ARGV[4]) end\n"
+    "redis.call('HSET', p .. '" NOTIF_VIEW_CMDS "', ARGV[1], ARGV[2])\n"
     "if ARGV[5] == 'reg' then\n"
-    "  redis.call('HSET', p .. 'webhooks', ARGV[6], ARGV[7])\n"
-    "  redis.call('HSET', p .. 'whsecret', ARGV[6], ARGV[8])\n"
+    "  redis.call('HSET', p .. '" NOTIF_VIEW_WEBHOOKS "', ARGV[6], ARGV[7])\n"
+    "  redis.call('HSET', p .. '" NOTIF_VIEW_WHSECRET "', ARGV[6], ARGV[8])\n"
     "else\n"
-    "  redis.call('HDEL', p .. 'webhooks', ARGV[6])\n"
-    "  redis.call('HDEL', p .. 'whsecret', ARGV[6])\n"
+    "  redis.call('HDEL', p .. '" NOTIF_VIEW_WEBHOOKS "', ARGV[6])\n"
+    "  redis.call('HDEL', p .. '" NOTIF_VIEW_WHSECRET "', ARGV[6])\n"
     "end\n"
     "return 1\n"};
-
-static bool type_is(sms_str_t t, const char *s) { return t.len == strlen(s) && memcmp(t.ptr, s, t.len) == 0; }
-
-bool notif_webhook_cmd(const sms_command_t *cmd) {
-    return type_is(cmd->type, "webhooks.register") || type_is(cmd->type, "webhooks.delete");
-}
 
 bool notif_webhook_url_ok(const char *url, size_t n) {
     size_t scheme;
@@ -103,15 +98,14 @@ void notif_webhook_pack_deleted(msgpack_packer *pk, sms_str_t event_id, int64_t 
     sms_mp_pack_strn(pk, webhook_id.ptr, webhook_id.len);
 }
 
-static void decide_register(const sms_command_t *cmd, int64_t now_ms, sms_decision_t *d) {
-    sms_str_t url = {0}, secret = {0}, events[EVENTS_MAX];
-    size_t n_events = 0;
-    const msgpack_object *ev = sms_mp_map_get(cmd->data, "events");
-    if (!sms_mp_str(sms_mp_map_get(cmd->data, "url"), &url.ptr, &url.len) || !notif_webhook_url_ok(url.ptr, url.len))
+/* The register command's checks, in the order its errors are listed. */
+static void check_register(const msgpack_object *url_o, const msgpack_object *secret_o, const msgpack_object *ev,
+                           notif_webhook_register_args_t *a, sms_decision_t *d) {
+    if (!sms_mp_str(url_o, &a->url.ptr, &a->url.len) || !notif_webhook_url_ok(a->url.ptr, a->url.len))
         sms_decision_error(d, "url", 3, "must be an http:// or https:// URL with a host (at most %d bytes)",
                            NOTIF_WEBHOOK_URL_MAX);
-    if (!sms_mp_str(sms_mp_map_get(cmd->data, "secret"), &secret.ptr, &secret.len) ||
-        secret.len < NOTIF_WEBHOOK_SECRET_MIN || secret.len > NOTIF_WEBHOOK_SECRET_MAX)
+    if (!sms_mp_str(secret_o, &a->secret.ptr, &a->secret.len) || a->secret.len < NOTIF_WEBHOOK_SECRET_MIN ||
+        a->secret.len > NOTIF_WEBHOOK_SECRET_MAX)
         sms_decision_error(d, "secret", 6, "must be a string of %d to %d bytes", NOTIF_WEBHOOK_SECRET_MIN,
                            NOTIF_WEBHOOK_SECRET_MAX);
     bool events_ok = ev && ev->type == MSGPACK_OBJECT_ARRAY && ev->via.array.size >= 1 &&
@@ -120,117 +114,176 @@ static void decide_register(const sms_command_t *cmd, int64_t now_ms, sms_decisi
         sms_str_t s;
         bool known = false, dup = false;
         if (!sms_mp_str(&ev->via.array.ptr[i], &s.ptr, &s.len)) { events_ok = false; break; }
-        for (size_t k = 0; k < sizeof known_kinds / sizeof *known_kinds; k++) known |= type_is(s, known_kinds[k]);
-        for (size_t k = 0; k < n_events; k++) dup |= events[k].len == s.len && memcmp(events[k].ptr, s.ptr, s.len) == 0;
+        for (size_t k = 0; k < sizeof known_kinds / sizeof *known_kinds; k++) known |= notif_str_is(s, known_kinds[k]);
+        for (size_t k = 0; k < a->n_events; k++)
+            dup |= a->events[k].len == s.len && memcmp(a->events[k].ptr, s.ptr, s.len) == 0;
         events_ok = known;
-        if (!dup) events[n_events++] = s;
+        if (!dup) a->events[a->n_events++] = s;
     }
     if (!events_ok)
         sms_decision_error(d, "events", 6, "must be a list of 1 to %d of post, grade, assignment, due_reminder or *",
                            EVENTS_MAX);
+}
+
+int notif_webhook_register_validate(const sms_command_t *cmd, void *args, sms_decision_t *d) {
+    const msgpack_object *url = NULL, *secret = NULL, *events = NULL, *data = cmd->data;
+    /* One pass over the map; a repeated key counts once, the first time. */
+    for (uint32_t i = 0; i < data->via.map.size; i++) {
+        const msgpack_object_kv *kv = &data->via.map.ptr[i];
+        const msgpack_object **slot = sms_mp_str_eq(&kv->key, "url")      ? &url
+                                      : sms_mp_str_eq(&kv->key, "secret") ? &secret
+                                      : sms_mp_str_eq(&kv->key, "events") ? &events
+                                                                          : NULL;
+        if (slot && *slot == NULL) *slot = &kv->val;
+    }
+    check_register(url, secret, events, args, d);
     if (d->n_errors) {
         sms_decision_fail(d, 422, "validation", "invalid webhook");
-        return;
+        return -1;
     }
+    return 0;
+}
+
+void notif_webhook_register_decide(void *state, const sms_command_t *cmd, const void *args, int64_t now_ms,
+                                   sms_decision_t *d) {
+    (void)state;
+    const notif_webhook_register_args_t *a = args;
     char id[SMS_ID_SIZE], event_id[SMS_ID_SIZE];
     sms_id_new(id);
     msgpack_packer pk = sms_decision_event(d, id);
-    notif_webhook_pack_registered(&pk, SMS_STR(sms_id_new(event_id)), now_ms, cmd->actor, cmd->id, SMS_STR(id), url,
-                                  events, n_events, secret);
+    notif_webhook_pack_registered(&pk, SMS_STR(sms_id_new(event_id)), now_ms, cmd->actor, cmd->id, SMS_STR(id), a->url,
+                                  a->events, a->n_events, a->secret);
     sms_buf_t json;
     sms_buf_init(&json);
-    render(&json, SMS_STR(id), url, events, n_events, now_ms);
+    render(&json, SMS_STR(id), a->url, a->events, a->n_events, now_ms);
     (void)body_from_json(d, json.data, json.len); /* rendered here: always valid JSON */
     sms_buf_close(&json);
     d->status = 201;
     snprintf(d->location, sizeof d->location, "/admin/webhooks/%s", id);
 }
 
-static void decide_delete(redisContext *rc, const sms_command_t *cmd, int64_t now_ms, sms_decision_t *d) {
+int notif_webhook_delete_validate(const sms_command_t *cmd, void *args, sms_decision_t *d) {
+    notif_webhook_delete_args_t *a = args;
+    const msgpack_object *idobj = NULL, *data = cmd->data;
+    for (uint32_t i = 0; i < data->via.map.size && idobj == NULL; i++)
+        if (sms_mp_str_eq(&data->via.map.ptr[i].key, "id")) idobj = &data->via.map.ptr[i].val;
     char id[SMS_ID_SIZE + 1];
-    const msgpack_object *idobj = sms_mp_map_get(cmd->data, "id");
     if (!sms_mp_strcpy(idobj, id, sizeof id) || strlen(id) != SMS_ID_LEN) {
         sms_decision_fail(d, 404, "not_found", "no such webhook");
-        return;
+        return -1;
     }
-    redisReply *r = redisCommand(rc, "HGET %s %s", NOTIF_WEBHOOKS_KEY, id);
-    if (r == NULL || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL)) {
+    memcpy(a->id, id, SMS_ID_SIZE);
+    return 0;
+}
+
+void notif_webhook_delete_prefetch(void *state, const sms_command_t *cmd, const void *args) {
+    const notif_webhook_delete_args_t *a = args;
+    notif_state_want_webhook(state, cmd, (sms_str_t){a->id, SMS_ID_LEN});
+}
+
+void notif_webhook_delete_decide(void *state, const sms_command_t *cmd, const void *args, int64_t now_ms,
+                                 sms_decision_t *d) {
+    const notif_webhook_delete_args_t *a = args;
+    const char *json;
+    size_t len;
+    if (notif_state_webhook(state, cmd, &json, &len) != 0) {
         sms_decision_fail(d, 503, "unavailable", "the view could not be read");
-    } else if (r->type == REDIS_REPLY_NIL) {
+    } else if (json == NULL) {
         sms_decision_fail(d, 404, "not_found", "no such webhook");
-    } else if (body_from_json(d, r->str, r->len) != 0) {
+    } else if (body_from_json(d, json, len) != 0) {
         sms_decision_fail(d, 500, "internal", "unreadable webhook record");
     } else {
         char event_id[SMS_ID_SIZE];
-        msgpack_packer pk = sms_decision_event(d, id);
-        notif_webhook_pack_deleted(&pk, SMS_STR(sms_id_new(event_id)), now_ms, cmd->actor, cmd->id, SMS_STR(id));
+        msgpack_packer pk = sms_decision_event(d, a->id);
+        notif_webhook_pack_deleted(&pk, SMS_STR(sms_id_new(event_id)), now_ms, cmd->actor, cmd->id,
+                                   (sms_str_t){a->id, SMS_ID_LEN});
         d->status = 200;
     }
-    if (r) freeReplyObject(r);
 }
 
-void notif_webhook_decide(redisContext *rc, const sms_command_t *cmd, int64_t now_ms, sms_decision_t *d) {
-    if (type_is(cmd->type, "webhooks.register")) decide_register(cmd, now_ms, d);
-    else decide_delete(rc, cmd, now_ms, d);
-}
-
-void notif_webhook_replay(const char *summary, sms_decision_t *d) {
-    int status = atoi(summary);
-    const char *json = strchr(summary, ' ');
-    if ((status != 200 && status != 201) || json == NULL || body_from_json(d, json + 1, strlen(json + 1)) != 0) {
+void notif_webhook_reply(redisContext *rc, const sms_command_t *cmd, const sms_command_record_t *rec,
+                         sms_decision_t *d) {
+    (void)rc;
+    (void)cmd;
+    if ((rec->status != 200 && rec->status != 201) || rec->argc != 1 ||
+        body_from_json(d, rec->argv[0].ptr, rec->argv[0].len) != 0) {
         sms_decision_fail(d, 500, "internal", "unreadable command record");
         return;
     }
-    d->status = status;
-    if (status == 201) {
-        cJSON *j = cJSON_Parse(json + 1);
+    d->status = rec->status;
+    if (rec->status == 201) {
+        cJSON *j = cJSON_ParseWithLength(rec->argv[0].ptr, rec->argv[0].len);
         const cJSON *id = j ? cJSON_GetObjectItemCaseSensitive(j, "id") : NULL;
         if (cJSON_IsString(id)) snprintf(d->location, sizeof d->location, "/admin/webhooks/%s", id->valuestring);
         cJSON_Delete(j);
     }
 }
 
-int notif_webhook_project(redisContext *rc, const sms_event_t *ev, const char *part, const char *next) {
-    bool reg = type_is(ev->type, "webhook.registered");
-    if (!reg && !type_is(ev->type, "webhook.deleted")) return 0;
-    sms_str_t id, url = {"", 0}, secret = {"", 0};
+/* A webhook.registered event's public JSON into json and its record into
+ * summary ("201 <json>"). 0, or -1 when the event cannot be read. */
+static int registered_record(const sms_event_t *ev, sms_str_t id, sms_str_t *secret, sms_buf_t *json,
+                             sms_buf_t *summary) {
+    const msgpack_object *events = sms_mp_map_get(ev->data, "events");
+    int64_t created = 0;
+    sms_str_t url;
+    if (!sms_mp_str(sms_mp_map_get(ev->data, "url"), &url.ptr, &url.len) ||
+        !sms_mp_str(sms_mp_map_get(ev->data, "secret"), &secret->ptr, &secret->len) || events == NULL ||
+        events->type != MSGPACK_OBJECT_ARRAY || events->via.array.size > EVENTS_MAX ||
+        !sms_mp_i64(sms_mp_map_get(ev->data, "created_at"), &created))
+        return -1;
+    sms_str_t kinds[EVENTS_MAX];
+    size_t n = 0;
+    for (uint32_t i = 0; i < events->via.array.size; i++)
+        if (sms_mp_str(&events->via.array.ptr[i], &kinds[n].ptr, &kinds[n].len)) n++;
+    render(json, id, url, kinds, n, created);
+    sms_buf_printf(summary, "201 %s", json->data);
+    return 0;
+}
+
+static int project(redisContext *rc, const sms_event_t *ev, const char *part, const char *next, bool reg) {
+    sms_str_t id, secret = {"", 0};
     if (!sms_mp_str(sms_mp_map_get(ev->data, "webhook_id"), &id.ptr, &id.len)) return 0;
     sms_buf_t json, summary;
     sms_buf_init(&json);
     sms_buf_init(&summary);
-    if (reg) {
-        const msgpack_object *events = sms_mp_map_get(ev->data, "events");
-        int64_t created = 0;
-        if (!sms_mp_str(sms_mp_map_get(ev->data, "url"), &url.ptr, &url.len) ||
-            !sms_mp_str(sms_mp_map_get(ev->data, "secret"), &secret.ptr, &secret.len) || events == NULL ||
-            events->type != MSGPACK_OBJECT_ARRAY || events->via.array.size > EVENTS_MAX ||
-            !sms_mp_i64(sms_mp_map_get(ev->data, "created_at"), &created)) {
-            sms_buf_close(&json);
-            sms_buf_close(&summary);
-            return 0;
-        }
-        sms_str_t kinds[EVENTS_MAX];
-        size_t n = 0;
-        for (uint32_t i = 0; i < events->via.array.size; i++)
-            if (sms_mp_str(&events->via.array.ptr[i], &kinds[n].ptr, &kinds[n].len)) n++;
-        render(&json, id, url, kinds, n, created);
-        sms_buf_printf(&summary, "201 %s", json.data);
-    } else {
+    int rc_ = 1;
+    if (reg && registered_record(ev, id, &secret, &json, &summary) != 0) {
+        rc_ = 0;
+    } else if (!reg) {
         /* The reply to a redelivered delete is the record as it was; it is
          * gone from the view, so the summary keeps only the id. */
         sms_buf_puts(&summary, "200 {\"id\":");
         sms_buf_json_str(&summary, id.ptr, id.len);
         sms_buf_putc(&summary, '}');
     }
-    const char *argv[] = {"EVALSHA", webhook_script.sha, "0", ev->cause.ptr, summary.data, part, next,
-                          reg ? "reg" : "del", id.ptr, json.data ? json.data : "", secret.ptr};
-    /* An empty buffer's data is NULL: "" keeps hiredis' memcpy off a NULL source (UBSan). */
-    size_t lens[] = {7, strlen(webhook_script.sha), 1, ev->cause.len, summary.len, strlen(part), strlen(next), 3,
-                     id.len, json.len, secret.len};
-    redisAppendCommandArgv(rc, 11, argv, lens);
+    if (rc_) {
+        sms_redis_args_t a;
+        sms_redis_args_init(&a);
+        sms_redis_args_str(&a, "EVALSHA");
+        sms_redis_args_str(&a, webhook_script.sha);
+        sms_redis_args_str(&a, "0");
+        sms_redis_args_add(&a, ev->cause.ptr, ev->cause.len);
+        sms_redis_args_add(&a, summary.data, summary.len);
+        sms_redis_args_str(&a, part);
+        sms_redis_args_str(&a, next);
+        sms_redis_args_str(&a, reg ? "reg" : "del");
+        sms_redis_args_add(&a, id.ptr, id.len);
+        /* An empty buffer's data is NULL: "" keeps hiredis' memcpy off a NULL source (UBSan). */
+        sms_redis_args_add(&a, json.data ? json.data : "", json.len);
+        sms_redis_args_add(&a, secret.ptr, secret.len);
+        rc_ = sms_redis_args_append(rc, &a) == 0;
+    }
     sms_buf_close(&json);
     sms_buf_close(&summary);
-    return 1;
+    return rc_;
+}
+
+int notif_webhook_project_registered(redisContext *rc, const sms_event_t *ev, const char *part, const char *next) {
+    return project(rc, ev, part, next, true);
+}
+
+int notif_webhook_project_deleted(redisContext *rc, const sms_event_t *ev, const char *part, const char *next) {
+    return project(rc, ev, part, next, false);
 }
 
 int notif_webhook_init(redisContext *rc, char *err, size_t errlen) {

@@ -1,12 +1,11 @@
 /* webhooks.h - webhook registrations: the admin commands webhooks.register
- * and webhooks.delete (validate, decide, emit webhook.registered /
- * webhook.deleted on sms.events.notifications), their projection into the
- * notifications view, and answers to redelivered commands. Called by ops.c
- * and projection.c; the webhook consumer (webhook.c) reads the view.
- *
- * View keys (pure functions of the log, like the rest of the view):
- *   sms:notifications:webhooks   hash webhook id -> public JSON {id,url,events,created_at}
- *   sms:notifications:whsecret   hash webhook id -> the signing secret (never served) */
+ * and webhooks.delete (their rows in commands.c: validate, prefetch,
+ * decide, reply; they emit webhook.registered / webhook.deleted on
+ * sms.events.notifications), the events' projection into the notifications
+ * view (rows of projection.c's table), and the URL check. The webhook
+ * consumer (webhook.c) reads the view: keys `webhooks` (webhook id -> public
+ * JSON {id,url,events,created_at}) and `whsecret` (webhook id -> the
+ * signing secret, never served), see view.h. */
 #ifndef NOTIF_WEBHOOKS_H
 #define NOTIF_WEBHOOKS_H
 
@@ -15,24 +14,47 @@
 #include <stdbool.h>
 
 #include "buf.h"
+#include "command_table.h"
 #include "envelope.h"
+#include "id.h"
 #include "worker.h"
 
-#define NOTIF_WEBHOOKS_KEY "sms:notifications:webhooks"
-#define NOTIF_WHSECRET_KEY "sms:notifications:whsecret"
 #define NOTIF_WEBHOOK_URL_MAX 2048
 #define NOTIF_WEBHOOK_SECRET_MIN 16
 #define NOTIF_WEBHOOK_SECRET_MAX 256
+#define NOTIF_WEBHOOK_EVENTS_MAX 8
 
-/* True when cmd is one of the webhook commands. */
-bool notif_webhook_cmd(const sms_command_t *cmd);
-/* Decides a webhook command; rc reads the view (delete: does it exist). */
-void notif_webhook_decide(redisContext *rc, const sms_command_t *cmd, int64_t now_ms, sms_decision_t *d);
-/* Answers a redelivered webhook command from its cmds summary ("<status> <json>"). */
-void notif_webhook_replay(const char *summary, sms_decision_t *d);
-/* Appends the projection of a webhook.* event (see projection.c's position
- * arguments); returns 1 if appended, 0 if ev is not a webhook event. */
-int notif_webhook_project(redisContext *rc, const sms_event_t *ev, const char *part, const char *next);
+/* webhooks.register data {"url", "events", "secret"}, decoded (strings
+ * point into the command). events: the kinds without repeats. */
+typedef struct notif_webhook_register_args_s {
+    sms_str_t url, secret;
+    sms_str_t events[NOTIF_WEBHOOK_EVENTS_MAX];
+    size_t n_events;
+} notif_webhook_register_args_t;
+
+/* webhooks.delete data {"id"}, decoded. */
+typedef struct notif_webhook_delete_args_s {
+    char id[SMS_ID_SIZE];
+} notif_webhook_delete_args_t;
+
+/* The rows' functions (command_table.h). Validation failures: register 422
+ * with errors, delete 404 (not an id: no such webhook). */
+int notif_webhook_register_validate(const sms_command_t *cmd, void *args, sms_decision_t *d);
+void notif_webhook_register_decide(void *state, const sms_command_t *cmd, const void *args, int64_t now_ms,
+                                   sms_decision_t *d);
+int notif_webhook_delete_validate(const sms_command_t *cmd, void *args, sms_decision_t *d);
+void notif_webhook_delete_prefetch(void *state, const sms_command_t *cmd, const void *args);
+void notif_webhook_delete_decide(void *state, const sms_command_t *cmd, const void *args, int64_t now_ms,
+                                 sms_decision_t *d);
+/* Both commands' reply: record "<200|201> <public JSON>". */
+void notif_webhook_reply(redisContext *rc, const sms_command_t *cmd, const sms_command_record_t *rec,
+                         sms_decision_t *d);
+
+/* Append the projection of a webhook.registered / webhook.deleted event
+ * (part, next: projection.c's position arguments, "" when not tailed);
+ * return 1 if appended, 0 if ev cannot be read. */
+int notif_webhook_project_registered(redisContext *rc, const sms_event_t *ev, const char *part, const char *next);
+int notif_webhook_project_deleted(redisContext *rc, const sms_event_t *ev, const char *part, const char *next);
 
 /* The events (whole envelopes; created_at = time). Pure: unit-tested
  * against schemas/vectors/webhook.{registered,deleted}.v1. */

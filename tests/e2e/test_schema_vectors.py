@@ -62,7 +62,7 @@ GRADE_KEYS = {
                         "previous_feedback", "feedback", "released", "changed_by", "changed_at",
                         "grade_version", "reason", "repairs"],
 }
-POST_EVENT_VECTORS = ["post.created.v1"]
+POST_EVENT_VECTORS = ["post.created.v1", "post.updated.v1"]
 POST_KEYS = ["id", "class_id", "lecturer_id", "author_id", "title", "body", "pinned", "created_at"]
 EVENT_VECTORS = CLASS_EVENT_VECTORS + ROSTER_EVENT_VECTORS + ASSIGNMENT_EVENT_VECTORS + GRADE_EVENT_VECTORS + SUBMISSION_EVENT_VECTORS
 EVENT_VECTORS += DUE_SOON_VECTORS

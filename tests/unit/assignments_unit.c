@@ -20,7 +20,7 @@ static void decode_outcome(assignments_unit_out_t *out) {
     if (d->status < 400 && d->body.size > 0)
         out->has_body = msgpack_unpack_next(&out->body, d->body.data, d->body.size, NULL) == MSGPACK_UNPACK_SUCCESS;
     if (d->n_events > 0) {
-        assert_int_equal(sms_event_decode(d->events[0].event.data, d->events[0].event.size, &out->ev), SMS_ENV_OK);
+        assert_int_equal(sms_event_decode(d->events[0].event.data, d->events[0].event.size, &out->ev), SMS_OK);
         out->has_event = true;
         out->event_type = out->ev.type;
     }
@@ -68,12 +68,6 @@ void assignments_unit_out_close(assignments_unit_out_t *out) {
     msgpack_unpacked_destroy(&out->body);
     sms_decision_close(&out->d);
     memset(out, 0, sizeof *out);
-}
-
-bool assignments_unit_has_error(const sms_decision_t *d, const char *field) {
-    for (size_t i = 0; i < d->n_errors; i++)
-        if (strcmp(d->errors[i].field, field) == 0) return true;
-    return false;
 }
 
 bool assignments_unit_event_is(const assignments_unit_out_t *out, const char *t) {

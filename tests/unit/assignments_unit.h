@@ -29,8 +29,6 @@ int assignments_unit_run(assignments_state_t *st, const sms_command_t *cmd, int6
 int assignments_unit_validate(const sms_command_t *cmd, assignments_unit_out_t *out);
 void assignments_unit_out_close(assignments_unit_out_t *out);
 
-/* Whether d lists an error on field. */
-bool assignments_unit_has_error(const sms_decision_t *d, const char *field);
 /* Whether the outcome wrote an event of type t. */
 bool assignments_unit_event_is(const assignments_unit_out_t *out, const char *t);
 /* A reply body field (NULL if absent). */

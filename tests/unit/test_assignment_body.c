@@ -112,7 +112,7 @@ static void test_validation(void **state) {
         if (cases[i].bad_field == NULL && n != 0)
             fail_msg("case %zu (%s): unexpected error on %s: %s", i, cases[i].body, out.d.errors[0].field,
                      out.d.errors[0].message);
-        if (cases[i].bad_field && !assignments_unit_has_error(&out.d, cases[i].bad_field))
+        if (cases[i].bad_field && !unit_has_error(&out.d, cases[i].bad_field))
             fail_msg("case %zu (%s): no error on %s", i, cases[i].body, cases[i].bad_field);
         if (cases[i].bad_field) {
             assert_int_equal(out.d.status, 400);
@@ -176,13 +176,13 @@ static void test_title_and_description_lengths(void **state) {
     assignments_unit_out_close(&out);
     snprintf(body, sizeof body, "{\"title\":\"%sx\"}", title);
     assert_int_equal(validate(body, false, &out), 1);
-    assert_true(assignments_unit_has_error(&out.d, "title"));
+    assert_true(unit_has_error(&out.d, "title"));
     assignments_unit_out_close(&out);
     char desc[5100];
     memset(desc, 'd', 5001);
     desc[5001] = '\0';
     snprintf(body, sizeof body, "{\"description\":\"%s\"}", desc);
-    assert_true(validate(body, false, &out) == 1 && assignments_unit_has_error(&out.d, "description"));
+    assert_true(validate(body, false, &out) == 1 && unit_has_error(&out.d, "description"));
     assignments_unit_out_close(&out);
 }
 
@@ -250,7 +250,7 @@ static void test_create_class_checks(void **state) {
         assert_int_equal(run(&st, "assignment.create", "", "lec-a", body, 0, NOW, &out), cases[i].status);
         assert_string_equal(out.d.problem_code, cases[i].code);
         assert_true(out.d.stale == cases[i].stale);
-        assert_true(assignments_unit_has_error(&out.d, "class_id"));
+        assert_true(unit_has_error(&out.d, "class_id"));
         assert_false(out.has_event);
         assignments_unit_out_close(&out);
     }

@@ -1,5 +1,6 @@
 /* test_class_body.c - the classes service's validation of class bodies and
- * its decisions (create/update/deactivate) against an in-memory state. */
+ * its decisions (create/update/deactivate) against an in-memory state, each
+ * run through the service's command table (classes_unit.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,16 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "handlers.h"
+#include "classes_unit.h"
 #include "json_msgpack.h"
-#include "unit_helpers.h"
-
-static void make_cmd(unit_cmd_t *f, const char *type, const char *key, const char *actor, const char *body,
-                     int64_t if_match) {
-    sms_command_head_t h = {.type = SMS_STR(type), .actor = SMS_STR(actor), .role = SMS_STR("lecturer"),
-                            .key = SMS_STR(key), .has_if_match = if_match > 0, .if_match = if_match};
-    unit_cmd_make(f, &h, body);
-}
 
 static void test_validation(void **state) {
     (void)state;
@@ -43,89 +36,87 @@ static void test_validation(void **state) {
         {"{\"code\":null}", false, "code"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        unit_cmd_t f;
-        make_cmd(&f, "class.create", "", "u1", cases[i].body, 0);
-        classes_outcome_t o;
-        memset(&o, 0, sizeof o);
-        size_t n = classes_validate_body(f.cmd.data, cases[i].create, &o);
+        cu_run_t r;
+        int rc = cu_validate(cases[i].create ? "class.create" : "class.update", "lecturer", cases[i].body, &r);
         if (cases[i].bad_field) {
-            assert_true(n > 0);
-            assert_true(unit_has_error(&o.verdict, cases[i].bad_field));
+            assert_int_equal(rc, -1);
+            assert_int_equal(r.d.status, 400);
+            assert_true(cu_has_error(&r, cases[i].bad_field));
         } else {
-            assert_int_equal(n, 0);
+            assert_int_equal(rc, 0);
         }
-        unit_cmd_free(&f);
+        cu_done(&r);
     }
 }
 
+/* Runs the command; a created class gets the next of the test's ids. */
 static void decide(classes_state_t *st, const char *type, const char *key, const char *actor, const char *body,
-                   int64_t if_match, classes_outcome_t *o) {
-    unit_cmd_t f;
-    make_cmd(&f, type, key, actor, body, if_match);
+                   int64_t if_match, cu_run_t *o) {
     static int counter;
     char new_id[32];
     snprintf(new_id, sizeof new_id, "01TESTID%018d", counter++);
-    classes_decide(st, &f.cmd, 1000, new_id, o);
-    if (o->event_type) classes_state_apply(st, classes_state_class(st, f.cmd.key), &o->after);
-    unit_cmd_free(&f);
+    cu_next_id(new_id);
+    cu_decide(st, type, key, actor, "lecturer", body, if_match, 1000, o);
 }
 
 static void test_decisions(void **state) {
     (void)state;
     classes_state_t st;
     classes_state_init(&st, NULL);
-    classes_outcome_t o;
+    cu_run_t o;
 
     decide(&st, "class.create", "", "u1", "{\"code\":\"cs101\",\"name\":\"Intro\"}", 0, &o);
-    assert_int_equal(o.verdict.status, 201);
-    assert_string_equal(o.event_type, "class.created");
-    assert_int_equal(o.after.version, 1);
-    assert_string_equal(o.after.lecturer_id, "u1");
-    classes_outcome_clear(&o);
+    assert_int_equal(o.d.status, 201);
+    assert_true(cu_event_is(&o, "class.created"));
+    assert_int_equal(cu_event_i64(&o, "version"), 1);
+    assert_true(cu_body_str_is(&o, "lecturer_id", "u1"));
+    cu_done(&o);
 
     /* Same code, other case, same lecturer: taken. Another lecturer: fine. */
     decide(&st, "class.create", "", "u1", "{\"code\":\"CS101\",\"name\":\"Again\"}", 0, &o);
-    assert_int_equal(o.verdict.status, 409);
-    assert_null(o.event_type);
-    classes_outcome_clear(&o);
+    assert_int_equal(o.d.status, 409);
+    assert_false(o.has_event);
+    cu_done(&o);
     decide(&st, "class.create", "", "u2", "{\"code\":\"CS101\",\"name\":\"Theirs\"}", 0, &o);
-    assert_int_equal(o.verdict.status, 201);
-    classes_outcome_clear(&o);
+    assert_int_equal(o.d.status, 201);
+    cu_done(&o);
 
     const char *id = "01TESTID000000000000000000"; /* the first class created */
     decide(&st, "class.update", id, "u1", "{\"name\":\"Intro 2\"}", 2, &o);
-    assert_int_equal(o.verdict.status, 412);
-    classes_outcome_clear(&o);
+    assert_int_equal(o.d.status, 412);
+    cu_done(&o);
     decide(&st, "class.update", id, "u3", "{\"name\":\"Intro 2\"}", 0, &o);
-    assert_int_equal(o.verdict.status, 404); /* not the owner: not found */
-    classes_outcome_clear(&o);
+    assert_int_equal(o.d.status, 404); /* not the owner: not found */
+    cu_done(&o);
     decide(&st, "class.update", id, "u1", "{\"name\":\"Intro 2\"}", 1, &o);
-    assert_int_equal(o.verdict.status, 200);
-    assert_int_equal(o.after.version, 2);
-    assert_int_equal(o.n_changed, 1);
-    assert_string_equal(o.changed[0], "name");
-    classes_outcome_clear(&o);
+    assert_int_equal(o.d.status, 200);
+    assert_int_equal(cu_event_i64(&o, "version"), 2);
+    const msgpack_object *changed = sms_mp_map_get(o.event.data, "changed");
+    assert_non_null(changed);
+    assert_int_equal(changed->via.array.size, 1);
+    assert_true(sms_mp_str_eq(&changed->via.array.ptr[0], "name"));
+    cu_done(&o);
     decide(&st, "class.update", id, "u1", "{\"name\":\"Intro 2\"}", 0, &o);
-    assert_int_equal(o.verdict.status, 200);
-    assert_null(o.event_type); /* nothing changed: no event */
-    classes_outcome_clear(&o);
+    assert_int_equal(o.d.status, 200);
+    assert_false(o.has_event); /* nothing changed: no event */
+    cu_done(&o);
 
     decide(&st, "class.deactivate", id, "u1", "{}", 0, &o);
-    assert_int_equal(o.verdict.status, 200);
-    assert_string_equal(o.after.status, "inactive");
-    assert_int_equal(o.after.version, 3);
-    classes_outcome_clear(&o);
+    assert_int_equal(o.d.status, 200);
+    assert_true(cu_body_str_is(&o, "status", "inactive"));
+    assert_int_equal(cu_body_i64(&o, "version"), 3);
+    cu_done(&o);
     decide(&st, "class.deactivate", id, "u1", "{}", 0, &o);
-    assert_int_equal(o.verdict.status, 200);
-    assert_null(o.event_type); /* deleting twice changes nothing */
-    classes_outcome_clear(&o);
+    assert_int_equal(o.d.status, 200);
+    assert_false(o.has_event); /* deleting twice changes nothing */
+    cu_done(&o);
     decide(&st, "class.update", id, "u1", "{\"name\":\"x\"}", 0, &o);
-    assert_int_equal(o.verdict.status, 409);
-    classes_outcome_clear(&o);
+    assert_int_equal(o.d.status, 409);
+    cu_done(&o);
     /* Its code is free again. */
     decide(&st, "class.create", "", "u1", "{\"code\":\"CS101\",\"name\":\"New\"}", 0, &o);
-    assert_int_equal(o.verdict.status, 201);
-    classes_outcome_clear(&o);
+    assert_int_equal(o.d.status, 201);
+    cu_done(&o);
 
     classes_state_close(&st);
 }

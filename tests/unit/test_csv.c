@@ -52,17 +52,17 @@ static void test_errors(void **state) {
         int err;
         size_t line;
     } cases[] = {
-        {"a,b\n\"open,x\n", SMS_CSV_EQUOTE, 2},
-        {"a,\"b\"c\n", SMS_CSV_EAFTER, 1},
-        {"a,b\nc,d\"e\n", SMS_CSV_EBARE, 2},
-        {"a\nb\nc\n", SMS_CSV_ETOOMANY, 3},
+        {"a,b\n\"open,x\n", SMS_EQUOTE, 2},
+        {"a,\"b\"c\n", SMS_EAFTER, 1},
+        {"a,b\nc,d\"e\n", SMS_EBARE, 2},
+        {"a\nb\nc\n", SMS_ETOOMANY, 3},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         sms_csv_t c;
         size_t line = 0;
         assert_int_equal(sms_csv_parse(cases[k].in, strlen(cases[k].in), 2, &c, &line), cases[k].err);
         assert_int_equal(line, cases[k].line);
-        assert_non_null(sms_csv_strerror(cases[k].err));
+        assert_non_null(sms_strerror(cases[k].err));
         sms_csv_close(&c);
     }
     sms_csv_t c;

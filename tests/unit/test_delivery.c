@@ -21,7 +21,7 @@
 /* Decodes vector name as an event (caller closes) and returns its bytes. */
 static char *load_event(const char *name, size_t *len, sms_event_t *ev) {
     char *raw = unit_vector(name, "msgpack", len);
-    assert_int_equal(sms_event_decode(raw, *len, ev), SMS_ENV_OK);
+    assert_int_equal(sms_event_decode(raw, *len, ev), SMS_OK);
     return raw;
 }
 

@@ -37,7 +37,7 @@ static void check_event_vector(const char *name) {
     assert_non_null(json);
 
     sms_event_t ev;
-    assert_int_equal(sms_event_decode(bytes, blen, &ev), SMS_ENV_OK);
+    assert_int_equal(sms_event_decode(bytes, blen, &ev), SMS_OK);
     assert_str(ev.id, json, "id");
     assert_str(ev.type, json, "type");
     assert_str(ev.actor, json, "actor");
@@ -75,7 +75,7 @@ static void test_command_vector(void **state) {
     char *text = unit_vector("command.class.create.v1", "json", &jlen);
     cJSON *json = cJSON_Parse(text);
     sms_command_t cmd;
-    assert_int_equal(sms_command_decode(bytes, blen, &cmd), SMS_ENV_OK);
+    assert_int_equal(sms_command_decode(bytes, blen, &cmd), SMS_OK);
     assert_str(cmd.id, json, "id");
     assert_str(cmd.type, json, "type");
     assert_str(cmd.role, json, "role");
@@ -109,7 +109,7 @@ static void test_reply_vector(void **state) {
     char *text = unit_vector("reply.201.v1", "json", &jlen);
     cJSON *json = cJSON_Parse(text);
     sms_reply_t r;
-    assert_int_equal(sms_reply_decode(bytes, blen, &r), SMS_ENV_OK);
+    assert_int_equal(sms_reply_decode(bytes, blen, &r), SMS_OK);
     assert_str(r.id, json, "id");
     assert_str(r.location, json, "location");
     assert_int_equal(r.status, 201);
@@ -148,22 +148,22 @@ static void test_round_trip_and_rejects(void **state) {
     sms_event_pack_head(&pk, SMS_STR("e1"), SMS_STR("class.created"), 1, -5, SMS_STR("u"), SMS_STR("k"), SMS_STR("c"));
     msgpack_pack_map(&pk, 0);
     sms_event_t ev;
-    assert_int_equal(sms_event_decode(sb.data, sb.size, &ev), SMS_ENV_OK);
+    assert_int_equal(sms_event_decode(sb.data, sb.size, &ev), SMS_OK);
     assert_int_equal(ev.time, -5);
     assert_int_equal(ev.data->via.map.size, 0);
     sms_event_close(&ev);
     /* Truncated, trailing garbage, not a map, missing data. */
-    assert_int_equal(sms_event_decode(sb.data, sb.size - 1, &ev), SMS_ENV_EPARSE);
+    assert_int_equal(sms_event_decode(sb.data, sb.size - 1, &ev), SMS_EPARSE);
     msgpack_sbuffer_write(&sb, "\xc0", 1);
-    assert_int_equal(sms_event_decode(sb.data, sb.size, &ev), SMS_ENV_EPARSE);
-    assert_int_equal(sms_event_decode("\x93\x01\x02\x03", 4, &ev), SMS_ENV_EPARSE);
+    assert_int_equal(sms_event_decode(sb.data, sb.size, &ev), SMS_EPARSE);
+    assert_int_equal(sms_event_decode("\x93\x01\x02\x03", 4, &ev), SMS_EPARSE);
     msgpack_sbuffer_clear(&sb);
     msgpack_pack_map(&pk, 1);
     msgpack_pack_str(&pk, 2);
     msgpack_pack_str_body(&pk, "id", 2);
     msgpack_pack_str(&pk, 1);
     msgpack_pack_str_body(&pk, "x", 1);
-    assert_int_equal(sms_event_decode(sb.data, sb.size, &ev), SMS_ENV_EFIELD);
+    assert_int_equal(sms_event_decode(sb.data, sb.size, &ev), SMS_EFIELD);
     msgpack_sbuffer_destroy(&sb);
 }
 
@@ -183,17 +183,17 @@ static void test_peek_undecodable_command(void **state) {
     msgpack_pack_nil(&pk);
     sms_command_pack_tail(&pk, &h);
     sms_command_t cmd;
-    assert_int_not_equal(sms_command_decode(sb.data, sb.size, &cmd), SMS_ENV_OK);
+    assert_int_not_equal(sms_command_decode(sb.data, sb.size, &cmd), SMS_OK);
     sms_str_t id, reply_to;
-    assert_int_equal(sms_command_peek(sb.data, sb.size, &id, &reply_to), SMS_ENV_OK);
+    assert_int_equal(sms_command_peek(sb.data, sb.size, &id, &reply_to), SMS_OK);
     assert_int_equal(id.len, 8);
     assert_memory_equal(id.ptr, "u1:key-1", 8);
     assert_int_equal(reply_to.len, 16);
     assert_memory_equal(reply_to.ptr, "sms.replies.gw-1", 16);
     /* Truncated inside reply_to, not a map, empty: nothing found. */
-    assert_int_equal(sms_command_peek(sb.data, 60, &id, &reply_to), SMS_ENV_EPARSE);
-    assert_int_equal(sms_command_peek("\x93\x01\x02\x03", 4, &id, &reply_to), SMS_ENV_EPARSE);
-    assert_int_equal(sms_command_peek("", 0, &id, &reply_to), SMS_ENV_EPARSE);
+    assert_int_equal(sms_command_peek(sb.data, 60, &id, &reply_to), SMS_EPARSE);
+    assert_int_equal(sms_command_peek("\x93\x01\x02\x03", 4, &id, &reply_to), SMS_EPARSE);
+    assert_int_equal(sms_command_peek("", 0, &id, &reply_to), SMS_EPARSE);
     /* reply_to after data (not our envelope): not found, not misread. */
     msgpack_sbuffer_clear(&sb);
     msgpack_pack_map(&pk, 3);
@@ -208,7 +208,7 @@ static void test_peek_undecodable_command(void **state) {
     msgpack_pack_str_body(&pk, "reply_to", 8);
     msgpack_pack_str(&pk, 16);
     msgpack_pack_str_body(&pk, "sms.replies.gw-1", 16);
-    assert_int_equal(sms_command_peek(sb.data, sb.size, &id, &reply_to), SMS_ENV_EPARSE);
+    assert_int_equal(sms_command_peek(sb.data, sb.size, &id, &reply_to), SMS_EPARSE);
     msgpack_sbuffer_destroy(&sb);
 }
 

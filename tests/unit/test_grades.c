@@ -94,7 +94,7 @@ static bool has_error(const char *field) {
 /* Field key of event i's data (decoded afresh into ev: sms_event_close it). */
 static const msgpack_object *event_field(size_t i, const char *key, sms_event_t *ev) {
     assert_true(i < d.n_events);
-    assert_int_equal(sms_event_decode(d.events[i].event.data, d.events[i].event.size, ev), SMS_ENV_OK);
+    assert_int_equal(sms_event_decode(d.events[i].event.data, d.events[i].event.size, ev), SMS_OK);
     return sms_mp_map_get(ev->data, key);
 }
 
@@ -112,7 +112,7 @@ static int64_t event_score(size_t i, const char *key) {
     const msgpack_object *o = event_field(i, key, &ev);
     int64_t h = -1;
     assert_non_null(o);
-    if (o->type != MSGPACK_OBJECT_NIL) assert_int_equal(sms_number_hundredths(o, 0, 100000000, &h), SMS_NUMBER_OK);
+    if (o->type != MSGPACK_OBJECT_NIL) assert_int_equal(sms_number_hundredths(o, 0, 100000000, &h), SMS_OK);
     sms_event_close(&ev);
     return h;
 }

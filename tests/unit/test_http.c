@@ -647,7 +647,7 @@ static void test_auth(void **state) {
     assert_memory_equal(find_header(r->head, "WWW-Authenticate"), "Bearer\r\n", 8);
     assert_non_null(strstr(r->body, "missing token"));
 
-    assert_int_equal(sms_jwt_mint("lect-9", "lecturer", (int64_t)time(NULL), 60, SECRET, &tok), 0);
+    assert_int_equal(sms_token_mint("lect-9", "lecturer", (int64_t)time(NULL), 60, SECRET, &tok), 0);
     snprintf(req, sizeof req, "GET /auth/7 HTTP/1.1\r\nAuthorization: Bearer %s\r\n\r\n", tok);
     r = roundtrip(req);
     assert_int_equal(r->status, 200);
@@ -657,7 +657,7 @@ static void test_auth(void **state) {
     assert_int_equal(roundtrip(req)->status, 200); /* the scheme is case-insensitive */
     sms_free(tok);
 
-    assert_int_equal(sms_jwt_mint("lect-9", "lecturer", (int64_t)time(NULL) - 100, 10, SECRET, &tok), 0);
+    assert_int_equal(sms_token_mint("lect-9", "lecturer", (int64_t)time(NULL) - 100, 10, SECRET, &tok), 0);
     snprintf(req, sizeof req, "GET /auth/7 HTTP/1.1\r\nAuthorization: Bearer %s\r\n\r\n", tok);
     r = roundtrip(req);
     assert_int_equal(r->status, 401);
@@ -665,7 +665,7 @@ static void test_auth(void **state) {
     assert_non_null(strstr(r->body, "token expired"));
     sms_free(tok);
 
-    assert_int_equal(sms_jwt_mint("lect-9", "lecturer", (int64_t)time(NULL), 60, "another-secret", &tok), 0);
+    assert_int_equal(sms_token_mint("lect-9", "lecturer", (int64_t)time(NULL), 60, "another-secret", &tok), 0);
     snprintf(req, sizeof req, "GET /auth/7 HTTP/1.1\r\nAuthorization: Bearer %s\r\n\r\n", tok);
     r = roundtrip(req);
     assert_int_equal(r->status, 401);
@@ -683,7 +683,7 @@ static void test_auth(void **state) {
     r = roundtrip("GET /auth/7 HTTP/1.1\r\nAuthorization: Basic dTpw\r\n\r\n");
     assert_int_equal(r->status, 401);
 
-    assert_int_equal(sms_jwt_mint("stu-1", "student", (int64_t)time(NULL), 60, SECRET, &tok), 0);
+    assert_int_equal(sms_token_mint("stu-1", "student", (int64_t)time(NULL), 60, SECRET, &tok), 0);
     snprintf(req, sizeof req, "GET /auth/7 HTTP/1.1\r\nAuthorization: Bearer %s\r\n\r\n", tok);
     r = roundtrip(req);
     assert_int_equal(r->status, 403);
@@ -695,7 +695,7 @@ static void test_auth(void **state) {
 
 static void test_auth_unit(void **state) {
     (void)state;
-    sms_jwt_claims_t claims;
+    sms_token_claims_t claims;
     gw_auth_failure_t fail;
     char *tok, hdr[1024];
     gw_auth_cache_t *cache = gw_auth_cache_new();
@@ -706,7 +706,7 @@ static void test_auth_unit(void **state) {
         assert_string_equal(fail.code, "unauthorized");
         assert_int_equal(gw_auth_check(cc, "Bearer ", SECRET, 1000, GW_ROLE_ANY, &claims, &fail), -1);
         assert_string_equal(fail.detail, "missing token");
-        assert_int_equal(sms_jwt_mint("a", "admin", 1000, 60, SECRET, &tok), 0);
+        assert_int_equal(sms_token_mint("a", "admin", 1000, 60, SECRET, &tok), 0);
         snprintf(hdr, sizeof hdr, "Bearer %s", tok);
         for (int i = 0; i < 2; i++) { /* the second time from the cache, when there is one */
             memset(&claims, 0, sizeof claims);
@@ -732,7 +732,7 @@ static void test_auth_unit(void **state) {
     assert_int_equal(gw_auth_role_bit("root"), 0);
 
     /* Cost per request: a full verification, and a cache hit. */
-    assert_int_equal(sms_jwt_mint("a", "admin", (int64_t)time(NULL), 60, SECRET, &tok), 0);
+    assert_int_equal(sms_token_mint("a", "admin", (int64_t)time(NULL), 60, SECRET, &tok), 0);
     snprintf(hdr, sizeof hdr, "Bearer %s", tok);
     for (int pass = 0; pass < 2; pass++) {
         uint64_t t0 = uv_hrtime();

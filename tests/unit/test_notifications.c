@@ -25,7 +25,7 @@ static void test_message_equals_vector(void **state) {
     size_t plen, nlen;
     char *post = unit_vector("post.created.v1", "msgpack", &plen), *want = unit_vector("notification.created.v1", "msgpack", &nlen);
     sms_event_t ev;
-    assert_int_equal(sms_event_decode(post, plen, &ev), SMS_ENV_OK);
+    assert_int_equal(sms_event_decode(post, plen, &ev), SMS_OK);
     notif_content_t c;
     assert_true(notif_content_of("sms.events.posts", &ev, &c));
     assert_string_equal(c.kind, "post");
@@ -47,7 +47,7 @@ static void test_message_equals_vector(void **state) {
     assert_memory_equal(sb.data, want, nlen);
     /* and it reads back */
     sms_event_t back;
-    assert_int_equal(sms_event_decode(sb.data, sb.size, &back), SMS_ENV_OK);
+    assert_int_equal(sms_event_decode(sb.data, sb.size, &back), SMS_OK);
     notif_message_t r;
     sms_str_t rid;
     assert_int_equal(notif_read_message(back.data, &r, &rid), 0);
@@ -78,13 +78,13 @@ static void test_draft_grade_notifies_nobody(void **state) {
     char *draft = unit_vector("grade.changed.v1", "msgpack", &len);
     sms_event_t ev;
     notif_content_t c;
-    assert_int_equal(sms_event_decode(draft, len, &ev), SMS_ENV_OK);
+    assert_int_equal(sms_event_decode(draft, len, &ev), SMS_OK);
     assert_false(notif_content_of("sms.events.grades", &ev, &c)); /* released: false */
     notif_content_close(&c);
     sms_event_close(&ev);
     sms_free(draft);
     char *rel = unit_vector("grade.released.v1", "msgpack", &len);
-    assert_int_equal(sms_event_decode(rel, len, &ev), SMS_ENV_OK);
+    assert_int_equal(sms_event_decode(rel, len, &ev), SMS_OK);
     assert_true(notif_content_of("sms.events.grades", &ev, &c));
     assert_true(str_is(c.student_id, "s-1001"));
     assert_string_equal(c.body.data, "Score: 18. Feedback: Good structure.");
@@ -102,7 +102,7 @@ static void test_assignment_events(void **state) {
     const bool tells[] = {true, true, false}; /* the update changed due_at */
     for (int i = 0; i < 3; i++) {
         char *b = unit_vector(names[i], "msgpack", &len);
-        assert_int_equal(sms_event_decode(b, len, &ev), SMS_ENV_OK);
+        assert_int_equal(sms_event_decode(b, len, &ev), SMS_OK);
         assert_int_equal(notif_content_of("sms.events.assignments", &ev, &c), tells[i]);
         if (tells[i]) assert_int_equal(c.student_id.len, 0);
         notif_content_close(&c);
@@ -117,7 +117,7 @@ static void test_due_soon_is_a_due_reminder_to_the_class(void **state) {
     sms_event_t ev;
     notif_content_t c;
     char *b = unit_vector("assignment.due_soon.v1", "msgpack", &len);
-    assert_int_equal(sms_event_decode(b, len, &ev), SMS_ENV_OK);
+    assert_int_equal(sms_event_decode(b, len, &ev), SMS_OK);
     assert_true(notif_content_of("sms.events.assignments", &ev, &c));
     assert_string_equal(c.kind, "due_reminder");
     assert_int_equal(c.student_id.len, 0); /* every enrolled student */
@@ -141,6 +141,15 @@ static msgpack_unpacked unpack(const msgpack_sbuffer *sb) {
     return u;
 }
 
+/* The preferences row's validate, then the merge into *p (as its decide does). */
+static int validate_prefs(const msgpack_object *data, notif_prefs_t *p, sms_decision_t *d) {
+    sms_command_t cmd = {.data = data};
+    notif_prefs_args_t a;
+    if (notif_prefs_validate(&cmd, &a, d) != 0) return -1;
+    notif_prefs_merge(&a, p);
+    return 0;
+}
+
 static void test_prefs_merge_and_validation(void **state) {
     (void)state;
     msgpack_sbuffer sb;
@@ -161,7 +170,7 @@ static void test_prefs_merge_and_validation(void **state) {
     notif_prefs_default(&p);
     sms_decision_t d;
     memset(&d, 0, sizeof d);
-    assert_int_equal(notif_validate_prefs(&u.data, &p, &d), 0);
+    assert_int_equal(validate_prefs(&u.data, &p, &d), 0);
     assert_true(p.webhook && p.email && !p.posts && p.grades);
     sms_buf_t json;
     sms_buf_init(&json);
@@ -186,7 +195,7 @@ static void test_prefs_merge_and_validation(void **state) {
     msgpack_pack_true(&pk);
     u = unpack(&sb);
     notif_prefs_t before = p;
-    assert_int_equal(notif_validate_prefs(&u.data, &p, &d), -1);
+    assert_int_equal(validate_prefs(&u.data, &p, &d), -1);
     assert_int_equal(d.status, 422);
     assert_int_equal(d.n_errors, 2);
     assert_string_equal(d.errors[0].field, "channels.inbox");

@@ -103,15 +103,15 @@ static void test_hundredths_hostile(void **state) {
     int64_t h;
     for (size_t i = 0; i < sizeof out_of_range / sizeof out_of_range[0]; i++) {
         int rc = hundredths(out_of_range[i], 0, 10000, &h);
-        if (rc != SMS_NUMBER_ERANGE) fail_msg("%s: rc %d, h %lld", out_of_range[i], rc, (long long)h);
+        if (rc != SMS_ERANGE) fail_msg("%s: rc %d, h %lld", out_of_range[i], rc, (long long)h);
         assert_int_equal(h, -777);
     }
     static const char *const not_numbers[] = {"1e400", "-1e400", "\"90\"", "null", "true", "[1]", "{}"};
     for (size_t i = 0; i < sizeof not_numbers / sizeof not_numbers[0]; i++) {
         int rc = hundredths(not_numbers[i], 0, 10000, &h);
-        if (rc != SMS_NUMBER_ETYPE) fail_msg("%s: rc %d", not_numbers[i], rc);
+        if (rc != SMS_ETYPE) fail_msg("%s: rc %d", not_numbers[i], rc);
     }
-    assert_int_equal(sms_number_hundredths(NULL, 0, 10000, &h), SMS_NUMBER_ETYPE);
+    assert_int_equal(sms_number_hundredths(NULL, 0, 10000, &h), SMS_ETYPE);
 }
 
 static void test_hundredths_values(void **state) {
@@ -127,17 +127,17 @@ static void test_hundredths_values(void **state) {
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         int64_t h;
         int rc = hundredths(ok[i].json, 0, 10000, &h);
-        if (rc != SMS_NUMBER_OK || h != ok[i].h) fail_msg("%s: rc %d, h %lld", ok[i].json, rc, (long long)h);
+        if (rc != SMS_OK || h != ok[i].h) fail_msg("%s: rc %d, h %lld", ok[i].json, rc, (long long)h);
     }
     /* A max_score's lower bound of one hundredth: tiny values round to 0 and fail. */
     int64_t h;
-    assert_int_equal(hundredths("5e-324", 1, 100000000, &h), SMS_NUMBER_ERANGE);
-    assert_int_equal(hundredths("0.004", 1, 100000000, &h), SMS_NUMBER_ERANGE);
-    assert_int_equal(hundredths("0.005", 1, 100000000, &h), SMS_NUMBER_OK);
+    assert_int_equal(hundredths("5e-324", 1, 100000000, &h), SMS_ERANGE);
+    assert_int_equal(hundredths("0.004", 1, 100000000, &h), SMS_ERANGE);
+    assert_int_equal(hundredths("0.005", 1, 100000000, &h), SMS_OK);
     assert_int_equal(h, 1);
-    assert_int_equal(hundredths("1000000", 1, 100000000, &h), SMS_NUMBER_OK);
+    assert_int_equal(hundredths("1000000", 1, 100000000, &h), SMS_OK);
     assert_int_equal(h, 100000000);
-    assert_int_equal(hundredths("1000000.01", 1, 100000000, &h), SMS_NUMBER_ERANGE);
+    assert_int_equal(hundredths("1000000.01", 1, 100000000, &h), SMS_ERANGE);
 }
 
 /* Values only a non-JSON client could put on the bus, and bounds past 2^53. */
@@ -145,25 +145,25 @@ static void test_hundredths_raw(void **state) {
     (void)state;
     int64_t h = -777;
     msgpack_object o = {.type = MSGPACK_OBJECT_POSITIVE_INTEGER, .via.u64 = UINT64_MAX};
-    assert_int_equal(sms_number_hundredths(&o, 0, INT64_MAX, &h), SMS_NUMBER_ERANGE);
+    assert_int_equal(sms_number_hundredths(&o, 0, INT64_MAX, &h), SMS_ERANGE);
     o.via.u64 = (uint64_t)INT64_MAX + 1;
-    assert_int_equal(sms_number_hundredths(&o, 0, INT64_MAX, &h), SMS_NUMBER_ERANGE);
+    assert_int_equal(sms_number_hundredths(&o, 0, INT64_MAX, &h), SMS_ERANGE);
     o = (msgpack_object){.type = MSGPACK_OBJECT_NEGATIVE_INTEGER, .via.i64 = INT64_MIN};
-    assert_int_equal(sms_number_hundredths(&o, INT64_MIN, 0, &h), SMS_NUMBER_ERANGE);
+    assert_int_equal(sms_number_hundredths(&o, INT64_MIN, 0, &h), SMS_ERANGE);
     o = (msgpack_object){.type = MSGPACK_OBJECT_FLOAT64, .via.f64 = NAN};
-    assert_int_equal(sms_number_hundredths(&o, 0, 10000, &h), SMS_NUMBER_ETYPE);
+    assert_int_equal(sms_number_hundredths(&o, 0, 10000, &h), SMS_ETYPE);
     o.via.f64 = -INFINITY;
-    assert_int_equal(sms_number_hundredths(&o, INT64_MIN, INT64_MAX, &h), SMS_NUMBER_ETYPE);
+    assert_int_equal(sms_number_hundredths(&o, INT64_MIN, INT64_MAX, &h), SMS_ETYPE);
     o = (msgpack_object){.type = MSGPACK_OBJECT_FLOAT32, .via.f64 = 0.5};
-    assert_int_equal(sms_number_hundredths(&o, 0, 10000, &h), SMS_NUMBER_OK);
+    assert_int_equal(sms_number_hundredths(&o, 0, 10000, &h), SMS_OK);
     assert_int_equal(h, 50);
     /* Bounds are clamped to +-(2^53 - 1) hundredths, so the product never overflows. */
-    assert_int_equal(sms_number_double_hundredths(1e15, INT64_MIN, INT64_MAX, &h), SMS_NUMBER_ERANGE);
-    assert_int_equal(sms_number_double_hundredths(-1e15, INT64_MIN, INT64_MAX, &h), SMS_NUMBER_ERANGE);
-    assert_int_equal(sms_number_double_hundredths(1e308, INT64_MIN, INT64_MAX, &h), SMS_NUMBER_ERANGE);
-    assert_int_equal(sms_number_double_hundredths(9e13, INT64_MIN, INT64_MAX, &h), SMS_NUMBER_OK);
+    assert_int_equal(sms_number_double_hundredths(1e15, INT64_MIN, INT64_MAX, &h), SMS_ERANGE);
+    assert_int_equal(sms_number_double_hundredths(-1e15, INT64_MIN, INT64_MAX, &h), SMS_ERANGE);
+    assert_int_equal(sms_number_double_hundredths(1e308, INT64_MIN, INT64_MAX, &h), SMS_ERANGE);
+    assert_int_equal(sms_number_double_hundredths(9e13, INT64_MIN, INT64_MAX, &h), SMS_OK);
     assert_int_equal(h, INT64_C(9000000000000000));
-    assert_int_equal(sms_number_double_hundredths(-0.0, 0, 0, &h), SMS_NUMBER_OK);
+    assert_int_equal(sms_number_double_hundredths(-0.0, 0, 0, &h), SMS_OK);
     assert_int_equal(h, 0);
 }
 
@@ -176,53 +176,53 @@ static void test_int(void **state) {
     };
     for (size_t i = 0; i < sizeof out_of_range / sizeof out_of_range[0]; i++) {
         int rc = integer(out_of_range[i], 1, 100, &v);
-        if (rc != SMS_NUMBER_ERANGE) fail_msg("%s: rc %d", out_of_range[i], rc);
+        if (rc != SMS_ERANGE) fail_msg("%s: rc %d", out_of_range[i], rc);
         assert_int_equal(v, -777);
     }
     /* Past 2^53 nothing is in range, whatever the caller's bounds. */
-    assert_int_equal(integer("9007199254740993", 0, INT64_MAX, &v), SMS_NUMBER_ERANGE);
-    assert_int_equal(integer("9007199254740991", 0, INT64_MAX, &v), SMS_NUMBER_OK);
+    assert_int_equal(integer("9007199254740993", 0, INT64_MAX, &v), SMS_ERANGE);
+    assert_int_equal(integer("9007199254740991", 0, INT64_MAX, &v), SMS_OK);
     assert_int_equal(v, SMS_NUMBER_SAFE_MAX);
-    assert_int_equal(integer("-9007199254740993", INT64_MIN, 0, &v), SMS_NUMBER_ERANGE);
-    assert_int_equal(integer("1", 1, 100, &v), SMS_NUMBER_OK);
+    assert_int_equal(integer("-9007199254740993", INT64_MIN, 0, &v), SMS_ERANGE);
+    assert_int_equal(integer("1", 1, 100, &v), SMS_OK);
     assert_int_equal(v, 1);
-    assert_int_equal(integer("100", 1, 100, &v), SMS_NUMBER_OK);
+    assert_int_equal(integer("100", 1, 100, &v), SMS_OK);
     assert_int_equal(v, 100);
-    assert_int_equal(integer("1e2", 1, 100, &v), SMS_NUMBER_OK);
+    assert_int_equal(integer("1e2", 1, 100, &v), SMS_OK);
     assert_int_equal(v, 100);
-    assert_int_equal(integer("100.0", 1, 100, &v), SMS_NUMBER_OK);
+    assert_int_equal(integer("100.0", 1, 100, &v), SMS_OK);
     assert_int_equal(v, 100);
-    assert_int_equal(integer("-0", 0, 30, &v), SMS_NUMBER_OK);
+    assert_int_equal(integer("-0", 0, 30, &v), SMS_OK);
     assert_int_equal(v, 0);
-    assert_int_equal(integer("-0.0", 0, 30, &v), SMS_NUMBER_OK);
+    assert_int_equal(integer("-0.0", 0, 30, &v), SMS_OK);
     assert_int_equal(v, 0);
-    assert_int_equal(integer("-5", -10, 30, &v), SMS_NUMBER_OK);
+    assert_int_equal(integer("-5", -10, 30, &v), SMS_OK);
     assert_int_equal(v, -5);
-    assert_int_equal(integer("5e-324", 0, 30, &v), SMS_NUMBER_EWHOLE);
-    assert_int_equal(integer("2.5", 0, 30, &v), SMS_NUMBER_EWHOLE);
-    assert_int_equal(integer("1e400", 0, 30, &v), SMS_NUMBER_ETYPE);
-    assert_int_equal(integer("\"5\"", 0, 30, &v), SMS_NUMBER_ETYPE);
-    assert_int_equal(integer("null", 0, 30, &v), SMS_NUMBER_ETYPE);
-    assert_int_equal(sms_number_int(NULL, 0, 30, &v), SMS_NUMBER_ETYPE);
+    assert_int_equal(integer("5e-324", 0, 30, &v), SMS_EWHOLE);
+    assert_int_equal(integer("2.5", 0, 30, &v), SMS_EWHOLE);
+    assert_int_equal(integer("1e400", 0, 30, &v), SMS_ETYPE);
+    assert_int_equal(integer("\"5\"", 0, 30, &v), SMS_ETYPE);
+    assert_int_equal(integer("null", 0, 30, &v), SMS_ETYPE);
+    assert_int_equal(sms_number_int(NULL, 0, 30, &v), SMS_ETYPE);
     msgpack_object o = {.type = MSGPACK_OBJECT_POSITIVE_INTEGER, .via.u64 = UINT64_MAX};
-    assert_int_equal(sms_number_int(&o, INT64_MIN, INT64_MAX, &v), SMS_NUMBER_ERANGE);
+    assert_int_equal(sms_number_int(&o, INT64_MIN, INT64_MAX, &v), SMS_ERANGE);
     o.via.u64 = 5;
-    assert_int_equal(sms_number_int(&o, -10, -1, &v), SMS_NUMBER_ERANGE);
-    assert_int_equal(sms_number_int(&o, 6, 10, &v), SMS_NUMBER_ERANGE);
+    assert_int_equal(sms_number_int(&o, -10, -1, &v), SMS_ERANGE);
+    assert_int_equal(sms_number_int(&o, 6, 10, &v), SMS_ERANGE);
     o = (msgpack_object){.type = MSGPACK_OBJECT_NEGATIVE_INTEGER, .via.i64 = INT64_MIN};
-    assert_int_equal(sms_number_int(&o, INT64_MIN, INT64_MAX, &v), SMS_NUMBER_ERANGE);
+    assert_int_equal(sms_number_int(&o, INT64_MIN, INT64_MAX, &v), SMS_ERANGE);
     o = (msgpack_object){.type = MSGPACK_OBJECT_FLOAT64, .via.f64 = NAN};
-    assert_int_equal(sms_number_int(&o, 0, 10, &v), SMS_NUMBER_ETYPE);
+    assert_int_equal(sms_number_int(&o, 0, 10, &v), SMS_ETYPE);
     /* cJSON straight (the gateway's upload fields). */
     cJSON *j = cJSON_Parse("[1e17, 3, 2.5, \"3\", 1e400]");
     assert_non_null(j);
-    assert_int_equal(sms_number_json_int(cJSON_GetArrayItem(j, 0), 1, 26214400, &v), SMS_NUMBER_ERANGE);
-    assert_int_equal(sms_number_json_int(cJSON_GetArrayItem(j, 1), 1, 26214400, &v), SMS_NUMBER_OK);
+    assert_int_equal(sms_number_json_int(cJSON_GetArrayItem(j, 0), 1, 26214400, &v), SMS_ERANGE);
+    assert_int_equal(sms_number_json_int(cJSON_GetArrayItem(j, 1), 1, 26214400, &v), SMS_OK);
     assert_int_equal(v, 3);
-    assert_int_equal(sms_number_json_int(cJSON_GetArrayItem(j, 2), 1, 26214400, &v), SMS_NUMBER_EWHOLE);
-    assert_int_equal(sms_number_json_int(cJSON_GetArrayItem(j, 3), 1, 26214400, &v), SMS_NUMBER_ETYPE);
-    assert_int_equal(sms_number_json_int(cJSON_GetArrayItem(j, 4), 1, 26214400, &v), SMS_NUMBER_ETYPE);
-    assert_int_equal(sms_number_json_int(NULL, 1, 10, &v), SMS_NUMBER_ETYPE);
+    assert_int_equal(sms_number_json_int(cJSON_GetArrayItem(j, 2), 1, 26214400, &v), SMS_EWHOLE);
+    assert_int_equal(sms_number_json_int(cJSON_GetArrayItem(j, 3), 1, 26214400, &v), SMS_ETYPE);
+    assert_int_equal(sms_number_json_int(cJSON_GetArrayItem(j, 4), 1, 26214400, &v), SMS_ETYPE);
+    assert_int_equal(sms_number_json_int(NULL, 1, 10, &v), SMS_ETYPE);
     cJSON_Delete(j);
 }
 
@@ -232,10 +232,10 @@ static void test_parse_int(void **state) {
     static const char *const not_integers[] = {"", "-", "+5", " 5", "5 ", "1e3", "1.0", "0x10", "--1", "5-", "١"};
     for (size_t i = 0; i < sizeof not_integers / sizeof not_integers[0]; i++) {
         int rc = text(not_integers[i], -100, 100, &v);
-        if (rc != SMS_NUMBER_ETYPE) fail_msg("\"%s\": rc %d", not_integers[i], rc);
+        if (rc != SMS_ETYPE) fail_msg("\"%s\": rc %d", not_integers[i], rc);
         assert_int_equal(v, -777);
     }
-    assert_int_equal(sms_number_parse_int("5\0" "5", 3, 0, 100, &v), SMS_NUMBER_ETYPE); /* embedded NUL */
+    assert_int_equal(sms_number_parse_int("5\0" "5", 3, 0, 100, &v), SMS_ETYPE); /* embedded NUL */
     static const char *const out_of_range[] = {
         "9007199254740992", "9007199254740993", "9223372036854775807", "9223372036854775808",
         "18446744073709551616", "100000000000000000000", "-9223372036854775809",
@@ -243,25 +243,25 @@ static void test_parse_int(void **state) {
     };
     for (size_t i = 0; i < sizeof out_of_range / sizeof out_of_range[0]; i++) {
         int rc = text(out_of_range[i], INT64_MIN, INT64_MAX, &v);
-        if (rc != SMS_NUMBER_ERANGE) fail_msg("%s: rc %d", out_of_range[i], rc);
+        if (rc != SMS_ERANGE) fail_msg("%s: rc %d", out_of_range[i], rc);
     }
-    assert_int_equal(text("9007199254740991", INT64_MIN, INT64_MAX, &v), SMS_NUMBER_OK);
+    assert_int_equal(text("9007199254740991", INT64_MIN, INT64_MAX, &v), SMS_OK);
     assert_int_equal(v, SMS_NUMBER_SAFE_MAX);
-    assert_int_equal(text("-9007199254740991", INT64_MIN, INT64_MAX, &v), SMS_NUMBER_OK);
+    assert_int_equal(text("-9007199254740991", INT64_MIN, INT64_MAX, &v), SMS_OK);
     assert_int_equal(v, -SMS_NUMBER_SAFE_MAX);
-    assert_int_equal(text("0", 0, 30, &v), SMS_NUMBER_OK);
+    assert_int_equal(text("0", 0, 30, &v), SMS_OK);
     assert_int_equal(v, 0);
-    assert_int_equal(text("-0", 0, 30, &v), SMS_NUMBER_ETYPE);
-    assert_int_equal(text("-000", -1, 30, &v), SMS_NUMBER_ETYPE);
-    assert_int_equal(text("007", 0, 30, &v), SMS_NUMBER_OK);
+    assert_int_equal(text("-0", 0, 30, &v), SMS_ETYPE);
+    assert_int_equal(text("-000", -1, 30, &v), SMS_ETYPE);
+    assert_int_equal(text("007", 0, 30, &v), SMS_OK);
     assert_int_equal(v, 7);
-    assert_int_equal(text("30", 0, 30, &v), SMS_NUMBER_OK);
+    assert_int_equal(text("30", 0, 30, &v), SMS_OK);
     assert_int_equal(v, 30);
-    assert_int_equal(text("31", 0, 30, &v), SMS_NUMBER_ERANGE);
-    assert_int_equal(text("-1", 0, 30, &v), SMS_NUMBER_ERANGE);
-    assert_int_equal(text("-1", -1, 30, &v), SMS_NUMBER_OK);
+    assert_int_equal(text("31", 0, 30, &v), SMS_ERANGE);
+    assert_int_equal(text("-1", 0, 30, &v), SMS_ERANGE);
+    assert_int_equal(text("-1", -1, 30, &v), SMS_OK);
     assert_int_equal(v, -1);
-    assert_int_equal(text("-2", -1, 30, &v), SMS_NUMBER_ERANGE);
+    assert_int_equal(text("-2", -1, 30, &v), SMS_ERANGE);
 }
 
 static void test_messages(void **state) {

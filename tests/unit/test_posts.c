@@ -12,21 +12,13 @@
 
 #include "alloc.h"
 #include "buf.h"
-#include "handlers.h"
+#include "classes_unit.h"
 #include "json_msgpack.h"
 #include "msgpack_util.h"
 #include "projection.h"
-#include "unit_helpers.h"
 
 #define CLASS_ID "01POSTCLASS000000000000000"
 #define POST_ID "01POSTPOST0000000000000000"
-
-static void make_cmd(unit_cmd_t *f, const char *type, const char *key, const char *actor, const char *role,
-                     const char *body) {
-    sms_command_head_t h = {.type = SMS_STR(type), .actor = SMS_STR(actor), .role = SMS_STR(role),
-                            .key = SMS_STR(key)};
-    unit_cmd_make(f, &h, body);
-}
 
 static void test_validation(void **state) {
     (void)state;
@@ -58,86 +50,69 @@ static void test_validation(void **state) {
         {long_body, "body"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        unit_cmd_t f;
-        make_cmd(&f, "post.create", CLASS_ID, "u1", "lecturer", cases[i].body);
-        classes_outcome_t *o = sms_calloc(1, sizeof *o);
-        size_t errs = classes_validate_post(f.cmd.data, o);
+        cu_run_t r;
+        int rc = cu_validate("post.create", "lecturer", cases[i].body, &r);
         if (cases[i].bad_field == NULL) {
-            assert_int_equal(errs, 0);
+            assert_int_equal(rc, 0);
         } else {
-            assert_true(errs > 0);
-            assert_true(unit_has_error(&o->verdict, cases[i].bad_field));
+            assert_int_equal(rc, -1);
+            assert_true(cu_has_error(&r, cases[i].bad_field));
         }
-        sms_free(o);
-        unit_cmd_free(&f);
+        cu_done(&r);
     }
 }
 
+/* Runs the command through the table; what it creates gets new_id. */
 static void decide(classes_state_t *st, const char *type, const char *key, const char *actor, const char *role,
-                   const char *body, const char *new_id, classes_outcome_t *o, unit_cmd_t *f) {
-    make_cmd(f, type, key, actor, role, body);
-    classes_decide(st, &f->cmd, 7000, new_id, o);
-    if (o->event_type && o->kind == CLASSES_REPLY_CLASS) classes_state_apply(st, classes_state_class(st, f->cmd.key), &o->after);
-}
-
-static void done(classes_outcome_t *o, unit_cmd_t *f) {
-    classes_outcome_clear(o);
-    unit_cmd_free(f);
+                   const char *body, const char *new_id, cu_run_t *o) {
+    cu_next_id(new_id);
+    cu_decide(st, type, key, actor, role, body, 0, 7000, o);
 }
 
 static void test_decisions(void **state) {
     (void)state;
     classes_state_t st;
     classes_state_init(&st, NULL);
-    classes_outcome_t *o = sms_calloc(1, sizeof *o);
-    unit_cmd_t f;
+    cu_run_t run, *o = &run;
     const char *post = "{\"title\":\"Welcome\",\"body\":\"Notes are online.\",\"pinned\":true}";
 
-    decide(&st, "class.create", "", "u1", "lecturer", "{\"code\":\"P1\",\"name\":\"Posts\"}", CLASS_ID, o, &f);
-    assert_int_equal(o->verdict.status, 201);
-    done(o, &f);
+    decide(&st, "class.create", "", "u1", "lecturer", "{\"code\":\"P1\",\"name\":\"Posts\"}", CLASS_ID, o);
+    assert_int_equal(o->d.status, 201);
+    cu_done(o);
 
-    decide(&st, "post.create", "nope", "u1", "lecturer", post, POST_ID, o, &f);
-    assert_int_equal(o->verdict.status, 404);
-    done(o, &f);
-    decide(&st, "post.create", CLASS_ID, "u2", "lecturer", post, POST_ID, o, &f); /* another lecturer's class */
-    assert_int_equal(o->verdict.status, 404);
-    assert_null(o->event_type);
-    done(o, &f);
-    decide(&st, "post.create", CLASS_ID, "s1", "student", post, POST_ID, o, &f);
-    assert_int_equal(o->verdict.status, 403);
-    done(o, &f);
-    decide(&st, "post.create", CLASS_ID, "u1", "lecturer", "{\"title\":\"\",\"body\":\"b\",\"x\":1}", POST_ID, o, &f);
-    assert_int_equal(o->verdict.status, 400);
-    assert_string_equal(o->verdict.problem_code, "validation");
-    assert_true(unit_has_error(&o->verdict, "title"));
-    assert_true(unit_has_error(&o->verdict, "x"));
-    assert_null(o->event_type);
-    done(o, &f);
+    decide(&st, "post.create", "nope", "u1", "lecturer", post, POST_ID, o);
+    assert_int_equal(o->d.status, 404);
+    cu_done(o);
+    decide(&st, "post.create", CLASS_ID, "u2", "lecturer", post, POST_ID, o); /* another lecturer's class */
+    assert_int_equal(o->d.status, 404);
+    assert_false(o->has_event);
+    cu_done(o);
+    decide(&st, "post.create", CLASS_ID, "s1", "student", post, POST_ID, o);
+    assert_int_equal(o->d.status, 403);
+    cu_done(o);
+    decide(&st, "post.create", CLASS_ID, "u1", "lecturer", "{\"title\":\"\",\"body\":\"b\",\"x\":1}", POST_ID, o);
+    assert_int_equal(o->d.status, 400);
+    assert_string_equal(o->d.problem_code, "validation");
+    assert_true(cu_has_error(o, "title"));
+    assert_true(cu_has_error(o, "x"));
+    assert_false(o->has_event);
+    cu_done(o);
 
-    decide(&st, "post.create", CLASS_ID, "u1", "lecturer", post, POST_ID, o, &f);
-    assert_int_equal(o->verdict.status, 201);
-    assert_int_equal(o->kind, CLASSES_REPLY_POST);
-    assert_string_equal(o->event_type, "post.created");
-    assert_int_equal(o->post.created_at, 7000);
-    assert_true(o->post.pinned);
-    assert_int_equal(o->after.version, 1); /* posting leaves the class alone */
+    decide(&st, "post.create", CLASS_ID, "u1", "lecturer", post, POST_ID, o);
+    assert_int_equal(o->d.status, 201);
+    assert_true(cu_event_is(o, "post.created"));
+    assert_int_equal(cu_event_i64(o, "created_at"), 7000);
+    assert_int_equal(cu_body_bool(o, "pinned"), 1);
+    assert_int_equal(classes_state_class(&st, SMS_STR(CLASS_ID))->version, 1); /* posting leaves the class alone */
 
-    /* The event codec: pack, then read back what the projection reads. */
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    classes_pack_post(&pk, &o->post);
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
-    assert_int_equal(msgpack_unpack_next(&u, sb.data, sb.size, NULL), MSGPACK_UNPACK_SUCCESS);
-    assert_int_equal(u.data.via.map.size, 8);
+    /* The event's data as the projection reads it. */
+    const msgpack_object *data = o->event.data;
+    assert_int_equal(data->via.map.size, 8);
     static const char *const order[] = {"id", "class_id", "lecturer_id", "author_id", "title", "body", "pinned",
                                         "created_at"};
-    for (size_t i = 0; i < 8; i++) assert_true(sms_mp_str_eq(&u.data.via.map.ptr[i].key, order[i]));
+    for (size_t i = 0; i < 8; i++) assert_true(sms_mp_str_eq(&data->via.map.ptr[i].key, order[i]));
     classes_post_t back;
-    assert_int_equal(classes_read_post(&u.data, &back), 0);
+    assert_int_equal(classes_read_post(data, &back), 0);
     assert_int_equal(back.id.len, strlen(POST_ID));
     assert_memory_equal(back.id.ptr, POST_ID, back.id.len);
     assert_memory_equal(back.class_id.ptr, CLASS_ID, back.class_id.len);
@@ -154,27 +129,24 @@ static void test_decisions(void **state) {
     assert_non_null(strstr(json.data, "\"created_at\":\"1970-01-01T00:00:07.000Z\""));
     assert_null(strstr(json.data, "lecturer_id"));
     sms_buf_close(&json);
-    msgpack_unpacked_destroy(&u);
-    msgpack_sbuffer_destroy(&sb);
-    done(o, &f);
+    cu_done(o);
 
     /* Default pinned = false. */
-    decide(&st, "post.create", CLASS_ID, "u1", "lecturer", "{\"title\":\"t\",\"body\":\"b\"}", POST_ID, o, &f);
-    assert_int_equal(o->verdict.status, 201);
-    assert_false(o->post.pinned);
-    done(o, &f);
+    decide(&st, "post.create", CLASS_ID, "u1", "lecturer", "{\"title\":\"t\",\"body\":\"b\"}", POST_ID, o);
+    assert_int_equal(o->d.status, 201);
+    assert_int_equal(cu_body_bool(o, "pinned"), 0);
+    cu_done(o);
 
     /* Inactive class: 409. */
-    decide(&st, "class.deactivate", CLASS_ID, "u1", "lecturer", "{}", CLASS_ID, o, &f);
-    assert_int_equal(o->verdict.status, 200);
-    done(o, &f);
-    decide(&st, "post.create", CLASS_ID, "u1", "lecturer", post, POST_ID, o, &f);
-    assert_int_equal(o->verdict.status, 409);
-    assert_string_equal(o->verdict.problem_code, "class_inactive");
-    assert_null(o->event_type);
-    done(o, &f);
+    decide(&st, "class.deactivate", CLASS_ID, "u1", "lecturer", "{}", CLASS_ID, o);
+    assert_int_equal(o->d.status, 200);
+    cu_done(o);
+    decide(&st, "post.create", CLASS_ID, "u1", "lecturer", post, POST_ID, o);
+    assert_int_equal(o->d.status, 409);
+    assert_string_equal(o->d.problem_code, "class_inactive");
+    assert_false(o->has_event);
+    cu_done(o);
 
-    sms_free(o);
     classes_state_close(&st);
 }
 

@@ -64,7 +64,7 @@ static void test_event_equals_vector(void **state) {
     size_t len;
     char *vec = unit_vector("assignment.due_soon.v1", "msgpack", &len);
     sms_event_t ev;
-    assert_int_equal(sms_event_decode(vec, len, &ev), SMS_ENV_OK);
+    assert_int_equal(sms_event_decode(vec, len, &ev), SMS_OK);
     assignments_assignment_t a;
     assert_int_equal(assignments_read_snapshot(ev.data, &a), 0);
     int64_t window_s = 86400;

@@ -11,16 +11,9 @@
 #include <string.h>
 
 #include "alloc.h"
-#include "handlers.h"
+#include "classes_unit.h"
 #include "json_msgpack.h"
 #include "msgpack_util.h"
-#include "unit_helpers.h"
-
-static void make_cmd(unit_cmd_t *f, const char *type, const char *key, const char *actor, const char *body) {
-    sms_command_head_t h = {.type = SMS_STR(type), .actor = SMS_STR(actor), .role = SMS_STR("lecturer"),
-                            .key = SMS_STR(key)};
-    unit_cmd_make(f, &h, body);
-}
 
 static void test_syntax(void **state) {
     (void)state;
@@ -65,18 +58,15 @@ static void test_validation(void **state) {
          "{\"student_id\":\"s1\",\"name\":\"C\",\"email\":\"c@x.edu\"}]}", "students[2].student_id"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        unit_cmd_t f;
-        make_cmd(&f, "roster.enroll", "c1", "u1", cases[i].body);
-        classes_outcome_t *o = sms_calloc(1, sizeof *o);
-        size_t n = classes_validate_roster(f.cmd.data, o);
+        cu_run_t r;
+        int rc = cu_validate("roster.enroll", "lecturer", cases[i].body, &r);
         if (cases[i].bad_field) {
-            assert_true(n > 0);
-            if (!unit_has_error(&o->verdict, cases[i].bad_field)) fail_msg("case %zu: no error for %s", i, cases[i].bad_field);
+            assert_int_equal(rc, -1);
+            if (!cu_has_error(&r, cases[i].bad_field)) fail_msg("case %zu: no error for %s", i, cases[i].bad_field);
         } else {
-            assert_int_equal(n, 0);
+            assert_int_equal(rc, 0);
         }
-        sms_free(o);
-        unit_cmd_free(&f);
+        cu_done(&r);
     }
 }
 
@@ -94,88 +84,56 @@ static void test_too_many_rows(void **state) {
         cJSON_AddItemToArray(list, s);
     }
     char *text = cJSON_PrintUnformatted(body);
-    unit_cmd_t f;
-    make_cmd(&f, "roster.enroll", "c1", "u1", text);
-    classes_outcome_t *o = sms_calloc(1, sizeof *o);
-    assert_int_equal(classes_validate_roster(f.cmd.data, o), 1);
-    assert_true(unit_has_error(&o->verdict, "students"));
-    sms_free(o);
-    unit_cmd_free(&f);
+    cu_run_t r;
+    assert_int_equal(cu_validate("roster.enroll", "lecturer", text, &r), -1);
+    assert_int_equal(r.d.n_errors, 1);
+    assert_true(cu_has_error(&r, "students"));
+    cu_done(&r);
     cJSON_free(text);
     cJSON_Delete(body);
 }
 
-/* Decides, then applies the overlay the way ops.c does. */
+/* Runs the command through the table (its overlay included). */
 static void decide(classes_state_t *st, const char *type, const char *key, const char *actor, const char *body,
-                   classes_outcome_t *o, unit_cmd_t *f) {
-    make_cmd(f, type, key, actor, body);
-    classes_decide(st, &f->cmd, 5000, "01ROSTERCLASS0000000000000", o);
-    if (o->event_type && o->kind == CLASSES_REPLY_CLASS) classes_state_apply(st, classes_state_class(st, f->cmd.key), &o->after);
-    if (o->event_type && o->kind == CLASSES_REPLY_ENROLL) {
-        for (size_t i = 0; i < o->roster.enrolled; i++) {
-            sms_str_t id;
-            sms_mp_str(sms_mp_map_get(o->roster.added[i], "student_id"), &id.ptr, &id.len);
-            classes_state_set_enrolled(st, o->after.id, id, true);
-        }
-        classes_state_set_roster_version(st, o->after.id, o->roster.roster_version);
-    }
-    if (o->event_type && o->kind == CLASSES_REPLY_UNENROLL) {
-        classes_state_set_enrolled(st, o->after.id, o->roster.student_id, false);
-        classes_state_set_roster_version(st, o->after.id, o->roster.roster_version);
-    }
-}
-
-static void done(classes_outcome_t *o, unit_cmd_t *f) {
-    classes_outcome_clear(o);
-    unit_cmd_free(f);
+                   cu_run_t *o) {
+    cu_next_id("01ROSTERCLASS0000000000000");
+    cu_decide(st, type, key, actor, "lecturer", body, 0, 5000, o);
 }
 
 static void test_decisions(void **state) {
     (void)state;
     classes_state_t st;
     classes_state_init(&st, NULL);
-    classes_outcome_t *o = sms_calloc(1, sizeof *o);
-    unit_cmd_t f;
+    cu_run_t run, *o = &run;
     const char *cid = "01ROSTERCLASS0000000000000";
     const char *three = "{\"students\":[{\"student_id\":\"s1\",\"name\":\"Cy\",\"email\":\"c@x.edu\"},"
                         "{\"student_id\":\"s2\",\"name\":\"al\",\"email\":\"a@x.edu\"},"
                         "{\"student_id\":\"s3\",\"name\":\"Bo\",\"email\":\"b@x.edu\"}]}";
 
-    decide(&st, "class.create", "", "u1", "{\"code\":\"R1\",\"name\":\"Roster\"}", o, &f);
-    assert_int_equal(o->verdict.status, 201);
-    done(o, &f);
+    decide(&st, "class.create", "", "u1", "{\"code\":\"R1\",\"name\":\"Roster\"}", o);
+    assert_int_equal(o->d.status, 201);
+    cu_done(o);
 
-    decide(&st, "roster.enroll", "nope", "u1", three, o, &f);
-    assert_int_equal(o->verdict.status, 404);
-    done(o, &f);
-    decide(&st, "roster.enroll", cid, "u2", three, o, &f); /* another lecturer's class */
-    assert_int_equal(o->verdict.status, 404);
-    assert_null(o->event_type);
-    done(o, &f);
+    decide(&st, "roster.enroll", "nope", "u1", three, o);
+    assert_int_equal(o->d.status, 404);
+    cu_done(o);
+    decide(&st, "roster.enroll", cid, "u2", three, o); /* another lecturer's class */
+    assert_int_equal(o->d.status, 404);
+    assert_false(o->has_event);
+    cu_done(o);
 
-    decide(&st, "roster.enroll", cid, "u1", three, o, &f);
-    assert_int_equal(o->verdict.status, 200);
-    assert_int_equal(o->kind, CLASSES_REPLY_ENROLL);
-    assert_string_equal(o->event_type, "class.students_enrolled");
-    assert_int_equal(o->roster.enrolled, 3);
-    assert_int_equal(o->roster.already, 0);
-    assert_int_equal(o->roster.roster_version, 1);
-    assert_int_equal(o->roster.enrolled_at, 5000);
-    assert_int_equal(o->after.version, 1); /* the class's own version is untouched */
+    decide(&st, "roster.enroll", cid, "u1", three, o);
+    assert_int_equal(o->d.status, 200);
+    assert_true(cu_event_is(o, "class.students_enrolled"));
+    assert_int_equal(cu_body_i64(o, "enrolled"), 3);
+    assert_int_equal(cu_body_i64(o, "already_enrolled"), 0);
+    assert_int_equal(cu_event_i64(o, "roster_version"), 1);
+    assert_int_equal(classes_state_class(&st, SMS_STR(cid))->version, 1); /* the class's own version is untouched */
 
-    /* The event codec: pack, then read back what the projection reads. */
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    classes_pack_students_enrolled(&pk, &o->after, o->roster.roster_version, o->roster.added, o->roster.enrolled,
-                                   o->roster.enrolled_at, o->roster.already);
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
-    assert_int_equal(msgpack_unpack_next(&u, sb.data, sb.size, NULL), MSGPACK_UNPACK_SUCCESS);
-    assert_true(sms_mp_str_eq(sms_mp_map_get(&u.data, "class_id"), cid));
-    assert_true(sms_mp_str_eq(sms_mp_map_get(&u.data, "lecturer_id"), "u1"));
-    const msgpack_object *list = sms_mp_map_get(&u.data, "students");
+    /* The event's data as the projection reads it. */
+    assert_true(sms_mp_str_eq(sms_mp_map_get(o->event.data, "class_id"), cid));
+    assert_true(sms_mp_str_eq(sms_mp_map_get(o->event.data, "lecturer_id"), "u1"));
+    const msgpack_object *list = sms_mp_map_get(o->event.data, "students");
     assert_non_null(list);
     assert_int_equal(list->via.array.size, 3);
     classes_student_t s;
@@ -189,54 +147,50 @@ static void test_decisions(void **state) {
     assert_string_equal(json.data, "{\"student_id\":\"s2\",\"name\":\"al\",\"email\":\"a@x.edu\","
                                    "\"enrolled_at\":\"1970-01-01T00:00:05.000Z\"}");
     sms_buf_close(&json);
-    msgpack_unpacked_destroy(&u);
-    msgpack_sbuffer_destroy(&sb);
-    done(o, &f);
+    cu_done(o);
 
     /* Again, plus one new: only the new one is enrolled. */
     decide(&st, "roster.enroll", cid, "u1",
            "{\"students\":[{\"student_id\":\"s1\",\"name\":\"Other name\",\"email\":\"z@x.edu\"},"
-           "{\"student_id\":\"s4\",\"name\":\"Di\",\"email\":\"d@x.edu\"}]}", o, &f);
-    assert_int_equal(o->verdict.status, 200);
-    assert_int_equal(o->roster.enrolled, 1);
-    assert_int_equal(o->roster.already, 1);
-    assert_int_equal(o->roster.roster_version, 2);
-    done(o, &f);
-    decide(&st, "roster.enroll", cid, "u1", three, o, &f);
-    assert_int_equal(o->verdict.status, 200);
-    assert_int_equal(o->roster.already, 3);
-    assert_null(o->event_type); /* nothing new: no event */
-    done(o, &f);
+           "{\"student_id\":\"s4\",\"name\":\"Di\",\"email\":\"d@x.edu\"}]}", o);
+    assert_int_equal(o->d.status, 200);
+    assert_int_equal(cu_body_i64(o, "enrolled"), 1);
+    assert_int_equal(cu_body_i64(o, "already_enrolled"), 1);
+    assert_int_equal(cu_event_i64(o, "roster_version"), 2);
+    cu_done(o);
+    decide(&st, "roster.enroll", cid, "u1", three, o);
+    assert_int_equal(o->d.status, 200);
+    assert_int_equal(cu_body_i64(o, "already_enrolled"), 3);
+    assert_false(o->has_event); /* nothing new: no event */
+    cu_done(o);
 
-    decide(&st, "roster.unenroll", cid, "u1", "{\"student_id\":\"s2\"}", o, &f);
-    assert_int_equal(o->verdict.status, 200);
-    assert_int_equal(o->kind, CLASSES_REPLY_UNENROLL);
-    assert_true(o->roster.unenrolled);
-    assert_string_equal(o->event_type, "class.student_unenrolled");
-    assert_int_equal(o->roster.roster_version, 3);
-    done(o, &f);
-    decide(&st, "roster.unenroll", cid, "u1", "{\"student_id\":\"s2\"}", o, &f);
-    assert_int_equal(o->verdict.status, 200);
-    assert_false(o->roster.unenrolled);
-    assert_null(o->event_type);
-    done(o, &f);
-    decide(&st, "roster.unenroll", cid, "u1", "{\"student_id\":\"bad id\"}", o, &f);
-    assert_int_equal(o->verdict.status, 400);
-    done(o, &f);
+    decide(&st, "roster.unenroll", cid, "u1", "{\"student_id\":\"s2\"}", o);
+    assert_int_equal(o->d.status, 200);
+    assert_int_equal(cu_body_bool(o, "unenrolled"), 1);
+    assert_true(cu_event_is(o, "class.student_unenrolled"));
+    assert_int_equal(cu_event_i64(o, "roster_version"), 3);
+    cu_done(o);
+    decide(&st, "roster.unenroll", cid, "u1", "{\"student_id\":\"s2\"}", o);
+    assert_int_equal(o->d.status, 200);
+    assert_int_equal(cu_body_bool(o, "unenrolled"), 0);
+    assert_false(o->has_event);
+    cu_done(o);
+    decide(&st, "roster.unenroll", cid, "u1", "{\"student_id\":\"bad id\"}", o);
+    assert_int_equal(o->d.status, 400);
+    cu_done(o);
 
     /* Inactive class: 409 for both. */
-    decide(&st, "class.deactivate", cid, "u1", "{}", o, &f);
-    assert_int_equal(o->verdict.status, 200);
-    done(o, &f);
-    decide(&st, "roster.enroll", cid, "u1", three, o, &f);
-    assert_int_equal(o->verdict.status, 409);
-    assert_string_equal(o->verdict.problem_code, "class_inactive");
-    done(o, &f);
-    decide(&st, "roster.unenroll", cid, "u1", "{\"student_id\":\"s1\"}", o, &f);
-    assert_int_equal(o->verdict.status, 409);
-    done(o, &f);
+    decide(&st, "class.deactivate", cid, "u1", "{}", o);
+    assert_int_equal(o->d.status, 200);
+    cu_done(o);
+    decide(&st, "roster.enroll", cid, "u1", three, o);
+    assert_int_equal(o->d.status, 409);
+    assert_string_equal(o->d.problem_code, "class_inactive");
+    cu_done(o);
+    decide(&st, "roster.unenroll", cid, "u1", "{\"student_id\":\"s1\"}", o);
+    assert_int_equal(o->d.status, 409);
+    cu_done(o);
 
-    sms_free(o);
     classes_state_close(&st);
 }
 

@@ -45,13 +45,13 @@ static void test_roundtrip_and_expiry(void **state) {
     char sig[SMS_SIGNED_URL_SIG_LEN + 1];
     sms_signed_url_t u = put_url();
     assert_int_equal(sms_signed_url_sign(KEY, KLEN, &u, sig), 0);
-    assert_int_equal(sms_signed_url_verify(KEY, KLEN, &u, sig, EXPIRES - 600), SMS_SIGNED_URL_OK);
-    assert_int_equal(sms_signed_url_verify(KEY, KLEN, &u, sig, EXPIRES), SMS_SIGNED_URL_OK); /* inclusive */
-    assert_int_equal(sms_signed_url_verify(KEY, KLEN, &u, sig, EXPIRES + 1), SMS_SIGNED_URL_EXPIRED);
+    assert_int_equal(sms_signed_url_verify(KEY, KLEN, &u, sig, EXPIRES - 600), SMS_OK);
+    assert_int_equal(sms_signed_url_verify(KEY, KLEN, &u, sig, EXPIRES), SMS_OK); /* inclusive */
+    assert_int_equal(sms_signed_url_verify(KEY, KLEN, &u, sig, EXPIRES + 1), SMS_EEXPIRED);
     /* Hex of either case is the same signature. */
     for (char *p = sig; *p; p++)
         if (*p >= 'a' && *p <= 'f') *p = (char)(*p - 32);
-    assert_int_equal(sms_signed_url_verify(KEY, KLEN, &u, sig, EXPIRES), SMS_SIGNED_URL_OK);
+    assert_int_equal(sms_signed_url_verify(KEY, KLEN, &u, sig, EXPIRES), SMS_OK);
 }
 
 /* Changing any one part of a genuine URL makes it BAD, never EXPIRED, even
@@ -64,43 +64,43 @@ static void test_tamper_each_part(void **state) {
     sms_signed_url_t t;
 
     t = good, t.method = "GET";
-    assert_int_equal(sms_signed_url_verify(KEY, KLEN, &t, sig, EXPIRES), SMS_SIGNED_URL_BAD);
+    assert_int_equal(sms_signed_url_verify(KEY, KLEN, &t, sig, EXPIRES), SMS_EBADSIG);
     t = good, t.path = "/uploads/01ARZ3NDEKTSV4RRFFQ69G5FAW";
-    assert_int_equal(sms_signed_url_verify(KEY, KLEN, &t, sig, EXPIRES), SMS_SIGNED_URL_BAD);
+    assert_int_equal(sms_signed_url_verify(KEY, KLEN, &t, sig, EXPIRES), SMS_EBADSIG);
     t = good, t.path = "/files/01ARZ3NDEKTSV4RRFFQ69G5FAV";
-    assert_int_equal(sms_signed_url_verify(KEY, KLEN, &t, sig, EXPIRES), SMS_SIGNED_URL_BAD);
+    assert_int_equal(sms_signed_url_verify(KEY, KLEN, &t, sig, EXPIRES), SMS_EBADSIG);
     t = good, t.expires = EXPIRES + 3600; /* stretching the lifetime */
-    assert_int_equal(sms_signed_url_verify(KEY, KLEN, &t, sig, EXPIRES), SMS_SIGNED_URL_BAD);
+    assert_int_equal(sms_signed_url_verify(KEY, KLEN, &t, sig, EXPIRES), SMS_EBADSIG);
     t = good, t.expires = EXPIRES - 1; /* tampered and expired: still just BAD */
-    assert_int_equal(sms_signed_url_verify(KEY, KLEN, &t, sig, EXPIRES + 10), SMS_SIGNED_URL_BAD);
+    assert_int_equal(sms_signed_url_verify(KEY, KLEN, &t, sig, EXPIRES + 10), SMS_EBADSIG);
     t = good, t.size = 43;
-    assert_int_equal(sms_signed_url_verify(KEY, KLEN, &t, sig, EXPIRES), SMS_SIGNED_URL_BAD);
+    assert_int_equal(sms_signed_url_verify(KEY, KLEN, &t, sig, EXPIRES), SMS_EBADSIG);
     t = good, t.size = -1; /* dropping the size binding */
-    assert_int_equal(sms_signed_url_verify(KEY, KLEN, &t, sig, EXPIRES), SMS_SIGNED_URL_BAD);
+    assert_int_equal(sms_signed_url_verify(KEY, KLEN, &t, sig, EXPIRES), SMS_EBADSIG);
     t = good, t.bound = "type=text/html\nname=essay.pdf\nuser=stu-1";
-    assert_int_equal(sms_signed_url_verify(KEY, KLEN, &t, sig, EXPIRES), SMS_SIGNED_URL_BAD);
+    assert_int_equal(sms_signed_url_verify(KEY, KLEN, &t, sig, EXPIRES), SMS_EBADSIG);
     t = good, t.bound = NULL;
-    assert_int_equal(sms_signed_url_verify(KEY, KLEN, &t, sig, EXPIRES), SMS_SIGNED_URL_BAD);
-    assert_int_equal(sms_signed_url_verify("other-secret", 12, &good, sig, EXPIRES), SMS_SIGNED_URL_BAD);
+    assert_int_equal(sms_signed_url_verify(KEY, KLEN, &t, sig, EXPIRES), SMS_EBADSIG);
+    assert_int_equal(sms_signed_url_verify("other-secret", 12, &good, sig, EXPIRES), SMS_EBADSIG);
 
     /* The signature itself: each position flipped, cut short, too long, not hex, absent. */
     for (int i = 0; i < SMS_SIGNED_URL_SIG_LEN; i++) {
         char bad[SMS_SIGNED_URL_SIG_LEN + 1];
         memcpy(bad, sig, sizeof bad);
         bad[i] = bad[i] == '0' ? '1' : '0';
-        assert_int_equal(sms_signed_url_verify(KEY, KLEN, &good, bad, EXPIRES), SMS_SIGNED_URL_BAD);
+        assert_int_equal(sms_signed_url_verify(KEY, KLEN, &good, bad, EXPIRES), SMS_EBADSIG);
     }
     char buf[SMS_SIGNED_URL_SIG_LEN + 2];
     memcpy(buf, sig, SMS_SIGNED_URL_SIG_LEN - 1);
     buf[SMS_SIGNED_URL_SIG_LEN - 1] = '\0';
-    assert_int_equal(sms_signed_url_verify(KEY, KLEN, &good, buf, EXPIRES), SMS_SIGNED_URL_BAD);
+    assert_int_equal(sms_signed_url_verify(KEY, KLEN, &good, buf, EXPIRES), SMS_EBADSIG);
     snprintf(buf, sizeof buf, "%s0", sig);
-    assert_int_equal(sms_signed_url_verify(KEY, KLEN, &good, buf, EXPIRES), SMS_SIGNED_URL_BAD);
+    assert_int_equal(sms_signed_url_verify(KEY, KLEN, &good, buf, EXPIRES), SMS_EBADSIG);
     memcpy(buf, sig, sizeof sig);
     buf[5] = 'g';
-    assert_int_equal(sms_signed_url_verify(KEY, KLEN, &good, buf, EXPIRES), SMS_SIGNED_URL_BAD);
-    assert_int_equal(sms_signed_url_verify(KEY, KLEN, &good, "", EXPIRES), SMS_SIGNED_URL_BAD);
-    assert_int_equal(sms_signed_url_verify(KEY, KLEN, &good, NULL, EXPIRES), SMS_SIGNED_URL_BAD);
+    assert_int_equal(sms_signed_url_verify(KEY, KLEN, &good, buf, EXPIRES), SMS_EBADSIG);
+    assert_int_equal(sms_signed_url_verify(KEY, KLEN, &good, "", EXPIRES), SMS_EBADSIG);
+    assert_int_equal(sms_signed_url_verify(KEY, KLEN, &good, NULL, EXPIRES), SMS_EBADSIG);
 }
 
 static void test_refuses_ambiguous_parts(void **state) {
@@ -110,7 +110,7 @@ static void test_refuses_ambiguous_parts(void **state) {
     u.path = "/uploads/a\n99";
     assert_int_equal(sms_signed_url_sign(KEY, KLEN, &u, sig), -EINVAL);
     assert_string_equal(sig, "");
-    assert_int_equal(sms_signed_url_verify(KEY, KLEN, &u, "00", EXPIRES), SMS_SIGNED_URL_BAD);
+    assert_int_equal(sms_signed_url_verify(KEY, KLEN, &u, "00", EXPIRES), SMS_EBADSIG);
     u = put_url();
     u.method = NULL;
     assert_int_equal(sms_signed_url_sign(KEY, KLEN, &u, sig), -EINVAL);
@@ -118,7 +118,7 @@ static void test_refuses_ambiguous_parts(void **state) {
     assert_int_equal(sms_signed_url_sign("", 0, &u, sig), -EINVAL); /* no key: no URL */
     assert_int_equal(sms_signed_url_verify("", 0, &u, "4c0d5e01eecbd8d5d19ace8ad9defcb40a8f9da93c8a3cac0504e1a02e9e17d0",
                                            EXPIRES),
-                     SMS_SIGNED_URL_BAD);
+                     SMS_EBADSIG);
 }
 
 static void test_build_and_encode(void **state) {

@@ -65,6 +65,7 @@ static const vector_t vectors[] = {
     {"class.students_enrolled.v1", "sms.events.classes", "classes assignments grading notifications"},
     {"class.student_unenrolled.v1", "sms.events.classes", "classes assignments grading notifications"},
     {"post.created.v1", "sms.events.posts", "classes notifications"},
+    {"post.updated.v1", "sms.events.posts", "classes"},
     {"chat.message_posted.v1", "sms.events.chat", "classes"},
     {"assignment.created.v1", "sms.events.assignments", "assignments grading notifications"},
     {"assignment.updated.v1", "sms.events.assignments", "assignments grading notifications"},
@@ -226,7 +227,7 @@ static void event_load(event_t *e, const char *vector, const char *path, const v
     else msgpack_pack_object(&pk, u.data);
     msgpack_unpacked_destroy(&u);
     sms_free(raw);
-    assert_int_equal(sms_event_decode(e->sb.data, e->sb.size, &e->ev), SMS_ENV_OK);
+    assert_int_equal(sms_event_decode(e->sb.data, e->sb.size, &e->ev), SMS_OK);
 }
 
 static void event_free(event_t *e) {
@@ -289,7 +290,7 @@ static void test_every_event_vector_listed(void **state) {
         size_t len;
         char *raw = unit_vector(name, "msgpack", &len);
         sms_event_t ev;
-        if (sms_event_decode(raw, len, &ev) == SMS_ENV_OK) { /* commands and replies lack cause or type */
+        if (sms_event_decode(raw, len, &ev) == SMS_OK) { /* commands and replies lack cause or type */
             events++;
             if (vector_named(name) == NULL) fail_msg("event vector %s is not in test_validate's table", name);
             sms_event_close(&ev);
@@ -578,7 +579,7 @@ static void test_grading_packed_events(void **state) {
         msgpack_sbuffer sb;
         pack_grade(&sb, cases[i].h, cases[i].version);
         sms_event_t ev;
-        assert_int_equal(sms_event_decode(sb.data, sb.size, &ev), SMS_ENV_OK);
+        assert_int_equal(sms_event_decode(sb.data, sb.size, &ev), SMS_OK);
         char err[256] = "";
         int rc = grading_event_validate(NULL, &ev, err, sizeof err);
         if (rc != cases[i].want) fail_msg("case %zu (%lld hundredths, version %lld): %d %s", i, (long long)cases[i].h,

@@ -27,7 +27,7 @@ void unit_cmd_make(unit_cmd_t *f, const sms_command_head_t *h, const char *body)
     assert_int_equal(sms_json_to_msgpack(json, &pk), 0);
     cJSON_Delete(json);
     sms_command_pack_tail(&pk, &head);
-    assert_int_equal(sms_command_decode(f->sb.data, f->sb.size, &f->cmd), SMS_ENV_OK);
+    assert_int_equal(sms_command_decode(f->sb.data, f->sb.size, &f->cmd), SMS_OK);
 }
 
 void unit_cmd_free(unit_cmd_t *f) {
@@ -35,9 +35,9 @@ void unit_cmd_free(unit_cmd_t *f) {
     msgpack_sbuffer_destroy(&f->sb);
 }
 
-bool unit_has_error(const sms_verdict_t *v, const char *field) {
-    for (size_t i = 0; i < v->n_errors; i++)
-        if (strcmp(v->errors[i].field, field) == 0) return true;
+bool unit_has_error(const sms_decision_t *d, const char *field) {
+    for (size_t i = 0; i < d->n_errors; i++)
+        if (strcmp(d->errors[i].field, field) == 0) return true;
     return false;
 }
 

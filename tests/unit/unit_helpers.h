@@ -1,6 +1,6 @@
 /* unit_helpers.h - setup shared by the unit tests (linked into every one by
  * CMakeLists.txt): a decoded command built from a JSON body, a look-up of a
- * verdict's field errors, and a golden vector's bytes. Failures are cmocka
+ * decision's field errors, and a golden vector's bytes. Failures are cmocka
  * assertions. */
 #ifndef SMS_UNIT_HELPERS_H
 #define SMS_UNIT_HELPERS_H
@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "envelope.h"
-#include "verdict.h"
+#include "decision.h"
 
 /* A command and the msgpack buffer its decoded fields borrow. */
 typedef struct unit_cmd_s {
@@ -26,7 +26,7 @@ void unit_cmd_make(unit_cmd_t *f, const sms_command_head_t *h, const char *body)
 void unit_cmd_free(unit_cmd_t *f);
 
 /* Whether v lists an error on field. */
-bool unit_has_error(const sms_verdict_t *v, const char *field);
+bool unit_has_error(const sms_decision_t *d, const char *field);
 
 /* The bytes of schemas/vectors/<name>.<ext> (e.g. "post.created.v1",
  * "msgpack"), NUL-terminated after *len; the caller frees them with sms_free. */

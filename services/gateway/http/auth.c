@@ -1,5 +1,5 @@
 /* auth.c - bearer-token checks and the verified-token cache (see auth.h).
- * Called by conn.c per request on AUTH routes; calls sms_jwt_verify. */
+ * Called by conn.c per request on AUTH routes; calls sms_token_verify. */
 #include "auth.h"
 
 #include <openssl/crypto.h>
@@ -18,7 +18,7 @@ static const char www_invalid[] = "WWW-Authenticate: Bearer error=\"invalid_toke
 typedef struct slot_s {
     uint16_t len; /* 0: empty */
     char token[GW_AUTH_CACHE_TOKEN_MAX];
-    sms_jwt_claims_t claims;
+    sms_token_claims_t claims;
 } slot_t;
 
 struct gw_auth_cache_s {
@@ -43,8 +43,8 @@ static slot_t *slot_for(gw_auth_cache_t *cache, const char *token, size_t len) {
 }
 
 /* Verifies token, through the cache when there is one. */
-static sms_jwt_result_t verify(gw_auth_cache_t *cache, const char *token, size_t len, const char *secret,
-                               int64_t now_s, sms_jwt_claims_t *claims) {
+static int verify(gw_auth_cache_t *cache, const char *token, size_t len, const char *secret,
+                               int64_t now_s, sms_token_claims_t *claims) {
     slot_t *slot = NULL;
     if (cache && len <= GW_AUTH_CACHE_TOKEN_MAX) {
         slot = slot_for(cache, token, len);
@@ -53,14 +53,14 @@ static sms_jwt_result_t verify(gw_auth_cache_t *cache, const char *token, size_t
         if (slot->len == len && CRYPTO_memcmp(slot->token, token, len) == 0) {
             if (slot->claims.exp <= now_s) {
                 slot->len = 0;
-                return SMS_JWT_EXPIRED;
+                return SMS_EEXPIRED;
             }
             *claims = slot->claims;
-            return SMS_JWT_OK;
+            return SMS_OK;
         }
     }
-    sms_jwt_result_t r = sms_jwt_verify(token, len, secret, now_s, claims);
-    if (r == SMS_JWT_OK && slot) { /* only tokens that verified are ever stored */
+    int r = sms_token_verify(token, len, secret, now_s, claims);
+    if (r == SMS_OK && slot) { /* only tokens that verified are ever stored */
         memcpy(slot->token, token, len);
         slot->len = (uint16_t)len;
         slot->claims = *claims;
@@ -95,8 +95,17 @@ static void describe_roles(unsigned roles, char *out, size_t cap) {
     }
 }
 
+/* The 401's reason: error.h's sentence, said of a token. */
+static const char *token_reason(int r) {
+    switch (r) {
+    case SMS_EPARSE: return "malformed token";
+    case SMS_EEXPIRED: return "token expired";
+    default: return sms_strerror(r);
+    }
+}
+
 int gw_auth_check(gw_auth_cache_t *cache, const char *authorization, const char *secret, int64_t now_s,
-                  unsigned roles, sms_jwt_claims_t *claims, gw_auth_failure_t *fail) {
+                  unsigned roles, sms_token_claims_t *claims, gw_auth_failure_t *fail) {
     if (authorization == NULL || authorization[0] == '\0') return unauthorized(fail, "missing token", www_none);
     if (strncasecmp(authorization, "Bearer ", 7) != 0)
         return unauthorized(fail, "missing token: the Authorization scheme must be Bearer", www_none);
@@ -104,8 +113,8 @@ int gw_auth_check(gw_auth_cache_t *cache, const char *authorization, const char 
     while (*token == ' ') token++;
     size_t len = strlen(token);
     if (len == 0) return unauthorized(fail, "missing token", www_none);
-    sms_jwt_result_t r = verify(cache, token, len, secret, now_s, claims);
-    if (r != SMS_JWT_OK) return unauthorized(fail, sms_jwt_strerror(r), www_invalid);
+    int r = verify(cache, token, len, secret, now_s, claims);
+    if (r != SMS_OK) return unauthorized(fail, token_reason(r), www_invalid);
     if ((gw_auth_role_bit(claims->role) & roles) == 0) {
         char allowed[40];
         describe_roles(roles, allowed, sizeof allowed);

@@ -44,6 +44,6 @@ unsigned gw_auth_role_bit(const char *role);
  * one cache must only ever see one secret. Returns 0 and fills *claims, or
  * -1 and fills *fail; on a 403 *claims is filled too (who was refused). */
 int gw_auth_check(gw_auth_cache_t *cache, const char *authorization, const char *secret, int64_t now_s,
-                  unsigned roles, sms_jwt_claims_t *claims, gw_auth_failure_t *fail);
+                  unsigned roles, sms_token_claims_t *claims, gw_auth_failure_t *fail);
 
 #endif

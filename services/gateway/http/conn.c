@@ -299,7 +299,7 @@ static void dispatch(gw_conn_t *c, gw_request_t *req) {
     }
     const gw_route_t *route = req->route;
     if (route->flags & GW_ROUTE_AUTH) {
-        sms_jwt_claims_t claims;
+        sms_token_claims_t claims;
         gw_auth_failure_t fail;
         if (gw_auth_check(srv->auth_cache, gw_req_header(req, "Authorization"), srv->cfg->jwt_secret,
                           (int64_t)time(NULL), route->roles, &claims, &fail) != 0) {
