@@ -11,6 +11,7 @@
 
 #include "assignments/view.h"
 #include "buf.h"
+#include "classes/view.h"
 #include "clock.h"
 #include "grading/view.h"
 #include "id.h"
@@ -72,7 +73,7 @@ static gw_script_t list_script = {.source = FILES_LUA
  * ago sees it on the next read (read-your-writes across services). */
 static gw_script_t student_script = {.source = FILES_LUA GW_LUA_SCORE_NUM
     "local cls, sid, lim, now = ARGV[1], ARGV[2], tonumber(ARGV[4]), tonumber(ARGV[5])\n"
-    "if redis.call('HEXISTS', 'sms:classes:rdoc:' .. cls, sid) == 0 then return {0} end\n"
+    "if redis.call('HEXISTS', '" CLASSES_KEY_RDOC "' .. cls, sid) == 0 then return {0} end\n"
     "local min = '-'\n"
     "if ARGV[3] ~= '' then min = '(' .. ARGV[3] end\n"
     "local members = redis.call('ZRANGEBYLEX', p .. '" ASSIGNMENTS_VIEW_BY_DUE "' .. cls, min, '+', 'LIMIT', 0,"
