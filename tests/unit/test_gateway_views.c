@@ -20,7 +20,9 @@
 #include <cmocka.h>
 
 #include "assignments/view.h"
+#include "classes/view.h"
 #include "grading/view.h"
+#include "notifications/view.h"
 #include "route_kit.h"
 
 typedef struct route_file_s {
@@ -82,9 +84,29 @@ static const char *const grading_keys[] = {
 };
 static const char *const no_offsets[] = {NULL};
 
+/* classes/view.h names whole keys (prefix and part) and its channel. */
+static const char *const classes_keys[] = {
+    CLASSES_KEY_CLASS,  CLASSES_KEY_DOCS,  CLASSES_KEY_LIST,    CLASSES_KEY_CODE,   CLASSES_KEY_ROSTER,
+    CLASSES_KEY_RDOC,   CLASSES_KEY_SCLASSES, CLASSES_KEY_POSTS, CLASSES_KEY_POST,  CLASSES_KEY_CHAT,
+    CLASSES_KEY_CMDS,   CLASSES_KEY_OFFSETS, CLASSES_CHAT_CHANNEL, NULL,
+};
+/* Its member formats are stated in comments only; route_kit.h states the offsets. */
+static const char *const classes_offsets[] = {GW_CLASSES_MEMBER_ID_AT, GW_CLASSES_POST_ID_AT, NULL};
+
+static const char *const notifications_keys[] = {
+    NOTIF_VIEW_KEY(NOTIF_VIEW_ROSTER),   NOTIF_VIEW_KEY(NOTIF_VIEW_EMAILS),   NOTIF_VIEW_KEY(NOTIF_VIEW_RV),
+    NOTIF_VIEW_KEY(NOTIF_VIEW_WEBHOOKS), NOTIF_VIEW_KEY(NOTIF_VIEW_WHSECRET), NOTIF_VIEW_KEY(NOTIF_VIEW_ITEM),
+    NOTIF_VIEW_KEY(NOTIF_VIEW_COUNT),    NOTIF_VIEW_KEY(NOTIF_VIEW_INBOX),    NOTIF_VIEW_KEY(NOTIF_VIEW_UNREAD),
+    NOTIF_VIEW_KEY(NOTIF_VIEW_FEED),     NOTIF_VIEW_KEY(NOTIF_VIEW_READ),     NOTIF_VIEW_KEY(NOTIF_VIEW_READ_ALL),
+    NOTIF_VIEW_KEY(NOTIF_VIEW_PREFS),    NOTIF_VIEW_KEY(NOTIF_VIEW_CMDS),     NOTIF_VIEW_KEY(NOTIF_VIEW_OFFSETS),
+    NOTIF_VIEW_KEY(NOTIF_VIEW_META),     NOTIF_VIEW_CHANNEL_NEW,              NULL,
+};
+
 static const view_layout_t layouts[] = {
     {ASSIGNMENTS_VIEW_PREFIX, assignments_keys, assignments_offsets},
     {GRADING_VIEW_PREFIX, grading_keys, no_offsets},
+    {CLASSES_KEY_PREFIX, classes_keys, classes_offsets},
+    {NOTIF_VIEW_PREFIX, notifications_keys, no_offsets},
 };
 #define N_LAYOUTS (sizeof layouts / sizeof layouts[0])
 
@@ -92,12 +114,10 @@ static const view_layout_t layouts[] = {
  * reads (common/worker.h, common/quarantine.h state it in comments only). */
 static const char *const worker_parts[] = {"meta", "incomplete:", NULL};
 
-/* Views no view.h states yet, which the gateway reads all the same: their
- * keys are not checked (each is named in the report to the lead). */
+/* State no view.h describes, which the gateway reads all the same: its keys
+ * (and the offsets of scripts reading it) are not checked. */
 static const char *const unstated_prefixes[] = {
-    "sms:classes:",       /* services/classes/view.h not merged yet */
-    "sms:notifications:", /* services/notifications/view.h not merged yet */
-    "sms:delivery:",      /* sms-notify-webhook's delivery state: no view.h */
+    "sms:delivery:", /* sms-notify-webhook's delivery state (services/notifications/webhook.c): no view.h */
     NULL,
 };
 
@@ -131,6 +151,11 @@ typedef struct scan_s {
     const char *where;
     const char *p;  /* the script's `local p`, or NULL */
     size_t p_len;
+    bool named[N_LAYOUTS]; /* [i]: the script names a key of layouts[i] */
+    bool unstated;  /* it names a key of an unstated_prefixes view */
+    const char *offsets[16]; /* the string.sub id offsets it uses */
+    size_t offset_lens[16];
+    size_t n_offsets;
     int problems;
 } scan_t;
 
@@ -143,16 +168,20 @@ static void problem(scan_t *sc, const char *what, const char *s, size_t n) {
 static void check_key(scan_t *sc, const char *key, size_t n) {
     const view_layout_t *v = layout_of(key, n);
     if (v == NULL) {
-        if (!unstated(key, n)) problem(sc, "a key under no view.h's prefix", key, n);
+        if (unstated(key, n)) sc->unstated = true;
+        else problem(sc, "a key under no view.h's prefix", key, n);
         return;
     }
+    sc->named[v - layouts] = true;
     size_t pn = strlen(v->prefix);
     if (n == pn) return; /* the prefix itself (local p = ...) */
     if (listed(v->keys, key, n) || listed(worker_parts, key + pn, n - pn)) return;
     problem(sc, "a key its view.h does not declare", key, n);
 }
 
-/* A literal: a key, p's value, or p .. '<part>' (before: what precedes it). */
+/* A string literal of src (lit, n bytes, inside src): p's value when it
+ * follows `local p =`, a part when it follows `p ..` (checked as p's value
+ * and the part), a whole key when it starts with "sms:"; else nothing. */
 static void check_literal(scan_t *sc, const char *src, const char *lit, size_t n) {
     const char *b = lit - 1; /* the opening quote */
     while (b > src && b[-1] == ' ') b--;
@@ -179,7 +208,9 @@ static void check_literal(scan_t *sc, const char *src, const char *lit, size_t n
 }
 
 /* string.sub(x, N) with a number N and no third argument: an id taken from a
- * list member, at an offset p's view must declare. */
+ * list member, at an offset a view the script names (before or after) must
+ * declare: kept in sc->offsets, checked by check_offsets once the whole
+ * script is read. */
 static void check_sub(scan_t *sc, const char *at) {
     const char *a = at + strlen("string.sub(");
     const char *comma = NULL;
@@ -197,12 +228,22 @@ static void check_sub(scan_t *sc, const char *at) {
     while (*num == ' ') num++;
     size_t n = (size_t)(a - num);
     if (n == 0 || strspn(num, "0123456789") != n) return;
-    const view_layout_t *v = sc->p ? layout_of(sc->p, sc->p_len) : NULL;
-    if (v == NULL) {
-        if (sc->p == NULL || !unstated(sc->p, sc->p_len)) problem(sc, "a member offset of no view", num, n);
-        return;
+    if (sc->n_offsets < sizeof sc->offsets / sizeof sc->offsets[0]) {
+        sc->offsets[sc->n_offsets] = num;
+        sc->offset_lens[sc->n_offsets++] = n;
+    } else {
+        problem(sc, "more member offsets than this test keeps", num, n);
     }
-    if (!listed(v->member_id_at, num, n)) problem(sc, "a member offset its view.h does not declare", num, n);
+}
+
+static void check_offsets(scan_t *sc) {
+    for (size_t i = 0; i < sc->n_offsets; i++) {
+        bool declared = false;
+        for (size_t v = 0; v < N_LAYOUTS; v++)
+            if (sc->named[v] && listed(layouts[v].member_id_at, sc->offsets[i], sc->offset_lens[i])) declared = true;
+        if (!declared && !sc->unstated)
+            problem(sc, "a member offset no view it names declares", sc->offsets[i], sc->offset_lens[i]);
+    }
 }
 
 /* Skips a Lua string literal starting at its quote; returns the byte after
@@ -232,6 +273,7 @@ static int check_script(const char *where, const char *src) {
             s++;
         }
     }
+    check_offsets(&sc);
     return sc.problems;
 }
 
