@@ -17,8 +17,10 @@
 
 #include "buf.h"
 #include "bus.h"
+#include "classes/view.h"
 #include "config.h"
 #include "http/http.h"
+#include "notifications/view.h"
 #include "problem.h"
 #include "redis.h"
 #include "wait_hub.h"
@@ -42,9 +44,18 @@ struct gw_app_s {
 /* The channels the projections publish on after writing something a held
  * request may wait for: a class id after a chat message
  * (services/classes/projection.c), recipients' user ids separated by '\n'
- * after new inbox items (services/notifications/projection.c). */
-#define GW_CHAT_CHANNEL "sms:classes:chat"
-#define GW_NOTIFICATIONS_CHANNEL "sms:notifications:new"
+ * after new inbox items (services/notifications/projection.c). Their
+ * view.h files name them; app.c subscribes under these names. */
+#define GW_CHAT_CHANNEL CLASSES_CHAT_CHANNEL
+#define GW_NOTIFICATIONS_CHANNEL NOTIF_VIEW_CHANNEL_NEW
+
+/* Where the ids of the classes view's list members start, as string.sub
+ * counts: "<created_at, 13 digits>:<id>" (l:, sclasses:) and "<1 pinned|0>
+ * <13 digits>:<id>" (posts:). classes/view.h states these formats in its
+ * comments only, so the gateway states the offsets (test_gateway_views
+ * checks the scripts use no others). */
+#define GW_CLASSES_MEMBER_ID_AT "15"
+#define GW_CLASSES_POST_ID_AT "16"
 
 /* A Lua read script called by SHA, falling back to EVAL after a Redis restart. */
 typedef struct gw_script_s {
@@ -54,6 +65,21 @@ typedef struct gw_script_s {
 
 /* Computes s->sha (SHA-1 of the source). */
 void gw_script_init(gw_script_t *s);
+
+/* Every Lua script the routes run, one NULL-terminated list per route file
+ * (routes_<file>.c defines gw_<file>_scripts beside its scripts), so
+ * test_gateway_views.c can check the keys, fields and offsets they read
+ * against the services' view.h layouts. app.c does not use them. */
+extern gw_script_t *const gw_assignments_scripts[];
+extern gw_script_t *const gw_chat_scripts[];
+extern gw_script_t *const gw_classes_scripts[];
+extern gw_script_t *const gw_grading_scripts[];
+extern gw_script_t *const gw_notifications_scripts[];
+extern gw_script_t *const gw_posts_scripts[];
+extern gw_script_t *const gw_roster_scripts[];
+extern gw_script_t *const gw_stream_scripts[];
+extern gw_script_t *const gw_submissions_scripts[];
+extern gw_script_t *const gw_webhooks_scripts[];
 
 /* Runs script with argv (argc strings) on the app's Redis; cb gets the reply
  * (NULL on failure). Returns 0, or -1 if Redis is not connected (cb not called). */

@@ -1,6 +1,6 @@
 /* routes_assignments.c - the lecturer's assignments API at the gateway: reads
  * are answered from the assignments service's Redis view (sms:assignments:*,
- * see services/assignments/projection.h) by Lua scripts that also decide the
+ * layout in services/assignments/view.h) by Lua scripts that also decide the
  * read-time status (closed once due_at has passed); writes become
  * assignment.* commands on sms.commands.assignments. Registered by app.c. */
 #include <cjson/cJSON.h>
@@ -9,8 +9,10 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "assignments/view.h"
 #include "buf.h"
 #include "clock.h"
+#include "grading/view.h"
 #include "route_kit.h"
 #include "routes.h"
 
@@ -26,7 +28,7 @@
  * lecturer's list shows grades saved a moment ago (read-your-writes across
  * services; it needs the views in one Redis, as every read script here does). */
 #define RENDER_LUA                                                                                     \
-    "local p = 'sms:assignments:'\n"                                                                   \
+    "local p = '" ASSIGNMENTS_VIEW_PREFIX "'\n"                                                       \
     GW_LUA_VIEW_STATE                                                                                  \
     "local function render(h, now)\n"                                                                  \
     "  local st = 'open'\n"                                                                            \
@@ -35,9 +37,11 @@
     "         .. ',\"graded_count\":' .. (h[6] or '0') .. '}'\n"                                       \
     "end\n"                                                                                            \
     "local function fetch(id)\n"                                                                       \
-    "  local h = redis.call('HMGET', p .. 'a:' .. id, 'lecturer_id', 'doc', 'due_at', 'status',\n"     \
-    "                       'submission_count')\n"                                                     \
-    "  h[6] = redis.call('HLEN', 'sms:grading:g:' .. id)\n"                                            \
+    "  local h = redis.call('HMGET', p .. '" ASSIGNMENTS_VIEW_ASSIGNMENT "' .. id, '"                    \
+    ASSIGNMENTS_FIELD_LECTURER_ID "', '" ASSIGNMENTS_FIELD_DOC "', '" ASSIGNMENTS_FIELD_DUE_AT "', '"   \
+    ASSIGNMENTS_FIELD_STATUS "',\n"                                                                   \
+    "                       '" ASSIGNMENTS_FIELD_SUBMISSION_COUNT "')\n"                                 \
+    "  h[6] = redis.call('HLEN', '" GRADING_VIEW_KEY(GRADING_VIEW_GRADES) "' .. id)\n"                 \
     "  return h\n"                                                                                     \
     "end\n"
 
@@ -52,21 +56,23 @@ static gw_script_t get_script = {.source = RENDER_LUA
 /* ARGV: 1 user, 2 class id, 3 sort (due_at|-due_at|created_at), 4 lo, 5 hi (15-digit
  * due_at bounds: lo <= due_at < hi), 6 cursor ("" = start), 7 limit, 8 now ms.
  * Returns {0} when the class is not the user's, else {1, {json...}, next cursor or false}.
- * Members are "<15 digits>:<id>" (see projection.h): the id starts at byte 17. */
+ * Members are "<15 digits>:<id>" (view.h): the id starts at byte ASSIGNMENTS_VIEW_MEMBER_ID_AT. */
 static gw_script_t list_script = {.source = RENDER_LUA
-    "if redis.call('HGET', p .. 'cls:' .. ARGV[2], 'lecturer_id') ~= ARGV[1] then return {0} end\n"
+    "if redis.call('HGET', p .. '" ASSIGNMENTS_VIEW_CLASS "' .. ARGV[2], '" ASSIGNMENTS_FIELD_LECTURER_ID "')"
+    " ~= ARGV[1] then return {0} end\n"
     "local vs = view_state({ARGV[2]})\n"
     "if vs then return vs end\n"
     "local sort, lo, hi, cur = ARGV[3], ARGV[4], ARGV[5], ARGV[6]\n"
     "local limit, now = tonumber(ARGV[7]), tonumber(ARGV[8])\n"
     "local function page(members)\n"
     "  local out = {}\n"
-    "  for i = 1, math.min(#members, limit) do out[i] = render(fetch(string.sub(members[i], 17)), now) end\n"
+    "  for i = 1, math.min(#members, limit) do out[i] = render(fetch(string.sub(members[i], "
+    ASSIGNMENTS_VIEW_MEMBER_ID_AT ")), now) end\n"
     "  if #members > limit then return {1, out, members[limit]} end\n"
     "  return {1, out, false}\n"
     "end\n"
     /* By due date, the filters are a lex range of the due-ordered set. */
-    "local dkey = p .. 'd:' .. ARGV[2]\n"
+    "local dkey = p .. '" ASSIGNMENTS_VIEW_BY_DUE "' .. ARGV[2]\n"
     "if sort == 'due_at' then\n"
     "  local min = '[' .. lo\n"
     "  if cur ~= '' and cur >= lo then min = '(' .. cur end\n"
@@ -77,13 +83,13 @@ static gw_script_t list_script = {.source = RENDER_LUA
     "  return page(redis.call('ZREVRANGEBYLEX', dkey, max, '[' .. lo, 'LIMIT', 0, limit + 1))\n"
     "end\n"
     /* By creation, walk the creation-ordered set and check due_at per item. */
-    "local nkey, lon, hin = p .. 'n:' .. ARGV[2], tonumber(lo), tonumber(hi)\n"
+    "local nkey, lon, hin = p .. '" ASSIGNMENTS_VIEW_BY_CREATION "' .. ARGV[2], tonumber(lo), tonumber(hi)\n"
     "local min, out, last = '-', {}, nil\n"
     "if cur ~= '' then min = '(' .. cur end\n"
     "while true do\n"
     "  local members = redis.call('ZRANGEBYLEX', nkey, min, '+', 'LIMIT', 0, 200)\n"
     "  for _, m in ipairs(members) do\n"
-    "    local h = fetch(string.sub(m, 17))\n"
+    "    local h = fetch(string.sub(m, " ASSIGNMENTS_VIEW_MEMBER_ID_AT "))\n"
     "    local due = tonumber(h[3])\n"
     "    if due and due >= lon and due < hin then\n"
     "      if #out == limit then return {1, out, last} end\n"
@@ -214,6 +220,9 @@ static void delete_assignment(gw_request_t *req, void *data) {
     gw_app_t *app = data;
     gw_bus_send(app->bus, req, "assignments", "assignment.delete", gw_req_param(req, "id"), NULL);
 }
+
+/* This file's scripts, for test_gateway_views.c (route_kit.h). */
+gw_script_t *const gw_assignments_scripts[] = {&get_script, &list_script, NULL};
 
 int gw_routes_assignments(gw_app_t *app, gw_router_t *router) {
     gw_script_init(&get_script);

@@ -12,6 +12,7 @@
 
 #include "alloc.h"
 #include "buf.h"
+#include "classes/view.h"
 #include "clock.h"
 #include "route_kit.h"
 #include "routes.h"
@@ -28,12 +29,11 @@
  * student not enrolled: the same answer); else {messages (JSON, oldest
  * first, sequence > after), the last one's sequence or false}. */
 static gw_script_t read_script = {.source =
-    "local p = 'sms:classes:'\n"
     "local cid, user = ARGV[1], ARGV[2]\n"
     "if ARGV[3] == 'lecturer' then\n"
-    "  if redis.call('HGET', p .. 'c:' .. cid, 'lecturer_id') ~= user then return 0 end\n"
-    "elseif redis.call('HEXISTS', p .. 'rdoc:' .. cid, user) == 0 then return 0 end\n"
-    "local r = redis.call('ZRANGE', p .. 'chat:' .. cid, '(' .. ARGV[4], '+inf', 'BYSCORE', 'LIMIT', 0,\n"
+    "  if redis.call('HGET', '" CLASSES_KEY_CLASS "' .. cid, '" CLASSES_FIELD_LECTURER "') ~= user then return 0 end\n"
+    "elseif redis.call('HEXISTS', '" CLASSES_KEY_RDOC "' .. cid, user) == 0 then return 0 end\n"
+    "local r = redis.call('ZRANGE', '" CLASSES_KEY_CHAT "' .. cid, '(' .. ARGV[4], '+inf', 'BYSCORE', 'LIMIT', 0,\n"
     "                     tonumber(ARGV[5]), 'WITHSCORES')\n"
     "if #r == 0 then return {{}, false} end\n"
     "local items = {}\n"
@@ -196,6 +196,9 @@ static void post_chat(gw_request_t *req, void *data) {
     gw_bus_send_from(app->bus, req, "classes", "chat.post", cid, body, &(gw_bus_from_t){.kafka_key = cid});
     cJSON_Delete(body);
 }
+
+/* This file's scripts, for test_gateway_views.c (route_kit.h). */
+gw_script_t *const gw_chat_scripts[] = {&read_script, NULL};
 
 int gw_routes_chat(gw_app_t *app, gw_router_t *router) {
     gw_script_init(&read_script);

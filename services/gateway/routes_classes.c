@@ -1,6 +1,6 @@
 /* routes_classes.c - the lecturer's classes API at the gateway: reads are
  * answered from the classes service's Redis view (sms:classes:*, see
- * services/classes/projection.h), writes become class.* commands. */
+ * services/classes/view.h), writes become class.* commands. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +8,7 @@
 
 #include "alloc.h"
 #include "buf.h"
+#include "classes/view.h"
 #include "route_kit.h"
 #include "routes.h"
 
@@ -18,8 +19,7 @@
  * Walks the lecturer's zset newest first from the cursor, keeps classes whose
  * code or name starts with the prefix, and returns {json..., next cursor or false}. */
 static gw_script_t list_script = {.source =
-    "local p = 'sms:classes:'\n"
-    "local key = p .. 'l:' .. ARGV[1] .. ':' .. ARGV[2]\n"
+    "local key = '" CLASSES_KEY_LIST "' .. ARGV[1] .. ':' .. ARGV[2]\n"
     "local q, limit = ARGV[3], tonumber(ARGV[5])\n"
     "local max = '+'\n"
     "if ARGV[4] ~= '' then max = '(' .. ARGV[4] end\n"
@@ -30,15 +30,16 @@ static gw_script_t list_script = {.source =
     "  local n = math.min(#members, limit)\n"
     "  if n == 0 then return {{}, false} end\n"
     "  local ids = {}\n"
-    "  for i = 1, n do ids[i] = string.sub(members[i], 15) end\n"
-    "  local docs = redis.call('HMGET', p .. 'docs:' .. ARGV[1], unpack(ids))\n"
+    "  for i = 1, n do ids[i] = string.sub(members[i], " GW_CLASSES_MEMBER_ID_AT ") end\n"
+    "  local docs = redis.call('HMGET', '" CLASSES_KEY_DOCS "' .. ARGV[1], unpack(ids))\n"
     "  if #members > limit then return {docs, members[limit]} end\n"
     "  return {docs, false}\n"
     "end\n"
     /* With a prefix filter, scan newest first until the page is full. */
     GW_LUA_SCAN
     "return scan('ZREVRANGEBYLEX', key, max, '-', limit, function(m)\n"
-    "  local h = redis.call('HMGET', p .. 'c:' .. string.sub(m, 15), 'json', 'code', 'name')\n"
+    "  local h = redis.call('HMGET', '" CLASSES_KEY_CLASS "' .. string.sub(m, " GW_CLASSES_MEMBER_ID_AT "), '"
+    CLASSES_FIELD_JSON "', '" CLASSES_FIELD_CODE "', '" CLASSES_FIELD_NAME "')\n"
     "  if h[1] and (string.sub(string.lower(h[2]), 1, #q) == q\n"
     "               or string.sub(string.lower(h[3]), 1, #q) == q) then return h[1] end\n"
     "end)\n"};
@@ -66,13 +67,13 @@ static void get_class(gw_request_t *req, void *data) {
     gw_app_t *app = data;
     const char *id = gw_req_param(req, "id");
     char key[256];
-    int n = snprintf(key, sizeof key, "sms:classes:c:%s", id);
+    int n = snprintf(key, sizeof key, CLASSES_KEY_CLASS "%s", id);
     if (n < 0 || (size_t)n >= sizeof key) {
         gw_respond_problem(req, 404, "not_found", "no such class", NULL, 0);
         return;
     }
-    const char *argv[] = {"HMGET", key, "lecturer_id", "json"};
-    size_t lens[] = {5, (size_t)n, 11, 4};
+    const char *argv[] = {"HMGET", key, CLASSES_FIELD_LECTURER, CLASSES_FIELD_JSON};
+    size_t lens[] = {5, (size_t)n, sizeof CLASSES_FIELD_LECTURER - 1, sizeof CLASSES_FIELD_JSON - 1};
     gw_read_t *rd = gw_read_new(app, req);
     if (sms_redis_cmd(app->redis, on_class, rd, 4, argv, lens) != 0) gw_respond_redis_down(gw_read_finish(rd));
 }
@@ -119,6 +120,9 @@ static void delete_class(gw_request_t *req, void *data) {
     gw_app_t *app = data;
     gw_bus_send(app->bus, req, "classes", "class.deactivate", gw_req_param(req, "id"), NULL);
 }
+
+/* This file's scripts, for test_gateway_views.c (route_kit.h). */
+gw_script_t *const gw_classes_scripts[] = {&list_script, NULL};
 
 int gw_routes_classes(gw_app_t *app, gw_router_t *router) {
     gw_script_init(&list_script);

@@ -1,7 +1,7 @@
 /* routes_grading.c - grades at the gateway: the lecturer's update/release
  * (grades.* commands to sms-grading, key = assignment id) and reads answered
  * from the grading view (sms:grading:*, layout in
- * services/grading/projection.h) by one Lua script each: the lecturer's
+ * services/grading/view.h) by one Lua script each: the lecturer's
  * grade sheet and a grade's history, a student's released grades and class
  * ranking. */
 #include <cjson/cJSON.h>
@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grading/view.h"
 #include "id.h"
 #include "route_kit.h"
 #include "routes.h"
@@ -20,30 +21,31 @@
 /* Score helpers every read script shares: num(h) renders hundredths as a
  * JSON number; rec(g) splits a grade record. */
 #define LUA_HEAD                                                                             \
-    "local p = 'sms:grading:'\n"                                                             \
+    "local p = '" GRADING_VIEW_PREFIX "'\n"                                                             \
     GW_LUA_SCORE_NUM                                                                         \
     "local function rec(g)\n"                                                                \
-    "  return string.match(g, '^(%d+)|(%d+)|(%d)|([^|]*)|([^|]*)|(.*)$')\n"                 \
+    "  return string.match(g, " GRADING_VIEW_RECORD_LUA ")\n"                 \
     "end\n"                                                                                  \
     GW_LUA_VIEW_STATE
 
 /* ARGV: assignment, lecturer, cursor ("" = start), limit.
  * {0} not found, or {1, items JSON, next cursor or false}. */
 static gw_script_t sheet_script = {.source = LUA_HEAD
-    "local a = redis.call('HMGET', p .. 'a:' .. ARGV[1], 'lecturer_id', 'class_id')\n"
+    "local a = redis.call('HMGET', p .. '" GRADING_VIEW_ASSIGNMENT "' .. ARGV[1], '" GRADING_VIEW_A_LECTURER_ID "', '"
+    GRADING_VIEW_A_CLASS_ID "')\n"
     "if a[1] ~= ARGV[2] then return {0} end\n"
     "local vs = view_state({ARGV[1]})\n"
     "if vs then return vs end\n"
     "local cls, lim = a[2], tonumber(ARGV[4])\n"
     "local min = '-'\n"
     "if ARGV[3] ~= '' then min = '(' .. ARGV[3] end\n"
-    "local ids = redis.call('ZRANGEBYLEX', p .. 'students:' .. cls, min, '+', 'LIMIT', 0, lim + 1)\n"
+    "local ids = redis.call('ZRANGEBYLEX', p .. '" GRADING_VIEW_STUDENTS "' .. cls, min, '+', 'LIMIT', 0, lim + 1)\n"
     "local n = math.min(#ids, lim)\n"
     "if n == 0 then return {1, '', false} end\n"
     "local page = {}\n"
     "for i = 1, n do page[i] = ids[i] end\n"
-    "local names = redis.call('HMGET', p .. 'names:' .. cls, unpack(page))\n"
-    "local grades = redis.call('HMGET', p .. 'g:' .. ARGV[1], unpack(page))\n"
+    "local names = redis.call('HMGET', p .. '" GRADING_VIEW_NAMES "' .. cls, unpack(page))\n"
+    "local grades = redis.call('HMGET', p .. '" GRADING_VIEW_GRADES "' .. ARGV[1], unpack(page))\n"
     "local out = {}\n"
     "for i = 1, n do\n"
     "  local item = '{\"student_id\":' .. cjson.encode(page[i]) .. ',\"name\":' .. cjson.encode(names[i] or '')\n"
@@ -62,18 +64,20 @@ static gw_script_t sheet_script = {.source = LUA_HEAD
 
 /* ARGV: assignment, lecturer, student. {0} not found, or {1, entries JSON}. */
 static gw_script_t history_script = {.source =
-    "local p = 'sms:grading:'\n"
+    "local p = '" GRADING_VIEW_PREFIX "'\n"
     GW_LUA_VIEW_STATE
-    "if redis.call('HGET', p .. 'a:' .. ARGV[1], 'lecturer_id') ~= ARGV[2] then return {0} end\n"
+    "if redis.call('HGET', p .. '" GRADING_VIEW_ASSIGNMENT "' .. ARGV[1], '" GRADING_VIEW_A_LECTURER_ID "')"
+    " ~= ARGV[2] then return {0} end\n"
     "local vs = view_state({ARGV[1]})\n"
     "if vs then return vs end\n"
-    "return {1, table.concat(redis.call('LRANGE', p .. 'h:' .. ARGV[1] .. ':' .. ARGV[3], 0, -1), ',')}\n"};
+    "return {1, table.concat(redis.call('LRANGE', p .. '" GRADING_VIEW_HISTORY "' .. ARGV[1] .. ':' .. ARGV[3], 0, -1),"
+    " ',')}\n"};
 
 /* ARGV: student. The body: released grades of assignments not deleted, by
  * assignment id, and per class the mean of score/max_score in percent. */
 static gw_script_t student_script = {.source = LUA_HEAD
     "local sid = ARGV[1]\n"
-    "local sg = redis.call('HGETALL', p .. 'sg:' .. sid)\n"
+    "local sg = redis.call('HGETALL', p .. '" GRADING_VIEW_STUDENT_GRADES "' .. sid)\n"
     "local aids, clsof = {}, {}\n"
     "for i = 1, #sg, 2 do aids[#aids + 1] = sg[i]; clsof[sg[i]] = sg[i + 1] end\n"
     "table.sort(aids)\n"
@@ -81,9 +85,10 @@ static gw_script_t student_script = {.source = LUA_HEAD
     "if vs then return vs end\n"
     "local items, sums, counts, classes = {}, {}, {}, {}\n"
     "for _, aid in ipairs(aids) do\n"
-    "  local a = redis.call('HMGET', p .. 'a:' .. aid, 'status', 'max', 'class_id')\n"
-    "  local g = redis.call('HGET', p .. 'g:' .. aid, sid)\n"
-    "  if a[1] ~= 'deleted' and g then\n"
+    "  local a = redis.call('HMGET', p .. '" GRADING_VIEW_ASSIGNMENT "' .. aid, '" GRADING_VIEW_A_STATUS "', '"
+    GRADING_VIEW_A_MAX "', '" GRADING_VIEW_A_CLASS_ID "')\n"
+    "  local g = redis.call('HGET', p .. '" GRADING_VIEW_GRADES "' .. aid, sid)\n"
+    "  if a[1] ~= '" GRADING_VIEW_A_DELETED "' and g then\n"
     "    local v, s, r, u, ra, f = rec(g)\n"
     "    if r == '1' then\n"
     "      local cls = a[3] or clsof[aid]\n"
@@ -112,10 +117,10 @@ static gw_script_t student_script = {.source = LUA_HEAD
  * totals are strictly higher. */
 static gw_script_t ranking_script = {.source = LUA_HEAD
     "local cls, sid = ARGV[1], ARGV[2]\n"
-    "if not redis.call('ZSCORE', p .. 'students:' .. cls, sid) then return {0} end\n"
+    "if not redis.call('ZSCORE', p .. '" GRADING_VIEW_STUDENTS "' .. cls, sid) then return {0} end\n"
     "local vs = view_state({cls})\n"
     "if vs then return vs end\n"
-    "local rk = p .. 'rank:' .. cls\n"
+    "local rk = p .. '" GRADING_VIEW_RANK "' .. cls\n"
     "local t = tonumber(redis.call('ZSCORE', rk, sid) or '0')\n"
     "local rank = redis.call('ZCOUNT', rk, '(' .. t, '+inf') + 1\n"
     "local of = redis.call('ZCARD', rk)\n"
@@ -126,7 +131,7 @@ static gw_script_t ranking_script = {.source = LUA_HEAD
     "for i = 1, #top, 2 do\n"
     "  local sc = tonumber(top[i + 1])\n"
     "  local r = redis.call('ZCOUNT', rk, '(' .. sc, '+inf') + 1\n"
-    "  local name = redis.call('HGET', p .. 'names:' .. cls, top[i]) or top[i]\n"
+    "  local name = redis.call('HGET', p .. '" GRADING_VIEW_NAMES "' .. cls, top[i]) or top[i]\n"
     "  out[#out + 1] = '{\"rank\":' .. r .. ',\"display_name\":' .. cjson.encode(name) .. ',\"total_score\":' .. num(sc) .. '}'\n"
     "end\n"
     "return {1, '{\"class_id\":' .. cjson.encode(cls) .. ',\"rank\":' .. rank .. ',\"of\":' .. of ..\n"
@@ -280,6 +285,9 @@ static void get_ranking(gw_request_t *req, void *data) {
     size_t lens[] = {strlen(cls), strlen(user)};
     gw_read_script(app, req, &ranking_script, 2, argv, lens, on_ranking);
 }
+
+/* This file's scripts, for test_gateway_views.c (route_kit.h). */
+gw_script_t *const gw_grading_scripts[] = {&sheet_script, &history_script, &student_script, &ranking_script, NULL};
 
 int gw_routes_grading(gw_app_t *app, gw_router_t *router) {
     gw_script_init(&sheet_script);

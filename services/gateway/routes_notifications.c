@@ -1,6 +1,6 @@
 /* routes_notifications.c - the caller's inbox and notification preferences
  * (any role). Reads come from the notifications view (sms:notifications:,
- * see services/notifications/projection.h) with one Lua script each; marking
+ * see services/notifications/view.h) with one Lua script each; marking
  * read and changing preferences are commands to the notifications service
  * (sms.commands.notifications, Kafka key = the caller), answered once the
  * event is durable and in the view. */
@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "notifications/view.h"
 #include "route_kit.h"
 #include "routes.h"
 
@@ -26,9 +27,9 @@ static const char default_prefs[] =
  * ULIDs (time first), all scores 0, so reverse lex order is newest first.
  * Each stored item lacks its closing brace: the read flag is added here. */
 static gw_script_t list_script = {.source =
-    "local p = 'sms:notifications:'\n"
-    "local uz = p .. 'unreadz:' .. ARGV[1]\n"
-    "local z = p .. 'inbox:' .. ARGV[1]\n"
+    "local p = '" NOTIF_VIEW_PREFIX "'\n"
+    "local uz = p .. '" NOTIF_VIEW_UNREAD "' .. ARGV[1]\n"
+    "local z = p .. '" NOTIF_VIEW_INBOX "' .. ARGV[1]\n"
     "if ARGV[2] == '1' then z = uz end\n"
     "local limit = tonumber(ARGV[4])\n"
     "local max = '+'\n"
@@ -37,7 +38,7 @@ static gw_script_t list_script = {.source =
     "local n = math.min(#ids, limit)\n"
     "local docs = {}\n"
     "for i = 1, n do\n"
-    "  local d = redis.call('GET', p .. 'n:' .. ids[i])\n"
+    "  local d = redis.call('GET', p .. '" NOTIF_VIEW_ITEM "' .. ids[i])\n"
     "  local read = 'true'\n"
     "  if redis.call('ZSCORE', uz, ids[i]) then read = 'false' end\n"
     "  docs[i] = (d or '{\"id\":\"' .. ids[i] .. '\"') .. ',\"read\":' .. read .. '}'\n"
@@ -45,9 +46,11 @@ static gw_script_t list_script = {.source =
     "if #ids > limit then return {docs, ids[limit]} end\n"
     "return {docs, false}\n"};
 
-static gw_script_t count_script = {.source = "return redis.call('ZCARD', 'sms:notifications:unreadz:' .. ARGV[1])\n"};
+static gw_script_t count_script = {.source =
+    "return redis.call('ZCARD', '" NOTIF_VIEW_KEY(NOTIF_VIEW_UNREAD) "' .. ARGV[1])\n"};
 
-static gw_script_t prefs_script = {.source = "return redis.call('GET', 'sms:notifications:prefs:' .. ARGV[1])\n"};
+static gw_script_t prefs_script = {.source =
+    "return redis.call('GET', '" NOTIF_VIEW_KEY(NOTIF_VIEW_PREFS) "' .. ARGV[1])\n"};
 
 static void list_notifications(gw_request_t *req, void *data) {
     gw_app_t *app = data;
@@ -112,6 +115,9 @@ static void send_command(gw_request_t *req, void *data, const char *type) {
 static void mark_read(gw_request_t *req, void *data) { send_command(req, data, "notifications.read"); }
 
 static void put_prefs(gw_request_t *req, void *data) { send_command(req, data, "notifications.preferences_set"); }
+
+/* This file's scripts, for test_gateway_views.c (route_kit.h). */
+gw_script_t *const gw_notifications_scripts[] = {&list_script, &count_script, &prefs_script, NULL};
 
 int gw_routes_notifications(gw_app_t *app, gw_router_t *router) {
     gw_script_init(&list_script);

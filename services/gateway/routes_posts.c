@@ -1,7 +1,7 @@
 /* routes_posts.c - class posts (announcements) at the gateway: the
  * lecturer's POST becomes a post.create command for the classes service;
  * the list is read from the classes view (sms:classes:posts:<class> and
- * post:<id>, see services/classes/projection.h) with one Lua script that
+ * post:<id>, see services/classes/view.h) with one Lua script that
  * also checks access: the class's lecturer, or a student on its roster. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "classes/view.h"
 #include "route_kit.h"
 #include "routes.h"
 
@@ -21,12 +22,13 @@
  * Everyone else gets 0: a missing class, another lecturer's, a student not
  * enrolled, all the same answer. */
 #define POSTS_ACCESS_LUA \
-    "local p = 'sms:classes:'\n" \
     "local cid, user = ARGV[1], ARGV[2]\n" \
     "if ARGV[3] == 'lecturer' then\n" \
-    "  if redis.call('HGET', p .. 'c:' .. cid, 'lecturer_id') ~= user then return 0 end\n" \
-    "elseif redis.call('HEXISTS', p .. 'rdoc:' .. cid, user) == 0 or\n" \
-    "       redis.call('HGET', p .. 'c:' .. cid, 'status') ~= 'active' then return 0 end\n"
+    "  if redis.call('HGET', '" CLASSES_KEY_CLASS "' .. cid, '" CLASSES_FIELD_LECTURER "') ~= user then" \
+    " return 0 end\n" \
+    "elseif redis.call('HEXISTS', '" CLASSES_KEY_RDOC "' .. cid, user) == 0 or\n" \
+    "       redis.call('HGET', '" CLASSES_KEY_CLASS "' .. cid, '" CLASSES_FIELD_STATUS "') ~= 'active' then" \
+    " return 0 end\n"
 
 /* ARGV: class, user, role, cursor member ("" = start), limit. Returns 0 when
  * the user may not read the class's posts; else {post JSON..., next member
@@ -37,11 +39,11 @@ static gw_script_t list_script = {.source =
     "local limit = tonumber(ARGV[5])\n"
     "local max = '+'\n"
     "if ARGV[4] ~= '' then max = '(' .. ARGV[4] end\n"
-    "local members = redis.call('ZREVRANGEBYLEX', p .. 'posts:' .. cid, max, '-', 'LIMIT', 0, limit + 1)\n"
+    "local members = redis.call('ZREVRANGEBYLEX', '" CLASSES_KEY_POSTS "' .. cid, max, '-', 'LIMIT', 0, limit + 1)\n"
     "local n = math.min(#members, limit)\n"
     "if n == 0 then return {{}, false} end\n"
     "local keys = {}\n"
-    "for i = 1, n do keys[i] = p .. 'post:' .. string.sub(members[i], 16) end\n"
+    "for i = 1, n do keys[i] = '" CLASSES_KEY_POST "' .. string.sub(members[i], " GW_CLASSES_POST_ID_AT ") end\n"
     "local docs = redis.call('MGET', unpack(keys))\n"
     "if #members > limit then return {docs, members[limit]} end\n"
     "return {docs, false}\n"};
@@ -50,7 +52,7 @@ static gw_script_t list_script = {.source =
  * such post, or a post of another class). */
 static gw_script_t get_script = {.source =
     POSTS_ACCESS_LUA
-    "local doc = redis.call('GET', p .. 'post:' .. ARGV[4])\n"
+    "local doc = redis.call('GET', '" CLASSES_KEY_POST "' .. ARGV[4])\n"
     "if not doc or cjson.decode(doc).class_id ~= cid then return 0 end\n"
     "return doc\n"};
 
@@ -122,6 +124,9 @@ static void update_post(gw_request_t *req, void *data) {
     gw_bus_send(app->bus, req, "classes", "post.update", gw_req_param(req, "class_id"), body);
     cJSON_Delete(body);
 }
+
+/* This file's scripts, for test_gateway_views.c (route_kit.h). */
+gw_script_t *const gw_posts_scripts[] = {&list_script, &get_script, NULL};
 
 int gw_routes_posts(gw_app_t *app, gw_router_t *router) {
     gw_script_init(&list_script);

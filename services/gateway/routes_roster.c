@@ -2,7 +2,7 @@
  * (JSON, or text/csv parsed here into the same JSON) and unenroll become
  * roster.* commands for the classes service; the lecturer's roster list and
  * the student's classes are read from the classes view (sms:classes:*, see
- * services/classes/projection.h) with one Lua script each. */
+ * services/classes/view.h) with one Lua script each. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +11,7 @@
 
 #include "alloc.h"
 #include "buf.h"
+#include "classes/view.h"
 #include "csv.h"
 #include "route_kit.h"
 #include "routes.h"
@@ -25,10 +26,9 @@
  * Returns 0 when the class is not the lecturer's; else {item JSON..., next member or false}.
  * Members are "<lowered name>\0<student id>", so lex order is name order. */
 static gw_script_t roster_script = {.source =
-    "local p = 'sms:classes:'\n"
     "local cid = ARGV[1]\n"
-    "if redis.call('HGET', p .. 'c:' .. cid, 'lecturer_id') ~= ARGV[2] then return 0 end\n"
-    "local key, docs = p .. 'roster:' .. cid, p .. 'rdoc:' .. cid\n"
+    "if redis.call('HGET', '" CLASSES_KEY_CLASS "' .. cid, '" CLASSES_FIELD_LECTURER "') ~= ARGV[2] then return 0 end\n"
+    "local key, docs = '" CLASSES_KEY_ROSTER "' .. cid, '" CLASSES_KEY_RDOC "' .. cid\n"
     "local q, limit = ARGV[3], tonumber(ARGV[5])\n"
     "local min = '-'\n"
     "if ARGV[4] ~= '' then min = '(' .. ARGV[4] end\n"
@@ -56,14 +56,14 @@ static gw_script_t roster_script = {.source =
 /* ARGV: student, cursor ("" = start), limit. The student's classes newest
  * first, skipping inactive ones: {class JSON..., next member or false}. */
 static gw_script_t student_script = {.source =
-    "local p = 'sms:classes:'\n"
-    "local key = p .. 'sclasses:' .. ARGV[1]\n"
+    "local key = '" CLASSES_KEY_SCLASSES "' .. ARGV[1]\n"
     "local limit = tonumber(ARGV[3])\n"
     "local max = '+'\n"
     "if ARGV[2] ~= '' then max = '(' .. ARGV[2] end\n"
     GW_LUA_SCAN
     "return scan('ZREVRANGEBYLEX', key, max, '-', limit, function(m)\n"
-    "  local h = redis.call('HMGET', p .. 'c:' .. string.sub(m, 15), 'status', 'json')\n"
+    "  local h = redis.call('HMGET', '" CLASSES_KEY_CLASS "' .. string.sub(m, " GW_CLASSES_MEMBER_ID_AT "), '"
+    CLASSES_FIELD_STATUS "', '" CLASSES_FIELD_JSON "')\n"
     "  if h[1] == 'active' and h[2] then return h[2] end\n"
     "end)\n"};
 
@@ -298,6 +298,9 @@ static void unenroll(gw_request_t *req, void *data) {
     gw_bus_send(app->bus, req, "classes", "roster.unenroll", gw_req_param(req, "id"), body);
     cJSON_Delete(body);
 }
+
+/* This file's scripts, for test_gateway_views.c (route_kit.h). */
+gw_script_t *const gw_roster_scripts[] = {&roster_script, &student_script, NULL};
 
 int gw_routes_roster(gw_app_t *app, gw_router_t *router) {
     gw_script_init(&roster_script);

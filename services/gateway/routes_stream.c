@@ -4,7 +4,7 @@
  * notifications projection publishes the user's id; it then reads what is
  * new from the user's feed (sms:notifications:feed:<user>, a zset scored by
  * each notification's offset on sms.notifications, see
- * services/notifications/projection.h) with one Lua script and writes it as
+ * services/notifications/view.h) with one Lua script and writes it as
  * events whose id is that score, so Last-Event-ID resumes exactly after the
  * last event seen. Heartbeat comments keep idle streams (and proxies)
  * alive; a client that stops reading is dropped once SMS_SSE_MAX_BUFFER
@@ -16,6 +16,7 @@
 
 #include "alloc.h"
 #include "buf.h"
+#include "notifications/view.h"
 #include "clock.h"
 #include "log.h"
 #include "number.h"
@@ -31,8 +32,8 @@
  * With after "" the answer is the newest score there is (-1: none) and no
  * items. Items are rendered as GET /me/notifications renders them. */
 static gw_script_t read_script = {.source =
-    "local p = 'sms:notifications:'\n"
-    "local f = p .. 'feed:' .. ARGV[1]\n"
+    "local p = '" NOTIF_VIEW_PREFIX "'\n"
+    "local f = p .. '" NOTIF_VIEW_FEED "' .. ARGV[1]\n"
     "if ARGV[2] == '' then\n"
     "  local top = redis.call('ZRANGE', f, 0, 0, 'REV', 'WITHSCORES')\n"
     "  if #top == 0 then return {'-1', {}, 0} end\n"
@@ -40,11 +41,11 @@ static gw_script_t read_script = {.source =
     "end\n"
     "local limit = tonumber(ARGV[3])\n"
     "local r = redis.call('ZRANGE', f, '(' .. ARGV[2], '+inf', 'BYSCORE', 'LIMIT', 0, limit, 'WITHSCORES')\n"
-    "local uz = p .. 'unreadz:' .. ARGV[1]\n"
+    "local uz = p .. '" NOTIF_VIEW_UNREAD "' .. ARGV[1]\n"
     "local out, last = {}, ARGV[2]\n"
     "for i = 1, #r, 2 do\n"
     "  local id = r[i]\n"
-    "  local d = redis.call('GET', p .. 'n:' .. id)\n"
+    "  local d = redis.call('GET', p .. '" NOTIF_VIEW_ITEM "' .. id)\n"
     "  local read = 'true'\n"
     "  if redis.call('ZSCORE', uz, id) then read = 'false' end\n"
     "  out[#out + 1] = r[i + 1]\n"
@@ -297,6 +298,9 @@ static void open_stream(gw_request_t *req, void *data) {
     }
     stream_unhold(st);
 }
+
+/* This file's scripts, for test_gateway_views.c (route_kit.h). */
+gw_script_t *const gw_stream_scripts[] = {&read_script, NULL};
 
 int gw_routes_stream(gw_app_t *app, gw_router_t *router) {
     gw_script_init(&read_script);

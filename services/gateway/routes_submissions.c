@@ -4,13 +4,16 @@
  * owning lecturer lists the latest submission of every student, each with
  * its files and fresh signed download URLs. Reads come
  * from the assignments service's view (sms:assignments:*, see
- * services/assignments/projection.h) by Lua scripts. Registered by app.c. */
+ * services/assignments/view.h) by Lua scripts. Registered by app.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "assignments/view.h"
 #include "buf.h"
+#include "classes/view.h"
 #include "clock.h"
+#include "grading/view.h"
 #include "id.h"
 #include "route_kit.h"
 #include "routes.h"
@@ -23,14 +26,15 @@
  * (JSON with upload_ids) lists, in its order. The gateway adds the signed
  * download URLs (they expire, so the view cannot hold them). */
 #define FILES_LUA                                                                 \
-    "local p = 'sms:assignments:'\n"                                              \
+    "local p = '" ASSIGNMENTS_VIEW_PREFIX "'\n"                                              \
     "local function files(doc)\n"                                                \
     "  local out = {}\n"                                                          \
     "  if not doc then return out end\n"                                          \
     "  local ok, d = pcall(cjson.decode, doc)\n"                                  \
     "  if not ok or type(d.upload_ids) ~= 'table' then return out end\n"          \
     "  for _, id in ipairs(d.upload_ids) do\n"                                    \
-    "    local f = redis.call('HGET', p .. 'upload:' .. id, 'doc')\n"             \
+    "    local f = redis.call('HGET', p .. '" ASSIGNMENTS_VIEW_UPLOAD "' .. id, '" \
+    ASSIGNMENTS_FIELD_DOC "')\n"                                                 \
     "    if f then out[#out + 1] = f end\n"                                       \
     "  end\n"                                                                     \
     "  return out\n"                                                              \
@@ -41,15 +45,17 @@
  * cursor or false, {{file JSON...} per item}}. */
 static gw_script_t list_script = {.source = FILES_LUA
     "local aid, lim = ARGV[1], tonumber(ARGV[4])\n"
-    "if redis.call('HGET', p .. 'a:' .. aid, 'lecturer_id') ~= ARGV[2] then return {0} end\n"
+    "if redis.call('HGET', p .. '" ASSIGNMENTS_VIEW_ASSIGNMENT "' .. aid, '" ASSIGNMENTS_FIELD_LECTURER_ID "')"
+    " ~= ARGV[2] then return {0} end\n"
     "local min = '-'\n"
     "if ARGV[3] ~= '' then min = '(' .. ARGV[3] end\n"
-    "local ids = redis.call('ZRANGEBYLEX', p .. 'ss:' .. aid, min, '+', 'LIMIT', 0, lim + 1)\n"
+    "local ids = redis.call('ZRANGEBYLEX', p .. '" ASSIGNMENTS_VIEW_SUBMITTERS "' .. aid, min, '+', 'LIMIT', 0,"
+    " lim + 1)\n"
     "local n = math.min(#ids, lim)\n"
     "if n == 0 then return {1, {}, false, {}} end\n"
     "local page = {}\n"
     "for i = 1, n do page[i] = ids[i] end\n"
-    "local docs = redis.call('HMGET', p .. 's:' .. aid, unpack(page))\n"
+    "local docs = redis.call('HMGET', p .. '" ASSIGNMENTS_VIEW_SUBMISSIONS "' .. aid, unpack(page))\n"
     "local fs = {}\n"
     "for i = 1, n do fs[i] = files(docs[i]) end\n"
     "local nxt = false\n"
@@ -67,29 +73,31 @@ static gw_script_t list_script = {.source = FILES_LUA
  * ago sees it on the next read (read-your-writes across services). */
 static gw_script_t student_script = {.source = FILES_LUA GW_LUA_SCORE_NUM
     "local cls, sid, lim, now = ARGV[1], ARGV[2], tonumber(ARGV[4]), tonumber(ARGV[5])\n"
-    "if redis.call('HEXISTS', 'sms:classes:rdoc:' .. cls, sid) == 0 then return {0} end\n"
+    "if redis.call('HEXISTS', '" CLASSES_KEY_RDOC "' .. cls, sid) == 0 then return {0} end\n"
     "local min = '-'\n"
     "if ARGV[3] ~= '' then min = '(' .. ARGV[3] end\n"
-    "local members = redis.call('ZRANGEBYLEX', p .. 'd:' .. cls, min, '+', 'LIMIT', 0, lim + 1)\n"
+    "local members = redis.call('ZRANGEBYLEX', p .. '" ASSIGNMENTS_VIEW_BY_DUE "' .. cls, min, '+', 'LIMIT', 0,"
+    " lim + 1)\n"
     "local heads, mines, fs = {}, {}, {}\n"
     "for i = 1, math.min(#members, lim) do\n"
-    "  local id = string.sub(members[i], 17)\n"
-    "  local h = redis.call('HMGET', p .. 'a:' .. id, 'doc', 'due_at', 'max_score')\n"
+    "  local id = string.sub(members[i], " ASSIGNMENTS_VIEW_MEMBER_ID_AT ")\n"
+    "  local h = redis.call('HMGET', p .. '" ASSIGNMENTS_VIEW_ASSIGNMENT "' .. id, '" ASSIGNMENTS_FIELD_DOC "', '"
+    ASSIGNMENTS_FIELD_DUE_AT "', '" ASSIGNMENTS_FIELD_MAX_SCORE "')\n"
     "  local st = 'open'\n"
     "  if tonumber(h[2]) <= now then st = 'closed' end\n"
     "  local grade = 'null'\n"
-    "  local g = redis.call('HGET', 'sms:grading:g:' .. id, sid)\n"
+    "  local g = redis.call('HGET', '" GRADING_VIEW_KEY(GRADING_VIEW_GRADES) "' .. id, sid)\n"
     "  if g then\n"
-    "    local sc, r, ra, fb = string.match(g, '^%d+|(%d+)|(%d)|[^|]*|([^|]*)|(.*)$')\n"
+    "    local _, sc, r, _, ra, fb = string.match(g, " GRADING_VIEW_RECORD_LUA ")\n"
     "    if r == '1' then\n"
     "      grade = '{\"score\":' .. num(sc) .. ',\"max_score\":' .. cjson.encode(tonumber(h[3])) ..\n"
     "              ',\"feedback\":' .. cjson.encode(fb) .. ',\"released_at\":\"' .. ra .. '\"}'\n"
     "    end\n"
     "  end\n"
     "  heads[i] = h[1] .. ',\"status\":\"' .. st .. '\",\"my_grade\":' .. grade .. ',\"my_submission\":'\n"
-    "  mines[i] = redis.call('HGET', p .. 'm:' .. id, sid) or false\n"
+    "  mines[i] = redis.call('HGET', p .. '" ASSIGNMENTS_VIEW_MY_SUBMISSION "' .. id, sid) or false\n"
     "  fs[i] = {}\n"
-    "  if mines[i] then fs[i] = files(redis.call('HGET', p .. 's:' .. id, sid)) end\n"
+    "  if mines[i] then fs[i] = files(redis.call('HGET', p .. '" ASSIGNMENTS_VIEW_SUBMISSIONS "' .. id, sid)) end\n"
     "end\n"
     "local nxt = false\n"
     "if #members > lim then nxt = members[lim] end\n"
@@ -243,6 +251,9 @@ static void list_student_assignments(gw_request_t *req, void *data) {
     size_t lens[] = {strlen(cid), strlen(user), strlen(page.cursor), strlen(page.limit_s), strlen(now_s)};
     gw_read_script(app, req, &student_script, 5, argv, lens, on_student_assignments);
 }
+
+/* This file's scripts, for test_gateway_views.c (route_kit.h). */
+gw_script_t *const gw_submissions_scripts[] = {&list_script, &student_script, NULL};
 
 int gw_routes_submissions(gw_app_t *app, gw_router_t *router) {
     gw_script_init(&list_script);

@@ -2,13 +2,14 @@
  * state of notifications (role admin). Registering and deleting are
  * commands to the notifications service (webhooks.register/delete, answered
  * once the event is durable and in the view); the list reads the
- * notifications view (services/notifications/webhooks.h), the deliveries
+ * notifications view (services/notifications/view.h), the deliveries
  * the webhook consumer's state (services/notifications/webhook.h). */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "notifications/view.h"
 #include "route_kit.h"
 #include "routes.h"
 
@@ -18,7 +19,7 @@
 /* No ARGV: every registration, oldest first (ids are ULIDs). A school has
  * a handful of webhooks, so the list is one page (next_cursor null). */
 static gw_script_t list_script = {.source =
-    "local h = redis.call('HGETALL', 'sms:notifications:webhooks')\n"
+    "local h = redis.call('HGETALL', '" NOTIF_VIEW_KEY(NOTIF_VIEW_WEBHOOKS) "')\n"
     "local ids = {}\n"
     "for i = 1, #h, 2 do ids[#ids + 1] = h[i] end\n"
     "table.sort(ids)\n"
@@ -95,6 +96,9 @@ static void list_deliveries(gw_request_t *req, void *data) {
     size_t lens[] = {strlen(status), strlen(c), strlen(page.limit_s)};
     gw_read_script(app, req, &deliveries_script, 3, argv, lens, gw_on_page_reply);
 }
+
+/* This file's scripts, for test_gateway_views.c (route_kit.h). */
+gw_script_t *const gw_webhooks_scripts[] = {&list_script, &deliveries_script, NULL};
 
 int gw_routes_webhooks(gw_app_t *app, gw_router_t *router) {
     gw_script_init(&list_script);
