@@ -39,6 +39,7 @@
 /* The worker's bookkeeping (common/worker.h). */
 #define CLASSES_KEY_CMDS CLASSES_KEY_PREFIX "cmds"
 #define CLASSES_KEY_OFFSETS CLASSES_KEY_PREFIX "offsets"
+#define CLASSES_KEY_META CLASSES_KEY_PREFIX "meta"
 
 /* Fields of c:<class id>. */
 #define CLASSES_FIELD_LECTURER "lecturer_id"

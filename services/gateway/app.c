@@ -9,7 +9,11 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "assignments/view.h"
+#include "classes/view.h"
+#include "grading/view.h"
 #include "log.h"
+#include "notifications/view.h"
 #include "route_kit.h"
 #include "routes.h"
 
@@ -27,8 +31,8 @@ typedef struct app_state_s {
 static app_state_t *app_state(gw_app_t *app) { return (app_state_t *)app; }
 
 /* Views the gateway serves from; readiness waits until each is built. */
-static const char *const view_markers[] = {"sms:classes:meta", "sms:assignments:meta", "sms:grading:meta",
-                                           "sms:notifications:meta"};
+static const char *const view_markers[] = {CLASSES_KEY_META, ASSIGNMENTS_VIEW_KEY(ASSIGNMENTS_VIEW_META),
+                                           GRADING_VIEW_KEY(GRADING_VIEW_META), NOTIF_VIEW_KEY(NOTIF_VIEW_META)};
 #define N_VIEWS (sizeof view_markers / sizeof view_markers[0])
 
 /* ---- health ---- */
