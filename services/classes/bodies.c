@@ -310,21 +310,27 @@ static void text_field(const msgpack_object *v, const char *name, size_t max, sm
     else *out = (sms_str_t){s, n};
 }
 
-int classes_body_post(const sms_command_t *cmd, void *args, sms_decision_t *d) {
-    if (lecturer_v1(cmd, d) != 0) return -1;
-    classes_post_args_t *a = args;
-    static const char *const known[] = {"title", "body", "pinned"};
-    const msgpack_object *v[3] = {NULL, NULL, NULL};
-    const msgpack_object *data = cmd->data;
+/* One pass over a post body: v[i] is the first value of known[i] (or
+ * NULL); any other key is an "unknown field" error. */
+static void post_fields(const msgpack_object *data, const char *const *known, size_t n, const msgpack_object **v,
+                        sms_decision_t *d) {
     for (uint32_t k = 0; k < data->via.map.size; k++) {
         const char *key;
         size_t klen;
         if (!sms_mp_str(&data->via.map.ptr[k].key, &key, &klen)) continue;
         size_t j = 0;
-        while (j < 3 && !key_is(key, klen, known[j])) j++;
-        if (j == 3) sms_decision_error(d, key, klen, "unknown field");
+        while (j < n && !key_is(key, klen, known[j])) j++;
+        if (j == n) sms_decision_error(d, key, klen, "unknown field");
         else if (v[j] == NULL) v[j] = &data->via.map.ptr[k].val;
     }
+}
+
+int classes_body_post(const sms_command_t *cmd, void *args, sms_decision_t *d) {
+    if (lecturer_v1(cmd, d) != 0) return -1;
+    classes_post_args_t *a = args;
+    static const char *const known[] = {"title", "body", "pinned"};
+    const msgpack_object *v[3] = {NULL, NULL, NULL};
+    post_fields(cmd->data, known, 3, v, d);
     text_field(v[0], "title", CLASSES_POST_TITLE_MAX, &a->title, d);
     text_field(v[1], "body", CLASSES_POST_BODY_MAX, &a->body, d);
     if (v[2] && v[2]->type != MSGPACK_OBJECT_BOOLEAN) sms_decision_error(d, "pinned", 6, "must be true or false");
@@ -341,16 +347,7 @@ int classes_body_post_update(const sms_command_t *cmd, void *args, sms_decision_
     classes_post_update_args_t *a = args;
     static const char *const known[] = {"title", "body", "pinned", "post_id"};
     const msgpack_object *v[4] = {NULL, NULL, NULL, NULL};
-    const msgpack_object *data = cmd->data;
-    for (uint32_t k = 0; k < data->via.map.size; k++) {
-        const char *key;
-        size_t klen;
-        if (!sms_mp_str(&data->via.map.ptr[k].key, &key, &klen)) continue;
-        size_t j = 0;
-        while (j < 4 && !key_is(key, klen, known[j])) j++;
-        if (j == 4) sms_decision_error(d, key, klen, "unknown field");
-        else if (v[j] == NULL) v[j] = &data->via.map.ptr[k].val;
-    }
+    post_fields(cmd->data, known, 4, v, d);
     if (!sms_mp_str(v[3], &a->post_id.ptr, &a->post_id.len) ||
         !sms_id_name_valid(a->post_id.ptr, a->post_id.len, SMS_ID_NAME_MAX))
         sms_decision_error(d, "post_id", 7, "must be a post id");
