@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "event_check.h"
 #include "msgpack_util.h"
 
 static void pack_s(msgpack_packer *pk, sms_str_t s) { sms_mp_pack_strn(pk, s.ptr, s.len); }
@@ -71,7 +72,7 @@ void sms_event_close(sms_event_t *ev) {
 }
 
 void sms_command_pack_head(msgpack_packer *pk, const sms_command_head_t *h) {
-    msgpack_pack_map(pk, 9 + (h->has_if_match ? 1 : 0) + (h->traceparent.len ? 1 : 0));
+    msgpack_pack_map(pk, 9 + (h->has_if_match ? 1 : 0) + (h->traceparent.len ? 1 : 0) + (h->deadline ? 1 : 0));
     sms_mp_pack_str(pk, "id");       pack_s(pk, h->id);
     sms_mp_pack_str(pk, "type");     pack_s(pk, h->type);
     sms_mp_pack_str(pk, "v");        msgpack_pack_int64(pk, h->v);
@@ -92,6 +93,24 @@ void sms_command_pack_tail(msgpack_packer *pk, const sms_command_head_t *h) {
         sms_mp_pack_str(pk, "traceparent");
         pack_s(pk, h->traceparent);
     }
+    if (h->deadline) {
+        sms_mp_pack_str(pk, "deadline");
+        msgpack_pack_int64(pk, h->deadline);
+    }
+}
+
+/* An optional epoch-ms time (TimeMs in asyncapi.yaml): absent or nil is 0. */
+static bool get_opt_time(const msgpack_object *map, const char *key, int64_t *out) {
+    const msgpack_object *o = sms_mp_map_get(map, key);
+    *out = 0;
+    if (o == NULL || o->type == MSGPACK_OBJECT_NIL) return true;
+    return sms_mp_i64(o, out) && *out >= 0 && *out <= SMS_EVENT_TIME_MAX;
+}
+
+bool sms_command_expired(int64_t deadline, int64_t now_ms, int64_t margin_ms) {
+    if (deadline <= 0 || margin_ms < 0) return false;
+    /* deadline and margin are bounded (TimeMs, an int setting): no overflow */
+    return now_ms > deadline + margin_ms;
 }
 
 int sms_command_decode(const void *buf, size_t len, sms_command_t *out) {
@@ -105,7 +124,7 @@ int sms_command_decode(const void *buf, size_t len, sms_command_t *out) {
         !get_str(m, "actor", &out->actor) || !get_str(m, "role", &out->role) ||
         !get_str(m, "key", &out->key) || !get_str(m, "reply_to", &out->reply_to) ||
         !get_map(m, "data", &out->data) || !get_opt_str(m, "traceparent", &out->traceparent) ||
-        (out->has_if_match && !sms_mp_i64(im, &out->if_match))) {
+        (out->has_if_match && !sms_mp_i64(im, &out->if_match)) || !get_opt_time(m, "deadline", &out->deadline)) {
         msgpack_unpacked_destroy(&out->unpacked);
         memset(out, 0, sizeof *out);
         return SMS_EFIELD;

@@ -2,7 +2,7 @@
  * reply on the bus (the public contract in schemas/asyncapi.yaml).
  *
  * Event:   {id, type, v, time, actor, key, cause, data}      (this key order)
- * Command: {id, type, v, time, actor, role, key, reply_to, data [, if_match] [, traceparent]}
+ * Command: {id, type, v, time, actor, role, key, reply_to, data [, if_match] [, traceparent] [, deadline]}
  * Reply:   {id, status, body [, location]}
  *
  * Encoding: the *_pack_head functions write the map header and every key
@@ -56,6 +56,7 @@ typedef struct sms_command_s {
     int64_t time;
     bool has_if_match;
     int64_t if_match;
+    int64_t deadline; /* epoch ms after which the sender no longer waits for the reply; 0 if absent */
     const msgpack_object *data;  /* a map (may be empty) */
     msgpack_unpacked unpacked;
 } sms_command_t;
@@ -66,14 +67,22 @@ typedef struct sms_command_head_s {
     int64_t time;
     bool has_if_match;
     int64_t if_match;
+    int64_t deadline; /* 0: omitted */
 } sms_command_head_t;
 
-/* Packs everything but data's value; if_match/traceparent follow data, so
- * the caller packs data and then calls sms_command_pack_tail. */
+/* Packs everything but data's value; if_match/traceparent/deadline follow
+ * data, so the caller packs data and then calls sms_command_pack_tail. */
 void sms_command_pack_head(msgpack_packer *pk, const sms_command_head_t *h);
 void sms_command_pack_tail(msgpack_packer *pk, const sms_command_head_t *h);
 int sms_command_decode(const void *buf, size_t len, sms_command_t *out);
 void sms_command_close(sms_command_t *cmd);
+/* Whether a command with this deadline (epoch ms, 0: none) is past it by
+ * more than margin_ms at now_ms (the receiver's clock): its sender has
+ * stopped waiting and answered the client "outcome unknown". The margin
+ * absorbs clock skew between sender and receiver, so a receiver whose clock
+ * runs up to margin_ms ahead still never drops a command whose sender
+ * waits. margin_ms < 0: nothing ever expires. Pure. */
+bool sms_command_expired(int64_t deadline, int64_t now_ms, int64_t margin_ms);
 /* For a command sms_command_decode refused (e.g. data nested deeper than
  * msgpack-c unpacks): finds its id and reply_to by reading the top-level
  * map's leading scalar entries only (the envelope puts both before data),
