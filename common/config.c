@@ -33,6 +33,9 @@ static const opt_t options[] = {
     STR(jwt_secret, "SMS_JWT_SECRET", NULL),
     STR(gateway_id, "SMS_GATEWAY_ID", NULL),
     INT(reply_timeout_ms, "SMS_REPLY_TIMEOUT_MS", "5000", 10, 600000),
+    INT(gateway_max_inflight, "SMS_GATEWAY_MAX_INFLIGHT", "1024", 1, 1000000),
+    INT(gateway_max_wait_ms, "SMS_GATEWAY_MAX_WAIT_MS", "0", 0, 600000), /* 0: see sms_config_load */
+    INT(command_deadline_margin_ms, "SMS_COMMAND_DEADLINE_MARGIN_MS", "1000", -1, 3600000),
     INT(body_limit, "SMS_BODY_LIMIT", "1048576", 1, 1 << 30),
     INT(header_limit, "SMS_HEADER_LIMIT", "16384", 256, 1 << 20),
     INT(header_timeout_ms, "SMS_HEADER_TIMEOUT_MS", "10000", 10, 600000),
@@ -150,6 +153,9 @@ int sms_config_load(sms_config_t *cfg, char *err, size_t errlen) {
         snprintf(cfg->gateway_id, sizeof cfg->gateway_id, "gw-%s-%d", host, cfg->http_port);
     }
     derive_upload_secret(cfg);
+    /* A command admitted while the oldest has waited half the reply timeout
+     * has the other half left: past that, admitting more mostly makes 504s. */
+    if (cfg->gateway_max_wait_ms == 0) cfg->gateway_max_wait_ms = cfg->reply_timeout_ms / 2;
     if (parse_access_log(cfg, err, errlen) != 0) return -1;
     sms_log_output_t out = {.file = cfg->log_file, .max_bytes = cfg->log_max_bytes, .keep = cfg->log_keep,
                             .request_sample = cfg->access_log_sample};

@@ -18,6 +18,14 @@ typedef struct sms_config_s {
     char jwt_secret[256];      /* SMS_JWT_SECRET (empty = unset) */
     char gateway_id[128];      /* SMS_GATEWAY_ID (default gw-<hostname>-<port>) */
     int reply_timeout_ms;      /* SMS_REPLY_TIMEOUT_MS */
+    /* Gateway admission (bus.c): a command topic refuses writes with 503
+     * overloaded at this many in flight, or once its oldest has waited this
+     * long (0 in the environment: half of SMS_REPLY_TIMEOUT_MS). */
+    int gateway_max_inflight;  /* SMS_GATEWAY_MAX_INFLIGHT, per command topic */
+    int gateway_max_wait_ms;   /* SMS_GATEWAY_MAX_WAIT_MS */
+    /* Services drop a command this long past its envelope deadline (clock
+     * skew allowance; -1: never drop). */
+    int command_deadline_margin_ms; /* SMS_COMMAND_DEADLINE_MARGIN_MS */
     int body_limit;            /* SMS_BODY_LIMIT bytes */
     int header_limit;          /* SMS_HEADER_LIMIT bytes */
     int header_timeout_ms;     /* SMS_HEADER_TIMEOUT_MS: whole request head must arrive within */

@@ -2,14 +2,20 @@
  *
  * A command whose client sent an Idempotency-Key is first bound to that key
  * in Redis (the request's fingerprint), then produced. Waiting requests live
- * in a FIFO (deadlines are in send order, so only the head can expire) and
- * in a map by command id. Each produced entry has two owners: the table
- * (until answered) and the producer's delivery report (so a failed send can
- * still find it); it is freed when both let go.
+ * in their command topic's FIFO (a lane: deadlines are in send order, so
+ * only a head can expire) and in a map by command id. Each produced entry
+ * has two owners: the table (until answered) and the producer's delivery
+ * report (so a failed send can still find it); it is freed when both let go.
+ *
+ * Admission: a lane refuses a write at once, 503 overloaded, before anything
+ * is bound or produced, while it holds SMS_GATEWAY_MAX_INFLIGHT commands or
+ * its oldest has waited over SMS_GATEWAY_MAX_WAIT_MS (the service is behind:
+ * what is admitted now would only wait into a 504).
  *
  * What a failure answers follows what may have happened: 503 only when the
- * command was certainly not produced (Redis or Kafka refused it before, or
- * librdkafka reports it NOT_PERSISTED), 504 once it may have been. */
+ * command was certainly not produced (refused at admission, Redis or Kafka
+ * refused it before, or librdkafka reports it NOT_PERSISTED), 504 once it
+ * may have been. */
 #include "bus.h"
 
 #include <openssl/sha.h>
@@ -34,13 +40,16 @@
 /* An escaped sub (3 bytes per byte at most), ':', the key, NUL. */
 #define CMD_ID_MAX (3 * 128 + 1 + GW_IDEMPOTENCY_KEY_MAX + 1)
 
+struct lane_s;
+
 typedef struct pending_s {
-    struct pending_s *prev, *next;   /* FIFO by deadline */
+    struct pending_s *prev, *next;   /* its lane's FIFO, by deadline */
     struct pending_s *same_id_next;  /* other requests waiting on the same command id */
     gw_bus_t *bus;
+    struct lane_s *lane;             /* its command topic; admitted there until answered */
     gw_request_t *req;               /* NULL once answered */
     char *cmd_id;
-    uint64_t deadline_ms;
+    uint64_t sent_ms, deadline_ms;   /* monotonic: produced, and answered 504 if no reply by then */
     int refs;
     /* A client key's binding (keyed): the request's fingerprint, and
      * whether this request created the binding. Generated keys are not bound. */
@@ -49,10 +58,22 @@ typedef struct pending_s {
     bool bound_here;
     /* Until produced (while the binding is being made): what to send. */
     msgpack_sbuffer cmd;
-    char topic[128];
     char *kafka_key;
     char traceparent[56];
 } pending_t;
+
+/* One command topic (sms.commands.<service>): what admission counts and the
+ * FIFO the deadlines run down. Made on the topic's first command, freed with
+ * the bus: there is one per service. */
+typedef struct lane_s {
+    struct lane_s *next;        /* every lane, for the timer and close */
+    char topic[128];
+    pending_t fifo;             /* sentinel: produced, waiting for a reply, in send order */
+    size_t admitted;            /* binding or waiting: answered requests have left */
+    /* 503 overloaded since the last stats line: at the in-flight limit, and
+     * behind (the oldest waited too long). */
+    uint64_t refused_full, refused_behind;
+} lane_t;
 
 struct gw_bus_s {
     uv_loop_t *loop;
@@ -69,7 +90,10 @@ struct gw_bus_s {
     atomic_bool kafka_ok;
     atomic_int probe_failures; /* consecutive failed probes */
     sms_strmap_t by_id;       /* cmd id -> first pending_t */
-    pending_t fifo;           /* sentinel */
+    sms_strmap_t lanes_by_service; /* service -> lane_t (owned: the lanes list) */
+    lane_t *lanes;
+    uint64_t refused_total;   /* 503 overloaded since start (gw_bus_refused) */
+    uint64_t last_stats_ms;
     size_t inflight;          /* produced, waiting for a reply */
     size_t binding;           /* waiting for Redis before producing */
     int closing_handles;
@@ -86,7 +110,8 @@ static void pending_release(pending_t *p) {
     sms_free(p);
 }
 
-/* Takes p out of the table (FIFO and map); p->req is left to the caller. */
+/* Takes p out of the table (FIFO and map) and out of its lane's count;
+ * p->req is left to the caller. */
 static void pending_remove(gw_bus_t *bus, pending_t *p) {
     p->prev->next = p->next;
     p->next->prev = p->prev;
@@ -102,6 +127,7 @@ static void pending_remove(gw_bus_t *bus, pending_t *p) {
     }
     p->same_id_next = NULL;
     bus->inflight--;
+    p->lane->admitted--;
 }
 
 /* Problem details for the outcomes of a command (the body also carries its
@@ -231,6 +257,24 @@ static void on_producer_readable(uv_poll_t *h, int status, int events) {
     drain_deliveries(bus);
 }
 
+/* Every 10 s with refusals in it: how many each lane refused, and why. */
+#define STATS_PERIOD_MS 10000
+
+static void log_admission_stats(gw_bus_t *bus, uint64_t now) {
+    if (now - bus->last_stats_ms < STATS_PERIOD_MS) return;
+    bus->last_stats_ms = now;
+    for (lane_t *l = bus->lanes; l; l = l->next) {
+        if (l->refused_full + l->refused_behind == 0) continue;
+        sms_log(SMS_LOG_WARN, "overload_refused",
+                "%s: %llu writes answered 503 overloaded in %d s (%llu at %d in flight, %llu with the oldest "
+                "waiting over %d ms); %zu admitted now",
+                l->topic, (unsigned long long)(l->refused_full + l->refused_behind), STATS_PERIOD_MS / 1000,
+                (unsigned long long)l->refused_full, bus->cfg->gateway_max_inflight,
+                (unsigned long long)l->refused_behind, bus->cfg->gateway_max_wait_ms, l->admitted);
+        l->refused_full = l->refused_behind = 0;
+    }
+}
+
 static void on_timer(uv_timer_t *t) {
     gw_bus_t *bus = t->data;
     /* The io-event fds only fire on empty -> non-empty; poll anyway in case a wakeup was missed. */
@@ -238,10 +282,12 @@ static void on_timer(uv_timer_t *t) {
     drain_replies(bus);
     uint64_t now = sms_mono_ms();
     char detail[320];
-    while (bus->fifo.next != &bus->fifo && bus->fifo.next->deadline_ms <= now) {
-        snprintf(detail, sizeof detail, "no reply within %d ms; " DETAIL_UNKNOWN, bus->cfg->reply_timeout_ms);
-        answer_problem(bus, bus->fifo.next, 504, "timeout", detail);
-    }
+    for (lane_t *l = bus->lanes; l; l = l->next)
+        while (l->fifo.next != &l->fifo && l->fifo.next->deadline_ms <= now) {
+            snprintf(detail, sizeof detail, "no reply within %d ms; " DETAIL_UNKNOWN, bus->cfg->reply_timeout_ms);
+            answer_problem(bus, l->fifo.next, 504, "timeout", detail);
+        }
+    log_admission_stats(bus, now);
 }
 
 /* ---- Kafka reachability probe (metadata is blocking: thread pool) ---- */
@@ -284,8 +330,9 @@ int gw_bus_new(uv_loop_t *loop, const sms_config_t *cfg, sms_redis_t *redis, gw_
     bus->loop = loop;
     bus->cfg = cfg;
     bus->redis = redis;
-    bus->fifo.prev = bus->fifo.next = &bus->fifo;
     sms_strmap_init(&bus->by_id);
+    sms_strmap_init(&bus->lanes_by_service);
+    bus->last_stats_ms = sms_mono_ms();
     snprintf(bus->reply_topic, sizeof bus->reply_topic, "sms.replies.%s", cfg->gateway_id);
 
     /* Replies matter only while their request waits: an hour is plenty. */
@@ -337,6 +384,7 @@ error:
     if (bus->replies) sms_consumer_free(bus->replies);
     if (bus->producer) sms_producer_free(bus->producer);
     sms_strmap_close(&bus->by_id);
+    sms_strmap_close(&bus->lanes_by_service);
     sms_free(bus);
     return -1;
 }
@@ -395,11 +443,13 @@ static void fingerprint(const gw_request_t *req, const msgpack_sbuffer *data, ch
     for (int i = 0; i < FINGERPRINT_HEX / 2; i++) snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
 
-/* Before the command is produced: answers p's request, frees p. */
+/* Before the command is produced: answers p's request (which leaves its
+ * lane), frees p. */
 static void answer_unsent(pending_t *p, int status, const char *code, const char *detail,
                           const sms_problem_error_t *errs, size_t n_errs) {
     gw_request_t *req = p->req;
     p->req = NULL;
+    p->lane->admitted--;
     gw_respond_problem_h(req, status, code, detail, errs, n_errs, status == 503 ? "Retry-After: 1\r\n" : NULL);
     pending_release(p);
 }
@@ -413,11 +463,15 @@ static void produce(gw_bus_t *bus, pending_t *p) {
     }
     /* Refs: the table, and the delivery report (taken only if sent). */
     p->refs = 2;
-    p->deadline_ms = sms_mono_ms() + (uint64_t)bus->cfg->reply_timeout_ms;
+    /* Not before the envelope's deadline (taken when the request was
+     * admitted, a binding round trip ago): a service that drops a command
+     * past that deadline drops only what this gateway answered already. */
+    p->sent_ms = sms_mono_ms();
+    p->deadline_ms = p->sent_ms + (uint64_t)bus->cfg->reply_timeout_ms;
     /* The Kafka key picks the partition, hence the one consumer that decides
      * the command: the caller's by default, the aggregate's when its state is
      * shared by many callers (a class's chat sequence). */
-    int rc = sms_producer_send(bus->producer, p->topic, SMS_STR(p->kafka_key), p->cmd.data, p->cmd.size,
+    int rc = sms_producer_send(bus->producer, p->lane->topic, SMS_STR(p->kafka_key), p->cmd.data, p->cmd.size,
                                SMS_STR(p->traceparent), p);
     msgpack_sbuffer_destroy(&p->cmd);
     msgpack_sbuffer_init(&p->cmd);
@@ -430,10 +484,11 @@ static void produce(gw_bus_t *bus, pending_t *p) {
                       NULL, 0);
         return;
     }
-    p->prev = bus->fifo.prev;
-    p->next = &bus->fifo;
-    bus->fifo.prev->next = p;
-    bus->fifo.prev = p;
+    pending_t *fifo = &p->lane->fifo;
+    p->prev = fifo->prev;
+    p->next = fifo;
+    fifo->prev->next = p;
+    fifo->prev = p;
     size_t n = strlen(p->cmd_id);
     pending_t *head = sms_strmap_get(&bus->by_id, p->cmd_id, n);
     if (head) { /* the same command is already waiting: queue behind it */
@@ -518,21 +573,23 @@ static bool send_checks(gw_request_t *req, const char *user, const cJSON *body, 
     return true;
 }
 
-/* A new pending command for req (one ref: the caller's), its id derived
- * from the caller and the key, keyed on Kafka by kafka_key (NULL: user). */
-static pending_t *pending_new(gw_bus_t *bus, gw_request_t *req, const char *service, const char *user,
-                              const char *idem, int has_key, const char *kafka_key) {
+/* A new pending command for req (one ref: the caller's), admitted to lane,
+ * its id derived from the caller and the key, keyed on Kafka by kafka_key
+ * (NULL: user). */
+static pending_t *pending_new(gw_bus_t *bus, gw_request_t *req, lane_t *lane, const char *user, const char *idem,
+                              int has_key, const char *kafka_key) {
     const char *trace = gw_req_header(req, "traceparent");
     pending_t *p = sms_calloc(1, sizeof *p);
     char cmd_id[CMD_ID_MAX];
     derive_cmd_id(user, idem, cmd_id);
     p->bus = bus;
+    p->lane = lane;
+    lane->admitted++;
     p->req = req;
     p->cmd_id = sms_strdup(cmd_id);
     p->refs = 1;
     p->keyed = has_key;
     p->kafka_key = sms_strdup(kafka_key ? kafka_key : user);
-    snprintf(p->topic, sizeof p->topic, "sms.commands.%s", service);
     if (trace && valid_traceparent(trace)) memcpy(p->traceparent, trace, 56);
     return p;
 }
@@ -551,6 +608,10 @@ static void pack_command(gw_bus_t *bus, pending_t *p, sms_command_head_t *h, con
     h->key = SMS_STR(key);
     h->reply_to = SMS_STR(bus->reply_topic);
     h->traceparent = SMS_STR(p->traceparent);
+    /* When this gateway stops waiting (on the wall clock, which the service
+     * shares up to SMS_COMMAND_DEADLINE_MARGIN_MS): a service that takes the
+     * command later drops it undecided (batch.c). */
+    h->deadline = h->time + bus->cfg->reply_timeout_ms;
 
     /* data first, on its own, for the fingerprint; then the envelope around it. */
     msgpack_sbuffer data;
@@ -583,6 +644,52 @@ static void bind_key(gw_bus_t *bus, pending_t *p) {
     bus->binding++;
 }
 
+/* ---- admission ---- */
+
+/* service's lane, made on its first command. */
+static lane_t *lane_of(gw_bus_t *bus, const char *service) {
+    size_t n = strlen(service);
+    lane_t *l = sms_strmap_get(&bus->lanes_by_service, service, n);
+    if (l) return l;
+    l = sms_calloc(1, sizeof *l);
+    snprintf(l->topic, sizeof l->topic, "sms.commands.%s", service);
+    l->fifo.prev = l->fifo.next = &l->fifo;
+    l->next = bus->lanes;
+    bus->lanes = l;
+    sms_strmap_put(&bus->lanes_by_service, service, n, l);
+    return l;
+}
+
+/* Whether lane takes one more command now; if not, req is answered 503
+ * overloaded with Retry-After and nothing else happens (no binding, no
+ * produce), so a retry under the same key is a first attempt. O(1): a count
+ * and the head of the FIFO. */
+static bool admit(gw_bus_t *bus, lane_t *lane, gw_request_t *req) {
+    const sms_config_t *cfg = bus->cfg;
+    uint64_t waited = lane->fifo.next != &lane->fifo ? sms_mono_ms() - lane->fifo.next->sent_ms : 0;
+    bool full = lane->admitted >= (size_t)cfg->gateway_max_inflight;
+    bool behind = waited > (uint64_t)cfg->gateway_max_wait_ms;
+    if (!full && !behind) return true;
+    /* Behind: about as long as the oldest has waited, the time the service
+     * seems to need to catch up; full: a batch or two. */
+    uint64_t retry_s = behind ? (waited + 999) / 1000 : 1;
+    char detail[400], header[40];
+    if (full)
+        snprintf(detail, sizeof detail, "%zu commands for %s are in flight (the limit); ", lane->admitted, lane->topic);
+    else
+        snprintf(detail, sizeof detail, "%s is behind: its oldest command has waited %llu ms for a reply; ", lane->topic, (unsigned long long)waited);
+    size_t n = strlen(detail);
+    snprintf(detail + n, sizeof detail - n,
+             "nothing was done; retry after %llu s (the same request, with the same Idempotency-Key, is safe)",
+             (unsigned long long)retry_s);
+    snprintf(header, sizeof header, "Retry-After: %llu\r\n", (unsigned long long)retry_s);
+    if (full) lane->refused_full++;
+    else lane->refused_behind++;
+    bus->refused_total++;
+    gw_respond_problem_h(req, 503, "overloaded", detail, NULL, 0, header);
+    return false;
+}
+
 void gw_bus_send_from(gw_bus_t *bus, gw_request_t *req, const char *service, const char *type, const char *key,
                       const cJSON *body, const gw_bus_from_t *from) {
     const char *user = from->actor ? from->actor : gw_req_user(req);
@@ -602,7 +709,9 @@ void gw_bus_send_from(gw_bus_t *bus, gw_request_t *req, const char *service, con
                              "Retry-After: 1\r\n");
         return;
     }
-    pending_t *p = pending_new(bus, req, service, user, idem, has_key, from->kafka_key);
+    lane_t *lane = lane_of(bus, service);
+    if (!admit(bus, lane, req)) return;
+    pending_t *p = pending_new(bus, req, lane, user, idem, has_key, from->kafka_key);
     pack_command(bus, p, &h, type, key, user, role, body);
     /* A generated key is new by construction: nothing to bind. */
     if (!has_key) produce(bus, p);
@@ -611,6 +720,7 @@ void gw_bus_send_from(gw_bus_t *bus, gw_request_t *req, const char *service, con
 
 bool gw_bus_kafka_ok(const gw_bus_t *bus) { return atomic_load(&((gw_bus_t *)bus)->kafka_ok); }
 size_t gw_bus_inflight(const gw_bus_t *bus) { return bus->inflight + bus->binding; }
+uint64_t gw_bus_refused(const gw_bus_t *bus) { return bus->refused_total; }
 
 /* ---- closing ---- */
 
@@ -621,6 +731,12 @@ static void finish_close(gw_bus_t *bus) {
     sms_producer_free(bus->producer);
     sms_consumer_free(bus->replies);
     sms_strmap_close(&bus->by_id);
+    sms_strmap_close(&bus->lanes_by_service);
+    while (bus->lanes) {
+        lane_t *l = bus->lanes;
+        bus->lanes = l->next;
+        sms_free(l);
+    }
     void (*done)(void *) = bus->done;
     void *data = bus->done_data;
     sms_free(bus);
@@ -638,8 +754,9 @@ void gw_bus_close(gw_bus_t *bus, void (*done)(void *), void *data) {
     bus->done_data = data;
     bus->closing = true;
     /* Produced already: the outcome is unknown, not "nothing was done". */
-    while (bus->fifo.next != &bus->fifo)
-        answer_problem(bus, bus->fifo.next, 504, "timeout", "the gateway is shutting down; " DETAIL_UNKNOWN);
+    for (lane_t *l = bus->lanes; l; l = l->next)
+        while (l->fifo.next != &l->fifo)
+            answer_problem(bus, l->fifo.next, 504, "timeout", "the gateway is shutting down; " DETAIL_UNKNOWN);
     bus->closing_handles = 4;
     uv_close((uv_handle_t *)&bus->producer_poll, on_handle_closed);
     uv_close((uv_handle_t *)&bus->replies_poll, on_handle_closed);

@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "config.h"
@@ -36,11 +37,17 @@ int gw_bus_new(uv_loop_t *loop, const sms_config_t *cfg, sms_redis_t *redis, gw_
  * answer carries it (gw_req_set_command_key). A client key is first bound
  * to a fingerprint of method, path and body: the same key with another
  * request is answered 422 idempotency_key_reused and nothing is sent.
+ * Admission comes first, per command topic: with SMS_GATEWAY_MAX_INFLIGHT
+ * commands admitted there (binding or waiting), or its oldest waiting over
+ * SMS_GATEWAY_MAX_WAIT_MS, req is answered 503 overloaded + Retry-After at
+ * once and nothing is bound or sent.
  * Answers: the service's reply as it is; 503 only when the command was
- * certainly not produced (Redis or Kafka unreachable, local queue full,
- * delivery NOT_PERSISTED, shutting down before sending); 504 when it may
- * have been (no reply in time, delivery POSSIBLY_PERSISTED, shutting down
- * after sending). A 4xx reply or a certain non-send releases the binding. */
+ * certainly not produced (refused at admission, Redis or Kafka unreachable,
+ * local queue full, delivery NOT_PERSISTED, shutting down before sending);
+ * 504 when it may have been (no reply in time, delivery POSSIBLY_PERSISTED,
+ * shutting down after sending). A 4xx reply or a certain non-send releases
+ * the binding. The command carries a deadline (epoch ms) after which this
+ * gateway no longer waits; services drop it undecided past that. */
 void gw_bus_send(gw_bus_t *bus, gw_request_t *req, const char *service, const char *type, const char *key,
                  const cJSON *body);
 
@@ -63,6 +70,8 @@ void gw_bus_send_from(gw_bus_t *bus, gw_request_t *req, const char *service, con
 bool gw_bus_kafka_ok(const gw_bus_t *bus);
 /* Requests waiting for a reply or for their binding. */
 size_t gw_bus_inflight(const gw_bus_t *bus);
+/* Writes answered 503 overloaded by admission since the bus started. */
+uint64_t gw_bus_refused(const gw_bus_t *bus);
 
 /* Answers every waiting request 504 (its command was produced, its outcome
  * is unknown), closes handles and clients, then calls done(data) and frees
