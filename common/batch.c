@@ -2,7 +2,8 @@
  * the pipeline of worker.h, one named function per phase:
  *
  *   batch_decode   commands and source events out of their messages
- *   batch_prepare  dedupe by command id, the fan-out's catch-up, prefetch
+ *   batch_prepare  dedupe by command id, drop what is past its deadline,
+ *                  the fan-out's catch-up, prefetch
  *   batch_decide   decide each in order and produce its events
  *   batch_await    wait for the delivery reports (a fan-out applied as they come)
  *   batch_apply    apply what is durable; what is not is answered 503/504
@@ -65,6 +66,7 @@ typedef struct batch_s {
     void *state;                /* the decider's state */
     sms_command_batch_t *table; /* ops.commands' batch */
     size_t appended;            /* Redis commands whose replies batch_apply reads */
+    size_t n_shed;              /* commands dropped past their deadline (batch_shed_expired) */
     uint64_t t0;                /* when the current phase began (µs) */
     uint64_t phase_start[SMS_PHASE_COUNT]; /* w->phase_us when the batch began */
 } batch_t;
@@ -396,10 +398,49 @@ static int batch_state_begin(batch_t *b) {
     return b->table ? 0 : -1;
 }
 
+/* Drops each command that is not done (no replay_summary: a done one is
+ * still answered from its record) and is past its deadline
+ * (sms_command_expired, with SMS_COMMAND_DEADLINE_MARGIN_MS for clock skew).
+ * Its gateway answered 504 (outcome unknown) and stopped listening:
+ * deciding it would spend the batch on an answer nobody reads while the
+ * commands behind it expire in turn. So nothing is produced or recorded,
+ * and the client's keyed retry, the way forward after a 504, is decided
+ * later, exactly once. No reply either: that retry may be waiting at the
+ * gateway under the same id, and this one's answer would be taken for its.
+ * The item is left as if undecodable and never answered; its offset is
+ * stored with the batch. */
+static void batch_shed_expired(batch_t *b) {
+    int64_t now = sms_now_ms();
+    for (size_t i = 0; i < b->n; i++) {
+        item_t *it = &b->items[i];
+        if (!it->decoded || it->replay_summary ||
+            !sms_command_expired(it->cmd.deadline, now, b->w->cfg->command_deadline_margin_ms))
+            continue;
+        sms_command_close(&it->cmd);
+        it->decoded = false;
+        b->n_shed++;
+    }
+}
+
+/* Counts the batch's shed commands once it goes ahead (a batch fetched again
+ * would count them twice); one log line a second at most. */
+static void note_shed(batch_t *b) {
+    worker_t *w = b->w;
+    if (b->n_shed == 0) return;
+    w->shed += b->n_shed;
+    uint64_t now = sms_mono_ms();
+    if (w->shed_logged_ms && now - w->shed_logged_ms < 1000) return;
+    w->shed_logged_ms = now;
+    sms_log(SMS_LOG_WARN, "commands_shed",
+            "%zu commands of this batch were past their gateway's deadline and dropped undecided (%llu since start)",
+            b->n_shed, (unsigned long long)w->shed);
+}
+
 static int batch_prepare(batch_t *b) {
     worker_t *w = b->w;
     bool built_before = false;
     if (dedupe(w, b->items, b->n, &built_before) != 0) return -1;
+    batch_shed_expired(b);
     /* Who hears of a source event depends on facts learned from other topics
      * (a roster): everything acknowledged before it was written is in them. */
     if (b->n_sources && sms_view_tail_catch_up_to_end(w, false, true) != 0) return -1;
@@ -414,6 +455,7 @@ static int batch_prepare(batch_t *b) {
         w->need_catchup = true;
         return -1;
     }
+    note_shed(b);
     phase_end(b, SMS_PHASE_PREP);
     return 0;
 }

@@ -195,10 +195,11 @@ static void stats_note(worker_t *w, loop_t *l, size_t n, uint64_t started) {
     sms_batch_phases_format(phases, sizeof phases, w->phase_us, (double)l->n_batches);
     memset(w->phase_us, 0, sizeof w->phase_us);
     sms_log(SMS_LOG_INFO, "stats",
-            "%llu commands in %llu batches (%.1f per batch), %.2f ms per batch (%s); %llu events quarantined",
+            "%llu commands in %llu batches (%.1f per batch), %.2f ms per batch (%s); %llu events quarantined; "
+            "%llu commands shed past their deadline",
             (unsigned long long)l->n_commands, (unsigned long long)l->n_batches,
             (double)l->n_commands / (double)l->n_batches, (double)l->busy_us / 1000.0 / (double)l->n_batches,
-            phases, (unsigned long long)w->quarantined);
+            phases, (unsigned long long)w->quarantined, (unsigned long long)w->shed);
     l->last_stats = sms_mono_ms();
     l->n_batches = l->n_commands = l->busy_us = 0;
 }

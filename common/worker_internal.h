@@ -62,6 +62,8 @@ typedef struct worker_s {
     /* Where batch time goes, summed since the last stats line (µs). */
     uint64_t phase_us[SMS_PHASE_COUNT];
     uint64_t quarantined; /* events this process quarantined (the stats line; a metric later) */
+    uint64_t shed;        /* commands dropped past their deadline (batch.c; the stats line) */
+    uint64_t shed_logged_ms; /* when the last commands_shed line was written (monotonic) */
     /* Set by sms_view_tail_read_replies: a reply was an error of the command
      * itself (a script error), not of Redis's state: the tailer then applies
      * the batch one event at a time to find and quarantine the event. */
