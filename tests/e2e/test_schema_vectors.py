@@ -36,10 +36,10 @@ CLASS_TYPES = {"id": str, "code": str, "name": str, "description": str, "term": 
                "status": str, "lecturer_id": str, "created_at": int, "updated_at": int,
                "version": int}
 COMMAND_KEYS = ["id", "type", "v", "time", "actor", "role", "key", "reply_to", "data"]
-COMMAND_OPTIONAL_KEYS = ["if_match", "traceparent"]
+COMMAND_OPTIONAL_KEYS = ["if_match", "traceparent", "deadline"]
 COMMAND_TYPES = {"id": str, "type": str, "v": int, "time": int, "actor": str, "role": str,
                  "key": str, "reply_to": str, "data": dict, "if_match": int,
-                 "traceparent": str}
+                 "traceparent": str, "deadline": int}
 REPLY_KEYS = ["id", "status", "body"]
 REPLY_TYPES = {"id": str, "status": int, "body": dict, "location": str}
 
