@@ -191,13 +191,13 @@ def test_command_past_its_deadline_not_applied_and_its_retry_applied_once(small_
     after = _create(lec, uniq("SA"), f"sh-{run}-after")
     assert after.status_code == 201, after.text
 
+    assert code not in _codes(lec), "a command past its deadline was applied"
+    assert code not in _created_codes(kafka_brokers, lec.sub)
+    assert '"commands_shed"' in _log_lines_since("classes", log_from)
     cmds = [c["value"] for c in read_events(kafka_brokers, [lec.sub], topic=COMMANDS_TOPIC)
             if c["value"]["id"] == f"{lec.sub}:{key}"]
     assert len(cmds) == 1, "the stalled write was produced once"
     assert cmds[0]["deadline"] == cmds[0]["time"] + REPLY_TIMEOUT_MS, cmds[0]
-    assert code not in _codes(lec), "a command past its deadline was applied"
-    assert code not in _created_codes(kafka_brokers, lec.sub)
-    assert '"commands_shed"' in _log_lines_since("classes", log_from)
 
     _exactly_once(lec, code, key)
     assert _created_codes(kafka_brokers, lec.sub).count(code) == 1
