@@ -660,26 +660,18 @@ static lane_t *lane_of(gw_bus_t *bus, const char *service) {
     return l;
 }
 
-/* Whether lane takes one more command now; if not, req is answered 503
- * overloaded with Retry-After and nothing else happens (no binding, no
- * produce), so a retry under the same key is a first attempt. O(1): a count
- * and the head of the FIFO. */
-static bool admit(gw_bus_t *bus, lane_t *lane, gw_request_t *req) {
-    const sms_config_t *cfg = bus->cfg;
-    uint64_t waited = lane->fifo.next != &lane->fifo ? sms_mono_ms() - lane->fifo.next->sent_ms : 0;
-    bool full = lane->admitted >= (size_t)cfg->gateway_max_inflight;
-    bool behind = waited > (uint64_t)cfg->gateway_max_wait_ms;
-    if (!full && !behind) return true;
+/* Answers req 503 overloaded: why (full: at the in-flight limit, else the
+ * oldest has waited `waited` ms), nothing done, and when to retry. */
+static void refuse_overloaded(gw_bus_t *bus, lane_t *lane, gw_request_t *req, bool full, uint64_t waited) {
     /* Behind: about as long as the oldest has waited, the time the service
      * seems to need to catch up; full: a batch or two. */
-    uint64_t retry_s = behind ? (waited + 999) / 1000 : 1;
+    uint64_t retry_s = full ? 1 : (waited + 999) / 1000;
     char detail[400], header[40];
-    if (full)
-        snprintf(detail, sizeof detail, "%zu commands for %s are in flight (the limit); ", lane->admitted, lane->topic);
-    else
-        snprintf(detail, sizeof detail, "%s is behind: its oldest command has waited %llu ms for a reply; ", lane->topic, (unsigned long long)waited);
-    size_t n = strlen(detail);
-    snprintf(detail + n, sizeof detail - n,
+    int n = full ? snprintf(detail, sizeof detail, "%zu commands for %s are in flight (the limit); ", lane->admitted,
+                            lane->topic)
+                 : snprintf(detail, sizeof detail, "%s is behind: its oldest command has waited %llu ms for a reply; ",
+                            lane->topic, (unsigned long long)waited);
+    snprintf(detail + n, sizeof detail - (size_t)n,
              "nothing was done; retry after %llu s (the same request, with the same Idempotency-Key, is safe)",
              (unsigned long long)retry_s);
     snprintf(header, sizeof header, "Retry-After: %llu\r\n", (unsigned long long)retry_s);
@@ -687,6 +679,18 @@ static bool admit(gw_bus_t *bus, lane_t *lane, gw_request_t *req) {
     else lane->refused_behind++;
     bus->refused_total++;
     gw_respond_problem_h(req, 503, "overloaded", detail, NULL, 0, header);
+}
+
+/* Whether lane takes one more command now; if not, req is answered 503
+ * overloaded and nothing else happens (no binding, no produce), so a retry
+ * under the same key is a first attempt. O(1): a count and the head of the
+ * FIFO. */
+static bool admit(gw_bus_t *bus, lane_t *lane, gw_request_t *req) {
+    const sms_config_t *cfg = bus->cfg;
+    uint64_t waited = lane->fifo.next != &lane->fifo ? sms_mono_ms() - lane->fifo.next->sent_ms : 0;
+    bool full = lane->admitted >= (size_t)cfg->gateway_max_inflight;
+    if (!full && waited <= (uint64_t)cfg->gateway_max_wait_ms) return true;
+    refuse_overloaded(bus, lane, req, full, waited);
     return false;
 }
 

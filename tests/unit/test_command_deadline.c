@@ -56,8 +56,8 @@ static void test_round_trip(void **state) {
     (void)state;
     unit_cmd_t f;
     sms_command_head_t h = {.type = SMS_STR("class.create"), .actor = SMS_STR("u1"), .role = SMS_STR("lecturer"),
-                            .key = SMS_STR(""), .traceparent = SMS_STR("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
-                            .time = 1764061200000, .deadline = 1764061205000};
+                            .key = SMS_STR(""), .time = 1764061200000, .deadline = 1764061205000,
+                            .traceparent = SMS_STR("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")};
     unit_cmd_make(&f, &h, "{\"code\":\"CS101\"}");
     assert_int_equal(f.cmd.deadline, 1764061205000);
     assert_int_equal(f.cmd.traceparent.len, 55);
