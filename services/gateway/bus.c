@@ -8,9 +8,10 @@
  * report (so a failed send can still find it); it is freed when both let go.
  *
  * Admission: a lane refuses a write at once, 503 overloaded, before anything
- * is bound or produced, while it holds SMS_GATEWAY_MAX_INFLIGHT commands or
- * its oldest has waited over SMS_GATEWAY_MAX_WAIT_MS (the service is behind:
- * what is admitted now would only wait into a 504).
+ * is bound or produced, while it holds SMS_GATEWAY_MAX_INFLIGHT commands, or
+ * its oldest has waited over SMS_GATEWAY_MAX_WAIT_MS, or what it holds would
+ * take longer than that at the rate the service answers when busy (the
+ * service is behind: what is admitted now would only wait into a 504).
  *
  * What a failure answers follows what may have happened: 503 only when the
  * command was certainly not produced (refused at admission, Redis or Kafka
@@ -70,6 +71,14 @@ typedef struct lane_s {
     char topic[128];
     pending_t fifo;             /* sentinel: produced, waiting for a reply, in send order */
     size_t admitted;            /* binding or waiting: answered requests have left */
+    /* How fast the service answers while it has a backlog: replies per
+     * second over periods of DRAIN_PERIOD_MS in which the lane never
+     * emptied (idle time says nothing of capacity); 0 until measured. A new
+     * command's wait is predicted from it: admitted / drain_per_s. */
+    double drain_per_s;
+    uint64_t period_start_ms;
+    uint32_t period_replies;
+    bool period_busy;
     /* 503 overloaded since the last stats line: at the in-flight limit, and
      * behind (the oldest waited too long). */
     uint64_t refused_full, refused_behind;
@@ -110,6 +119,12 @@ static void pending_release(pending_t *p) {
     sms_free(p);
 }
 
+/* A request of lane was answered: it no longer counts. An empty lane makes
+ * the current period useless for measuring the drain. */
+static void lane_leave(lane_t *lane) {
+    if (--lane->admitted == 0) lane->period_busy = false;
+}
+
 /* Takes p out of the table (FIFO and map) and out of its lane's count;
  * p->req is left to the caller. */
 static void pending_remove(gw_bus_t *bus, pending_t *p) {
@@ -127,7 +142,7 @@ static void pending_remove(gw_bus_t *bus, pending_t *p) {
     }
     p->same_id_next = NULL;
     bus->inflight--;
-    p->lane->admitted--;
+    lane_leave(p->lane);
 }
 
 /* Problem details for the outcomes of a command (the body also carries its
@@ -195,6 +210,7 @@ static void handle_reply(gw_bus_t *bus, const rd_kafka_message_t *m) {
     sms_msgpack_to_json(r.body, &body);
     if (r.location.len) sms_buf_printf(&headers, "Location: %.*s\r\n", (int)r.location.len, r.location.ptr);
     int status = (int)r.status;
+    p->lane->period_replies++;
     if (status >= 400 && status < 500) binding_release(bus, p);
     gw_request_t *req = p->req;
     p->req = NULL;
@@ -266,13 +282,31 @@ static void log_admission_stats(gw_bus_t *bus, uint64_t now) {
     for (lane_t *l = bus->lanes; l; l = l->next) {
         if (l->refused_full + l->refused_behind == 0) continue;
         sms_log(SMS_LOG_WARN, "overload_refused",
-                "%s: %llu writes answered 503 overloaded in %d s (%llu at %d in flight, %llu with the oldest "
-                "waiting over %d ms); %zu admitted now",
+                "%s: %llu writes answered 503 overloaded in %d s (%llu at %d in flight, %llu behind: the oldest "
+                "or the predicted wait over %d ms); %zu admitted now, the service answers %.0f/s when busy",
                 l->topic, (unsigned long long)(l->refused_full + l->refused_behind), STATS_PERIOD_MS / 1000,
                 (unsigned long long)l->refused_full, bus->cfg->gateway_max_inflight,
-                (unsigned long long)l->refused_behind, bus->cfg->gateway_max_wait_ms, l->admitted);
+                (unsigned long long)l->refused_behind, bus->cfg->gateway_max_wait_ms, l->admitted, l->drain_per_s);
         l->refused_full = l->refused_behind = 0;
     }
+}
+
+#define DRAIN_PERIOD_MS 1000
+
+/* Closes lane's measuring period once it is DRAIN_PERIOD_MS old: a busy
+ * one (never empty) with replies is a sample of the service's capacity,
+ * averaged in; a quieter one can only show that capacity is higher. */
+static void lane_measure_drain(lane_t *l, uint64_t now) {
+    uint64_t elapsed = now - l->period_start_ms;
+    if (elapsed < DRAIN_PERIOD_MS) return;
+    double sample = l->period_replies * 1000.0 / (double)elapsed;
+    if (l->period_busy && l->period_replies > 0)
+        l->drain_per_s = l->drain_per_s > 0 ? (l->drain_per_s + sample) / 2 : sample;
+    else if (sample > l->drain_per_s)
+        l->drain_per_s = sample;
+    l->period_start_ms = now;
+    l->period_replies = 0;
+    l->period_busy = l->admitted > 0;
 }
 
 static void on_timer(uv_timer_t *t) {
@@ -282,11 +316,13 @@ static void on_timer(uv_timer_t *t) {
     drain_replies(bus);
     uint64_t now = sms_mono_ms();
     char detail[320];
-    for (lane_t *l = bus->lanes; l; l = l->next)
+    for (lane_t *l = bus->lanes; l; l = l->next) {
         while (l->fifo.next != &l->fifo && l->fifo.next->deadline_ms <= now) {
             snprintf(detail, sizeof detail, "no reply within %d ms; " DETAIL_UNKNOWN, bus->cfg->reply_timeout_ms);
             answer_problem(bus, l->fifo.next, 504, "timeout", detail);
         }
+        lane_measure_drain(l, now);
+    }
     log_admission_stats(bus, now);
 }
 
@@ -449,7 +485,7 @@ static void answer_unsent(pending_t *p, int status, const char *code, const char
                           const sms_problem_error_t *errs, size_t n_errs) {
     gw_request_t *req = p->req;
     p->req = NULL;
-    p->lane->admitted--;
+    lane_leave(p->lane);
     gw_respond_problem_h(req, status, code, detail, errs, n_errs, status == 503 ? "Retry-After: 1\r\n" : NULL);
     pending_release(p);
 }
@@ -654,6 +690,7 @@ static lane_t *lane_of(gw_bus_t *bus, const char *service) {
     l = sms_calloc(1, sizeof *l);
     snprintf(l->topic, sizeof l->topic, "sms.commands.%s", service);
     l->fifo.prev = l->fifo.next = &l->fifo;
+    l->period_start_ms = sms_mono_ms();
     l->next = bus->lanes;
     bus->lanes = l;
     sms_strmap_put(&bus->lanes_by_service, service, n, l);
@@ -661,16 +698,21 @@ static lane_t *lane_of(gw_bus_t *bus, const char *service) {
 }
 
 /* Answers req 503 overloaded: why (full: at the in-flight limit, else the
- * oldest has waited `waited` ms), nothing done, and when to retry. */
-static void refuse_overloaded(gw_bus_t *bus, lane_t *lane, gw_request_t *req, bool full, uint64_t waited) {
-    /* Behind: about as long as the oldest has waited, the time the service
-     * seems to need to catch up; full: a batch or two. */
-    uint64_t retry_s = full ? 1 : (waited + 999) / 1000;
+ * service is behind: the oldest has waited `waited` ms, the ones admitted
+ * need about `predicted` ms), nothing done, and when to retry. */
+static void refuse_overloaded(gw_bus_t *bus, lane_t *lane, gw_request_t *req, bool full, uint64_t waited,
+                              uint64_t predicted) {
+    /* Behind: about as long as the service seems to need to catch up; full:
+     * a batch or two. */
+    uint64_t wait = waited > predicted ? waited : predicted;
+    uint64_t retry_s = full ? 1 : (wait + 999) / 1000;
     char detail[400], header[40];
     int n = full ? snprintf(detail, sizeof detail, "%zu commands for %s are in flight (the limit); ", lane->admitted,
                             lane->topic)
-                 : snprintf(detail, sizeof detail, "%s is behind: its oldest command has waited %llu ms for a reply; ",
-                            lane->topic, (unsigned long long)waited);
+                 : snprintf(detail, sizeof detail,
+                            "%s is behind: its oldest command has waited %llu ms for a reply, and the %zu in flight "
+                            "need about %llu ms more; ",
+                            lane->topic, (unsigned long long)waited, lane->admitted, (unsigned long long)predicted);
     snprintf(detail + n, sizeof detail - (size_t)n,
              "nothing was done; retry after %llu s (the same request, with the same Idempotency-Key, is safe)",
              (unsigned long long)retry_s);
@@ -683,14 +725,20 @@ static void refuse_overloaded(gw_bus_t *bus, lane_t *lane, gw_request_t *req, bo
 
 /* Whether lane takes one more command now; if not, req is answered 503
  * overloaded and nothing else happens (no binding, no produce), so a retry
- * under the same key is a first attempt. O(1): a count and the head of the
- * FIFO. */
+ * under the same key is a first attempt. Behind is either sign that a new
+ * command would wait past SMS_GATEWAY_MAX_WAIT_MS: the oldest has waited
+ * that long (a stalled service), or the queue ahead of it, at the rate the
+ * service drains it, takes that long (a slow one: a deep queue fills in an
+ * instant under many clients, long before its oldest shows it). O(1): a
+ * count, the head of the FIFO and the drain rate. */
 static bool admit(gw_bus_t *bus, lane_t *lane, gw_request_t *req) {
     const sms_config_t *cfg = bus->cfg;
+    uint64_t max_wait = (uint64_t)cfg->gateway_max_wait_ms;
     uint64_t waited = lane->fifo.next != &lane->fifo ? sms_mono_ms() - lane->fifo.next->sent_ms : 0;
+    uint64_t predicted = lane->drain_per_s > 0 ? (uint64_t)((double)lane->admitted * 1000.0 / lane->drain_per_s) : 0;
     bool full = lane->admitted >= (size_t)cfg->gateway_max_inflight;
-    if (!full && waited <= (uint64_t)cfg->gateway_max_wait_ms) return true;
-    refuse_overloaded(bus, lane, req, full, waited);
+    if (!full && waited <= max_wait && predicted <= max_wait) return true;
+    refuse_overloaded(bus, lane, req, full, waited, predicted);
     return false;
 }
 
