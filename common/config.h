@@ -19,8 +19,8 @@ typedef struct sms_config_s {
     char gateway_id[128];      /* SMS_GATEWAY_ID (default gw-<hostname>-<port>) */
     int reply_timeout_ms;      /* SMS_REPLY_TIMEOUT_MS */
     /* Gateway admission (bus.c): a command topic refuses writes with 503
-     * overloaded at this many in flight, or once its oldest has waited this
-     * long (0 in the environment: half of SMS_REPLY_TIMEOUT_MS). */
+     * overloaded at this many in flight, or once its service is behind by
+     * this long (0 in the environment: half of SMS_REPLY_TIMEOUT_MS). */
     int gateway_max_inflight;  /* SMS_GATEWAY_MAX_INFLIGHT, per command topic */
     int gateway_max_wait_ms;   /* SMS_GATEWAY_MAX_WAIT_MS */
     /* Services drop a command this long past its envelope deadline (clock

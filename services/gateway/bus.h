@@ -38,9 +38,10 @@ int gw_bus_new(uv_loop_t *loop, const sms_config_t *cfg, sms_redis_t *redis, gw_
  * to a fingerprint of method, path and body: the same key with another
  * request is answered 422 idempotency_key_reused and nothing is sent.
  * Admission comes first, per command topic: with SMS_GATEWAY_MAX_INFLIGHT
- * commands admitted there (binding or waiting), or its oldest waiting over
- * SMS_GATEWAY_MAX_WAIT_MS, req is answered 503 overloaded + Retry-After at
- * once and nothing is bound or sent.
+ * commands admitted there (binding or waiting), or the service behind by
+ * over SMS_GATEWAY_MAX_WAIT_MS (its oldest waited that long, or what is
+ * admitted needs that long at its measured rate), req is answered 503
+ * overloaded + Retry-After at once and nothing is bound or sent.
  * Answers: the service's reply as it is; 503 only when the command was
  * certainly not produced (refused at admission, Redis or Kafka unreachable,
  * local queue full, delivery NOT_PERSISTED, shutting down before sending);
