@@ -117,8 +117,10 @@ def test_beyond_the_inflight_limit_refused_at_once_and_nothing_done(small_gatewa
             t0 = time.monotonic()
             assert_json(lec.get("/lecturer/classes"), 200)
             assert time.monotonic() - t0 < FAST_S
+            # Admitted, not refused: the answer is the notifications service's, and with the
+            # 2 s reply timeout of this gateway a busy machine can make it a 504.
             r = student.put("/me/notification-preferences", json={"kinds": {"posts": False}})
-            assert r.status_code == 200, r.text
+            assert r.status_code in (200, 504), r.text
         statuses = [f.result().status_code for f in waiting]
     assert all(s in (201, 504) for s in statuses), statuses
 
