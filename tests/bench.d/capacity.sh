@@ -15,8 +15,8 @@
 # capacity, else its first step).
 cap_duration=${duration_given:+$duration}
 cap_duration=${cap_duration:-${SMS_BENCH_CAPACITY_DURATION:-60}}
-cap_rates=${SMS_BENCH_CAPACITY_RATES:-1000 2000 3000 4000 5000 6000 8000 10000 12000 15000}
-cap_write_rates=${SMS_BENCH_CAPACITY_WRITE_RATES:-250 500 1000 1500 2000 3000 4000 6000 8000 10000}
+cap_rates=${SMS_BENCH_CAPACITY_RATES:-250 500 750 1000 1500 2000 3000 4000 5000 6000 8000 10000 12000 15000}
+cap_write_rates=${SMS_BENCH_CAPACITY_WRITE_RATES:-100 200 300 400 600 800 1000 1500 2000 3000 4000 6000 8000 10000}
 cap_mixes=${SMS_BENCH_CAPACITY_MIXES:-schoolday writes}
 cap_run=${SMS_BENCH_SEED_RUN:-bench}
 cap_lecturers=${SMS_BENCH_LECTURERS:-10}
@@ -85,7 +85,8 @@ fi
   echo "is <= 100 ms, and vegeta sent >= 99 % of its requests with a send lag p99 <= 25 ms (a starved"
   echo "generator fails the step instead of flattering it). CPU per request = each process's utime+stime"
   echo "(/proc/PID/stat; vegeta's from its rusage) from the start of the load until our processes are"
-  echo "back to idle (so fan-out and projections a step caused are in it), over the requests answered."
+  echo "back to idle (so fan-out and projections a step caused are in it), over the requests answered;"
+  echo "\"not ours\" is the rest of the machine's busy CPU (other work sharing it) over the same window."
 } >> "$work/cap_table.md"
 cat "$work/cap_table.md"
 replace_block capacity "Capacity at the latency objective (issue 10)" "$work/cap_table.md"
