@@ -167,7 +167,14 @@ def latency_stats(latency_ms):
             "p99_ms": percentile(latency_ms, 0.99), "max_ms": latency_ms[-1] if latency_ms else float("nan")}
 
 
-def read_results(vegeta, results_path, rate):
+def seconds_over(latency_by_second, slo_ms):
+    """How many one-second slices (by intended send time) had their own p99 above the SLO, and
+    the worst slice's p99: tells a few stalls (a GC, an AOF rewrite) from a system slow throughout."""
+    p99s = [percentile(sorted(v), 0.99) for v in latency_by_second.values()]
+    return sum(1 for p in p99s if p > slo_ms), max(p99s, default=float("nan"))
+
+
+def read_results(vegeta, results_path, rate, slo_ms):
     """Per-request results -> latency from the intended send time, send lag, errors,
     overall and by endpoint."""
     rows = []
@@ -182,10 +189,11 @@ def read_results(vegeta, results_path, rate):
     # The pacer never sends request n before began + n/rate, so the smallest start - n/rate is
     # (to within microseconds) the attack's begin time.
     began = min((start - seq * interval_ns for seq, start, *_ in rows), default=0)
-    latency, lag, raw, errors, by_endpoint = [], [], [], {}, {}
+    latency, lag, raw, errors, by_endpoint, by_second = [], [], [], {}, {}, {}
     for seq, start, lat, code, message, ep in rows:
         intended = began + seq * interval_ns
         latency.append((start + lat - intended) / 1e6)
+        by_second.setdefault(int(seq * interval_ns // 1e9), []).append(latency[-1])
         lag.append((start - intended) / 1e6)
         raw.append(lat / 1e6)
         by_endpoint.setdefault(ep, {"latency": [], "errors": 0})["latency"].append(latency[-1])
@@ -202,8 +210,10 @@ def read_results(vegeta, results_path, rate):
         "errors": errors,
         "raw_p99_ms": percentile(raw, 0.99),
         "lag_p99_ms": percentile(lag, 0.99), "lag_max_ms": lag[-1] if lag else float("nan"),
+        "seconds": len(by_second),
         "endpoints": {ep: dict(latency_stats(v["latency"]), errors=v["errors"]) for ep, v in by_endpoint.items()},
     })
+    result["seconds_over_slo"], result["worst_second_p99_ms"] = seconds_over(by_second, slo_ms)
     return result
 
 
@@ -240,7 +250,7 @@ def run_step(args, pids, idle_cores, rate, results_path):
     step = {"rate": rate, "duration_s": args.duration, "attack_s": attack_s, "drain_s": drain_s,
             "window_s": window.seconds, "cpu": window.by_process, "generator_cpu": gen_cpu,
             "machine_cpu": window.machine}
-    step.update(read_results(args.vegeta, results_path, rate))
+    step.update(read_results(args.vegeta, results_path, rate, args.slo_ms))
     step["passed"], step["reason"] = judge(step, args.slo_ms, args.max_send_lag_ms)
     return step
 
@@ -250,6 +260,7 @@ def progress_line(step):
     per_req = 1e6 * total_cpu / step["answered"] if step["answered"] else float("nan")
     return (f"    rate {step['rate']}/s: sent {step['sent']}, p50 {step['p50_ms']:.1f} ms, "
             f"p99 {step['p99_ms']:.1f} ms (uncorrected {step['raw_p99_ms']:.1f}), "
+            f"{step['seconds_over_slo']} of {step['seconds']} s over the SLO, "
             f"send lag p99 {step['lag_p99_ms']:.2f} ms, errors {sum(step['errors'].values())}, "
             f"CPU {per_req:.0f} us/request -> {'PASS' if step['passed'] else 'FAIL: ' + step['reason']}")
 
@@ -307,13 +318,14 @@ def fmt_ms(v):
 
 
 def steps_table(summary):
-    out = ["| rate /s | sent | p50 ms | p90 ms | p99 ms | max ms | p99 uncorrected ms | send lag p99 ms "
-           "| errors | verdict |", "|---|---|---|---|---|---|---|---|---|---|"]
+    out = ["| rate /s | sent | p50 ms | p90 ms | p99 ms | max ms | p99 uncorrected ms | seconds with p99 > SLO "
+           "(worst second's p99 ms) | send lag p99 ms | errors | verdict |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for s in summary["steps"]:
         errors = sum(s["errors"].values())
         detail = " (" + ", ".join(f"{k}: {v}" for k, v in sorted(s["errors"].items())) + ")" if errors else ""
         out.append(f"| {s['rate']} | {s['sent']} | {fmt_ms(s['p50_ms'])} | {fmt_ms(s['p90_ms'])} "
                    f"| {fmt_ms(s['p99_ms'])} | {fmt_ms(s['max_ms'])} | {fmt_ms(s['raw_p99_ms'])} "
+                   f"| {s['seconds_over_slo']} of {s['seconds']} ({fmt_ms(s['worst_second_p99_ms'])}) "
                    f"| {s['lag_p99_ms']:.2f} | {errors}{detail} | {'pass' if s['passed'] else s['reason']} |")
     return out
 
@@ -437,7 +449,7 @@ def cmd_profile(args):
     status, _ = reap(attack)
     if status != 0:
         raise RuntimeError(f"vegeta attack exited with {status}")
-    load = read_results(args.vegeta, results, args.rate)
+    load = read_results(args.vegeta, results, args.rate, args.slo_ms)
     os.unlink(results)
     md = [f"Profile: {args.name}, {args.rate} requests/s (p99 {fmt_ms(load['p99_ms'])} ms, "
           f"{sum(load['errors'].values())} errors), perf record -e cpu-clock -F 999 for {args.seconds} s, "
@@ -468,10 +480,10 @@ def main():
         p.add_argument("--name", required=True)
         p.add_argument("--markdown", required=True)
         p.add_argument("--timeout", default="10s")
+        p.add_argument("--slo-ms", type=float, default=100.0)
     s = sub.choices["steps"]
     s.add_argument("--rates", required=True, type=lambda v: [int(x) for x in v.split()])
     s.add_argument("--duration", type=int, default=60)
-    s.add_argument("--slo-ms", type=float, default=100.0)
     # Latency already counts from the intended send time, so a late send cannot flatter p99;
     # this bounds how bursty the arrivals may be (a quarter of the SLO) before the step is not
     # "at its rate" any more.
