@@ -11,12 +11,12 @@
 #      by process for every step;
 #   4. with --profile, perf on the two busiest native processes under the write-only mix.
 # Knobs: SMS_BENCH_CAPACITY_RATES / SMS_BENCH_CAPACITY_WRITE_RATES (the steps, requests/s),
-# SMS_BENCH_CAPACITY_MIXES ("schoolday writes"), SMS_BENCH_PROFILE_RATE (default: the write-only
-# capacity, else its first step).
+# SMS_BENCH_CAPACITY_MIXES ("schoolday writes"), SMS_BENCH_PROFILE_RATE (default: the highest
+# write-only rate stepped, the first that failed: where the write path is busiest).
 cap_duration=${duration_given:+$duration}
 cap_duration=${cap_duration:-${SMS_BENCH_CAPACITY_DURATION:-60}}
-cap_rates=${SMS_BENCH_CAPACITY_RATES:-250 500 750 1000 1500 2000 3000 4000 5000 6000 8000 10000 12000 15000}
-cap_write_rates=${SMS_BENCH_CAPACITY_WRITE_RATES:-100 200 300 400 600 800 1000 1500 2000 3000 4000 6000 8000 10000}
+cap_rates=${SMS_BENCH_CAPACITY_RATES:-100 250 500 750 1000 1500 2000 3000 4000 5000 6000 8000 10000 12000 15000}
+cap_write_rates=${SMS_BENCH_CAPACITY_WRITE_RATES:-50 100 200 300 400 600 800 1000 1500 2000 3000 4000 6000 8000 10000}
 cap_mixes=${SMS_BENCH_CAPACITY_MIXES:-schoolday writes}
 cap_run=${SMS_BENCH_SEED_RUN:-bench}
 cap_lecturers=${SMS_BENCH_LECTURERS:-10}
@@ -68,7 +68,7 @@ done
 if [ "${profile:-0}" = 1 ]; then
   prof_rate=${SMS_BENCH_PROFILE_RATE:-}
   if [ -z "$prof_rate" ] && [ -s "$work/cap_writes.summary" ]; then
-    prof_rate=$("$py" -c 'import json,sys; s=json.load(open(sys.argv[1])); print(s["capacity"] or s["steps"][0]["rate"])' \
+    prof_rate=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["steps"][-1]["rate"])' \
       "$work/cap_writes.summary")
   fi
   prof_rate=${prof_rate:-${cap_write_rates%% *}}
