@@ -13,9 +13,11 @@ in a shuffled order following the mix (per 100 requests):
               5 POST /student/assignments/{id}/submissions
    5 update-grades with 30 items (random scores, so most are real changes)
 
-usage: schoolday_prepare.py BASE_URL JWT_SECRET RUN LECTURERS OUT [N_REQUESTS] [GRADES_ITEMS]
+usage: schoolday_prepare.py [--writes-only] BASE_URL JWT_SECRET RUN LECTURERS OUT [N_REQUESTS] [GRADES_ITEMS]
 With GRADES_ITEMS set, writes only update-grades requests of that many items (the
-"update-grades of 100 items" row).
+"update-grades of 100 items" row). With --writes-only, writes only the mix's writes in
+its proportions (per 20: 10 chat posts, 5 submissions, 5 update-grades of 30 items), the
+write-only run of the capacity suite (tests/bench.d/capacity.sh).
 """
 import base64
 import hashlib
@@ -55,7 +57,13 @@ def get_all(s, base, path, token, limit=100):
             return items
 
 
+WRITES = {"chat_post", "submission", "grades"}
+
+
 def main():
+    writes_only = "--writes-only" in sys.argv[1:]
+    if writes_only:
+        sys.argv.remove("--writes-only")
     base, secret, run, n_lec, out = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
     n_req = int(sys.argv[6]) if len(sys.argv) > 6 else 20000
     grades_only = int(sys.argv[7]) if len(sys.argv) > 7 else 0
@@ -108,7 +116,7 @@ def main():
 
     mix = ([("assignments", 30), ("ranking", 20), ("posts", 15), ("chat_poll", 15), ("chat_post", 10),
             ("submission", 5), ("grades", 5)])
-    kinds = [k for k, w in mix for _ in range(w)]
+    kinds = [k for k, w in mix for _ in range(w) if not writes_only or k in WRITES]
     with open(out, "w") as f:
         for _ in range(n_req):
             k = "grades" if grades_only else rnd.choice(kinds)
