@@ -436,6 +436,24 @@ static void note_shed(batch_t *b) {
             b->n_shed, (unsigned long long)w->shed);
 }
 
+/* The source events' reads, in one pipeline (ops.fan_out_prefetch). 0, or -1. */
+static int batch_fan_out_prefetch(batch_t *b) {
+    const worker_t *w = b->w;
+    if (b->n_sources == 0 || w->ops->fan_out_prefetch == NULL) return 0;
+    const char **topics = sms_malloc(b->n_sources * sizeof *topics);
+    const sms_event_t **evs = sms_malloc(b->n_sources * sizeof *evs);
+    size_t n = 0;
+    for (size_t i = 0; i < b->n; i++)
+        if (b->items[i].source) {
+            topics[n] = rd_kafka_topic_name(b->items[i].msg->rkt);
+            evs[n++] = &b->items[i].src;
+        }
+    int rc = w->ops->fan_out_prefetch(b->state, topics, evs, n);
+    sms_free(topics);
+    sms_free(evs);
+    return rc;
+}
+
 static int batch_prepare(batch_t *b) {
     worker_t *w = b->w;
     bool built_before = false;
@@ -444,7 +462,7 @@ static int batch_prepare(batch_t *b) {
     /* Who hears of a source event depends on facts learned from other topics
      * (a roster): everything acknowledged before it was written is in them. */
     if (b->n_sources && sms_view_tail_catch_up_to_end(w, false, true) != 0) return -1;
-    if (batch_state_begin(b) != 0) return -1;
+    if (batch_state_begin(b) != 0 || batch_fan_out_prefetch(b) != 0) return -1;
     /* Decide only on reads of a whole view: a drop (sms-admin rebuild-views,
      * FLUSHALL) removes the marker before any key, and a replay sets it only
      * once whole, so the marker there before and after the reads means none

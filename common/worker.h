@@ -146,6 +146,13 @@ typedef struct sms_worker_ops_s {
      * table's): d->status >= 500 means it could not be
      * decided (Redis), and the event is fetched again. */
     void (*fan_out)(void *state, const char *topic, const sms_event_t *ev, sms_decision_t *d);
+    /* Optional, with fan_out: called by the batch once per batch with source
+     * events, in its prepare phase (after the catch-up and the commands'
+     * state_fetch), with the batch's source events in order (topics[i] is
+     * evs[i]'s; both live until the batch ends): reads what their fan_out
+     * calls will need into state in one pipeline, instead of a round trip
+     * per event. 0, or -1 when Redis failed (the batch is fetched again). */
+    int (*fan_out_prefetch)(void *state, const char *const *topics, const sms_event_t *const *evs, size_t n);
 
     /* Periodic work (optional, NULL for none), called by batch.c's tick from
      * the loop: every tick_period_ms (0: never) the loop, between two batches, never while commands wait for a catch-up

@@ -113,7 +113,11 @@ static sms_redis_script_t unenrolled_script = {.source = LUA_HEAD
     "    contrib(cls, sid, new - old)\n"                                                                 \
     "  end\n"                                                                                            \
     "  return 1\n"                                                                                       \
-    "end\n"                                                                                              \
+    "end\n" LUA_FLUSH_COUNTS
+
+/* flush_counts(counts): adds each command's count of applied grades to its
+ * cmds record ("200 <n>"), once per command. */
+#define LUA_FLUSH_COUNTS                                                                                 \
     "local function flush_counts(counts)\n"                                                              \
     "  local ck = " VK(GRADING_VIEW_CMDS) "\n"                                                           \
     "  for cause, k in pairs(counts) do\n"                                                               \
@@ -132,20 +136,139 @@ static sms_redis_script_t grade_script = {.source = LUA_HEAD LUA_GRADE
     "return r\n"};
 
 /* Many grades in one call (an update-grades of 100 rows is 100 events of one
- * command: one script run instead of 100). ARGV: 1 k, then k pairs
- * ("<topic>:<partition>", next offset), then GRADE_ROW_ARGS per grade, in log
- * order. Returns how many grades changed the view. */
-static sms_redis_script_t grades_script = {.source = LUA_CONTRIB LUA_GRADE
-    "local k = tonumber(ARGV[1])\n"
-    "local counts, applied = {}, 0\n"
-    "for i = 2 * k + 2, #ARGV, 10 do\n"
-    "  applied = applied + grade(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5],\n"
-    "                            ARGV[i + 6], ARGV[i + 7], ARGV[i + 8], ARGV[i + 9], counts)\n"
+ * command: one script run instead of 100). It leaves the view exactly as
+ * grade() applying them one by one in log order would, but touches each
+ * shared key once per run instead of once per grade:
+ *   1. reads, per assignment: the run's students' records (one HMGET) and
+ *      whether it is deleted;
+ *   2. every grade in log order against those records as the run changes
+ *      them (version gate, released_at, its delta to the student's total),
+ *      in Lua alone;
+ *   3. reads, per class: the changed students' totals (one HMGET) and who
+ *      of them is enrolled (one ZMSCORE);
+ *   4. writes: each sheet in one HSET, each grade's history and sg entry,
+ *      per class the final totals (one HSET, one HDEL) and the ranking (one
+ *      ZADD), the commands' counts, the positions.
+ * A total is written once, from the sum of the run's deltas: the final
+ * value HINCRBY would reach, and the ranking mirrors it as contrib() keeps
+ * it (a zero sum leaves both as they were). Every read comes before the
+ * first write, so a key of the wrong type fails the run before it changed
+ * anything (the worker then applies its events one by one).
+ * ARGV: 1 k, then k pairs ("<topic>:<partition>", next offset), then
+ * GRADE_ROW_ARGS per grade, in log order. Returns how many grades changed
+ * the view. */
+#define LUA_RUN_READ                                                                                     \
+    "local k = tonumber(ARGV[1])\n"                                                                      \
+    "local first = 2 * k + 2\n"                                                                          \
+    "local aids, want, wanted = {}, {}, {}\n"                                                            \
+    "for i = first, #ARGV, 10 do\n"                                                                      \
+    "  local aid, sid = ARGV[i + 1], ARGV[i + 3]\n"                                                      \
+    "  if not want[aid] then aids[#aids + 1] = aid; want[aid] = {}; wanted[aid] = {} end\n"              \
+    "  if not wanted[aid][sid] then wanted[aid][sid] = true; want[aid][#want[aid] + 1] = sid end\n"      \
+    "end\n"                                                                                              \
+    "local sheet, deleted = {}, {}\n"                                                                    \
+    "for _, aid in ipairs(aids) do\n"                                                                    \
+    "  local got = redis.call('HMGET', " VK(GRADING_VIEW_GRADES) " .. aid, unpack(want[aid]))\n"         \
+    "  sheet[aid] = {}\n"                                                                                \
+    "  for j, sid in ipairs(want[aid]) do sheet[aid][sid] = got[j] end\n"                                \
+    "  deleted[aid] = redis.call('HGET', " VK(GRADING_VIEW_ASSIGNMENT) " .. aid, "                       \
+    LQ(GRADING_VIEW_A_STATUS) ") == " LQ(GRADING_VIEW_A_DELETED) "\n"                                    \
     "end\n"
-    "flush_counts(counts)\n"
-    /* positions last: a run that fails part-way must not record that it got past its events */
-    "for i = 2, 2 * k, 2 do redis.call('HSET', " VK(GRADING_VIEW_OFFSETS) ", ARGV[i], ARGV[i + 1]) end\n"
-    "return applied\n"};
+
+/* Phase 2: changed[aid] lists the students whose record changed (first
+ * change first; sheet_new[aid] is its set), rows the ARGV index of each
+ * applied grade, delta[cls][sid] the summed deltas (students[cls] and
+ * classes in first-touch order). */
+#define LUA_RUN_DECIDE                                                                                   \
+    "local changed, sheet_new, rows, counts = {}, {}, {}, {}\n"                                          \
+    "for _, aid in ipairs(aids) do sheet_new[aid] = {} end\n"                                           \
+    "local classes, students, delta = {}, {}, {}\n"                                                      \
+    "for i = first, #ARGV, 10 do\n"                                                                      \
+    "  local aid, cls, sid, vs, score, rel, when = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4],\n" \
+    "                                              ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]\n"              \
+    "  local cur = sheet[aid][sid]\n"                                                                    \
+    "  local cv, cs, cr, cra = 0, 0, '0', ''\n"                                                          \
+    "  if cur then\n"                                                                                    \
+    "    local v, s, r, u, ra = string.match(cur, '^(%d+)|(%d+)|(%d)|([^|]*)|([^|]*)|')\n"                \
+    "    cv, cs, cr, cra = tonumber(v), tonumber(s), r, ra\n"                                            \
+    "  end\n"                                                                                            \
+    "  if tonumber(vs) > cv then\n"                                                                      \
+    "    local ra = cra\n"                                                                               \
+    "    if rel == '1' and cr ~= '1' then ra = when end\n"                                               \
+    "    if not changed[aid] then changed[aid] = {} end\n"                                               \
+    "    if not sheet_new[aid][sid] then changed[aid][#changed[aid] + 1] = sid end\n"                    \
+    "    sheet_new[aid][sid] = true\n"                                                                   \
+    "    sheet[aid][sid] = vs .. '|' .. score .. '|' .. rel .. '|' .. when .. '|' .. ra .. '|' .. ARGV[i + 8]\n" \
+    "    rows[#rows + 1] = i\n"                                                                          \
+    "    counts[ARGV[i]] = (counts[ARGV[i]] or 0) + 1\n"                                                 \
+    "    local old, new = 0, 0\n"                                                                        \
+    "    if cr == '1' then old = cs end\n"                                                               \
+    "    if rel == '1' then new = tonumber(score) end\n"                                                 \
+    "    if not deleted[aid] and new ~= old then\n"                                                      \
+    "      if not delta[cls] then classes[#classes + 1] = cls; students[cls] = {}; delta[cls] = {} end\n" \
+    "      if not delta[cls][sid] then students[cls][#students[cls] + 1] = sid; delta[cls][sid] = 0 end\n" \
+    "      delta[cls][sid] = delta[cls][sid] + new - old\n"                                              \
+    "    end\n"                                                                                          \
+    "  end\n"                                                                                            \
+    "end\n"
+/* Phase 3: final[cls] holds (student, total) for each student whose total
+ * changes, ranked[cls] the ZADD arguments (total, student) of the enrolled
+ * ones. Lua numbers are doubles, exact far beyond any sum of scores; totals
+ * are written as integers ('%d'), as HINCRBY writes them. */
+#define LUA_RUN_TOTALS                                                                                   \
+    "local final, ranked = {}, {}\n"                                                                     \
+    "for _, cls in ipairs(classes) do\n"                                                                 \
+    "  local sids = {}\n"                                                                                \
+    "  for _, sid in ipairs(students[cls]) do if delta[cls][sid] ~= 0 then sids[#sids + 1] = sid end end\n" \
+    "  final[cls], ranked[cls] = {}, {}\n"                                                               \
+    "  if #sids > 0 then\n"                                                                              \
+    "    local tot = redis.call('HMGET', " VK(GRADING_VIEW_TOTALS) " .. cls, unpack(sids))\n"            \
+    "    local enrolled = redis.call('ZMSCORE', " VK(GRADING_VIEW_STUDENTS) " .. cls, unpack(sids))\n"   \
+    "    for j, sid in ipairs(sids) do\n"                                                                \
+    "      local was = tonumber(tot[j] or '0')\n"                                                        \
+    "      if was == nil then error('tot:' .. cls .. ' ' .. sid .. ' is not an integer') end\n"          \
+    "      local t = string.format('%d', was + delta[cls][sid])\n"                                       \
+    "      final[cls][#final[cls] + 1] = {sid, t}\n"                                                     \
+    "      if enrolled[j] then ranked[cls][#ranked[cls] + 1] = t; ranked[cls][#ranked[cls] + 1] = sid end\n" \
+    "    end\n"                                                                                          \
+    "  end\n"                                                                                            \
+    "end\n"
+
+/* Phase 4: the writes, each key once (a grade's history and sg entries are
+ * keys of their own). A total of 0 is not kept (HDEL), as HINCRBY + HDEL
+ * left it. */
+#define LUA_RUN_WRITE                                                                                    \
+    "for _, aid in ipairs(aids) do\n"                                                                    \
+    "  if changed[aid] then\n"                                                                           \
+    "    local kv = {}\n"                                                                                \
+    "    for _, sid in ipairs(changed[aid]) do kv[#kv + 1] = sid; kv[#kv + 1] = sheet[aid][sid] end\n"   \
+    "    redis.call('HSET', " VK(GRADING_VIEW_GRADES) " .. aid, unpack(kv))\n"                           \
+    "  end\n"                                                                                            \
+    "end\n"                                                                                              \
+    "for _, i in ipairs(rows) do\n"                                                                      \
+    "  redis.call('RPUSH', " VK(GRADING_VIEW_HISTORY) " .. ARGV[i + 1] .. ':' .. ARGV[i + 3], ARGV[i + 9])\n" \
+    "  if ARGV[i + 6] == '1' then\n"                                                                     \
+    "    redis.call('HSET', " VK(GRADING_VIEW_STUDENT_GRADES) " .. ARGV[i + 3], ARGV[i + 1], ARGV[i + 2])\n" \
+    "  end\n"                                                                                            \
+    "end\n"                                                                                              \
+    "for _, cls in ipairs(classes) do\n"                                                                 \
+    "  local set, del = {}, {}\n"                                                                        \
+    "  for _, e in ipairs(final[cls]) do\n"                                                              \
+    "    if e[2] == '0' then del[#del + 1] = e[1] else set[#set + 1] = e[1]; set[#set + 1] = e[2] end\n" \
+    "  end\n"                                                                                            \
+    "  local tk = " VK(GRADING_VIEW_TOTALS) " .. cls\n"                                                  \
+    "  if #set > 0 then redis.call('HSET', tk, unpack(set)) end\n"                                       \
+    "  if #del > 0 then redis.call('HDEL', tk, unpack(del)) end\n"                                       \
+    "  if #ranked[cls] > 0 then redis.call('ZADD', " VK(GRADING_VIEW_RANK) " .. cls, unpack(ranked[cls])) end\n" \
+    "end\n"                                                                                              \
+    "flush_counts(counts)\n"                                                                             \
+    /* positions last: a run that fails part-way must not record that it got past its events */       \
+    "for i = 2, 2 * k, 2 do redis.call('HSET', " VK(GRADING_VIEW_OFFSETS) ", ARGV[i], ARGV[i + 1]) end\n" \
+    "return #rows\n"
+
+static sms_redis_script_t grades_script = {
+    .source = "local p = '" GRADING_VIEW_PREFIX "'\n" LUA_FLUSH_COUNTS LUA_RUN_READ LUA_RUN_DECIDE
+              LUA_RUN_TOTALS LUA_RUN_WRITE};
 
 int grading_projection_init(redisContext *rc, char *err, size_t errlen) {
     sms_redis_script_t *all[] = {&assignment_script, &enrolled_script, &unenrolled_script, &grade_script,

@@ -72,6 +72,21 @@ out:
     notif_content_close(&c);
 }
 
+/* The batch's single-recipient events (released grades): their students'
+ * preferences in one pipeline, so that fan_out reads none of its own. */
+static int fan_out_prefetch(void *state, const char *const *topics, const sms_event_t *const *evs, size_t n) {
+    sms_str_t *users = sms_malloc((n ? n : 1) * sizeof *users);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        notif_content_t c;
+        if (notif_content_of(topics[i], evs[i], &c) && c.student_id.len) users[k++] = c.student_id; /* borrows evs[i] */
+        notif_content_close(&c);
+    }
+    int rc = notif_state_prefetch_prefs(state, users, k);
+    sms_free(users);
+    return rc;
+}
+
 const sms_worker_ops_t notifications_ops = {
     .service = "notifications",
     .events_topic = NOTIF_EVENTS_TOPIC,
@@ -83,5 +98,6 @@ const sms_worker_ops_t notifications_ops = {
     .commands = &notifications_commands,
     .source_topics = source_topics,
     .fan_out = fan_out,
+    .fan_out_prefetch = fan_out_prefetch,
     .own_topics = own_topics,
 };

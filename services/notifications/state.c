@@ -49,6 +49,8 @@ void notif_state_free(void *state) {
         sms_free(st->wants[i].replies);
     }
     sms_free(st->wants);
+    sms_strmap_free_values(&st->prefs, sms_free, NULL);
+    sms_strmap_close(&st->prefs);
     sms_free(st);
 }
 
@@ -251,8 +253,19 @@ int notif_state_roster(notif_state_t *st, sms_str_t class_id, redisReply **out) 
     return 0;
 }
 
-int notif_state_prefs(notif_state_t *st, const sms_str_t *users, size_t n, notif_prefs_t *prefs) {
-    /* All MGETs pipelined: a class of thousands costs one round trip. */
+/* Whether every one of users[0..n) was prefetched; fills prefs then. */
+static bool prefs_prefetched(const notif_state_t *st, const sms_str_t *users, size_t n, notif_prefs_t *prefs) {
+    for (size_t i = 0; i < n; i++) {
+        const notif_prefs_t *p = sms_strmap_get(&st->prefs, users[i].ptr, users[i].len);
+        if (p == NULL) return false;
+        prefs[i] = *p;
+    }
+    return n > 0;
+}
+
+/* Reads users[0..n)'s preferences into prefs, all MGETs pipelined: a class
+ * of thousands costs one round trip. 0, or -1. */
+static int read_prefs(notif_state_t *st, const sms_str_t *users, size_t n, notif_prefs_t *prefs) {
     size_t chunks = append_mget_prefs(st->rc, users, n);
     int rc = 0;
     for (size_t c = 0; c < chunks; c++) {
@@ -268,5 +281,23 @@ int notif_state_prefs(notif_state_t *st, const sms_str_t *users, size_t n, notif
             prefs_of(r->element[i], &prefs[c * MGET_CHUNK + i]);
         freeReplyObject(r);
     }
+    return rc;
+}
+
+int notif_state_prefs(notif_state_t *st, const sms_str_t *users, size_t n, notif_prefs_t *prefs) {
+    if (prefs_prefetched(st, users, n, prefs)) return 0;
+    return read_prefs(st, users, n, prefs);
+}
+
+int notif_state_prefetch_prefs(notif_state_t *st, const sms_str_t *users, size_t n) {
+    if (n == 0) return 0;
+    notif_prefs_t *read = sms_malloc(n * sizeof *read);
+    int rc = read_prefs(st, users, n, read);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        notif_prefs_t *p = sms_malloc(sizeof *p);
+        *p = read[i];
+        sms_free(sms_strmap_put(&st->prefs, users[i].ptr, users[i].len, p)); /* a duplicate: the same read */
+    }
+    sms_free(read);
     return rc;
 }

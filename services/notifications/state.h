@@ -15,6 +15,7 @@
 #include "envelope.h"
 #include "id.h"
 #include "schema.h"
+#include "strmap.h"
 
 typedef struct notif_want_s notif_want_t; /* state.c */
 
@@ -23,6 +24,7 @@ typedef struct notif_state_s {
     redisContext *rc;
     notif_want_t *wants; /* one per command that reads, in prefetch order */
     size_t n_wants, cap_wants;
+    sms_strmap_t prefs;  /* user -> notif_prefs_t* (owned): the fan-out's prefetched preferences */
 } notif_state_t;
 
 /* The table's state_new / state_fetch / state_free (command_table.h). */
@@ -59,8 +61,14 @@ int notif_state_webhook(const notif_state_t *st, const sms_command_t *cmd, const
 /* The roster of class_id as a HGETALL reply (student id, name, ...); the
  * caller frees it with freeReplyObject. 0, or -1 on a Redis failure. */
 int notif_state_roster(notif_state_t *st, sms_str_t class_id, redisReply **out);
-/* Fills prefs[i] with users[i]'s preferences (defaults where unset).
- * 0, or -1 on a Redis failure. */
+/* Fills prefs[i] with users[i]'s preferences (defaults where unset): from
+ * what notif_state_prefetch_prefs read when it read them all, else in one
+ * pipeline now. 0, or -1 on a Redis failure. */
 int notif_state_prefs(notif_state_t *st, const sms_str_t *users, size_t n, notif_prefs_t *prefs);
+/* Reads users[0..n)'s preferences (duplicates allowed) in one pipeline,
+ * for the batch's later notif_state_prefs calls: how the fan-out of a
+ * batch of single-recipient events (released grades) costs one round trip
+ * instead of one each. 0, or -1 on a Redis failure. */
+int notif_state_prefetch_prefs(notif_state_t *st, const sms_str_t *users, size_t n);
 
 #endif

@@ -232,6 +232,50 @@ def test_ranking_ties_share_a_rank(make_api, seeder):
     assert_problem(update(lec, a1, [{"student_id": s[0], "score": 1}], expect=409), 409)
 
 
+def _expected_totals(lec, aids, students):
+    """Every student's released total (hundredths) over aids, from the lecturer's sheets."""
+    tot = {x: 0 for x in students}
+    for aid in aids:
+        for item in assert_json(sheet(lec, aid, limit=1000), 200)["items"]:
+            if item["released"] and item["score"] is not None:
+                tot[item["student_id"]] += round(item["score"] * 100)
+    return tot
+
+
+def test_many_row_updates_keep_totals_and_ranking_equal_to_the_sheets(make_api, seeder, redis_client):
+    """One update-grades of many rows is applied as one run (a script call): the class totals
+    and the ranking it leaves are the ones the sheets give, student by student, through
+    first grades, changes of released grades, drafts, totals back to zero and a student
+    who left the class."""
+    lec = make_api()
+    cls, a1, a2 = uid("cls"), uid("asg"), uid("asg")
+    s = [f"{cls}-s{i:02d}" for i in range(40)]
+    seeder.enroll(cls, lec.sub, [(x, f"Name {x[-2:]}") for x in s])
+    seeder.assignment(a1, cls, lec.sub, max_score=100)
+    seeder.assignment(a2, cls, lec.sub, max_score=100)
+    wait_sheet(lec, a1, 40)
+    wait_sheet(lec, a2, 40)
+    update(lec, a1, [{"student_id": x, "score": (i * 7) % 101 + 0.25} for i, x in enumerate(s)], release=True)
+    update(lec, a2, [{"student_id": x, "score": (i * 13) % 50} for i, x in enumerate(s)])  # drafts
+    # Changes of released grades (every third one back to 0), then the drafts released.
+    update(lec, a1, [{"student_id": x, "score": 0 if i % 3 == 0 else (i * 11) % 101}
+                     for i, x in enumerate(s) if i % 2 == 0])
+    update(lec, a2, [{"student_id": x, "score": 0} for x in s[:10]], release=True)
+    want = _expected_totals(lec, (a1, a2), s)
+    seeder.unenroll(cls, lec.sub, s[-1])
+    wait_sheet(lec, a1, 39)
+
+    tot = {k.decode(): int(v) for k, v in redis_client.hgetall(f"sms:grading:tot:{cls}").items()}
+    assert tot == {x: t for x, t in want.items() if t != 0}, "tot keeps every nonzero total and no zero"
+    rank = {k.decode(): v for k, v in redis_client.zrange(f"sms:grading:rank:{cls}", 0, -1, withscores=True)}
+    assert rank == {x: float(want[x]) for x in s[:-1]}, "the ranking holds every enrolled student's total"
+    for x in (s[0], s[1], s[3], s[20]):
+        r = assert_json(make_api(x, role="student").get("/student/ranking", params={"class_id": cls}), 200)
+        mine = want[x]
+        assert round(r["total_score"] * 100) == mine, r
+        assert r["rank"] == 1 + sum(1 for y in s[:-1] if want[y] > mine), r
+
+
 def test_another_lecturer_gets_404(course, make_api):
     other = make_api()
     aid, s = course["aid"], course["students"]
