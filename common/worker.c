@@ -53,12 +53,14 @@ static void rewind_batch(rd_kafka_message_t **msgs, size_t n) {
 static int setup(worker_t *w, bool commands) {
     char err[512], client[96];
     snprintf(client, sizeof client, "sms-%s", w->ops->service);
-    /* 5 ms, not 1: a batch's events (an update-grades of 100 rows is 100 of them, a fan-out
-     * thousands) then go in a few large produce requests instead of a chain of small ones
-     * behind the idempotent producer's 5 in flight. Measured: update-grades of 100 items at
-     * 10 connections p99 251 -> 120 ms, 119 -> 171 requests/s; a single write waits up to
-     * ~5 ms more per hop (serial POST p50 ~10 -> ~22 ms). */
-    sms_producer_opts_t popts = {.client_id = client, .linger_ms = 5, .on_delivery = sms_batch_on_delivery};
+    /* 0: a batch produces its events in one tight loop and then waits for their reports, so
+     * a linger only adds its own length to every batch, twice per command (events, reply).
+     * What the batch produced meanwhile still goes out together: the broker thread takes
+     * whatever is queued when it wakes, and more piles up behind the 5 requests in flight.
+     * Measured against 5 ms (tests/bench.d/cpu_per_request.py, alternating runs): serial
+     * POST p50 14.7-16.5 -> 2.0-2.7 ms; update-grades of 100 items at 10 connections
+     * 108-110 -> 185-210 requests/s, p50 74-78 -> 39-43 ms, CPU per request 5.8 -> 4.3-4.9 ms. */
+    sms_producer_opts_t popts = {.client_id = client, .linger_ms = 0, .on_delivery = sms_batch_on_delivery};
     if (sms_producer_new(w->cfg, &popts, &w->producer, err, sizeof err) != 0) {
         sms_log(SMS_LOG_ERROR, "kafka_producer_failed", "%s", err);
         return -1;
