@@ -277,8 +277,18 @@ static int read_prefs(notif_state_t *st, const sms_str_t *users, size_t n, notif
             if (st->rc->err) break;
             continue;
         }
-        for (size_t i = 0; i < r->elements && c * MGET_CHUNK + i < n; i++)
-            prefs_of(r->element[i], &prefs[c * MGET_CHUNK + i]);
+        size_t want = n - c * MGET_CHUNK < MGET_CHUNK ? n - c * MGET_CHUNK : MGET_CHUNK;
+        if (r->elements != want) {
+            /* Another command's reply: the connection is out of step with its
+             * pipeline, and every later read on it would be too. Drop it (the
+             * worker reconnects) rather than decide on a stranger's answer. */
+            sms_log(SMS_LOG_ERROR, "redis_out_of_step", "prefs: an MGET of %zu keys answered %zu elements", want,
+                    r->elements);
+            freeReplyObject(r);
+            st->rc->err = REDIS_ERR_PROTOCOL;
+            return -1;
+        }
+        for (size_t i = 0; i < want; i++) prefs_of(r->element[i], &prefs[c * MGET_CHUNK + i]);
         freeReplyObject(r);
     }
     return rc;
