@@ -195,7 +195,8 @@ typedef struct parts_s {
     size_t header_len, payload_len, sig_len;
 } parts_t;
 
-/* Splits a compact JWS into its three non-empty parts. */
+/* Splits a compact JWS into its three parts; the signature may be empty (an
+ * unsecured "alg": "none" token, refused by its header with a clear reason). */
 static int split(const char *t, size_t len, parts_t *p) {
     const char *d1 = memchr(t, '.', len);
     if (d1 == NULL) return -1;
@@ -207,7 +208,7 @@ static int split(const char *t, size_t len, parts_t *p) {
     p->payload_len = (size_t)(d2 - d1 - 1);
     p->sig = d2 + 1;
     p->sig_len = len - (size_t)(d2 + 1 - t);
-    return p->header_len && p->payload_len && p->sig_len ? 0 : -1;
+    return p->header_len && p->payload_len ? 0 : -1;
 }
 
 /* A base64url JSON object, or NULL (bad base64url, an embedded NUL, not an object). */
