@@ -64,6 +64,16 @@ static const opt_t options[] = {
     INT(log_max_bytes, "SMS_LOG_MAX_BYTES", "67108864", 0, 2147483647),
     INT(log_keep, "SMS_LOG_KEEP", "3", 1, 100),
     STR(access_log, "SMS_ACCESS_LOG", "all"),
+    STR(oidc_issuer, "SMS_OIDC_ISSUER", NULL),
+    STR(oidc_audience, "SMS_OIDC_AUDIENCE", NULL),
+    STR(oidc_role_claim, "SMS_OIDC_ROLE_CLAIM", "roles"),
+    STR(oidc_role_map, "SMS_OIDC_ROLE_MAP", NULL),
+    STR(oidc_subject_claim, "SMS_OIDC_SUBJECT_CLAIM", "sub"),
+    INT(oidc_max_token_bytes, "SMS_OIDC_MAX_TOKEN_BYTES", "8192", 512, 65536),
+    INT(oidc_clock_skew_s, "SMS_OIDC_CLOCK_SKEW_S", "60", 0, 600),
+    INT(oidc_refresh_min_s, "SMS_OIDC_REFRESH_MIN_S", "5", 1, 3600),
+    INT(oidc_jwks_ttl_s, "SMS_OIDC_JWKS_TTL_S", "600", 10, 86400),
+    INT(oidc_http_timeout_ms, "SMS_OIDC_HTTP_TIMEOUT_MS", "5000", 100, 60000),
 };
 
 /* SMS_ACCESS_LOG: "all" (1), "errors" (0) or "sample:N" (N, 1..1000000). */

@@ -58,6 +58,18 @@ typedef struct sms_config_s {
     int log_keep;              /* SMS_LOG_KEEP: rotated files kept (<file>.1 newest .. <file>.N) */
     char access_log[32];       /* SMS_ACCESS_LOG: all | errors | sample:N (gateway request lines) */
     int access_log_sample;     /* parsed SMS_ACCESS_LOG: 1 = every line, 0 = errors only, N = 1 in N below 400 */
+    /* School SSO (the gateway's services/gateway/oidc.h): tokens of this
+     * OpenID Connect issuer are accepted beside the gateway's own. */
+    char oidc_issuer[256];     /* SMS_OIDC_ISSUER: exact "iss"; empty = no OIDC */
+    char oidc_audience[256];   /* SMS_OIDC_AUDIENCE: must be in "aud" (required with an issuer) */
+    char oidc_role_claim[128]; /* SMS_OIDC_ROLE_CLAIM: claim name or dotted path (realm_access.roles) */
+    char oidc_role_map[1024];  /* SMS_OIDC_ROLE_MAP: "value=role,..." (empty: the values lecturer|student|admin) */
+    char oidc_subject_claim[64]; /* SMS_OIDC_SUBJECT_CLAIM: the claim that becomes our user id */
+    int oidc_max_token_bytes;  /* SMS_OIDC_MAX_TOKEN_BYTES: longer tokens of the issuer are refused */
+    int oidc_clock_skew_s;     /* SMS_OIDC_CLOCK_SKEW_S: leeway on exp and nbf */
+    int oidc_refresh_min_s;    /* SMS_OIDC_REFRESH_MIN_S: unknown-kid refreshes at most this often */
+    int oidc_jwks_ttl_s;       /* SMS_OIDC_JWKS_TTL_S: keys are fetched again this often */
+    int oidc_http_timeout_ms;  /* SMS_OIDC_HTTP_TIMEOUT_MS: one discovery or JWKS fetch */
 } sms_config_t;
 
 /* Fills cfg from the environment and defaults. Returns 0, or -1 with a

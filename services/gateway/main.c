@@ -9,14 +9,17 @@
 
 #include "app.h"
 #include "config.h"
+#include "http/auth.h"
 #include "http/http.h"
 #include "log.h"
+#include "oidc.h"
 
 typedef struct gw_main_s {
     uv_loop_t loop;
     uv_signal_t sigterm, sigint;
     gw_server_t *srv;
     gw_app_t *app;
+    gw_oidc_t *oidc; /* NULL without SMS_OIDC_ISSUER */
     int stopping;
 } gw_main_t;
 
@@ -41,6 +44,10 @@ static void stop(gw_main_t *m) {
     /* Long-polls first: the server's drain waits for every request in flight. */
     if (m->app) gw_app_drain(m->app);
     gw_server_shutdown(m->srv, on_server_drained, m);
+    /* Draining requests are past auth already; the fetch thread is joined here (<= ~1 s). */
+    gw_auth_set_issuer(NULL);
+    gw_oidc_close(m->oidc);
+    m->oidc = NULL;
 }
 
 static void on_signal(uv_signal_t *s, int signum) {
@@ -82,6 +89,12 @@ int main(void) {
         fprintf(stderr, "sms-gateway: uv_signal_start: %s\n", uv_strerror(rc));
         return 1;
     }
+
+    if (gw_oidc_new(&m.loop, &cfg, &m.oidc, err, sizeof err) != 0) {
+        fprintf(stderr, "sms-gateway: bad configuration: %s\n", err);
+        return 2;
+    }
+    if (m.oidc) gw_auth_set_issuer(&(gw_auth_issuer_t){.verify = gw_oidc_verify, .data = m.oidc});
 
     router = gw_router_new();
     if ((rc = gw_server_new(&m.loop, &cfg, router, &m.srv)) != 0) {

@@ -42,9 +42,17 @@ static slot_t *slot_for(gw_auth_cache_t *cache, const char *token, size_t len) {
     return &cache->slots[h % GW_AUTH_CACHE_SLOTS];
 }
 
-/* Verifies token, through the cache when there is one. */
+static gw_auth_issuer_t issuer; /* verify NULL: none (gw_auth_set_issuer) */
+
+void gw_auth_set_issuer(const gw_auth_issuer_t *other) {
+    if (other) issuer = *other;
+    else memset(&issuer, 0, sizeof issuer);
+}
+
+/* Verifies token, through the cache when there is one; *detail is set when
+ * the other issuer refused it. */
 static int verify(gw_auth_cache_t *cache, const char *token, size_t len, const char *secret,
-                               int64_t now_s, sms_token_claims_t *claims) {
+                               int64_t now_s, sms_token_claims_t *claims, const char **detail) {
     slot_t *slot = NULL;
     if (cache && len <= GW_AUTH_CACHE_TOKEN_MAX) {
         slot = slot_for(cache, token, len);
@@ -58,6 +66,11 @@ static int verify(gw_auth_cache_t *cache, const char *token, size_t len, const c
             *claims = slot->claims;
             return SMS_OK;
         }
+    }
+    if (issuer.verify) { /* a cache miss only: our own cached tokens never pay for this */
+        int r = issuer.verify(issuer.data, token, len, now_s, claims, detail);
+        if (r != GW_AUTH_NOT_MINE) return r;
+        *detail = NULL;
     }
     int r = sms_token_verify(token, len, secret, now_s, claims);
     if (r == SMS_OK && slot) { /* only tokens that verified are ever stored */
@@ -113,8 +126,9 @@ int gw_auth_check(gw_auth_cache_t *cache, const char *authorization, const char 
     while (*token == ' ') token++;
     size_t len = strlen(token);
     if (len == 0) return unauthorized(fail, "missing token", www_none);
-    int r = verify(cache, token, len, secret, now_s, claims);
-    if (r != SMS_OK) return unauthorized(fail, token_reason(r), www_invalid);
+    const char *detail = NULL;
+    int r = verify(cache, token, len, secret, now_s, claims, &detail);
+    if (r != SMS_OK) return unauthorized(fail, detail ? detail : token_reason(r), www_invalid);
     if ((gw_auth_role_bit(claims->role) & roles) == 0) {
         char allowed[40];
         describe_roles(roles, allowed, sizeof allowed);

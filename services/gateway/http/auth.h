@@ -39,6 +39,23 @@ void gw_auth_cache_free(gw_auth_cache_t *cache);
 /* The GW_ROLE_* bit for a role name, 0 if unknown. */
 unsigned gw_auth_role_bit(const char *role);
 
+/* A second verifier, for tokens of another issuer (the gateway's OIDC
+ * verifier, ../oidc.h). verify(data, token, len, now_s, claims, &detail)
+ * returns GW_AUTH_NOT_MINE to leave the token to sms_token_verify, SMS_OK
+ * with *claims filled, or a negative SMS_E* with detail, the 401's sentence
+ * (static or owned by data, valid until the next call). Its tokens are not
+ * put in this file's cache (it keeps its own). Loop thread only. */
+#define GW_AUTH_NOT_MINE 1
+typedef struct gw_auth_issuer_s {
+    int (*verify)(void *data, const char *token, size_t len, int64_t now_s, sms_token_claims_t *claims,
+                  const char **detail);
+    void *data;
+} gw_auth_issuer_t;
+
+/* Installs issuer (copied; NULL removes it) for every later gw_auth_check in
+ * this process. Call from the loop thread before or between requests. */
+void gw_auth_set_issuer(const gw_auth_issuer_t *issuer);
+
 /* Checks authorization (the header value, NULL if absent) against secret at
  * now_s and the allowed roles mask. cache may be NULL (verify every time);
  * one cache must only ever see one secret. Returns 0 and fills *claims, or
