@@ -12,6 +12,7 @@
 #include "id.h"
 #include "json_msgpack.h"
 #include "msgpack_util.h"
+#include "net_policy.h"
 #include "redis.h"
 #include "schema.h"
 #include "state.h"
@@ -101,9 +102,14 @@ void notif_webhook_pack_deleted(msgpack_packer *pk, sms_str_t event_id, int64_t 
 /* The register command's checks, in the order its errors are listed. */
 static void check_register(const msgpack_object *url_o, const msgpack_object *secret_o, const msgpack_object *ev,
                            notif_webhook_register_args_t *a, sms_decision_t *d) {
+    const char *refused = NULL;
     if (!sms_mp_str(url_o, &a->url.ptr, &a->url.len) || !notif_webhook_url_ok(a->url.ptr, a->url.len))
         sms_decision_error(d, "url", 3, "must be an http:// or https:// URL with a host (at most %d bytes)",
                            NOTIF_WEBHOOK_URL_MAX);
+    else if ((refused = sms_net_url_refusal(a->url.ptr, a->url.len)) != NULL)
+        /* SSRF: internal targets are refused here, and again once resolved
+         * (sms-notify-webhook's connect check; names may resolve inside). */
+        sms_decision_error(d, "url", 3, "%s", refused);
     if (!sms_mp_str(secret_o, &a->secret.ptr, &a->secret.len) || a->secret.len < NOTIF_WEBHOOK_SECRET_MIN ||
         a->secret.len > NOTIF_WEBHOOK_SECRET_MAX)
         sms_decision_error(d, "secret", 6, "must be a string of %d to %d bytes", NOTIF_WEBHOOK_SECRET_MIN,
