@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "command_table.h"
 #include "id.h"
 #include "json_msgpack.h"
 #include "msgpack_util.h"
@@ -131,7 +132,15 @@ static void check_register(const msgpack_object *url_o, const msgpack_object *se
                            EVENTS_MAX);
 }
 
+/* Webhooks are the admin's: the gateway's route says so, and so does the
+ * service, which must not trust that every producer on the command topic
+ * is that gateway (a lecturer's command naming this type is refused). */
+static int check_admin(const sms_command_t *cmd, sms_decision_t *d) {
+    return sms_command_check_sender(cmd, (const char *const[]){"admin", NULL}, "only admins manage webhooks", d);
+}
+
 int notif_webhook_register_validate(const sms_command_t *cmd, void *args, sms_decision_t *d) {
+    if (check_admin(cmd, d) != 0) return -1;
     const msgpack_object *url = NULL, *secret = NULL, *events = NULL, *data = cmd->data;
     /* One pass over the map; a repeated key counts once, the first time. */
     for (uint32_t i = 0; i < data->via.map.size; i++) {
@@ -169,6 +178,7 @@ void notif_webhook_register_decide(void *state, const sms_command_t *cmd, const 
 }
 
 int notif_webhook_delete_validate(const sms_command_t *cmd, void *args, sms_decision_t *d) {
+    if (check_admin(cmd, d) != 0) return -1;
     notif_webhook_delete_args_t *a = args;
     const msgpack_object *idobj = NULL, *data = cmd->data;
     for (uint32_t i = 0; i < data->via.map.size && idobj == NULL; i++)
