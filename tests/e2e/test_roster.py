@@ -106,6 +106,16 @@ def test_csv_bad_header_and_bad_quotes_are_400(api):
     assert_problem(r, 415, "unsupported_media_type")
 
 
+def test_csv_of_a_million_empty_fields_is_413_at_the_width_cap(api, body_limit):
+    """Issue 12: such a body cost a million allocations; a row past 64 fields is refused."""
+    c = api.create()
+    n = min(1_000_000, body_limit - 64)
+    body = b"student_id,name,email\n" + b"," * (n - 22)
+    r = api.post(f"/lecturer/classes/{c['id']}/students", data=body, headers={"Content-Type": "text/csv"})
+    assert_problem(r, 413, "payload_too_large", fields=["line 2"])
+    assert _roster(api, c["id"])["items"] == []
+
+
 def test_validation_names_rows_and_enrolls_nothing(api):
     c = api.create()
     ok = _student("Good Row")
