@@ -376,6 +376,7 @@ typedef struct upload_s {
     char id[SMS_ID_SIZE];
     char *ctype, *filename, *user;
     uint64_t size;
+    int64_t expires_ms; /* the signed URL's expiry */
     char *buf;
     size_t buf_cap;
     char sha[65];       /* set by on_end */
@@ -534,6 +535,11 @@ static void up_on_created(void *data, sms_blob_writer_t *w, int status) {
         return;
     }
     up->w = w;
+    /* The URL's expiry and SMS_UPLOAD_DEADLINE_S bind the whole transfer: a
+     * client sending a byte every few seconds no longer holds the
+     * connection, the writer and the file open for as long as it likes. */
+    int64_t left_ms = up->expires_ms - sms_now_ms(), cap_ms = (int64_t)files.cfg->upload_deadline_s * 1000;
+    gw_req_stream_deadline(req, (uint64_t)(left_ms < 1 ? 1 : left_ms < cap_ms ? left_ms : cap_ms));
     if (gw_req_stream_body(req, &upload_sink, up, up->size) != 0) {
         /* The client left while the file was being created. */
         gw_respond_problem(req, 400, "bad_request", "The connection closed.", NULL, 0);
@@ -594,6 +600,7 @@ static void put_upload(gw_request_t *req, void *data) {
     up->filename = sms_strdup(name);
     up->user = sms_strdup(user);
     up->size = (uint64_t)size;
+    up->expires_ms = u.expires * 1000;
     rc = sms_blob_create(&files.store, id, up_on_created, up);
     if (rc != 0) {
         respond_storage_error(req, "create", rc);

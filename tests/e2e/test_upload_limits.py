@@ -1,0 +1,62 @@
+"""Upload holes of issue 12 §2 and the storage quotas of §1: a PUT is bound by its signed
+URL's expiry and by SMS_UPLOAD_DEADLINE_S however steadily a slow client trickles bytes
+(real slow clients over raw sockets), and leaves nothing behind when cut off."""
+
+import os
+import select
+import time
+
+import pytest
+
+from helpers import RawHttp, env_int
+from test_uploads import files_of, new_upload, put, student, uploads_dir  # noqa: F401
+
+DEADLINE_S = env_int("SMS_UPLOAD_DEADLINE_S", 300)
+
+
+def _trickle(base_url, url, size, interval_s, give_up_s):
+    """PUTs url with Content-Length size, one byte every interval_s, until the gateway
+    answers or give_up_s pass. Returns (response, seconds until it came, bytes sent)."""
+    with RawHttp(base_url, timeout=give_up_s + 10) as c:
+        c.send(f"PUT {url} HTTP/1.1\r\nHost: t\r\nContent-Length: {size}\r\n\r\n".encode())
+        start = time.monotonic()
+        sent = 0
+        while sent < size and time.monotonic() - start < give_up_s:
+            ready, _, _ = select.select([c.sock], [], [], interval_s)
+            if ready:
+                break  # the answer (or the close) is there
+            try:
+                c.send(b"x")
+                sent += 1
+            except (BrokenPipeError, ConnectionResetError):
+                break
+        return c.read_response(), time.monotonic() - start, sent
+
+
+def _assert_timed_out(r):
+    assert r.status == 408, r
+    assert r.json()["type"] == "https://sms.example/problems/request_timeout", r
+
+
+def test_a_trickling_put_is_cut_off_at_the_urls_expiry(base_url, student):
+    up = new_upload(student, 1000, ttl_s=2)
+    r, took, sent = _trickle(base_url, up["upload_url"], 1000, 0.5, give_up_s=20)
+    _assert_timed_out(r)
+    assert took < 4, f"answered after {took:.1f} s, {sent} bytes: the URL's expiry (2 s) did not bind"
+    if uploads_dir():
+        deadline = time.monotonic() + 5
+        while files_of(up["upload_id"]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert files_of(up["upload_id"]) == [], "a cut-off upload left files behind"
+
+
+@pytest.mark.skipif(DEADLINE_S > 30, reason="needs a short SMS_UPLOAD_DEADLINE_S (tests/run sets 8)")
+def test_a_trickling_put_is_cut_off_at_the_whole_transfer_deadline(base_url, student):
+    """A byte a second keeps the per-read timeout (SMS_HEADER_TIMEOUT_MS) happy forever;
+    the whole-transfer deadline does not move."""
+    up = new_upload(student, 1000)  # the URL lives SMS_UPLOAD_TTL_S (900 s)
+    r, took, sent = _trickle(base_url, up["upload_url"], 1000, 1.0, give_up_s=DEADLINE_S + 20)
+    _assert_timed_out(r)
+    assert DEADLINE_S - 1.5 < took < DEADLINE_S + 3, f"answered after {took:.1f} s ({sent} bytes)"
+    # The URL itself is still good for a prompt upload.
+    assert put(base_url, up["upload_url"], os.urandom(1000)).status_code == 200
