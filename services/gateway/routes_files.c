@@ -275,8 +275,15 @@ static int check_signature(gw_request_t *req, sms_signed_url_t *u) {
 }
 
 static void respond_storage_error(gw_request_t *req, const char *what, int err) {
-    sms_log(SMS_LOG_ERROR, "blobstore_error", "%s: %s (request %s)", what, strerror(err < 0 ? -err : err),
-            gw_req_id(req));
+    int e = err < 0 ? -err : err;
+    if (e == ENOSPC || e == EDQUOT) {
+        /* The disk (or its quota) is full: alert-worthy, and not the client's fault nor a retry-now. */
+        sms_log(SMS_LOG_ERROR, "blobstore_full", "ALERT: the upload store is full (%s at %s): %s (request %s)",
+                files.store.root, what, strerror(e), gw_req_id(req));
+        gw_respond_problem(req, 507, "insufficient_storage", "The file store is full; nothing was kept.", NULL, 0);
+        return;
+    }
+    sms_log(SMS_LOG_ERROR, "blobstore_error", "%s: %s (request %s)", what, strerror(e), gw_req_id(req));
     gw_respond_problem(req, 500, "storage_error", "The file store failed; try again.", NULL, 0);
 }
 

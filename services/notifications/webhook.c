@@ -263,7 +263,7 @@ static bool subscribes(const cJSON *wh, const char *kind) {
 static int run(redisContext *rc, int argc, const char **argv, const size_t *lens, long long *out) {
     redisReply *r = redisCommandArgv(rc, argc, argv, lens);
     int ok = r && r->type != REDIS_REPLY_ERROR;
-    if (r && r->type == REDIS_REPLY_ERROR) sms_log(SMS_LOG_ERROR, "redis_error", "%s", r->str);
+    if (r && r->type == REDIS_REPLY_ERROR) sms_redis_log_error(NULL, r->str);
     if (ok && out) *out = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
     if (r) freeReplyObject(r);
     return ok ? 0 : -1;

@@ -60,3 +60,59 @@ def test_a_trickling_put_is_cut_off_at_the_whole_transfer_deadline(base_url, stu
     assert DEADLINE_S - 1.5 < took < DEADLINE_S + 3, f"answered after {took:.1f} s ({sent} bytes)"
     # The URL itself is still good for a prompt upload.
     assert put(base_url, up["upload_url"], os.urandom(1000)).status_code == 200
+
+
+# ----------------------------------------------------------------------------- storage full
+
+def _gateway_log():
+    run_dir = os.environ.get("SMS_RUN_DIR")
+    path = os.path.join(run_dir, "logs", "gateway.log") if run_dir else None
+    if not path or not os.path.exists(path):
+        pytest.skip("SMS_RUN_DIR/logs/gateway.log is not there (tests/run provides it)")
+    with open(path, errors="replace") as f:
+        return f.read()
+
+
+def test_redis_runs_with_maxmemory_and_noeviction(redis_client):
+    assert redis_client.config_get("maxmemory-policy")["maxmemory-policy"] == "noeviction"
+    assert int(redis_client.config_get("maxmemory")["maxmemory"]) > 0
+
+
+def test_a_full_redis_refuses_writes_with_503_and_an_alert_upload_urls_still_work(redis_client, api, student):
+    before = redis_client.config_get("maxmemory")["maxmemory"]
+    logged = _gateway_log().count('"redis_oom"')
+    key = {"Idempotency-Key": f"oom-{time.time_ns()}"}  # a keyed write binds its key in Redis first
+    redis_client.config_set("maxmemory", "1")  # already past it: every write is refused
+    try:
+        r = api.post("/lecturer/classes", json={"code": "OOM1", "name": "Full", "term": "2026-fall"}, headers=key)
+        assert r.status_code == 503, r.text
+        assert r.json()["type"] == "https://sms.example/problems/unavailable", r.text
+        # Signing an upload URL needs no Redis write.
+        new_upload(student, 10)
+    finally:
+        redis_client.config_set("maxmemory", before)
+    assert _gateway_log().count('"redis_oom"') > logged, "no redis_oom alert in the gateway's log"
+    r = api.post("/lecturer/classes", json={"code": "OOM1", "name": "Full", "term": "2026-fall"}, headers=key)
+    assert r.status_code == 201, r.text  # nothing was done before: the same class can be made now
+
+
+def test_a_full_disk_answers_507_to_an_upload(base_url, student):
+    d = uploads_dir()
+    if not d or os.geteuid() != 0:
+        pytest.skip("needs SMS_DATA_DIR and root (mounts a 1 MiB tmpfs over the upload directory)")
+    import subprocess
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", d]).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        up = new_upload(student, 2 * 1024 * 1024)
+        r = put(base_url, up["upload_url"], os.urandom(2 * 1024 * 1024))
+        assert r.status_code == 507, r.text
+        assert r.json()["type"] == "https://sms.example/problems/insufficient_storage", r.text
+        deadline = time.monotonic() + 5
+        while files_of(up["upload_id"]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert files_of(up["upload_id"]) == [], "a refused upload left files behind"
+    finally:
+        if subprocess.run(["umount", d]).returncode != 0:
+            subprocess.run(["umount", "-l", d])
+    assert '"blobstore_full"' in _gateway_log()
