@@ -139,7 +139,8 @@ static sms_redis_script_t submission_script = {.source =
 /* upload.completed. ARGV: 1 "<topic>:<partition>" ("" = none), 2 next offset,
  * 3 cause, 4 upload id, 5 owner, 6 filename, 7 content type, 8 size, 9 sha256,
  * 10 stored_at (ms), 11 the public file document (JSON). Uploads are
- * immutable: the first event of an id stands. Returns 1 if applied, 0 if not. */
+ * immutable: the first event of an id stands (and adds its size to the
+ * owner's ubytes once). Returns 1 if applied, 0 if not. */
 static sms_redis_script_t upload_script = {.source =
     LUA_PREFIX
     LUA_OFFSET("1", "2")
@@ -148,6 +149,7 @@ static sms_redis_script_t upload_script = {.source =
     "if redis.call('EXISTS', k) == 1 then return 0 end\n"
     "redis.call('HSET', k, '" ASSIGNMENTS_FIELD_OWNER "', ARGV[5], 'filename', ARGV[6], 'content_type', ARGV[7], 'size', ARGV[8],\n"
     "           'sha256', ARGV[9], 'stored_at', ARGV[10], '" ASSIGNMENTS_FIELD_DOC "', ARGV[11])\n"
+    "redis.call('HINCRBY', " LUA_KEY_ALONE(ASSIGNMENTS_VIEW_UPLOAD_BYTES) ", ARGV[5], ARGV[8])\n"
     "return 1\n"};
 
 /* grade.changed / grade.released from sms.events.grades. ARGV: 1

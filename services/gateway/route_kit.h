@@ -73,6 +73,7 @@ void gw_script_init(gw_script_t *s);
 extern gw_script_t *const gw_assignments_scripts[];
 extern gw_script_t *const gw_chat_scripts[];
 extern gw_script_t *const gw_classes_scripts[];
+extern gw_script_t *const gw_files_scripts[];
 extern gw_script_t *const gw_grading_scripts[];
 extern gw_script_t *const gw_notifications_scripts[];
 extern gw_script_t *const gw_posts_scripts[];

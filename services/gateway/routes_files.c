@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "alloc.h"
+#include "assignments/view.h"
 #include "blobstore.h"
 #include "buf.h"
 #include "clock.h"
@@ -289,6 +290,9 @@ static void respond_storage_error(gw_request_t *req, const char *what, int err) 
 
 /* ---- POST /student/uploads ---- */
 
+static void mint_upload(gw_request_t *req, const char *filename, const char *ctype, int64_t size, int64_t ttl_s);
+static void quota_check(gw_request_t *req, const char *filename, const char *ctype, int64_t size, int64_t ttl_s);
+
 static void create_upload(gw_request_t *req, void *data) {
     (void)data;
     cJSON *body = gw_parse_json_object(req);
@@ -345,13 +349,23 @@ static void create_upload(gw_request_t *req, void *data) {
         return;
     }
 
+    if (files.cfg->upload_quota_bytes > 0) {
+        quota_check(req, fn->valuestring, ct->valuestring, size, ttl_s);
+    } else {
+        mint_upload(req, fn->valuestring, ct->valuestring, size, ttl_s);
+    }
+    cJSON_Delete(body);
+}
+
+/* Answers 201 with a new upload URL for the file described. */
+static void mint_upload(gw_request_t *req, const char *filename, const char *ctype, int64_t size, int64_t ttl_s) {
     char id[SMS_ID_SIZE], when[SMS_RFC3339_LEN];
     sms_id_new(id);
     int64_t expires = now_s() + ttl_s;
     sms_buf_t url, out;
     sms_buf_init(&url);
     sms_buf_init(&out);
-    if (upload_url(id, expires, size, ct->valuestring, fn->valuestring, gw_req_user(req), &url) != 0) {
+    if (upload_url(id, expires, size, ctype, filename, gw_req_user(req), &url) != 0) {
         /* Only an empty secret gets here, which config.c rules out. */
         sms_log(SMS_LOG_ERROR, "upload_url_failed", "cannot sign an upload URL (is SMS_UPLOAD_SECRET empty?)");
         gw_respond_problem(req, 500, "internal", "Upload URLs cannot be signed.", NULL, 0);
@@ -369,7 +383,68 @@ static void create_upload(gw_request_t *req, void *data) {
     }
     sms_buf_close(&url);
     sms_buf_close(&out);
-    cJSON_Delete(body);
+}
+
+/* ARGV: student. The bytes of the student's completed uploads (the
+ * assignments view's ubytes), or {3} while the view is being rebuilt. */
+static gw_script_t quota_script = {.source =
+    "local p = '" ASSIGNMENTS_VIEW_PREFIX "'\n"
+    GW_LUA_VIEW_STATE
+    "local vs = view_state({})\n"
+    "if vs then return vs end\n"
+    "return tonumber(redis.call('HGET', p .. '" ASSIGNMENTS_VIEW_UPLOAD_BYTES "', ARGV[1])) or 0\n"};
+
+/* An upload request waiting for its owner's usage. */
+typedef struct quota_check_s {
+    gw_request_t *req;
+    char *filename, *ctype;
+    int64_t size, ttl_s;
+} quota_check_t;
+
+static void quota_check_free(quota_check_t *q) {
+    sms_free(q->filename);
+    sms_free(q->ctype);
+    sms_free(q);
+}
+
+static void on_quota(redisReply *r, void *data) {
+    quota_check_t *q = data;
+    gw_request_t *req = q->req;
+    if (r && r->type == REDIS_REPLY_ARRAY && gw_respond_view_state(req, r, "assignments")) {
+        quota_check_free(q);
+        return;
+    }
+    if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
+        gw_respond_redis_down(req);
+        quota_check_free(q);
+        return;
+    }
+    long long used = r->integer, quota = files.cfg->upload_quota_bytes;
+    if (used + q->size > quota) {
+        char detail[160], msg[128];
+        snprintf(detail, sizeof detail, "Your uploads hold %lld of your %lld bytes; this file (%lld bytes) does not fit.",
+                 used, quota, (long long)q->size);
+        snprintf(msg, sizeof msg, "must be at most %lld (bytes left of the upload quota)", used < quota ? quota - used : 0);
+        sms_problem_error_t err = {"size", msg};
+        gw_respond_problem(req, 413, "upload_quota_exceeded", detail, &err, 1);
+    } else {
+        mint_upload(req, q->filename, q->ctype, q->size, q->ttl_s);
+    }
+    quota_check_free(q);
+}
+
+/* The per-user quota (SMS_UPLOAD_QUOTA_BYTES) against the bytes the user's
+ * completed uploads hold: a URL is minted only for a file that fits. (URLs
+ * minted and not used yet are not counted: the quota bounds what is kept.) */
+static void quota_check(gw_request_t *req, const char *filename, const char *ctype, int64_t size, int64_t ttl_s) {
+    quota_check_t *q = sms_calloc(1, sizeof *q);
+    *q = (quota_check_t){req, sms_strdup(filename), sms_strdup(ctype), size, ttl_s};
+    const char *user = gw_req_user(req);
+    size_t len = strlen(user);
+    if (gw_script_call(files.app, &quota_script, 1, &user, &len, on_quota, q) != 0) {
+        gw_respond_redis_down(req);
+        quota_check_free(q);
+    }
 }
 
 /* ---- PUT /uploads/{id} ---- */
@@ -753,10 +828,14 @@ static void get_file(gw_request_t *req, void *data) {
 
 /* ---- registration ---- */
 
+/* This file's scripts, for test_gateway_views.c (route_kit.h). */
+gw_script_t *const gw_files_scripts[] = {&quota_script, NULL};
+
 int gw_routes_files(gw_app_t *app, gw_router_t *router) {
     char root[sizeof files.store.root];
     files.app = app;
     files.cfg = app->cfg;
+    gw_script_init(&quota_script);
     if (snprintf(root, sizeof root, "%s/uploads", app->cfg->data_dir) >= (int)sizeof root) {
         sms_log(SMS_LOG_ERROR, "blobstore_failed", "SMS_DATA_DIR is too long");
         return -1;

@@ -62,6 +62,29 @@ def test_a_trickling_put_is_cut_off_at_the_whole_transfer_deadline(base_url, stu
     assert put(base_url, up["upload_url"], os.urandom(1000)).status_code == 200
 
 
+# ----------------------------------------------------------------------------- quota
+
+QUOTA = env_int("SMS_UPLOAD_QUOTA_BYTES", 1 << 30)
+
+
+@pytest.mark.skipif(QUOTA > 64 * 1024 * 1024, reason="needs a small SMS_UPLOAD_QUOTA_BYTES (tests/run sets 30 MiB)")
+def test_the_per_user_upload_quota_is_413_upload_quota_exceeded(base_url, student, make_api):
+    big = 20 * 1024 * 1024
+    up = new_upload(student, big, filename="big.bin", content_type="application/octet-stream")
+    assert put(base_url, up["upload_url"], os.urandom(big)).status_code == 200
+    left = QUOTA - big
+    r = student.post("/student/uploads", json={"filename": "more.bin", "content_type": "application/octet-stream",
+                                                "size": left + 1})
+    assert r.status_code == 413, r.text
+    doc = r.json()
+    assert doc["type"] == "https://sms.example/problems/upload_quota_exceeded", doc
+    assert [e["field"] for e in doc["errors"]] == ["size"], doc
+    new_upload(student, left)  # what is left still fits
+    # The quota is per user: another student is not affected.
+    other = make_api(sub=f"stu-q-{time.time_ns()}", role="student")
+    new_upload(other, left + 1)
+
+
 # ----------------------------------------------------------------------------- storage full
 
 def _gateway_log():
