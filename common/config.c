@@ -49,6 +49,7 @@ static const opt_t options[] = {
     INT(upload_limit, "SMS_UPLOAD_LIMIT", "26214400", 1, 2147483647),
     INT(upload_ttl_s, "SMS_UPLOAD_TTL_S", "900", 1, 604800),
     INT(upload_deadline_s, "SMS_UPLOAD_DEADLINE_S", "300", 1, 86400),
+    INT(upload_attach_ttl_s, "SMS_UPLOAD_ATTACH_TTL_S", "86400", 1, 31536000),
     {"SMS_UPLOAD_QUOTA_BYTES", OPT_INT64, offsetof(sms_config_t, upload_quota_bytes), 0, "1073741824", 0, 1L << 50},
     STR(smtp_url, "SMS_SMTP_URL", "smtp://127.0.0.1:2525"),
     STR(smtp_from, "SMS_SMTP_FROM", "sms@localhost"),

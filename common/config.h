@@ -36,6 +36,7 @@ typedef struct sms_config_s {
     char upload_secret[256];   /* SMS_UPLOAD_SECRET: signs upload/download URLs (default: derived, see config.c) */
     int upload_limit;          /* SMS_UPLOAD_LIMIT bytes: largest file a signed upload URL accepts */
     int upload_deadline_s;     /* SMS_UPLOAD_DEADLINE_S: a PUT's whole transfer must end within this (and the URL's expiry) */
+    int upload_attach_ttl_s;   /* SMS_UPLOAD_ATTACH_TTL_S: a completed upload no submission lists within this expires (deleted) */
     long long upload_quota_bytes; /* SMS_UPLOAD_QUOTA_BYTES: bytes one user may hold in uploads (0 = no quota) */
     int upload_ttl_s;          /* SMS_UPLOAD_TTL_S: lifetime of a signed URL, and the most a client may ask for */
     /* Notification delivery (sms-notify-email, sms-notify-webhook). */

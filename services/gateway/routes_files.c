@@ -28,6 +28,7 @@
 #include "route_kit.h"
 #include "routes.h"
 #include "signed_url.h"
+#include "upload_prune.h"
 
 #define FILENAME_MAX_CHARS 255
 #define CONTENT_TYPE_MAX 127
@@ -843,6 +844,11 @@ int gw_routes_files(gw_app_t *app, gw_router_t *router) {
     int rc = sms_blobstore_init(&files.store, app->loop, root);
     if (rc != 0) {
         sms_log(SMS_LOG_ERROR, "blobstore_failed", "%s: %s", root, strerror(-rc));
+        return -1;
+    }
+    /* Deletes the bytes of uploads never attached in time (upload_prune.h). */
+    if ((rc = gw_upload_prune_start(app, &files.store)) != 0) {
+        sms_log(SMS_LOG_ERROR, "upload_prune_failed", "cannot start: %s", uv_strerror(rc));
         return -1;
     }
     rc = 0;

@@ -64,6 +64,7 @@ def test_authenticated_write_and_read_over_https(tls_front, mint):
     sub = f"lec-tls-{time.time_ns()}"
     api = Api(url, mint(sub, "lecturer"), sub=sub, role="lecturer")
     api.session.verify = ca
+    api.session.trust_env = False  # else REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override session.verify
     try:
         c = api.create(headers={"Idempotency-Key": f"tls-{time.time_ns()}"})
         got = assert_json(api.get(f"/lecturer/classes/{c['id']}"), 200)

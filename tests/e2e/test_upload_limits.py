@@ -139,3 +139,62 @@ def test_a_full_disk_answers_507_to_an_upload(base_url, student):
         if subprocess.run(["umount", d]).returncode != 0:
             subprocess.run(["umount", "-l", d])
     assert '"blobstore_full"' in _gateway_log()
+
+
+# ----------------------------------------------------------------------------- unattached uploads expire
+
+ATTACH_TTL_S = 4
+
+
+@pytest.fixture
+def short_attach_ttl(ctl, base_url):
+    """sms-assignments (the expiry scan) and the gateway (the pruning of the bytes) restarted
+    with SMS_UPLOAD_ATTACH_TTL_S=4 for one test, then restarted again as they were."""
+    from helpers import wait_ready
+    old = os.environ.get("SMS_UPLOAD_ATTACH_TTL_S")
+    os.environ["SMS_UPLOAD_ATTACH_TTL_S"] = str(ATTACH_TTL_S)
+    try:
+        ctl("restart", "assignments", timeout=120)
+        ctl("restart", "gateway", timeout=120)
+        wait_ready(base_url, timeout=60)
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("SMS_UPLOAD_ATTACH_TTL_S", None)
+        else:
+            os.environ["SMS_UPLOAD_ATTACH_TTL_S"] = old
+        ctl("restart", "assignments", timeout=120)
+        ctl("restart", "gateway", timeout=120)
+        wait_ready(base_url, timeout=60)
+
+
+@pytest.mark.disruptive
+@pytest.mark.slow
+def test_an_unattached_upload_expires_and_its_bytes_go_an_attached_one_stays(short_attach_ttl, make_api, base_url,
+                                                                             kafka_brokers, redis_client):
+    from helpers import assert_problem, read_events
+    from test_submissions import _assignment, _enroll, _sid, _submit, _upload
+    lec = make_api()
+    cid = lec.create()["id"]
+    aid = _assignment(lec, cid)["id"]
+    stu = make_api(_sid(), role="student")
+    _enroll(lec, cid, [stu.sub])
+    kept = _upload(stu, b"kept bytes")
+    _submit(stu, aid, upload_ids=[kept])
+    lost = _upload(stu, b"lost!")
+    assert int(redis_client.hget("sms:assignments:ubytes", stu.sub)) == len(b"kept bytes") + len(b"lost!")
+    evs = read_events(kafka_brokers, [lost], until=lambda got: any(e["value"]["type"] == "upload.expired" for e in got),
+                      timeout=ATTACH_TTL_S + 30, topic="sms.events.assignments")
+    expired = [e["value"] for e in evs if e["value"]["type"] == "upload.expired"]
+    assert len(expired) == 1 and expired[0]["data"]["student_id"] == stu.sub, expired
+    assert expired[0]["data"]["size"] == len(b"lost!") and expired[0]["actor"] == "system"
+    # The view let it go: it cannot be attached, and its bytes no longer count.
+    r = _submit(stu, aid, expect=422, upload_ids=[lost])
+    assert_problem(r, 422, "invalid_uploads", fields=["upload_ids[0]"])
+    assert int(redis_client.hget("sms:assignments:ubytes", stu.sub)) == len(b"kept bytes")
+    if uploads_dir():
+        deadline = time.monotonic() + ATTACH_TTL_S + 30
+        while files_of(lost) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert files_of(lost) == [], "the expired upload's bytes are still stored"
+        assert files_of(kept) == [f"{kept}.bin", f"{kept}.json"], files_of(kept)
