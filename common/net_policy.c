@@ -181,8 +181,8 @@ const char *sms_net_url_refusal(const char *url, size_t n) {
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)url[i] <= 0x20 || url[i] == 0x7f || url[i] == '\\') return "must not contain spaces, control characters or backslashes";
     const char *auth = url + scheme;
-    size_t an = strcspn(auth, "/?#");
-    if (an > n - scheme) an = n - scheme;
+    size_t an = 0; /* url need not be NUL-terminated (a msgpack string): bounded by n */
+    while (scheme + an < n && !strchr("/?#", auth[an])) an++;
     if (memchr(auth, '@', an)) return "must not carry credentials (user:password@)";
     const char *host = auth, *port = NULL;
     size_t hn;
