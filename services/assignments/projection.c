@@ -130,7 +130,10 @@ static sms_redis_script_t submission_script = {.source =
     /* Every upload a submission ever listed is attached (kept), whatever its version. */
     "local listed = cjson.decode(ARGV[8]).upload_ids\n"
     "if type(listed) == 'table' then\n"
-    "  for _, u in ipairs(listed) do redis.call('ZREM', " LUA_KEY_ALONE(ASSIGNMENTS_VIEW_UNATTACHED) ", u) end\n"
+    "  for _, u in ipairs(listed) do\n"
+    "    redis.call('SADD', " LUA_KEY_ALONE(ASSIGNMENTS_VIEW_ATTACHED) ", u)\n"
+    "    redis.call('ZREM', " LUA_KEY_ALONE(ASSIGNMENTS_VIEW_UNATTACHED) ", u)\n"
+    "  end\n"
     "end\n"
     "local cur = tonumber(redis.call('HGET', " LUA_KEY(ASSIGNMENTS_VIEW_SUBMISSION_VERSIONS, "aid") ", sid))\n"
     "if cur and tonumber(ARGV[7]) <= cur then return 0 end\n"
@@ -156,7 +159,9 @@ static sms_redis_script_t upload_script = {.source =
     "redis.call('HSET', k, '" ASSIGNMENTS_FIELD_OWNER "', ARGV[5], 'filename', ARGV[6], 'content_type', ARGV[7], 'size', ARGV[8],\n"
     "           'sha256', ARGV[9], 'stored_at', ARGV[10], '" ASSIGNMENTS_FIELD_DOC "', ARGV[11])\n"
     "redis.call('HINCRBY', " LUA_KEY_ALONE(ASSIGNMENTS_VIEW_UPLOAD_BYTES) ", ARGV[5], ARGV[8])\n"
-    "redis.call('ZADD', " LUA_KEY_ALONE(ASSIGNMENTS_VIEW_UNATTACHED) ", ARGV[10], ARGV[4])\n"
+    "if redis.call('SISMEMBER', " LUA_KEY_ALONE(ASSIGNMENTS_VIEW_ATTACHED) ", ARGV[4]) == 0 then\n"
+    "  redis.call('ZADD', " LUA_KEY_ALONE(ASSIGNMENTS_VIEW_UNATTACHED) ", ARGV[10], ARGV[4])\n"
+    "end\n"
     "return 1\n"};
 
 /* upload.expired. ARGV: 1 "<topic>:<partition>" ("" = none), 2 next offset,

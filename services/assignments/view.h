@@ -37,10 +37,13 @@
  *   ubytes          hash: student id -> bytes of their completed uploads (the
  *                   per-user quota, SMS_UPLOAD_QUOTA_BYTES, is checked against it),
  *                   less those of expired ones
- *   unattached      zset: upload id -> stored_at (score), completed uploads no
- *                   submission.created has listed yet; the expiry scan writes
- *                   upload.expired for those older than SMS_UPLOAD_ATTACH_TTL_S,
- *                   whose projection removes upload:<id> and its bytes from ubytes
+ *   attached        set of the upload ids some submission.created listed
+ *   unattached      zset: upload id -> stored_at (score), completed uploads not
+ *                   in attached; the expiry scan writes upload.expired for those
+ *                   older than SMS_UPLOAD_ATTACH_TTL_S, whose projection removes
+ *                   upload:<id> and its bytes from ubytes. (attached makes the
+ *                   pair order-free: a rebuild may replay a submission before
+ *                   the upload.completed it lists, which is on another partition.)
  *   remind          zset: assignment id -> due_at (score), the assignments the
  *                   reminder scan may remind: open, class not inactive, no
  *                   assignment.due_soon yet for the current due_at
@@ -77,6 +80,7 @@
 #define ASSIGNMENTS_VIEW_UPLOAD "upload:"
 #define ASSIGNMENTS_VIEW_UPLOAD_BYTES "ubytes"
 #define ASSIGNMENTS_VIEW_UNATTACHED "unattached"
+#define ASSIGNMENTS_VIEW_ATTACHED "attached"
 #define ASSIGNMENTS_VIEW_REMIND "remind"
 #define ASSIGNMENTS_VIEW_REMINDED "rem:"
 #define ASSIGNMENTS_VIEW_GRADES "gr:"
