@@ -8,6 +8,7 @@
 #include <string.h>
 
 static atomic_size_t used_bytes;
+static atomic_size_t calls; /* allocations made (malloc, calloc, realloc), for tests that bound them */
 
 static void oom(size_t size) {
     fprintf(stderr, "{\"level\":\"FATAL\",\"event\":\"out_of_memory\",\"size\":%zu}\n", size);
@@ -17,6 +18,7 @@ static void oom(size_t size) {
 static void *counted(void *p, size_t size) {
     if (p == NULL && size != 0) oom(size);
     if (p != NULL) atomic_fetch_add(&used_bytes, malloc_usable_size(p));
+    atomic_fetch_add(&calls, 1);
     return p;
 }
 
@@ -32,6 +34,7 @@ void *sms_realloc(void *ptr, size_t size) {
     size_t before = ptr ? malloc_usable_size(ptr) : 0;
     void *p = realloc(ptr, size);
     if (p == NULL) oom(size);
+    atomic_fetch_add(&calls, 1);
     atomic_fetch_sub(&used_bytes, before);
     atomic_fetch_add(&used_bytes, malloc_usable_size(p));
     return p;
@@ -53,3 +56,5 @@ void sms_free(void *ptr) {
 }
 
 size_t sms_alloc_used(void) { return atomic_load(&used_bytes); }
+
+size_t sms_alloc_calls(void) { return atomic_load(&calls); }

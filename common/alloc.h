@@ -19,4 +19,8 @@ void sms_free(void *ptr);
 /* Bytes currently allocated through this module. */
 size_t sms_alloc_used(void);
 
+/* Allocation calls made through this module so far (sms_malloc, _calloc,
+ * _realloc, _strdup, _strndup): lets a test bound what an input costs. */
+size_t sms_alloc_calls(void);
+
 #endif

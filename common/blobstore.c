@@ -557,3 +557,113 @@ void sms_blob_close(sms_blob_reader_t *r) {
     }
     start_close(r);
 }
+
+/* ---- pruning ---- */
+
+typedef struct list_op_s {
+    uv_work_t work;
+    char root[sizeof(((sms_blobstore_t *)0)->root)];
+    time_t before;
+    char after[SMS_BLOB_ID_MAX + 1];
+    size_t max, n;
+    int status;
+    char (*ids)[SMS_BLOB_ID_MAX + 1];
+    sms_blob_list_cb cb;
+    void *data;
+} list_op_t;
+
+static void list_work(uv_work_t *req) {
+    list_op_t *op = req->data;
+    DIR *d = opendir(op->root);
+    if (d == NULL) {
+        op->status = -errno;
+        return;
+    }
+    struct dirent *e;
+    char path[PATH_CAP + 256];
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (!has_suffix(e->d_name, ".json") || len - 5 > SMS_BLOB_ID_MAX) continue;
+        char id[SMS_BLOB_ID_MAX + 1];
+        memcpy(id, e->d_name, len - 5);
+        id[len - 5] = '\0';
+        if (!sms_blob_id_valid(id) || strcmp(id, op->after) <= 0) continue;
+        /* Keep the max smallest ids (sorted): a page of the store in id order. */
+        if (op->n == op->max && strcmp(id, op->ids[op->n - 1]) >= 0) continue;
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", op->root, e->d_name);
+        if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_mtime >= op->before) continue;
+        size_t at = op->n < op->max ? op->n++ : op->n - 1;
+        while (at > 0 && strcmp(op->ids[at - 1], id) > 0) {
+            memcpy(op->ids[at], op->ids[at - 1], sizeof op->ids[at]);
+            at--;
+        }
+        memcpy(op->ids[at], id, len - 4);
+    }
+    closedir(d);
+}
+
+static void list_done(uv_work_t *req, int status) {
+    list_op_t *op = req->data;
+    if (status < 0 && op->status == 0) op->status = status;
+    op->cb(op->data, op->status, op->ids, op->status == 0 ? op->n : 0);
+    sms_free(op->ids);
+    sms_free(op);
+}
+
+int sms_blob_list_committed_before(sms_blobstore_t *bs, const char *after, int64_t before_s, size_t max,
+                                   sms_blob_list_cb cb, void *data) {
+    if (bs->loop == NULL || cb == NULL || max == 0 || after == NULL || strlen(after) > SMS_BLOB_ID_MAX) return -EINVAL;
+    list_op_t *op = sms_calloc(1, sizeof *op);
+    memcpy(op->after, after, strlen(after) + 1);
+    memcpy(op->root, bs->root, sizeof op->root);
+    op->before = (time_t)before_s;
+    op->max = max;
+    op->ids = sms_calloc(max, sizeof *op->ids);
+    op->cb = cb;
+    op->data = data;
+    op->work.data = op;
+    int rc = uv_queue_work(bs->loop, &op->work, list_work, list_done);
+    if (rc != 0) {
+        sms_free(op->ids);
+        sms_free(op);
+    }
+    return rc;
+}
+
+typedef struct delete_op_s {
+    uv_work_t work;
+    char json[PATH_CAP], bin[PATH_CAP];
+    int status;
+    sms_blob_done_cb cb;
+    void *data;
+} delete_op_t;
+
+static void delete_work(uv_work_t *req) {
+    delete_op_t *op = req->data;
+    if (unlink(op->json) != 0) {
+        op->status = -errno;
+        if (op->status != -ENOENT) return; /* still committed: keep its bytes too */
+    }
+    if (unlink(op->bin) != 0 && errno != ENOENT && op->status == 0) op->status = -errno;
+}
+
+static void delete_done(uv_work_t *req, int status) {
+    delete_op_t *op = req->data;
+    if (status < 0 && op->status == 0) op->status = status;
+    if (op->cb) op->cb(op->data, op->status);
+    sms_free(op);
+}
+
+int sms_blob_delete(sms_blobstore_t *bs, const char *id, sms_blob_done_cb cb, void *data) {
+    if (bs->loop == NULL || !sms_blob_id_valid(id)) return -EINVAL;
+    delete_op_t *op = sms_calloc(1, sizeof *op);
+    path_of(op->json, bs, id, ".json");
+    path_of(op->bin, bs, id, ".bin");
+    op->cb = cb;
+    op->data = data;
+    op->work.data = op;
+    int rc = uv_queue_work(bs->loop, &op->work, delete_work, delete_done);
+    if (rc != 0) sms_free(op);
+    return rc;
+}

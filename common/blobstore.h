@@ -111,4 +111,20 @@ void sms_blob_close(sms_blob_reader_t *r);
 typedef void (*sms_blob_stat_cb)(void *data, int status, uint64_t size, const char *meta, size_t meta_len);
 int sms_blob_stat(sms_blobstore_t *bs, const char *id, sms_blob_stat_cb cb, void *data);
 
+/* ---- pruning (deleting files the rest of the system has let go of) ---- */
+
+/* status 0 with n ids (valid during the call) of committed blobs whose
+ * metadata is older than the cutoff, or a negative errno with n 0. */
+typedef void (*sms_blob_list_cb)(void *data, int status, char (*ids)[SMS_BLOB_ID_MAX + 1], size_t n);
+/* Lists, in id order, the first max committed blobs with an id after
+ * `after` ("" = from the start) whose metadata was written before before_s
+ * (seconds since the epoch), on the thread pool: calling again with the
+ * last id walks the whole store a page at a time. 0 or a negative errno. */
+int sms_blob_list_committed_before(sms_blobstore_t *bs, const char *after, int64_t before_s, size_t max,
+                                   sms_blob_list_cb cb, void *data);
+/* Deletes committed blob id: its metadata first (so it is no longer
+ * committed: a reader opening it now gets -ENOENT), then its bytes. cb gets
+ * 0 or a negative errno (-ENOENT: there was nothing). 0 or a negative errno. */
+int sms_blob_delete(sms_blobstore_t *bs, const char *id, sms_blob_done_cb cb, void *data);
+
 #endif

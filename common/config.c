@@ -1,6 +1,8 @@
 /* config.c - the one table of settings (see config.h). */
 #include "config.h"
 
+#include "net_policy.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +11,7 @@
 #include <openssl/hmac.h>
 #include <unistd.h>
 
-typedef enum { OPT_STR, OPT_INT, OPT_LEVEL } opt_kind_t;
+typedef enum { OPT_STR, OPT_INT, OPT_INT64, OPT_LEVEL } opt_kind_t;
 
 typedef struct {
     const char *env;
@@ -46,12 +48,16 @@ static const opt_t options[] = {
     STR(upload_secret, "SMS_UPLOAD_SECRET", NULL), /* unset: derived from SMS_JWT_SECRET, see derive_upload_secret */
     INT(upload_limit, "SMS_UPLOAD_LIMIT", "26214400", 1, 2147483647),
     INT(upload_ttl_s, "SMS_UPLOAD_TTL_S", "900", 1, 604800),
+    INT(upload_deadline_s, "SMS_UPLOAD_DEADLINE_S", "300", 1, 86400),
+    INT(upload_attach_ttl_s, "SMS_UPLOAD_ATTACH_TTL_S", "86400", 1, 31536000),
+    {"SMS_UPLOAD_QUOTA_BYTES", OPT_INT64, offsetof(sms_config_t, upload_quota_bytes), 0, "1073741824", 0, 1L << 50},
     STR(smtp_url, "SMS_SMTP_URL", "smtp://127.0.0.1:2525"),
     STR(smtp_from, "SMS_SMTP_FROM", "sms@localhost"),
     INT(email_digest_window_s, "SMS_EMAIL_DIGEST_WINDOW_S", "60", 0, 86400),
     INT(webhook_retry_base_ms, "SMS_WEBHOOK_RETRY_BASE_MS", "1000", 1, 3600000),
     INT(webhook_retry_horizon_s, "SMS_WEBHOOK_RETRY_HORIZON_S", "86400", 1, 2592000),
     INT(webhook_timeout_ms, "SMS_WEBHOOK_TIMEOUT_MS", "10000", 100, 600000),
+    STR(webhook_allow_hosts, "SMS_WEBHOOK_ALLOW_HOSTS", NULL),
     INT(email_retry_horizon_s, "SMS_EMAIL_RETRY_HORIZON_S", "86400", 1, 2592000),
     INT(email_held_max, "SMS_EMAIL_HELD_MAX", "100000", 1, 100000000),
     STR(health_file, "SMS_HEALTH_FILE", NULL),
@@ -115,6 +121,17 @@ static int set_option(sms_config_t *cfg, const opt_t *o, const char *value, char
         *(int *)field = (int)v;
         return 0;
     }
+    case OPT_INT64: {
+        char *end;
+        errno = 0;
+        long long v = strtoll(value, &end, 10);
+        if (errno || end == value || *end || v < o->min || v > o->max) {
+            snprintf(err, errlen, "%s: '%s' is not an integer in %ld..%ld", o->env, value, o->min, o->max);
+            return -1;
+        }
+        *(long long *)field = v;
+        return 0;
+    }
     case OPT_LEVEL:
         if (sms_log_level_parse(value, (sms_log_level_t *)field) != 0) {
             snprintf(err, errlen, "%s: '%s' is not one of debug, info, warn, error", o->env, value);
@@ -167,6 +184,11 @@ int sms_config_load(sms_config_t *cfg, char *err, size_t errlen) {
      * has the other half left: past that, admitting more mostly makes 504s. */
     if (cfg->gateway_max_wait_ms == 0) cfg->gateway_max_wait_ms = cfg->reply_timeout_ms / 2;
     if (parse_access_log(cfg, err, errlen) != 0) return -1;
+    char why[160];
+    if (sms_net_policy_set_allow(cfg->webhook_allow_hosts, why, sizeof why) != 0) {
+        snprintf(err, errlen, "SMS_WEBHOOK_ALLOW_HOSTS: %s", why);
+        return -1;
+    }
     sms_log_output_t out = {.file = cfg->log_file, .max_bytes = cfg->log_max_bytes, .keep = cfg->log_keep,
                             .request_sample = cfg->access_log_sample};
     sms_log_output(&out);

@@ -35,6 +35,9 @@ typedef struct sms_config_s {
     char data_dir[256];        /* SMS_DATA_DIR */
     char upload_secret[256];   /* SMS_UPLOAD_SECRET: signs upload/download URLs (default: derived, see config.c) */
     int upload_limit;          /* SMS_UPLOAD_LIMIT bytes: largest file a signed upload URL accepts */
+    int upload_deadline_s;     /* SMS_UPLOAD_DEADLINE_S: a PUT's whole transfer must end within this (and the URL's expiry) */
+    int upload_attach_ttl_s;   /* SMS_UPLOAD_ATTACH_TTL_S: a completed upload no submission lists within this expires (deleted) */
+    long long upload_quota_bytes; /* SMS_UPLOAD_QUOTA_BYTES: bytes one user may hold in uploads (0 = no quota) */
     int upload_ttl_s;          /* SMS_UPLOAD_TTL_S: lifetime of a signed URL, and the most a client may ask for */
     /* Notification delivery (sms-notify-email, sms-notify-webhook). */
     char smtp_url[256];        /* SMS_SMTP_URL: smtp://host:port the email consumer sends through */
@@ -43,6 +46,9 @@ typedef struct sms_config_s {
     int webhook_retry_base_ms; /* SMS_WEBHOOK_RETRY_BASE_MS: first backoff ceiling (doubles per attempt) */
     int webhook_retry_horizon_s; /* SMS_WEBHOOK_RETRY_HORIZON_S: retried this long, then dead-lettered */
     int webhook_timeout_ms;    /* SMS_WEBHOOK_TIMEOUT_MS: one POST attempt's whole time limit */
+    /* SMS_WEBHOOK_ALLOW_HOSTS: IP[:port] literals webhooks may target although
+     * loopback/private (common/net_policy.h; tests: "127.0.0.1"). */
+    char webhook_allow_hosts[512];
     int email_retry_horizon_s; /* SMS_EMAIL_RETRY_HORIZON_S: mail held this long past its notification is dead-lettered */
     int email_held_max;        /* SMS_EMAIL_HELD_MAX: mails held in Redis (relay down) before consumption pauses */
     char health_file[256];     /* SMS_HEALTH_FILE: the delivery consumers' status file (empty = none) */

@@ -12,10 +12,14 @@
 /* Errors (error.h): SMS_EQUOTE (a quoted field is not closed), SMS_EAFTER
  * (something other than , or a line break follows a closing quote),
  * SMS_EBARE (a quote inside an unquoted field), SMS_ETOOMANY (more records
- * than max_records). */
+ * than max_records), SMS_EWIDE (a record with more than SMS_CSV_FIELDS_MAX
+ * fields). A parse allocates a bounded number of times (O(log) of its
+ * size), whatever the number of fields. */
+
+#define SMS_CSV_FIELDS_MAX 64
 
 typedef struct sms_csv_record_s {
-    char **fields;  /* NUL-terminated copies (a field may contain NUL bytes: see lens) */
+    char **fields;  /* NUL-terminated copies (a field may contain NUL bytes: see lens); point into the sms_csv_t */
     size_t *lens;
     size_t n;
     size_t line;    /* 1-based line where the record starts */
@@ -25,6 +29,10 @@ typedef struct sms_csv_record_s {
 typedef struct sms_csv_s {
     sms_csv_record_t *records;
     size_t n;
+    /* The storage the records point into (one block each). */
+    char *text;
+    char **field_ptrs;
+    size_t *field_lens;
 } sms_csv_t;
 
 /* Parses len bytes of data into out (always initialised; close it even on

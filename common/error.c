@@ -16,6 +16,7 @@ const char *sms_strerror(int err) {
     case SMS_EAFTER: return "a closing quote must be followed by a comma or a line break";
     case SMS_EBARE: return "a quote inside an unquoted field (quote the whole field and double the quote)";
     case SMS_ETOOMANY: return "too many rows";
+    case SMS_EWIDE: return "a row has more than 64 fields";
     case SMS_EBADALG: return "unsupported algorithm";
     case SMS_EBADSIG: return "bad signature";
     case SMS_EEXPIRED: return "expired";

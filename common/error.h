@@ -31,6 +31,7 @@ enum {
     SMS_EBADSIG = -5010,       /* a signature (token, signed URL) is missing, malformed or not ours */
     SMS_EEXPIRED = -5011,      /* genuine, but past its expiry */
     SMS_EBADCLAIMS = -5012,    /* a token's claims are missing, of the wrong type, or name an unknown role */
+    SMS_EWIDE = -5040,         /* CSV: a record has more than SMS_CSV_FIELDS_MAX fields */
 };
 
 /* A short sentence for err (0, a SMS_E* code or any -errno); never NULL. */

@@ -49,11 +49,23 @@ int sms_redis_get_replies(redisContext *c, redisReply **r, size_t n) {
     return 0;
 }
 
+bool sms_redis_error_is_oom(const char *error) { return error && strncmp(error, "OOM", 3) == 0; }
+
+void sms_redis_log_error(const char *what, const char *error) {
+    if (sms_redis_error_is_oom(error))
+        sms_log(SMS_LOG_ERROR, "redis_oom",
+                "ALERT: Redis is out of memory (maxmemory reached, policy noeviction): writes are refused until "
+                "memory is added (CONFIG SET maxmemory / SMS_REDIS_MAXMEMORY)%s%s: %s",
+                what ? "; at " : "", what ? what : "", error);
+    else
+        sms_log(SMS_LOG_ERROR, "redis_error", "%s%s%s", what ? what : "", what ? ": " : "", error ? error : "");
+}
+
 int sms_redis_free_replies(redisReply **r, size_t n) {
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
         if (r[i]->type == REDIS_REPLY_ERROR) {
-            sms_log(SMS_LOG_ERROR, "redis_error", "%s", r[i]->str);
+            sms_redis_log_error(NULL, r[i]->str);
             rc = -1;
         }
         freeReplyObject(r[i]);

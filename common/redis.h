@@ -42,8 +42,16 @@ redisReply *sms_redis_get_reply(redisContext *c, char *err, size_t errlen);
  * the replies already read are freed, and the connection is unusable. */
 int sms_redis_get_replies(redisContext *c, redisReply **r, size_t n);
 
-/* Frees r[0..n). Returns -1 if any was an error reply (each logged as
- * redis_error), else 0. */
+/* Logs a Redis error reply once, where it is handled: "OOM ..." (Redis at
+ * maxmemory with noeviction: every write of every service is refused until
+ * an operator adds memory) as the alert-worthy event redis_oom, anything
+ * else as redis_error. what says where (may be NULL). */
+void sms_redis_log_error(const char *what, const char *error);
+/* True for Redis's out-of-memory error ("OOM command not allowed ..."). */
+bool sms_redis_error_is_oom(const char *error);
+
+/* Frees r[0..n). Returns -1 if any was an error reply (each logged with
+ * sms_redis_log_error), else 0. */
 int sms_redis_free_replies(redisReply **r, size_t n);
 
 /* ---- building one command's arguments ---- */

@@ -119,7 +119,7 @@ static int redis_ok(worker_t *w, redisReply *r, const char *what) {
     }
     int rc = r->type == REDIS_REPLY_ERROR ? -1 : 0;
     if (rc) {
-        sms_log(SMS_LOG_ERROR, "redis_error", "%s: %s", what, r->str);
+        sms_redis_log_error(what, r->str);
         if (sms_quarantine_is_deterministic(r->str)) {
             w->script_error = true;
             snprintf(w->last_error, sizeof w->last_error, "projection failed: %s", r->str);

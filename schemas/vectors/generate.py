@@ -351,6 +351,26 @@ def build():
         })
     upload_completed["key"] = UPLOAD_ID
     upload_completed["actor"] = "s-1001"
+    # Another upload of s-1001 that no submission listed: a day later
+    # (SMS_UPLOAD_ATTACH_TTL_S) sms-assignments' scan expires it; id derived.
+    T_EXPIRE = 1764154800000  # 2025-11-26T11:00:00.000Z
+    LOST_UPLOAD_ID = "01JDQ29Z8Y7X6W5V4T3S2R1Q0Q"
+    upload_expired = {
+        "id": derived_id(T_EXPIRE, "upload.expired\n" + LOST_UPLOAD_ID),
+        "type": "upload.expired",
+        "v": 1,
+        "time": T_EXPIRE,
+        "actor": "system",
+        "key": LOST_UPLOAD_ID,
+        "cause": "",
+        "data": {
+            "upload_id": LOST_UPLOAD_ID,
+            "student_id": "s-1001",
+            "size": 1024,
+            "stored_at": T_UPLOAD,
+            "expired_at": T_EXPIRE,
+        },
+    }
     # sms-notifications fans that post out: one notification.created per
     # enrolled student on sms.notifications (key = recipient); its id is
     # derived from the post event's id and the recipient's.
@@ -444,6 +464,7 @@ def build():
         "notifications.preferences_set.v1": preferences_set,
         "submission.created.v1": submission_created,
         "upload.completed.v1": upload_completed,
+        "upload.expired.v1": upload_expired,
         "post.created.v1": post_created,
         "post.updated.v1": post_updated,
         "chat.message_posted.v1": chat_message_posted,

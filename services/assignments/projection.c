@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "log.h"
 #include "msgpack_util.h"
+#include "uploads_expiry.h"
 #include "redis.h"
 #include "schema.h"
 #include "view.h"
@@ -126,6 +127,14 @@ static sms_redis_script_t submission_script = {.source =
     LUA_OFFSET("1", "2")
     "redis.call('HSET', " LUA_KEY_ALONE(ASSIGNMENTS_VIEW_CMDS) ", ARGV[3], ARGV[4])\n"
     "local aid, sid = ARGV[5], ARGV[6]\n"
+    /* Every upload a submission ever listed is attached (kept), whatever its version. */
+    "local listed = cjson.decode(ARGV[8]).upload_ids\n"
+    "if type(listed) == 'table' then\n"
+    "  for _, u in ipairs(listed) do\n"
+    "    redis.call('SADD', " LUA_KEY_ALONE(ASSIGNMENTS_VIEW_ATTACHED) ", u)\n"
+    "    redis.call('ZREM', " LUA_KEY_ALONE(ASSIGNMENTS_VIEW_UNATTACHED) ", u)\n"
+    "  end\n"
+    "end\n"
     "local cur = tonumber(redis.call('HGET', " LUA_KEY(ASSIGNMENTS_VIEW_SUBMISSION_VERSIONS, "aid") ", sid))\n"
     "if cur and tonumber(ARGV[7]) <= cur then return 0 end\n"
     "redis.call('HSET', " LUA_KEY(ASSIGNMENTS_VIEW_SUBMISSION_VERSIONS, "aid") ", sid, ARGV[7])\n"
@@ -139,7 +148,8 @@ static sms_redis_script_t submission_script = {.source =
 /* upload.completed. ARGV: 1 "<topic>:<partition>" ("" = none), 2 next offset,
  * 3 cause, 4 upload id, 5 owner, 6 filename, 7 content type, 8 size, 9 sha256,
  * 10 stored_at (ms), 11 the public file document (JSON). Uploads are
- * immutable: the first event of an id stands. Returns 1 if applied, 0 if not. */
+ * immutable: the first event of an id stands (and adds its size to the
+ * owner's ubytes once). Returns 1 if applied, 0 if not. */
 static sms_redis_script_t upload_script = {.source =
     LUA_PREFIX
     LUA_OFFSET("1", "2")
@@ -148,6 +158,22 @@ static sms_redis_script_t upload_script = {.source =
     "if redis.call('EXISTS', k) == 1 then return 0 end\n"
     "redis.call('HSET', k, '" ASSIGNMENTS_FIELD_OWNER "', ARGV[5], 'filename', ARGV[6], 'content_type', ARGV[7], 'size', ARGV[8],\n"
     "           'sha256', ARGV[9], 'stored_at', ARGV[10], '" ASSIGNMENTS_FIELD_DOC "', ARGV[11])\n"
+    "redis.call('HINCRBY', " LUA_KEY_ALONE(ASSIGNMENTS_VIEW_UPLOAD_BYTES) ", ARGV[5], ARGV[8])\n"
+    "if redis.call('SISMEMBER', " LUA_KEY_ALONE(ASSIGNMENTS_VIEW_ATTACHED) ", ARGV[4]) == 0 then\n"
+    "  redis.call('ZADD', " LUA_KEY_ALONE(ASSIGNMENTS_VIEW_UNATTACHED) ", ARGV[10], ARGV[4])\n"
+    "end\n"
+    "return 1\n"};
+
+/* upload.expired. ARGV: 1 "<topic>:<partition>" ("" = none), 2 next offset,
+ * 3 upload id, 4 owner, 5 size. Only an upload still unattached expires
+ * (the scan decided it so; a replay sees the same order). Returns 1 if
+ * applied, 0 if not. */
+static sms_redis_script_t expired_script = {.source =
+    LUA_PREFIX
+    LUA_OFFSET("1", "2")
+    "if redis.call('ZREM', " LUA_KEY_ALONE(ASSIGNMENTS_VIEW_UNATTACHED) ", ARGV[3]) == 0 then return 0 end\n"
+    "redis.call('DEL', " LUA_KEY(ASSIGNMENTS_VIEW_UPLOAD, "ARGV[3]") ")\n"
+    "redis.call('HINCRBY', " LUA_KEY_ALONE(ASSIGNMENTS_VIEW_UPLOAD_BYTES) ", ARGV[4], -tonumber(ARGV[5]))\n"
     "return 1\n"};
 
 /* grade.changed / grade.released from sms.events.grades. ARGV: 1
@@ -180,6 +206,7 @@ static sms_redis_script_t grade_script = {.source =
 
 int assignments_projection_init(redisContext *rc, char *err, size_t errlen) {
     sms_redis_script_t *all[] = {&apply_script, &class_script, &roster_script, &submission_script, &upload_script,
+                                 &expired_script,
                                  &grade_script, &due_soon_script};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (sms_redis_script_load(rc, all[i], err, errlen) != 0) return -1;
@@ -479,6 +506,24 @@ static int apply_due_soon(redisContext *rc, const char *topic, const sms_event_t
     return send_call(rc, &a, ev);
 }
 
+static int apply_expired(redisContext *rc, const char *topic, const sms_event_t *ev, int32_t partition,
+                         int64_t offset) {
+    sms_str_t id, owner;
+    int64_t size;
+    if (!sms_mp_str(sms_mp_map_get(ev->data, "upload_id"), &id.ptr, &id.len) ||
+        !sms_mp_str(sms_mp_map_get(ev->data, "student_id"), &owner.ptr, &owner.len) ||
+        !sms_mp_i64(sms_mp_map_get(ev->data, "size"), &size))
+        return skipped(ev, "lacks the upload fields this view keeps");
+    char part[160];
+    sms_redis_args_t a;
+    script_args(&a, &expired_script);
+    position_args(&a, part, topic, partition, offset);
+    sms_redis_args_add(&a, id.ptr, id.len);
+    sms_redis_args_add(&a, owner.ptr, owner.len);
+    sms_redis_args_i64(&a, size);
+    return send_call(rc, &a, ev);
+}
+
 /* Where an event comes from: this service's own topic, or one it learns from. */
 typedef enum { FROM_OWN, FROM_CLASSES, FROM_GRADES } source_t;
 
@@ -494,6 +539,7 @@ static const struct {
     {FROM_OWN, "assignment.due_soon", apply_due_soon},
     {FROM_OWN, "submission.created", apply_submission},
     {FROM_OWN, "upload.completed", apply_upload},
+    {FROM_OWN, ASSIGNMENTS_UPLOAD_EXPIRED_TYPE, apply_expired},
     {FROM_CLASSES, "class.created", apply_class},
     {FROM_CLASSES, "class.updated", apply_class},
     {FROM_CLASSES, "class.deactivated", apply_class},

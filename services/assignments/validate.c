@@ -8,6 +8,8 @@
  * grade_version below 1 would make that parse fail and the script error). */
 #include "validate.h"
 
+#include "uploads_expiry.h"
+
 #include "event_check.h"
 #include "msgpack_util.h"
 #include "schema.h"
@@ -75,6 +77,14 @@ static void check_upload(sms_check_t *c, const msgpack_object *d) {
     sms_check_time(c, d, "stored_at", NULL);
 }
 
+static void check_upload_expired(sms_check_t *c, const msgpack_object *d) {
+    sms_check_str(c, d, "upload_id", SMS_CHECK_ULID, 0, 0, 0, NULL);
+    sms_check_str(c, d, "student_id", SMS_CHECK_USER, 0, 1, SMS_EVENT_USER_MAX, NULL);
+    sms_check_i64(c, d, "size", 0, 1, INT64_MAX, NULL);
+    sms_check_time(c, d, "stored_at", NULL);
+    sms_check_time(c, d, "expired_at", NULL);
+}
+
 /* Learned from sms.events.classes: what cls:<id> keeps. */
 static void check_class(sms_check_t *c, const msgpack_object *d) {
     sms_check_str(c, d, "id", SMS_CHECK_ID, 0, 1, SMS_EVENT_ID_MAX, NULL);
@@ -107,6 +117,7 @@ static const sms_event_rule_t rules[] = {
     {ASSIGNMENTS_EVENTS_TOPIC, "assignment.due_soon", ASSIGNMENTS_EVENT_VERSION, true, check_due_soon},
     {ASSIGNMENTS_EVENTS_TOPIC, "submission.created", ASSIGNMENTS_EVENT_VERSION, true, check_submission},
     {ASSIGNMENTS_EVENTS_TOPIC, "upload.completed", ASSIGNMENTS_EVENT_VERSION, true, check_upload},
+    {ASSIGNMENTS_EVENTS_TOPIC, ASSIGNMENTS_UPLOAD_EXPIRED_TYPE, ASSIGNMENTS_EVENT_VERSION, true, check_upload_expired},
     {ASSIGNMENTS_CLASSES_TOPIC, "class.created", 1, false, check_class},
     {ASSIGNMENTS_CLASSES_TOPIC, "class.updated", 1, false, check_class},
     {ASSIGNMENTS_CLASSES_TOPIC, "class.deactivated", 1, false, check_class},

@@ -34,6 +34,16 @@
  *                   sha256, stored_at (ms), doc (the public file JSON: upload_id,
  *                   filename, content_type, size, sha256; readers add the
  *                   download URL); written once, from upload.completed
+ *   ubytes          hash: student id -> bytes of their completed uploads (the
+ *                   per-user quota, SMS_UPLOAD_QUOTA_BYTES, is checked against it),
+ *                   less those of expired ones
+ *   attached        set of the upload ids some submission.created listed
+ *   unattached      zset: upload id -> stored_at (score), completed uploads not
+ *                   in attached; the expiry scan writes upload.expired for those
+ *                   older than SMS_UPLOAD_ATTACH_TTL_S, whose projection removes
+ *                   upload:<id> and its bytes from ubytes. (attached makes the
+ *                   pair order-free: a rebuild may replay a submission before
+ *                   the upload.completed it lists, which is on another partition.)
  *   remind          zset: assignment id -> due_at (score), the assignments the
  *                   reminder scan may remind: open, class not inactive, no
  *                   assignment.due_soon yet for the current due_at
@@ -68,6 +78,9 @@
 #define ASSIGNMENTS_VIEW_MY_SUBMISSION "m:"
 #define ASSIGNMENTS_VIEW_SUBMITTERS "ss:"
 #define ASSIGNMENTS_VIEW_UPLOAD "upload:"
+#define ASSIGNMENTS_VIEW_UPLOAD_BYTES "ubytes"
+#define ASSIGNMENTS_VIEW_UNATTACHED "unattached"
+#define ASSIGNMENTS_VIEW_ATTACHED "attached"
 #define ASSIGNMENTS_VIEW_REMIND "remind"
 #define ASSIGNMENTS_VIEW_REMINDED "rem:"
 #define ASSIGNMENTS_VIEW_GRADES "gr:"

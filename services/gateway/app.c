@@ -16,6 +16,7 @@
 #include "notifications/view.h"
 #include "route_kit.h"
 #include "routes.h"
+#include "upload_prune.h"
 
 /* The app: what the routes see (route_kit.h's gw_app_t, first, so a
  * gw_app_t * is this state's address) and what only app.c uses. */
@@ -146,8 +147,9 @@ void gw_app_close(gw_app_t *app, void (*done)(void *), void *done_data) {
     app_state_t *state = app_state(app);
     state->done = done;
     state->done_data = done_data;
-    state->closing_parts = 5;
+    state->closing_parts = 6;
     uv_close((uv_handle_t *)&state->views_timer, on_views_timer_closed);
+    gw_upload_prune_close(part_closed, state);
     gw_wait_hub_close(app->chat, part_closed, state);
     gw_wait_hub_close(app->streams, part_closed, state);
     /* Redis before the bus: pending reads get NULL and answer 503, and

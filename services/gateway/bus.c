@@ -543,7 +543,8 @@ static void on_bound(redisReply *r, void *data) {
     gw_bus_t *bus = p->bus;
     bus->binding--;
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-        sms_log(SMS_LOG_ERROR, "idempotency_bind_failed", "%s: %s", p->cmd_id, r ? r->str : "redis not reachable");
+        if (r && sms_redis_error_is_oom(r->str)) sms_redis_log_error("idempotency bind", r->str);
+        else sms_log(SMS_LOG_ERROR, "idempotency_bind_failed", "%s: %s", p->cmd_id, r ? r->str : "redis not reachable");
         answer_unsent(p, 503, "unavailable",
                       r ? "the data store could not record the Idempotency-Key; " DETAIL_NOT_SENT
                         : "the data store is not reachable; " DETAIL_NOT_SENT,

@@ -67,6 +67,7 @@ static void on_script_reply(redisReply *r, void *data) {
     const char *error = NULL;
     if (r && r->type == REDIS_REPLY_ERROR) {
         if (!redis_unavailable_error(r->str)) error = r->str;
+        else if (sms_redis_error_is_oom(r->str)) sms_redis_log_error("read script", r->str);
         else sms_log(SMS_LOG_WARN, "redis_script_unavailable", "%s", r->str);
         r = NULL;
     }

@@ -73,6 +73,7 @@ void gw_script_init(gw_script_t *s);
 extern gw_script_t *const gw_assignments_scripts[];
 extern gw_script_t *const gw_chat_scripts[];
 extern gw_script_t *const gw_classes_scripts[];
+extern gw_script_t *const gw_files_scripts[];
 extern gw_script_t *const gw_grading_scripts[];
 extern gw_script_t *const gw_notifications_scripts[];
 extern gw_script_t *const gw_posts_scripts[];
@@ -111,10 +112,15 @@ bool gw_respond_view_state(gw_request_t *req, const redisReply *r, const char *v
  * walks key's members with range ('ZREVRANGEBYLEX' from from down to to, or
  * 'ZRANGEBYLEX' up), 200 a call, keeping doc_of(member) where it is not nil.
  * Returns {docs, last kept member} as soon as a match past limit docs shows
- * there is a next page, {docs, false} when the members end. */
+ * there is a next page, {docs, false} when the members end, and {docs, last
+ * member looked at} once GW_LUA_SCAN_BUDGET members were looked at: a filter
+ * that matches little of a large set answers a short (even empty) page with
+ * a cursor instead of walking the whole set in one Redis call (which blocks
+ * every other client of Redis meanwhile). */
+#define GW_LUA_SCAN_BUDGET "1000"
 #define GW_LUA_SCAN                                                                        \
     "local function scan(range, key, from, to, limit, doc_of)\n"                           \
-    "  local out, last = {}, nil\n"                                                        \
+    "  local out, last, seen = {}, nil, 0\n"                                               \
     "  while true do\n"                                                                    \
     "    local members = redis.call(range, key, from, to, 'LIMIT', 0, 200)\n"              \
     "    for _, m in ipairs(members) do\n"                                                 \
@@ -127,6 +133,8 @@ bool gw_respond_view_state(gw_request_t *req, const redisReply *r, const char *v
     "      from = '(' .. m\n"                                                              \
     "    end\n"                                                                            \
     "    if #members < 200 then return {out, false} end\n"                                 \
+    "    seen = seen + #members\n"                                                         \
+    "    if seen >= " GW_LUA_SCAN_BUDGET " then return {out, members[#members]} end\n"    \
     "  end\n"                                                                              \
     "end\n"
 

@@ -84,7 +84,7 @@ static gw_script_t list_script = {.source = RENDER_LUA
     "end\n"
     /* By creation, walk the creation-ordered set and check due_at per item. */
     "local nkey, lon, hin = p .. '" ASSIGNMENTS_VIEW_BY_CREATION "' .. ARGV[2], tonumber(lo), tonumber(hi)\n"
-    "local min, out, last = '-', {}, nil\n"
+    "local min, out, last, seen = '-', {}, nil, 0\n"
     "if cur ~= '' then min = '(' .. cur end\n"
     "while true do\n"
     "  local members = redis.call('ZRANGEBYLEX', nkey, min, '+', 'LIMIT', 0, 200)\n"
@@ -99,6 +99,9 @@ static gw_script_t list_script = {.source = RENDER_LUA
     "    min = '(' .. m\n"
     "  end\n"
     "  if #members < 200 then return {1, out, false} end\n"
+    /* Bounded like GW_LUA_SCAN: a short page and a cursor, not the whole set. */
+    "  seen = seen + #members\n"
+    "  if seen >= " GW_LUA_SCAN_BUDGET " then return {1, out, members[#members]} end\n"
     "end\n"};
 
 /* ---- GET /lecturer/assignments/{id} ---- */

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "alloc.h"
+#include "assignments/view.h"
 #include "blobstore.h"
 #include "buf.h"
 #include "clock.h"
@@ -27,6 +28,7 @@
 #include "route_kit.h"
 #include "routes.h"
 #include "signed_url.h"
+#include "upload_prune.h"
 
 #define FILENAME_MAX_CHARS 255
 #define CONTENT_TYPE_MAX 127
@@ -275,12 +277,22 @@ static int check_signature(gw_request_t *req, sms_signed_url_t *u) {
 }
 
 static void respond_storage_error(gw_request_t *req, const char *what, int err) {
-    sms_log(SMS_LOG_ERROR, "blobstore_error", "%s: %s (request %s)", what, strerror(err < 0 ? -err : err),
-            gw_req_id(req));
+    int e = err < 0 ? -err : err;
+    if (e == ENOSPC || e == EDQUOT) {
+        /* The disk (or its quota) is full: alert-worthy, and not the client's fault nor a retry-now. */
+        sms_log(SMS_LOG_ERROR, "blobstore_full", "ALERT: the upload store is full (%s at %s): %s (request %s)",
+                files.store.root, what, strerror(e), gw_req_id(req));
+        gw_respond_problem(req, 507, "insufficient_storage", "The file store is full; nothing was kept.", NULL, 0);
+        return;
+    }
+    sms_log(SMS_LOG_ERROR, "blobstore_error", "%s: %s (request %s)", what, strerror(e), gw_req_id(req));
     gw_respond_problem(req, 500, "storage_error", "The file store failed; try again.", NULL, 0);
 }
 
 /* ---- POST /student/uploads ---- */
+
+static void mint_upload(gw_request_t *req, const char *filename, const char *ctype, int64_t size, int64_t ttl_s);
+static void quota_check(gw_request_t *req, const char *filename, const char *ctype, int64_t size, int64_t ttl_s);
 
 static void create_upload(gw_request_t *req, void *data) {
     (void)data;
@@ -338,13 +350,23 @@ static void create_upload(gw_request_t *req, void *data) {
         return;
     }
 
+    if (files.cfg->upload_quota_bytes > 0) {
+        quota_check(req, fn->valuestring, ct->valuestring, size, ttl_s);
+    } else {
+        mint_upload(req, fn->valuestring, ct->valuestring, size, ttl_s);
+    }
+    cJSON_Delete(body);
+}
+
+/* Answers 201 with a new upload URL for the file described. */
+static void mint_upload(gw_request_t *req, const char *filename, const char *ctype, int64_t size, int64_t ttl_s) {
     char id[SMS_ID_SIZE], when[SMS_RFC3339_LEN];
     sms_id_new(id);
     int64_t expires = now_s() + ttl_s;
     sms_buf_t url, out;
     sms_buf_init(&url);
     sms_buf_init(&out);
-    if (upload_url(id, expires, size, ct->valuestring, fn->valuestring, gw_req_user(req), &url) != 0) {
+    if (upload_url(id, expires, size, ctype, filename, gw_req_user(req), &url) != 0) {
         /* Only an empty secret gets here, which config.c rules out. */
         sms_log(SMS_LOG_ERROR, "upload_url_failed", "cannot sign an upload URL (is SMS_UPLOAD_SECRET empty?)");
         gw_respond_problem(req, 500, "internal", "Upload URLs cannot be signed.", NULL, 0);
@@ -362,7 +384,68 @@ static void create_upload(gw_request_t *req, void *data) {
     }
     sms_buf_close(&url);
     sms_buf_close(&out);
-    cJSON_Delete(body);
+}
+
+/* ARGV: student. The bytes of the student's completed uploads (the
+ * assignments view's ubytes), or {3} while the view is being rebuilt. */
+static gw_script_t quota_script = {.source =
+    "local p = '" ASSIGNMENTS_VIEW_PREFIX "'\n"
+    GW_LUA_VIEW_STATE
+    "local vs = view_state({})\n"
+    "if vs then return vs end\n"
+    "return tonumber(redis.call('HGET', p .. '" ASSIGNMENTS_VIEW_UPLOAD_BYTES "', ARGV[1])) or 0\n"};
+
+/* An upload request waiting for its owner's usage. */
+typedef struct quota_check_s {
+    gw_request_t *req;
+    char *filename, *ctype;
+    int64_t size, ttl_s;
+} quota_check_t;
+
+static void quota_check_free(quota_check_t *q) {
+    sms_free(q->filename);
+    sms_free(q->ctype);
+    sms_free(q);
+}
+
+static void on_quota(redisReply *r, void *data) {
+    quota_check_t *q = data;
+    gw_request_t *req = q->req;
+    if (r && r->type == REDIS_REPLY_ARRAY && gw_respond_view_state(req, r, "assignments")) {
+        quota_check_free(q);
+        return;
+    }
+    if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
+        gw_respond_redis_down(req);
+        quota_check_free(q);
+        return;
+    }
+    long long used = r->integer, quota = files.cfg->upload_quota_bytes;
+    if (used + q->size > quota) {
+        char detail[160], msg[128];
+        snprintf(detail, sizeof detail, "Your uploads hold %lld of your %lld bytes; this file (%lld bytes) does not fit.",
+                 used, quota, (long long)q->size);
+        snprintf(msg, sizeof msg, "must be at most %lld (bytes left of the upload quota)", used < quota ? quota - used : 0);
+        sms_problem_error_t err = {"size", msg};
+        gw_respond_problem(req, 413, "upload_quota_exceeded", detail, &err, 1);
+    } else {
+        mint_upload(req, q->filename, q->ctype, q->size, q->ttl_s);
+    }
+    quota_check_free(q);
+}
+
+/* The per-user quota (SMS_UPLOAD_QUOTA_BYTES) against the bytes the user's
+ * completed uploads hold: a URL is minted only for a file that fits. (URLs
+ * minted and not used yet are not counted: the quota bounds what is kept.) */
+static void quota_check(gw_request_t *req, const char *filename, const char *ctype, int64_t size, int64_t ttl_s) {
+    quota_check_t *q = sms_calloc(1, sizeof *q);
+    *q = (quota_check_t){req, sms_strdup(filename), sms_strdup(ctype), size, ttl_s};
+    const char *user = gw_req_user(req);
+    size_t len = strlen(user);
+    if (gw_script_call(files.app, &quota_script, 1, &user, &len, on_quota, q) != 0) {
+        gw_respond_redis_down(req);
+        quota_check_free(q);
+    }
 }
 
 /* ---- PUT /uploads/{id} ---- */
@@ -376,6 +459,7 @@ typedef struct upload_s {
     char id[SMS_ID_SIZE];
     char *ctype, *filename, *user;
     uint64_t size;
+    int64_t expires_ms; /* the signed URL's expiry */
     char *buf;
     size_t buf_cap;
     char sha[65];       /* set by on_end */
@@ -534,6 +618,11 @@ static void up_on_created(void *data, sms_blob_writer_t *w, int status) {
         return;
     }
     up->w = w;
+    /* The URL's expiry and SMS_UPLOAD_DEADLINE_S bind the whole transfer: a
+     * client sending a byte every few seconds no longer holds the
+     * connection, the writer and the file open for as long as it likes. */
+    int64_t left_ms = up->expires_ms - sms_now_ms(), cap_ms = (int64_t)files.cfg->upload_deadline_s * 1000;
+    gw_req_stream_deadline(req, (uint64_t)(left_ms < 1 ? 1 : left_ms < cap_ms ? left_ms : cap_ms));
     if (gw_req_stream_body(req, &upload_sink, up, up->size) != 0) {
         /* The client left while the file was being created. */
         gw_respond_problem(req, 400, "bad_request", "The connection closed.", NULL, 0);
@@ -594,6 +683,7 @@ static void put_upload(gw_request_t *req, void *data) {
     up->filename = sms_strdup(name);
     up->user = sms_strdup(user);
     up->size = (uint64_t)size;
+    up->expires_ms = u.expires * 1000;
     rc = sms_blob_create(&files.store, id, up_on_created, up);
     if (rc != 0) {
         respond_storage_error(req, "create", rc);
@@ -739,10 +829,14 @@ static void get_file(gw_request_t *req, void *data) {
 
 /* ---- registration ---- */
 
+/* This file's scripts, for test_gateway_views.c (route_kit.h). */
+gw_script_t *const gw_files_scripts[] = {&quota_script, NULL};
+
 int gw_routes_files(gw_app_t *app, gw_router_t *router) {
     char root[sizeof files.store.root];
     files.app = app;
     files.cfg = app->cfg;
+    gw_script_init(&quota_script);
     if (snprintf(root, sizeof root, "%s/uploads", app->cfg->data_dir) >= (int)sizeof root) {
         sms_log(SMS_LOG_ERROR, "blobstore_failed", "SMS_DATA_DIR is too long");
         return -1;
@@ -750,6 +844,11 @@ int gw_routes_files(gw_app_t *app, gw_router_t *router) {
     int rc = sms_blobstore_init(&files.store, app->loop, root);
     if (rc != 0) {
         sms_log(SMS_LOG_ERROR, "blobstore_failed", "%s: %s", root, strerror(-rc));
+        return -1;
+    }
+    /* Deletes the bytes of uploads never attached in time (upload_prune.h). */
+    if ((rc = gw_upload_prune_start(app, &files.store)) != 0) {
+        sms_log(SMS_LOG_ERROR, "upload_prune_failed", "cannot start: %s", uv_strerror(rc));
         return -1;
     }
     rc = 0;

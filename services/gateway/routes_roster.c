@@ -217,6 +217,12 @@ static cJSON *csv_to_students(gw_request_t *req) {
         gw_respond_problem(req, 400, "validation", "too many rows: at most 500 students per upload", errs, n_errs);
         goto out;
     }
+    if (rc == SMS_EWIDE) { /* a roster has 3 columns: a row this wide is not one, and is not read further */
+        snprintf(fields[0], sizeof fields[0], "line %zu", line);
+        errs[n_errs++] = (sms_problem_error_t){fields[0], sms_strerror(rc)};
+        gw_respond_problem(req, 413, "payload_too_large", "a CSV row has more than 64 fields", errs, n_errs);
+        goto out;
+    }
     if (rc != 0) {
         snprintf(fields[0], sizeof fields[0], "line %zu", line);
         snprintf(messages[0], sizeof messages[0], "%s", sms_strerror(rc));

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,6 +30,7 @@
 #include "kafka.h"
 #include "log.h"
 #include "msgpack_util.h"
+#include "net_policy.h"
 #include "redis.h"
 #include "schema.h"
 #include "view.h"
@@ -104,6 +106,7 @@ typedef struct transfer_s {
     int attempts;             /* made before this one */
     int64_t first_attempt_at;
     char error[CURL_ERROR_SIZE];
+    bool refused;             /* the open-socket check refused an address this attempt resolved to */
     struct transfer_s *next;
 } transfer_t;
 
@@ -260,7 +263,7 @@ static bool subscribes(const cJSON *wh, const char *kind) {
 static int run(redisContext *rc, int argc, const char **argv, const size_t *lens, long long *out) {
     redisReply *r = redisCommandArgv(rc, argc, argv, lens);
     int ok = r && r->type != REDIS_REPLY_ERROR;
-    if (r && r->type == REDIS_REPLY_ERROR) sms_log(SMS_LOG_ERROR, "redis_error", "%s", r->str);
+    if (r && r->type == REDIS_REPLY_ERROR) sms_redis_log_error(NULL, r->str);
     if (ok && out) *out = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
     if (r) freeReplyObject(r);
     return ok ? 0 : -1;
@@ -374,6 +377,21 @@ static size_t discard(char *p, size_t size, size_t n, void *data) {
     return size * n;
 }
 
+/* curl's open-socket callback: the SSRF check on the address the name
+ * resolved to, at connect time, so a name registered as public that
+ * resolves (or rebinds) to loopback, link-local or private space is never
+ * connected to. Refusing returns CURL_SOCKET_BAD (the attempt fails with
+ * a connect error; finish() records only "target refused by policy"). */
+static curl_socket_t open_checked_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a) {
+    transfer_t *t = clientp;
+    (void)purpose;
+    if (!sms_net_addr_allowed(&a->addr)) {
+        t->refused = true;
+        return CURL_SOCKET_BAD;
+    }
+    return socket(a->family, a->socktype, a->protocol);
+}
+
 static char *dup_reply(const redisReply *r) { return sms_strndup(r->str, r->len); }
 
 static int start(webhook_t *w, redisContext *rc, redisReply **f, int64_t now) {
@@ -421,6 +439,12 @@ static int start(webhook_t *w, redisContext *rc, redisReply **f, int64_t now) {
     curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, (long)w->cfg->webhook_timeout_ms);
     curl_easy_setopt(t->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)w->cfg->webhook_timeout_ms);
     curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(t->easy, CURLOPT_OPENSOCKETFUNCTION, open_checked_socket);
+    curl_easy_setopt(t->easy, CURLOPT_OPENSOCKETDATA, t);
+    /* No proxy from the environment: it would be the address checked, and
+     * it would reach whatever the URL names. No redirects either (curl's
+     * default): a 30x answer is a failed attempt. */
+    curl_easy_setopt(t->easy, CURLOPT_PROXY, "");
     curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, discard);
     curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, t->error);
     curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t);
@@ -488,7 +512,14 @@ static int finish(webhook_t *w, redisContext *rc, transfer_t *t, CURLcode code, 
     char error[CURL_ERROR_SIZE + 32];
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &http);
     bool ok = code == CURLE_OK && http >= 200 && http < 300;
-    if (code != CURLE_OK) snprintf(error, sizeof error, "%s", t->error[0] ? t->error : curl_easy_strerror(code));
+    /* last_error is served by /admin/deliveries: curl's own message names
+     * the address and port and how the connect failed, which would map the
+     * network behind the consumer; only curl's generic text is kept. */
+    if (code != CURLE_OK && t->refused) snprintf(error, sizeof error, "target refused by policy");
+    else if (code != CURLE_OK) snprintf(error, sizeof error, "%s", curl_easy_strerror(code));
+    if (code != CURLE_OK) /* the detail stays in the operator's log */
+        sms_log(SMS_LOG_INFO, "webhook_attempt_failed", "delivery %s: %s", t->id,
+                t->refused ? "target refused by policy" : t->error[0] ? t->error : curl_easy_strerror(code));
     else if (!ok) snprintf(error, sizeof error, "HTTP %ld", http);
     else error[0] = '\0';
     const char *status = "sent";

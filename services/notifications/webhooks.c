@@ -9,9 +9,11 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "command_table.h"
 #include "id.h"
 #include "json_msgpack.h"
 #include "msgpack_util.h"
+#include "net_policy.h"
 #include "redis.h"
 #include "schema.h"
 #include "state.h"
@@ -101,9 +103,14 @@ void notif_webhook_pack_deleted(msgpack_packer *pk, sms_str_t event_id, int64_t 
 /* The register command's checks, in the order its errors are listed. */
 static void check_register(const msgpack_object *url_o, const msgpack_object *secret_o, const msgpack_object *ev,
                            notif_webhook_register_args_t *a, sms_decision_t *d) {
+    const char *refused = NULL;
     if (!sms_mp_str(url_o, &a->url.ptr, &a->url.len) || !notif_webhook_url_ok(a->url.ptr, a->url.len))
         sms_decision_error(d, "url", 3, "must be an http:// or https:// URL with a host (at most %d bytes)",
                            NOTIF_WEBHOOK_URL_MAX);
+    else if ((refused = sms_net_url_refusal(a->url.ptr, a->url.len)) != NULL)
+        /* SSRF: internal targets are refused here, and again once resolved
+         * (sms-notify-webhook's connect check; names may resolve inside). */
+        sms_decision_error(d, "url", 3, "%s", refused);
     if (!sms_mp_str(secret_o, &a->secret.ptr, &a->secret.len) || a->secret.len < NOTIF_WEBHOOK_SECRET_MIN ||
         a->secret.len > NOTIF_WEBHOOK_SECRET_MAX)
         sms_decision_error(d, "secret", 6, "must be a string of %d to %d bytes", NOTIF_WEBHOOK_SECRET_MIN,
@@ -125,7 +132,15 @@ static void check_register(const msgpack_object *url_o, const msgpack_object *se
                            EVENTS_MAX);
 }
 
+/* Webhooks are the admin's: the gateway's route says so, and so does the
+ * service, which must not trust that every producer on the command topic
+ * is that gateway (a lecturer's command naming this type is refused). */
+static int check_admin(const sms_command_t *cmd, sms_decision_t *d) {
+    return sms_command_check_sender(cmd, (const char *const[]){"admin", NULL}, "only admins manage webhooks", d);
+}
+
 int notif_webhook_register_validate(const sms_command_t *cmd, void *args, sms_decision_t *d) {
+    if (check_admin(cmd, d) != 0) return -1;
     const msgpack_object *url = NULL, *secret = NULL, *events = NULL, *data = cmd->data;
     /* One pass over the map; a repeated key counts once, the first time. */
     for (uint32_t i = 0; i < data->via.map.size; i++) {
@@ -163,6 +178,7 @@ void notif_webhook_register_decide(void *state, const sms_command_t *cmd, const 
 }
 
 int notif_webhook_delete_validate(const sms_command_t *cmd, void *args, sms_decision_t *d) {
+    if (check_admin(cmd, d) != 0) return -1;
     notif_webhook_delete_args_t *a = args;
     const msgpack_object *idobj = NULL, *data = cmd->data;
     for (uint32_t i = 0; i < data->via.map.size && idobj == NULL; i++)

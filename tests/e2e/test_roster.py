@@ -106,6 +106,53 @@ def test_csv_bad_header_and_bad_quotes_are_400(api):
     assert_problem(r, 415, "unsupported_media_type")
 
 
+def test_csv_of_a_million_empty_fields_is_413_at_the_width_cap(api, body_limit):
+    """Issue 12: such a body cost a million allocations; a row past 64 fields is refused."""
+    c = api.create()
+    n = min(1_000_000, body_limit - 64)
+    body = b"student_id,name,email\n" + b"," * (n - 22)
+    r = api.post(f"/lecturer/classes/{c['id']}/students", data=body, headers={"Content-Type": "text/csv"})
+    assert_problem(r, 413, "payload_too_large", fields=["line 2"])
+    assert _roster(api, c["id"])["items"] == []
+
+
+def test_a_filter_matching_nothing_in_a_large_roster_is_scanned_in_bounded_pages(api):
+    """Issue 12: such a filter walked the whole set in one Redis call. Now each call looks at
+    no more than 1,000 members: an empty page with a cursor, until the set ends."""
+    c = api.create()
+    n = 2500
+    for start in range(0, n, 500):
+        rows = [{"student_id": f"s-big-{i:05d}", "name": f"Student {i:05d}", "email": f"s{i}@school.edu"}
+                for i in range(start, start + 500)]
+        r = api.post(f"/lecturer/classes/{c['id']}/students", json={"students": rows})
+        assert r.status_code == 200, describe(r)
+    pages, cursor = [], None
+    for _ in range(10):
+        params = {"q": "nobody-matches", "limit": 100}
+        if cursor:
+            params["cursor"] = cursor
+        page = _roster(api, c["id"], **params)
+        pages.append(page)
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert all(p["items"] == [] for p in pages), pages
+    assert len(pages) == 3, [p["next_cursor"] for p in pages]  # 1,000 + 1,000 + 500 members looked at
+    assert pages[-1]["next_cursor"] is None
+    # A match after the first 1,000 members is still found by following the cursors.
+    found, cursor = [], None
+    for _ in range(10):
+        params = {"q": "student 02400", "limit": 100}
+        if cursor:
+            params["cursor"] = cursor
+        page = _roster(api, c["id"], **params)
+        found += [i["student_id"] for i in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert found == ["s-big-02400"]
+
+
 def test_validation_names_rows_and_enrolls_nothing(api):
     c = api.create()
     ok = _student("Good Row")

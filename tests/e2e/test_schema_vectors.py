@@ -68,7 +68,7 @@ EVENT_VECTORS = CLASS_EVENT_VECTORS + ROSTER_EVENT_VECTORS + ASSIGNMENT_EVENT_VE
 EVENT_VECTORS += DUE_SOON_VECTORS
 CHAT_EVENT_VECTORS = ["chat.message_posted.v1"]
 CHAT_KEYS = ["id", "class_id", "seq", "author_id", "author_role", "text", "created_at"]
-EVENT_VECTORS += POST_EVENT_VECTORS + CHAT_EVENT_VECTORS + ["upload.completed.v1"]
+EVENT_VECTORS += POST_EVENT_VECTORS + CHAT_EVENT_VECTORS + ["upload.completed.v1", "upload.expired.v1"]
 NOTIFICATION_EVENT_VECTORS = ["notifications.read.v1", "notifications.preferences_set.v1",
                               "webhook.registered.v1", "webhook.deleted.v1"]
 EVENT_VECTORS += NOTIFICATION_EVENT_VECTORS

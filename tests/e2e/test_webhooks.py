@@ -30,9 +30,9 @@ def _sid():
     return f"s-{uuid.uuid4().hex[:10]}"
 
 
-def _free_port():
+def _free_port(host="127.0.0.1"):
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         return s.getsockname()[1]
 
 
@@ -40,8 +40,9 @@ class Receiver:
     """A webhook endpoint on loopback: answers 500 to its first `fail_first` calls,
     records every call (headers, body bytes) and the ones it accepted."""
 
-    def __init__(self, fail_first=0):
-        self.port = _free_port()
+    def __init__(self, fail_first=0, host="127.0.0.1"):
+        self.host = host
+        self.port = _free_port(host)
         self.fail_first = fail_first
         self.calls = []
         self.accepted = []
@@ -50,7 +51,7 @@ class Receiver:
 
     @property
     def url(self):
-        return f"http://127.0.0.1:{self.port}/hook"
+        return f"http://{self.host}:{self.port}/hook"
 
     def start(self):
         rec = self
@@ -71,7 +72,7 @@ class Receiver:
                 pass
 
         ThreadingHTTPServer.allow_reuse_address = True
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server = ThreadingHTTPServer((self.host, self.port), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 

@@ -281,11 +281,74 @@ static void test_sweep(void **state) {
     sms_blobstore_close(&bs);
 }
 
+typedef struct listed_s {
+    int calls, status;
+    char ids[512];
+} listed_t;
+
+static void on_list(void *data, int status, char (*ids)[SMS_BLOB_ID_MAX + 1], size_t n) {
+    listed_t *l = data;
+    l->calls++;
+    l->status = status;
+    l->ids[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (i) strcat(l->ids, " ");
+        strcat(l->ids, ids[i]);
+    }
+}
+
+static const char *list_page(sms_blobstore_t *bs, const char *after, int64_t before_s, size_t max) {
+    static listed_t l;
+    memset(&l, 0, sizeof l);
+    assert_int_equal(sms_blob_list_committed_before(bs, after, before_s, max, on_list, &l), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(l.calls, 1);
+    assert_int_equal(l.status, 0);
+    return l.ids;
+}
+
+/* Pruning's two halves: old committed blobs listed a page at a time in id
+ * order (young ones, temp files and bytes without metadata left out), and
+ * a delete that uncommits first. */
+static void test_list_old_and_delete(void **state) {
+    (void)state;
+    const char *old[] = {"e", "b", "d", "a", "c"};
+    for (size_t i = 0; i < 5; i++) {
+        char n[16];
+        snprintf(n, sizeof n, "%s.bin", old[i]);
+        touch(n, 7200);
+        snprintf(n, sizeof n, "%s.json", old[i]);
+        touch(n, 7200);
+    }
+    touch("young.bin", 10);
+    touch("young.json", 10);
+    touch("f.json.tmp", 7200);
+    sms_blobstore_t bs;
+    assert_int_equal(sms_blobstore_init(&bs, &loop, dir), 0);
+    int64_t cutoff = (int64_t)time(NULL) - 3600;
+    assert_string_equal(list_page(&bs, "", cutoff, 2), "a b");
+    assert_string_equal(list_page(&bs, "b", cutoff, 2), "c d");
+    assert_string_equal(list_page(&bs, "d", cutoff, 2), "e");
+    assert_string_equal(list_page(&bs, "", cutoff, 100), "a b c d e");
+    result_t res = {0};
+    assert_int_equal(sms_blob_delete(&bs, "c", on_done, &res), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(res.calls, 1);
+    assert_int_equal(res.status, 0);
+    assert_int_equal(sms_blob_delete(&bs, "c", on_done, &res), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(res.status, -ENOENT);
+    assert_int_equal(sms_blob_delete(&bs, "../x", on_done, &res), -EINVAL);
+    assert_string_equal(listing(), "a.bin a.json b.bin b.json d.bin d.json e.bin e.json young.bin young.json");
+    sms_blobstore_close(&bs);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_write_commit_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conflicts_and_aborts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sweep, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_old_and_delete, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "csv.h"
 
 static void assert_record(const sms_csv_t *c, size_t r, size_t n, const char *const *want) {
@@ -71,8 +72,60 @@ static void test_errors(void **state) {
     sms_csv_close(&c);
 }
 
+/* Issue 12: a CSV of a million empty fields cost a million allocations
+ * (one strndup per field). Now a parse allocates O(log n) times. */
+static void test_a_million_empty_fields_cost_few_allocations(void **state) {
+    (void)state;
+    const size_t rows = 1000000 / SMS_CSV_FIELDS_MAX, width = SMS_CSV_FIELDS_MAX; /* 63 commas + LF per row */
+    size_t len = rows * width;
+    char *in = sms_malloc(len);
+    for (size_t r = 0; r < rows; r++) {
+        memset(in + r * width, ',', width - 1);
+        in[r * width + width - 1] = '\n';
+    }
+    sms_csv_t c;
+    size_t before = sms_alloc_calls();
+    assert_int_equal(sms_csv_parse(in, len, rows, &c, NULL), 0);
+    size_t calls = sms_alloc_calls() - before;
+    assert_int_equal(c.n, rows);
+    assert_int_equal(c.records[rows - 1].n, SMS_CSV_FIELDS_MAX);
+    assert_int_equal(c.records[rows - 1].lens[SMS_CSV_FIELDS_MAX - 1], 0);
+    assert_string_equal(c.records[rows - 1].fields[0], "");
+    assert_true(calls < 200); /* was rows * width + growth */
+    sms_csv_close(&c);
+    sms_free(in);
+}
+
+/* One record of a million empty fields is refused at the width cap, early. */
+static void test_a_record_wider_than_the_cap_is_refused(void **state) {
+    (void)state;
+    size_t len = 1000000;
+    char *in = sms_malloc(len);
+    memcpy(in, "a,b\n", 4);
+    memset(in + 4, ',', len - 4);
+    sms_csv_t c;
+    size_t line = 0, before = sms_alloc_calls();
+    assert_int_equal(sms_csv_parse(in, len, 10, &c, &line), SMS_EWIDE);
+    assert_true(sms_alloc_calls() - before < 50);
+    assert_int_equal(line, 2);
+    assert_int_equal(c.n, 1); /* the record before it */
+    assert_string_equal(c.records[0].fields[1], "b");
+    sms_csv_close(&c);
+    sms_free(in);
+    /* exactly the cap is fine, one more is not; also for a trailing comma */
+    char row[2 * SMS_CSV_FIELDS_MAX + 2];
+    memset(row, ',', sizeof row);
+    assert_int_equal(sms_csv_parse(row, SMS_CSV_FIELDS_MAX - 1, 10, &c, NULL), 0);
+    assert_int_equal(c.records[0].n, SMS_CSV_FIELDS_MAX);
+    sms_csv_close(&c);
+    assert_int_equal(sms_csv_parse(row, SMS_CSV_FIELDS_MAX, 10, &c, NULL), SMS_EWIDE);
+    sms_csv_close(&c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_a_million_empty_fields_cost_few_allocations),
+        cmocka_unit_test(test_a_record_wider_than_the_cap_is_refused),
         cmocka_unit_test(test_plain_lf_and_crlf),
         cmocka_unit_test(test_quotes),
         cmocka_unit_test(test_errors),

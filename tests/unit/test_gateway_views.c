@@ -24,6 +24,7 @@
 #include "grading/view.h"
 #include "notifications/view.h"
 #include "route_kit.h"
+#include "upload_prune.h"
 
 typedef struct route_file_s {
     const char *name;
@@ -36,6 +37,7 @@ static const route_file_t route_files[] = {
     {"notifications", gw_notifications_scripts}, {"posts", gw_posts_scripts},
     {"roster", gw_roster_scripts},               {"stream", gw_stream_scripts},
     {"submissions", gw_submissions_scripts},     {"webhooks", gw_webhooks_scripts},
+    {"files", gw_files_scripts},                 {"upload_prune", gw_upload_prune_scripts},
 };
 #define N_ROUTE_FILES (sizeof route_files / sizeof route_files[0])
 
@@ -62,6 +64,7 @@ static const char *const assignments_keys[] = {
     ASSIGNMENTS_VIEW_KEY(ASSIGNMENTS_VIEW_MY_SUBMISSION),
     ASSIGNMENTS_VIEW_KEY(ASSIGNMENTS_VIEW_SUBMITTERS),
     ASSIGNMENTS_VIEW_KEY(ASSIGNMENTS_VIEW_UPLOAD),
+    ASSIGNMENTS_VIEW_KEY(ASSIGNMENTS_VIEW_UPLOAD_BYTES),
     ASSIGNMENTS_VIEW_KEY(ASSIGNMENTS_VIEW_REMIND),
     ASSIGNMENTS_VIEW_KEY(ASSIGNMENTS_VIEW_REMINDED),
     ASSIGNMENTS_VIEW_KEY(ASSIGNMENTS_VIEW_GRADES),

@@ -27,15 +27,71 @@ static const sms_command_row_t *row(const char *type) {
     return sms_command_find(&notifications_commands, (sms_str_t){type, strlen(type)});
 }
 
-/* Runs type's validate on body into args (zeroed, of the row's size). */
-static int validate(const char *type, const char *body, void *args, sms_decision_t *d, unit_cmd_t *f) {
-    sms_command_head_t h = {.type = {type, strlen(type)}, .actor = SMS_STR("s-1"), .role = SMS_STR("student")};
+/* Runs type's validate on body into args (zeroed, of the row's size), sent
+ * with role. */
+static int validate_as(const char *role, const char *type, const char *body, void *args, sms_decision_t *d,
+                       unit_cmd_t *f) {
+    sms_command_head_t h = {.type = {type, strlen(type)}, .actor = SMS_STR("s-1"), .role = {role, strlen(role)}};
     unit_cmd_make(f, &h, body);
     const sms_command_row_t *r = row(type);
     assert_non_null(r);
     memset(args, 0, r->args_size);
     sms_decision_init(d);
     return r->validate(&f->cmd, args, d);
+}
+
+/* As the gateway sends it: webhooks as the admin, the rest as a student. */
+static int validate(const char *type, const char *body, void *args, sms_decision_t *d, unit_cmd_t *f) {
+    return validate_as(strncmp(type, "webhooks.", 9) == 0 ? "admin" : "student", type, body, args, d, f);
+}
+
+/* Issue 12: the service trusted the envelope's role for admin-only
+ * commands; a lecturer (or student, or no role) is refused with 403. */
+static void test_webhook_commands_are_the_admins(void **state) {
+    (void)state;
+    static const char *const roles[] = {"lecturer", "student", "", "Admin"};
+    const char *bodies[][2] = {
+        {"webhooks.register", "{\"url\": \"https://h.example/x\", \"secret\": \"0123456789abcdef\", \"events\": [\"*\"]}"},
+        {"webhooks.delete", "{\"id\": \"" ID_A "\"}"},
+    };
+    union { notif_webhook_register_args_t r; notif_webhook_delete_args_t del; } a;
+    for (size_t b = 0; b < 2; b++) {
+        for (size_t i = 0; i < sizeof roles / sizeof *roles; i++) {
+            unit_cmd_t f;
+            sms_decision_t d;
+            assert_int_equal(validate_as(roles[i], bodies[b][0], bodies[b][1], &a, &d, &f), -1);
+            assert_int_equal(d.status, 403);
+            assert_string_equal(d.problem_code, "forbidden");
+            sms_decision_close(&d);
+            unit_cmd_free(&f);
+        }
+        unit_cmd_t f;
+        sms_decision_t d;
+        assert_int_equal(validate_as("admin", bodies[b][0], bodies[b][1], &a, &d, &f), 0);
+        sms_decision_close(&d);
+        unit_cmd_free(&f);
+    }
+}
+
+/* The SSRF policy at registration: 422 naming url (common/net_policy). */
+static void test_webhook_register_refuses_internal_targets(void **state) {
+    (void)state;
+    static const char *const urls[] = {"http://169.254.169.254/", "http://127.0.0.1:6379/", "http://[::1]:9092/",
+                                       "http://user:pw@example.com/", "http://10.1.2.3/", "http://localhost/"};
+    for (size_t i = 0; i < sizeof urls / sizeof *urls; i++) {
+        char body[256];
+        snprintf(body, sizeof body, "{\"url\": \"%s\", \"secret\": \"0123456789abcdef\", \"events\": [\"*\"]}",
+                 urls[i]);
+        unit_cmd_t f;
+        sms_decision_t d;
+        notif_webhook_register_args_t a;
+        assert_int_equal(validate("webhooks.register", body, &a, &d, &f), -1);
+        assert_int_equal(d.status, 422);
+        assert_int_equal(d.n_errors, 1);
+        assert_string_equal(d.errors[0].field, "url");
+        sms_decision_close(&d);
+        unit_cmd_free(&f);
+    }
 }
 
 static void test_every_type_has_a_row(void **state) {
@@ -220,6 +276,8 @@ int main(void) {
         cmocka_unit_test(test_prefs_args_merge_last_wins),
         cmocka_unit_test(test_webhook_register_checks),
         cmocka_unit_test(test_webhook_delete_not_an_id),
+        cmocka_unit_test(test_webhook_commands_are_the_admins),
+        cmocka_unit_test(test_webhook_register_refuses_internal_targets),
         cmocka_unit_test(test_replies_from_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

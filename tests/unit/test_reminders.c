@@ -17,6 +17,7 @@
 #include "reminders.h"
 #include "schema.h"
 #include "unit_helpers.h"
+#include "uploads_expiry.h"
 
 #define HOUR 3600000LL
 #define DAY (24 * HOUR)
@@ -86,12 +87,21 @@ static void test_event_equals_vector(void **state) {
     sms_free(vec);
 }
 
+/* upload.expired's derived id equals the vector's (schemas/vectors/generate.py). */
+static void test_upload_expired_id_equals_vector(void **state) {
+    (void)state;
+    char id[SMS_ID_SIZE];
+    assert_string_equal(assignments_upload_expired_id("01JDQ29Z8Y7X6W5V4T3S2R1Q0Q", INT64_C(1764154800000), id),
+                        "01KAZX3XW0WT45GJBC4PWDF18B");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_window_bounds),
         cmocka_unit_test(test_time_is_when_it_entered_the_window),
         cmocka_unit_test(test_derived_id),
         cmocka_unit_test(test_event_equals_vector),
+        cmocka_unit_test(test_upload_expired_id_equals_vector),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -73,6 +73,7 @@ static const vector_t vectors[] = {
     {"assignment.due_soon.v1", "sms.events.assignments", "assignments notifications"},
     {"submission.created.v1", "sms.events.assignments", "assignments"},
     {"upload.completed.v1", "sms.events.assignments", "assignments"},
+    {"upload.expired.v1", "sms.events.assignments", "assignments"},
     {"grade.changed.v1", "sms.events.grades", "grading assignments notifications"},
     {"grade.released.v1", "sms.events.grades", "grading assignments notifications"},
     {"grade.corrected.v1", "sms.events.grades", "grading"},
@@ -401,6 +402,8 @@ static const variant_t variants[] = {
     {"assignments", "submission.created.v1", "data.late", STR("no"), "data.late"},
     {"assignments", "upload.completed.v1", "data.sha256", REPEAT("F", 64), "data.sha256"},
     {"assignments", "upload.completed.v1", "data.size", I64(0), "data.size"},
+    {"assignments", "upload.expired.v1", "data.size", I64(0), "data.size"},
+    {"assignments", "upload.expired.v1", "data.student_id", DEL, "data.student_id"},
     {"assignments", "upload.completed.v1", "data.upload_id", STR("01jdq29z8y7x6w5v4t3s2r1q0p"), "data.upload_id"},
     {"assignments", "upload.completed.v1", "data.student_id", DEL, NULL}, /* the actor is the owner */
     /* assignments: learned events, by topic */

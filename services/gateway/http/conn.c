@@ -170,6 +170,13 @@ static int on_headers_complete(http_parser *p) {
     return 0;
 }
 
+/* When a streaming body's next bytes are due: header_timeout_ms from now,
+ * but never later than the whole body's deadline, if it has one. */
+static uint64_t body_deadline(const gw_conn_t *c, const gw_request_t *req) {
+    uint64_t d = uv_now(c->srv->loop) + (uint64_t)c->srv->cfg->header_timeout_ms;
+    return req->stream_deadline && req->stream_deadline < d ? req->stream_deadline : d;
+}
+
 static int on_body(http_parser *p, const char *at, size_t len) {
     gw_conn_t *c = p->data;
     gw_request_t *req = c->cur;
@@ -180,8 +187,8 @@ static int on_body(http_parser *p, const char *at, size_t len) {
         }
         c->stream_bytes += len;
         sms_buf_append(&c->stage, at, len); /* at most one read's worth: the sink gets it after this execute */
-        /* Progress: the next bytes get header_timeout_ms again. */
-        c->req_deadline = uv_now(c->srv->loop) + (uint64_t)c->srv->cfg->header_timeout_ms;
+        /* Progress: the next bytes get header_timeout_ms again (never past the whole body's deadline). */
+        c->req_deadline = body_deadline(c, req);
         timer_touch(c);
         return 0;
     }
@@ -406,7 +413,10 @@ static void stream_abort(gw_conn_t *c, int status) {
     switch (status) {
     case 408:
         code = "request_timeout";
-        snprintf(detail, sizeof detail, "No body bytes arrived for %d ms.", c->srv->cfg->header_timeout_ms);
+        if (req->stream_deadline && uv_now(c->srv->loop) >= req->stream_deadline)
+            snprintf(detail, sizeof detail, "The body did not arrive in full within the time allowed for it.");
+        else
+            snprintf(detail, sizeof detail, "No body bytes arrived for %d ms.", c->srv->cfg->header_timeout_ms);
         break;
     case 413:
         code = "payload_too_large";
@@ -473,11 +483,22 @@ int gw_req_stream_body(gw_request_t *req, const gw_body_sink_t *sink, void *ctx,
     req->stream_max = max_bytes;
     req->stream = GW_STREAM_OPEN;
     /* The body gets header_timeout_ms from now, again after every chunk. */
-    c->req_deadline = uv_now(c->srv->loop) + (uint64_t)c->srv->cfg->header_timeout_ms;
+    c->req_deadline = body_deadline(c, req);
     timer_touch(c);
     maybe_continue(c, req, &c->parser);
     if (!c->processing && !c->closing) gw__conn_update(c);
     return 0;
+}
+
+void gw_req_stream_deadline(gw_request_t *req, uint64_t within_ms) {
+    gw_conn_t *c = req->conn;
+    if (c == NULL || c->in_stream != req) return;
+    req->stream_deadline = within_ms ? uv_now(c->srv->loop) + within_ms : 0;
+    if (req->stream == GW_STREAM_OPEN) {
+        c->req_deadline = body_deadline(c, req);
+        timer_touch(c);
+        if (!c->processing && !c->closing) gw__conn_update(c);
+    }
 }
 
 void gw_req_body_resume(gw_request_t *req) {
@@ -596,6 +617,10 @@ static void arm_timer(gw_conn_t *c) {
     if (c->in_stream && c->in_stream->stream == GW_STREAM_OPEN && !stream_blocked(c)) {
         mode = GW_TIMER_HEAD; /* a streaming body waits on the client: req_deadline moves with every chunk */
         deadline = c->req_deadline;
+    } else if (c->in_stream && c->in_stream->stream == GW_STREAM_OPEN && c->in_stream->stream_deadline &&
+               !c->stream_ended) {
+        mode = GW_TIMER_HEAD; /* a sink busy on its disk, but the whole body's deadline still binds */
+        deadline = c->in_stream->stream_deadline;
     } else if (c->n_handling > 0) {
         mode = GW_TIMER_NONE; /* waiting on a handler (or a sink's disk) is never a timeout */
     } else if (c->cur) {

@@ -104,6 +104,11 @@ typedef struct gw_body_sink_s {
  * body can no longer arrive (the client went away, or req is not a
  * streaming request): then answer req yourself (gw_respond frees it). */
 int gw_req_stream_body(gw_request_t *req, const gw_body_sink_t *sink, void *ctx, uint64_t max_bytes);
+/* The whole body must have arrived within within_ms from now (0: no such
+ * limit), however steadily its bytes trickle in: past it the stream is
+ * aborted with 408 (on_abort), also while the sink is busy. Call it from the
+ * handler, before or after gw_req_stream_body. */
+void gw_req_stream_deadline(gw_request_t *req, uint64_t within_ms);
 /* The sink is done with the last on_data bytes: read on. */
 void gw_req_body_resume(gw_request_t *req);
 /* The request's Content-Length, or -1 without one (chunked, or no body). */

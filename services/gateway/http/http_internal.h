@@ -72,6 +72,7 @@ struct gw_request_s {
     const gw_body_sink_t *sink;
     void *sink_ctx;
     uint64_t stream_max;      /* 0: no limit */
+    uint64_t stream_deadline; /* loop time the whole body must have arrived by (0: none), gw_req_stream_deadline */
 
     /* Streaming response (gw_respond_stream): src produces out_len body bytes. */
     const gw_body_source_t *src; /* NULL once on_done was called */
