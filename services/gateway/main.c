@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "authz.h"
 #include "config.h"
 #include "http/http.h"
 #include "log.h"
@@ -49,7 +50,25 @@ static void on_signal(uv_signal_t *s, int signum) {
     stop(m);
 }
 
-int main(void) {
+/* sms-gateway --print-routes: the route table joined with the authorization
+ * matrix, as JSON on stdout (authz.h); starts nothing. */
+static int print_routes(void) {
+    static sms_config_t cfg;
+    char err[256];
+    if (sms_config_load(&cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "sms-gateway: bad configuration: %s\n", err);
+        return 2;
+    }
+    sms_log_init("gateway", SMS_LOG_ERROR);
+    return gw_authz_print_table(&cfg, stdout) == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv) {
+    if (argc == 2 && strcmp(argv[1], "--print-routes") == 0) return print_routes();
+    if (argc > 1) {
+        fprintf(stderr, "usage: sms-gateway [--print-routes]\n");
+        return 2;
+    }
     static gw_main_t m; /* static: handles outlive every frame that could fail */
     sms_config_t cfg;
     char err[256];
@@ -95,7 +114,7 @@ int main(void) {
         sms_log(SMS_LOG_ERROR, "routes_failed", "registering routes: %s", strerror(rc < 0 ? -rc : rc));
         exit_code = 1;
         stop(&m);
-    } else if ((rc = gw_server_listen(m.srv, cfg.http_host, cfg.http_port)) != 0) {
+    } else if (gw_authz_check_routes(router), (rc = gw_server_listen(m.srv, cfg.http_host, cfg.http_port)) != 0) {
         sms_log(SMS_LOG_ERROR, "listen_failed", "%s:%d: %s", cfg.http_host, cfg.http_port, uv_strerror(rc));
         exit_code = 1;
         stop(&m);
