@@ -613,3 +613,19 @@ class Counter:
     def value(self):
         with self._lock:
             return self._n
+
+
+def gateway_routes():
+    """The gateway's route table joined with its authorization matrix (`sms-gateway
+    --print-routes`, services/gateway/authz.h): [{method, pattern, auth, roles, json_body,
+    stream_body, rule, object}], or None when SMS_BIN_DIR is not set."""
+    import tempfile
+    bin_dir = os.environ.get("SMS_BIN_DIR")
+    if not bin_dir:
+        return None
+    env = dict(os.environ)
+    env["SMS_DATA_DIR"] = tempfile.mkdtemp(prefix="sms-print-routes-")  # registration makes its upload dir
+    out = subprocess.run([os.path.join(bin_dir, "sms-gateway"), "--print-routes"], env=env,
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, f"sms-gateway --print-routes failed ({out.returncode}): {out.stderr}"
+    return json.loads(out.stdout)["routes"]

@@ -18,17 +18,14 @@ Each route gets a fresh world (class, enrollment, assignment, post, ...), and th
 to succeed go last, the owner last of all, so a DELETE cannot hide another caller's outcome.
 """
 
-import json
 import os
-import subprocess
-import tempfile
 import time
 import uuid
 
 import pytest
 import requests
 
-from helpers import Api, HTTP_TIMEOUT, describe, mint_jwt, lecturer_claims
+from helpers import HTTP_TIMEOUT, Api, describe, gateway_routes
 
 AUTHZ_TABLE = "services/gateway/authz.c"
 CALLERS = ("anonymous", "expired", "other_student", "other_lecturer", "admin", "enrolled_student", "owner")
@@ -47,20 +44,7 @@ def _uid(prefix):
 
 # --------------------------------------------------------------------------- the route table
 
-def load_routes():
-    """The gateway's routes with their authz rows, or None without SMS_BIN_DIR."""
-    bin_dir = os.environ.get("SMS_BIN_DIR")
-    if not bin_dir:
-        return None
-    env = dict(os.environ)
-    env["SMS_DATA_DIR"] = tempfile.mkdtemp(prefix="sms-print-routes-")  # registration makes its upload dir
-    out = subprocess.run([os.path.join(bin_dir, "sms-gateway"), "--print-routes"], env=env,
-                         capture_output=True, text=True, timeout=30)
-    assert out.returncode == 0, f"sms-gateway --print-routes failed ({out.returncode}): {out.stderr}"
-    return json.loads(out.stdout)["routes"]
-
-
-ROUTES = load_routes() or []
+ROUTES = gateway_routes() or []
 
 
 def route_id(r):
