@@ -136,7 +136,19 @@ size_t gw_authz_print_routes(const gw_router_t *r, FILE *out) {
         }
         sms_buf_putc(&b, '}');
     }
-    sms_buf_puts(&b, "\n]}\n");
+    /* Rows no route has any more: a stale matrix is as misleading as a missing row. */
+    sms_buf_puts(&b, "\n],\"rows_without_route\":[");
+    for (size_t k = 0, n = 0; k < N_ROWS; k++) {
+        int routed = 0;
+        for (size_t i = 0; i < gw_router_count(r) && !routed; i++) {
+            const gw_route_t *rt = gw_router_route(r, i);
+            routed = strcmp(rt->method, rows[k].method) == 0 && same_pattern(rt->pattern, rows[k].pattern);
+        }
+        if (routed) continue;
+        if (n++) sms_buf_putc(&b, ',');
+        sms_buf_printf(&b, "\"%s %s\"", rows[k].method, rows[k].pattern);
+    }
+    sms_buf_puts(&b, "]}\n");
     (void)fwrite(b.data, 1, b.len, out); /* a short write shows as invalid JSON to the reader */
     sms_buf_close(&b);
     return missing;

@@ -41,9 +41,9 @@ const gw_authz_row_t *gw_authz_find(const char *method, const char *pattern);
 const char *gw_obj_rule_name(gw_obj_rule_t rule);
 
 /* Writes every route of r as JSON to out: {"routes": [{"method", "pattern",
- * "auth", "roles": [...], "json_body", "stream_body", "rule", "object"}]},
- * rule and object null for a route without a row. Returns the number of
- * routes without a row. */
+ * "auth", "roles": [...], "json_body", "stream_body", "rule", "object"}],
+ * "rows_without_route": ["METHOD pattern", ...]}, rule and object null for a
+ * route without a row. Returns the number of routes without a row. */
 size_t gw_authz_print_routes(const gw_router_t *r, FILE *out);
 
 /* sms-gateway --print-routes: registers every route (gw_app_register_routes)

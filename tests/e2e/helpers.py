@@ -615,10 +615,10 @@ class Counter:
             return self._n
 
 
-def gateway_routes():
-    """The gateway's route table joined with its authorization matrix (`sms-gateway
-    --print-routes`, services/gateway/authz.h): [{method, pattern, auth, roles, json_body,
-    stream_body, rule, object}], or None when SMS_BIN_DIR is not set."""
+def gateway_listing():
+    """`sms-gateway --print-routes` (services/gateway/authz.h): {"routes": [{method, pattern, auth,
+    roles, json_body, stream_body, rule, object}], "rows_without_route": [...]}: the route table
+    joined with the authorization matrix; None when SMS_BIN_DIR is not set."""
     import tempfile
     bin_dir = os.environ.get("SMS_BIN_DIR")
     if not bin_dir:
@@ -630,4 +630,10 @@ def gateway_routes():
     out = subprocess.run([os.path.join(bin_dir, "sms-gateway"), "--print-routes"], env=env,
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, f"sms-gateway --print-routes failed ({out.returncode}): {out.stderr}"
-    return json.loads(out.stdout)["routes"]
+    return json.loads(out.stdout)
+
+
+def gateway_routes():
+    """The routes of gateway_listing(), or None when SMS_BIN_DIR is not set."""
+    listing = gateway_listing()
+    return None if listing is None else listing["routes"]
