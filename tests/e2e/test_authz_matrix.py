@@ -248,10 +248,14 @@ SIGNED = {
 def send(w, route, caller):
     path, kw = REQUESTS[route_id(route)](w, caller)
     kw.setdefault("timeout", 10)
-    r = w.apis[caller].request(route["method"], path, **kw)
-    if kw.get("stream"):
-        r.close()  # an SSE stream: the status line is the answer
-    return r
+    for attempt in range(4):
+        r = w.apis[caller].request(route["method"], path, **kw)
+        if kw.get("stream"):
+            r.close()  # an SSE stream: the status line is the answer
+        # A 503 did nothing (README "Overload"): on a busy machine, try again as a client would.
+        if r.status_code != 503 or attempt == 3:
+            return r
+        time.sleep(min(float(r.headers.get("Retry-After", "1") or 1), 2.0))
 
 
 def outcome_ok(want, r):
