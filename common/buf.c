@@ -64,6 +64,10 @@ void sms_buf_put_i64(sms_buf_t *b, int64_t v) {
 
 void sms_buf_json_str(sms_buf_t *b, const char *s, size_t n) {
     static const char hex[] = "0123456789abcdef";
+    if (n == 0) { /* s may be NULL then (msgpack-c's empty str): no pointer arithmetic on it */
+        sms_buf_append(b, "\"\"", 2);
+        return;
+    }
     sms_buf_reserve(b, n + 2);
     sms_buf_putc(b, '"');
     size_t run = 0; /* start of the current run of bytes that need no escape */

@@ -9,6 +9,12 @@
 
 #include "alloc.h"
 #include "id.h"
+#include "text.h"
+
+/* The detail and messages are cut to fixed buffers; a cut inside a UTF-8
+ * sequence (an id of multi-byte characters echoed in "no class %s") made
+ * the problem body invalid JSON text (found by test_contract_properties). */
+static void utf8_terminate(char *s) { s[sms_text_utf8_cut(s, strlen(s))] = '\0'; }
 
 void sms_decision_fail(sms_decision_t *d, int status, const char *code, const char *fmt, ...) {
     d->status = status;
@@ -17,6 +23,7 @@ void sms_decision_fail(sms_decision_t *d, int status, const char *code, const ch
     va_start(ap, fmt);
     vsnprintf(d->detail, sizeof d->detail, fmt, ap);
     va_end(ap);
+    utf8_terminate(d->detail);
 }
 
 void sms_decision_stale(sms_decision_t *d, int status, const char *code, const char *fmt, ...) {
@@ -27,6 +34,7 @@ void sms_decision_stale(sms_decision_t *d, int status, const char *code, const c
     va_start(ap, fmt);
     vsnprintf(d->detail, sizeof d->detail, fmt, ap);
     va_end(ap);
+    utf8_terminate(d->detail);
 }
 
 void sms_decision_error(sms_decision_t *d, const char *field, size_t field_len, const char *fmt, ...) {
@@ -43,8 +51,9 @@ void sms_decision_error(sms_decision_t *d, const char *field, size_t field_len, 
     va_start(ap, fmt);
     vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
+    utf8_terminate(message);
     size_t i = d->n_errors++;
-    d->errors[i].field = sms_strndup(field, field_len > 64 ? 64 : field_len);
+    d->errors[i].field = sms_strndup(field, field_len > 64 ? sms_text_utf8_cut(field, 64) : field_len);
     d->errors[i].message = sms_strdup(message);
 }
 

@@ -21,10 +21,13 @@ void sms_event_pack_head(msgpack_packer *pk, sms_str_t id, sms_str_t type, int64
     sms_mp_pack_str(pk, "data");
 }
 
-/* Unpacks exactly one object filling the whole buffer. */
+/* Unpacks exactly one object filling the whole buffer. Containers whose
+ * declared size the bytes cannot hold are refused before msgpack-c
+ * allocates for them (found by tests/fuzz.d/fuzz_envelope.c). */
 static int unpack_one(const void *buf, size_t len, msgpack_unpacked *u) {
     size_t off = 0;
     msgpack_unpacked_init(u);
+    if (!sms_mp_plausible(buf, len)) return SMS_EPARSE;
     if (msgpack_unpack_next(u, buf, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len ||
         u->data.type != MSGPACK_OBJECT_MAP) {
         msgpack_unpacked_destroy(u);

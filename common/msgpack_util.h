@@ -35,4 +35,13 @@ char *sms_mp_strdup(const msgpack_object *obj);
  * not a str or too long. */
 bool sms_mp_strcpy(const msgpack_object *obj, char *out, size_t cap);
 
+/* Whether buf starts with one complete msgpack object whose every array and
+ * map declares no more elements than there are bytes left to hold them (each
+ * element takes at least one byte). msgpack-c allocates a container's slots
+ * from its declared count before reading them, so a 5-byte map header saying
+ * 2^32 entries asks for 128 GiB; checking this first bounds what an unpack
+ * allocates by the message's size. Linear, no allocation. Trailing bytes
+ * after the object are not judged here. */
+bool sms_mp_plausible(const void *buf, size_t len);
+
 #endif

@@ -15,3 +15,14 @@ size_t sms_text_chars(const char *s, size_t n) {
     }
     return chars;
 }
+
+size_t sms_text_utf8_cut(const char *s, size_t n) {
+    /* Look back over at most 3 continuation bytes for the lead of the last sequence. */
+    for (size_t back = 1; back <= 4 && back <= n; back++) {
+        unsigned char c = (unsigned char)s[n - back];
+        if ((c >> 6) == 2) continue; /* a continuation byte */
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        return len > back ? n - back : n;
+    }
+    return n;
+}

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "authz.h"
 #include "config.h"
 #include "http/auth.h"
 #include "http/http.h"
@@ -56,7 +57,21 @@ static void on_signal(uv_signal_t *s, int signum) {
     stop(m);
 }
 
-int main(void) {
+/* sms-gateway --print-routes: the route table joined with the authorization
+ * matrix, as JSON on stdout (authz.h); starts nothing. */
+static int print_routes(void) {
+    static sms_config_t cfg;
+    char err[256];
+    if (sms_config_load(&cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "sms-gateway: bad configuration: %s\n", err);
+        return 2;
+    }
+    sms_log_init("gateway", SMS_LOG_ERROR);
+    return gw_authz_print_table(&cfg, stdout) == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv) {
+    if (argc == 2 && strcmp(argv[1], "--print-routes") == 0) return print_routes();
     static gw_main_t m; /* static: handles outlive every frame that could fail */
     sms_config_t cfg;
     char err[256];
@@ -113,6 +128,7 @@ int main(void) {
         exit_code = 1;
         stop(&m);
     } else {
+        (void)gw_authz_check_routes(router); /* logs each route without a row in authz.c */
         int v6 = strchr(cfg.http_host, ':') != NULL;
         sms_log(SMS_LOG_INFO, "listening", "http://%s%s%s:%d (%zu routes, gateway id %s)", v6 ? "[" : "",
                 cfg.http_host, v6 ? "]" : "", gw_server_port(m.srv), gw_router_count(router), cfg.gateway_id);

@@ -613,3 +613,27 @@ class Counter:
     def value(self):
         with self._lock:
             return self._n
+
+
+def gateway_listing():
+    """`sms-gateway --print-routes` (services/gateway/authz.h): {"routes": [{method, pattern, auth,
+    roles, json_body, stream_body, rule, object}], "rows_without_route": [...]}: the route table
+    joined with the authorization matrix; None when SMS_BIN_DIR is not set."""
+    import tempfile
+    bin_dir = os.environ.get("SMS_BIN_DIR")
+    if not bin_dir:
+        return None
+    env = dict(os.environ)
+    env["SMS_DATA_DIR"] = tempfile.mkdtemp(prefix="sms-print-routes-")  # registration makes its upload dir
+    # A one-shot listing: under the sanitized build, what it leaves allocated at exit is no finding.
+    env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"), "detect_leaks=0"]))
+    out = subprocess.run([os.path.join(bin_dir, "sms-gateway"), "--print-routes"], env=env,
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, f"sms-gateway --print-routes failed ({out.returncode}): {out.stderr}"
+    return json.loads(out.stdout)
+
+
+def gateway_routes():
+    """The routes of gateway_listing(), or None when SMS_BIN_DIR is not set."""
+    listing = gateway_listing()
+    return None if listing is None else listing["routes"]

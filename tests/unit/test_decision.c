@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "decision.h"
+#include "text.h"
 
 static void test_fail_and_errors(void **state) {
     (void)state;
@@ -70,6 +71,32 @@ static void test_stale(void **state) {
     sms_decision_close(&d);
 }
 
+/* A detail or message cut at its buffer never ends inside a UTF-8 sequence
+ * (an id of 200 "é" echoed into "no class %s" was cut mid-character). */
+static void test_cut_keeps_utf8(void **state) {
+    (void)state;
+    char id[401];
+    for (int i = 0; i < 200; i++) id[2 * i] = (char)0xc3, id[2 * i + 1] = (char)0xa9;
+    id[400] = '\0';
+    for (int shift = 0; shift < 2; shift++) {
+        sms_decision_t d;
+        sms_decision_init(&d);
+        sms_decision_fail(&d, 404, "not_found", "%sno class %s", shift ? "x" : "", id);
+        assert_int_not_equal(sms_text_chars(d.detail, strlen(d.detail)), (size_t)-1);
+        assert_true(strlen(d.detail) >= sizeof d.detail - 2);
+        sms_decision_error(&d, id + shift * 0, 400, "bad %s%s", shift ? "x" : "", id);
+        assert_int_not_equal(sms_text_chars(d.errors[0].message, strlen(d.errors[0].message)), (size_t)-1);
+        assert_int_not_equal(sms_text_chars(d.errors[0].field, strlen(d.errors[0].field)), (size_t)-1);
+        sms_decision_close(&d);
+    }
+    assert_int_equal(sms_text_utf8_cut("ab\xc3", 3), 2);
+    assert_int_equal(sms_text_utf8_cut("ab\xe2\x82", 4), 2);
+    assert_int_equal(sms_text_utf8_cut("ab\xe2\x82\xac", 5), 5);
+    assert_int_equal(sms_text_utf8_cut("\xf0\x9f\x98", 3), 0);
+    assert_int_equal(sms_text_utf8_cut("abc", 3), 3);
+    assert_int_equal(sms_text_utf8_cut("", 0), 0);
+}
+
 /* A batch keeps a validation failure and hands it to the worker's decision. */
 static void test_move(void **state) {
     (void)state;
@@ -95,7 +122,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fail_and_errors), cmocka_unit_test(test_limit_and_total),
         cmocka_unit_test(test_long_field_cut),  cmocka_unit_test(test_stale),
-        cmocka_unit_test(test_move),
+        cmocka_unit_test(test_move),            cmocka_unit_test(test_cut_keeps_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 
 #include "alloc.h"
 #include "envelope.h"
+#include "msgpack_util.h"
 #include "json_msgpack.h"
 #include "unit_helpers.h"
 
@@ -212,8 +213,56 @@ static void test_peek_undecodable_command(void **state) {
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* A container whose declared count the bytes cannot hold is refused before
+ * msgpack-c allocates its slots (fuzz_envelope found a 150-byte event whose
+ * map32 asked for 256 GiB); real envelopes and every msgpack type still pass. */
+static void test_implausible_counts(void **state) {
+    (void)state;
+    static const unsigned char map32[] = {0xdf, 0x7f, 0xff, 0xff, 0xff, 0xa1, 'a', 0x01};
+    static const unsigned char arr32[] = {0x81, 0xa4, 'd', 'a', 't', 'a', 0xdd, 0x00, 0x10, 0x00, 0x00, 0xc0};
+    static const unsigned char str32[] = {0xdb, 0xff, 0xff, 0xff, 0xff, 'x'};
+    sms_event_t ev;
+    sms_command_t cmd;
+    sms_reply_t reply;
+    assert_false(sms_mp_plausible(map32, sizeof map32));
+    assert_false(sms_mp_plausible(arr32, sizeof arr32));
+    assert_false(sms_mp_plausible(str32, sizeof str32));
+    assert_false(sms_mp_plausible("\xc1", 1)); /* never used */
+    assert_false(sms_mp_plausible("", 0));
+    assert_int_equal(sms_event_decode(map32, sizeof map32, &ev), SMS_EPARSE);
+    assert_int_equal(sms_command_decode(arr32, sizeof arr32, &cmd), SMS_EPARSE);
+    assert_int_equal(sms_reply_decode(map32, sizeof map32, &reply), SMS_EPARSE);
+    /* Every type, nested, exactly as long as it says. */
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2);
+    msgpack_pack_str(&pk, 1);
+    msgpack_pack_str_body(&pk, "a", 1);
+    msgpack_pack_array(&pk, 12);
+    msgpack_pack_nil(&pk), msgpack_pack_true(&pk), msgpack_pack_int64(&pk, -1), msgpack_pack_int64(&pk, 300);
+    msgpack_pack_int64(&pk, INT64_MIN), msgpack_pack_uint64(&pk, UINT64_MAX), msgpack_pack_double(&pk, 1.5);
+    msgpack_pack_float(&pk, 2.5f);
+    msgpack_pack_bin(&pk, 3);
+    msgpack_pack_bin_body(&pk, "abc", 3);
+    msgpack_pack_ext(&pk, 4, 7);
+    msgpack_pack_ext_body(&pk, "wxyz", 4);
+    msgpack_pack_ext(&pk, 20, 1);
+    msgpack_pack_ext_body(&pk, "01234567890123456789", 20);
+    msgpack_pack_map(&pk, 0);
+    msgpack_pack_str(&pk, 1);
+    msgpack_pack_str_body(&pk, "b", 1);
+    msgpack_pack_str(&pk, 300);
+    for (int i = 0; i < 30; i++) msgpack_pack_str_body(&pk, "0123456789", 10);
+    assert_true(sms_mp_plausible(sb.data, sb.size));
+    assert_false(sms_mp_plausible(sb.data, sb.size - 1)); /* one byte short */
+    msgpack_sbuffer_destroy(&sb);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_implausible_counts),
         cmocka_unit_test(test_peek_undecodable_command),
         cmocka_unit_test(test_class_created),  cmocka_unit_test(test_class_updated),
         cmocka_unit_test(test_class_deactivated), cmocka_unit_test(test_command_vector),

@@ -130,11 +130,56 @@ static void test_bus_carries_the_limit(void **state) {
     assert_false(unpacks(32));
 }
 
+/* Map keys that are not strings: scalars are quoted JSON, containers a fixed
+ * name, so keys nested in keys cost linear text (quoting the JSON of a map
+ * key re-escaped every level inside it: 2^depth bytes). */
+static void test_non_string_keys(void **state) {
+    (void)state;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    enum { DEPTH = 12 }; /* 2^12-fold before the fix: far past the bound below */
+    for (int i = 0; i < DEPTH; i++) {
+        msgpack_pack_map(&pk, 1);
+        msgpack_pack_map(&pk, 1); /* the key: a map */
+        msgpack_pack_str(&pk, 1);
+        msgpack_pack_str_body(&pk, "q", 1);
+        msgpack_pack_str(&pk, 1);
+        msgpack_pack_str_body(&pk, "\"", 1);
+    }
+    msgpack_pack_int(&pk, 7);
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    assert_int_equal(msgpack_unpack_next(&up, sb.data, sb.size, NULL), MSGPACK_UNPACK_SUCCESS);
+    sms_buf_t out;
+    sms_buf_init(&out);
+    assert_int_equal(sms_msgpack_to_json(&up.data, &out), 0);
+    assert_true(out.len < 20 * DEPTH);
+    cJSON *j = cJSON_Parse(out.data);
+    assert_non_null(j);
+    cJSON_Delete(j);
+    sms_buf_reset(&out);
+    msgpack_sbuffer_clear(&sb);
+    msgpack_pack_map(&pk, 3);
+    msgpack_pack_int(&pk, -5), msgpack_pack_true(&pk);
+    msgpack_pack_nil(&pk), msgpack_pack_int(&pk, 1);
+    msgpack_pack_array(&pk, 0), msgpack_pack_int(&pk, 2);
+    msgpack_unpacked_destroy(&up);
+    msgpack_unpacked_init(&up);
+    assert_int_equal(msgpack_unpack_next(&up, sb.data, sb.size, NULL), MSGPACK_UNPACK_SUCCESS);
+    assert_int_equal(sms_msgpack_to_json(&up.data, &out), 0);
+    assert_string_equal(out.data, "{\"-5\":true,\"null\":1,\"[array]\":2}");
+    sms_buf_close(&out);
+    msgpack_unpacked_destroy(&up);
+    msgpack_sbuffer_destroy(&sb);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_depth_limit),   cmocka_unit_test(test_paths),
         cmocka_unit_test(test_path_truncated), cmocka_unit_test(test_tree),
-        cmocka_unit_test(test_bus_carries_the_limit),
+        cmocka_unit_test(test_bus_carries_the_limit), cmocka_unit_test(test_non_string_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

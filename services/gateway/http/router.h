@@ -75,4 +75,8 @@ int gw_router_match(const gw_router_t *r, const char *method, const char *path, 
 /* Number of routes registered. */
 size_t gw_router_count(const gw_router_t *r);
 
+/* The i-th route in registration order, NULL when i >= gw_router_count: for
+ * listings of the table (sms-gateway --print-routes, the fuzz targets). */
+const gw_route_t *gw_router_route(const gw_router_t *r, size_t i);
+
 #endif
