@@ -64,6 +64,11 @@ static const opt_t options[] = {
     INT(log_max_bytes, "SMS_LOG_MAX_BYTES", "67108864", 0, 2147483647),
     INT(log_keep, "SMS_LOG_KEEP", "3", 1, 100),
     STR(access_log, "SMS_ACCESS_LOG", "all"),
+    INT(argon2_opslimit, "SMS_ARGON2_OPSLIMIT", "2", 1, 100),
+    INT(argon2_memlimit, "SMS_ARGON2_MEMLIMIT", "8388608", 8192, 1073741824),
+    INT(access_token_ttl_s, "SMS_ACCESS_TOKEN_TTL_S", "900", 10, 86400),
+    INT(refresh_token_ttl_s, "SMS_REFRESH_TOKEN_TTL_S", "2592000", 60, 31536000),
+    STR(jwt_keys_dir, "SMS_JWT_KEYS_DIR", NULL),
 };
 
 /* SMS_ACCESS_LOG: "all" (1), "errors" (0) or "sample:N" (N, 1..1000000). */

@@ -58,6 +58,12 @@ typedef struct sms_config_s {
     int log_keep;              /* SMS_LOG_KEEP: rotated files kept (<file>.1 newest .. <file>.N) */
     char access_log[32];       /* SMS_ACCESS_LOG: all | errors | sample:N (gateway request lines) */
     int access_log_sample;     /* parsed SMS_ACCESS_LOG: 1 = every line, 0 = errors only, N = 1 in N below 400 */
+    /* Identity (sms-identity, and the gateway's ES256 verification). */
+    int argon2_opslimit;       /* SMS_ARGON2_OPSLIMIT: argon2id passes (services/identity/README.md: how chosen) */
+    int argon2_memlimit;       /* SMS_ARGON2_MEMLIMIT: argon2id memory, bytes */
+    int access_token_ttl_s;    /* SMS_ACCESS_TOKEN_TTL_S: lifetime of an access token login/refresh issues */
+    int refresh_token_ttl_s;   /* SMS_REFRESH_TOKEN_TTL_S: lifetime of a refresh token (each rotation renews it) */
+    char jwt_keys_dir[256];    /* SMS_JWT_KEYS_DIR: ES256 keys, <kid>.pem (private) and <kid>.pub.pem (empty = none) */
 } sms_config_t;
 
 /* Fills cfg from the environment and defaults. Returns 0, or -1 with a
