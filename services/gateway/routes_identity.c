@@ -12,9 +12,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "identity/view.h"
+#include "log.h"
 #include "route_kit.h"
 #include "routes.h"
+#include "token.h"
 
 #define LIST_LIMIT_DEFAULT 50
 #define LIST_LIMIT_MAX 200
@@ -140,6 +143,32 @@ static void token_command(gw_request_t *req, gw_app_t *app, const char *type) {
 static void refresh(gw_request_t *req, void *data) { token_command(req, data, "auth.refresh"); }
 static void logout(gw_request_t *req, void *data) { token_command(req, data, "auth.logout"); }
 
+/* The public keys of SMS_JWT_KEYS_DIR as JWKS, re-read when the directory
+ * changed (a stat per request; the files are read only after a rotation). */
+static sms_token_keys_t *jwks_keys;
+static char *jwks_doc;
+
+static void jwks(gw_request_t *req, void *data) {
+    gw_app_t *app = data;
+    const char *dir = app->cfg->jwt_keys_dir;
+    if (dir[0] && (jwks_doc == NULL || sms_token_keys_stale(jwks_keys, dir))) {
+        char err[256];
+        sms_token_keys_t *k = NULL;
+        char *doc = NULL;
+        if (sms_token_keys_load(dir, false, &k, err, sizeof err) == 0 && sms_token_jwks(k, &doc) == 0) {
+            sms_token_keys_free(jwks_keys);
+            sms_free(jwks_doc);
+            jwks_keys = k;
+            jwks_doc = doc;
+        } else {
+            sms_token_keys_free(k);
+            sms_log(SMS_LOG_WARN, "jwt_keys_unreadable", "%s", err); /* the keys read before are still served */
+        }
+    }
+    const char *body = jwks_doc ? jwks_doc : "{\"keys\":[]}";
+    gw_respond(req, 200, "application/json", body, strlen(body), "Cache-Control: public, max-age=60\r\n");
+}
+
 static void change_password(gw_request_t *req, void *data) {
     gw_send_json_body(data, req, "identity", "auth.password", "");
 }
@@ -159,5 +188,6 @@ int gw_routes_identity(gw_app_t *app, gw_router_t *router) {
     rc |= gw_router_add(router, "POST", "/auth/refresh", public_json, 0, refresh, app);
     rc |= gw_router_add(router, "POST", "/auth/logout", public_json, 0, logout, app);
     rc |= gw_router_add(router, "POST", "/auth/password", json, GW_ROLE_ANY, change_password, app);
+    rc |= gw_router_add(router, "GET", "/.well-known/jwks.json", GW_ROUTE_PUBLIC, 0, jwks, app);
     return rc ? -1 : 0;
 }
