@@ -8,7 +8,7 @@ import uuid
 import jwt  # PyJWT (with cryptography): an independent ES256 verifier
 import pytest
 
-from helpers import assert_problem, describe, b64url, b64url_decode
+from helpers import assert_problem, describe, b64url, b64url_decode, mint_jwt
 
 PASSWORD = "correct horse battery staple"
 
@@ -80,8 +80,8 @@ def test_forged_es256_tokens_are_refused(anon, account, make_api, jwt_secret):
     # Algorithm confusion: HS256 "signed" with the public key's JWK text as the secret.
     kid = header(token)["kid"]
     pub = next(k for k in jwks(anon) if k["kid"] == kid)
-    confused = jwt.encode({"sub": uid, "role": "admin", "exp": claims["exp"]}, json.dumps(pub), algorithm="HS256",
-                          headers={"kid": kid})
+    confused = mint_jwt({"sub": uid, "role": "admin", "exp": claims["exp"]}, json.dumps(pub),
+                        header={"alg": "HS256", "typ": "JWT", "kid": kid})
     assert_problem(make_api(sub=uid, token=confused).get("/admin/users"), 401, "unauthorized")
 
 

@@ -44,7 +44,7 @@ void gw_auth_cache_free(gw_auth_cache_t *cache) {
 
 int gw_auth_cache_set_keys_dir(gw_auth_cache_t *cache, const char *dir, char *err, size_t errlen) {
     if (dir == NULL || dir[0] == '\0') return 0;
-    snprintf(cache->keys_dir, sizeof cache->keys_dir, "%s", dir);
+    if (dir != cache->keys_dir) snprintf(cache->keys_dir, sizeof cache->keys_dir, "%s", dir); /* a reload passes its own */
     sms_token_keys_t *k = NULL;
     if (sms_token_keys_load(dir, false, &k, err, errlen) != 0) return -1;
     sms_token_keys_free(cache->keys);
