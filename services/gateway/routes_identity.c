@@ -49,6 +49,94 @@ static gw_script_t list_script = {.source =
     "local r = scan('ZRANGEBYLEX', '" IDENTITY_KEY_USERS "', from, to, limit, doc_of)\n"
     "return r\n"};
 
+/* ARGV: lower-cased emails. For each, the subject of the active student
+ * account with that email (its student_id, else its id: the tokens' sub,
+ * services/identity/tokens.c), or "" when there is none. */
+static gw_script_t link_script = {.source =
+    "local out = {}\n"
+    "for i, email in ipairs(ARGV) do\n"
+    "  out[i] = ''\n"
+    "  local id = redis.call('GET', '" IDENTITY_KEY_EMAIL "' .. email)\n"
+    "  if id then\n"
+    "    local f = redis.call('HMGET', '" IDENTITY_KEY_USER "' .. id, '" IDENTITY_FIELD_ROLE "', '" IDENTITY_FIELD_STATUS "',\n"
+    "      '" IDENTITY_FIELD_STUDENT_ID "')\n"
+    "    if f[1] == 'student' and f[2] == 'active' then\n"
+    "      if f[3] and f[3] ~= '' then out[i] = f[3] else out[i] = id end\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "return out\n"};
+
+typedef struct link_s {
+    gw_read_t *rd;
+    cJSON *body;
+    void (*then)(gw_app_t *, gw_request_t *, cJSON *);
+} link_t;
+
+static void on_linked(redisReply *r, void *data) {
+    link_t *l = data;
+    gw_app_t *app = l->rd->app;
+    gw_request_t *req = gw_read_finish(l->rd);
+    cJSON *list = cJSON_GetObjectItemCaseSensitive(l->body, "students");
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+        gw_respond_redis_down(req);
+        cJSON_Delete(l->body);
+    } else {
+        size_t k = 0;
+        cJSON *row;
+        cJSON_ArrayForEach(row, list) {
+            const cJSON *e = cJSON_GetObjectItemCaseSensitive(row, "email");
+            if (!cJSON_IsString(e) || strlen(e->valuestring) > EMAIL_KEY_MAX) continue;
+            if (k < r->elements && r->element[k]->type == REDIS_REPLY_STRING && r->element[k]->len > 0) {
+                cJSON *sid = cJSON_CreateString(r->element[k]->str);
+                if (cJSON_GetObjectItemCaseSensitive(row, "student_id")) cJSON_ReplaceItemInObjectCaseSensitive(row, "student_id", sid);
+                else cJSON_AddItemToObject(row, "student_id", sid);
+            }
+            k++;
+        }
+        l->then(app, req, l->body); /* it frees the body */
+    }
+    sms_free(l);
+}
+
+void gw_identity_link_students(gw_app_t *app, gw_request_t *req, cJSON *body,
+                               void (*then)(gw_app_t *, gw_request_t *, cJSON *)) {
+    cJSON *list = cJSON_GetObjectItemCaseSensitive(body, "students");
+    int n = cJSON_IsArray(list) ? cJSON_GetArraySize(list) : 0;
+    if (n <= 0 || n > 1000) {
+        then(app, req, body); /* nothing to link: the service judges the shape */
+        return;
+    }
+    const char **argv = sms_calloc((size_t)n, sizeof *argv);
+    size_t *lens = sms_calloc((size_t)n, sizeof *lens);
+    char (*lower)[EMAIL_KEY_MAX + 1] = sms_calloc((size_t)n, sizeof *lower);
+    int argc = 0;
+    cJSON *row;
+    cJSON_ArrayForEach(row, list) {
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(row, "email");
+        if (!cJSON_IsString(e) || strlen(e->valuestring) > EMAIL_KEY_MAX) continue;
+        size_t i = 0;
+        for (; e->valuestring[i]; i++) lower[argc][i] = (char)tolower((unsigned char)e->valuestring[i]);
+        argv[argc] = lower[argc];
+        lens[argc] = i;
+        argc++;
+    }
+    if (argc == 0) {
+        then(app, req, body);
+    } else {
+        link_t *l = sms_malloc(sizeof *l);
+        *l = (link_t){gw_read_new(app, req), body, then};
+        if (gw_script_call(app, &link_script, argc, argv, lens, on_linked, l) != 0) {
+            gw_respond_redis_down(gw_read_finish(l->rd));
+            cJSON_Delete(body);
+            sms_free(l);
+        }
+    }
+    sms_free(argv);
+    sms_free(lens);
+    sms_free(lower);
+}
+
 /* The lower-cased "email" string of body into out (cut to EMAIL_KEY_MAX),
  * "" when absent: the Kafka key of the account's commands. */
 static void email_key(const cJSON *body, char out[EMAIL_KEY_MAX + 1]) {
@@ -174,10 +262,11 @@ static void change_password(gw_request_t *req, void *data) {
 }
 
 /* This file's scripts, for test_gateway_views.c (route_kit.h). */
-gw_script_t *const gw_identity_scripts[] = {&list_script, NULL};
+gw_script_t *const gw_identity_scripts[] = {&list_script, &link_script, NULL};
 
 int gw_routes_identity(gw_app_t *app, gw_router_t *router) {
     gw_script_init(&list_script);
+    gw_script_init(&link_script);
     const unsigned auth = GW_ROUTE_AUTH, json = GW_ROUTE_AUTH | GW_ROUTE_JSON_BODY;
     const unsigned public_json = GW_ROUTE_PUBLIC | GW_ROUTE_JSON_BODY;
     int rc = 0;

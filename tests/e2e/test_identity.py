@@ -232,3 +232,36 @@ def test_no_password_hash_or_token_in_the_logs(admin_api, anon):
             text = f.read().decode("utf-8", "replace")
         for needle in (secret, "$argon2id$", tok["refresh_token"], tok["access_token"]):
             assert needle not in text, f"{needle[:20]!r}... appears in {name}"
+
+
+# --------------------------------------------------------------------------- the student link
+
+def test_student_account_reached_by_roster_id_or_email(admin_api, anon, make_api):
+    tag = uuid.uuid4().hex[:8]
+    linked = create_user(admin_api, email=f"stu-{tag}@school.test", role="student", student_id=f"s-{tag}").json()
+    bare = create_user(admin_api, email=f"bare-{tag}@school.test", role="student").json()  # no roster id
+    lecturer = make_api(role="lecturer")
+    cls = lecturer.create()
+    rows = [
+        # by the account's email (any case), whatever id the lecturer's sheet has
+        {"student_id": f"sheet-{tag}", "name": "Linked Student", "email": f"STU-{tag}@school.test"},
+        {"student_id": f"other-{tag}", "name": "Bare Student", "email": f"bare-{tag}@school.test"},
+        {"student_id": f"plain-{tag}", "name": "No Account", "email": f"plain-{tag}@school.test"},
+    ]
+    r = lecturer.post(f"/lecturer/classes/{cls['id']}/students", json={"students": rows})
+    assert r.status_code == 200 and r.json()["enrolled"] == 3, describe(r)
+    roster = lecturer.get(f"/lecturer/students/{cls['id']}").json()["items"]
+    ids = sorted(s["student_id"] for s in roster)
+    assert ids == sorted([f"s-{tag}", bare["id"], f"plain-{tag}"]), roster
+    # Enrolling by the roster id reaches the same person: already enrolled.
+    r = lecturer.post(f"/lecturer/classes/{cls['id']}/students",
+                      json={"students": [{"student_id": f"s-{tag}", "name": "Linked Student",
+                                          "email": f"elsewhere-{tag}@school.test"}]})
+    assert r.status_code == 200 and r.json() == {"enrolled": 0, "already_enrolled": 1}, describe(r)
+    # Both accounts log in and see the class: their tokens' sub is the id the roster has.
+    for acc in (linked, bare):
+        tok = login(anon, acc["email"]).json()["access_token"]
+        me = make_api(sub=acc["id"], role="student", token=tok)
+        r = me.get("/student/classes")
+        assert r.status_code == 200, describe(r)
+        assert cls["id"] in [c["id"] for c in r.json()["items"]], describe(r)
