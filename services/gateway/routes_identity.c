@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "buf.h"
 #include "identity/view.h"
 #include "log.h"
 #include "route_kit.h"
@@ -49,21 +50,28 @@ static gw_script_t list_script = {.source =
     "local r = scan('ZRANGEBYLEX', '" IDENTITY_KEY_USERS "', from, to, limit, doc_of)\n"
     "return r\n"};
 
-/* ARGV: lower-cased emails. For each, the subject of the active student
- * account with that email (its student_id, else its id: the tokens' sub,
- * services/identity/tokens.c), or "" when there is none. */
+/* ARGV[1]: lower-cased emails, one per line (one argument: a roster has up
+ * to 500 rows; an email holding a line break is sent as an empty line). For
+ * each line, the subject of the active student account with that email (its
+ * student_id, else its id: the tokens' sub, services/identity/tokens.c), or
+ * "" when there is none. */
 static gw_script_t link_script = {.source =
-    "local out = {}\n"
-    "for i, email in ipairs(ARGV) do\n"
-    "  out[i] = ''\n"
-    "  local id = redis.call('GET', '" IDENTITY_KEY_EMAIL "' .. email)\n"
+    "local s, out, start = ARGV[1], {}, 1\n"
+    "while true do\n"
+    "  local nl = string.find(s, '\\n', start, true)\n"
+    "  local email = string.sub(s, start, (nl or (#s + 1)) - 1)\n"
+    "  local subject = ''\n"
+    "  local id = email ~= '' and redis.call('GET', '" IDENTITY_KEY_EMAIL "' .. email)\n"
     "  if id then\n"
     "    local f = redis.call('HMGET', '" IDENTITY_KEY_USER "' .. id, '" IDENTITY_FIELD_ROLE "', '" IDENTITY_FIELD_STATUS "',\n"
     "      '" IDENTITY_FIELD_STUDENT_ID "')\n"
     "    if f[1] == 'student' and f[2] == 'active' then\n"
-    "      if f[3] and f[3] ~= '' then out[i] = f[3] else out[i] = id end\n"
+    "      if f[3] and f[3] ~= '' then subject = f[3] else subject = id end\n"
     "    end\n"
     "  end\n"
+    "  out[#out + 1] = subject\n"
+    "  if not nl then break end\n"
+    "  start = nl + 1\n"
     "end\n"
     "return out\n"};
 
@@ -107,34 +115,31 @@ void gw_identity_link_students(gw_app_t *app, gw_request_t *req, cJSON *body,
         then(app, req, body); /* nothing to link: the service judges the shape */
         return;
     }
-    const char **argv = sms_calloc((size_t)n, sizeof *argv);
-    size_t *lens = sms_calloc((size_t)n, sizeof *lens);
-    char (*lower)[EMAIL_KEY_MAX + 1] = sms_calloc((size_t)n, sizeof *lower);
-    int argc = 0;
+    sms_buf_t emails;
+    sms_buf_init(&emails);
+    int argc = 0; /* rows with an email to look up */
     cJSON *row;
     cJSON_ArrayForEach(row, list) {
         const cJSON *e = cJSON_GetObjectItemCaseSensitive(row, "email");
         if (!cJSON_IsString(e) || strlen(e->valuestring) > EMAIL_KEY_MAX) continue;
-        size_t i = 0;
-        for (; e->valuestring[i]; i++) lower[argc][i] = (char)tolower((unsigned char)e->valuestring[i]);
-        argv[argc] = lower[argc];
-        lens[argc] = i;
-        argc++;
+        if (argc++) sms_buf_putc(&emails, '\n');
+        if (strchr(e->valuestring, '\n')) continue; /* an empty line: no account */
+        for (size_t i = 0; e->valuestring[i]; i++) sms_buf_putc(&emails, (char)tolower((unsigned char)e->valuestring[i]));
     }
     if (argc == 0) {
         then(app, req, body);
     } else {
         link_t *l = sms_malloc(sizeof *l);
         *l = (link_t){gw_read_new(app, req), body, then};
-        if (gw_script_call(app, &link_script, argc, argv, lens, on_linked, l) != 0) {
+        const char *argv[] = {emails.data ? emails.data : ""};
+        size_t lens[] = {emails.len};
+        if (gw_script_call(app, &link_script, 1, argv, lens, on_linked, l) != 0) {
             gw_respond_redis_down(gw_read_finish(l->rd));
             cJSON_Delete(body);
             sms_free(l);
         }
     }
-    sms_free(argv);
-    sms_free(lens);
-    sms_free(lower);
+    sms_buf_close(&emails);
 }
 
 /* The lower-cased "email" string of body into out (cut to EMAIL_KEY_MAX),
