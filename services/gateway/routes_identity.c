@@ -210,6 +210,11 @@ static void login(gw_request_t *req, void *data) {
     gw_app_t *app = data;
     cJSON *body = gw_parse_json_object(req);
     if (!body) return;
+    /* The client's address, for sms-identity's per-address throttle: set
+     * here, over anything the client sent under that name. */
+    char peer[64];
+    cJSON_DeleteItemFromObjectCaseSensitive(body, "client_ip");
+    if (gw_req_peer(req, peer, sizeof peer) == 0) cJSON_AddStringToObject(body, "client_ip", peer);
     char key[EMAIL_KEY_MAX + 1];
     gw_bus_from_t from;
     email_key(body, key);

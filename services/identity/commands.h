@@ -37,6 +37,8 @@ extern identity_settings_t identity_settings;
 
 #define IDENTITY_FAILS_PER_ACCOUNT 5     /* failed logins within the window -> 429 */
 #define IDENTITY_FAIL_WINDOW_S 900       /* 15 minutes */
+#define IDENTITY_FAILS_PER_IP 50         /* failed logins from one client address within the window -> 429 */
+#define IDENTITY_IP_MAX 63
 
 typedef struct identity_create_args_s {
     char email[IDENTITY_EMAIL_MAX + 1]; /* lower-cased */
@@ -49,6 +51,9 @@ typedef struct identity_login_args_s {
     char email[IDENTITY_EMAIL_MAX + 1];
     size_t email_len;
     sms_str_t password;
+    /* "ip <address>" (the gateway's client_ip), the key of the per-address count; len 0: unknown */
+    char ip_key[IDENTITY_IP_MAX + 4];
+    size_t ip_key_len;
 } identity_login_args_t;
 
 typedef struct identity_token_args_s {

@@ -166,6 +166,10 @@ int identity_body_login(const sms_command_t *cmd, void *args, sms_decision_t *d)
             if (str_field(&kv->val, "password", &v, d) && v.len > SMS_PASSWORD_MAX_BYTES)
                 sms_decision_error(d, "password", 8, "must be at most %d bytes", SMS_PASSWORD_MAX_BYTES);
             a->password = v;
+        } else if (key_is(k, kl, "client_ip")) { /* set by the gateway, never by the client */
+            if (sms_mp_str(&kv->val, &v.ptr, &v.len) && v.len > 0 && v.len <= IDENTITY_IP_MAX &&
+                !memchr(v.ptr, '@', v.len))
+                a->ip_key_len = (size_t)snprintf(a->ip_key, sizeof a->ip_key, "ip %.*s", (int)v.len, v.ptr);
         } else {
             sms_decision_error(d, k, kl, "unknown field");
         }
@@ -237,6 +241,7 @@ void identity_prefetch_login(void *state, const sms_command_t *cmd, const void *
     (void)cmd;
     const identity_login_args_t *a = args;
     identity_state_want_email(state, (sms_str_t){a->email, a->email_len});
+    if (a->ip_key_len) identity_state_want_fails(state, (sms_str_t){a->ip_key, a->ip_key_len});
 }
 
 void identity_prefetch_token(void *state, const sms_command_t *cmd, const void *args) {
@@ -309,15 +314,22 @@ static void log_auth_stats(void) {
  * IDENTITY_FAIL_WINDOW_S after the first failure (EXPIRE NX). Throttle
  * state, not the view: a Redis failure here is logged and the login is
  * still answered 401. */
-static void count_failure(identity_state_t *st, sms_str_t email, int64_t fails) {
-    identity_counters.login_failures++;
-    identity_state_set_fails(st, email, fails);
+static void count_one(identity_state_t *st, sms_str_t key) {
+    identity_state_set_fails(st, key, identity_state_fails(st, key) + 1);
     if (st->rc == NULL) return;
-    redisAppendCommand(st->rc, "INCR " IDENTITY_THROTTLE_ACCOUNT "%b", email.ptr, email.len);
-    redisAppendCommand(st->rc, "EXPIRE " IDENTITY_THROTTLE_ACCOUNT "%b %d NX", email.ptr, email.len,
-                       IDENTITY_FAIL_WINDOW_S);
+    char tk[512];
+    size_t tn = identity_throttle_key(key, tk, sizeof tk);
+    redisAppendCommand(st->rc, "INCR %b", tk, tn);
+    redisAppendCommand(st->rc, "EXPIRE %b %d NX", tk, tn, IDENTITY_FAIL_WINDOW_S);
     redisReply *r[2];
     if (sms_redis_get_replies(st->rc, r, 2) == 0) (void)sms_redis_free_replies(r, 2); /* errors logged there */
+}
+
+/* Counts a failed login for the account and for the client's address. */
+static void count_failure(identity_state_t *st, sms_str_t email, sms_str_t ip_key) {
+    identity_counters.login_failures++;
+    count_one(st, email);
+    if (ip_key.len) count_one(st, ip_key);
 }
 
 static void reset_failures(identity_state_t *st, sms_str_t email) {
@@ -363,11 +375,13 @@ void identity_decide_login(void *state, const sms_command_t *cmd, const void *ar
     const identity_login_args_t *a = args;
     sms_str_t email = {a->email, a->email_len};
     log_auth_stats();
-    int64_t fails = identity_state_fails(st, email);
-    if (fails >= IDENTITY_FAILS_PER_ACCOUNT) {
+    sms_str_t ip_key = {a->ip_key, a->ip_key_len};
+    if (identity_state_fails(st, email) >= IDENTITY_FAILS_PER_ACCOUNT ||
+        (ip_key.len && identity_state_fails(st, ip_key) >= IDENTITY_FAILS_PER_IP)) {
         identity_counters.throttled++;
         sms_decision_fail(d, 429, "too_many_attempts",
-                          "too many failed logins for this account; retry after %d s", IDENTITY_FAIL_WINDOW_S);
+                          "too many failed logins for this account or from this address; retry after %d s",
+                          IDENTITY_FAIL_WINDOW_S);
         return;
     }
     identity_account_t *acc = identity_state_by_email(st, email);
@@ -377,7 +391,7 @@ void identity_decide_login(void *state, const sms_command_t *cmd, const void *ar
     else
         ok = sms_password_verify_dummy(a->password.ptr, a->password.len, &identity_settings.argon2);
     if (!ok) {
-        count_failure(st, email, fails + 1);
+        count_failure(st, email, ip_key);
         invalid_credentials(d);
         return;
     }

@@ -25,6 +25,7 @@ void identity_state_init(identity_state_t *st, redisContext *rc) {
     sms_strmap_init(&st->want_email);
     sms_strmap_init(&st->want_id);
     sms_strmap_init(&st->want_refresh);
+    sms_strmap_init(&st->want_fails);
 }
 
 static void account_free(void *v) {
@@ -54,7 +55,7 @@ void identity_state_close(identity_state_t *st) {
     sms_strmap_free_values(&st->email_ids, sms_free, NULL);
     sms_strmap_free_values(&st->refresh, refresh_free, &identity_absent);
     sms_strmap_t *maps[] = {&st->by_id,   &st->by_email,  &st->email_ids, &st->fails,       &st->refresh,
-                            &st->families, &st->want_email, &st->want_id, &st->want_refresh};
+                            &st->families, &st->want_email, &st->want_id, &st->want_refresh, &st->want_fails};
     for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++) sms_strmap_close(maps[i]);
 }
 
@@ -76,6 +77,14 @@ static void want(sms_strmap_t *m, sms_str_t k) {
 void identity_state_want_email(identity_state_t *st, sms_str_t email) { want(&st->want_email, email); }
 void identity_state_want_id(identity_state_t *st, sms_str_t id) { want(&st->want_id, id); }
 void identity_state_want_refresh(identity_state_t *st, sms_str_t hash) { want(&st->want_refresh, hash); }
+void identity_state_want_fails(identity_state_t *st, sms_str_t key) { want(&st->want_fails, key); }
+
+size_t identity_throttle_key(sms_str_t key, char *out, size_t cap) {
+    int n = key.len > 3 && memcmp(key.ptr, "ip ", 3) == 0
+                ? snprintf(out, cap, IDENTITY_THROTTLE_IP "%.*s", (int)key.len - 3, key.ptr + 3)
+                : snprintf(out, cap, IDENTITY_THROTTLE_ACCOUNT "%.*s", (int)key.len, key.ptr);
+    return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}
 
 /* The keys of a want map, in slot order (borrowed from the map). */
 static size_t keys_of(const sms_strmap_t *m, sms_str_t *out, size_t cap) {
@@ -122,9 +131,9 @@ static void put_account_reply(identity_state_t *st, sms_str_t id, const redisRep
 int identity_state_fetch(void *state) {
     identity_state_t *st = state;
     if (st->rc == NULL) return 0;
-    static sms_str_t emails[WANT_MAX], ids[WANT_MAX], hashes[WANT_MAX], more[2 * WANT_MAX];
+    static sms_str_t emails[WANT_MAX], ids[WANT_MAX], hashes[WANT_MAX], more[2 * WANT_MAX], fkeys[WANT_MAX];
     size_t ne = keys_of(&st->want_email, emails, WANT_MAX), ni = keys_of(&st->want_id, ids, WANT_MAX);
-    size_t nh = keys_of(&st->want_refresh, hashes, WANT_MAX);
+    size_t nh = keys_of(&st->want_refresh, hashes, WANT_MAX), nfk = keys_of(&st->want_fails, fkeys, WANT_MAX);
     /* 1: email -> id and failure counts; refresh records; accounts by id. */
     for (size_t i = 0; i < ne; i++) {
         redisAppendCommand(st->rc, "GET " IDENTITY_KEY_EMAIL "%b", emails[i].ptr, emails[i].len);
@@ -133,7 +142,12 @@ int identity_state_fetch(void *state) {
     for (size_t i = 0; i < nh; i++)
         redisAppendCommand(st->rc, "HGETALL " IDENTITY_KEY_REFRESH "%b", hashes[i].ptr, hashes[i].len);
     for (size_t i = 0; i < ni; i++) redisAppendCommand(st->rc, "HGETALL " IDENTITY_KEY_USER "%b", ids[i].ptr, ids[i].len);
-    size_t n1 = 2 * ne + nh + ni;
+    for (size_t i = 0; i < nfk; i++) {
+        char tk[512];
+        size_t tn = identity_throttle_key(fkeys[i], tk, sizeof tk);
+        redisAppendCommand(st->rc, "GET %b", tk, tn);
+    }
+    size_t n1 = 2 * ne + nh + ni + nfk;
     redisReply **r = sms_calloc(n1 ? n1 : 1, sizeof *r);
     if (sms_redis_get_replies(st->rc, r, n1) != 0) {
         sms_free(r);
@@ -172,6 +186,10 @@ int identity_state_fetch(void *state) {
         more[nm++] = (sms_str_t){rt->user, strlen(rt->user)};
     }
     for (size_t i = 0; i < ni; i++, k++) put_account_reply(st, ids[i], r[k]);
+    for (size_t i = 0; i < nfk; i++, k++) {
+        int64_t fails = r[k]->type == REDIS_REPLY_STRING ? strtoll(r[k]->str, NULL, 10) : 0;
+        sms_strmap_put(&st->fails, fkeys[i].ptr, fkeys[i].len, (void *)(intptr_t)(fails + 1));
+    }
     int rc = sms_redis_free_replies(r, n1);
     sms_free(r);
     if (rc != 0) return -1;

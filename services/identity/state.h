@@ -35,10 +35,10 @@ typedef struct identity_state_s {
     sms_strmap_t by_id;      /* id -> identity_account_t* (owned) or &identity_absent */
     sms_strmap_t by_email;   /* email -> identity_account_t* (borrowed from by_id) or &identity_absent */
     sms_strmap_t email_ids;  /* email -> the id the view maps it to (owned char*), during the fetch */
-    sms_strmap_t fails;      /* email -> (intptr_t) failed logins counted (throttle) */
+    sms_strmap_t fails;      /* email or "ip <address>" -> 1 + (intptr_t) failed logins counted (throttle) */
     sms_strmap_t refresh;    /* hash -> identity_refresh_t* (owned) or &identity_absent */
     sms_strmap_t families;   /* family -> &identity_absent (live) or &identity_revoked_mark (revoked) */
-    sms_strmap_t want_email, want_id, want_refresh; /* keys wanted (values markers) */
+    sms_strmap_t want_email, want_id, want_refresh, want_fails; /* keys wanted (values markers) */
 } identity_state_t;
 
 extern char identity_absent, identity_revoked_mark;
@@ -54,6 +54,11 @@ void identity_state_free(void *state);
 void identity_state_want_email(identity_state_t *st, sms_str_t email);
 void identity_state_want_id(identity_state_t *st, sms_str_t id);
 void identity_state_want_refresh(identity_state_t *st, sms_str_t hash);
+/* A failure count by key: an email (its account) or "ip <address>". */
+void identity_state_want_fails(identity_state_t *st, sms_str_t key);
+/* The Redis key (view.h's IDENTITY_THROTTLE_*) of a failure-count key, into
+ * out (cap bytes); returns its length. */
+size_t identity_throttle_key(sms_str_t key, char *out, size_t cap);
 
 /* Look-ups (NULL: absent). */
 identity_account_t *identity_state_by_email(identity_state_t *st, sms_str_t email);

@@ -165,6 +165,28 @@ static void test_failures_and_throttle(void **s) {
     identity_state_close(&st);
 }
 
+/* 50 failures from one client address, each for another email: the address is throttled. */
+static void test_address_throttle(void **s) {
+    (void)s;
+    identity_state_t st;
+    identity_state_init(&st, NULL);
+    run_t r;
+    char body[200];
+    for (int i = 0; i < IDENTITY_FAILS_PER_IP; i++) {
+        snprintf(body, sizeof body, "{\"email\":\"u%d@school.test\",\"password\":\"x\",\"client_ip\":\"10.0.0.7\"}", i);
+        decide(&st, "auth.login", "public", body, &r);
+        assert_int_equal(r.d.status, 401);
+        done(&r);
+    }
+    decide(&st, "auth.login", "public", "{\"email\":\"fresh@school.test\",\"password\":\"x\",\"client_ip\":\"10.0.0.7\"}", &r);
+    assert_int_equal(r.d.status, 429);
+    done(&r);
+    decide(&st, "auth.login", "public", "{\"email\":\"fresh@school.test\",\"password\":\"x\",\"client_ip\":\"10.0.0.8\"}", &r);
+    assert_int_equal(r.d.status, 401); /* another address is not */
+    done(&r);
+    identity_state_close(&st);
+}
+
 static void test_validation_and_roles(void **s) {
     (void)s;
     identity_state_t st;
@@ -195,6 +217,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_account_login_refresh),
         cmocka_unit_test(test_failures_and_throttle),
+        cmocka_unit_test(test_address_throttle),
         cmocka_unit_test(test_validation_and_roles),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
