@@ -80,6 +80,11 @@ static const opt_t options[] = {
     INT(oidc_refresh_min_s, "SMS_OIDC_REFRESH_MIN_S", "5", 1, 3600),
     INT(oidc_jwks_ttl_s, "SMS_OIDC_JWKS_TTL_S", "600", 10, 86400),
     INT(oidc_http_timeout_ms, "SMS_OIDC_HTTP_TIMEOUT_MS", "5000", 100, 60000),
+    INT(argon2_opslimit, "SMS_ARGON2_OPSLIMIT", "2", 1, 100),
+    INT(argon2_memlimit, "SMS_ARGON2_MEMLIMIT", "8388608", 8192, 1073741824),
+    INT(access_token_ttl_s, "SMS_ACCESS_TOKEN_TTL_S", "900", 10, 86400),
+    INT(refresh_token_ttl_s, "SMS_REFRESH_TOKEN_TTL_S", "2592000", 60, 31536000),
+    STR(jwt_keys_dir, "SMS_JWT_KEYS_DIR", NULL),
 };
 
 /* SMS_ACCESS_LOG: "all" (1), "errors" (0) or "sample:N" (N, 1..1000000). */

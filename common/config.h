@@ -76,6 +76,12 @@ typedef struct sms_config_s {
     int oidc_refresh_min_s;    /* SMS_OIDC_REFRESH_MIN_S: unknown-kid refreshes at most this often */
     int oidc_jwks_ttl_s;       /* SMS_OIDC_JWKS_TTL_S: keys are fetched again this often */
     int oidc_http_timeout_ms;  /* SMS_OIDC_HTTP_TIMEOUT_MS: one discovery or JWKS fetch */
+    /* Identity (sms-identity, and the gateway's ES256 verification). */
+    int argon2_opslimit;       /* SMS_ARGON2_OPSLIMIT: argon2id passes (services/identity/README.md: how chosen) */
+    int argon2_memlimit;       /* SMS_ARGON2_MEMLIMIT: argon2id memory, bytes */
+    int access_token_ttl_s;    /* SMS_ACCESS_TOKEN_TTL_S: lifetime of an access token login/refresh issues */
+    int refresh_token_ttl_s;   /* SMS_REFRESH_TOKEN_TTL_S: lifetime of a refresh token (each rotation renews it) */
+    char jwt_keys_dir[256];    /* SMS_JWT_KEYS_DIR: ES256 keys, <kid>.pem (private) and <kid>.pub.pem (empty = none) */
 } sms_config_t;
 
 /* Fills cfg from the environment and defaults. Returns 0, or -1 with a

@@ -455,7 +455,47 @@ def build():
         },
     }
 
+    # Identity (services/identity): accounts and sessions on sms.events.identity, key = user id.
+    user_id = "01KB0A1B2C3D4E5F6G7H8J9K0M"
+    admin_sub = "01KB09Z8Y7X6W5V4T3S2R1Q0PN"
+    family = "01KB0B2C3D4E5F6G7H8J9K0M1N"
+    T_USER = 1764072000000  # 2025-11-25T12:00:00.000Z
+    T_LOGIN = T_USER + 60000
+    pw_hash = "$argon2id$v=19$m=8192,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
+    h1 = hashlib.sha256(b"refresh-token-1").hexdigest()
+    h2 = hashlib.sha256(b"refresh-token-2").hexdigest()
+    def identity_event(eid, etype, time, actor, cause, data):
+        return {"id": eid, "type": etype, "v": 1, "time": time, "actor": actor, "key": user_id, "cause": cause,
+                "data": data}
+    user_created = identity_event(
+        "01KB0C1D2E3F4G5H6J7K8M9N0P", "user.created", T_USER, admin_sub, admin_sub + ":user-1",
+        {"id": user_id, "email": "ada.lovelace@school.edu", "name": "Ada Lovelace", "role": "student",
+         "student_id": "s-1001", "password_hash": pw_hash, "created_at": T_USER})
+    password_set = identity_event(
+        "01KB0C2D3E4F5G6H7J8K9M0N1P", "user.password_set", T_LOGIN, "anonymous", "anonymous:login-1",
+        {"id": user_id, "password_hash": pw_hash, "set_at": T_LOGIN})
+    user_deactivated = identity_event(
+        "01KB0C3D4E5F6G7H8J9K0M1N2P", "user.deactivated", T_LOGIN + 3600000, admin_sub, admin_sub + ":deact-1",
+        {"id": user_id, "deactivated_at": T_LOGIN + 3600000})
+    session_started = identity_event(
+        "01KB0C4D5E6F7G8H9J0K1M2N3P", "session.started", T_LOGIN, "anonymous", "anonymous:login-1",
+        {"family_id": family, "user_id": user_id, "token_hash": h1, "expires_at": T_LOGIN + 2592000000,
+         "started_at": T_LOGIN})
+    session_rotated = identity_event(
+        "01KB0C5D6E7F8G9H0J1K2M3N4P", "session.rotated", T_LOGIN + 900000, "anonymous", "anonymous:refresh-1",
+        {"family_id": family, "user_id": user_id, "old_hash": h1, "new_hash": h2,
+         "expires_at": T_LOGIN + 900000 + 2592000000, "rotated_at": T_LOGIN + 900000})
+    session_revoked = identity_event(
+        "01KB0C6D7E8F9G0H1J2K3M4N5P", "session.revoked", T_LOGIN + 1800000, "anonymous", "anonymous:refresh-2",
+        {"family_id": family, "user_id": user_id, "reason": "reuse", "revoked_at": T_LOGIN + 1800000})
+
     return {
+        "user.created.v1": user_created,
+        "user.password_set.v1": password_set,
+        "user.deactivated.v1": user_deactivated,
+        "session.started.v1": session_started,
+        "session.rotated.v1": session_rotated,
+        "session.revoked.v1": session_revoked,
         "webhook.registered.v1": webhook_registered,
         "webhook.deleted.v1": webhook_deleted,
         "notification.dead_lettered.v1": dead_lettered,

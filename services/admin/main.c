@@ -22,6 +22,9 @@ static void usage(void) {
     fprintf(stderr,
             "usage: sms-admin <command> [options]\n"
             "  token --sub ID --role lecturer|student|admin [--ttl SECONDS]   print a signed JWT (SMS_JWT_SECRET)\n"
+            "  keys rotate|ensure|list                                       ES256 signing keys in SMS_JWT_KEYS_DIR: add a new\n"
+            "                                                                one (it signs; older ones still verify), add one if\n"
+            "                                                                there is none, print the kids (newest last)\n"
             "  create-topics                                                 create the shared Kafka topics\n"
             "  checksum-views [SERVICE]                                      '<service> <sha256> <keys>' per view\n"
             "  rebuild-views [SERVICE] [--timeout SECONDS]                   drop views; wait until services replayed the log\n"
@@ -109,6 +112,43 @@ static int rebuild_one(redisContext *rc, const admin_view_t *v, void *arg) {
     return checksum_one(rc, v, NULL);
 }
 
+/* keys rotate|ensure|list: the key directory of common/token.h. */
+static int cmd_keys(const sms_config_t *cfg, int argc, char **argv) {
+    const char *dir = cfg->jwt_keys_dir;
+    char err[256], kid[SMS_TOKEN_KID_MAX];
+    if (argc != 1 || (strcmp(argv[0], "rotate") && strcmp(argv[0], "ensure") && strcmp(argv[0], "list"))) {
+        usage();
+        return 2;
+    }
+    if (dir[0] == '\0') {
+        fprintf(stderr, "sms-admin: SMS_JWT_KEYS_DIR is not set\n");
+        return 2;
+    }
+    sms_token_keys_t *keys = NULL;
+    bool have = sms_token_keys_load(dir, false, &keys, err, sizeof err) == 0;
+    size_t n = have ? sms_token_keys_count(keys) : 0;
+    int rc = 0;
+    if (!strcmp(argv[0], "list")) {
+        char *jwks = NULL;
+        if (!have || sms_token_jwks(keys, &jwks) != 0) {
+            fprintf(stderr, "sms-admin: %s\n", err);
+            rc = 1;
+        } else {
+            printf("%s\n", jwks);
+            sms_free(jwks);
+        }
+    } else if (!strcmp(argv[0], "rotate") || n == 0) {
+        if (sms_token_key_generate(dir, kid, err, sizeof err) != 0) {
+            fprintf(stderr, "sms-admin: %s\n", err);
+            rc = 1;
+        } else {
+            printf("%s\n", kid);
+        }
+    }
+    sms_token_keys_free(keys);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     sms_config_t cfg;
     char err[256];
@@ -121,6 +161,7 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (!strcmp(cmd, "token")) return cmd_token(&cfg, argc - 2, argv + 2);
     if (!strcmp(cmd, "create-topics")) return cmd_create_topics(&cfg);
+    if (!strcmp(cmd, "keys")) return cmd_keys(&cfg, argc - 2, argv + 2);
     if (!strcmp(cmd, "dlq")) return admin_dlq_main(&cfg, argc - 2, argv + 2);
     if (!strcmp(cmd, "quarantine")) return admin_quarantine_main(&cfg, argc - 2, argv + 2);
     if (!strcmp(cmd, "seed")) return admin_seed_main(&cfg, argc - 2, argv + 2);

@@ -34,6 +34,10 @@ static const struct {
      * re-drive path the webhook consumer reads (commands: done once read). */
     {"sms.notifications.dlq", events_cfg},
     {"sms.notifications.retry", commands_cfg},
+    /* Accounts and sessions (services/identity); its commands carry passwords
+     * and refresh tokens, kept a week like every command topic. */
+    {"sms.commands.identity", commands_cfg},
+    {"sms.events.identity", events_cfg},
 };
 
 size_t admin_topics(int partitions, sms_topic_spec_t *specs, size_t cap) {

@@ -18,6 +18,7 @@ const admin_view_t admin_views[] = {
     {"assignments", "sms:assignments:", bookkeeping},
     {"grading", "sms:grading:", bookkeeping},
     {"notifications", "sms:notifications:", bookkeeping},
+    {"identity", "sms:identity:", bookkeeping},
 };
 const size_t admin_n_views = sizeof admin_views / sizeof admin_views[0];
 

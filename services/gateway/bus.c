@@ -210,6 +210,9 @@ static void handle_reply(gw_bus_t *bus, const rd_kafka_message_t *m) {
     sms_msgpack_to_json(r.body, &body);
     if (r.location.len) sms_buf_printf(&headers, "Location: %.*s\r\n", (int)r.location.len, r.location.ptr);
     int status = (int)r.status;
+    /* A service's 429 is a throttle (identity's failed logins): its window,
+     * 15 minutes, bounds the wait (services/identity/README.md). */
+    if (status == 429) sms_buf_puts(&headers, "Retry-After: 900\r\n");
     p->lane->period_replies++;
     if (status >= 400 && status < 500) binding_release(bus, p);
     gw_request_t *req = p->req;

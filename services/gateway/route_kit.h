@@ -81,6 +81,7 @@ extern gw_script_t *const gw_roster_scripts[];
 extern gw_script_t *const gw_stream_scripts[];
 extern gw_script_t *const gw_submissions_scripts[];
 extern gw_script_t *const gw_webhooks_scripts[];
+extern gw_script_t *const gw_identity_scripts[];
 
 /* Runs script with argv (argc strings) on the app's Redis; cb gets the reply
  * (NULL on failure). Returns 0, or -1 if Redis is not connected (cb not called). */

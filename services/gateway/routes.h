@@ -4,6 +4,7 @@
 #ifndef GW_ROUTES_H
 #define GW_ROUTES_H
 
+#include <cjson/cJSON.h>
 #include <stdint.h>
 
 #include "buf.h"
@@ -39,6 +40,14 @@ int gw_routes_notifications(gw_app_t *app, gw_router_t *router);
 int gw_routes_stream(gw_app_t *app, gw_router_t *router);
 /* routes_webhooks.c: webhook registrations and delivery state (admin). */
 int gw_routes_webhooks(gw_app_t *app, gw_router_t *router);
+/* routes_identity.c: accounts (admin), login, refresh, logout, password change. */
+int gw_routes_identity(gw_app_t *app, gw_router_t *router);
+/* The student link (issue 11): rewrites body's students[i].student_id to the
+ * roster id of the active student account whose email students[i].email is
+ * (read from the identity view), then calls then(app, req, body), which
+ * takes body. When Redis cannot be read, answers 503 and frees body. */
+void gw_identity_link_students(gw_app_t *app, gw_request_t *req, cJSON *body,
+                               void (*then)(gw_app_t *, gw_request_t *, cJSON *));
 /* Appends a signed download URL for an upload (path and query, e.g.
  * "/files/<id>?expires=...&sig=..."; resolve it against the gateway's base
  * URL) valid for ttl_s seconds (outside 1..SMS_UPLOAD_TTL_S: the maximum)

@@ -281,6 +281,11 @@ out:
     return out;
 }
 
+static void send_enroll(gw_app_t *app, gw_request_t *req, cJSON *body) {
+    gw_bus_send(app->bus, req, "classes", "roster.enroll", gw_req_param(req, "id"), body);
+    cJSON_Delete(body);
+}
+
 static void enroll(gw_request_t *req, void *data) {
     gw_app_t *app = data;
     const char *ct = gw_req_header(req, "Content-Type");
@@ -293,8 +298,8 @@ static void enroll(gw_request_t *req, void *data) {
         return;
     }
     if (!body) return; /* answered */
-    gw_bus_send(app->bus, req, "classes", "roster.enroll", gw_req_param(req, "id"), body);
-    cJSON_Delete(body);
+    /* A row naming a student account's email reaches that account's roster id (routes_identity.c). */
+    gw_identity_link_students(app, req, body, send_enroll);
 }
 
 static void unenroll(gw_request_t *req, void *data) {

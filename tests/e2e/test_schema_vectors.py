@@ -72,6 +72,9 @@ EVENT_VECTORS += POST_EVENT_VECTORS + CHAT_EVENT_VECTORS + ["upload.completed.v1
 NOTIFICATION_EVENT_VECTORS = ["notifications.read.v1", "notifications.preferences_set.v1",
                               "webhook.registered.v1", "webhook.deleted.v1"]
 EVENT_VECTORS += NOTIFICATION_EVENT_VECTORS
+IDENTITY_EVENT_VECTORS = ["user.created.v1", "user.password_set.v1", "user.deactivated.v1",
+                          "session.started.v1", "session.rotated.v1", "session.revoked.v1"]
+EVENT_VECTORS += IDENTITY_EVENT_VECTORS
 ALL_VECTORS = EVENT_VECTORS + ["command.class.create.v1", "reply.201.v1", "notification.created.v1",
                                "notification.dead_lettered.v1"]
 

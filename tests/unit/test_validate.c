@@ -25,6 +25,7 @@
 #include "../../services/classes/validate.h"
 #include "../../services/grading/validate.h"
 #include "../../services/notifications/validate.h"
+#include "../../services/identity/validate.h"
 /* and grading's event packing, to check what its decider writes */
 #include "../../services/grading/schema.h"
 
@@ -40,6 +41,7 @@ static const service_t services[] = {
     {"assignments", assignments_event_validate},
     {"grading", grading_event_validate},
     {"notifications", notifications_event_validate},
+    {"identity", identity_event_validate},
 };
 #define N_SERVICES (sizeof services / sizeof services[0])
 
@@ -82,6 +84,12 @@ static const vector_t vectors[] = {
     {"notifications.preferences_set.v1", "sms.events.notifications", "notifications"},
     {"webhook.registered.v1", "sms.events.notifications", "notifications"},
     {"webhook.deleted.v1", "sms.events.notifications", "notifications"},
+    {"user.created.v1", "sms.events.identity", "identity"},
+    {"user.password_set.v1", "sms.events.identity", "identity"},
+    {"user.deactivated.v1", "sms.events.identity", "identity"},
+    {"session.started.v1", "sms.events.identity", "identity"},
+    {"session.rotated.v1", "sms.events.identity", "identity"},
+    {"session.revoked.v1", "sms.events.identity", "identity"},
     /* On sms.notifications.dlq, which no view tails: valid for all, read by none. */
     {"notification.dead_lettered.v1", "sms.notifications.dlq", ""},
 };

@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "alloc.h"
+#include "log.h"
 #include "router.h"
 
 /* RFC 6750 3 and openapi.yaml: no error parameter when no token was sent. */
@@ -23,6 +24,9 @@ typedef struct slot_s {
 
 struct gw_auth_cache_s {
     uint64_t seed; /* random: which slot a token lands in is not up to the client */
+    sms_token_keys_t *keys; /* ES256 public keys, or NULL */
+    char keys_dir[256];
+    uint64_t keys_checked_ms; /* the last reload attempt (mono) */
     slot_t slots[GW_AUTH_CACHE_SLOTS];
 };
 
@@ -33,7 +37,36 @@ gw_auth_cache_t *gw_auth_cache_new(void) {
     return c;
 }
 
-void gw_auth_cache_free(gw_auth_cache_t *cache) { sms_free(cache); }
+void gw_auth_cache_free(gw_auth_cache_t *cache) {
+    if (cache) sms_token_keys_free(cache->keys);
+    sms_free(cache);
+}
+
+int gw_auth_cache_set_keys_dir(gw_auth_cache_t *cache, const char *dir, char *err, size_t errlen) {
+    if (dir == NULL || dir[0] == '\0') return 0;
+    if (dir != cache->keys_dir) snprintf(cache->keys_dir, sizeof cache->keys_dir, "%s", dir); /* a reload passes its own */
+    sms_token_keys_t *k = NULL;
+    if (sms_token_keys_load(dir, false, &k, err, errlen) != 0) return -1;
+    sms_token_keys_free(cache->keys);
+    cache->keys = k;
+    return 0;
+}
+
+/* After a failed ES256 check: reloads the keys when their directory changed
+ * (a rotation added a kid), at most once a second. Whether it reloaded. */
+static bool reload_keys(gw_auth_cache_t *cache) {
+    if (cache == NULL || cache->keys_dir[0] == '\0') return false;
+    uint64_t now = uv_hrtime() / 1000000;
+    if (now - cache->keys_checked_ms < 1000 || !sms_token_keys_stale(cache->keys, cache->keys_dir)) return false;
+    cache->keys_checked_ms = now;
+    char err[256];
+    if (gw_auth_cache_set_keys_dir(cache, cache->keys_dir, err, sizeof err) != 0) {
+        sms_log(SMS_LOG_WARN, "jwt_keys_reload_failed", "%s", err);
+        return false;
+    }
+    sms_log(SMS_LOG_INFO, "jwt_keys_reloaded", "%zu keys", sms_token_keys_count(cache->keys));
+    return true;
+}
 
 static slot_t *slot_for(gw_auth_cache_t *cache, const char *token, size_t len) {
     uint64_t h = cache->seed ^ 0xcbf29ce484222325ull; /* FNV-1a, seeded */
@@ -72,7 +105,11 @@ static int verify(gw_auth_cache_t *cache, const char *token, size_t len, const c
         if (r != GW_AUTH_NOT_MINE) return r;
         *detail = NULL;
     }
-    int r = sms_token_verify(token, len, secret, now_s, claims);
+    const sms_token_keys_t *keys = cache ? cache->keys : NULL;
+    int r = keys ? sms_token_verify_any(token, len, secret, keys, now_s, claims)
+                 : sms_token_verify(token, len, secret, now_s, claims);
+    if (r == SMS_EBADSIG && keys && reload_keys(cache))
+        r = sms_token_verify_any(token, len, secret, cache->keys, now_s, claims);
     if (r == SMS_OK && slot) { /* only tokens that verified are ever stored */
         memcpy(slot->token, token, len);
         slot->len = (uint16_t)len;

@@ -34,6 +34,13 @@ typedef struct gw_auth_cache_s gw_auth_cache_t;
 
 /* Returns a new empty cache (free with gw_auth_cache_free; NULL is a no-op). */
 gw_auth_cache_t *gw_auth_cache_new(void);
+/* ES256 beside HS256: the cache also verifies tokens signed by the public
+ * keys of dir (SMS_JWT_KEYS_DIR; "" or NULL: HS256 only), loaded now and
+ * again when a token fails on a kid while the directory changed since
+ * (`sms-admin keys rotate`), at most once a second. A small blocking read of
+ * a few PEM files: rare by construction. 0, or -1 with err (the directory
+ * or a key in it is unreadable). */
+int gw_auth_cache_set_keys_dir(gw_auth_cache_t *cache, const char *dir, char *err, size_t errlen);
 void gw_auth_cache_free(gw_auth_cache_t *cache);
 
 /* The GW_ROLE_* bit for a role name, 0 if unknown. */

@@ -25,6 +25,13 @@ int gw_server_new(uv_loop_t *loop, const sms_config_t *cfg, const gw_router_t *r
     srv->router = router;
     srv->port = -1;
     srv->auth_cache = gw_auth_cache_new();
+    char err[256];
+    if (gw_auth_cache_set_keys_dir(srv->auth_cache, cfg->jwt_keys_dir, err, sizeof err) != 0) {
+        sms_log(SMS_LOG_ERROR, "jwt_keys_unreadable", "%s", err);
+        gw_auth_cache_free(srv->auth_cache);
+        sms_free(srv);
+        return -EINVAL;
+    }
     if (uv_random(NULL, NULL, &srv->id_seed, sizeof srv->id_seed, 0, NULL) != 0)
         srv->id_seed = sms_mono_us() ^ ((uint64_t)getpid() << 32); /* ids need uniqueness, not secrecy */
     /* http-parser's own head limit is process-wide and counts differently;
