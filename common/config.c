@@ -64,6 +64,9 @@ static const opt_t options[] = {
     INT(log_max_bytes, "SMS_LOG_MAX_BYTES", "67108864", 0, 2147483647),
     INT(log_keep, "SMS_LOG_KEEP", "3", 1, 100),
     STR(access_log, "SMS_ACCESS_LOG", "all"),
+    STR(metrics_host, "SMS_METRICS_HOST", "127.0.0.1"),
+    INT(metrics_port, "SMS_METRICS_PORT", "0", 0, 65535),
+    STR(metrics_token, "SMS_METRICS_TOKEN", NULL),
 };
 
 /* SMS_ACCESS_LOG: "all" (1), "errors" (0) or "sample:N" (N, 1..1000000). */

@@ -58,6 +58,12 @@ typedef struct sms_config_s {
     int log_keep;              /* SMS_LOG_KEEP: rotated files kept (<file>.1 newest .. <file>.N) */
     char access_log[32];       /* SMS_ACCESS_LOG: all | errors | sample:N (gateway request lines) */
     int access_log_sample;     /* parsed SMS_ACCESS_LOG: 1 = every line, 0 = errors only, N = 1 in N below 400 */
+    /* Prometheus (metrics.h): the gateway serves GET /metrics on its HTTP
+     * port; a process without one (worker, delivery consumer) listens on
+     * SMS_METRICS_HOST:SMS_METRICS_PORT (0 = no listener). */
+    char metrics_host[64];     /* SMS_METRICS_HOST */
+    int metrics_port;          /* SMS_METRICS_PORT */
+    char metrics_token[256];   /* SMS_METRICS_TOKEN: bearer token a scrape must send (empty = none) */
 } sms_config_t;
 
 /* Fills cfg from the environment and defaults. Returns 0, or -1 with a

@@ -22,7 +22,7 @@ const uint64_t sms_metrics_size_buckets[SMS_METRICS_SIZE_BUCKETS] = {1, 2, 4, 8,
 
 #define MAX_LABELS 8
 
-typedef enum { KIND_COUNTER, KIND_GAUGE, KIND_HISTOGRAM, KIND_GAUGE_FN } kind_t;
+typedef enum { KIND_COUNTER, KIND_GAUGE, KIND_HISTOGRAM, KIND_GAUGE_FN, KIND_COUNTER_FN } kind_t;
 
 struct sms_metric_s {
     struct sms_metric_s *next; /* the family's next series */
@@ -128,7 +128,7 @@ static sms_metric_t *add_series(sms_metrics_t *m, const char *name, const char *
     }
     char *labels = render_labels(name, ap);
     if (labels == NULL) return NULL;
-    kind_t fkind = kind == KIND_GAUGE_FN ? KIND_GAUGE : kind;
+    kind_t fkind = kind == KIND_GAUGE_FN ? KIND_GAUGE : kind == KIND_COUNTER_FN ? KIND_COUNTER : kind;
     pthread_mutex_lock(&m->mu);
     family_t *f = NULL;
     for (size_t i = 0; i < m->n_fams; i++)
@@ -177,19 +177,34 @@ sms_metric_t *sms_metrics_gauge(sms_metrics_t *m, const char *name, const char *
     return s;
 }
 
-sms_metric_t *sms_metrics_gauge_fn(sms_metrics_t *m, const char *name, const char *help, double (*fn)(void *ctx),
-                                   void *ctx, ...) {
+static sms_metric_t *add_fn(sms_metrics_t *m, const char *name, const char *help, kind_t kind,
+                            double (*fn)(void *ctx), void *ctx, va_list ap) {
     if (fn == NULL) return NULL;
-    va_list ap;
-    va_start(ap, ctx);
-    sms_metric_t *s = add_series(m, name, help, KIND_GAUGE_FN, ap);
-    va_end(ap);
+    sms_metric_t *s = add_series(m, name, help, kind, ap);
     if (s) {
         pthread_mutex_lock(&m->mu);
         s->fn = fn;
         s->ctx = ctx;
         pthread_mutex_unlock(&m->mu);
     }
+    return s;
+}
+
+sms_metric_t *sms_metrics_gauge_fn(sms_metrics_t *m, const char *name, const char *help, double (*fn)(void *ctx),
+                                   void *ctx, ...) {
+    va_list ap;
+    va_start(ap, ctx);
+    sms_metric_t *s = add_fn(m, name, help, KIND_GAUGE_FN, fn, ctx, ap);
+    va_end(ap);
+    return s;
+}
+
+sms_metric_t *sms_metrics_counter_fn(sms_metrics_t *m, const char *name, const char *help, double (*fn)(void *ctx),
+                                     void *ctx, ...) {
+    va_list ap;
+    va_start(ap, ctx);
+    sms_metric_t *s = add_fn(m, name, help, KIND_COUNTER_FN, fn, ctx, ap);
+    va_end(ap);
     return s;
 }
 
@@ -292,7 +307,7 @@ static void render_histogram(sms_buf_t *b, const char *name, const sms_metric_t 
 }
 
 void sms_metrics_render(sms_metrics_t *m, sms_buf_t *out) {
-    static const char *const type_names[] = {"counter", "gauge", "histogram", "gauge"};
+    static const char *const type_names[] = {"counter", "gauge", "histogram", "gauge", "counter"};
     pthread_mutex_lock(&m->mu);
     for (size_t i = 0; i < m->n_fams; i++) {
         const family_t *f = &m->fams[i];
@@ -303,6 +318,7 @@ void sms_metrics_render(sms_metrics_t *m, sms_buf_t *out) {
             switch (s->kind) {
             case KIND_HISTOGRAM: render_histogram(out, f->name, s); break;
             case KIND_GAUGE_FN:
+            case KIND_COUNTER_FN:
                 put_series_name(out, f->name, "", s->labels, NULL);
                 put_number(out, s->fn(s->ctx));
                 sms_buf_putc(out, '\n');

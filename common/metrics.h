@@ -60,6 +60,10 @@ sms_metric_t *sms_metrics_histogram(sms_metrics_t *m, const char *name, const ch
 sms_metric_t *sms_metrics_gauge_fn(sms_metrics_t *m, const char *name, const char *help, double (*fn)(void *ctx),
                                    void *ctx, ...) __attribute__((sentinel));
 
+/* A counter read at render time, the same way (a total kept elsewhere). */
+sms_metric_t *sms_metrics_counter_fn(sms_metrics_t *m, const char *name, const char *help, double (*fn)(void *ctx),
+                                     void *ctx, ...) __attribute__((sentinel));
+
 /* Updates; a NULL series is a no-op (registration failed, already logged). */
 void sms_metric_inc(sms_metric_t *s);                 /* counter/gauge += 1 */
 void sms_metric_add(sms_metric_t *s, uint64_t n);     /* counter/gauge += n */

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "http/http.h"
 #include "log.h"
+#include "metrics.h"
 
 typedef struct gw_main_s {
     uv_loop_t loop;
@@ -84,6 +85,7 @@ int main(void) {
     }
 
     router = gw_router_new();
+    sms_metrics_t *metrics = sms_metrics_new(); /* freed last: the server and app use it to the end */
     if ((rc = gw_server_new(&m.loop, &cfg, router, &m.srv)) != 0) {
         fprintf(stderr, "sms-gateway: gw_server_new: %s\n", strerror(-rc));
         return 1;
@@ -93,6 +95,11 @@ int main(void) {
         stop(&m);
     } else if ((rc = gw_app_register_routes(m.app, router)) != 0) {
         sms_log(SMS_LOG_ERROR, "routes_failed", "registering routes: %s", strerror(rc < 0 ? -rc : rc));
+        exit_code = 1;
+        stop(&m);
+    } else if ((rc = gw_app_register_metrics(m.app, router, metrics)) != 0 ||
+               (rc = gw_server_set_metrics(m.srv, metrics)) != 0) {
+        sms_log(SMS_LOG_ERROR, "metrics_failed", "registering metrics: %s", strerror(rc < 0 ? -rc : rc));
         exit_code = 1;
         stop(&m);
     } else if ((rc = gw_server_listen(m.srv, cfg.http_host, cfg.http_port)) != 0) {
@@ -113,5 +120,6 @@ int main(void) {
     }
     gw_server_free(m.srv);
     gw_router_free(router);
+    sms_metrics_free(metrics);
     return exit_code;
 }

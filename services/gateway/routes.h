@@ -39,6 +39,9 @@ int gw_routes_notifications(gw_app_t *app, gw_router_t *router);
 int gw_routes_stream(gw_app_t *app, gw_router_t *router);
 /* routes_webhooks.c: webhook registrations and delivery state (admin). */
 int gw_routes_webhooks(gw_app_t *app, gw_router_t *router);
+/* routes_metrics.c: GET /metrics (SMS_METRICS_TOKEN) and the app's series in m (borrowed, outlives the app). */
+struct sms_metrics_s;
+int gw_routes_metrics(gw_app_t *app, gw_router_t *router, struct sms_metrics_s *m);
 /* Appends a signed download URL for an upload (path and query, e.g.
  * "/files/<id>?expires=...&sig=..."; resolve it against the gateway's base
  * URL) valid for ttl_s seconds (outside 1..SMS_UPLOAD_TTL_S: the maximum)

@@ -113,6 +113,7 @@ static void respond(gw_request_t *req, int status, const char *content_type, con
     req->status = status;
     gw__req_ensure_id(req);
     log_request(req);
+    gw__metrics_observe(req);
     if (c == NULL) { /* the client went away: nobody to write to */
         gw__stream_src_done(req, -ECONNRESET);
         gw__req_release(req);

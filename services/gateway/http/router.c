@@ -51,6 +51,8 @@ void gw_router_free(gw_router_t *r) {
 
 size_t gw_router_count(const gw_router_t *r) { return r->n; }
 
+const gw_route_t *gw_router_route(const gw_router_t *r, size_t i) { return i < r->n ? &r->entries[i].route : NULL; }
+
 static int is_name_char(char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 }
@@ -143,6 +145,7 @@ int gw_router_add(gw_router_t *r, const char *method, const char *pattern, unsig
     e.route.roles = roles;
     e.route.fn = fn;
     e.route.data = data;
+    e.route.index = r->n;
     if (r->n == r->cap) {
         r->cap = r->cap ? r->cap * 2 : 16;
         r->entries = sms_realloc(r->entries, r->cap * sizeof *r->entries);
