@@ -50,6 +50,7 @@ typedef struct worker_metrics_s {
     sms_metrics_http_t *http; /* NULL: SMS_METRICS_PORT unset, or the port was taken */
     sms_metric_t *batch_size, *batch_duration, *phase[SMS_PHASE_COUNT];
     sms_metric_t *quarantined, *shed, *delivery_errors, *producer_queue, *rebuilds, *up;
+    sms_metric_t *redis_used, *redis_max; /* INFO memory, sampled */
     struct { char type[64]; int cls; sms_metric_t *m; } cmds[WORKER_METRICS_MAX_CMDS];
     size_t n_cmds;
     struct { char topic[128]; char type[64]; sms_metric_t *m; } evs[WORKER_METRICS_MAX_EVS];

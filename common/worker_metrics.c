@@ -8,6 +8,7 @@
  * Series met for the first time (a type, a partition) are registered then,
  * in small fixed tables searched without a lock (one thread). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
@@ -52,6 +53,10 @@ void sms_worker_metrics_start(worker_t *w) {
     sms_kafka_lag_init(&wm->commands_lag, m, svc, group);
     snprintf(group, sizeof group, "sms-%s-tailer", svc);
     sms_kafka_lag_init(&wm->tailer_lag, m, svc, group);
+    wm->redis_used = sms_metrics_gauge(m, "sms_redis_memory_used_bytes", "Redis INFO used_memory (sampled every 5 s).",
+                                       "service", svc, NULL);
+    wm->redis_max = sms_metrics_gauge(m, "sms_redis_memory_max_bytes", "Redis INFO maxmemory (0: no limit).",
+                                      "service", svc, NULL);
     wm->up = sms_metrics_gauge(m, "sms_worker_ready", "1 once the view holds the log and commands are handled.",
                                "service", svc, NULL);
     if (w->cfg->metrics_port > 0) {
@@ -157,6 +162,20 @@ void sms_worker_metrics_event(worker_t *w, const char *topic, const void *data, 
     sms_metric_inc(m);
 }
 
+/* One INFO memory on the worker's connection (a fraction of a ms, between
+ * batches). A failure leaves rc->err set: the loop reconnects, as for any. */
+static void sample_redis_memory(worker_t *w) {
+    if (w->rc == NULL || w->rc->err) return;
+    redisReply *r = redisCommand(w->rc, "INFO memory");
+    if (r == NULL) return;
+    if (r->type == REDIS_REPLY_STRING) {
+        const char *used = strstr(r->str, "\r\nused_memory:"), *max = strstr(r->str, "\r\nmaxmemory:");
+        if (used) sms_metric_set(w->metrics.redis_used, strtoll(used + 14, NULL, 10));
+        if (max) sms_metric_set(w->metrics.redis_max, strtoll(max + 12, NULL, 10));
+    }
+    freeReplyObject(r);
+}
+
 void sms_worker_metrics_sample(worker_t *w) {
     worker_metrics_t *wm = &w->metrics;
     uint64_t now = sms_mono_ms();
@@ -165,4 +184,5 @@ void sms_worker_metrics_sample(worker_t *w) {
     if (w->commands) sms_kafka_lag_sample(&wm->commands_lag, sms_consumer_rk(w->commands));
     if (w->tailer) sms_kafka_lag_sample(&wm->tailer_lag, sms_consumer_rk(w->tailer));
     if (w->producer) sms_metric_set(wm->producer_queue, sms_producer_outq(w->producer));
+    sample_redis_memory(w);
 }

@@ -3,7 +3,9 @@
  * and streams open, Redis latency, readiness parts). main.c calls
  * gw_app_register_metrics (app.c) -> gw_routes_metrics after the other
  * routes; the HTTP server's own series come from gw_server_set_metrics. */
+#include <math.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <strings.h>
 
 #include <openssl/crypto.h>
@@ -48,6 +50,17 @@ static double reply_timeouts(void *app) { return (double)gw_bus_reply_timeouts((
 static double reads_waiting(void *app) { return (double)((gw_app_t *)app)->reads_inflight; }
 static double long_polls(void *app) { return (double)gw_wait_hub_waiters(((gw_app_t *)app)->chat); }
 static double streams(void *app) { return (double)gw_wait_hub_waiters(((gw_app_t *)app)->streams); }
+/* The filesystem of SMS_DATA_DIR (uploads live there): one statvfs per scrape. */
+static double disk_free(void *app) {
+    struct statvfs st;
+    if (statvfs(((gw_app_t *)app)->cfg->data_dir, &st) != 0) return NAN;
+    return (double)st.f_bavail * (double)st.f_frsize;
+}
+static double disk_size(void *app) {
+    struct statvfs st;
+    if (statvfs(((gw_app_t *)app)->cfg->data_dir, &st) != 0) return NAN;
+    return (double)st.f_blocks * (double)st.f_frsize;
+}
 static double kafka_up(void *app) { return gw_bus_kafka_ok(((gw_app_t *)app)->bus) ? 1 : 0; }
 static double redis_up(void *app) { return sms_redis_connected(((gw_app_t *)app)->redis) ? 1 : 0; }
 
@@ -66,6 +79,10 @@ int gw_routes_metrics(gw_app_t *app, gw_router_t *router, sms_metrics_t *m) {
     sms_metrics_gauge_fn(m, "sms_gateway_kafka_up", "1 while the last metadata probe reached a broker.", kafka_up,
                          app, NULL);
     sms_metrics_gauge_fn(m, "sms_gateway_redis_up", "1 while the Redis connection is up.", redis_up, app, NULL);
+    sms_metrics_gauge_fn(m, "sms_uploads_disk_free_bytes", "Bytes available to sms on the SMS_DATA_DIR filesystem.",
+                         disk_free, app, NULL);
+    sms_metrics_gauge_fn(m, "sms_uploads_disk_size_bytes", "Size of the SMS_DATA_DIR filesystem.", disk_size, app,
+                         NULL);
     sms_redis_set_metrics(app->redis,
                           sms_metrics_histogram(m, "sms_redis_command_duration_seconds",
                                                 "Redis commands from send to reply.", sms_metrics_latency_us,
