@@ -190,3 +190,36 @@ def test_grafana_dashboard_queries_name_live_metrics(api, targets):
             for m in _metric_names(t["expr"]):
                 assert m in exposed or m in NOT_YET_EXPOSED, f"panel {p['title']!r}: {m} is in no live scrape"
     assert n_targets >= len(panels)
+
+
+def test_prometheus_scrapes_every_process_with_the_rules(targets):
+    """deploy/ctl start-prometheus (what deploy/up --with-monitoring runs): Debian's Prometheus
+    with the generated config finds every process up and loads every alert rule."""
+    import socket
+    import subprocess
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, SMS_PROMETHEUS_PORT=str(port))
+    ctl = os.environ["SMS_CTL"]
+    p = subprocess.run([ctl, "start-prometheus"], env=env, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    try:
+        api = f"http://127.0.0.1:{port}/api/v1"
+
+        def all_up():
+            t = requests.get(f"{api}/targets", timeout=5).json()["data"]["activeTargets"]
+            health = {x["labels"]["process"]: x["health"] for x in t}
+            return health if len(health) == len(targets) and set(health.values()) == {"up"} else None
+        health = wait_for(all_up, "every target up in Prometheus", timeout=40)
+        assert set(health) == set(targets)
+        groups = requests.get(f"{api}/rules", timeout=5).json()["data"]["groups"]
+        alerts = {r["name"] for g in groups for r in g["rules"]}
+        for want in ("SmsHttp5xx", "SmsHttpLatencyP99", "SmsConsumerLagGrowing", "SmsProcessDown",
+                     "SmsAuthFailures", "SmsDeadLetters", "SmsRedisMemoryHigh", "SmsUploadsDiskLow"):
+            assert want in alerts, alerts
+        # The scraped series carry the process label, and the workers' own service label survives.
+        r = requests.get(f"{api}/query", params={"query": 'sms_worker_ready{process="classes"}'}, timeout=5).json()
+        assert r["data"]["result"] and r["data"]["result"][0]["metric"]["service"] == "classes", r
+    finally:
+        subprocess.run([ctl, "stop", "prometheus"], env=env, capture_output=True, text=True, timeout=60)
