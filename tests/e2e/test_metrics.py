@@ -163,7 +163,8 @@ def _metric_names(expr):
 
 
 def test_grafana_dashboard_queries_name_live_metrics(api, targets):
-    api.create()  # so that lazily registered series (commands, events by type) exist
+    api.create()  # so that lazily registered series (commands, events by type, lag) exist
+    wait_for(lambda: "sms_kafka_consumer_lag{" in scrape(targets["classes"]), "a lag gauge")
     exposed = set()
     for name, hostport in targets.items():
         for fam in text_string_to_metric_families(scrape(hostport)):
