@@ -28,6 +28,10 @@ struct sms_metric_s {
     struct sms_metric_s *next; /* the family's next series */
     kind_t kind;
     char *labels; /* rendered: `a="x",b="y"` or "" */
+    /* Built at the first render: every line's text up to its value ("name_bucket{...,le="0.001"} "),
+     * back to back, line i at pre + pre_off[i], pre_off[i + 1] - pre_off[i] long. */
+    char *pre;
+    size_t *pre_off;
     int64_t value;
     /* histograms */
     const uint64_t *bounds;
@@ -67,6 +71,8 @@ void sms_metrics_free(sms_metrics_t *m) {
         while (s) {
             sms_metric_t *next = s->next;
             sms_free(s->labels);
+            sms_free(s->pre);
+            sms_free(s->pre_off);
             sms_free(s->buckets);
             sms_free(s);
             s = next;
@@ -284,26 +290,60 @@ static void put_series_name(sms_buf_t *b, const char *name, const char *suffix, 
     sms_buf_putc(b, ' ');
 }
 
-static void render_histogram(sms_buf_t *b, const char *name, const sms_metric_t *s) {
+/* s's line prefixes (see sms_metric_s.pre): histograms n_bounds + 1 buckets, _sum, _count; others one. */
+static void build_prefixes(const char *name, sms_metric_t *s) {
+    size_t n = s->kind == KIND_HISTOGRAM ? s->n_bounds + 3 : 1;
+    sms_buf_t b;
+    sms_buf_init(&b);
+    s->pre_off = sms_malloc((n + 1) * sizeof *s->pre_off);
+    char le[64], num[48];
+    for (size_t i = 0; i < n; i++) {
+        s->pre_off[i] = b.len;
+        if (s->kind != KIND_HISTOGRAM) put_series_name(&b, name, "", s->labels, NULL);
+        else if (i < s->n_bounds) {
+            format_number(num, sizeof num, (double)s->bounds[i] * s->scale);
+            snprintf(le, sizeof le, "le=\"%s\"", num);
+            put_series_name(&b, name, "_bucket", s->labels, le);
+        } else if (i == s->n_bounds) put_series_name(&b, name, "_bucket", s->labels, "le=\"+Inf\"");
+        else put_series_name(&b, name, i == s->n_bounds + 1 ? "_sum" : "_count", s->labels, NULL);
+    }
+    s->pre_off[n] = b.len;
+    s->pre = sms_buf_take(&b, NULL);
+}
+
+static void put_line(sms_buf_t *b, const sms_metric_t *s, size_t i) {
+    sms_buf_append(b, s->pre + s->pre_off[i], s->pre_off[i + 1] - s->pre_off[i]);
+}
+
+/* v in decimal and a newline, without printf (a gateway scrape has thousands of lines). */
+static void put_u64_line(sms_buf_t *b, uint64_t v, bool negative) {
+    char tmp[24];
+    size_t n = sizeof tmp;
+    tmp[--n] = '\n';
+    do {
+        tmp[--n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    if (negative) tmp[--n] = '-';
+    sms_buf_append(b, tmp + n, sizeof tmp - n);
+}
+
+static void put_i64_line(sms_buf_t *b, int64_t v) {
+    put_u64_line(b, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, v < 0);
+}
+
+static void render_histogram(sms_buf_t *b, const sms_metric_t *s) {
     uint64_t cumulative = 0;
-    char le[64];
     for (size_t i = 0; i <= s->n_bounds; i++) {
         cumulative += __atomic_load_n(&s->buckets[i], __ATOMIC_RELAXED);
-        if (i < s->n_bounds) {
-            char n[48];
-            format_number(n, sizeof n, (double)s->bounds[i] * s->scale);
-            snprintf(le, sizeof le, "le=\"%s\"", n);
-        } else {
-            snprintf(le, sizeof le, "le=\"+Inf\"");
-        }
-        put_series_name(b, name, "_bucket", s->labels, le);
-        sms_buf_printf(b, "%llu\n", (unsigned long long)cumulative);
+        put_line(b, s, i);
+        put_u64_line(b, cumulative, false);
     }
-    put_series_name(b, name, "_sum", s->labels, NULL);
+    put_line(b, s, s->n_bounds + 1);
     put_number(b, (double)__atomic_load_n(&s->sum, __ATOMIC_RELAXED) * s->scale);
     sms_buf_putc(b, '\n');
-    put_series_name(b, name, "_count", s->labels, NULL);
-    sms_buf_printf(b, "%llu\n", (unsigned long long)cumulative);
+    put_line(b, s, s->n_bounds + 2);
+    put_u64_line(b, cumulative, false);
 }
 
 void sms_metrics_render(sms_metrics_t *m, sms_buf_t *out) {
@@ -314,18 +354,19 @@ void sms_metrics_render(sms_metrics_t *m, sms_buf_t *out) {
         sms_buf_printf(out, "# HELP %s ", f->name);
         put_escaped(out, f->help, true);
         sms_buf_printf(out, "\n# TYPE %s %s\n", f->name, type_names[f->kind]);
-        for (const sms_metric_t *s = f->head; s; s = s->next) {
+        for (sms_metric_t *s = f->head; s; s = s->next) {
+            if (s->pre == NULL) build_prefixes(f->name, s); /* under the mutex: registration cannot race it */
             switch (s->kind) {
-            case KIND_HISTOGRAM: render_histogram(out, f->name, s); break;
+            case KIND_HISTOGRAM: render_histogram(out, s); break;
             case KIND_GAUGE_FN:
             case KIND_COUNTER_FN:
-                put_series_name(out, f->name, "", s->labels, NULL);
+                put_line(out, s, 0);
                 put_number(out, s->fn(s->ctx));
                 sms_buf_putc(out, '\n');
                 break;
             default:
-                put_series_name(out, f->name, "", s->labels, NULL);
-                sms_buf_printf(out, "%lld\n", (long long)__atomic_load_n(&s->value, __ATOMIC_RELAXED));
+                put_line(out, s, 0);
+                put_i64_line(out, __atomic_load_n(&s->value, __ATOMIC_RELAXED));
             }
         }
     }

@@ -204,7 +204,7 @@ struct gw_server_s {
 
 /* ---- server_metrics.c ---- */
 /* Counts req's answer and its latency (respond, after the request's log line). */
-void gw__metrics_observe(const gw_request_t *req);
+void gw__metrics_observe(const gw_request_t *req, uint64_t latency_us);
 
 /* ---- request.c ---- */
 gw_request_t *gw__req_new(gw_server_t *srv, gw_conn_t *conn);

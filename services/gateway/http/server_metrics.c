@@ -5,7 +5,6 @@
 #include <stdio.h>
 
 #include "alloc.h"
-#include "clock.h"
 #include "http_internal.h"
 
 static const char *const status_classes[GW_METRICS_CLASSES] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
@@ -44,12 +43,12 @@ int gw_server_set_metrics(gw_server_t *srv, sms_metrics_t *m) {
     return 0;
 }
 
-void gw__metrics_observe(const gw_request_t *req) {
+void gw__metrics_observe(const gw_request_t *req, uint64_t latency_us) {
     gw_server_t *srv = req->srv;
     if (srv->route_stats == NULL) return;
     const gw_route_t *r = req->route;
     gw_route_stats_t *st = &srv->route_stats[r && r->index < srv->n_route_stats ? r->index : srv->n_route_stats];
     int c = req->status / 100 - 1;
     if (c >= 0 && c < GW_METRICS_CLASSES) sms_metric_inc(st->requests[c]);
-    sms_metric_observe(st->latency, sms_mono_us() - req->start_us);
+    sms_metric_observe(st->latency, latency_us);
 }
