@@ -90,6 +90,24 @@ static void test_histogram_exact(void **state) {
     sms_metrics_free(m);
 }
 
+static void test_integer_edges(void **state) {
+    (void)state;
+    sms_metrics_t *m = sms_metrics_new();
+    sms_metric_t *g = sms_metrics_gauge(m, "sms_g", "g", "k", "v", NULL);
+    sms_metric_t *c = sms_metrics_counter(m, "sms_c_total", "c", NULL);
+    sms_metric_set(g, -1234567890123LL);
+    sms_metric_add(c, 18446744073709ULL);
+    char *text = render(m);
+    assert_string_equal(text, "# HELP sms_g g\n# TYPE sms_g gauge\nsms_g{k=\"v\"} -1234567890123\n"
+                              "# HELP sms_c_total c\n# TYPE sms_c_total counter\nsms_c_total 18446744073709\n");
+    sms_free(text);
+    sms_metric_set(g, 0);
+    text = render(m); /* rendered again from the same prefixes */
+    assert_non_null(strstr(text, "sms_g{k=\"v\"} 0\n"));
+    sms_free(text);
+    sms_metrics_free(m);
+}
+
 static double forty_two(void *ctx) { return *(double *)ctx; }
 
 static void test_gauge_fn_and_refusals(void **state) {
@@ -190,7 +208,7 @@ static void test_listener(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counter_gauge_exact), cmocka_unit_test(test_histogram_exact),
-        cmocka_unit_test(test_gauge_fn_and_refusals), cmocka_unit_test(test_concurrent_updates),
+        cmocka_unit_test(test_gauge_fn_and_refusals), cmocka_unit_test(test_integer_edges), cmocka_unit_test(test_concurrent_updates),
         cmocka_unit_test(test_listener),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
