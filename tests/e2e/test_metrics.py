@@ -224,3 +224,31 @@ def test_prometheus_scrapes_every_process_with_the_rules(targets):
         assert r["data"]["result"] and r["data"]["result"][0]["metric"]["service"] == "classes", r
     finally:
         subprocess.run([ctl, "stop", "prometheus"], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_gateway_metrics_token(base_url, targets):
+    """With SMS_METRICS_TOKEN the gateway's /metrics wants it as a bearer token (401 problem
+    otherwise); without it (the default) anyone on the network path may scrape."""
+    import subprocess
+    from helpers import wait_ready
+    ctl = os.environ["SMS_CTL"]
+
+    def restart(env):
+        p = subprocess.run([ctl, "restart", "gateway"], env=env, capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, p.stdout + p.stderr
+        wait_ready(base_url, timeout=60)
+    env = {k: v for k, v in os.environ.items() if k != "SMS_METRICS_TOKEN"}
+    restart(dict(env, SMS_METRICS_TOKEN="scrape-s3cret"))
+    try:
+        r = requests.get(base_url + "/metrics", timeout=10)
+        assert r.status_code == 401, describe(r)
+        assert r.headers["Content-Type"].startswith("application/problem+json"), describe(r)
+        assert r.headers.get("WWW-Authenticate") == "Bearer", describe(r)
+        r = requests.get(base_url + "/metrics", headers={"Authorization": "Bearer scrape-s3cre"}, timeout=10)
+        assert r.status_code == 401, describe(r)
+        r = requests.get(base_url + "/metrics", headers={"Authorization": "Bearer scrape-s3cret"}, timeout=10)
+        assert r.status_code == 200, describe(r)
+        assert "sms_http_requests_total" in r.text
+    finally:
+        restart(env)
+    assert requests.get(base_url + "/metrics", timeout=10).status_code == 200
