@@ -93,13 +93,16 @@ int main(void) {
     if ((rc = gw_app_new(&m.loop, &cfg, &m.app)) != 0) {
         exit_code = 1; /* gw_app_new logged why */
         stop(&m);
+    } else if ((rc = gw_app_register_metrics(m.app, router, metrics)) != 0) {
+        sms_log(SMS_LOG_ERROR, "metrics_failed", "registering metrics: %s", strerror(rc < 0 ? -rc : rc));
+        exit_code = 1;
+        stop(&m);
     } else if ((rc = gw_app_register_routes(m.app, router)) != 0) {
         sms_log(SMS_LOG_ERROR, "routes_failed", "registering routes: %s", strerror(rc < 0 ? -rc : rc));
         exit_code = 1;
         stop(&m);
-    } else if ((rc = gw_app_register_metrics(m.app, router, metrics)) != 0 ||
-               (rc = gw_server_set_metrics(m.srv, metrics)) != 0) {
-        sms_log(SMS_LOG_ERROR, "metrics_failed", "registering metrics: %s", strerror(rc < 0 ? -rc : rc));
+    } else if ((rc = gw_server_set_metrics(m.srv, metrics)) != 0) {
+        sms_log(SMS_LOG_ERROR, "metrics_failed", "per-route metrics: %s", strerror(rc < 0 ? -rc : rc));
         exit_code = 1;
         stop(&m);
     } else if ((rc = gw_server_listen(m.srv, cfg.http_host, cfg.http_port)) != 0) {

@@ -66,6 +66,7 @@ static double redis_up(void *app) { return sms_redis_connected(((gw_app_t *)app)
 
 int gw_routes_metrics(gw_app_t *app, gw_router_t *router, sms_metrics_t *m) {
     route_ctx = (metrics_route_t){.app = app, .m = m};
+    app->metrics = m;
     sms_metrics_gauge_fn(m, "sms_gateway_commands_waiting", "Writes waiting for their reply (or key binding).",
                          writes_waiting, app, NULL);
     sms_metrics_counter_fn(m, "sms_gateway_commands_refused_total",
