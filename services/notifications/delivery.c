@@ -2,9 +2,6 @@
  * poll sms.notifications in the channel's group, hand each message to the
  * channel, store its offset only once handled, run the channel's timers,
  * wait while a view the channel reads is not built, report its state. */
-#include "kafka_metrics.h"
-#include "metrics.h"
-#include "metrics_http.h"
 #include "delivery.h"
 
 #include <signal.h>
@@ -17,7 +14,10 @@
 #include "alloc.h"
 #include "clock.h"
 #include "kafka.h"
+#include "kafka_metrics.h"
 #include "log.h"
+#include "metrics.h"
+#include "metrics_http.h"
 #include "redis.h"
 
 #define POLL_MAX_MS 100

@@ -2,7 +2,6 @@
  * notification, send single mails at once and digests when due; wait for
  * the notifications view (the addresses) and for the relay; dead-letter
  * what waited past SMS_EMAIL_RETRY_HORIZON_S. */
-#include "metrics.h"
 #include "email.h"
 
 #include <curl/curl.h>
@@ -17,6 +16,7 @@
 #include "id.h"
 #include "kafka.h"
 #include "log.h"
+#include "metrics.h"
 #include "msgpack_util.h"
 #include "redis.h"
 #include "schema.h"

@@ -8,7 +8,6 @@
  * a crash mid-POST retries it when the lease ends, so a receiver may get a
  * delivery twice: it dedupes by X-SMS-Delivery-Id. A dead letter is
  * produced (acks=all, waited for) before the delivery is marked failed. */
-#include "metrics.h"
 #include "webhook.h"
 
 #include <cjson/cJSON.h>
@@ -29,6 +28,7 @@
 #include "json_msgpack.h"
 #include "kafka.h"
 #include "log.h"
+#include "metrics.h"
 #include "msgpack_util.h"
 #include "redis.h"
 #include "schema.h"
