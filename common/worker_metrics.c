@@ -97,10 +97,11 @@ void sms_worker_metrics_decision(worker_t *w, sms_str_t type, int status) {
             sms_metric_inc(wm->cmds[i].m);
             return;
         }
-    if (wm->n_cmds == WORKER_METRICS_MAX_CMDS) return; /* more types than any table has: not counted */
+    /* Types come from the gateway's routes (a command table has a dozen); the cap bounds the
+     * series should anything else write to the commands topic. */
+    if (wm->n_cmds == WORKER_METRICS_MAX_CMDS) return;
     char t[64];
     snprintf(t, sizeof t, "%.*s", (int)type.len, type.ptr);
-    /* Registered as types arrive: a type named by a client's command is bounded by the table size above. */
     sms_metric_t *m = sms_metrics_counter(wm->reg, "sms_worker_commands_total",
                                           "Commands answered, by type and status class (decisions by outcome).",
                                           "service", w->ops->service, "type", t, "code", classes[c], NULL);
