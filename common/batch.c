@@ -139,6 +139,7 @@ static void send_reply(worker_t *w, item_t *it) {
            SMS_EQUEUE)
         sms_producer_poll(w->producer, 10);
     msgpack_sbuffer_destroy(&sb);
+    sms_worker_metrics_decision(w, it->cmd.type, d->status);
 }
 
 static bool valid_reply_topic(sms_str_t t) {
@@ -295,6 +296,7 @@ static void item_produce(worker_t *w, item_t *it, size_t *appended) {
             break;
         }
         it->n_produced++;
+        sms_worker_metrics_event(w, sms_view_tail_event_topic(w, ev), ev->event.data, ev->event.size);
         if (it->source && e % SMS_WORKER_PROJECT_CHUNK == SMS_WORKER_PROJECT_CHUNK - 1) {
             /* a long fan-out: serve the reports that came in, apply what is durable */
             sms_producer_poll(w->producer, 0);
@@ -428,6 +430,7 @@ static void note_shed(batch_t *b) {
     worker_t *w = b->w;
     if (b->n_shed == 0) return;
     w->shed += b->n_shed;
+    sms_metric_add(w->metrics.shed, b->n_shed);
     uint64_t now = sms_mono_ms();
     if (w->shed_logged_ms && now - w->shed_logged_ms < 1000) return;
     w->shed_logged_ms = now;
@@ -568,6 +571,7 @@ static void batch_apply(batch_t *b) {
         item_t *it = &b->items[i];
         if (!it->n_produced && !it->dr_err) continue;
         if (it->dr_err || it->n_delivered != it->d.n_events) {
+            sms_metric_add(w->metrics.delivery_errors, it->d.n_events - it->n_delivered);
             item_not_durable(it);
             continue;
         }

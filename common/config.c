@@ -85,6 +85,9 @@ static const opt_t options[] = {
     INT(access_token_ttl_s, "SMS_ACCESS_TOKEN_TTL_S", "900", 10, 86400),
     INT(refresh_token_ttl_s, "SMS_REFRESH_TOKEN_TTL_S", "2592000", 60, 31536000),
     STR(jwt_keys_dir, "SMS_JWT_KEYS_DIR", NULL),
+    STR(metrics_host, "SMS_METRICS_HOST", "127.0.0.1"),
+    INT(metrics_port, "SMS_METRICS_PORT", "0", 0, 65535),
+    STR(metrics_token, "SMS_METRICS_TOKEN", NULL),
 };
 
 /* SMS_ACCESS_LOG: "all" (1), "errors" (0) or "sample:N" (N, 1..1000000). */

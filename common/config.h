@@ -82,6 +82,12 @@ typedef struct sms_config_s {
     int access_token_ttl_s;    /* SMS_ACCESS_TOKEN_TTL_S: lifetime of an access token login/refresh issues */
     int refresh_token_ttl_s;   /* SMS_REFRESH_TOKEN_TTL_S: lifetime of a refresh token (each rotation renews it) */
     char jwt_keys_dir[256];    /* SMS_JWT_KEYS_DIR: ES256 keys, <kid>.pem (private) and <kid>.pub.pem (empty = none) */
+    /* Prometheus (metrics.h): the gateway serves GET /metrics on its HTTP
+     * port; a process without one (worker, delivery consumer) listens on
+     * SMS_METRICS_HOST:SMS_METRICS_PORT (0 = no listener). */
+    char metrics_host[64];     /* SMS_METRICS_HOST */
+    int metrics_port;          /* SMS_METRICS_PORT */
+    char metrics_token[256];   /* SMS_METRICS_TOKEN: bearer token a scrape must send (empty = none) */
 } sms_config_t;
 
 /* Fills cfg from the environment and defaults. Returns 0, or -1 with a

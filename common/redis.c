@@ -8,6 +8,7 @@
 #include "alloc.h"
 #include "clock.h"
 #include "log.h"
+#include "metrics.h"
 
 /* ---------------- blocking ---------------- */
 
@@ -146,6 +147,7 @@ typedef struct pending_s {
     sms_redis_cb cb;
     void *data;
     uint64_t deadline_ms;
+    uint64_t sent_us;
     bool answered; /* cb already ran (timeout/close); drop the late reply */
 } pending_t;
 
@@ -169,6 +171,7 @@ struct sms_redis_s {
     void *sub_data;
     void (*done)(void *);
     void *done_data;
+    sms_metric_t *latency, *failures; /* sms_redis_set_metrics; NULL: none */
 };
 
 static void start_connect(sms_redis_t *r);
@@ -185,13 +188,18 @@ static void fail_all_pending(sms_redis_t *r) {
     for (pending_t *p = r->head.next; p != &r->head; p = p->next) {
         if (p->answered) continue;
         p->answered = true;
+        sms_metric_inc(r->failures);
         p->cb(NULL, p->data);
     }
 }
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata) {
-    (void)ac;
     pending_t *p = privdata;
+    sms_redis_t *r = ac->data;
+    if (r && !p->answered) {
+        sms_metric_observe(r->latency, sms_mono_us() - p->sent_us);
+        if (reply == NULL) sms_metric_inc(r->failures);
+    }
     if (!p->answered) {
         p->answered = true;
         p->cb(reply, p->data);
@@ -325,6 +333,7 @@ int sms_redis_cmd(sms_redis_t *r, sms_redis_cb cb, void *data, int argc, const c
     p->cb = cb;
     p->data = data;
     p->deadline_ms = sms_mono_ms() + (uint64_t)r->timeout_ms;
+    p->sent_us = sms_mono_us();
     if (redisAsyncCommandArgv(r->ac, on_reply, p, argc, argv, argvlen) != REDIS_OK) {
         sms_free(p);
         return -1;
@@ -337,6 +346,11 @@ int sms_redis_cmd(sms_redis_t *r, sms_redis_cb cb, void *data, int argc, const c
 }
 
 bool sms_redis_connected(const sms_redis_t *r) { return r->connected; }
+
+void sms_redis_set_metrics(sms_redis_t *r, sms_metric_t *latency, sms_metric_t *failures) {
+    r->latency = latency;
+    r->failures = failures;
+}
 
 void sms_redis_subscribe(sms_redis_t *r, const char *channel, sms_redis_message_cb on_message,
                          void (*on_subscribed)(void *), void *data) {

@@ -94,6 +94,11 @@ int sms_redis_new(uv_loop_t *loop, const char *host, int port, int timeout_ms, s
  * connected), in which case it never runs. */
 int sms_redis_cmd(sms_redis_t *r, sms_redis_cb cb, void *data, int argc, const char **argv, const size_t *argvlen);
 bool sms_redis_connected(const sms_redis_t *r);
+/* Times every command from send to reply into latency (a histogram in µs)
+ * and counts those answered NULL (disconnected, timed out, closing) in
+ * failures; either may be NULL. Both borrowed: they must outlive r. */
+struct sms_metric_s;
+void sms_redis_set_metrics(sms_redis_t *r, struct sms_metric_s *latency, struct sms_metric_s *failures);
 
 /* A message on a subscribed channel; payload is valid during the call only. */
 typedef void (*sms_redis_message_cb)(const char *payload, size_t len, void *data);

@@ -64,6 +64,7 @@ static bool refuse_event(worker_t *w, const char *topic, to_project_t *e, sms_ev
         *appended += sms_quarantine_append(w->rc, w->prefix, topic, e->partition, e->offset, decoded ? ev : NULL, why);
         e->covered = true;
         w->quarantined++;
+    sms_metric_inc(w->metrics.quarantined);
     } else {
         sms_log(SMS_LOG_ERROR, "event_invalid_after_produce", "%s offset %lld: %s", topic, (long long)e->offset, why);
     }
@@ -240,6 +241,7 @@ static int apply_one(worker_t *w, rd_kafka_message_t *m, bool skip) {
     appended = sms_quarantine_append(w->rc, w->prefix, topic, m->partition, m->offset, decoded ? &ev : NULL, why);
     if (decoded) sms_event_close(&ev);
     w->quarantined++;
+    sms_metric_inc(w->metrics.quarantined);
     return sms_view_tail_read_replies(w, appended, "quarantine");
 }
 
@@ -397,6 +399,7 @@ int sms_view_tail_rebuild(worker_t *w) {
     for (int attempt = 1; !sms_worker_stop_requested; attempt++) {
         sms_log(SMS_LOG_INFO, "view_rebuild", "dropping %s* and replaying the log from offset 0 (attempt %d)",
                 w->prefix, attempt);
+        sms_metric_inc(w->metrics.rebuilds);
         sms_strmap_close(&w->self_applied); /* nothing is in the view any more */
         sms_strmap_init(&w->self_applied);
         char token[32];

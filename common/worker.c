@@ -224,11 +224,16 @@ static void run_commands(worker_t *w, loop_t *l) {
         w->need_catchup = false;
     }
     uint64_t started = sms_mono_us();
+    uint64_t phase_before[SMS_PHASE_COUNT];
+    memcpy(phase_before, w->phase_us, sizeof phase_before);
     if (sms_batch_handle(w, msgs, n, false) != 0) {
         rewind_batch(msgs, n);
         sleep(1);
         return;
     }
+    uint64_t phase_us[SMS_PHASE_COUNT];
+    for (int ph = 0; ph < SMS_PHASE_COUNT; ph++) phase_us[ph] = w->phase_us[ph] - phase_before[ph];
+    sms_worker_metrics_batch(w, n, sms_mono_us() - started, phase_us);
     stats_note(w, l, n, started);
 }
 
@@ -240,7 +245,10 @@ static int serve_turn(worker_t *w, loop_t *l) {
         sms_log(SMS_LOG_ERROR, "kafka_fatal", "%s", err);
         return -1; /* the idempotent producer cannot go on; restart cleanly */
     }
-    if (!view_ready(w, l)) return 0;
+    sms_worker_metrics_sample(w);
+    bool ready = view_ready(w, l);
+    sms_metric_set(w->metrics.up, ready);
+    if (!ready) return 0;
     if (l->tick_ms > 0 && w->n_deferred == 0 &&
         (l->last_tick == 0 || sms_mono_ms() - l->last_tick >= (uint64_t)l->tick_ms)) {
         l->last_tick = sms_mono_ms();
@@ -287,9 +295,11 @@ int sms_worker_main(const sms_worker_ops_t *ops, const sms_config_t *cfg, bool r
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
 
+    if (!rebuild_only) sms_worker_metrics_start(&w);
     int rc = setup(&w, !rebuild_only);
     if (rc == 0) rc = rebuild_only ? sms_view_tail_rebuild(&w) : serve(&w);
     teardown(&w);
+    if (!rebuild_only) sms_worker_metrics_stop(&w);
     sms_log(rc == 0 ? SMS_LOG_INFO : SMS_LOG_ERROR, "exit", "%s", rc == 0 ? "clean" : "failed");
     return rc == 0 ? 0 : 1;
 }

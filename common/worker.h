@@ -36,10 +36,13 @@
  * One thread, blocking clients (hiredis with SMS_REDIS_TIMEOUT_MS on every
  * command, librdkafka polls): the worker serves no sockets, and throughput
  * comes from batching. Run more instances (same group) for more cores.
+ * Metrics (worker_metrics.c): with SMS_METRICS_PORT set, a listener thread
+ * (metrics_http.h) serves GET /metrics; the worker only adds to atomics.
  *
  * The code: worker.c (setup, the loop, main), view_tail.c (the tailer),
  * batch.c (a batch, one function per phase, and the tick), decision.c (the
- * decision helpers, decision.h); their shared state is worker_internal.h.
+ * decision helpers, decision.h), worker_metrics.c (its Prometheus series);
+ * their shared state is worker_internal.h.
  * A service's deciders include decision.h; only its main/ops file needs
  * this header.
  *

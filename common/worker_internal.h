@@ -20,6 +20,9 @@
 #include <stdint.h>
 
 #include "kafka.h"
+#include "kafka_metrics.h"
+#include "metrics.h"
+#include "metrics_http.h"
 #include "quarantine.h"
 #include "strmap.h"
 #include "worker.h"
@@ -37,6 +40,24 @@ typedef struct tail_topic_s {
     int n_partitions;
     int64_t *next; /* per partition: next offset to apply */
 } tail_topic_t;
+
+/* The worker's Prometheus series (worker_metrics.c). The tables hold the
+ * series registered as command types, event types and partitions appear. */
+#define WORKER_METRICS_MAX_CMDS 96
+#define WORKER_METRICS_MAX_EVS 96
+typedef struct worker_metrics_s {
+    sms_metrics_t *reg;
+    sms_metrics_http_t *http; /* NULL: SMS_METRICS_PORT unset, or the port was taken */
+    sms_metric_t *batch_size, *batch_duration, *phase[SMS_PHASE_COUNT];
+    sms_metric_t *quarantined, *shed, *delivery_errors, *producer_queue, *rebuilds, *up;
+    sms_metric_t *redis_used, *redis_max; /* INFO memory, sampled */
+    struct { char type[64]; int cls; sms_metric_t *m; } cmds[WORKER_METRICS_MAX_CMDS];
+    size_t n_cmds;
+    struct { char topic[128]; char type[64]; sms_metric_t *m; } evs[WORKER_METRICS_MAX_EVS];
+    size_t n_evs;
+    sms_kafka_lag_t commands_lag, tailer_lag;
+    uint64_t last_sample_ms;
+} worker_metrics_t;
 
 typedef struct worker_s {
     const sms_worker_ops_t *ops;
@@ -70,6 +91,7 @@ typedef struct worker_s {
     bool script_error;
     char last_error[SMS_QUARANTINE_REASON_MAX]; /* that error's text */
     char apply_failure[512]; /* why the tailer last failed, and at which event (a rebuild reports it) */
+    worker_metrics_t metrics;
 } worker_t;
 
 /* One event to project: its bytes and its place in the log (partition -1:
@@ -123,6 +145,22 @@ int sms_view_tail_rebuild(worker_t *w);
 /* Seeks each topic and partition of msgs[0..n) back to its first message,
  * so they are fetched again. */
 void sms_view_tail_seek_back(rd_kafka_message_t *const *msgs, size_t n);
+
+/* ---- worker_metrics.c ---- */
+
+/* Registers the series and starts the listener (SMS_METRICS_PORT > 0; a
+ * failure to bind is logged, the service runs on). */
+void sms_worker_metrics_start(worker_t *w);
+/* Stops the listener and frees the series. */
+void sms_worker_metrics_stop(worker_t *w);
+/* One batch handled: n messages, us in all, phase_us[SMS_PHASE_COUNT] its phases. */
+void sms_worker_metrics_batch(worker_t *w, size_t n, uint64_t us, const uint64_t *phase_us);
+/* A command of type answered with status. */
+void sms_worker_metrics_decision(worker_t *w, sms_str_t type, int status);
+/* An event (packed envelope) handed to the producer for topic. */
+void sms_worker_metrics_event(worker_t *w, const char *topic, const void *data, size_t len);
+/* At most every 5 s: consumer lag per partition, producer queue. Off the batch path (the loop's turn). */
+void sms_worker_metrics_sample(worker_t *w);
 
 /* ---- batch.c ---- */
 

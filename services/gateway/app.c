@@ -126,6 +126,10 @@ int gw_app_register_routes(gw_app_t *app, gw_router_t *router) {
     return rc ? -1 : 0;
 }
 
+int gw_app_register_metrics(gw_app_t *app, gw_router_t *router, struct sms_metrics_s *m) {
+    return gw_routes_metrics(app, router, m);
+}
+
 size_t gw_app_inflight(const gw_app_t *app) { return app->reads_inflight + gw_bus_inflight(app->bus); }
 
 void gw_app_drain(gw_app_t *app) {

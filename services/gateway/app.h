@@ -20,6 +20,13 @@ int gw_app_new(uv_loop_t *loop, const sms_config_t *cfg, gw_app_t **out);
 /* Registers every route (health, readiness, classes, ...) on router. */
 int gw_app_register_routes(gw_app_t *app, gw_router_t *router);
 
+/* Adds GET /metrics and the app's Prometheus series to m (borrowed: it must
+ * outlive the app) and hands m to the routes (gw_app_t.metrics). Before
+ * gw_app_register_routes (so that routes may register series), and
+ * gw_server_set_metrics after both (it registers per-route series). */
+struct sms_metrics_s;
+int gw_app_register_metrics(gw_app_t *app, gw_router_t *router, struct sms_metrics_s *m);
+
 /* Number of requests waiting on a reply or a Redis answer. */
 size_t gw_app_inflight(const gw_app_t *app);
 

@@ -102,6 +102,7 @@ struct gw_bus_s {
     sms_strmap_t lanes_by_service; /* service -> lane_t (owned: the lanes list) */
     lane_t *lanes;
     uint64_t refused_total;   /* 503 overloaded since start (gw_bus_refused) */
+    uint64_t reply_timeouts;  /* 504s for no reply in time since start (gw_bus_reply_timeouts) */
     uint64_t last_stats_ms;
     size_t inflight;          /* produced, waiting for a reply */
     size_t binding;           /* waiting for Redis before producing */
@@ -322,6 +323,7 @@ static void on_timer(uv_timer_t *t) {
     for (lane_t *l = bus->lanes; l; l = l->next) {
         while (l->fifo.next != &l->fifo && l->fifo.next->deadline_ms <= now) {
             snprintf(detail, sizeof detail, "no reply within %d ms; " DETAIL_UNKNOWN, bus->cfg->reply_timeout_ms);
+            bus->reply_timeouts++;
             answer_problem(bus, l->fifo.next, 504, "timeout", detail);
         }
         lane_measure_drain(l, now);
@@ -783,6 +785,7 @@ void gw_bus_send_from(gw_bus_t *bus, gw_request_t *req, const char *service, con
 bool gw_bus_kafka_ok(const gw_bus_t *bus) { return atomic_load(&((gw_bus_t *)bus)->kafka_ok); }
 size_t gw_bus_inflight(const gw_bus_t *bus) { return bus->inflight + bus->binding; }
 uint64_t gw_bus_refused(const gw_bus_t *bus) { return bus->refused_total; }
+uint64_t gw_bus_reply_timeouts(const gw_bus_t *bus) { return bus->reply_timeouts; }
 
 /* ---- closing ---- */
 

@@ -73,6 +73,8 @@ bool gw_bus_kafka_ok(const gw_bus_t *bus);
 size_t gw_bus_inflight(const gw_bus_t *bus);
 /* Writes answered 503 overloaded by admission since the bus started. */
 uint64_t gw_bus_refused(const gw_bus_t *bus);
+/* Writes answered 504 because no reply came within SMS_REPLY_TIMEOUT_MS, since the bus started. */
+uint64_t gw_bus_reply_timeouts(const gw_bus_t *bus);
 
 /* Answers every waiting request 504 (its command was produced, its outcome
  * is unknown), closes handles and clients, then calls done(data) and frees

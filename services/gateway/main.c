@@ -14,6 +14,7 @@
 #include "http/http.h"
 #include "log.h"
 #include "oidc.h"
+#include "metrics.h"
 
 typedef struct gw_main_s {
     uv_loop_t loop;
@@ -112,6 +113,7 @@ int main(int argc, char **argv) {
     if (m.oidc) gw_auth_set_issuer(&(gw_auth_issuer_t){.verify = gw_oidc_verify, .data = m.oidc});
 
     router = gw_router_new();
+    sms_metrics_t *metrics = sms_metrics_new(); /* freed last: the server and app use it to the end */
     if ((rc = gw_server_new(&m.loop, &cfg, router, &m.srv)) != 0) {
         fprintf(stderr, "sms-gateway: gw_server_new: %s\n", strerror(-rc));
         return 1;
@@ -119,8 +121,16 @@ int main(int argc, char **argv) {
     if ((rc = gw_app_new(&m.loop, &cfg, &m.app)) != 0) {
         exit_code = 1; /* gw_app_new logged why */
         stop(&m);
+    } else if ((rc = gw_app_register_metrics(m.app, router, metrics)) != 0) {
+        sms_log(SMS_LOG_ERROR, "metrics_failed", "registering metrics: %s", strerror(rc < 0 ? -rc : rc));
+        exit_code = 1;
+        stop(&m);
     } else if ((rc = gw_app_register_routes(m.app, router)) != 0) {
         sms_log(SMS_LOG_ERROR, "routes_failed", "registering routes: %s", strerror(rc < 0 ? -rc : rc));
+        exit_code = 1;
+        stop(&m);
+    } else if ((rc = gw_server_set_metrics(m.srv, metrics)) != 0) {
+        sms_log(SMS_LOG_ERROR, "metrics_failed", "per-route metrics: %s", strerror(rc < 0 ? -rc : rc));
         exit_code = 1;
         stop(&m);
     } else if ((rc = gw_server_listen(m.srv, cfg.http_host, cfg.http_port)) != 0) {
@@ -142,5 +152,6 @@ int main(int argc, char **argv) {
     }
     gw_server_free(m.srv);
     gw_router_free(router);
+    sms_metrics_free(metrics);
     return exit_code;
 }

@@ -39,6 +39,10 @@ struct gw_app_s {
     gw_wait_hub_t *chat;      /* chat long-poll waiters and their subscriber */
     gw_wait_hub_t *streams;   /* notification streams (SSE) and their subscriber */
     size_t reads_inflight;
+    /* The process's Prometheus registry (metrics.h), set before any gw_routes_* call: a route
+     * file registers its own series there when it registers its routes (e.g. rate-limited
+     * answers, sms_auth_failures_total) and updates them lock-free. Outlives the app. */
+    struct sms_metrics_s *metrics;
 };
 
 /* The channels the projections publish on after writing something a held

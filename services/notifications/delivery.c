@@ -14,7 +14,10 @@
 #include "alloc.h"
 #include "clock.h"
 #include "kafka.h"
+#include "kafka_metrics.h"
 #include "log.h"
+#include "metrics.h"
+#include "metrics_http.h"
 #include "redis.h"
 
 #define POLL_MAX_MS 100
@@ -62,9 +65,18 @@ typedef struct core_s {
     state_t state;
     int64_t since, last_report, last_view_log;
     char detail[200];
+    /* Prometheus: what handle() answered (outcome_names), the backlog, lag (sampled every report). */
+    sms_metrics_http_t *http;
+    sms_metric_t *outcomes[5], *backlog;
+    sms_kafka_lag_t lag;
 } core_t;
 
 static core_t *the_core; /* notif_delivery_release's; one core per process */
+static sms_metrics_t *the_metrics; /* notif_delivery_metrics's */
+enum { OUT_DONE, OUT_HELD, OUT_FAILED, OUT_NOT_READY, OUT_FULL };
+static const char *const outcome_names[5] = {"done", "held", "failed", "not_ready", "full"};
+
+sms_metrics_t *notif_delivery_metrics(void) { return the_metrics; }
 
 static held_part_t *part_of(core_t *k, const char *topic, int32_t partition, bool create) {
     for (size_t i = 0; i < k->n_parts; i++)
@@ -335,6 +347,11 @@ static int handle(core_t *k, sms_consumer_t *c, const rd_kafka_message_t *m) {
     notif_delivery_pos_t pos = {rd_kafka_topic_name(m->rkt), m->partition, m->offset};
     int r = rc ? k->ops->handle(k->ch, rc, &pos, decoded ? &ev : NULL, sms_now_ms()) : -1;
     if (decoded) sms_event_close(&ev);
+    sms_metric_inc(k->outcomes[r == 0                          ? OUT_DONE
+                               : r == NOTIF_DELIVERY_HELD      ? OUT_HELD
+                               : r == NOTIF_DELIVERY_NOT_READY ? OUT_NOT_READY
+                               : r == NOTIF_DELIVERY_FULL      ? OUT_FULL
+                                                               : OUT_FAILED]);
     if (r == NOTIF_DELIVERY_NOT_READY || r == NOTIF_DELIVERY_FULL) return r;
     if (r == NOTIF_DELIVERY_HELD) {
         part_handled(k, &pos, true);
@@ -425,7 +442,44 @@ static void loop_once(core_t *k, loop_t *l) {
         l->wait_ms = POLL_MAX_MS;
     }
     now = sms_now_ms();
-    if (now - k->last_report >= NOTIF_DELIVERY_REPORT_MS) report(k, now);
+    if (now - k->last_report >= NOTIF_DELIVERY_REPORT_MS) {
+        report(k, now);
+        sms_kafka_lag_sample(&k->lag, sms_consumer_rk(k->c));
+        if (k->ops->backlog) sms_metric_set(k->backlog, k->ops->backlog(k->ch));
+    }
+}
+
+static void metrics_start(core_t *k) {
+    char group[64];
+    the_metrics = sms_metrics_new();
+    for (int i = 0; i < 5; i++)
+        k->outcomes[i] = sms_metrics_counter(the_metrics, "sms_delivery_messages_total",
+                                             "Notifications a delivery consumer handled, by what its channel answered.",
+                                             "channel", k->ops->name, "outcome", outcome_names[i], NULL);
+    k->backlog = sms_metrics_gauge(the_metrics, "sms_delivery_backlog", "Items the channel holds waiting (-1: unknown).",
+                                   "channel", k->ops->name, NULL);
+    snprintf(group, sizeof group, "sms-notify-%s", k->ops->name);
+    sms_kafka_lag_init(&k->lag, the_metrics, group, group);
+}
+
+/* The listener, once the consumer runs (SMS_METRICS_PORT; a taken port is logged, delivery goes on). */
+static void metrics_listen(core_t *k) {
+    if (k->cfg->metrics_port <= 0) return;
+    int rc = sms_metrics_http_start(the_metrics, k->cfg->metrics_host, k->cfg->metrics_port, k->cfg->metrics_token,
+                                    &k->http);
+    if (rc != 0)
+        sms_log(SMS_LOG_ERROR, "metrics_listen_failed", "%s:%d: %s", k->cfg->metrics_host, k->cfg->metrics_port,
+                strerror(-rc));
+    else
+        sms_log(SMS_LOG_INFO, "metrics_listening", "http://%s:%d/metrics", k->cfg->metrics_host,
+                sms_metrics_http_port(k->http));
+}
+
+static void metrics_stop(core_t *k) {
+    sms_metrics_http_stop(k->http);
+    k->http = NULL;
+    sms_metrics_free(the_metrics);
+    the_metrics = NULL;
 }
 
 /* The channel's consumer group, subscribed: 0, or -1 (logged). */
@@ -453,12 +507,15 @@ int notif_delivery_main(const notif_delivery_ops_t *ops, const sms_config_t *cfg
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
 
+    metrics_start(&k);
     k.ch = ops->open(cfg, err, sizeof err);
     if (k.ch == NULL) {
         sms_log(SMS_LOG_ERROR, "start_failed", "%s", err);
+        metrics_stop(&k);
         return 1;
     }
     if (consumer_start(&k) != 0) goto out;
+    metrics_listen(&k);
     the_core = &k;
     report(&k, sms_now_ms());
     loop_t l = {.pause_ms = PAUSE_MIN_MS, .wait_ms = POLL_MAX_MS};
@@ -473,6 +530,7 @@ out:
     }
     sms_free(k.parts);
     ops->close(k.ch);
+    metrics_stop(&k);
     if (k.rc) redisFree(k.rc);
     sms_log(SMS_LOG_INFO, "stopped", "exit code %d", rc_exit);
     return rc_exit;

@@ -91,6 +91,13 @@ int notif_delivery_views_built(redisContext *rc, const char *const *views, const
  * core's thread); unknown positions are ignored. */
 void notif_delivery_release(const char *topic, int32_t partition, int64_t offset);
 
+/* The process's Prometheus registry (served on SMS_METRICS_PORT), for the
+ * channel's own series: valid from before ops->open until after ops->close;
+ * register in open. The core counts sms_delivery_messages_total{channel,
+ * outcome = done|held|failed|not_ready|full}, sms_delivery_backlog{channel}
+ * and sms_kafka_consumer_lag for the group. NULL outside notif_delivery_main. */
+struct sms_metrics_s *notif_delivery_metrics(void);
+
 /* Runs until SIGTERM/SIGINT; returns the exit code. One per process. */
 int notif_delivery_main(const notif_delivery_ops_t *ops, const sms_config_t *cfg);
 

@@ -16,6 +16,7 @@
 #include "id.h"
 #include "kafka.h"
 #include "log.h"
+#include "metrics.h"
 #include "msgpack_util.h"
 #include "redis.h"
 #include "schema.h"
@@ -96,6 +97,7 @@ typedef struct email_s {
     int64_t relay_retry_at, relay_backoff_ms, relay_down_since, last_waiting_log;
     char relay_error[256];
     long long held;         /* nheld as last read, for the health file */
+    sms_metric_t *sent, *failed, *dead_letters; /* mails (digests count once); delivery.h's registry */
 } email_t;
 
 static void on_dlq_delivery(void *opaque, int err, int32_t partition, int64_t offset) {
@@ -120,6 +122,12 @@ static void *em_open(const sms_config_t *cfg, char *err, size_t errlen) {
         curl_global_cleanup();
         return NULL;
     }
+    sms_metrics_t *m = notif_delivery_metrics();
+    static const char help[] = "Mails handed to the relay by outcome (failed: the relay refused; held and retried).";
+    e->sent = sms_metrics_counter(m, "sms_email_mails_total", help, "outcome", "sent", NULL);
+    e->failed = sms_metrics_counter(m, "sms_email_mails_total", help, "outcome", "failed", NULL);
+    e->dead_letters = sms_metrics_counter(m, "sms_dlq_letters_total", "Dead letters written to sms.notifications.dlq.",
+                                          "channel", "email", NULL);
     return e;
 }
 
@@ -271,12 +279,14 @@ static int em_handle(void *ch, redisContext *rc, const notif_delivery_pos_t *pos
         snprintf(subject, sizeof subject, "[sms] %.*s", (int)m.title.len, m.title.ptr);
         notif_mail_t mail = {.to = addr, .subject = subject, .text = text.data, .message_id = id, .ids_header = id};
         if (notif_smtp_send(e->cfg, &mail, err, sizeof err) == 0) {
+            sms_metric_inc(e->sent);
             relay_ok(e, sms_now_ms());
             redisReply *s = redisCommand(rc, "SADD sms:delivery:email:sent %s", id);
             rc_out = s && s->type == REDIS_REPLY_INTEGER ? 0 : -1;
             if (s) freeReplyObject(s);
             break;
         }
+        sms_metric_inc(e->failed);
         sms_log(SMS_LOG_WARN, "mail_failed", "notification %s to %s: %s (held, retried)", id, user, err);
         relay_failed(e, sms_now_ms(), err);
     }
@@ -405,6 +415,7 @@ static int send_digest(email_t *e, redisContext *rc, const char *user, int64_t n
                dead_letter(e, entries[dead], user, addr, held_text(h, entries[dead]), now) == 0)
             dead++;
         if (dead) {
+            sms_metric_add(e->dead_letters, dead);
             sms_log(SMS_LOG_WARN, "dead_lettered", "%zu mails to %s held past %d s (relay: %s)", dead, user,
                     e->cfg->email_retry_horizon_s, e->relay_error);
             if (record(e, rc, user, "dead", entries, dead, now) != 0) rc_out = -1;
@@ -432,12 +443,16 @@ static int send_digest(email_t *e, redisContext *rc, const char *user, int64_t n
     for (size_t i = 0; i < n; i++) sms_buf_printf(&ids, "%s%s", i ? "," : "", entries[i]);
     notif_mail_t mail = {.to = addr, .subject = subject, .text = text.data, .message_id = msgid, .ids_header = ids.data};
     if (n > 0 && notif_smtp_send(e->cfg, &mail, err, sizeof err) != 0) {
+        sms_metric_inc(e->failed);
         relay_failed(e, sms_now_ms(), err);
         sms_log(SMS_LOG_WARN, "mail_failed", "digest of %zu to %s: %s (again in %lld ms)", n, user, err,
                 (long long)e->relay_backoff_ms);
         rc_out = reschedule(rc, user, e->relay_retry_at);
     } else {
-        if (n > 0) relay_ok(e, sms_now_ms());
+        if (n > 0) {
+            sms_metric_inc(e->sent);
+            relay_ok(e, sms_now_ms());
+        }
         /* Sent (or nothing left): recorded, so none of them is taken again. */
         rc_out = record(e, rc, user, "sent", entries, n, now);
     }

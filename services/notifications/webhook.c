@@ -29,6 +29,7 @@
 #include "json_msgpack.h"
 #include "kafka.h"
 #include "log.h"
+#include "metrics.h"
 #include "msgpack_util.h"
 #include "net_policy.h"
 #include "redis.h"
@@ -118,6 +119,7 @@ typedef struct webhook_s {
     sms_producer_t *dlq;
     int dlq_err;     /* the last dead letter's delivery report */
     bool dlq_done;
+    sms_metric_t *sent, *retrying, *failed, *dead_letters; /* finish()'s outcomes (delivery.h's registry) */
 } webhook_t;
 
 /* The registrations (webhooks, whsecret), only while the view is whole: a
@@ -203,6 +205,13 @@ static void *wh_open(const sms_config_t *cfg, char *err, size_t errlen) {
         if (!err[0]) snprintf(err, errlen, "curl_multi_init failed");
         return NULL;
     }
+    sms_metrics_t *m = notif_delivery_metrics();
+    static const char help[] = "Webhook POST attempts by outcome (failed: past the retry horizon, dead-lettered).";
+    w->sent = sms_metrics_counter(m, "sms_webhook_deliveries_total", help, "outcome", "sent", NULL);
+    w->retrying = sms_metrics_counter(m, "sms_webhook_deliveries_total", help, "outcome", "retrying", NULL);
+    w->failed = sms_metrics_counter(m, "sms_webhook_deliveries_total", help, "outcome", "failed", NULL);
+    w->dead_letters = sms_metrics_counter(m, "sms_dlq_letters_total", "Dead letters written to sms.notifications.dlq.",
+                                          "channel", "webhook", NULL);
     return w;
 }
 
@@ -524,6 +533,7 @@ static int finish(webhook_t *w, redisContext *rc, transfer_t *t, CURLcode code, 
     else error[0] = '\0';
     const char *status = "sent";
     char next_s[24] = "";
+    if (ok) sms_metric_inc(w->sent);
     if (!ok) {
         int64_t horizon = (int64_t)w->cfg->webhook_retry_horizon_s * 1000;
         int64_t next = now + notif_webhook_backoff_ms(w->cfg->webhook_retry_base_ms, BACKOFF_CAP_MS, t->attempts + 1,
@@ -534,10 +544,13 @@ static int finish(webhook_t *w, redisContext *rc, transfer_t *t, CURLcode code, 
                 return 0; /* still leased: due again when the lease ends */
             }
             status = "failed";
+            sms_metric_inc(w->failed);
+            sms_metric_inc(w->dead_letters);
             sms_log(SMS_LOG_WARN, "dead_lettered", "delivery %s after %d attempts: %s", t->id, t->attempts + 1, error);
         } else {
             if (next > t->first_attempt_at + horizon) next = t->first_attempt_at + horizon; /* a last try at the horizon */
             status = "retrying";
+            sms_metric_inc(w->retrying);
             snprintf(next_s, sizeof next_s, "%" PRId64, next);
         }
     }

@@ -46,6 +46,7 @@ void gw_server_free(gw_server_t *srv) {
     if (srv == NULL) return;
     gw__req_pool_free(srv);
     gw_auth_cache_free(srv->auth_cache);
+    sms_free(srv->route_stats);
     sms_free(srv);
 }
 

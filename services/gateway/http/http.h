@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "metrics.h"
 #include "problem.h"
 #include "router.h"
 
@@ -195,6 +196,16 @@ void gw_server_shutdown(gw_server_t *s, void (*done)(void *), void *data);
  * server never listened); requests still held by handlers must have been
  * answered first (gw_app_close answers its pending ones). */
 void gw_server_free(gw_server_t *s);
+
+/* Registers the server's Prometheus series in m (borrowed, must outlive the
+ * server): sms_http_requests_total{route,method,code} (route = the router's
+ * pattern, method = the route's, HEAD counted as GET; code = status class
+ * "2xx"; route "unmatched" for 404/405 and answers before routing),
+ * sms_http_request_duration_seconds{route,method}, sms_http_connections,
+ * sms_http_requests_in_flight, sms_http_connections_rejected_total. Call
+ * once, after every route is registered and before gw_server_listen.
+ * Returns 0 or -EALREADY. */
+int gw_server_set_metrics(gw_server_t *s, sms_metrics_t *m);
 
 /* Open client connections and requests given to handlers but not answered. */
 size_t gw_server_connections(const gw_server_t *s);

@@ -159,6 +159,13 @@ struct gw_conn_s {
 
 #define GW_READ_BUF_SIZE (64 * 1024)
 
+/* One route's series (server_metrics.c); status classes 1xx..5xx. */
+#define GW_METRICS_CLASSES 5
+typedef struct gw_route_stats_s {
+    sms_metric_t *requests[GW_METRICS_CLASSES];
+    sms_metric_t *latency;
+} gw_route_stats_t;
+
 struct gw_server_s {
     uv_loop_t *loop;
     const sms_config_t *cfg;
@@ -189,8 +196,16 @@ struct gw_server_s {
     int64_t date_sec;
     char date_line[48];           /* "Date: ...\r\n" for date_sec */
 
+    /* gw_server_set_metrics: one per route (by index), then "unmatched"; NULL without metrics. */
+    gw_route_stats_t *route_stats;
+    size_t n_route_stats;
+
     char read_buf[GW_READ_BUF_SIZE]; /* shared: every read is parsed before the next */
 };
+
+/* ---- server_metrics.c ---- */
+/* Counts req's answer and its latency (respond, after the request's log line). */
+void gw__metrics_observe(const gw_request_t *req, uint64_t latency_us);
 
 /* ---- request.c ---- */
 gw_request_t *gw__req_new(gw_server_t *srv, gw_conn_t *conn);

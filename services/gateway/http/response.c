@@ -76,7 +76,7 @@ static void format_response(gw_request_t *req, int status, const char *ctype, co
     o->data[o->len] = '\0';
 }
 
-static void log_request(const gw_request_t *req) {
+static void log_request(const gw_request_t *req, uint64_t latency_us) {
     if (req->no_log) return;
     sms_log_request_t line = {
         .user_id = gw_req_user(req),
@@ -84,7 +84,7 @@ static void log_request(const gw_request_t *req) {
         .endpoint = req->has_head && req->path_len ? gw_req_path(req) : "-",
         .request_id = req->id,
         .status = req->status,
-        .latency_ms = (double)(sms_mono_us() - req->start_us) / 1000.0,
+        .latency_ms = (double)latency_us / 1000.0,
     };
     sms_log_request(&line);
 }
@@ -112,7 +112,9 @@ static void respond(gw_request_t *req, int status, const char *content_type, con
     srv->n_inflight--;
     req->status = status;
     gw__req_ensure_id(req);
-    log_request(req);
+    uint64_t latency_us = sms_mono_us() - req->start_us; /* one clock read for the log line and the histogram */
+    log_request(req, latency_us);
+    gw__metrics_observe(req, latency_us);
     if (c == NULL) { /* the client went away: nobody to write to */
         gw__stream_src_done(req, -ECONNRESET);
         gw__req_release(req);

@@ -145,6 +145,7 @@ int gw_router_add(gw_router_t *r, const char *method, const char *pattern, unsig
     e.route.roles = roles;
     e.route.fn = fn;
     e.route.data = data;
+    e.route.index = r->n;
     if (r->n == r->cap) {
         r->cap = r->cap ? r->cap * 2 : 16;
         r->entries = sms_realloc(r->entries, r->cap * sizeof *r->entries);

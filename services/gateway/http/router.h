@@ -34,6 +34,7 @@ typedef struct gw_route_s {
     unsigned roles;      /* GW_ROLE_* mask (AUTH routes) */
     gw_handler_fn fn;
     void *data;
+    size_t index;        /* 0.. in registration order (gw_router_route; per-route metrics) */
 } gw_route_t;
 
 /* Returns a new empty router (free with gw_router_free). */
@@ -74,6 +75,8 @@ int gw_router_match(const gw_router_t *r, const char *method, const char *path, 
 
 /* Number of routes registered. */
 size_t gw_router_count(const gw_router_t *r);
+/* The i-th route registered (its index is i), NULL past the end. */
+const gw_route_t *gw_router_route(const gw_router_t *r, size_t i);
 
 /* The i-th route in registration order, NULL when i >= gw_router_count: for
  * listings of the table (sms-gateway --print-routes, the fuzz targets). */
