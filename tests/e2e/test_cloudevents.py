@@ -4,7 +4,7 @@ the same id, type and time as our msgpack envelope, with no sms-specific code.
 
 One real flow through the HTTP API: a class (sms.events.classes, by sms-classes), a roster,
 a post (sms.events.posts) that sms-notifications fans out to the students (sms.notifications),
-an assignment (sms.events.assignments) and released grades (sms.events.grades, by sms-grading).
+an assignment (sms.events.assignments), grades and their release (sms.events.grades, by sms-grading).
 The mapping (schemas/asyncapi.yaml, "CloudEvents headers"): ce_id = id, ce_type =
 org.sms.<type>.v<v>, ce_time = time (RFC 3339), ce_source = /sms/<service>, ce_subject = key."""
 import time
@@ -70,7 +70,9 @@ def test_public_events_read_by_the_cloudevents_sdk(api, kafka_brokers):
     assert r.status_code == 201, describe(r)
     aid = r.json()["id"]
     grades = [{"student_id": s["student_id"], "score": 9, "feedback": "ok"} for s in students]
-    r = api.post(f"/lecturer/assignments/{aid}/update-grades", json={"grades": grades, "release": True})
+    r = api.post(f"/lecturer/assignments/{aid}/update-grades", json={"grades": grades})
+    assert r.status_code == 200, describe(r)
+    r = api.post(f"/lecturer/assignments/{aid}/release-grades")
     assert r.status_code == 200, describe(r)
 
     checked = {}
@@ -78,7 +80,7 @@ def test_public_events_read_by_the_cloudevents_sdk(api, kafka_brokers):
         ("sms.events.classes", [cid], ["class.created", "class.students_enrolled"], "/sms/classes"),
         ("sms.events.posts", [cid], ["post.created"], "/sms/classes"),
         ("sms.events.assignments", [aid], ["assignment.created"], "/sms/assignments"),
-        ("sms.events.grades", [aid], ["grade.released"], "/sms/grading"),
+        ("sms.events.grades", [aid], ["grade.changed", "grade.released"], "/sms/grading"),
         ("sms.notifications", [s["student_id"] for s in students], ["notification.created"],
          "/sms/notifications"),
     ]:
