@@ -287,8 +287,9 @@ static void item_produce(worker_t *w, item_t *it, size_t *appended) {
         sms_decision_event_t *ev = &it->d.events[e];
         it->evs[e].it = it;
         int prc;
-        while ((prc = sms_producer_send(w->producer, sms_view_tail_event_topic(w, ev), SMS_STR(ev->key),
-                                        ev->event.data, ev->event.size, it->cmd.traceparent, &it->evs[e])) ==
+        while ((prc = sms_producer_send_event(w->producer, sms_view_tail_event_topic(w, ev), w->ops->service,
+                                              SMS_STR(ev->key), ev->event.data, ev->event.size,
+                                              it->cmd.traceparent, &it->evs[e])) ==
                SMS_EQUEUE)
             sms_producer_poll(w->producer, 10);
         if (prc != 0) {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "cloudevents.h"
 #include "clock.h"
 #include "log.h"
 
@@ -139,11 +140,10 @@ error:
     return -1;
 }
 
-int sms_producer_send(sms_producer_t *p, const char *topic, sms_str_t key, const void *value, size_t len,
-                      sms_str_t traceparent, void *opaque) {
-    rd_kafka_headers_t *hdrs = rd_kafka_headers_new(2);
-    rd_kafka_header_add(hdrs, "content-type", -1, "application/msgpack", -1);
-    if (traceparent.len) rd_kafka_header_add(hdrs, "traceparent", -1, traceparent.ptr, (ssize_t)traceparent.len);
+/* Hands the record to librdkafka, which then owns hdrs (destroyed here if
+ * the produce is refused). */
+static int produce(sms_producer_t *p, const char *topic, sms_str_t key, const void *value, size_t len,
+                   rd_kafka_headers_t *hdrs, void *opaque) {
     rd_kafka_resp_err_t e = rd_kafka_producev(
         p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key.ptr, key.len),
         RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -153,6 +153,31 @@ int sms_producer_send(sms_producer_t *p, const char *topic, sms_str_t key, const
     if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) return SMS_EQUEUE;
     sms_log(SMS_LOG_ERROR, "kafka_produce_failed", "%s: %s", topic, rd_kafka_err2str(e));
     return -1;
+}
+
+static rd_kafka_headers_t *base_headers(sms_str_t traceparent, size_t extra) {
+    rd_kafka_headers_t *hdrs = rd_kafka_headers_new(2 + extra);
+    rd_kafka_header_add(hdrs, "content-type", -1, "application/msgpack", -1);
+    if (traceparent.len) rd_kafka_header_add(hdrs, "traceparent", -1, traceparent.ptr, (ssize_t)traceparent.len);
+    return hdrs;
+}
+
+int sms_producer_send(sms_producer_t *p, const char *topic, sms_str_t key, const void *value, size_t len,
+                      sms_str_t traceparent, void *opaque) {
+    return produce(p, topic, key, value, len, base_headers(traceparent, 0), opaque);
+}
+
+int sms_producer_send_event(sms_producer_t *p, const char *topic, const char *service, sms_str_t key,
+                            const void *value, size_t len, sms_str_t traceparent, void *opaque) {
+    rd_kafka_headers_t *hdrs = base_headers(traceparent, 6);
+    int rc = sms_ce_headers_add(hdrs, service, value, len);
+    if (rc != SMS_OK) {
+        /* The decider's own envelope did not decode: the event is still the
+         * record (its service's validator passed it), only without ce_*. */
+        sms_log(SMS_LOG_WARN, "cloudevents_headers_missing", "%s: event envelope not decodable (%s)", topic,
+                sms_strerror(rc));
+    }
+    return produce(p, topic, key, value, len, hdrs, opaque);
 }
 
 int sms_producer_poll(sms_producer_t *p, int timeout_ms) { return rd_kafka_poll(p->rk, timeout_ms); }

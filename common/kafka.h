@@ -47,6 +47,12 @@ int sms_producer_new(const sms_config_t *cfg, const sms_producer_opts_t *opts, s
  * Returns 0, SMS_EQUEUE, or another negative error (logged). */
 int sms_producer_send(sms_producer_t *p, const char *topic, sms_str_t key, const void *value, size_t len,
                       sms_str_t traceparent, void *opaque);
+/* The same for an event (value = an sms event envelope): also adds the
+ * CloudEvents binary-mode headers ce_specversion, ce_id, ce_source
+ * ("/sms/<service>"), ce_type, ce_time, ce_subject (common/cloudevents.h).
+ * An envelope that does not decode is sent without them (logged). */
+int sms_producer_send_event(sms_producer_t *p, const char *topic, const char *service, sms_str_t key,
+                            const void *value, size_t len, sms_str_t traceparent, void *opaque);
 /* Serves delivery reports for up to timeout_ms; returns how many were served. */
 int sms_producer_poll(sms_producer_t *p, int timeout_ms);
 /* Waits until every message is delivered or failed; 0, or -1 on timeout. */

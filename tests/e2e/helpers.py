@@ -404,7 +404,8 @@ def read_events(brokers, keys, until=None, timeout=20.0, topic=EVENTS_TOPIC):
     until=None: read to the current end of every partition, then return.
     until=fn:   return as soon as fn(collected) is true.
     Either way, return what was collected at the deadline. Each item is a dict:
-    {kafka_key, headers (dict name -> bytes), value (decoded map), raw_keys, partition, offset};
+    {kafka_key, headers (dict name -> bytes), value (decoded map), raw_value (bytes), raw_keys,
+    partition, offset};
     items keep per-partition offset order."""
     import msgpack
     from confluent_kafka import Consumer, KafkaError, TopicPartition, OFFSET_BEGINNING
@@ -447,6 +448,7 @@ def read_events(brokers, keys, until=None, timeout=20.0, topic=EVENTS_TOPIC):
                 "kafka_key": msg.key(),
                 "headers": {k: v for k, v in (msg.headers() or [])},
                 "value": value,
+                "raw_value": msg.value(),
                 "raw_keys": list(value.keys()) if isinstance(value, dict) else None,
                 "partition": msg.partition(),
                 "offset": msg.offset(),
