@@ -20,6 +20,11 @@ int gw_app_new(uv_loop_t *loop, const sms_config_t *cfg, gw_app_t **out);
 /* Registers every route (health, readiness, classes, ...) on router. */
 int gw_app_register_routes(gw_app_t *app, gw_router_t *router);
 
+/* The server hooks of the app's protection (protect.h): per-IP connection
+ * caps, rate limits, CORS, security headers. main.c installs them. */
+struct gw_server_hooks_s;
+void gw_app_server_hooks(gw_app_t *app, struct gw_server_hooks_s *out);
+
 /* Number of requests waiting on a reply or a Redis answer. */
 size_t gw_app_inflight(const gw_app_t *app);
 

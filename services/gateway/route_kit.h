@@ -39,6 +39,7 @@ struct gw_app_s {
     gw_wait_hub_t *chat;      /* chat long-poll waiters and their subscriber */
     gw_wait_hub_t *streams;   /* notification streams (SSE) and their subscriber */
     size_t reads_inflight;
+    struct gw_protect_s *protect; /* per-client caps, rate limits (protect.h) */
 };
 
 /* The channels the projections publish on after writing something a held

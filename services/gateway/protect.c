@@ -1,0 +1,151 @@
+/* protect.c - the server hooks that apply the per-client caps, rate limits,
+ * CORS and security headers (see protect.h). Every decision is local and
+ * immediate: nothing here waits on Redis. */
+#include "protect.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+
+int gw_protect_new(uv_loop_t *loop, const sms_config_t *cfg, sms_redis_t *redis, gw_protect_t **out, char *err,
+                   size_t errlen) {
+    *out = NULL;
+    gw_protect_t *p = sms_calloc(1, sizeof *p);
+    p->cfg = cfg;
+    if (gw_proxies_parse(&p->proxies, cfg->trusted_proxies, err, errlen) != 0 ||
+        gw_cors_init(&p->cors, cfg, err, errlen) != 0) {
+        sms_free(p);
+        return -1;
+    }
+    gw_caps_init(&p->caps, cfg);
+    if (cfg->ratelimit_enabled) p->rl = gw_ratelimit_new(loop, cfg, redis);
+    *out = p;
+    return 0;
+}
+
+/* ---- connections per IP ---- */
+
+static int on_conn_open(void *ctx, const struct sockaddr_storage *peer) {
+    gw_protect_t *p = ctx;
+    if (gw_proxies_contain(&p->proxies, peer)) return 0; /* a proxy carries many clients: never capped */
+    char ip[GW_IP_STR_MAX];
+    gw_ip_format(peer, ip, sizeof ip);
+    return gw_caps_acquire(&p->caps, GW_CAP_CONN, ip);
+}
+
+static void on_conn_closed(void *ctx, const struct sockaddr_storage *peer) {
+    gw_protect_t *p = ctx;
+    if (gw_proxies_contain(&p->proxies, peer)) return;
+    char ip[GW_IP_STR_MAX];
+    gw_ip_format(peer, ip, sizeof ip);
+    gw_caps_release(&p->caps, GW_CAP_CONN, ip);
+}
+
+/* ---- rate limits ---- */
+
+/* Charges req to policy under key; on a refusal answers 429 and returns 1.
+ * Either way the answer carries the policy's RateLimit lines
+ * (draft-ietf-httpapi-ratelimit-headers: q = quota, w = window in s,
+ * r = remaining, t = seconds until the quota is whole again). */
+static int charge(gw_protect_t *p, gw_request_t *req, gw_rl_policy_t policy, const char *key) {
+    gw_rl_result_t r;
+    const char *name = gw_ratelimit_policy_name(policy);
+    gw_ratelimit_take(p->rl, policy, key, strlen(key), &r);
+    char lines[192];
+    snprintf(lines, sizeof lines, "RateLimit-Policy: \"%s\";q=%u;w=%u\r\nRateLimit: \"%s\";r=%u;t=%u\r\n", name,
+             r.limit, r.window_s, name, r.remaining, r.reset_s);
+    (void)gw_req_add_header_lines(req, lines); /* at most two policies per stage: they fit */
+    if (r.allowed) return 0;
+    char retry[48], detail[160], message[96];
+    snprintf(retry, sizeof retry, "Retry-After: %u\r\n", r.retry_s);
+    snprintf(detail, sizeof detail, "Too many requests for the '%s' limit; retry in %u s.", name, r.retry_s);
+    snprintf(message, sizeof message, "more than %u requests within %u s", r.limit, r.window_s);
+    sms_problem_error_t e = {policy == GW_RL_IP || policy == GW_RL_LOGIN ? "client_ip" : "user", message};
+    gw_respond_problem_h(req, 429, "rate_limited", detail, &e, 1, retry);
+    return 1;
+}
+
+static int is_route(const gw_request_t *req, const char *method, const char *pattern_suffix) {
+    const gw_route_t *route = gw_req_route(req);
+    if (route == NULL || strcmp(route->method, method) != 0) return 0;
+    size_t n = strlen(route->pattern), m = strlen(pattern_suffix);
+    return n >= m && strcmp(route->pattern + n - m, pattern_suffix) == 0;
+}
+
+/* Before 404/405/auth: the client-IP buckets, so that no answer (not even
+ * a 401) is free of them; then CORS preflights. */
+static int on_preroute(void *ctx, gw_request_t *req) {
+    gw_protect_t *p = ctx;
+    if (p->rl) {
+        char ip[GW_IP_STR_MAX];
+        gw_client_ip(&p->proxies, req, ip, sizeof ip);
+        if (charge(p, req, GW_RL_IP, ip)) return 1;
+        if (is_route(req, "POST", "/auth/login") && charge(p, req, GW_RL_LOGIN, ip)) return 1;
+    }
+    return gw_cors_preflight(&p->cors, req) ? 1 : 0;
+}
+
+/* After auth: the user's buckets. */
+static int on_admit(void *ctx, gw_request_t *req) {
+    gw_protect_t *p = ctx;
+    const char *user = gw_req_user(req);
+    if (p->rl == NULL || user == NULL) return 0;
+    if (charge(p, req, GW_RL_USER, user)) return 1;
+    if (is_route(req, "POST", "/update-grades") && charge(p, req, GW_RL_GRADES, user)) return 1;
+    if (is_route(req, "POST", "/student/uploads") && charge(p, req, GW_RL_UPLOADS, user)) return 1;
+    return 0;
+}
+
+/* ---- headers on every answer ---- */
+
+static size_t on_headers(void *ctx, const gw_request_t *req, int status, char *out, size_t cap) {
+    gw_protect_t *p = ctx;
+    (void)status;
+    size_t n = 0;
+    static const char nosniff[] = "X-Content-Type-Options: nosniff\r\n";
+    static const char no_store[] = "Cache-Control: no-store\r\n";
+    static const char hsts[] = "Strict-Transport-Security: max-age=31536000\r\n";
+    if (cap < sizeof nosniff + sizeof no_store + sizeof hsts) return 0;
+    memcpy(out, nosniff, sizeof nosniff - 1);
+    n += sizeof nosniff - 1;
+    /* Anything answered to a token may be personal: no cache keeps it. */
+    if (gw_req_user(req) != NULL || gw_req_header(req, "Authorization") != NULL) {
+        memcpy(out + n, no_store, sizeof no_store - 1);
+        n += sizeof no_store - 1;
+    }
+    if (p->cfg->behind_tls || gw_client_forwarded_https(&p->proxies, req)) {
+        memcpy(out + n, hsts, sizeof hsts - 1);
+        n += sizeof hsts - 1;
+    }
+    n += gw_cors_headers(&p->cors, req, out + n, cap - n);
+    return n;
+}
+
+void gw_protect_hooks(gw_protect_t *p, gw_server_hooks_t *out) {
+    memset(out, 0, sizeof *out);
+    out->ctx = p;
+    out->conn_open = on_conn_open;
+    out->conn_closed = on_conn_closed;
+    out->preroute = on_preroute;
+    out->admit = on_admit;
+    out->headers = on_headers;
+}
+
+static void on_rl_closed(void *data) {
+    gw_protect_t *p = data;
+    void (*done)(void *) = p->done;
+    void *done_data = p->done_data;
+    gw_caps_close(&p->caps);
+    sms_free(p);
+    if (done) done(done_data);
+}
+
+void gw_protect_close(gw_protect_t *p, void (*done)(void *), void *data) {
+    p->done = done;
+    p->done_data = data;
+    if (p->rl) gw_ratelimit_close(p->rl, on_rl_closed, p);
+    else on_rl_closed(p);
+}
+
+void gw_protect_ratelimit_stats(const gw_protect_t *p, gw_rl_stats_t *out) { gw_ratelimit_stats(p ? p->rl : NULL, out); }
