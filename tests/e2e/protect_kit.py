@@ -209,3 +209,57 @@ def paced_load(source_ip, url, path, rate, seconds, headers=None, conns=4):
 def header(raw_text, name):
     m = re.search(rf"(?im)^{re.escape(name)}: *(.*?)\r?$", raw_text)
     return m.group(1) if m else None
+
+
+def pipelined(source_ip, url, reqs_per_conn, timeout=30.0):
+    """Opens one connection from source_ip per entry of reqs_per_conn (a list of request
+    byte strings), sends each list pipelined in one go and reads every answer. Returns,
+    per connection, a list of (status, body bytes, seconds after the start)."""
+    socks = [connect_from(source_ip, url) for _ in reqs_per_conn]
+    out = [[] for _ in socks]
+    pending = [b"".join(r) for r in reqs_per_conn]
+    bufs = [b""] * len(socks)
+    for s in socks:
+        s.setblocking(False)
+    t0 = time.monotonic()
+    deadline = t0 + timeout
+    want = sum(len(r) for r in reqs_per_conn)
+    while sum(len(o) for o in out) < want:
+        left = deadline - time.monotonic()
+        assert left > 0, f"{sum(len(o) for o in out)} of {want} answers within {timeout} s"
+        r, w, _ = select.select(socks, [s for k, s in enumerate(socks) if pending[k]], [], min(left, 0.5))
+        for s in w:
+            k = socks.index(s)
+            try:
+                n = s.send(pending[k])
+                pending[k] = pending[k][n:]
+            except BlockingIOError:
+                pass
+        for s in r:
+            k = socks.index(s)
+            chunk = s.recv(1 << 20)
+            assert chunk, f"connection {k} closed after {len(out[k])} answers"
+            bufs[k] += chunk
+            while True:
+                head_end = bufs[k].find(b"\r\n\r\n")
+                if head_end < 0:
+                    break
+                head = bufs[k][:head_end].decode("latin-1")
+                cl = re.search(r"(?im)^content-length: *(\d+)", head)
+                body_len = int(cl.group(1)) if cl else 0
+                if len(bufs[k]) < head_end + 4 + body_len:
+                    break
+                body = bufs[k][head_end + 4:head_end + 4 + body_len]
+                out[k].append((int(head.split(" ", 2)[1]), body, time.monotonic() - t0))
+                bufs[k] = bufs[k][head_end + 4 + body_len:]
+    for s in socks:
+        s.close()
+    return out
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
