@@ -75,7 +75,7 @@ static const opt_t options[] = {
     STR(trusted_proxies, "SMS_TRUSTED_PROXIES", NULL),
     INT(max_conns_per_ip, "SMS_MAX_CONNECTIONS_PER_IP", "1024", 1, 1000000),
     INT(max_streams_per_user, "SMS_MAX_STREAMS_PER_USER", "8", 1, 1000000),
-    INT(max_longpolls_per_user, "SMS_MAX_LONGPOLLS_PER_USER", "16", 1, 1000000),
+    INT(max_longpolls_per_user, "SMS_MAX_LONGPOLLS_PER_USER", "128", 1, 1000000),
     INT(pipeline_max_bytes, "SMS_PIPELINE_MAX_BYTES", "4194304", 65536, 1 << 30),
     STR(cors_origins, "SMS_CORS_ORIGINS", NULL),
     INT(cors_credentials, "SMS_CORS_CREDENTIALS", "0", 0, 1),

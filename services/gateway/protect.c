@@ -3,6 +3,7 @@
  * immediate: nothing here waits on Redis. */
 #include "protect.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -99,7 +100,7 @@ static int on_admit(void *ctx, gw_request_t *req) {
 
 /* ---- headers on every answer ---- */
 
-static size_t on_headers(void *ctx, const gw_request_t *req, int status, char *out, size_t cap) {
+static size_t on_headers(void *ctx, const gw_request_t *req, int status, const char *extra, char *out, size_t cap) {
     gw_protect_t *p = ctx;
     (void)status;
     size_t n = 0;
@@ -109,8 +110,10 @@ static size_t on_headers(void *ctx, const gw_request_t *req, int status, char *o
     if (cap < sizeof nosniff + sizeof no_store + sizeof hsts) return 0;
     memcpy(out, nosniff, sizeof nosniff - 1);
     n += sizeof nosniff - 1;
-    /* Anything answered to a token may be personal: no cache keeps it. */
-    if (gw_req_user(req) != NULL || gw_req_header(req, "Authorization") != NULL) {
+    /* Anything answered to a token may be personal: no cache keeps it
+     * (unless the handler chose its own Cache-Control, e.g. SSE's no-cache). */
+    bool own_cache_control = extra && strcasestr(extra, "Cache-Control:") != NULL;
+    if (!own_cache_control && (gw_req_user(req) != NULL || gw_req_header(req, "Authorization") != NULL)) {
         memcpy(out + n, no_store, sizeof no_store - 1);
         n += sizeof no_store - 1;
     }

@@ -211,8 +211,10 @@ typedef struct gw_server_hooks_s {
      * may answer it (429). Returns 1 when it answered req, else 0. */
     int (*admit)(void *ctx, gw_request_t *req);
     /* Header lines (each ending "\r\n") added to every answer of a routed
-     * request: writes at most cap bytes into out, returns how many. */
-    size_t (*headers)(void *ctx, const gw_request_t *req, int status, char *out, size_t cap);
+     * request: writes at most cap bytes into out, returns how many. extra is
+     * what the handler gave (NULL or its header lines), so a hook can leave
+     * a header the handler chose alone. */
+    size_t (*headers)(void *ctx, const gw_request_t *req, int status, const char *extra, char *out, size_t cap);
 } gw_server_hooks_t;
 #define GW_HOOK_HEADERS_MAX 1024 /* room the headers hook gets */
 

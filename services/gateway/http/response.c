@@ -43,7 +43,7 @@ static void format_response(gw_request_t *req, int status, const char *ctype, co
     char hooked[GW_HOOK_HEADERS_MAX];
     size_t n_hooked = 0;
     if (req->srv->hooks.headers && req->has_head)
-        n_hooked = req->srv->hooks.headers(req->srv->hooks.ctx, req, status, hooked, sizeof hooked);
+        n_hooked = req->srv->hooks.headers(req->srv->hooks.ctx, req, status, extra, hooked, sizeof hooked);
     if (n_hooked > sizeof hooked) n_hooked = 0; /* a hook bug: add nothing rather than overrun */
     size_t need = n_hooked + req->added_len + 160 + strlen(reason) + strlen(date) + strlen(req->id) + (ctype ? strlen(ctype) : 0) +
                   (extra ? strlen(extra) : 0) + (key ? 19 + strlen(key) : 0) + (send_body ? len : 0);
