@@ -108,10 +108,13 @@ static size_t on_headers(void *ctx, const gw_request_t *req, int status, const c
     static const char no_store[] = "Cache-Control: no-store\r\n";
     static const char hsts[] = "Strict-Transport-Security: max-age=31536000\r\n";
     if (cap < sizeof nosniff + sizeof no_store + sizeof hsts) return 0;
-    memcpy(out, nosniff, sizeof nosniff - 1);
-    n += sizeof nosniff - 1;
+    /* A header the handler set itself stands (downloads set both). */
+    if (!(extra && strcasestr(extra, "X-Content-Type-Options:"))) {
+        memcpy(out, nosniff, sizeof nosniff - 1);
+        n += sizeof nosniff - 1;
+    }
     /* Anything answered to a token may be personal: no cache keeps it
-     * (unless the handler chose its own Cache-Control, e.g. SSE's no-cache). */
+     * (unless the handler chose its own Cache-Control: SSE's no-cache). */
     bool own_cache_control = extra && strcasestr(extra, "Cache-Control:") != NULL;
     if (!own_cache_control && (gw_req_user(req) != NULL || gw_req_header(req, "Authorization") != NULL)) {
         memcpy(out + n, no_store, sizeof no_store - 1);

@@ -44,13 +44,16 @@ def test_1500_rps_from_one_ip_gets_429s_with_headers(gateways):
     ip = kit.fresh_source_ip()
     statuses, elapsed, first_429 = kit.paced_load(ip, gw.url, "/healthz", rate=1500, seconds=6.0)
     ok, refused, total = _counts(statuses)
-    assert ok + refused == total, f"only 200 or 429 expected: {set(statuses)}"
-    assert refused > 0, f"{total} requests in {elapsed:.1f} s from one IP and no 429"
+    seen = f"{total} sent in {elapsed:.2f} s ({total / elapsed:.0f}/s): {ok} admitted, {refused} refused"
+    assert ok + refused == total, f"only 200 or 429 expected: {set(statuses)}; {seen}"
+    # The generator must really offer more than the policy admits, or nothing can be refused.
+    assert total > 2000 + 1000 * elapsed + 500, f"the load generator fell behind: {seen}"
+    assert refused > 0, f"no 429 from one IP: {seen}"
     # GCRA bound: burst + rate x elapsed (plus a little for the clock granularity).
-    assert ok <= 2000 + 1000 * elapsed + 50, f"{ok} admitted in {elapsed:.1f} s"
+    assert ok <= 2000 + 1000 * elapsed + 50, f"more than burst + rate x time: {seen}"
     # And it does not refuse what the policy allows: the first 2000 all pass.
-    assert 429 not in statuses[:2000], f"refused within the burst at #{statuses.index(429)}"
-    assert ok >= min(total, 2000 + 1000 * elapsed) * 0.9, f"only {ok} of {total} admitted in {elapsed:.1f} s"
+    assert 429 not in statuses[:2000], f"refused within the burst at #{statuses.index(429)}: {seen}"
+    assert ok >= min(total, 2000 + 1000 * elapsed) * 0.9, f"refused what the policy allows: {seen}"
     # The refusal: problem+json, Retry-After, and the draft's headers naming the ip policy.
     head, _, body = first_429.partition("\r\n\r\n")
     assert kit.header(head, "Content-Type") == "application/problem+json"
