@@ -45,6 +45,42 @@ static void on_conn_closed(void *ctx, const struct sockaddr_storage *peer) {
 
 /* ---- rate limits ---- */
 
+static char *put_str(char *p, const char *s) {
+    size_t n = strlen(s);
+    memcpy(p, s, n);
+    return p + n;
+}
+
+static char *put_u32(char *p, uint32_t v) {
+    char tmp[10];
+    int i = 0;
+    do {
+        tmp[i++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (i) *p++ = tmp[--i];
+    return p;
+}
+
+/* The two header lines of one policy's result into out (at most 120 bytes
+ * for a 7-letter name): on every request, so no printf. */
+static void format_lines(char *out, const char *name, const gw_rl_result_t *r) {
+    char *p = put_str(out, "RateLimit-Policy: \"");
+    p = put_str(p, name);
+    p = put_str(p, "\";q=");
+    p = put_u32(p, r->limit);
+    p = put_str(p, ";w=");
+    p = put_u32(p, r->window_s);
+    p = put_str(p, "\r\nRateLimit: \"");
+    p = put_str(p, name);
+    p = put_str(p, "\";r=");
+    p = put_u32(p, r->remaining);
+    p = put_str(p, ";t=");
+    p = put_u32(p, r->reset_s);
+    p = put_str(p, "\r\n");
+    *p = '\0';
+}
+
 /* Charges req to policy under key; on a refusal answers 429 and returns 1.
  * Either way the answer carries the policy's RateLimit lines
  * (draft-ietf-httpapi-ratelimit-headers: q = quota, w = window in s,
@@ -54,9 +90,8 @@ static int charge(gw_protect_t *p, gw_request_t *req, gw_rl_policy_t policy, con
     const char *name = gw_ratelimit_policy_name(policy);
     gw_ratelimit_take(p->rl, policy, key, strlen(key), &r);
     char lines[192];
-    snprintf(lines, sizeof lines, "RateLimit-Policy: \"%s\";q=%u;w=%u\r\nRateLimit: \"%s\";r=%u;t=%u\r\n", name,
-             r.limit, r.window_s, name, r.remaining, r.reset_s);
-    (void)gw_req_add_header_lines(req, lines); /* at most two policies per stage: they fit */
+    format_lines(lines, name, &r);
+    (void)gw_req_add_header_lines(req, lines); /* at most four policies per request: they fit */
     if (r.allowed) return 0;
     char retry[48], detail[160], message[96];
     snprintf(retry, sizeof retry, "Retry-After: %u\r\n", r.retry_s);

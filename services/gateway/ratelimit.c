@@ -123,9 +123,11 @@ static bucket_t *bucket_new(gw_rl_policy_t policy, const char *mkey, size_t mlen
 static bucket_t *bucket_get(gw_ratelimit_t *rl, gw_rl_policy_t policy, const char *key, size_t len) {
     char mkey[192];
     if (len > sizeof mkey - 16) len = sizeof mkey - 16; /* keys are IPs and token subs: longer ones share a prefix */
-    int n = snprintf(mkey, sizeof mkey, "%s:", policy_names[policy]);
+    size_t n = strlen(policy_names[policy]); /* at most 7: fits the 16 kept free */
+    memcpy(mkey, policy_names[policy], n);
+    mkey[n++] = ':';
     memcpy(mkey + n, key, len);
-    size_t mlen = (size_t)n + len;
+    size_t mlen = n + len;
     bucket_t *b = sms_strmap_get(&rl->buckets, mkey, mlen);
     if (b) return b;
     if (rl->buckets.count >= BUCKETS_MAX) {

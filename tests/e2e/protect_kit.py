@@ -132,8 +132,6 @@ def paced_load(source_ip, url, path, rate, seconds, headers=None, conns=4):
     order = [[] for _ in range(conns)]  # per connection: the global send index of each request
     first_429 = None
     tick = 0.01
-    per_tick = rate * tick
-    owed = 0.0
     t0 = time.monotonic()
     end = t0 + seconds
     i = 0
@@ -151,34 +149,33 @@ def paced_load(source_ip, url, path, rate, seconds, headers=None, conns=4):
             chunk = s.recv(1 << 20)
             if not chunk:
                 raise AssertionError("the gateway closed a load connection")
-            bufs[k] += chunk
-            # Every answer here is small and has Content-Length: count complete ones.
+            buf = bufs[k] + chunk
+            at = 0
+            # Every answer here is small and has Content-Length: count the complete ones.
             while True:
-                m = STATUS_LINE.search(bufs[k])
-                if not m:
-                    break
-                head_end = bufs[k].find(b"\r\n\r\n", m.start())
+                head_end = buf.find(b"\r\n\r\n", at)
                 if head_end < 0:
                     break
-                head = bufs[k][m.start():head_end].decode("latin-1")
-                cl = re.search(r"(?im)^content-length: *(\d+)", head)
-                body_len = int(cl.group(1)) if cl else 0
-                if len(bufs[k]) < head_end + 4 + body_len:
+                cl = buf.find(b"Content-Length: ", at, head_end)
+                body_len = int(buf[cl + 16:buf.find(b"\r\n", cl)]) if cl >= 0 else 0
+                stop = head_end + 4 + body_len
+                if len(buf) < stop:
                     break
-                status = int(m.group(1))
+                status = int(buf[at + 9:at + 12])
                 if status == 429 and first_429 is None:
-                    first_429 = bufs[k][m.start():head_end + 4 + body_len].decode("latin-1")
+                    first_429 = buf[at:stop].decode("latin-1")
                 statuses[k].append(status)
-                bufs[k] = bufs[k][head_end + 4 + body_len:]
+                at = stop
+            bufs[k] = buf[at:]
 
+    # Requests owed are counted from the clock, not per tick: a tick that runs late (a busy
+    # machine) is made up at once, so the offered count is rate x time.
     while True:
         now = time.monotonic()
         if now >= end:
             break
-        owed += per_tick
-        n = int(owed)
-        owed -= n
-        for _ in range(n):
+        due = int(rate * (now - t0)) - i
+        for _ in range(due):
             k = i % conns
             pending_out[k] += req
             sent[k] += 1
