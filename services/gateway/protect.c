@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "clock.h"
+#include "log.h"
 
 int gw_protect_new(uv_loop_t *loop, const sms_config_t *cfg, sms_redis_t *redis, gw_protect_t **out, char *err,
                    size_t errlen) {
@@ -32,7 +34,15 @@ static int on_conn_open(void *ctx, const struct sockaddr_storage *peer) {
     if (gw_proxies_contain(&p->proxies, peer)) return 0; /* a proxy carries many clients: never capped */
     char ip[GW_IP_STR_MAX];
     gw_ip_format(peer, ip, sizeof ip);
-    return gw_caps_acquire(&p->caps, GW_CAP_CONN, ip);
+    if (gw_caps_acquire(&p->caps, GW_CAP_CONN, ip) == 0) return 0;
+    /* A flood is one line a second at most, not one per connection. */
+    uint64_t now = sms_mono_ms();
+    if (now - p->conn_refused_logged_ms >= 1000) {
+        p->conn_refused_logged_ms = now;
+        sms_log(SMS_LOG_WARN, "conn_cap", "%s holds %d connections (SMS_MAX_CONNECTIONS_PER_IP); %llu refused so far",
+                ip, p->caps.max[GW_CAP_CONN], (unsigned long long)p->caps.refused[GW_CAP_CONN]);
+    }
+    return -1;
 }
 
 static void on_conn_closed(void *ctx, const struct sockaddr_storage *peer) {

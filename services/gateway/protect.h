@@ -24,6 +24,7 @@ typedef struct gw_protect_s {
     gw_cors_t cors;         /* SMS_CORS_* */
     gw_caps_t caps;         /* per IP / per user */
     gw_ratelimit_t *rl;     /* NULL when SMS_RATELIMIT=0 */
+    uint64_t conn_refused_logged_ms; /* the last conn_cap log line */
     void (*done)(void *);
     void *done_data;
 } gw_protect_t;
