@@ -65,6 +65,28 @@ static const opt_t options[] = {
     INT(sse_max_buffer, "SMS_SSE_MAX_BUFFER", "262144", 1024, 1 << 30),
     INT(due_reminder_scan_ms, "SMS_DUE_REMINDER_SCAN_MS", "60000", 100, 86400000),
     INT(due_reminder_window_s, "SMS_DUE_REMINDER_WINDOW_S", "86400", 60, 2592000),
+    INT(ratelimit_enabled, "SMS_RATELIMIT", "1", 0, 1),
+    INT(ratelimit_ip_rate, "SMS_RATELIMIT_IP_RATE", "1000", 1, 100000000),
+    INT(ratelimit_ip_burst, "SMS_RATELIMIT_IP_BURST", "2000", 1, 100000000),
+    INT(ratelimit_user_rate, "SMS_RATELIMIT_USER_RATE", "1000", 1, 100000000),
+    INT(ratelimit_user_burst, "SMS_RATELIMIT_USER_BURST", "2000", 1, 100000000),
+    INT(ratelimit_login_per_min, "SMS_RATELIMIT_LOGIN_PER_MIN", "10", 1, 100000000),
+    INT(ratelimit_login_burst, "SMS_RATELIMIT_LOGIN_BURST", "5", 1, 100000000),
+    INT(ratelimit_grades_per_min, "SMS_RATELIMIT_GRADES_PER_MIN", "600", 1, 100000000),
+    INT(ratelimit_grades_burst, "SMS_RATELIMIT_GRADES_BURST", "100", 1, 100000000),
+    INT(ratelimit_uploads_per_min, "SMS_RATELIMIT_UPLOADS_PER_MIN", "120", 1, 100000000),
+    INT(ratelimit_uploads_burst, "SMS_RATELIMIT_UPLOADS_BURST", "30", 1, 100000000),
+    INT(ratelimit_shared, "SMS_RATELIMIT_SHARED", "1", 0, 1),
+    INT(ratelimit_sync_ms, "SMS_RATELIMIT_SYNC_MS", "20", 1, 10000),
+    STR(trusted_proxies, "SMS_TRUSTED_PROXIES", NULL),
+    INT(max_conns_per_ip, "SMS_MAX_CONNECTIONS_PER_IP", "1024", 1, 1000000),
+    INT(max_streams_per_user, "SMS_MAX_STREAMS_PER_USER", "8", 1, 1000000),
+    INT(max_longpolls_per_user, "SMS_MAX_LONGPOLLS_PER_USER", "128", 1, 1000000),
+    INT(pipeline_max_bytes, "SMS_PIPELINE_MAX_BYTES", "4194304", 65536, 1 << 30),
+    STR(cors_origins, "SMS_CORS_ORIGINS", NULL),
+    INT(cors_credentials, "SMS_CORS_CREDENTIALS", "0", 0, 1),
+    INT(cors_max_age_s, "SMS_CORS_MAX_AGE_S", "600", 0, 86400),
+    INT(behind_tls, "SMS_BEHIND_TLS", "0", 0, 1),
     {"SMS_LOG_LEVEL", OPT_LEVEL, offsetof(sms_config_t, log_level), 0, "info", 0, 0},
     STR(log_file, "SMS_LOG_FILE", NULL),
     INT(log_max_bytes, "SMS_LOG_MAX_BYTES", "67108864", 0, 2147483647),
@@ -191,6 +213,12 @@ int sms_config_load(sms_config_t *cfg, char *err, size_t errlen) {
     /* A command admitted while the oldest has waited half the reply timeout
      * has the other half left: past that, admitting more mostly makes 504s. */
     if (cfg->gateway_max_wait_ms == 0) cfg->gateway_max_wait_ms = cfg->reply_timeout_ms / 2;
+    /* A wildcard origin with credentials would let any site act with a
+     * user's credentials: refused, as the CORS spec forbids it too. */
+    if (cfg->cors_credentials && strstr(cfg->cors_origins, "*") != NULL) {
+        snprintf(err, errlen, "SMS_CORS_ORIGINS: '*' is not allowed with SMS_CORS_CREDENTIALS=1");
+        return -1;
+    }
     if (parse_access_log(cfg, err, errlen) != 0) return -1;
     char why[160];
     if (sms_net_policy_set_allow(cfg->webhook_allow_hosts, why, sizeof why) != 0) {

@@ -57,6 +57,29 @@ typedef struct sms_config_s {
     /* Due-date reminders (sms-assignments). */
     int due_reminder_scan_ms;  /* SMS_DUE_REMINDER_SCAN_MS: how often open assignments are scanned */
     int due_reminder_window_s; /* SMS_DUE_REMINDER_WINDOW_S: reminded once due within this long */
+    /* Gateway protection (services/gateway/ratelimit.c, client_caps.c, cors.c). */
+    int ratelimit_enabled;     /* SMS_RATELIMIT: 1 on, 0 off (benchmark A/B) */
+    int ratelimit_ip_rate;     /* SMS_RATELIMIT_IP_RATE: requests/s per client IP */
+    int ratelimit_ip_burst;    /* SMS_RATELIMIT_IP_BURST */
+    int ratelimit_user_rate;   /* SMS_RATELIMIT_USER_RATE: requests/s per token subject */
+    int ratelimit_user_burst;  /* SMS_RATELIMIT_USER_BURST */
+    int ratelimit_login_per_min;   /* SMS_RATELIMIT_LOGIN_PER_MIN: POST /auth/login per client IP */
+    int ratelimit_login_burst;     /* SMS_RATELIMIT_LOGIN_BURST */
+    int ratelimit_grades_per_min;  /* SMS_RATELIMIT_GRADES_PER_MIN: update-grades per user */
+    int ratelimit_grades_burst;    /* SMS_RATELIMIT_GRADES_BURST */
+    int ratelimit_uploads_per_min; /* SMS_RATELIMIT_UPLOADS_PER_MIN: POST /student/uploads per user */
+    int ratelimit_uploads_burst;   /* SMS_RATELIMIT_UPLOADS_BURST */
+    int ratelimit_shared;      /* SMS_RATELIMIT_SHARED: 1 = buckets shared by gateways through Redis */
+    int ratelimit_sync_ms;     /* SMS_RATELIMIT_SYNC_MS: how often local counts are sent to Redis */
+    char trusted_proxies[512]; /* SMS_TRUSTED_PROXIES: addresses/CIDRs whose X-Forwarded-For is believed */
+    int max_conns_per_ip;      /* SMS_MAX_CONNECTIONS_PER_IP (trusted proxies exempt) */
+    int max_streams_per_user;  /* SMS_MAX_STREAMS_PER_USER: open SSE streams */
+    int max_longpolls_per_user; /* SMS_MAX_LONGPOLLS_PER_USER: held chat long-polls */
+    int pipeline_max_bytes;    /* SMS_PIPELINE_MAX_BYTES: request bytes queued per connection before it stops being read */
+    char cors_origins[1024];   /* SMS_CORS_ORIGINS: comma-separated allowed origins ("*": any, without credentials) */
+    int cors_credentials;      /* SMS_CORS_CREDENTIALS: 1 = Access-Control-Allow-Credentials: true */
+    int cors_max_age_s;        /* SMS_CORS_MAX_AGE_S: preflight cache lifetime */
+    int behind_tls;            /* SMS_BEHIND_TLS: 1 = clients reach us over HTTPS (adds Strict-Transport-Security) */
     sms_log_level_t log_level; /* SMS_LOG_LEVEL */
     /* Log output (applied by sms_config_load, see log.h sms_log_output). */
     char log_file[256];        /* SMS_LOG_FILE: the file stdout appends to; set = rotate it by size */

@@ -14,6 +14,7 @@
 #include "grading/view.h"
 #include "log.h"
 #include "notifications/view.h"
+#include "protect.h"
 #include "route_kit.h"
 #include "routes.h"
 #include "upload_prune.h"
@@ -94,7 +95,14 @@ int gw_app_new(uv_loop_t *loop, const sms_config_t *cfg, gw_app_t **out) {
     app->cfg = cfg;
     /* Redis first: the bus binds idempotency keys there. */
     sms_redis_new(loop, cfg->redis_host, cfg->redis_port, cfg->redis_timeout_ms, &app->redis);
+    char err[256];
+    if (gw_protect_new(loop, cfg, app->redis, &app->protect, err, sizeof err) != 0) {
+        sms_log(SMS_LOG_ERROR, "bad_config", "%s", err);
+        sms_redis_close(app->redis, sms_free, state);
+        return -1;
+    }
     if (gw_bus_new(loop, cfg, app->redis, &app->bus) != 0) {
+        gw_protect_close(app->protect, NULL, NULL);
         sms_redis_close(app->redis, sms_free, state); /* frees the app once its timer is closed */
         return -1;
     }
@@ -129,6 +137,7 @@ int gw_app_register_routes(gw_app_t *app, gw_router_t *router) {
 int gw_app_register_metrics(gw_app_t *app, gw_router_t *router, struct sms_metrics_s *m) {
     return gw_routes_metrics(app, router, m);
 }
+void gw_app_server_hooks(gw_app_t *app, gw_server_hooks_t *out) { gw_protect_hooks(app->protect, out); }
 
 size_t gw_app_inflight(const gw_app_t *app) { return app->reads_inflight + gw_bus_inflight(app->bus); }
 
@@ -152,7 +161,8 @@ void gw_app_close(gw_app_t *app, void (*done)(void *), void *done_data) {
     app_state_t *state = app_state(app);
     state->done = done;
     state->done_data = done_data;
-    state->closing_parts = 6;
+    state->closing_parts = 7; /* protect, the views timer, upload pruning, chat, streams, Redis, the bus */
+    gw_protect_close(app->protect, part_closed, state);
     uv_close((uv_handle_t *)&state->views_timer, on_views_timer_closed);
     gw_upload_prune_close(part_closed, state);
     gw_wait_hub_close(app->chat, part_closed, state);

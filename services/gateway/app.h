@@ -26,6 +26,10 @@ int gw_app_register_routes(gw_app_t *app, gw_router_t *router);
  * gw_server_set_metrics after both (it registers per-route series). */
 struct sms_metrics_s;
 int gw_app_register_metrics(gw_app_t *app, gw_router_t *router, struct sms_metrics_s *m);
+/* The server hooks of the app's protection (protect.h): per-IP connection
+ * caps, rate limits, CORS, security headers. main.c installs them. */
+struct gw_server_hooks_s;
+void gw_app_server_hooks(gw_app_t *app, struct gw_server_hooks_s *out);
 
 /* Number of requests waiting on a reply or a Redis answer. */
 size_t gw_app_inflight(const gw_app_t *app);

@@ -78,6 +78,7 @@ int main(int argc, char **argv) {
     char err[256];
     gw_router_t *router = NULL;
     int exit_code = 0, rc;
+    gw_server_hooks_t hooks;
 
     if (sms_config_load(&cfg, err, sizeof err) != 0) {
         fprintf(stderr, "sms-gateway: bad configuration: %s\n", err);
@@ -133,7 +134,8 @@ int main(int argc, char **argv) {
         sms_log(SMS_LOG_ERROR, "metrics_failed", "per-route metrics: %s", strerror(rc < 0 ? -rc : rc));
         exit_code = 1;
         stop(&m);
-    } else if ((rc = gw_server_listen(m.srv, cfg.http_host, cfg.http_port)) != 0) {
+    } else if (gw_app_server_hooks(m.app, &hooks), gw_server_set_hooks(m.srv, &hooks),
+               (rc = gw_server_listen(m.srv, cfg.http_host, cfg.http_port)) != 0) {
         sms_log(SMS_LOG_ERROR, "listen_failed", "%s:%d: %s", cfg.http_host, cfg.http_port, uv_strerror(rc));
         exit_code = 1;
         stop(&m);

@@ -43,6 +43,7 @@ struct gw_app_s {
      * file registers its own series there when it registers its routes (e.g. rate-limited
      * answers, sms_auth_failures_total) and updates them lock-free. Outlives the app. */
     struct sms_metrics_s *metrics;
+    struct gw_protect_s *protect; /* per-client caps, rate limits (protect.h) */
 };
 
 /* The channels the projections publish on after writing something a held

@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "classes/view.h"
 #include "clock.h"
+#include "protect.h"
 #include "route_kit.h"
 #include "routes.h"
 #include "wait_hub.h"
@@ -51,10 +52,12 @@ typedef struct chat_read_s {
     bool woken;   /* a message arrived while it was: read again */
     bool finish;  /* time is up (or the gateway stops): answer what the read in flight returns */
     bool checked; /* a read succeeded: the caller may read this class (only then is it held) */
+    bool capped;  /* holds one of the user's SMS_MAX_LONGPOLLS_PER_USER slots */
 } chat_read_t;
 
 static void chat_read_free(chat_read_t *cr) {
     gw_wait_hub_remove(cr->app->chat, &cr->w);
+    if (cr->capped) gw_caps_release(&cr->app->protect->caps, GW_CAP_LONGPOLL, cr->user);
     cr->app->reads_inflight--;
     sms_free(cr->class_id);
     sms_free(cr->user);
@@ -151,6 +154,16 @@ static void on_wake(gw_waiter_t *w, gw_wake_t why) {
     else answer_page(cr, NULL, NULL);
 }
 
+/* 429: the user holds the most requests of this kind the gateway keeps open. */
+static void respond_over_cap(gw_request_t *req, const char *what, int max) {
+    char message[96];
+    snprintf(message, sizeof message, "at most %d held at once per user; end one or retry later", max);
+    sms_problem_error_t e = {"wait", message};
+    gw_respond_problem_h(req, 429, "too_many_open", "Too many long-polls open for this user.", &e, 1,
+                         "Retry-After: 1\r\n");
+    (void)what;
+}
+
 static void list_chat(gw_request_t *req, void *data) {
     gw_app_t *app = data;
     sms_problem_error_t errs[3];
@@ -169,8 +182,19 @@ static void list_chat(gw_request_t *req, void *data) {
         gw_respond_bad_query(req, errs, n_errs);
         return;
     }
+    /* A held long-poll costs a request and a waiter until its wait ends:
+     * a user holds at most SMS_MAX_LONGPOLLS_PER_USER of them at once. */
+    bool capped = false;
+    if (wait > 0) {
+        if (gw_caps_acquire(&app->protect->caps, GW_CAP_LONGPOLL, gw_req_user(req)) != 0) {
+            respond_over_cap(req, "long_polls", app->cfg->max_longpolls_per_user);
+            return;
+        }
+        capped = true;
+    }
     chat_read_t *cr = sms_calloc(1, sizeof *cr);
     cr->app = app;
+    cr->capped = capped;
     cr->class_id = sms_strdup(gw_req_param(req, "class_id"));
     cr->user = sms_strdup(gw_req_user(req));
     cr->role = sms_strdup(gw_req_role(req));

@@ -20,6 +20,7 @@
 #include "clock.h"
 #include "log.h"
 #include "number.h"
+#include "protect.h"
 #include "route_kit.h"
 #include "routes.h"
 
@@ -74,11 +75,14 @@ typedef struct stream_s {
     bool writable;      /* on_ready came and no chunk is in flight */
     bool finish;        /* drain or client gone before the head was sent */
     bool done;          /* on_done ran (or req was answered): req is gone */
+    bool capped;        /* holds one of the user's SMS_MAX_STREAMS_PER_USER slots */
+    uint64_t expires_ms; /* sms_mono_ms() when the token that opened it expires (0: never) */
 } stream_t;
 
 static void stream_unhold(stream_t *st) {
     if (--st->holds > 0 || !st->done) return;
     gw_wait_hub_remove(st->app->streams, &st->w);
+    if (st->capped) gw_caps_release(&st->app->protect->caps, GW_CAP_STREAM, st->user);
     sms_buf_close(&st->out);
     sms_buf_close(&st->inflight);
     sms_free(st->user);
@@ -230,6 +234,12 @@ static void on_done(void *ctx, int status) {
     stream_unhold(st);
 }
 
+/* The next heartbeat, or the token's expiry if that comes first. */
+static uint64_t next_deadline(const stream_t *st) {
+    uint64_t d = sms_mono_ms() + (uint64_t)st->app->cfg->sse_heartbeat_ms;
+    return st->expires_ms && st->expires_ms < d ? st->expires_ms : d;
+}
+
 static void on_wake(gw_waiter_t *w, gw_wake_t why) {
     stream_t *st = (stream_t *)w;
     st->holds++;
@@ -242,7 +252,20 @@ static void on_wake(gw_waiter_t *w, gw_wake_t why) {
         }
         break;
     case GW_WAKE_TIMEOUT:
-        st->w.deadline_ms = sms_mono_ms() + (uint64_t)st->app->cfg->sse_heartbeat_ms;
+        if (st->expires_ms && sms_mono_ms() >= st->expires_ms) {
+            /* The token that opened it is no longer valid: nothing more is
+             * sent under it. The client reconnects with a fresh token and its
+             * Last-Event-ID, and loses nothing. */
+            gw_wait_hub_remove(st->app->streams, &st->w);
+            if (st->started) {
+                stream_queue(st, "event: token_expired\ndata: {}\n\n", 31);
+                gw_stream_end(st->w.req);
+            } else {
+                st->finish = true;
+            }
+            break;
+        }
+        st->w.deadline_ms = next_deadline(st);
         if (st->started) stream_queue(st, ": heartbeat\n\n", 13);
         break;
     case GW_WAKE_GONE:
@@ -278,15 +301,32 @@ static void open_stream(gw_request_t *req, void *data) {
         gw_respond_problem(req, 503, "unavailable", "the gateway is stopping", NULL, 0);
         return;
     }
+    /* An open stream holds a connection, a request and a waiter for as
+     * long as the client likes: at most SMS_MAX_STREAMS_PER_USER per user. */
+    if (gw_caps_acquire(&app->protect->caps, GW_CAP_STREAM, gw_req_user(req)) != 0) {
+        char message[96];
+        snprintf(message, sizeof message, "at most %d open at once per user; close one or retry later",
+                 app->cfg->max_streams_per_user);
+        sms_problem_error_t e = {"stream", message};
+        gw_respond_problem_h(req, 429, "too_many_open", "Too many notification streams open for this user.", &e, 1,
+                             "Retry-After: 1\r\n");
+        return;
+    }
     stream_t *st = sms_calloc(1, sizeof *st);
     st->app = app;
+    st->capped = true;
     st->user = sms_strdup(gw_req_user(req));
+    int64_t exp_s = gw_req_token_exp(req), now_ms = sms_now_ms();
+    if (exp_s > 0) {
+        int64_t left_ms = exp_s * 1000 - now_ms;
+        st->expires_ms = sms_mono_ms() + (uint64_t)(left_ms > 0 ? left_ms : 0);
+    }
     if (last) snprintf(st->after, sizeof st->after, "%lld", (long long)last_id); /* canonical: no leading zeros */
     sms_buf_init(&st->out);
     sms_buf_init(&st->inflight);
     st->w.key = st->user;
     st->w.req = req;
-    st->w.deadline_ms = sms_mono_ms() + (uint64_t)app->cfg->sse_heartbeat_ms;
+    st->w.deadline_ms = next_deadline(st);
     st->w.wake = on_wake;
     /* Registered before the first read, so nothing published can slip between them. */
     gw_wait_hub_add(app->streams, &st->w);

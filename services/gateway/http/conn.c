@@ -28,6 +28,10 @@ static void stream_step(gw_conn_t *c);
 
 static int over_limits(const gw_conn_t *c) {
     if (c->n_queued >= GW_HTTP_MAX_PIPELINE) return 1;
+    /* Pipelined requests each hold their body until answered: bound the sum
+     * (SMS_PIPELINE_MAX_BYTES; 0 in a hand-built config: unbounded). */
+    int max_in = c->srv->cfg->pipeline_max_bytes;
+    if (max_in > 0 && c->queued_in_bytes > (size_t)max_in) return 1;
     size_t unsent = c->queued_bytes + uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
     return unsent > GW_HTTP_MAX_PENDING_OUTPUT;
 }
@@ -45,6 +49,8 @@ static void enqueue(gw_conn_t *c, gw_request_t *req) {
     if (c->q_tail) c->q_tail->next = req;
     else c->q_head = req;
     c->q_tail = req;
+    req->in_bytes = req->len;
+    c->queued_in_bytes += req->in_bytes;
     c->n_queued++;
     c->n_handling++;
     c->srv->n_inflight++;
@@ -290,6 +296,7 @@ static void dispatch(gw_conn_t *c, gw_request_t *req) {
         gw_respond_problem_h(req, 503, "unavailable", "The server is shutting down.", NULL, 0, "Retry-After: 1\r\n");
         return;
     }
+    if (srv->hooks.preroute && srv->hooks.preroute(srv->hooks.ctx, req)) return;
     if (req->route_status == 404) {
         gw_respond_problem(req, 404, "not_found", "No such route.", NULL, 0);
         return;
@@ -315,7 +322,9 @@ static void dispatch(gw_conn_t *c, gw_request_t *req) {
             return;
         }
         gw__req_set_user(req, claims.sub, claims.role);
+        req->token_exp = claims.exp;
     }
+    if (srv->hooks.admit && srv->hooks.admit(srv->hooks.ctx, req)) return;
     if ((route->flags & GW_ROUTE_JSON_BODY) && !req->stream && req->body_len > 0 &&
         !is_json(gw_req_header(req, "Content-Type"))) {
         gw_respond_problem(req, 415, "unsupported_media_type", "The body must be application/json.", NULL, 0);
@@ -701,6 +710,29 @@ void gw__conn_close(gw_conn_t *c) {
     if (c->out_stream) gw__stream_src_done(c->out_stream, -ECONNRESET);
     uv_close((uv_handle_t *)&c->tcp, on_close);
     uv_close((uv_handle_t *)&c->timer, on_close);
+}
+
+void gw__conn_close_reset(gw_conn_t *c) {
+    if (c->closing) return;
+    c->closing = 1;
+    c->reading = 0;
+    if (uv_tcp_close_reset(&c->tcp, on_close) != 0) uv_close((uv_handle_t *)&c->tcp, on_close);
+    uv_close((uv_handle_t *)&c->timer, on_close);
+}
+
+const struct sockaddr_storage *gw_req_peer(const gw_request_t *req) {
+    return req->conn ? &req->conn->peer : NULL;
+}
+const gw_route_t *gw_req_route(const gw_request_t *req) { return req->route; }
+int64_t gw_req_token_exp(const gw_request_t *req) { return req->token_exp; }
+const char *gw_req_allow(const gw_request_t *req) { return req->route_status == 405 ? req->allow : NULL; }
+
+int gw_req_add_header_lines(gw_request_t *req, const char *lines) {
+    size_t n = strlen(lines);
+    if (n > sizeof req->added - 1 - req->added_len) return -1;
+    memcpy(req->added + req->added_len, lines, n + 1);
+    req->added_len = (uint16_t)(req->added_len + n);
+    return 0;
 }
 
 static void on_shutdown(uv_shutdown_t *sr, int status) {

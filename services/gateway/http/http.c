@@ -50,6 +50,11 @@ void gw_server_free(gw_server_t *srv) {
     sms_free(srv);
 }
 
+void gw_server_set_hooks(gw_server_t *srv, const gw_server_hooks_t *hooks) {
+    if (hooks) srv->hooks = *hooks;
+    else memset(&srv->hooks, 0, sizeof srv->hooks);
+}
+
 int gw_server_port(const gw_server_t *srv) { return srv->port; }
 size_t gw_server_connections(const gw_server_t *srv) { return srv->n_conns; }
 size_t gw_server_inflight(const gw_server_t *srv) { return srv->n_inflight; }
@@ -118,6 +123,21 @@ static void on_connection(uv_stream_t *listener, int status) {
         gw__conn_close(c);
         return;
     }
+    if (!c->rejected && srv->hooks.conn_open) {
+        int len = sizeof c->peer;
+        if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &len) != 0 ||
+            srv->hooks.conn_open(srv->hooks.ctx, &c->peer) != 0) {
+            /* Over a per-client cap (or already gone): a reset, before any
+             * read or answer, is the cheapest refusal; it counts as a
+             * rejection, not as an open connection. */
+            srv->n_conns--;
+            srv->n_rejecting++;
+            c->rejected = 1;
+            gw__conn_close_reset(c);
+            return;
+        }
+        c->peer_counted = 1;
+    }
     if (c->rejected) {
         log_rejected(srv);
         if (srv->n_rejecting > REJECTING_MAX) { /* a flood: do not spend memory answering it */
@@ -134,6 +154,7 @@ void gw__server_conn_closed(gw_server_t *srv, gw_conn_t *c) {
     if (c->next) c->next->prev = c->prev;
     if (c->rejected) srv->n_rejecting--;
     else srv->n_conns--;
+    if (c->peer_counted && srv->hooks.conn_closed) srv->hooks.conn_closed(srv->hooks.ctx, &c->peer);
     maybe_done(srv);
 }
 

@@ -211,4 +211,49 @@ int gw_server_set_metrics(gw_server_t *s, sms_metrics_t *m);
 size_t gw_server_connections(const gw_server_t *s);
 size_t gw_server_inflight(const gw_server_t *s);
 
+/* ---- Protection hooks ------------------------------------------------------
+ * The server knows nothing of rate limits, caps or CORS; the app plugs them
+ * in here (services/gateway/protect.c). Every hook is optional (NULL) and
+ * runs on the loop thread, synchronously: none may wait on I/O. */
+struct sockaddr_storage;
+typedef struct gw_server_hooks_s {
+    void *ctx;
+    /* A connection was accepted from peer. 0 serves it; anything else
+     * closes it at once with a reset (nothing read, nothing answered).
+     * conn_closed runs once for every connection conn_open served. */
+    int (*conn_open)(void *ctx, const struct sockaddr_storage *peer);
+    void (*conn_closed)(void *ctx, const struct sockaddr_storage *peer);
+    /* Before a request's 404/405/auth: may answer it (a CORS preflight).
+     * Returns 1 when it answered req, else 0. */
+    int (*preroute)(void *ctx, gw_request_t *req);
+    /* After auth (gw_req_user is set on AUTH routes), before the handler:
+     * may answer it (429). Returns 1 when it answered req, else 0. */
+    int (*admit)(void *ctx, gw_request_t *req);
+    /* Header lines (each ending "\r\n") added to every answer of a routed
+     * request: writes at most cap bytes into out, returns how many. extra is
+     * what the handler gave (NULL or its header lines), so a hook can leave
+     * a header the handler chose alone. */
+    size_t (*headers)(void *ctx, const gw_request_t *req, int status, const char *extra, char *out, size_t cap);
+} gw_server_hooks_t;
+#define GW_HOOK_HEADERS_MAX 1024 /* room the headers hook gets */
+
+/* Installs hooks (copied). Call before gw_server_listen. */
+void gw_server_set_hooks(gw_server_t *s, const gw_server_hooks_t *hooks);
+
+/* The connection's peer address (socket), NULL once the connection is gone. */
+const struct sockaddr_storage *gw_req_peer(const gw_request_t *req);
+/* The matched route, NULL for 404/405 or before routing. */
+const gw_route_t *gw_req_route(const gw_request_t *req);
+/* exp (epoch seconds) of the token that authorized req; 0 on public routes. */
+int64_t gw_req_token_exp(const gw_request_t *req);
+
+/* The methods the path supports ("GET, HEAD, POST") when req's method has
+ * no route there (a 405), else NULL. */
+const char *gw_req_allow(const gw_request_t *req);
+/* Adds header lines (each ending "\r\n") to req's answer, whoever gives
+ * it. Returns 0, or -1 when they do not fit in GW_REQ_ADDED_HEADERS_MAX
+ * bytes altogether (nothing added). */
+#define GW_REQ_ADDED_HEADERS_MAX 384
+int gw_req_add_header_lines(gw_request_t *req, const char *lines);
+
 #endif

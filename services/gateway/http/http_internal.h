@@ -101,6 +101,10 @@ struct gw_request_s {
     char user[128];
     char role[16];
     unsigned has_user : 1;
+    int64_t token_exp;        /* claims.exp of an AUTH route's token (gw_req_token_exp) */
+    uint32_t in_bytes;        /* arena bytes counted in conn->queued_in_bytes while queued */
+    uint16_t added_len;       /* gw_req_add_header_lines */
+    char added[GW_REQ_ADDED_HEADERS_MAX];
     char cmd_key[GW_IDEMPOTENCY_KEY_MAX + 1]; /* gw_req_set_command_key; "" if none */
 
     sms_buf_t out;            /* formatted response (status line .. body) */
@@ -128,6 +132,8 @@ struct gw_conn_s {
     gw_request_t *held;           /* parsed, waiting for earlier requests (pipelining order) */
     uint32_t n_writing;           /* uv_write requests outstanding */
     size_t queued_bytes;          /* READY response bytes on the queue */
+    size_t queued_in_bytes;       /* request bytes (arenas) on the queue: SMS_PIPELINE_MAX_BYTES */
+    struct sockaddr_storage peer; /* the socket's peer, read once at accept */
     uint64_t n_requests;          /* requests begun on this connection */
     int err_status;               /* a parser callback's reason to fail: 413, 431, 400 */
 
@@ -155,6 +161,7 @@ struct gw_conn_s {
     unsigned rejected : 1;        /* accepted over max_connections: 503 and close */
     unsigned stream_busy : 1;     /* the sink has the staged bytes: wait for gw_req_body_resume */
     unsigned stream_ended : 1;    /* in_stream's body is parsed to its end; on_end is due */
+    unsigned peer_counted : 1;    /* hooks.conn_open served it: conn_closed is due */
 };
 
 #define GW_READ_BUF_SIZE (64 * 1024)
@@ -189,6 +196,7 @@ struct gw_server_s {
     uint64_t rejected_logged_ms;
 
     gw_auth_cache_t *auth_cache;  /* verified tokens (auth.h) */
+    gw_server_hooks_t hooks;      /* protection (gw_server_set_hooks); zero: none */
     gw_request_t *free_reqs;      /* pool */
     size_t n_free;
 
@@ -244,6 +252,9 @@ void gw__conn_update(gw_conn_t *c);
 /* The server is draining: close if idle, else finish what is queued. */
 void gw__conn_drain(gw_conn_t *c);
 void gw__conn_close(gw_conn_t *c);
+/* Closes with a TCP reset (SO_LINGER 0): for refused connections, which hold
+ * no kernel state afterwards. */
+void gw__conn_close_reset(gw_conn_t *c);
 /* The handler of c->in_stream answered before on_end: forget the stream
  * (no more sink calls); the connection ends after the answer unless the
  * body had fully arrived. */

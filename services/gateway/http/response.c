@@ -40,7 +40,12 @@ static void format_response(gw_request_t *req, int status, const char *ctype, co
     int has_body = status_has_body(status);
     int send_body = has_body && !req->is_head && !streamed;
     const char *key = gw__req_answer_key(req);
-    size_t need = 160 + strlen(reason) + strlen(date) + strlen(req->id) + (ctype ? strlen(ctype) : 0) +
+    char hooked[GW_HOOK_HEADERS_MAX];
+    size_t n_hooked = 0;
+    if (req->srv->hooks.headers && req->has_head)
+        n_hooked = req->srv->hooks.headers(req->srv->hooks.ctx, req, status, extra, hooked, sizeof hooked);
+    if (n_hooked > sizeof hooked) n_hooked = 0; /* a hook bug: add nothing rather than overrun */
+    size_t need = n_hooked + req->added_len + 160 + strlen(reason) + strlen(date) + strlen(req->id) + (ctype ? strlen(ctype) : 0) +
                   (extra ? strlen(extra) : 0) + (key ? 19 + strlen(key) : 0) + (send_body ? len : 0);
     sms_buf_reset(o);
     sms_buf_reserve(o, need);
@@ -71,6 +76,8 @@ static void format_response(gw_request_t *req, int status, const char *ctype, co
     if (req->close_after) put(o, "Connection: close\r\n", 19);
     else if (req->http10) put(o, "Connection: keep-alive\r\n", 24);
     if (extra) put_str(o, extra);
+    if (n_hooked) put(o, hooked, n_hooked);
+    if (req->added_len) put(o, req->added, req->added_len);
     put(o, "\r\n", 2);
     if (send_body && len) put(o, body, len);
     o->data[o->len] = '\0';
@@ -311,6 +318,7 @@ void gw__conn_flush(gw_conn_t *c) {
         req->next = NULL;
         c->n_queued--;
         c->queued_bytes -= req->out.len;
+        c->queued_in_bytes -= req->in_bytes;
         if (c->closing || c->shutting) {
             gw__stream_src_done(req, -ECONNRESET);
             gw__req_release(req);
