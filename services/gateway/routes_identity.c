@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "identity/view.h"
 #include "log.h"
+#include "protect.h"
 #include "route_kit.h"
 #include "routes.h"
 #include "token.h"
@@ -212,9 +213,10 @@ static void login(gw_request_t *req, void *data) {
     if (!body) return;
     /* The client's address, for sms-identity's per-address throttle: set
      * here, over anything the client sent under that name. */
-    char peer[64];
+    char peer[GW_IP_STR_MAX];
     cJSON_DeleteItemFromObjectCaseSensitive(body, "client_ip");
-    if (gw_req_peer(req, peer, sizeof peer) == 0) cJSON_AddStringToObject(body, "client_ip", peer);
+    gw_client_ip(&app->protect->proxies, req, peer, sizeof peer); /* X-Forwarded-For only from SMS_TRUSTED_PROXIES */
+    if (peer[0]) cJSON_AddStringToObject(body, "client_ip", peer);
     char key[EMAIL_KEY_MAX + 1];
     gw_bus_from_t from;
     email_key(body, key);

@@ -33,9 +33,6 @@ const char *gw_req_header(const gw_request_t *req, const char *name); /* case-in
  * de-chunked. */
 const char *gw_req_body(const gw_request_t *req, size_t *len);
 const char *gw_req_id(const gw_request_t *req);           /* X-Request-Id */
-/* The client's address as text ("127.0.0.1", "::1") into out (cap >= 46);
- * 0, or -1 when the connection is gone (out ""). Asks the socket each call. */
-int gw_req_peer(const gw_request_t *req, char *out, size_t cap);
 const char *gw_req_user(const gw_request_t *req);         /* JWT sub, NULL on public routes */
 const char *gw_req_role(const gw_request_t *req);         /* JWT role, NULL on public routes */
 

@@ -338,16 +338,6 @@ const char *gw__req_answer_key(const gw_request_t *req) {
 int64_t gw_req_content_length(const gw_request_t *req) { return req->content_length; }
 const char *gw_req_id(const gw_request_t *req) { return req->id; }
 
-int gw_req_peer(const gw_request_t *req, char *out, size_t cap) {
-    out[0] = '\0';
-    if (req->conn == NULL) return -1;
-    struct sockaddr_storage sa;
-    int n = sizeof sa;
-    if (uv_tcp_getpeername(&req->conn->tcp, (struct sockaddr *)&sa, &n) != 0) return -1;
-    int rc = sa.ss_family == AF_INET6 ? uv_ip6_name((const struct sockaddr_in6 *)&sa, out, cap)
-                                      : uv_ip4_name((const struct sockaddr_in *)&sa, out, cap);
-    return rc == 0 ? 0 : -1;
-}
 const char *gw_req_user(const gw_request_t *req) { return req->has_user ? req->user : NULL; }
 const char *gw_req_role(const gw_request_t *req) { return req->has_user ? req->role : NULL; }
 int gw_req_abandoned(const gw_request_t *req) { return req->conn == NULL || req->conn->closing; }
