@@ -67,6 +67,15 @@ static const gw_authz_row_t rows[] = {
     {"GET", "/admin/webhooks", GW_OBJ_ANY, "every webhook"},
     {"DELETE", "/admin/webhooks/{webhook_id}", GW_OBJ_ANY, "webhook {webhook_id}"},
     {"GET", "/admin/deliveries", GW_OBJ_ANY, "every delivery"},
+    /* accounts and login (routes_identity.c; sms-identity decides) */
+    {"POST", "/admin/users", GW_OBJ_ANY, "a new account"},
+    {"GET", "/admin/users", GW_OBJ_ANY, "every account"},
+    {"DELETE", "/admin/users/{user_id}", GW_OBJ_ANY, "account {user_id}"},
+    {"POST", "/auth/login", GW_OBJ_CREDENTIAL, "the account of the body's email and password"},
+    {"POST", "/auth/refresh", GW_OBJ_CREDENTIAL, "the session of the body's refresh token"},
+    {"POST", "/auth/logout", GW_OBJ_CREDENTIAL, "the session of the body's refresh token"},
+    {"POST", "/auth/password", GW_OBJ_CREDENTIAL, "the token's own account, with its current password"},
+    {"GET", "/.well-known/jwks.json", GW_OBJ_PUBLIC, "-"},
 };
 #define N_ROWS (sizeof rows / sizeof rows[0])
 
@@ -101,6 +110,7 @@ const char *gw_obj_rule_name(gw_obj_rule_t rule) {
     case GW_OBJ_CLASS_MEMBER: return "class_member";
     case GW_OBJ_ENROLLED: return "enrolled";
     case GW_OBJ_ANY: return "any";
+    case GW_OBJ_CREDENTIAL: return "credential";
     }
     return "?";
 }

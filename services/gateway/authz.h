@@ -25,6 +25,9 @@ typedef enum {
     GW_OBJ_CLASS_MEMBER, /* that lecturer, or a student enrolled in that class */
     GW_OBJ_ENROLLED,     /* a student enrolled in that class */
     GW_OBJ_ANY,          /* every object of the kind (admin operations) */
+    GW_OBJ_CREDENTIAL,   /* the body's credential (password, refresh token) is the authorization;
+                          * on a token route, only the token's own account (403 for a token that
+                          * names no account) */
 } gw_obj_rule_t;
 
 typedef struct gw_authz_row_s {

@@ -34,6 +34,9 @@ ROLE_OF = {"owner": "lecturer", "other_lecturer": "lecturer", "enrolled_student"
 OK = "2xx"
 
 
+MATRIX_PASSWORD = "matrix passphrase 0123"
+
+
 def _iso_in(days):
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + days * 86400))
 
@@ -61,6 +64,8 @@ def expected(route, caller):
         return 401
     if ROLE_OF[caller] not in route["roles"]:
         return 403
+    if rule == "credential":
+        return 403  # the matrix's tokens name no account: only an account's own token may change its password
     if rule in ("self", "any"):
         return OK
     allowed = {"class_owner": {"owner"}, "class_member": {"owner", "enrolled_student"},
@@ -96,6 +101,21 @@ class World:
     def _ok(self, r, what):
         assert 200 <= r.status_code < 300, f"setting up {what}: {describe(r)}"
         return r.json() if r.content else {}
+
+    def new_account(self, password=None):
+        body = {"email": f"{_uid('m')}@matrix.test", "name": "Matrix Account", "role": "lecturer"}
+        if password:
+            body["password"] = password
+        return self._ok(self.apis["admin"].post("/admin/users", json=body), "an account")
+
+    @property
+    def login_body(self):
+        return self._once("login", lambda: {"email": self.new_account(MATRIX_PASSWORD)["email"],
+                                            "password": MATRIX_PASSWORD})
+
+    def fresh_refresh_token(self):
+        r = self.apis["anonymous"].post("/auth/login", json=self.login_body)
+        return self._ok(r, "a login")["refresh_token"]
 
     @property
     def owner(self):
@@ -236,6 +256,17 @@ REQUESTS = {
     "GET /admin/webhooks": lambda w, c: ("/admin/webhooks", {}),
     "DELETE /admin/webhooks/{webhook_id}": lambda w, c: (f"/admin/webhooks/{w.webhook_id}", {}),
     "GET /admin/deliveries": lambda w, c: ("/admin/deliveries", {}),
+    "POST /admin/users": lambda w, c: ("/admin/users", {"json": {
+        "email": f"{_uid('m')}@matrix.test", "name": "Matrix Account", "role": "lecturer"}}),
+    "GET /admin/users": lambda w, c: ("/admin/users", {}),
+    "DELETE /admin/users/{user_id}": lambda w, c: (f"/admin/users/{w.new_account()['id']}", {}),
+    # The credential, not the bearer token, authorizes these: every caller succeeds with a good one.
+    "POST /auth/login": lambda w, c: ("/auth/login", {"json": w.login_body}),
+    "POST /auth/refresh": lambda w, c: ("/auth/refresh", {"json": {"refresh_token": w.fresh_refresh_token()}}),
+    "POST /auth/logout": lambda w, c: ("/auth/logout", {"json": {"refresh_token": w.fresh_refresh_token()}}),
+    "POST /auth/password": lambda w, c: ("/auth/password", {"json": {
+        "current_password": MATRIX_PASSWORD, "new_password": "another matrix passphrase"}}),
+    "GET /.well-known/jwks.json": lambda w, c: ("/.well-known/jwks.json", {}),
 }
 
 # The signed URL itself, with no token: what a signed route's holder sends (must be 2xx).
