@@ -64,6 +64,7 @@ static const opt_t options[] = {
     INT(log_max_bytes, "SMS_LOG_MAX_BYTES", "67108864", 0, 2147483647),
     INT(log_keep, "SMS_LOG_KEEP", "3", 1, 100),
     STR(access_log, "SMS_ACCESS_LOG", "all"),
+    STR(docs_dir, "SMS_DOCS_DIR", NULL),
 };
 
 /* SMS_ACCESS_LOG: "all" (1), "errors" (0) or "sample:N" (N, 1..1000000). */

@@ -58,6 +58,10 @@ typedef struct sms_config_s {
     int log_keep;              /* SMS_LOG_KEEP: rotated files kept (<file>.1 newest .. <file>.N) */
     char access_log[32];       /* SMS_ACCESS_LOG: all | errors | sample:N (gateway request lines) */
     int access_log_sample;     /* parsed SMS_ACCESS_LOG: 1 = every line, 0 = errors only, N = 1 in N below 400 */
+    /* The gateway's GET /docs, /openapi.yaml and /asyncapi.yaml (routes_docs.c)
+     * serve openapi.yaml, asyncapi.yaml and redoc.standalone.js from this
+     * directory, read once at start (deploy/ctl fills it; empty = not served). */
+    char docs_dir[256];        /* SMS_DOCS_DIR */
 } sms_config_t;
 
 /* Fills cfg from the environment and defaults. Returns 0, or -1 with a

@@ -39,6 +39,8 @@ int gw_routes_notifications(gw_app_t *app, gw_router_t *router);
 int gw_routes_stream(gw_app_t *app, gw_router_t *router);
 /* routes_webhooks.c: webhook registrations and delivery state (admin). */
 int gw_routes_webhooks(gw_app_t *app, gw_router_t *router);
+/* routes_docs.c: GET /docs (Redoc), /openapi.yaml, /asyncapi.yaml (public). */
+int gw_routes_docs(gw_app_t *app, gw_router_t *router);
 /* Appends a signed download URL for an upload (path and query, e.g.
  * "/files/<id>?expires=...&sig=..."; resolve it against the gateway's base
  * URL) valid for ttl_s seconds (outside 1..SMS_UPLOAD_TTL_S: the maximum)
