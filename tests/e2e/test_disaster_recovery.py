@@ -32,12 +32,15 @@ from helpers import wait_ready  # noqa: E402
 
 pytestmark = [pytest.mark.disruptive, pytest.mark.slow]
 
-RATE = 40.0         # keyed writes per second during the drills
+# Keyed writes per second during the drills. 40/s already drew 504s and 503 overloaded before
+# any fault at load average ~30 (2026-12-03), so that "steady again" never held: 20/s.
+RATE = 20.0
 WARM_S = 3.0        # load before the first fault
 BETWEEN_S = 3.0     # load between two faults (after recovery)
 DOWN_S = 3.0        # how long the broker stays down
 RTO_LIMIT_S = 30.0  # the seed-scale goal is 5 s (tests/bench --suite rebuild); this is a test's bound
 SETTLE_S = 30       # for the log and views check
+STEADY_MAX_S = 90   # load after a broker start until writes must be steady again
 # deploy/ctl's wait for a started broker to be ready: its 60 s default was too short on this
 # machine at load average ~24 (2026-12-03: one start took 60+ s, others 22-30 s).
 KAFKA_START_TIMEOUT_S = "150"
@@ -209,7 +212,7 @@ def broker_drill(base_url, jwt_secret, kafka_brokers, ctl, monkeypatch_module):
             kafka_up = True
             windows.append({"how": how, "fault": t_fault, "down": t_down, "start": t_start,
                             "started_s": time.monotonic() - t_start})
-            steady.append(load.run_until_steady(time.monotonic(), min_s=5, max_s=60))
+            steady.append(load.run_until_steady(time.monotonic(), min_s=5, max_s=STEADY_MAX_S))
             if how == "kill9":
                 time.sleep(BETWEEN_S)
     finally:
@@ -247,8 +250,12 @@ def test_broker_restarts_lose_and_double_nothing(broker_drill):
     assert not f["doubled"], f"{f['doubled']} effects doubled: {f['doubled_reqs'][:10]}\n{_why(broker_drill)}"
 
 
-def test_every_process_reconnects_by_itself(broker_drill):
+def test_writes_succeed_again_after_each_broker_start(broker_drill):
     for w, ok in zip(broker_drill["windows"], broker_drill["steady"]):
-        assert ok, f"after the broker's {w['how']}, writes were not steady within 60 s\n{_why(broker_drill)}"
+        assert ok, (f"after the broker's {w['how']} (its start took {w['started_s']:.0f} s), writes were not "
+                    f"steady within {STEADY_MAX_S} s\n{_why(broker_drill)}")
+
+
+def test_every_process_reconnects_by_itself(broker_drill):
     assert broker_drill["pids_after"] == broker_drill["pids_before"], (
         f"processes were restarted (pids before {broker_drill['pids_before']}, after {broker_drill['pids_after']})")
