@@ -139,7 +139,16 @@ def main():
     rows = []
 
     log("seed scale: sms-admin seed scale")
-    subprocess.run([a.admin, "seed", "scale"], check=True, timeout=1800, stdout=subprocess.DEVNULL)
+    # The seed is idempotent (keyed requests): on a busy machine some of its writes get 503
+    # overloaded after its own retries, and running it again sends only what is missing.
+    for attempt in range(1, 6):
+        if subprocess.run([a.admin, "seed", "scale"], timeout=1800, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL).returncode == 0:
+            break
+        log(f"seed scale: some writes refused (attempt {attempt}); again")
+        time.sleep(5)
+    else:
+        raise SystemExit("sms-admin seed scale did not complete in 5 attempts")
     ref = stable_checksums(a.admin)
     n_events = events_in_log(brokers)
     secs, same = rto(r, a.admin, ref)
