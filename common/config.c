@@ -110,6 +110,7 @@ static const opt_t options[] = {
     STR(metrics_host, "SMS_METRICS_HOST", "127.0.0.1"),
     INT(metrics_port, "SMS_METRICS_PORT", "0", 0, 65535),
     STR(metrics_token, "SMS_METRICS_TOKEN", NULL),
+    STR(docs_dir, "SMS_DOCS_DIR", NULL),
 };
 
 /* SMS_ACCESS_LOG: "all" (1), "errors" (0) or "sample:N" (N, 1..1000000). */

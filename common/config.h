@@ -111,6 +111,10 @@ typedef struct sms_config_s {
     char metrics_host[64];     /* SMS_METRICS_HOST */
     int metrics_port;          /* SMS_METRICS_PORT */
     char metrics_token[256];   /* SMS_METRICS_TOKEN: bearer token a scrape must send (empty = none) */
+    /* The gateway's GET /docs, /openapi.yaml and /asyncapi.yaml (routes_docs.c)
+     * serve openapi.yaml, asyncapi.yaml and redoc.standalone.js from this
+     * directory, read once at start (deploy/ctl fills it; empty = not served). */
+    char docs_dir[256];        /* SMS_DOCS_DIR */
 } sms_config_t;
 
 /* Fills cfg from the environment and defaults. Returns 0, or -1 with a

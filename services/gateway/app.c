@@ -131,6 +131,7 @@ int gw_app_register_routes(gw_app_t *app, gw_router_t *router) {
     rc |= gw_routes_stream(app, router);
     rc |= gw_routes_webhooks(app, router);
     rc |= gw_routes_identity(app, router);
+    rc |= gw_routes_docs(app, router);
     return rc ? -1 : 0;
 }
 

@@ -51,6 +51,8 @@ void gw_identity_link_students(gw_app_t *app, gw_request_t *req, cJSON *body,
 /* routes_metrics.c: GET /metrics (SMS_METRICS_TOKEN) and the app's series in m (borrowed, outlives the app). */
 struct sms_metrics_s;
 int gw_routes_metrics(gw_app_t *app, gw_router_t *router, struct sms_metrics_s *m);
+/* routes_docs.c: GET /docs (Redoc), /openapi.yaml, /asyncapi.yaml (public). */
+int gw_routes_docs(gw_app_t *app, gw_router_t *router);
 /* Appends a signed download URL for an upload (path and query, e.g.
  * "/files/<id>?expires=...&sig=..."; resolve it against the gateway's base
  * URL) valid for ttl_s seconds (outside 1..SMS_UPLOAD_TTL_S: the maximum)

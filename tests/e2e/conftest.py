@@ -36,6 +36,8 @@ SKIP_REASON = ("SMS_BASE_URL is not set: the e2e tests need a running sms system
 def pytest_configure(config):
     config.addinivalue_line("markers", "disruptive: kills or restarts sms services (leaves them ready)")
     config.addinivalue_line("markers", "slow: takes more than a few seconds")
+    config.addinivalue_line("markers", "drill: a disaster-recovery drill (broker kills, Redis wipes, backup and "
+                            "restore); minutes long, so tests/run runs it in the plain pass only")
 
 
 def pytest_collection_modifyitems(config, items):
