@@ -76,6 +76,11 @@ static const gw_authz_row_t rows[] = {
     {"POST", "/auth/logout", GW_OBJ_CREDENTIAL, "the session of the body's refresh token"},
     {"POST", "/auth/password", GW_OBJ_CREDENTIAL, "the token's own account, with its current password"},
     {"GET", "/.well-known/jwks.json", GW_OBJ_PUBLIC, "-"},
+    /* the contracts and their rendering (routes_docs.c) */
+    {"GET", "/docs", GW_OBJ_PUBLIC, "-"},
+    {"GET", "/docs/redoc.standalone.js", GW_OBJ_PUBLIC, "-"},
+    {"GET", "/openapi.yaml", GW_OBJ_PUBLIC, "-"},
+    {"GET", "/asyncapi.yaml", GW_OBJ_PUBLIC, "-"},
 };
 #define N_ROWS (sizeof rows / sizeof rows[0])
 

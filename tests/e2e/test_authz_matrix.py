@@ -267,6 +267,10 @@ REQUESTS = {
     "POST /auth/password": lambda w, c: ("/auth/password", {"json": {
         "current_password": MATRIX_PASSWORD, "new_password": "another matrix passphrase"}}),
     "GET /.well-known/jwks.json": lambda w, c: ("/.well-known/jwks.json", {}),
+    "GET /docs": lambda w, c: ("/docs", {}),
+    "GET /docs/redoc.standalone.js": lambda w, c: ("/docs/redoc.standalone.js", {}),
+    "GET /openapi.yaml": lambda w, c: ("/openapi.yaml", {}),
+    "GET /asyncapi.yaml": lambda w, c: ("/asyncapi.yaml", {}),
 }
 
 # The signed URL itself, with no token: what a signed route's holder sends (must be 2xx).
