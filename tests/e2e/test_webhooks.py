@@ -217,14 +217,17 @@ def test_failing_receiver_gets_the_delivery_on_a_retry(make_api, admin_api, hook
 def test_receiver_down_for_a_while_gets_everything_once_back(make_api, admin_api, hooks):
     rec = Receiver()  # not listening yet
     try:
-        hooks(rec.url, events=["post"])
+        wid = hooks(rec.url, events=["post"])["id"]
         lec, cid, on, _ = _class_with(make_api, 2)
         for i in range(3):
             _post(lec, cid, f"While down {i}")
-        retrying = wait_for(lambda: (len([d for d in _deliveries(admin_api, "retrying") if d["recipient_id"] in on]) == 6,
+        # This webhook's deliveries only: another test's webhook may still be registered.
+        def mine(d):
+            return d["recipient_id"] in on and d["webhook_id"] == wid
+        retrying = wait_for(lambda: (len([d for d in _deliveries(admin_api, "retrying") if mine(d)]) == 6,
                                   _deliveries(admin_api, "retrying")), "6 deliveries retrying", timeout=HORIZON_S)
         for d in retrying:
-            if d["recipient_id"] in on:
+            if mine(d):
                 assert d["attempts"] >= 1 and d["last_error"] and d["next_attempt_at"], d
         rec.start()
         wait_for(lambda: (len(rec.bodies()) >= 6, len(rec.bodies())), "6 deliveries after the receiver came back",
@@ -238,11 +241,11 @@ def test_receiver_down_for_a_while_gets_everything_once_back(make_api, admin_api
 def test_never_recovering_receiver_dead_letters_then_replay_delivers(make_api, admin_api, admin, hooks):
     rec = Receiver()  # down for longer than the horizon
     try:
-        hooks(rec.url, events=["post"])
+        wid = hooks(rec.url, events=["post"])["id"]
         lec, cid, on, _ = _class_with(make_api, 1)
         _post(lec, cid, "Dead letter")
         def mine_failed():
-            f = [d for d in _deliveries(admin_api, "failed") if d["recipient_id"] == on[0]]
+            f = [d for d in _deliveries(admin_api, "failed") if d["recipient_id"] == on[0] and d["webhook_id"] == wid]
             return bool(f), f
 
         failed = wait_for(mine_failed, "the delivery failed", timeout=HORIZON_S + 20)
