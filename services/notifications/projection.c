@@ -89,10 +89,21 @@ static sms_redis_script_t roster_script = {.source =
     "if rv <= (tonumber(redis.call('HGET', p .. '" NOTIF_VIEW_RV "', cid)) or 0) then return 0 end\n"
     "redis.call('HSET', p .. '" NOTIF_VIEW_RV "', cid, ARGV[4])\n"
     "local k = p .. '" NOTIF_VIEW_ROSTER "' .. cid\n"
+    /* One email per student across classes: the one of the enrollment with
+     * the greatest event id (ids order by time), not the one applied last,
+     * so a replay, which interleaves the classes' partitions differently,
+     * ends with the same address. */
     "if ARGV[5] == 'enroll' then\n"
-    "  for i = 6, #ARGV - 2, 3 do\n"
+    "  local ev = ARGV[6]\n"
+    "  for i = 7, #ARGV - 2, 3 do\n"
     "    redis.call('HSET', k, ARGV[i], ARGV[i + 1])\n"
-    "    if ARGV[i + 2] ~= '' then redis.call('HSET', p .. '" NOTIF_VIEW_EMAILS "', ARGV[i], ARGV[i + 2]) end\n"
+    "    if ARGV[i + 2] ~= '' then\n"
+    "      local by = redis.call('HGET', p .. '" NOTIF_VIEW_EMAILS_BY "', ARGV[i])\n"
+    "      if not by or ev >= by then\n"
+    "        redis.call('HSET', p .. '" NOTIF_VIEW_EMAILS "', ARGV[i], ARGV[i + 2])\n"
+    "        redis.call('HSET', p .. '" NOTIF_VIEW_EMAILS_BY "', ARGV[i], ev)\n"
+    "      end\n"
+    "    end\n"
     "  end\n"
     "else\n"
     "  redis.call('HDEL', k, ARGV[6])\n"
@@ -297,6 +308,7 @@ static int append_roster(redisContext *rc, const sms_event_t *ev, const pos_t *p
     arg_s(&a, rvs);
     arg_s(&a, enroll ? "enroll" : "unenroll");
     if (enroll) {
+        arg(&a, ev->id.ptr, ev->id.len); /* orders the emails (the script) */
         const msgpack_object *students = sms_mp_map_get(ev->data, "students");
         if (students && students->type == MSGPACK_OBJECT_ARRAY)
             for (uint32_t i = 0; i < students->via.array.size; i++) {

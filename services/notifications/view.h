@@ -9,7 +9,10 @@
  * Keys (every one a pure function of the log, so a replay of the log gives
  * the same view byte for byte):
  *   roster:<class>   hash student id -> display name   (sms.events.classes)
- *   emails           hash student id -> email address (from enrollments; sms-notify-email)
+ *   emails           hash student id -> email address (from enrollments; sms-notify-email):
+ *                    the enrollment with the greatest event id wins, whatever order
+ *                    a replay applies the classes' partitions in
+ *   emails_by        hash student id -> that enrollment event's id
  *   rv               hash class id -> roster_version applied (gates roster events)
  *   webhooks         hash webhook id -> public JSON {id,url,events,created_at}
  *   whsecret         hash webhook id -> the signing secret (never served)
@@ -39,6 +42,7 @@
 /* Key names under the prefix; a name ending in ':' is followed by an id. */
 #define NOTIF_VIEW_ROSTER "roster:"   /* + class id */
 #define NOTIF_VIEW_EMAILS "emails"
+#define NOTIF_VIEW_EMAILS_BY "emails_by" /* student id -> the enrollment event id its email came from */
 #define NOTIF_VIEW_RV "rv"
 #define NOTIF_VIEW_WEBHOOKS "webhooks"
 #define NOTIF_VIEW_WHSECRET "whsecret"
