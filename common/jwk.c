@@ -43,7 +43,7 @@ sms_jws_alg_t sms_jws_alg_from_name(const char *name) {
     return 0;
 }
 
-static int b64url_value(unsigned char c) {
+int sms_b64url_value(unsigned char c) {
     if (c >= 'A' && c <= 'Z') return c - 'A';
     if (c >= 'a' && c <= 'z') return c - 'a' + 26;
     if (c >= '0' && c <= '9') return c - '0' + 52;
@@ -60,7 +60,7 @@ long sms_b64url_decode(const char *in, size_t n, unsigned char *out, size_t cap)
     uint32_t acc = 0;
     int bits = 0;
     for (size_t i = 0; i < n; i++) {
-        int v = b64url_value((unsigned char)in[i]);
+        int v = sms_b64url_value((unsigned char)in[i]);
         if (v < 0) return -1;
         acc = (acc << 6) | (uint32_t)v;
         bits += 6;

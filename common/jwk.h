@@ -54,5 +54,7 @@ int sms_jws_verify(const sms_jwk_t *key, sms_jws_alg_t alg, const char *input, s
 /* Decodes unpadded base64url in (n chars) into out (capacity cap). Returns
  * the byte count, or -1 on a bad character, a bad length or overflow. */
 long sms_b64url_decode(const char *in, size_t n, unsigned char *out, size_t cap);
+/* The 6-bit value of a base64url character, or -1 for any other byte. */
+int sms_b64url_value(unsigned char c);
 
 #endif

@@ -18,44 +18,12 @@
 #include <jwt.h>
 
 #include "alloc.h"
+#include "jwk.h"
 
 /* Tokens are small; anything longer is not one of ours and is refused before
  * any decoding work. */
 #define SMS_TOKEN_MAX_LEN 4096
 #define SMS_TOKEN_MAX_HEADER 512
-
-static int b64url_value(unsigned char c) {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '-') return 62;
-    if (c == '_') return 63;
-    return -1;
-}
-
-/* Decodes unpadded base64url (in, n) into out (capacity cap, NUL-terminated).
- * Returns the decoded length, or -1 on a bad character, a bad length or an
- * overflow. */
-static long b64url_decode(const char *in, size_t n, char *out, size_t cap) {
-    if (n % 4 == 1) return -1;
-    size_t need = n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0);
-    if (need + 1 > cap) return -1;
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64url_value((unsigned char)in[i]);
-        if (v < 0) return -1;
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (char)((acc >> bits) & 0xff);
-        }
-    }
-    out[o] = '\0';
-    return (long)o;
-}
 
 /* Decodes a base64url JSON object. Returns the parsed object (free with
  * cJSON_Delete) or NULL if it is not base64url, not JSON or not an object. */
@@ -64,7 +32,8 @@ static cJSON *decode_json_part(const char *part, size_t n) {
     size_t cap = n / 4 * 3 + 4; /* decoded size, rounded up, plus the NUL */
     char *text = cap <= sizeof stack ? stack : sms_malloc(cap);
     cJSON *json = NULL;
-    long len = b64url_decode(part, n, text, cap);
+    long len = sms_b64url_decode(part, n, (unsigned char *)text, cap - 1);
+    if (len >= 0) text[len] = '\0';
     if (len > 0 && strlen(text) == (size_t)len) { /* an embedded NUL is not JSON we accept */
         json = cJSON_ParseWithLength(text, (size_t)len);
         if (json && !cJSON_IsObject(json)) {
@@ -150,7 +119,7 @@ int sms_token_verify_any(const char *token, size_t len, const char *secret, cons
     size_t sig_len = len - (size_t)(dot2 + 1 - token);
     if (payload_len == 0 || sig_len == 0) return SMS_EPARSE;
     for (size_t i = 0; i < len; i++)
-        if (token[i] != '.' && b64url_value((unsigned char)token[i]) < 0) return SMS_EPARSE;
+        if (token[i] != '.' && sms_b64url_value((unsigned char)token[i]) < 0) return SMS_EPARSE;
 
     char copy[SMS_TOKEN_MAX_LEN + 1];
     memcpy(copy, token, len);

@@ -185,3 +185,21 @@ def anon(base_url):
     a = Api(base_url)
     yield a
     a.session.close()
+
+
+@pytest.fixture
+def gateways(tmp_path, base_url):
+    """start(name, **env) -> an extra gateway (protect_kit.Gateway) on the suite's Redis and Kafka
+    with env overriding its settings; every one started is stopped after the test."""
+    import protect_kit
+
+    started = []
+
+    def start(name="gw", **env):
+        g = protect_kit.Gateway(tmp_path, name=name, **env)
+        started.append(g)
+        return g
+
+    yield start
+    for g in started:
+        g.stop()

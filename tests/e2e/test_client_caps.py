@@ -63,20 +63,6 @@ IDLE_CHILD = textwrap.dedent("""
 """)
 
 
-@pytest.fixture
-def gateways(tmp_path, base_url):
-    started = []
-
-    def start(name="gw", **env):
-        g = kit.Gateway(tmp_path, name=name, **env)
-        started.append(g)
-        return g
-
-    yield start
-    for g in started:
-        g.stop()
-
-
 def _served_quickly(gw, ip, n=20, budget_s=1.0):
     worst = 0.0
     for _ in range(n):

@@ -19,20 +19,6 @@ APP = "https://app.example"
 
 
 @pytest.fixture
-def gateways(tmp_path, base_url):
-    started = []
-
-    def start(name="gw", **env):
-        g = kit.Gateway(tmp_path, name=name, **env)
-        started.append(g)
-        return g
-
-    yield start
-    for g in started:
-        g.stop()
-
-
-@pytest.fixture
 def cors_gw(gateways):
     return gateways("cors", SMS_CORS_ORIGINS=f"{APP}, http://localhost:3000", SMS_CORS_MAX_AGE_S=900)
 

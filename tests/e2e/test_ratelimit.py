@@ -19,20 +19,6 @@ from helpers import assert_problem, mint_jwt, lecturer_claims, new_lecturer_id
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def gateways(tmp_path, base_url):
-    started = []
-
-    def start(name="gw", **env):
-        g = kit.Gateway(tmp_path, name=name, **env)
-        started.append(g)
-        return g
-
-    yield start
-    for g in started:
-        g.stop()
-
-
 def _counts(statuses):
     return statuses.count(200), statuses.count(429), len(statuses)
 
