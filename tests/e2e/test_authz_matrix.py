@@ -25,7 +25,7 @@ import uuid
 import pytest
 import requests
 
-from helpers import HTTP_TIMEOUT, Api, describe, gateway_listing
+from helpers import HTTP_TIMEOUT, Api, describe, gateway_listing, wait_for
 
 AUTHZ_TABLE = "services/gateway/authz.c"
 CALLERS = ("anonymous", "expired", "other_student", "other_lecturer", "admin", "enrolled_student", "owner")
@@ -137,8 +137,15 @@ class World:
 
     @property
     def aid(self):
-        return self._once("aid", lambda: self._ok(self.owner.post("/lecturer/assignments", json={
-            "class_id": self.cid, "title": "Essay", "due_at": _iso_in(30), "max_score": 100}), "an assignment")["id"])
+        def make():
+            aid = self._ok(self.owner.post("/lecturer/assignments", json={
+                "class_id": self.cid, "title": "Essay", "due_at": _iso_in(30), "max_score": 100}), "an assignment")["id"]
+            # The grading service learns of it from the assignments events, a moment after the 201:
+            # the world is ready once the owner can read its grade sheet.
+            wait_for(lambda: (self.owner.get(f"/lecturer/assignments/{aid}/grades").status_code == 200, None),
+                     "the assignment known to grading", timeout=15)
+            return aid
+        return self._once("aid", make)
 
     @property
     def graded_aid(self):
