@@ -188,6 +188,16 @@ def failed(r):
                 or not r["steady_at_end"])
 
 
+def why_failed(r):
+    """The reasons of failed() in words, in full (the table cuts errors short)."""
+    if "error" in r:
+        return f"could not run: {r['error'][:2000]} (then: {r.get('healed', '-')})"
+    parts = [f"{k} {r[k]}" for k in ("lost", "doubled", "applied_503", "applied_refused") if r[k]]
+    if not r["steady_at_end"]:
+        parts.append(f"not steady again within {SCENARIOS[r['scenario']][3]} s (then: {r.get('healed', '-')})")
+    return ", ".join(parts)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--scenarios", default=",".join(SCENARIOS))
@@ -224,6 +234,9 @@ def main():
     md = (f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {a.rate:.0f} keyed writes/s, "
           f"{total:.0f} s for {len(names)} scenarios; load average at the end "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}.\n\n{table(results)}\n")
+    why = [f"- {r['scenario']}: {why_failed(r)}" for r in results if not r["ok"]]
+    if why:
+        md += "\nFailed:\n" + "\n".join(why) + "\n"
     print("\n" + md)
     if a.report:
         with open(a.report + ".md", "w") as f:
