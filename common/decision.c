@@ -26,6 +26,11 @@ void sms_decision_fail(sms_decision_t *d, int status, const char *code, const ch
     utf8_terminate(d->detail);
 }
 
+void sms_decision_done_unreadable(sms_decision_t *d) {
+    sms_decision_fail(d, 504, "timeout",
+                      "the command was done, but its result is not readable yet; retry with the same Idempotency-Key");
+}
+
 void sms_decision_stale(sms_decision_t *d, int status, const char *code, const char *fmt, ...) {
     d->status = status;
     d->problem_code = code;

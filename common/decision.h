@@ -76,6 +76,11 @@ void sms_decision_fail(sms_decision_t *d, int status, const char *code, const ch
  * one service is visible to the next command to another. */
 void sms_decision_stale(sms_decision_t *d, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* The answer to a replayed command that was done (its record says so) but
+ * whose result cannot be read from the view right now: 504, never 503,
+ * because a 503 tells the client that nothing was done. A retry with the
+ * same Idempotency-Key gets the result once it can be read. */
+void sms_decision_done_unreadable(sms_decision_t *d);
 void sms_decision_error(sms_decision_t *d, const char *field, size_t field_len, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Adds an event slot keyed by key; returns a packer writing into it. */

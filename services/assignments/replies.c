@@ -34,10 +34,6 @@ void assignments_answer_upload(sms_decision_t *d, const assignments_upload_t *u)
 
 static void unreadable(sms_decision_t *d) { sms_decision_fail(d, 500, "internal", "unreadable command record"); }
 
-static void not_yet(sms_decision_t *d) {
-    sms_decision_fail(d, 503, "unavailable", "the result of this command is not readable yet; retry");
-}
-
 /* Record "<status> <assignment id>": answered from a:<id> as it is now. */
 void assignments_reply_assignment(redisContext *rc, const sms_command_t *cmd, const sms_command_record_t *rec,
                                   sms_decision_t *d) {
@@ -54,7 +50,7 @@ void assignments_reply_assignment(redisContext *rc, const sms_command_t *cmd, co
         assignments_answer_assignment(d, rec->status, &a, sms_now_ms());
         assignments_assignment_clear(&a);
     } else {
-        not_yet(d);
+        sms_decision_done_unreadable(d);
     }
     if (r) freeReplyObject(r);
 }
@@ -104,7 +100,7 @@ void assignments_reply_upload(redisContext *rc, const sms_command_t *cmd, const 
         assignments_answer_upload(d, &u);
         d->status = rec->status;
     } else {
-        not_yet(d);
+        sms_decision_done_unreadable(d);
     }
     if (r) freeReplyObject(r);
 }

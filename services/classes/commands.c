@@ -51,10 +51,6 @@ void classes_reply_post_updated(sms_decision_t *d, const classes_post_t *p) {
     classes_pack_post_public(&pk, p);
 }
 
-static void not_readable_yet(sms_decision_t *d) {
-    sms_decision_fail(d, 503, "unavailable", "the result of this command is not readable yet; retry");
-}
-
 static void unreadable_record(sms_decision_t *d) { sms_decision_fail(d, 500, "internal", "unreadable command record"); }
 
 /* A JSON document of the view as the reply body; false if json is not an object. */
@@ -82,7 +78,7 @@ static void reply_class_record(redisContext *rc, const sms_command_t *cmd, const
         classes_reply_class(d, rec->status, &c);
         classes_class_clear(&c);
     } else {
-        not_readable_yet(d);
+        sms_decision_done_unreadable(d);
     }
     if (r) freeReplyObject(r);
 }
@@ -125,7 +121,7 @@ static void reply_post_record(redisContext *rc, const sms_command_t *cmd, const 
     const cJSON *cid = cJSON_GetObjectItemCaseSensitive(json, "class_id");
     if (cJSON_IsString(cid) && reply_json(d, 201, json))
         snprintf(d->location, sizeof d->location, "/classes/%s/posts/%.*s", cid->valuestring, (int)pid.len, pid.ptr);
-    else not_readable_yet(d);
+    else sms_decision_done_unreadable(d);
     cJSON_Delete(json);
     if (r) freeReplyObject(r);
 }
@@ -140,7 +136,7 @@ static void reply_post_update_record(redisContext *rc, const sms_command_t *cmd,
     }
     redisReply *r = redisCommand(rc, "GET " CLASSES_KEY_POST "%b", rec->argv[2].ptr, rec->argv[2].len);
     cJSON *json = r && r->type == REDIS_REPLY_STRING ? cJSON_ParseWithLength(r->str, r->len) : NULL;
-    if (!reply_json(d, 200, json)) not_readable_yet(d);
+    if (!reply_json(d, 200, json)) sms_decision_done_unreadable(d);
     cJSON_Delete(json);
     if (r) freeReplyObject(r);
 }
@@ -159,7 +155,7 @@ static void reply_chat_record(redisContext *rc, const sms_command_t *cmd, const 
     cJSON *json = r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->type == REDIS_REPLY_STRING
                       ? cJSON_ParseWithLength(r->element[0]->str, r->element[0]->len)
                       : NULL;
-    if (!reply_json(d, 201, json)) not_readable_yet(d);
+    if (!reply_json(d, 201, json)) sms_decision_done_unreadable(d);
     cJSON_Delete(json);
     if (r) freeReplyObject(r);
 }

@@ -37,7 +37,7 @@ static void reply_user_record(redisContext *rc, const sms_command_t *cmd, const 
         identity_pack_user_public(&pk, &u);
         if (rec->status == 201) snprintf(d->location, sizeof d->location, "/admin/users/%s", a->id);
     } else {
-        sms_decision_fail(d, 503, "unavailable", "the result of this command is not readable yet; retry");
+        sms_decision_done_unreadable(d);
     }
     identity_state_close(&st);
 }

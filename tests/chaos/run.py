@@ -92,8 +92,11 @@ def sigstop(name):
 
 
 # name: (what, fault function, min seconds of load after the fault, max seconds)
+# The max is the bound for recovering *by itself*, not a speed target (the table reports the
+# times): a broker restarted on a loaded 2-core machine took 36 s to start and its cold JVM
+# acknowledged batches in 0.6-1.1 s for a minute more (steady at 99 s of 120), so it gets 240 s.
 SCENARIOS = {
-    "kill9-broker": ("kill -9 of the Kafka broker, restarted at once", kill9_and_start("kafka"), 15, 120),
+    "kill9-broker": ("kill -9 of the Kafka broker, restarted at once", kill9_and_start("kafka"), 15, 240),
     "kill9-classes": ("kill -9 of sms-classes, restarted at once", kill9_and_start("classes"), 10, 60),
     "kill9-assignments": ("kill -9 of sms-assignments, restarted at once", kill9_and_start("assignments"), 10, 60),
     "kill9-grading": ("kill -9 of sms-grading, restarted at once", kill9_and_start("grading"), 10, 60),

@@ -166,3 +166,24 @@ def test_key_length_limits(api):
     r = api.post(PATH, json={"code": uniq(), "name": "k"}, headers={"Idempotency-Key": "k" * 201})
     assert_problem(r, 400, "validation", fields=["Idempotency-Key"])
     assert len(api.list_all("all")) == 1
+
+
+def test_replay_of_a_done_command_whose_result_is_gone_is_not_503(api):
+    # The class was created under the key, then deleted: the command record
+    # says "done", but the class can no longer be read. A 503 would tell the
+    # client that nothing was done (issue 8's rule), so the replay must not be
+    # 503, and it must not create the class a second time either.
+    key = _key()
+    body = {"code": uniq("GONE"), "name": "Deleted since"}
+    r1 = api.post(PATH, json=body, headers={"Idempotency-Key": key})
+    assert r1.status_code == 201, describe(r1)
+    gone = api.delete(f"{PATH}/{r1.json()['id']}")
+    assert gone.status_code in (200, 204), describe(gone)
+    r2 = api.post(PATH, json=body, headers={"Idempotency-Key": key})
+    assert r2.status_code != 503, f"the command was done: 503 says it was not\n{describe(r2)}"
+    if r2.status_code >= 400:
+        assert_problem(r2, 504, "timeout")
+        assert "Idempotency-Key" in r2.json()["detail"], describe(r2)
+    else:
+        assert r2.json()["id"] == r1.json()["id"], describe(r2)
+    assert api.list_all("all") == [], "the replay must not create the class again"
