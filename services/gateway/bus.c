@@ -19,7 +19,8 @@
  * may have been. */
 #include "bus.h"
 
-#include <openssl/sha.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -88,6 +89,7 @@ struct gw_bus_s {
     uv_loop_t *loop;
     const sms_config_t *cfg;
     sms_redis_t *redis;       /* borrowed: idempotency bindings */
+    unsigned char fingerprint_key[32]; /* keys the bindings' fingerprints (fingerprint_key_derive) */
     sms_producer_t *producer;
     sms_consumer_t *replies;
     char reply_topic[160];
@@ -365,6 +367,22 @@ static void on_probe_timer(uv_timer_t *t) {
 
 /* ---- setup ---- */
 
+/* The fingerprints' key, the same in every gateway of a deployment (they
+ * share SMS_JWT_SECRET, without which no gateway starts), and not the
+ * secret itself. */
+static int fingerprint_key_derive(gw_bus_t *bus) {
+    static const char label[] = "sms idempotency fingerprint key v1";
+    const char *secret = bus->cfg->jwt_secret;
+    unsigned int n = 0;
+    if (secret[0] == '\0' || HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)label,
+                                  sizeof label - 1, bus->fingerprint_key, &n) == NULL ||
+        n != sizeof bus->fingerprint_key) {
+        sms_log(SMS_LOG_ERROR, "fingerprint_key_failed", "no key for idempotency fingerprints (is SMS_JWT_SECRET set?)");
+        return -1;
+    }
+    return 0;
+}
+
 int gw_bus_new(uv_loop_t *loop, const sms_config_t *cfg, sms_redis_t *redis, gw_bus_t **out) {
     char err[512];
     gw_bus_t *bus = sms_calloc(1, sizeof *bus);
@@ -375,6 +393,7 @@ int gw_bus_new(uv_loop_t *loop, const sms_config_t *cfg, sms_redis_t *redis, gw_
     sms_strmap_init(&bus->lanes_by_service);
     bus->last_stats_ms = sms_mono_ms();
     snprintf(bus->reply_topic, sizeof bus->reply_topic, "sms.replies.%s", cfg->gateway_id);
+    if (fingerprint_key_derive(bus) != 0) goto error;
 
     /* Replies matter only while their request waits: an hour is plenty. */
     static const char *const reply_cfg[] = {"retention.ms", "3600000", NULL};
@@ -473,16 +492,25 @@ static void derive_cmd_id(const char *user, const char *key, char out[CMD_ID_MAX
 /* Hex of the first 128 bits of SHA-256(method LF path LF msgpack(data)): the
  * request a key was first used for. Packed data, not the JSON text, so
  * whitespace does not make a retry a different request. */
-static void fingerprint(const gw_request_t *req, const msgpack_sbuffer *data, char out[FINGERPRINT_HEX + 1]) {
-    unsigned char d[SHA256_DIGEST_LENGTH];
+static void fingerprint(const gw_bus_t *bus, const gw_request_t *req, const msgpack_sbuffer *data,
+                        char out[FINGERPRINT_HEX + 1]) {
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int dn = 0;
     sms_buf_t b;
     sms_buf_init(&b);
     sms_buf_printf(&b, "%s\n%s\n", gw_req_method(req), gw_req_path(req));
     sms_buf_append(&b, data->data, data->size);
-    SHA256((const unsigned char *)b.data, b.len, d);
+    /* HMAC, not a plain hash: a binding sits in Redis for a day, and a plain
+     * hash of a login's body there could be tested against guessed passwords
+     * offline by anyone who reads Redis. On failure (never seen) the digest
+     * is all zeros: a retry then compares equal only to another such. */
+    if (HMAC(EVP_sha256(), bus->fingerprint_key, sizeof bus->fingerprint_key, (const unsigned char *)b.data, b.len,
+             d, &dn) == NULL || dn < FINGERPRINT_HEX / 2)
+        memset(d, 0, sizeof d);
     sms_buf_close(&b);
     for (int i = 0; i < FINGERPRINT_HEX / 2; i++) snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
+
 
 /* Before the command is produced: answers p's request (which leaves its
  * lane), frees p. */
@@ -667,7 +695,7 @@ static void pack_command(gw_bus_t *bus, pending_t *p, sms_command_head_t *h, con
     sms_command_pack_head(&pk, h);
     msgpack_sbuffer_write(&p->cmd, data.data, data.size);
     sms_command_pack_tail(&pk, h);
-    if (p->keyed) fingerprint(p->req, &data, p->fingerprint);
+    if (p->keyed) fingerprint(bus, p->req, &data, p->fingerprint);
     msgpack_sbuffer_destroy(&data);
 }
 

@@ -194,3 +194,36 @@ def test_replay_of_a_done_command_whose_result_cannot_be_read_is_504_not_503(api
     r3 = api.post(PATH, json=body, headers={"Idempotency-Key": key})
     assert r3.status_code == 201 and r3.json() == r1.json(), describe(r3)
     assert [c["id"] for c in api.list_all("all")] == [r1.json()["id"]], "one class, created once"
+
+
+def _fingerprint_bytes(method, path, body):
+    import msgpack
+    return f"{method}\n{path}\n".encode() + msgpack.packb(body, use_bin_type=True)
+
+
+def _keyed_fingerprint(method, path, body):
+    # services/gateway/bus.c: HMAC-SHA-256 under a key derived from the shared secret
+    import hashlib
+    import hmac
+    import os
+    secret = os.environ["SMS_JWT_SECRET"].encode()
+    key = hmac.new(secret, b"sms idempotency fingerprint key v1", hashlib.sha256).digest()
+    return hmac.new(key, _fingerprint_bytes(method, path, body), hashlib.sha256).hexdigest()[:32]
+
+
+def test_key_bindings_hold_no_plain_hash_of_the_body(api, redis_client):
+    # A key's binding in Redis tells a second request under it apart from the
+    # first. A plain hash of method, path and body would let anyone who can
+    # read Redis test guesses of a body offline (a login's password, a
+    # student's grade feedback): the binding is keyed with a secret the
+    # gateways share, so the plain hash is not in Redis. (The keyed one being
+    # there shows that both are taken of the same bytes.)
+    import hashlib
+    body = {"code": uniq("FP"), "name": "Fingerprinted"}
+    r = api.post(PATH, json=body, headers={"Idempotency-Key": _key()})
+    assert r.status_code == 201, describe(r)
+    values = [redis_client.get(k) for k in redis_client.scan_iter("sms:gateway:idem:*", count=1000)]
+    values = {v.decode() for v in values if v is not None}
+    assert _keyed_fingerprint("POST", PATH, body) in values, "no binding of this request under the keyed fingerprint"
+    plain = hashlib.sha256(_fingerprint_bytes("POST", PATH, body)).hexdigest()[:32]
+    assert plain not in values, "a plain SHA-256 of the body is in Redis"
