@@ -1,5 +1,5 @@
 /* fuzz_http.c - libFuzzer target for the gateway's HTTP request path: the
- * real server (services/gateway/http/: http-parser callbacks, limits,
+ * real server (services/gateway/http/: llhttp callbacks, limits,
  * pipelining, routing with 404/405, bearer auth, 415, the JSON depth check,
  * streaming bodies) with the real route table (gw_app_register_routes, so
  * routes others add are fuzzed too), each route answered by an echo handler

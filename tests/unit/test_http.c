@@ -562,6 +562,69 @@ static void test_errors(void **state) {
     server_stop();
 }
 
+/* What llhttp does differently from a lenient parser, and what the server
+ * builds on it: bytes llhttp skips without a callback still count against
+ * header_limit, an empty header value keeps the next header apart, every
+ * request-target form routes by its path, and malformed framing is a 400. */
+static void test_parser_edges(void **state) {
+    (void)state;
+    server_start(NULL);
+    /* Blanks after a colon reach no callback: 3000 of them are still over 2048 bytes. */
+    static char pad[4096];
+    snprintf(pad, sizeof pad, "GET /inspect/1 HTTP/1.1\r\nX-Pad:%3000sv\r\n\r\n", "");
+    resp_t *r = roundtrip(pad);
+    assert_int_equal(r->status, 431);
+    assert_non_null(strstr(r->body, "headers_too_large"));
+    /* ... also when they arrive over several reads (counted per buffer). */
+    client_t *c = client_new();
+    client_send(c, "GET /inspect/1 HTTP/1.1\r\nX-Pad:");
+    char blanks[601];
+    memset(blanks, ' ', 600);
+    blanks[600] = '\0';
+    for (int i = 0; i < 4; i++) {
+        client_send(c, blanks);
+        usleep(20000);
+    }
+    resp_t rr;
+    assert_int_equal(client_read(c, &rr), 0);
+    assert_int_equal(rr.status, 431);
+    client_free(c);
+    /* Under the limit, padding is fine and not part of the value. */
+    snprintf(pad, sizeof pad, "GET /inspect/1 HTTP/1.1\r\nX-TEST:%1000sv1\r\n\r\n", "");
+    r = roundtrip(pad);
+    assert_int_equal(r->status, 200);
+    assert_non_null(strstr(r->body, "|hdr=v1|"));
+
+    /* An empty value, then the header the handler reads. */
+    r = roundtrip("GET /inspect/1 HTTP/1.1\r\nX-Empty:\r\nX-TEST: v2\r\nX-Blank:   \r\n\r\n");
+    assert_int_equal(r->status, 200);
+    assert_non_null(strstr(r->body, "|hdr=v2|"));
+
+    /* absolute-form routes by its path (and query); no path is "/". */
+    r = roundtrip("GET http://sms.example:8080/inspect/a%20b?q=x#frag HTTP/1.1\r\nHost: sms.example\r\n\r\n");
+    assert_int_equal(r->status, 200);
+    assert_non_null(strstr(r->body, "path=/inspect/a b|id=a b|q=x|"));
+    r = roundtrip("GET http://sms.example HTTP/1.1\r\n\r\n");
+    assert_int_equal(r->status, 404);
+    r = roundtrip("GET /inspect/1#frag HTTP/1.1\r\n\r\n");
+    assert_int_equal(r->status, 200);
+    assert_non_null(strstr(r->body, "path=/inspect/1|"));
+
+    /* Strict framing: no guessing between two body lengths, no bare LF line ends. */
+    r = roundtrip("POST /inspect/1 HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+                  "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+    assert_int_equal(r->status, 400);
+    assert_non_null(strstr(r->body, "Malformed HTTP request: "));
+    r = roundtrip("GET /inspect/1 HTTP/1.1\nHost: t\n\n");
+    assert_int_equal(r->status, 400);
+    r = roundtrip("GET /inspect/1 HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab");
+    assert_int_equal(r->status, 400);
+    r = roundtrip("POST /inspect/1 HTTP/1.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  "zz\r\n{}\r\n0\r\n\r\n");
+    assert_int_equal(r->status, 400);
+    server_stop();
+}
+
 /* {"a":{"a":...{"a":1}...}} with depth objects, as a POST /inspect/1. Caller frees. */
 static char *deep_post(int depth) {
     size_t n = (size_t)depth * 6 + 200;
@@ -1241,7 +1304,7 @@ int main(void) {
         T(test_max_connections), T(test_shutdown),     T(test_shutdown_gives_up),
         T(test_stream_body),  T(test_stream_body_timeout), T(test_stream_response),
         T(test_stream_response_unbounded), T(test_json_depth), T(test_json_depth_huge),
-        T(test_idempotency_key_answers),
+        T(test_idempotency_key_answers), T(test_parser_edges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,12 +1,12 @@
-/* conn.c - one client connection: reading, parsing with http-parser,
+/* conn.c - one client connection: reading, parsing with llhttp (strict: no lenient flags),
  * dispatching each request (router, auth, content type, JSON depth, handler), streaming
  * request bodies to a handler's sink, timeouts, backpressure and the close
  * sequence.
  *
  * http.c starts connections (gw__conn_start) and drains them on shutdown;
  * response.c writes answers and calls gw__conn_update after each change. The
- * parser is paused after every request so that dispatch, backpressure checks
- * and handlers never run inside a parser callback. */
+ * parser is paused (HPE_PAUSED from a callback) after every request so that
+ * dispatch, backpressure checks and handlers never run inside a parser callback. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,7 +20,6 @@
 #include "log.h"
 
 #define LINGER_MAX_BYTES (256 * 1024) /* discarded while lingering before we stop waiting */
-#define REQUEST_LINE_OVERHEAD 16      /* method, spaces, "HTTP/1.1", CRLF: counted against header_limit */
 
 static void on_timer(uv_timer_t *t);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
@@ -56,10 +55,17 @@ static void enqueue(gw_conn_t *c, gw_request_t *req) {
     c->srv->n_inflight++;
 }
 
-/* ---- http-parser callbacks ---- */
+/* ---- llhttp callbacks ---- */
 
-static int count_head(gw_conn_t *c, gw_request_t *req, size_t n) {
-    req->head_bytes += (uint32_t)n;
+/* The head's bytes count against header_limit as received, up to `to` in the
+ * buffer being parsed: everything since the last count (c->head_mark), so
+ * blanks llhttp skips without a callback (after a colon, between tokens) count
+ * as well as the spans. conn_process counts the rest of each buffer. */
+static int count_head_to(gw_conn_t *c, const char *to) {
+    gw_request_t *req = c->cur;
+    if (c->head_mark == NULL) c->head_mark = to; /* nothing before the method's first byte */
+    req->head_bytes += (uint32_t)(to - c->head_mark);
+    c->head_mark = to;
     if (req->head_bytes > (uint32_t)c->srv->cfg->header_limit) {
         c->err_status = 431;
         return -1;
@@ -67,44 +73,55 @@ static int count_head(gw_conn_t *c, gw_request_t *req, size_t n) {
     return 0;
 }
 
-static int on_message_begin(http_parser *p) {
+static int on_message_begin(llhttp_t *p) {
     gw_conn_t *c = p->data;
     c->cur = gw__req_new(c->srv, c);
-    c->cur->head_bytes = REQUEST_LINE_OVERHEAD;
+    c->head_mark = NULL; /* set by the first span: the method */
     c->n_requests++;
     c->req_deadline = uv_now(c->srv->loop) + (uint64_t)c->srv->cfg->header_timeout_ms;
     timer_touch(c);
     return 0;
 }
 
-static int on_url(http_parser *p, const char *at, size_t len) {
+/* The method and the version: counted, not kept (llhttp has them as numbers). */
+static int on_head_span(llhttp_t *p, const char *at, size_t len) { return count_head_to(p->data, at + len); }
+
+static int on_url(llhttp_t *p, const char *at, size_t len) {
     gw_conn_t *c = p->data;
-    if (count_head(c, c->cur, len) != 0) return -1;
+    if (count_head_to(c, at + len) != 0) return -1;
     gw__req_append(c->cur, at, len);
     return 0;
 }
 
-static int on_header_field(http_parser *p, const char *at, size_t len) {
+static int on_header_field(llhttp_t *p, const char *at, size_t len) {
     gw_conn_t *c = p->data;
     gw_request_t *req = c->cur;
     if (req->piece != GW_PIECE_FIELD) {
-        if (req->n_hdrs >= GW_HTTP_MAX_HEADERS || count_head(c, req, 4) != 0) { /* ": " and CRLF */
+        if (req->n_hdrs >= GW_HTTP_MAX_HEADERS) {
             c->err_status = 431;
             return -1;
         }
         gw__req_piece(req, GW_PIECE_FIELD);
     }
-    if (count_head(c, req, len) != 0) return -1;
+    if (count_head_to(c, at + len) != 0) return -1;
     gw__req_append(req, at, len);
     return 0;
 }
 
-static int on_header_value(http_parser *p, const char *at, size_t len) {
+static int on_header_value(llhttp_t *p, const char *at, size_t len) {
     gw_conn_t *c = p->data;
     gw_request_t *req = c->cur;
     if (req->piece != GW_PIECE_VALUE) gw__req_piece(req, GW_PIECE_VALUE);
-    if (count_head(c, req, len) != 0) return -1;
+    if (count_head_to(c, at + len) != 0) return -1;
     gw__req_append(req, at, len);
+    return 0;
+}
+
+/* An empty value ("X:\r\n") may come without any on_header_value: the
+ * header still gets its (empty) value, and the next field starts afresh. */
+static int on_header_value_complete(llhttp_t *p) {
+    gw_conn_t *c = p->data;
+    if (c->cur->piece != GW_PIECE_VALUE) gw__req_piece(c->cur, GW_PIECE_VALUE);
     return 0;
 }
 
@@ -118,7 +135,7 @@ static void on_write_continue(uv_write_t *w, int status) {
     if (!c->closing) gw__conn_update(c);
 }
 
-static void maybe_continue(gw_conn_t *c, gw_request_t *req, const http_parser *p) {
+static void maybe_continue(gw_conn_t *c, gw_request_t *req, const llhttp_t *p) {
     static const char msg[] = "HTTP/1.1 100 Continue\r\n\r\n";
     const char *expect = gw_req_header(req, "Expect");
     if (expect == NULL || strcasecmp(expect, "100-continue") != 0) return;
@@ -142,9 +159,10 @@ static void maybe_continue(gw_conn_t *c, gw_request_t *req, const http_parser *p
     c->n_writing++;
 }
 
-static int on_headers_complete(http_parser *p) {
+static int on_headers_complete(llhttp_t *p) {
     gw_conn_t *c = p->data;
     gw_request_t *req = c->cur;
+    c->head_mark = NULL; /* the head is over: nothing more counts against header_limit */
     gw__req_piece(req, GW_PIECE_DONE);
     int status = gw__req_head_done(req, p);
     if (status != 0) {
@@ -152,20 +170,19 @@ static int on_headers_complete(http_parser *p) {
         return -1;
     }
     gw__req_route(req, c->srv->router);
-    if (p->flags & F_CONTENTLENGTH) req->content_length = (int64_t)p->content_length;
+    if (p->flags & F_CONTENT_LENGTH) req->content_length = (int64_t)p->content_length;
     if (req->route && (req->route->flags & GW_ROUTE_STREAM_BODY)) {
         /* Its handler must see the head before any body byte is parsed:
          * stop here, conn_process dispatches it (stream_step). */
-        req->keep_alive = http_should_keep_alive(p) != 0;
+        req->keep_alive = llhttp_should_keep_alive(p) != 0;
         req->stream = GW_STREAM_HELD;
         c->in_stream = req;
         c->stream_bytes = 0;
         c->stream_busy = c->stream_ended = 0;
         sms_buf_reset(&c->stage);
-        http_parser_pause(p, 1);
-        return 0;
+        return HPE_PAUSED;
     }
-    if ((p->flags & F_CONTENTLENGTH) && p->content_length > (uint64_t)c->srv->cfg->body_limit) {
+    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > (uint64_t)c->srv->cfg->body_limit) {
         c->err_status = 413; /* refused on the header alone: the body is never read */
         return -1;
     }
@@ -183,7 +200,7 @@ static uint64_t body_deadline(const gw_conn_t *c, const gw_request_t *req) {
     return req->stream_deadline && req->stream_deadline < d ? req->stream_deadline : d;
 }
 
-static int on_body(http_parser *p, const char *at, size_t len) {
+static int on_body(llhttp_t *p, const char *at, size_t len) {
     gw_conn_t *c = p->data;
     gw_request_t *req = c->cur;
     if (req->stream) { /* GW_STREAM_OPEN: parsing waits for the sink otherwise */
@@ -207,28 +224,31 @@ static int on_body(http_parser *p, const char *at, size_t len) {
     return 0;
 }
 
-static int on_message_complete(http_parser *p) {
+static int on_message_complete(llhttp_t *p) {
     gw_conn_t *c = p->data;
     gw_request_t *req = c->cur;
     if (req->stream) { /* dispatched long ago: on_end is due once the sink has every byte */
         c->stream_ended = 1;
         c->cur = NULL;
-        http_parser_pause(p, 1);
-        return 0;
+        return HPE_PAUSED;
     }
     gw__req_append(req, "", 1); /* NUL after the body, not counted */
-    req->keep_alive = http_should_keep_alive(p) != 0;
+    req->keep_alive = llhttp_should_keep_alive(p) != 0;
     c->complete = req;
     c->cur = NULL;
-    http_parser_pause(p, 1); /* back to conn_process before the next request */
-    return 0;
+    return HPE_PAUSED; /* back to conn_process before the next request */
 }
 
-const http_parser_settings gw__parser_settings = {
+/* No lenient flag is ever set: llhttp's strict defaults (CRLF line ends, no
+ * Content-Length with Transfer-Encoding, no data after Connection: close...). */
+const llhttp_settings_t gw__parser_settings = {
     .on_message_begin = on_message_begin,
+    .on_method = on_head_span,
     .on_url = on_url,
+    .on_version = on_head_span,
     .on_header_field = on_header_field,
     .on_header_value = on_header_value,
+    .on_header_value_complete = on_header_value_complete,
     .on_headers_complete = on_headers_complete,
     .on_body = on_body,
     .on_message_complete = on_message_complete,
@@ -544,12 +564,29 @@ static void keep_pending(gw_conn_t *c, const char *data, size_t len, int from_pe
 static void conn_process(gw_conn_t *c, const char *data, size_t len, int from_pending) {
     c->processing = 1;
     while (len > 0 && !c->stop_parsing && !c->closing && !c->held && !stream_blocked(c) && !over_limits(c)) {
-        size_t n = http_parser_execute(&c->parser, &gw__parser_settings, data, len);
-        enum http_errno err = HTTP_PARSER_ERRNO(&c->parser);
+        /* Inside a head, its count goes on from this buffer's first byte. */
+        c->head_mark = c->cur && c->cur->piece != GW_PIECE_DONE ? data : NULL;
+        llhttp_errno_t err = llhttp_execute(&c->parser, data, len);
+        /* Paused or failed: llhttp stopped at error_pos (after the byte that completed the message). */
+        size_t n = err == HPE_OK ? len : (size_t)(llhttp_get_error_pos(&c->parser) - data);
+        if (err == HPE_OK && c->head_mark && count_head_to(c, data + len) != 0) err = HPE_USER; /* the head goes on */
         data += n;
         len -= n;
+        if (err == HPE_PAUSED_UPGRADE) {
+            /* An upgrade (or CONNECT) was answered like any request (dispatch stops
+             * parsing for it); what follows it is not HTTP for us to parse. */
+            c->stop_parsing = 1;
+            break;
+        }
         if (err == HPE_PAUSED) {
-            http_parser_pause(&c->parser, 0);
+            llhttp_resume(&c->parser);
+            /* A streaming head that paused at the input's end: llhttp runs the
+             * steps that take no byte (a body-less request's message end) only
+             * inside an execute, so give it one now rather than on a read that
+             * may never come. It parses nothing, so no body byte runs early. */
+            if (len == 0 && c->complete == NULL && c->in_stream && !c->stream_ended &&
+                llhttp_execute(&c->parser, data, 0) == HPE_PAUSED)
+                llhttp_resume(&c->parser);
             gw_request_t *req = c->complete;
             c->complete = NULL;
             if (req && must_wait(c, req)) c->held = req; /* dispatched by gw__conn_update later */
@@ -558,15 +595,15 @@ static void conn_process(gw_conn_t *c, const char *data, size_t len, int from_pe
             continue;
         }
         if (err != HPE_OK) {
-            int status = c->err_status ? c->err_status : err == HPE_HEADER_OVERFLOW ? 431 : 400;
+            int status = c->err_status ? c->err_status : 400;
             if (stream_receiving(c)) {
                 stream_abort(c, status);
                 break;
             }
             gw_request_t *req = cur_take(c);
             /* A callback's own 400 is about the request target; otherwise
-             * http-parser says what it could not parse. */
-            fail_request(c, req, status, c->err_status ? "bad request target" : http_errno_description(err));
+             * llhttp says what it could not parse. */
+            fail_request(c, req, status, c->err_status ? "bad request target" : llhttp_get_error_reason(&c->parser));
             break;
         }
         if (c->in_stream) stream_step(c); /* the body bytes this read carried */
@@ -835,7 +872,7 @@ void gw__conn_drain(gw_conn_t *c) {
 }
 
 void gw__conn_start(gw_server_t *srv, gw_conn_t *c) {
-    http_parser_init(&c->parser, HTTP_REQUEST);
+    llhttp_init(&c->parser, HTTP_REQUEST, &gw__parser_settings);
     c->parser.data = c;
     (void)uv_tcp_nodelay(&c->tcp, 1); /* best effort: responses are single writes anyway */
     if (c->rejected) {

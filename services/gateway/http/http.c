@@ -34,10 +34,6 @@ int gw_server_new(uv_loop_t *loop, const sms_config_t *cfg, const gw_router_t *r
     }
     if (uv_random(NULL, NULL, &srv->id_seed, sizeof srv->id_seed, 0, NULL) != 0)
         srv->id_seed = sms_mono_us() ^ ((uint64_t)getpid() << 32); /* ids need uniqueness, not secrecy */
-    /* http-parser's own head limit is process-wide and counts differently;
-     * keep it just above ours so our 431 normally decides, and it only
-     * catches heads padded with whitespace. */
-    http_parser_set_max_header_size((uint32_t)cfg->header_limit + 1024);
     *out = srv;
     return 0;
 }

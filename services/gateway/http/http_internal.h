@@ -6,7 +6,7 @@
 #ifndef GW_HTTP_INTERNAL_H
 #define GW_HTTP_INTERNAL_H
 
-#include <http_parser.h>
+#include <llhttp.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -52,7 +52,7 @@ struct gw_request_s {
     uint64_t start_us;
     const char *method;       /* static string ("GET") or "-" before the parser knew */
     int status;               /* the answer, for the log */
-    unsigned keep_alive : 1;  /* http_should_keep_alive() at message end */
+    unsigned keep_alive : 1;  /* llhttp_should_keep_alive() at message end */
     unsigned http10 : 1;
     unsigned is_head : 1;     /* HEAD: response without body */
     unsigned close_after : 1; /* response says Connection: close; the connection ends after it */
@@ -119,7 +119,7 @@ struct gw_conn_s {
     uv_tcp_t tcp;
     uv_timer_t timer;
     uv_shutdown_t sreq;
-    http_parser parser;
+    llhttp_t parser;
     gw_server_t *srv;
     gw_conn_t *prev, *next;       /* the server's list of connections */
 
@@ -136,6 +136,7 @@ struct gw_conn_s {
     struct sockaddr_storage peer; /* the socket's peer, read once at accept */
     uint64_t n_requests;          /* requests begun on this connection */
     int err_status;               /* a parser callback's reason to fail: 413, 431, 400 */
+    const char *head_mark;        /* in the buffer being parsed, where the head's uncounted bytes start (NULL: not in a head) */
 
     gw_request_t *in_stream;      /* streaming request body, from its head until on_end/on_abort */
     sms_buf_t stage;              /* its body bytes parsed but not yet handed to the sink */
@@ -227,7 +228,7 @@ void gw__req_append(gw_request_t *req, const char *p, size_t n);
 void gw__req_piece(gw_request_t *req, gw_piece_t next);
 /* After the head: decodes the path and query, settles the request id and
  * marks where the body starts. Returns 0, or 400 for a bad target. */
-int gw__req_head_done(gw_request_t *req, const http_parser *p);
+int gw__req_head_done(gw_request_t *req, const llhttp_t *p);
 /* Copies matched path parameters into the arena. */
 void gw__req_set_params(gw_request_t *req, const gw_match_t *m);
 /* After gw__req_head_done: matches the route (route, route_status, allow,
@@ -259,7 +260,7 @@ void gw__conn_close_reset(gw_conn_t *c);
  * (no more sink calls); the connection ends after the answer unless the
  * body had fully arrived. */
 void gw__conn_stream_detach(gw_conn_t *c);
-extern const http_parser_settings gw__parser_settings;
+extern const llhttp_settings_t gw__parser_settings;
 
 /* ---- http.c ---- */
 /* Writes a fresh request id (16 hex digits, NUL-terminated) into out[17+]. */

@@ -1,6 +1,6 @@
 /* request.c - a request's memory and what handlers read from it (see http.h).
  *
- * conn.c fills a request while http-parser runs (gw__req_append/_piece),
+ * conn.c fills a request while llhttp runs (gw__req_append/_piece),
  * then gw__req_head_done decodes the target; handlers call the gw_req_*
  * accessors. Requests are pooled by the server so the steady state
  * allocates nothing per request. */
@@ -176,6 +176,59 @@ void gw__req_ensure_id(gw_request_t *req) {
     if (req->id[0] == '\0') gw__server_new_id(req->srv, req->id);
 }
 
+/* Where a request target's path and query are (offsets into it). */
+typedef struct {
+    size_t path_off, path_len; /* path_len 0: none ("/" is meant) */
+    size_t query_off, query_len;
+    int has_query;
+} target_parts_t;
+
+static int is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+/* Splits a request target (RFC 9112 3.2), whose characters llhttp has
+ * checked: origin-form "/p?q", absolute-form "scheme://authority/p?q" (no
+ * path: "/"), authority-form "host:port" (CONNECT only, no path) and
+ * asterisk-form "*" (the path "*"). A '#' ends the path or query. Returns 0,
+ * or -1 for anything else. llhttp has no URL splitter of its own (http-parser
+ * had http_parser_parse_url). */
+static int split_target(const char *t, size_t n, int is_connect, target_parts_t *out) {
+    memset(out, 0, sizeof *out);
+    if (n == 0) return -1;
+    if (is_connect) { /* host:port with a non-empty host and a port */
+        const char *colon = memrchr(t, ':', n);
+        if (colon == NULL || colon == t || colon + 1 == t + n || memchr(t, '/', n) != NULL) return -1;
+        for (const char *d = colon + 1; d < t + n; d++)
+            if (*d < '0' || *d > '9') return -1;
+        return 0;
+    }
+    size_t i = 0;
+    if (n == 1 && t[0] == '*') {
+        out->path_len = 1;
+        return 0;
+    }
+    if (t[0] != '/') { /* absolute-form: scheme "://" authority, then the path if any */
+        if (!is_alpha(t[0])) return -1;
+        while (i < n && (is_alpha(t[i]) || (t[i] >= '0' && t[i] <= '9') || t[i] == '+' || t[i] == '-' || t[i] == '.'))
+            i++;
+        if (n - i < 3 || memcmp(t + i, "://", 3) != 0) return -1;
+        i += 3;
+        size_t host = i;
+        while (i < n && t[i] != '/' && t[i] != '?' && t[i] != '#') i++;
+        if (i == host) return -1;
+    }
+    size_t path = i;
+    while (i < n && t[i] != '?' && t[i] != '#') i++;
+    out->path_off = path;
+    out->path_len = i - path;
+    if (i < n && t[i] == '?') {
+        out->has_query = 1;
+        out->query_off = ++i;
+        while (i < n && t[i] != '#') i++;
+        out->query_len = i - out->query_off;
+    }
+    return 0;
+}
+
 /* Splits the query (n bytes at offset off) into decoded "name\0value\0" pairs. */
 static int parse_query(gw_request_t *req, uint32_t off, size_t n) {
     req->query = req->len;
@@ -200,8 +253,8 @@ static int parse_query(gw_request_t *req, uint32_t off, size_t n) {
     return 0;
 }
 
-int gw__req_head_done(gw_request_t *req, const http_parser *p) {
-    req->method = http_method_str((enum http_method)p->method);
+int gw__req_head_done(gw_request_t *req, const llhttp_t *p) {
+    req->method = llhttp_method_name((llhttp_method_t)p->method);
     req->is_head = p->method == HTTP_HEAD;
     req->http10 = p->http_major == 0 || (p->http_major == 1 && p->http_minor == 0);
     req->has_head = 1;
@@ -213,12 +266,11 @@ int gw__req_head_done(gw_request_t *req, const http_parser *p) {
     /* Everything decoded below is at most as long as the target plus one
      * NUL per piece: reserve it now so the source never moves. */
     arena_reserve(req, (size_t)req->url_len * 2 + 2 * MAX_QUERY_PAIRS + 8);
-    struct http_parser_url u;
-    http_parser_url_init(&u);
-    int bad = http_parser_parse_url(req->mem + req->url, req->url_len, p->method == HTTP_CONNECT, &u) != 0;
+    target_parts_t u;
+    int bad = split_target(req->mem + req->url, req->url_len, p->method == HTTP_CONNECT, &u) != 0;
     req->path = req->len;
-    if (!bad && (u.field_set & (1 << UF_PATH))) {
-        bad = decode_into(req, req->mem + req->url + u.field_data[UF_PATH].off, u.field_data[UF_PATH].len, 0) != 0;
+    if (!bad && u.path_len > 0) {
+        bad = decode_into(req, req->mem + req->url + u.path_off, u.path_len, 0) != 0;
     } else if (!bad) {
         bad = decode_into(req, "/", 1, 0) != 0; /* "http://host" or "host:port" */
     }
@@ -228,8 +280,7 @@ int gw__req_head_done(gw_request_t *req, const http_parser *p) {
         arena_putc(req, '\0');
         req->path_len = 0;
     }
-    if (!bad && (u.field_set & (1 << UF_QUERY)))
-        bad = parse_query(req, req->url + u.field_data[UF_QUERY].off, u.field_data[UF_QUERY].len) != 0;
+    if (!bad && u.has_query) bad = parse_query(req, req->url + (uint32_t)u.query_off, u.query_len) != 0;
     req->body = req->len;
     return bad ? 400 : 0;
 }
