@@ -497,6 +497,7 @@ int sms_view_tail_catch_up(worker_t *w, bool first) {
             return rebuild_and_release(w);
         }
         sms_rebuild_lock_release(&w->rebuild_lock, w->rc);
+        w->waited_for_rebuild = true; /* replayed by another since we looked */
     }
     if (w->waited_for_rebuild) {
         sms_log(SMS_LOG_INFO, "view_rebuilt_by_other", "%s* was replayed by another instance; tailing on from its offsets",
