@@ -11,7 +11,7 @@ for i in 1 2 3 4; do "$admin" token --sub "bench-inst-$i" --role lecturer | tail
 
 # wrk_mixed SECONDS TAG: one wrk run through $base; prints "requests rps p50 p99 non2xx sockerr"
 wrk_mixed() {
-  BENCH_TOKENS=$work/inst_tokens BENCH_RUN=$2$(date +%s) wrk -t 2 -c "$conns_i" -d "$1s" --latency \
+  BENCH_TOKENS=$work/inst_tokens BENCH_RUN=$2$(date +%s) wrk -t 2 -c "$conns_i" -d "$1s" --timeout 10s --latency \
     -s tests/bench.d/mixed_keyed.lua "$base" >"$work/wrk_$2.txt" 2>&1 || true
   awk '/requests in/ { req = $1 } /Requests\/sec/ { rps = $2 } /^ +50%/ { p50 = $2 } /^ +99%/ { p99 = $2 }
        /Non-2xx/ { bad = $NF } /Socket errors/ { gsub(",", ""); se = $4 + $6 + $8 + $10 }

@@ -93,9 +93,14 @@ def test_commands_spread_over_both_instances(base_url, mint, targets):
     subs = [new_lecturer_id() for _ in range(8)]
     for k in range(40):
         sub = subs[k % len(subs)]
-        r = Api(base_url, mint(sub), sub=sub).post(
-            "/lecturer/classes", json={"code": f"SP{k}-{uuid.uuid4().hex[:6]}", "name": "spread"},
-            headers={"Idempotency-Key": f"spread-{uuid.uuid4().hex}"})
+        body, key = {"code": f"SP{k}-{uuid.uuid4().hex[:6]}", "name": "spread"}, f"spread-{uuid.uuid4().hex}"
+        deadline = time.monotonic() + 60
+        while True:  # a 503/504 on a busy machine: retried with its key, as a client does
+            r = Api(base_url, mint(sub), sub=sub).post("/lecturer/classes", json=body,
+                                                      headers={"Idempotency-Key": key})
+            if r.status_code not in (502, 503, 504) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
         assert r.status_code == 201, r.text
     handled = {n: _commands_handled(targets[n]) - before[n] for n in before}
     assert all(v > 0 for v in handled.values()), f"commands handled per instance of classes: {handled}"
@@ -107,10 +112,10 @@ def test_commands_spread_over_both_instances(base_url, mint, targets):
 
 @pytest.fixture(scope="module")
 def burst(base_url, jwt_secret, kafka_brokers, ctl):
-    """The chaos suite's keyed load at 30 writes/s through: kill -9 classes@2 and gateway@2,
+    """The chaos suite's keyed load at 20 writes/s (its own rate) through: kill -9 classes@2 and gateway@2,
     start them again (join), stop grading@2 (leave) and start it (join)."""
     world = cl.World(base_url, jwt_secret, kafka_brokers)
-    load = cl.Load(world, rate=30.0)
+    load = cl.Load(world, rate=20.0)
     load.start()
     steps = [("kill9", "classes@2"), ("kill9", "gateway@2"), ("start", "classes@2"), ("start", "gateway@2"),
              ("stop", "grading@2"), ("start", "grading@2")]
@@ -238,7 +243,7 @@ def test_flushall_is_rebuilt_once_per_service_and_checksums_match(admin, redis_c
 
 def _wrk_segment(base_url, tokens_file, seconds, run):
     env = dict(os.environ, BENCH_TOKENS=tokens_file, BENCH_RUN=run, BENCH_DELAY_MS="10")
-    p = subprocess.run(["wrk", "-t", "2", "-c", "8", "-d", f"{seconds}s", "--latency", "-s",
+    p = subprocess.run(["wrk", "-t", "2", "-c", "8", "-d", f"{seconds}s", "--timeout", "10s", "--latency", "-s",
                         os.path.join(REPO, "tests", "bench.d", "mixed_keyed.lua"), base_url],
                        capture_output=True, text=True, timeout=seconds + 30, env=env)
     out = p.stdout
