@@ -31,7 +31,7 @@ read -r r1 rps1 p50_1 p99_1 bad1 se1 < <(wrk_mixed "$duration" one)
 switch_to 2
 wrk_mixed 3 warm2 >/dev/null
 read -r r2 rps2 p50_2 p99_2 bad2 se2 < <(wrk_mixed "$duration" two)
-echo "==> instances: rolling restart of every process under the load (SMS_BENCH_DELAY_MS paced)"
+echo "==> instances: rolling restart of every process under the same load"
 roll_t0=$(date +%s)
 (env "${lifted[@]}" SMS_ACCESS_LOG=sample:100 SMS_INSTANCES=2 deploy/ctl restart --rolling >"$work/rolling.txt" 2>&1; echo $? >"$work/rolling.rc") &
 roll_pid=$!
