@@ -344,6 +344,12 @@ int sms_view_tail_catch_up_to_end(worker_t *w, bool progress, bool foreign_only)
             for (int p = 0; p < w->topics[t].n_partitions; p++)
                 if (w->topics[t].next[p] < hw[t][p]) behind = true;
         if (!behind || sms_worker_stop_requested) break;
+        if (sms_rebuild_lock_renew(&w->rebuild_lock, w->rc) != 0) {
+            snprintf(w->apply_failure, sizeof w->apply_failure, "the rebuild lock %s was lost (another instance "
+                     "replays the view now, or Redis failed)", w->rebuild_lock.key);
+            rc = -1;
+            goto out;
+        }
         int n = sms_view_tail_apply_some(w, 100);
         if (n < 0) { rc = -1; goto out; }
         done += n;
@@ -424,25 +430,81 @@ int sms_view_tail_rebuild(worker_t *w) {
     return -1;
 }
 
+/* Replays the view once this instance holds the rebuild lock (taken by the
+ * caller), then lets the lock go, whatever the outcome. */
+static int rebuild_and_release(worker_t *w) {
+    int rc = sms_view_tail_rebuild(w);
+    sms_rebuild_lock_release(&w->rebuild_lock, w->rc);
+    return rc;
+}
+
+/* Whether sms-admin is deleting the view right now (meta rebuilding =
+ * sms-admin): a replay started meanwhile would lose what it deletes after. */
+static bool admin_dropping(worker_t *w) {
+    redisReply *r = redisCommand(w->rc, "HGET %smeta rebuilding", w->prefix);
+    bool dropping = r && r->type == REDIS_REPLY_STRING && strcmp(r->str, "sms-admin") == 0;
+    if (r) freeReplyObject(r);
+    return dropping;
+}
+
+/* Logs that another instance replays the view, once per wait. */
+static void note_waiting(worker_t *w) {
+    if (w->waited_for_rebuild) return;
+    w->waited_for_rebuild = true;
+    sms_log(SMS_LOG_INFO, "view_rebuild_waiting", "another instance holds %s: waiting for its replay of %s*",
+            w->rebuild_lock.key, w->prefix);
+}
+
+int sms_view_tail_rebuild_exclusive(worker_t *w) {
+    while (!sms_worker_stop_requested) {
+        int got = sms_rebuild_lock_try(&w->rebuild_lock, w->rc);
+        if (got < 0) return -1;
+        if (got == 1) return rebuild_and_release(w);
+        note_waiting(w);
+        usleep(200 * 1000);
+    }
+    return -1;
+}
+
 /* Makes the view hold the whole log: rebuilds it when the built marker is
- * missing; otherwise applies what is new. first: position the tailer too. */
+ * missing; otherwise applies what is new. first: position the tailer too.
+ * Of several instances that find the view wiped, the one that takes the
+ * rebuild lock replays it; the others wait (-1: not ready, asked again on
+ * the next turn), then re-read the offsets it recorded and tail on. */
 int sms_view_tail_catch_up(worker_t *w, bool first) {
     int built = sms_view_tail_is_built(w);
     if (built < 0) return -1;
-    if (!built && !first) {
-        /* Another instance of this service may be replaying already: starting a
-         * second replay would wipe its progress (and it ours). Wait for it.
-         * An instance that starts always rebuilds, so a replay whose instance
-         * died is finished by the next one to start. */
-        redisReply *r = redisCommand(w->rc, "HEXISTS %smeta rebuilding", w->prefix);
-        bool other = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
-        if (r) freeReplyObject(r);
-        if (other) {
+    if (!built) {
+        if (!first && admin_dropping(w)) {
             usleep(200 * 1000);
             return -1;
         }
+        int got = sms_rebuild_lock_try(&w->rebuild_lock, w->rc);
+        if (got < 0) return -1;
+        if (got == 0) {
+            note_waiting(w);
+            usleep(200 * 1000);
+            return -1;
+        }
+        /* The holder before us may have finished just now. */
+        built = sms_view_tail_is_built(w);
+        if (built < 0) {
+            sms_rebuild_lock_release(&w->rebuild_lock, w->rc);
+            return -1;
+        }
+        if (!built) {
+            w->waited_for_rebuild = false;
+            return rebuild_and_release(w);
+        }
+        sms_rebuild_lock_release(&w->rebuild_lock, w->rc);
+        w->waited_for_rebuild = true; /* replayed by another since we looked */
     }
-    if (!built) return sms_view_tail_rebuild(w);
+    if (w->waited_for_rebuild) {
+        sms_log(SMS_LOG_INFO, "view_rebuilt_by_other", "%s* was replayed by another instance; tailing on from its offsets",
+                w->prefix);
+        w->waited_for_rebuild = false;
+        first = true; /* our positions predate the wipe: take the recorded ones */
+    }
     if (first && tailer_assign(w) != 0) return -1;
     return sms_view_tail_catch_up_to_end(w, first, false);
 }

@@ -289,6 +289,7 @@ int sms_worker_main(const sms_worker_ops_t *ops, const sms_config_t *cfg, bool r
     if (ops->events_topic) snprintf(w.events_topic, sizeof w.events_topic, "%s", ops->events_topic);
     else snprintf(w.events_topic, sizeof w.events_topic, "sms.events.%s", ops->service);
     sms_strmap_init(&w.self_applied);
+    sms_rebuild_lock_init(&w.rebuild_lock, w.prefix);
 
     signal(SIGPIPE, SIG_IGN);
     struct sigaction sa = {.sa_handler = on_signal};
@@ -297,7 +298,7 @@ int sms_worker_main(const sms_worker_ops_t *ops, const sms_config_t *cfg, bool r
 
     if (!rebuild_only) sms_worker_metrics_start(&w);
     int rc = setup(&w, !rebuild_only);
-    if (rc == 0) rc = rebuild_only ? sms_view_tail_rebuild(&w) : serve(&w);
+    if (rc == 0) rc = rebuild_only ? sms_view_tail_rebuild_exclusive(&w) : serve(&w);
     teardown(&w);
     if (!rebuild_only) sms_worker_metrics_stop(&w);
     sms_log(rc == 0 ? SMS_LOG_INFO : SMS_LOG_ERROR, "exit", "%s", rc == 0 ? "clean" : "failed");

@@ -24,6 +24,7 @@
 #include "metrics.h"
 #include "metrics_http.h"
 #include "quarantine.h"
+#include "rebuild_lock.h"
 #include "strmap.h"
 #include "worker.h"
 
@@ -92,6 +93,11 @@ typedef struct worker_s {
     char last_error[SMS_QUARANTINE_REASON_MAX]; /* that error's text */
     char apply_failure[512]; /* why the tailer last failed, and at which event (a rebuild reports it) */
     worker_metrics_t metrics;
+    /* Held while this instance replays the view (rebuild_lock.h). */
+    sms_rebuild_lock_t rebuild_lock;
+    /* Another instance replayed the view while this one waited: re-read
+     * the recorded offsets before tailing on (sms_view_tail_catch_up). */
+    bool waited_for_rebuild;
 } worker_t;
 
 /* One event to project: its bytes and its place in the log (partition -1:
@@ -137,11 +143,16 @@ int sms_view_tail_apply_some(worker_t *w, int timeout_ms);
  * services write (see own_topics in worker.h). 0 or -1. */
 int sms_view_tail_catch_up_to_end(worker_t *w, bool progress, bool foreign_only);
 /* Makes the view hold the whole log: rebuilds it when the built marker is
- * missing, else applies what is new. first: position the tailer too. */
+ * missing, else applies what is new. first: position the tailer too.
+ * Only the holder of the rebuild lock replays; the others answer -1 (not
+ * ready) until it is done. */
 int sms_view_tail_catch_up(worker_t *w, bool first);
 /* Drops the view and replays the log from offset 0 (starting over when the
  * view is wiped meanwhile). 0, or -1 with the failure logged and in meta. */
 int sms_view_tail_rebuild(worker_t *w);
+/* sms_view_tail_rebuild once this instance holds the rebuild lock (waits
+ * for another instance's replay first); the lock is released after. */
+int sms_view_tail_rebuild_exclusive(worker_t *w);
 /* Seeks each topic and partition of msgs[0..n) back to its first message,
  * so they are fetched again. */
 void sms_view_tail_seek_back(rd_kafka_message_t *const *msgs, size_t n);
