@@ -27,6 +27,7 @@ typedef struct {
 
 static const opt_t options[] = {
     STR(kafka_brokers, "SMS_KAFKA_BROKERS", "127.0.0.1:9092"),
+    STR(kafka_group_protocol, "SMS_KAFKA_GROUP_PROTOCOL", "classic"),
     STR(redis_host, "SMS_REDIS_HOST", "127.0.0.1"),
     INT(redis_port, "SMS_REDIS_PORT", "6379", 1, 65535),
     INT(redis_timeout_ms, "SMS_REDIS_TIMEOUT_MS", "2000", 10, 600000),
@@ -221,6 +222,12 @@ int sms_config_load(sms_config_t *cfg, char *err, size_t errlen) {
         return -1;
     }
     if (parse_access_log(cfg, err, errlen) != 0) return -1;
+    /* classic: JoinGroup/SyncGroup, any broker; consumer: KIP-848 (Kafka 4.x, or 3.9 with the
+     * protocol enabled), its timeouts set by the broker (deploy/ctl). */
+    if (strcmp(cfg->kafka_group_protocol, "classic") != 0 && strcmp(cfg->kafka_group_protocol, "consumer") != 0) {
+        snprintf(err, errlen, "SMS_KAFKA_GROUP_PROTOCOL: '%s' is not classic or consumer", cfg->kafka_group_protocol);
+        return -1;
+    }
     char why[160];
     if (sms_net_policy_set_allow(cfg->webhook_allow_hosts, why, sizeof why) != 0) {
         snprintf(err, errlen, "SMS_WEBHOOK_ALLOW_HOSTS: %s", why);

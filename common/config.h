@@ -10,6 +10,7 @@
 
 typedef struct sms_config_s {
     char kafka_brokers[256];   /* SMS_KAFKA_BROKERS */
+    char kafka_group_protocol[16]; /* SMS_KAFKA_GROUP_PROTOCOL: classic | consumer (KIP-848) */
     char redis_host[128];      /* SMS_REDIS_HOST */
     int redis_port;            /* SMS_REDIS_PORT */
     int redis_timeout_ms;      /* SMS_REDIS_TIMEOUT_MS: a command unanswered this long fails */

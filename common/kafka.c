@@ -209,10 +209,32 @@ void sms_producer_free(sms_producer_t *p) {
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
                          void *opaque) {
     sms_consumer_t *c = opaque;
+    /* The KIP-848 protocol (group.protocol=consumer) rebalances incrementally: parts is what is
+     * added or taken away, not the whole assignment. */
+    bool incremental = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         sms_log(SMS_LOG_INFO, "kafka_assigned", "%d partitions", parts->cnt);
-        rd_kafka_assign(rk, parts);
+        if (incremental) {
+            rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, parts);
+            if (e) {
+                sms_log(SMS_LOG_ERROR, "kafka_assign_failed", "%s", rd_kafka_error_string(e));
+                rd_kafka_error_destroy(e);
+            }
+        } else {
+            rd_kafka_assign(rk, parts);
+        }
         if (c->on_rebalance) c->on_rebalance(c->opaque, true);
+    } else if (incremental) {
+        sms_log(SMS_LOG_INFO, "kafka_revoked", "%d partitions", parts->cnt);
+        rd_kafka_resp_err_t e = rd_kafka_commit(rk, NULL, 0);
+        if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+            sms_log(SMS_LOG_WARN, "kafka_commit_failed", "%s", rd_kafka_err2str(e));
+        if (c->on_rebalance) c->on_rebalance(c->opaque, false);
+        rd_kafka_error_t *ue = rd_kafka_incremental_unassign(rk, parts);
+        if (ue) {
+            sms_log(SMS_LOG_ERROR, "kafka_unassign_failed", "%s", rd_kafka_error_string(ue));
+            rd_kafka_error_destroy(ue);
+        }
     } else {
         sms_log(SMS_LOG_INFO, "kafka_revoked", "%d partitions", parts->cnt);
         /* Everything handled so far was stored; commit it before another
@@ -243,13 +265,20 @@ int sms_consumer_new(const sms_config_t *cfg, const sms_consumer_opts_t *opts, s
         "auto.offset.reset", opts->offset_reset ? opts->offset_reset : "earliest",
         "fetch.wait.max.ms", fetch_wait,
         "fetch.error.backoff.ms", "50",
-        "session.timeout.ms", "6000",
-        "heartbeat.interval.ms", "500",
-        "partition.assignment.strategy", "range,roundrobin",
         "enable.partition.eof", "false",
         NULL,
     };
-    if (conf_set_all(conf, kv, err, errlen) != 0) {
+    /* The group's timing: the client's with the classic protocol; with KIP-848 the broker's
+     * (group.consumer.* in deploy/ctl), and librdkafka refuses these three. */
+    const char *classic_kv[] = {
+        "session.timeout.ms", "6000",
+        "heartbeat.interval.ms", "500",
+        "partition.assignment.strategy", "range,roundrobin",
+        NULL,
+    };
+    const char *consumer_kv[] = {"group.protocol", "consumer", NULL};
+    bool kip848 = strcmp(cfg->kafka_group_protocol, "consumer") == 0;
+    if (conf_set_all(conf, kv, err, errlen) != 0 || conf_set_all(conf, kip848 ? consumer_kv : classic_kv, err, errlen) != 0) {
         rd_kafka_conf_destroy(conf);
         goto error;
     }

@@ -1,6 +1,12 @@
-/* redis.c - blocking and libuv-async hiredis clients with timeouts (see redis.h). */
+/* redis.c - blocking and libuv-async hiredis clients with timeouts (see redis.h).
+ *
+ * Command deadlines are kept here, not with hiredis 1.x's redisAsyncSetTimeout: that is an
+ * idle timer, re-armed by every command sent and every read, so a steady stream of commands to
+ * a Redis that stopped answering would never time out. Here the oldest unanswered command's
+ * deadline counts, whatever else is sent after it. */
 #include "redis.h"
 
+#include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <stdio.h>
 #include <string.h>
@@ -85,59 +91,6 @@ int sms_redis_script_load(redisContext *c, sms_redis_script_t *s, char *err, siz
     s->sha[40] = '\0';
     freeReplyObject(r);
     return 0;
-}
-
-/* ---------------- libuv adapter (fixed) ----------------
- * The same as hiredis' adapters/libuv.h except that a poll error is passed on
- * as readiness, so hiredis sees the failed connect (SO_ERROR) and reports it. */
-
-typedef struct uv_events_s {
-    redisAsyncContext *context;
-    uv_poll_t handle;
-    int events;
-} uv_events_t;
-
-static void adapter_poll(uv_poll_t *handle, int status, int events) {
-    uv_events_t *p = handle->data;
-    int ev = status ? p->events : events;
-    if (p->context != NULL && (ev & UV_READABLE)) redisAsyncHandleRead(p->context);
-    if (p->context != NULL && (ev & UV_WRITABLE)) redisAsyncHandleWrite(p->context);
-}
-
-static void adapter_update(uv_events_t *p) {
-    if (p->events) uv_poll_start(&p->handle, p->events, adapter_poll);
-    else uv_poll_stop(&p->handle);
-}
-
-static void adapter_add_read(void *d) { uv_events_t *p = d; p->events |= UV_READABLE; adapter_update(p); }
-static void adapter_del_read(void *d) { uv_events_t *p = d; p->events &= ~UV_READABLE; adapter_update(p); }
-static void adapter_add_write(void *d) { uv_events_t *p = d; p->events |= UV_WRITABLE; adapter_update(p); }
-static void adapter_del_write(void *d) { uv_events_t *p = d; p->events &= ~UV_WRITABLE; adapter_update(p); }
-
-static void adapter_on_close(uv_handle_t *h) { sms_free(h->data); }
-
-static void adapter_cleanup(void *d) {
-    uv_events_t *p = d;
-    p->context = NULL; /* hiredis is freeing the context; never touch it again */
-    uv_close((uv_handle_t *)&p->handle, adapter_on_close);
-}
-
-static int adapter_attach(redisAsyncContext *ac, uv_loop_t *loop) {
-    if (ac->ev.data != NULL) return REDIS_ERR;
-    uv_events_t *p = sms_calloc(1, sizeof *p);
-    if (uv_poll_init_socket(loop, &p->handle, ac->c.fd) != 0) {
-        sms_free(p);
-        return REDIS_ERR;
-    }
-    ac->ev.addRead = adapter_add_read;
-    ac->ev.delRead = adapter_del_read;
-    ac->ev.addWrite = adapter_add_write;
-    ac->ev.delWrite = adapter_del_write;
-    ac->ev.cleanup = adapter_cleanup;
-    ac->ev.data = p;
-    p->handle.data = p;
-    p->context = ac;
-    return REDIS_OK;
 }
 
 /* ---------------- async client ---------------- */
@@ -270,7 +223,9 @@ static void start_connect(sms_redis_t *r) {
         return;
     }
     ac->data = r;
-    if (adapter_attach(ac, r->loop) != REDIS_OK) {
+    /* hiredis 1.x's own adapter hands poll errors to hiredis, so a refused connect is reported
+     * (0.14's did not, and sms carried a fixed copy of it). */
+    if (redisLibuvAttach(ac, r->loop) != REDIS_OK) {
         redisAsyncFree(ac);
         schedule_reconnect(r);
         return;

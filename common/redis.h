@@ -1,11 +1,9 @@
-/* redis.h - hiredis 0.14 clients: a blocking one for batch workers and CLIs,
- * and an async one on a libuv loop for the gateway.
+/* redis.h - hiredis 1.x clients: a blocking one for batch workers and CLIs,
+ * and an async one on a libuv loop (hiredis' own adapter) for the gateway.
  *
- * Debian's hiredis 0.14.1 has two gaps this module closes: its libuv adapter
- * ignores poll errors, so a refused connect never completes (we ship a fixed
- * adapter that hands errors to hiredis, as hiredis 1.x does), and async
- * commands have no timeout (we keep our own deadline per command and
- * reconnect when one passes). */
+ * Async commands get a deadline each (the oldest unanswered one passing
+ * fails every pending command and reconnects); hiredis 1.x's
+ * redisAsyncSetTimeout is not used: see redis.c for why. */
 #ifndef SMS_REDIS_H
 #define SMS_REDIS_H
 
