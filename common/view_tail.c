@@ -438,11 +438,21 @@ static int rebuild_and_release(worker_t *w) {
     return rc;
 }
 
-/* Whether sms-admin is deleting the view right now (meta rebuilding =
- * sms-admin): a replay started meanwhile would lose what it deletes after. */
-static bool admin_dropping(worker_t *w) {
+/* Whether someone other than a replaying instance is deleting the view right
+ * now: meta rebuilding holds a value that is not a worker's replay token
+ * ("<pid>-<µs>", sms_view_tail_rebuild), such as sms-admin's. A replay
+ * started meanwhile would lose what it deletes after. A worker's token left
+ * by an instance that died mid-replay does not count: the rebuild lock
+ * (which expires) decides between instances. */
+static bool outside_dropping(worker_t *w) {
     redisReply *r = redisCommand(w->rc, "HGET %smeta rebuilding", w->prefix);
-    bool dropping = r && r->type == REDIS_REPLY_STRING && strcmp(r->str, "sms-admin") == 0;
+    bool dropping = false;
+    if (r && r->type == REDIS_REPLY_STRING) {
+        size_t digits = strspn(r->str, "0123456789");
+        bool worker_token = digits > 0 && r->str[digits] == '-' && r->str[digits + 1] != '\0' &&
+                            strspn(r->str + digits + 1, "0123456789") == strlen(r->str + digits + 1);
+        dropping = !worker_token;
+    }
     if (r) freeReplyObject(r);
     return dropping;
 }
@@ -475,7 +485,7 @@ int sms_view_tail_catch_up(worker_t *w, bool first) {
     int built = sms_view_tail_is_built(w);
     if (built < 0) return -1;
     if (!built) {
-        if (!first && admin_dropping(w)) {
+        if (!first && outside_dropping(w)) {
             usleep(200 * 1000);
             return -1;
         }
